@@ -1,0 +1,280 @@
+"""Load and validate extractive-QA examples.
+
+Accepted inputs, all turned into one flat `datasets.Dataset` with the columns
+`id, title, context, question, answers{text, answer_start}, is_impossible`:
+
+* SQuAD layout JSON (v1.1, v2.0 with `is_impossible`; CMRC2018, DRCD and DuReader-robust use it too);
+* the flat Hugging Face layout, as a JSON list or JSONL (`id, title, context, question, answers{text, answer_start}`);
+* a hub dataset name (`squad`, `squad_v2`, ...) for users who are online.
+
+Bad records never surface as a traceback from deep inside: structural problems raise `DataError`
+naming the file and the record; repairable ones (an `answer_start` that is off by a few characters)
+are fixed and counted in one warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import datasets
+
+logger = logging.getLogger(__name__)
+
+# How far (in characters) an answer may be from its stated `answer_start` and still be repaired.
+REPAIR_RADIUS = 100
+
+COLUMNS = ("id", "title", "context", "question", "answers", "is_impossible")
+
+
+class DataError(ValueError):
+    """An input record that cannot be used; the message names the file and the record."""
+
+
+@dataclass
+class LoadReport:
+    """What validation changed, so one summary warning can be logged instead of thousands of lines."""
+
+    repaired_answers: int = 0
+    dropped_answers: int = 0
+    dropped_questions: int = 0
+    examples: list[str] = field(default_factory=list)  # a few record ids, for the message
+
+    def note(self, record: str) -> None:
+        if len(self.examples) < 5:
+            self.examples.append(record)
+
+
+def _read_text(path: str) -> str:
+    if not os.path.exists(path):
+        raise DataError(f"{path}: file not found")
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}: line {line}: not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r}); "
+                        "re-encode the file as UTF-8") from None
+
+
+def _parse_json_or_jsonl(path: str, text: str) -> Any:
+    stripped = text.lstrip()
+    if path.endswith(".jsonl") or (stripped and stripped[0] == "{" and "\n{" in stripped and not path.endswith(".json")):
+        records = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}: line {n}: malformed JSON ({e.msg} at column {e.colno})") from None
+        return records
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        # A JSONL file with a .json name: try line by line before giving up.
+        if e.msg == "Extra data":
+            return _parse_json_or_jsonl(path + ".jsonl", text)
+        raise DataError(f"{path}: line {e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+
+
+def _squad_records(path: str, obj: dict) -> Iterable[tuple[str, dict]]:
+    """Flatten SQuAD layout into (where, record) pairs; `where` names the record for error messages."""
+    articles = obj.get("data")
+    if not isinstance(articles, list):
+        raise DataError(f"{path}: SQuAD layout needs a top-level 'data' list")
+    for a, article in enumerate(articles):
+        title = article.get("title", "")
+        paragraphs = article.get("paragraphs")
+        if not isinstance(paragraphs, list):
+            raise DataError(f"{path}: data[{a}] ({title!r}) has no 'paragraphs' list")
+        for p, para in enumerate(paragraphs):
+            if "context" not in para or "qas" not in para:
+                raise DataError(f"{path}: data[{a}].paragraphs[{p}] needs 'context' and 'qas'")
+            for q, qa in enumerate(para["qas"]):
+                where = f"{path}: data[{a}].paragraphs[{p}].qas[{q}] (id {qa.get('id', '?')!r})"
+                answers = qa.get("answers", [])
+                if not isinstance(answers, list):
+                    raise DataError(f"{where}: 'answers' must be a list of {{text, answer_start}}")
+                yield where, {
+                    "id": qa.get("id"),
+                    "title": title,
+                    "context": para["context"],
+                    "question": qa.get("question"),
+                    "answers": {
+                        "text": [x.get("text") for x in answers],
+                        "answer_start": [x.get("answer_start") for x in answers],
+                    },
+                    "is_impossible": qa.get("is_impossible", None),
+                }
+
+
+def _flat_records(path: str, records: list) -> Iterable[tuple[str, dict]]:
+    for n, r in enumerate(records, 1):
+        where = f"{path}: record {n} (id {r.get('id', '?')!r})" if isinstance(r, dict) else f"{path}: record {n}"
+        if not isinstance(r, dict):
+            raise DataError(f"{where}: expected an object with id, context, question, answers")
+        answers = r.get("answers", {"text": [], "answer_start": []})
+        if isinstance(answers, list):  # [{text, answer_start}] is common too
+            answers = {"text": [x.get("text") for x in answers], "answer_start": [x.get("answer_start") for x in answers]}
+        if not isinstance(answers, dict) or "text" not in answers:
+            raise DataError(f"{where}: 'answers' must be {{text: [...], answer_start: [...]}}")
+        yield where, {
+            "id": r.get("id"),
+            "title": r.get("title", ""),
+            "context": r.get("context"),
+            "question": r.get("question"),
+            "answers": {"text": list(answers["text"]), "answer_start": list(answers.get("answer_start", []))},
+            "is_impossible": r.get("is_impossible", None),
+        }
+
+
+def _repair_start(context: str, text: str, start: Any) -> int | None:
+    """The exact start of `text` in `context`: as given, else the nearest occurrence within REPAIR_RADIUS."""
+    if isinstance(start, int) and 0 <= start and context[start:start + len(text)] == text:
+        return start
+    hint = start if isinstance(start, int) and start >= 0 else 0
+    lo = max(0, hint - REPAIR_RADIUS)
+    best = None
+    pos = context.find(text, lo)
+    while pos != -1 and pos <= hint + REPAIR_RADIUS:
+        if best is None or abs(pos - hint) < abs(best - hint):
+            best = pos
+        pos = context.find(text, pos + 1)
+    return best
+
+
+def validate_record(where: str, r: dict, version_2: bool, report: LoadReport, require_answers: bool) -> dict | None:
+    """Check one record; return it cleaned, or None if it cannot be used for training (counted)."""
+    for key in ("id", "context", "question"):
+        if r.get(key) is None:
+            raise DataError(f"{where}: missing field {key!r}")
+    r["id"] = str(r["id"])
+    for key in ("context", "question"):
+        if not isinstance(r[key], str):
+            raise DataError(f"{where}: field {key!r} must be a string, got {type(r[key]).__name__}")
+        if not r[key].strip():
+            raise DataError(f"{where}: empty {key}")
+    texts, starts = r["answers"]["text"], r["answers"]["answer_start"]
+    impossible = bool(r["is_impossible"]) if r["is_impossible"] is not None else (len(texts) == 0 and version_2)
+    if impossible and not version_2:
+        raise DataError(f"{where}: the question is unanswerable (is_impossible) but SQuAD v2 mode is off; "
+                        "pass --version_2_with_negative to train/evaluate with unanswerable questions")
+    kept_t, kept_s = [], []
+    if not impossible:
+        if len(starts) != len(texts):
+            starts = list(starts) + [None] * (len(texts) - len(starts))
+        for text, start in zip(texts, starts):
+            if not isinstance(text, str) or not text:
+                report.dropped_answers += 1
+                report.note(where)
+                continue
+            fixed = _repair_start(r["context"], text, start)
+            if fixed is None:
+                report.dropped_answers += 1
+                report.note(where)
+                continue
+            if fixed != start:
+                report.repaired_answers += 1
+                report.note(where)
+            kept_t.append(text)
+            kept_s.append(fixed)
+        if not kept_t and require_answers:
+            report.dropped_questions += 1
+            return None
+    r["answers"] = {"text": kept_t, "answer_start": kept_s}
+    r["is_impossible"] = impossible
+    r["title"] = r.get("title") or ""
+    return r
+
+
+def load_examples(
+    path_or_name: str,
+    *,
+    version_2: bool = False,
+    split: str | None = None,
+    config_name: str | None = None,
+    require_answers: bool = True,
+    max_samples: int | None = None,
+) -> datasets.Dataset:
+    """Load a file (SQuAD JSON, flat JSON/JSONL) or a hub dataset name into validated examples.
+
+    `require_answers`: drop answerable questions none of whose answers can be found in the passage
+    (right for training; for evaluation such questions still count, so pass False).
+    """
+    if os.path.exists(path_or_name) or path_or_name.endswith((".json", ".jsonl")):
+        obj = _parse_json_or_jsonl(path_or_name, _read_text(path_or_name))
+        if isinstance(obj, dict) and "data" in obj and obj["data"] and isinstance(obj["data"][0], dict) \
+                and "paragraphs" in obj["data"][0]:
+            records = _squad_records(path_or_name, obj)
+        elif isinstance(obj, dict) and isinstance(obj.get("data"), list):  # {"data": [flat records]}
+            records = _flat_records(path_or_name, obj["data"])
+        elif isinstance(obj, list):
+            records = _flat_records(path_or_name, obj)
+        else:
+            raise DataError(f"{path_or_name}: neither SQuAD layout ({{'data': [{{'paragraphs': ...}}]}}) "
+                            "nor a list of flat records")
+    else:
+        hub = datasets.load_dataset(path_or_name, config_name, split=split or "train")
+        records = _flat_records(path_or_name, list(hub))
+    return build_examples(records, source=path_or_name, version_2=version_2,
+                          require_answers=require_answers, max_samples=max_samples)
+
+
+def build_examples(
+    records: Iterable[tuple[str, dict]],
+    *,
+    source: str = "<records>",
+    version_2: bool = False,
+    require_answers: bool = True,
+    max_samples: int | None = None,
+) -> datasets.Dataset:
+    """Validate (where, record) pairs into a Dataset; duplicate ids are an error (predictions are keyed by id)."""
+    report = LoadReport()
+    seen: dict[str, str] = {}
+    rows = []
+    for where, r in records:
+        if max_samples is not None and len(rows) >= max_samples:
+            break
+        r = validate_record(where, r, version_2, report, require_answers)
+        if r is None:
+            continue
+        if r["id"] in seen:
+            raise DataError(f"{where}: duplicate id {r['id']!r} (first seen at {seen[r['id']]})")
+        seen[r["id"]] = where
+        rows.append(r)
+    if not rows:
+        raise DataError(f"{source}: no usable questions")
+    if version_2 and not any(r["is_impossible"] for r in rows):
+        logger.warning("%s: SQuAD v2 mode is on but the file has no unanswerable questions "
+                       "(a v1 file?); the null answer will only be learnt from windows without the answer", source)
+    if report.repaired_answers or report.dropped_answers or report.dropped_questions:
+        logger.warning("%s: repaired %d answer offsets, dropped %d answers not found in their passage, "
+                       "dropped %d questions left with no answer (e.g. %s)", source, report.repaired_answers,
+                       report.dropped_answers, report.dropped_questions, "; ".join(report.examples))
+    features = datasets.Features({
+        "id": datasets.Value("string"),
+        "title": datasets.Value("string"),
+        "context": datasets.Value("string"),
+        "question": datasets.Value("string"),
+        "answers": {"text": datasets.Sequence(datasets.Value("string")),
+                    "answer_start": datasets.Sequence(datasets.Value("int32"))},
+        "is_impossible": datasets.Value("bool"),
+    })
+    return datasets.Dataset.from_list([{k: r[k] for k in COLUMNS} for r in rows], features=features)
+
+
+def detect_language(examples: datasets.Dataset, sample: int = 200) -> str:
+    """'zh' if the passages are mostly CJK characters, else 'en' (picks the metric and its normalization)."""
+    n_cjk = n_alpha = 0
+    for ctx in examples.select(range(min(sample, len(examples))))["context"]:
+        for ch in ctx[:2000]:
+            if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+                n_cjk += 1
+            elif ch.isalpha():
+                n_alpha += 1
+    return "zh" if n_cjk > n_alpha else "en"

@@ -1,0 +1,168 @@
+"""Examples → windowed features (a pure function of examples, tokenizer and lengths).
+
+Each example (question + passage) becomes one or more windows of at most `max_seq_length` tokens;
+consecutive windows overlap by `doc_stride` tokens (the same meaning as `stride` in the transformers
+QA examples). A feature keeps:
+
+* `offset_mapping`: [char_start, char_end) into the example's context for passage tokens, and
+  [-1, -1] for every other token (question, special, padding), so "is this a passage token" and
+  "which characters does it cover" are one column;
+* `gold_starts` / `gold_ends`: the token span (inclusive) of EVERY gold answer lying fully inside
+  the window (all golds are positives);
+* `example_id`, `example_index`, `feature_index`, `is_impossible`.
+
+A window that contains no gold answer of an answerable question has empty gold lists: its target is
+the null span (token 0, [CLS]), as the transformers examples label [CLS] — see `rewards.py`.
+Questions longer than `max_query_length` tokens are truncated (counted in one warning).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import datasets
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+NOT_PASSAGE = (-1, -1)
+
+
+def char_to_token_span(offsets: list[tuple[int, int]], start: int, end: int) -> tuple[int, int] | None:
+    """Token span (inclusive) covering characters [start, end) among passage tokens, or None if not inside.
+
+    `offsets` holds (-1, -1) for non-passage tokens.
+    """
+    passage = [t for t, (s, e) in enumerate(offsets) if s >= 0 and e > s]
+    if not passage or start < offsets[passage[0]][0] or end > offsets[passage[-1]][1]:
+        return None
+    tok_start = tok_end = None
+    for t in passage:
+        s, e = offsets[t]
+        if tok_start is None and e > start:
+            tok_start = t
+        if s < end:
+            tok_end = t
+    if tok_start is None or tok_end is None or tok_end < tok_start:
+        return None
+    return tok_start, tok_end
+
+
+def _truncate_questions(questions: list[str], tokenizer: Any, max_query_length: int) -> tuple[list[str], int]:
+    """Cut questions to their first `max_query_length` tokens (by characters, so the text stays exact)."""
+    enc = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
+    out, n_cut = [], 0
+    for q, offs in zip(questions, enc["offset_mapping"]):
+        if len(offs) > max_query_length:
+            out.append(q[: offs[max_query_length - 1][1]])
+            n_cut += 1
+        else:
+            out.append(q)
+    return out, n_cut
+
+
+def _tokenize_batch(batch: dict, indices: list[int], tokenizer: Any, max_seq_length: int, doc_stride: int,
+                    max_query_length: int) -> dict:
+    pad_on_right = tokenizer.padding_side == "right"
+    questions = [q.lstrip() for q in batch["question"]]  # leading spaces waste window room
+    questions, n_cut = _truncate_questions(questions, tokenizer, max_query_length)
+    if n_cut:
+        logger.warning("%d questions longer than max_query_length=%d tokens were truncated (e.g. id %r)",
+                       n_cut, max_query_length, batch["id"][0])
+    first, second = (questions, batch["context"]) if pad_on_right else (batch["context"], questions)
+    enc = tokenizer(
+        first, second,
+        truncation="only_second" if pad_on_right else "only_first",
+        max_length=max_seq_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding=False,
+    )
+    sample_map = enc.pop("overflow_to_sample_mapping")
+    context_id = 1 if pad_on_right else 0
+    out: dict[str, list] = {k: [] for k in ("example_id", "example_index", "gold_starts", "gold_ends",
+                                             "is_impossible")}
+    offsets_out = []
+    for f, offsets in enumerate(enc["offset_mapping"]):
+        seq_ids = enc.sequence_ids(f)
+        offs = [tuple(o) if seq_ids[t] == context_id else NOT_PASSAGE for t, o in enumerate(offsets)]
+        ex = sample_map[f]
+        starts, ends = [], []
+        if not batch["is_impossible"][ex]:
+            answers = batch["answers"][ex]
+            for text, a_start in zip(answers["text"], answers["answer_start"]):
+                span = char_to_token_span(offs, a_start, a_start + len(text))
+                if span is not None and span not in zip(starts, ends):
+                    starts.append(span[0])
+                    ends.append(span[1])
+        offsets_out.append([list(o) for o in offs])
+        out["example_id"].append(batch["id"][ex])
+        out["example_index"].append(indices[ex])
+        out["gold_starts"].append(starts)
+        out["gold_ends"].append(ends)
+        out["is_impossible"].append(bool(batch["is_impossible"][ex]))
+    out["offset_mapping"] = offsets_out
+    out["input_ids"] = enc["input_ids"]
+    out["attention_mask"] = enc["attention_mask"]
+    if "token_type_ids" in enc:
+        out["token_type_ids"] = enc["token_type_ids"]
+    return out
+
+
+def prepare_features(
+    examples: datasets.Dataset,
+    tokenizer: Any,
+    *,
+    max_seq_length: int = 384,
+    doc_stride: int = 128,
+    max_query_length: int = 64,
+    num_proc: int | None = None,
+    desc: str = "Building windows",
+) -> datasets.Dataset:
+    """Tokenize examples into overlapping windows (see module docstring); needs a *fast* tokenizer."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError("gp_mrc needs a fast tokenizer (offset mappings); "
+                         f"{type(tokenizer).__name__} is a slow one — load it with use_fast=True")
+    if doc_stride >= max_seq_length - max_query_length - 3:
+        raise ValueError(f"doc_stride={doc_stride} must be smaller than the passage room of a window "
+                         f"(max_seq_length {max_seq_length} - max_query_length {max_query_length} - 3 special tokens)")
+    features = examples.map(
+        _tokenize_batch,
+        batched=True,
+        with_indices=True,
+        remove_columns=examples.column_names,
+        fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride,
+                       max_query_length=max_query_length),
+        num_proc=num_proc,
+        desc=desc,
+    )
+    return features.add_column("feature_index", list(range(len(features))))
+
+
+def content_key(*parts: Any) -> str:
+    """A sha256 over the content of datasets (their Arrow buffers) and plain values.
+
+    Used to key caches by *what the data is*, so a changed file, tokenizer or window length can never
+    hit a stale cache.
+    """
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, datasets.Dataset):
+            table = part.data.table if hasattr(part.data, "table") else part.data
+            for name in sorted(table.column_names):
+                h.update(name.encode())
+                for chunk in table.column(name).chunks:
+                    for buf in chunk.buffers():
+                        if buf is not None:
+                            h.update(memoryview(buf))
+        else:
+            h.update(repr(part).encode())
+    return h.hexdigest()
+
+
+def passage_mask_from_offsets(offsets: np.ndarray) -> np.ndarray:
+    """Boolean mask of passage tokens from an (n, 2) offsets array with -1 for non-passage tokens."""
+    return offsets[..., 0] >= 0

@@ -1,0 +1,90 @@
+"""Run a model over features and turn its span scores into answers (evaluation and prediction alike)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .collate import SpanCollator
+from .decoding import WindowTopK, best_answers, collect_results, topk_spans
+
+INFERENCE_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "feature_index")
+
+
+def inference_loader(features: Any, pad_token_id: int, batch_size: int) -> DataLoader:
+    cols = [c for c in INFERENCE_COLUMNS if c in features.column_names]
+    return DataLoader(features.select_columns(cols), batch_size=batch_size, shuffle=False,
+                      collate_fn=SpanCollator(pad_token_id, with_targets=False))
+
+
+@torch.no_grad()
+def predict_windows(model: torch.nn.Module, loader: DataLoader, n_best_size: int, accelerator: Any = None,
+                    max_answer_length: int | None = None, disable_progress: bool = False) -> dict:
+    """{feature_index: (log_probs, starts, ends, null)} for every feature; under Accelerate each process
+    scores its shard and the results are gathered (padding duplicates removed)."""
+    model.eval()
+    device = accelerator.device if accelerator is not None else next(model.parameters()).device
+    batches = []
+    for batch in tqdm(loader, desc="Predicting", disable=disable_progress, leave=False):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        out = model(**batch, max_answer_length=max_answer_length)
+        top = topk_spans(out.logits, out.span_mask, n_best_size)
+        index = batch["feature_index"]
+        if accelerator is not None:
+            index, lp, st, en, nl = accelerator.gather_for_metrics(
+                (index, top.log_probs.to(device), top.starts.to(device), top.ends.to(device),
+                 top.null_log_prob.to(device)))
+            top = WindowTopK(lp.cpu(), st.cpu(), en.cpu(), nl.cpu())
+        batches.append((index.cpu(), top))
+    return collect_results(batches)
+
+
+def squad_references(examples: Any) -> list[dict]:
+    return [{"id": ex["id"], "answers": {"text": list(ex["answers"]["text"]),
+                                         "answer_start": list(ex["answers"]["answer_start"])}} for ex in examples]
+
+
+def score_predictions(predictions: dict[str, str], examples: Any, metric_name: str) -> dict[str, float]:
+    """EM/F1 (etc.) from the packaged evaluate module for `metric_name` (squad | squad_v2 | cmrc)."""
+    from .metrics import load_metric
+
+    metric = load_metric(metric_name)
+    preds = [{"id": k, "prediction_text": v} for k, v in predictions.items()]
+    if metric_name == "squad_v2":
+        preds = [dict(p, no_answer_probability=0.0) for p in preds]
+    return metric.compute(predictions=preds, references=squad_references(examples))
+
+
+def write_json_atomic(path: str, obj: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=2)
+    os.replace(tmp, path)
+
+
+def write_predictions(output_dir: str, predictions: dict, nbest: dict, null_diff: dict | None = None,
+                      prefix: str = "") -> None:
+    os.makedirs(output_dir, exist_ok=True)
+    write_json_atomic(os.path.join(output_dir, f"{prefix}predictions.json"), predictions)
+    write_json_atomic(os.path.join(output_dir, f"{prefix}nbest_predictions.json"), nbest)
+    if null_diff is not None:
+        write_json_atomic(os.path.join(output_dir, f"{prefix}null_odds.json"), null_diff)
+
+
+def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad_token_id: int, batch_size: int,
+                    n_best_size: int, version_2_with_negative: bool, null_score_diff_threshold: float = 0.0,
+                    max_answer_length: int | None = None, accelerator: Any = None,
+                    disable_progress: bool = False) -> tuple[dict, dict, dict]:
+    """Model + examples/features → (predictions, nbest, null_diff), the one path used everywhere."""
+    loader = inference_loader(features, pad_token_id, batch_size)
+    if accelerator is not None:
+        loader = accelerator.prepare(loader)
+    results = predict_windows(model, loader, n_best_size, accelerator, max_answer_length, disable_progress)
+    return best_answers(examples, features, results, n_best_size=n_best_size,
+                        version_2_with_negative=version_2_with_negative,
+                        null_score_diff_threshold=null_score_diff_threshold)

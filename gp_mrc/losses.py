@@ -1,0 +1,75 @@
+"""Span losses on (B, n, n) logits with a boolean mask of valid spans, and the schedule between them.
+
+* multilabel categorical cross-entropy (the GlobalPointer warm start):
+      log(1 + Σ_pos e^{−s}) + log(1 + Σ_neg e^{s})
+* expected F1 with entropy, p = softmax of s over the valid spans of a window:
+      −Σ p·f1 + λ Σ p log p
+
+Both return one value per window; callers average. Masked spans take no part: the multilabel loss
+drops them, the softmax gives them exactly zero probability and zero gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
+    """fp16/bf16 → fp32 for stable logsumexp; fp64 stays fp64 (gradcheck)."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+# Finite fill for log-softmax: keeps p·log p at masked spans at 0·(finite) instead of 0·(−inf) = NaN.
+_FILL = -1e9
+
+
+def multilabel_categorical_crossentropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-window loss (B,). `targets` marks positive spans; only spans in `mask` count."""
+    s = _at_least_fp32(logits).flatten(1)
+    pos = (targets & mask).flatten(1)
+    neg = (~targets & mask).flatten(1)
+    zeros = s.new_zeros(s.shape[0], 1)  # the "1 +" inside each log
+    neg_inf = torch.finfo(s.dtype).min
+    pos_term = torch.logsumexp(torch.cat([zeros, torch.where(pos, -s, neg_inf)], dim=1), dim=1)
+    neg_term = torch.logsumexp(torch.cat([zeros, torch.where(neg, s, neg_inf)], dim=1), dim=1)
+    return pos_term + neg_term
+
+
+def span_log_probs(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """log p(i, j): log-softmax over the valid spans of each window, (B, n, n); masked spans ≈ −1e9."""
+    s = _at_least_fp32(logits).masked_fill(~mask, _FILL)
+    return torch.log_softmax(s.flatten(1), dim=1).view_as(s)
+
+
+@dataclass
+class ExpectedF1:
+    loss: torch.Tensor  # (B,)
+    expected_f1: torch.Tensor  # (B,)  Σ p·f1
+    entropy: torch.Tensor  # (B,)  −Σ p log p
+
+
+def expected_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, entropy_lambda: float = 0.0) -> ExpectedF1:
+    """−Σ p·f1 + λ Σ p log p per window. `f1` is the dense per-span reward (zero where pruned)."""
+    logp = span_log_probs(logits, mask)
+    p = logp.exp()
+    maskf = mask.to(p.dtype)
+    exp_f1 = (p * f1.to(p.dtype) * maskf).flatten(1).sum(1)
+    entropy = -(p * logp * maskf).flatten(1).sum(1)
+    return ExpectedF1(loss=-exp_f1 - entropy_lambda * entropy, expected_f1=exp_f1, entropy=entropy)
+
+
+OBJECTIVES = ("multilabel", "f1", "mixed")
+
+
+def objective_weights(step: int, objective: str, warm_start_steps: int, mixed_weight: float = 1.0) -> tuple[float, float]:
+    """(weight of multilabel, weight of expected-F1 loss) at an optimizer step.
+
+    multilabel: (1, 0) always.  f1: multilabel for the first `warm_start_steps`, then (0, 1).
+    mixed: multilabel for the warm start, then both: (mixed_weight, 1).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if objective == "multilabel" or step < warm_start_steps:
+        return 1.0, 0.0
+    return (0.0, 1.0) if objective == "f1" else (mixed_weight, 1.0)

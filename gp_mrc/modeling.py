@@ -1,0 +1,182 @@
+"""Encoder + GlobalPointer span head (one type) → span logits s(i, j), masked to valid spans.
+
+    q_i, k_i = W_q h_i, W_k h_i;   s(i, j) = (R_i q_i)ᵀ (R_j k_j) / √d
+
+R_i is the rotary position matrix (RoPE), so (R_i q)ᵀ(R_j k) = qᵀ R_{j−i} k: the score carries the
+relative position j − i. Valid spans are i ≤ j over passage tokens (no longer than
+`max_answer_length` tokens), plus the null span (0, 0) on [CLS] meaning "no answer in this window".
+Everything else is filled with MASK_VALUE; the losses also take the boolean mask, so masked spans get
+exactly zero probability and zero gradient.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, PretrainedConfig
+
+# Finite, representable in fp16 and bf16 (fp16 max is 65504), and exp() of it underflows to 0.
+MASK_VALUE = -30000.0
+HEAD_CONFIG_NAME = "gp_mrc_config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+@dataclass
+class HeadConfig:
+    head_size: int = 64
+    use_rope: bool = True
+    rope_base: float = 10000.0
+    max_answer_length: int = 30
+    version_2_with_negative: bool = False
+    lang: str = "en"
+
+
+def rope_tables(n: int, dim: int, base: float, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables (n, dim) for interleaved-pair RoPE (pairs (0,1), (2,3), ... rotate together)."""
+    inv_freq = base ** (-torch.arange(0, dim, 2, device=device, dtype=torch.float32) / dim)
+    angles = torch.arange(n, device=device, dtype=torch.float32)[:, None] * inv_freq[None, :]  # (n, dim/2)
+    cos = angles.cos().repeat_interleave(2, dim=-1).to(dtype)
+    sin = angles.sin().repeat_interleave(2, dim=-1).to(dtype)
+    return cos, sin
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate each (2m, 2m+1) pair of x (..., n, dim) by angle position·θ_m."""
+    rotated = torch.stack([-x[..., 1::2], x[..., 0::2]], dim=-1).reshape(x.shape)
+    return x * cos + rotated * sin
+
+
+def span_scores(q: torch.Tensor, k: torch.Tensor, use_rope: bool = True, rope_base: float = 10000.0) -> torch.Tensor:
+    """s(i, j) = (R_i q_i)ᵀ (R_j k_j) / √d for q, k of shape (B, n, d) → (B, n, n)."""
+    d = q.shape[-1]
+    if use_rope:
+        cos, sin = rope_tables(q.shape[-2], d, rope_base, q.device, q.dtype)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    return torch.einsum("bmd,bnd->bmn", q, k) / d ** 0.5
+
+
+def valid_span_mask(passage_mask: torch.Tensor, max_answer_length: int | None = None,
+                    allow_null: bool = True) -> torch.Tensor:
+    """(B, n, n) bool: i ≤ j, both passage tokens, j − i < max_answer_length; plus (0, 0) if allow_null."""
+    n = passage_mask.shape[-1]
+    idx = torch.arange(n, device=passage_mask.device)
+    band = idx[None, :] >= idx[:, None]
+    if max_answer_length is not None:
+        band = band & (idx[None, :] - idx[:, None] < max_answer_length)
+    mask = passage_mask[:, :, None] & passage_mask[:, None, :] & band
+    if allow_null:
+        mask[:, 0, 0] = True
+    return mask
+
+
+class GlobalPointerHead(nn.Module):
+    """One-type GlobalPointer: a single linear map to (q, k), RoPE, scaled dot product."""
+
+    def __init__(self, hidden_size: int, head_size: int = 64, use_rope: bool = True, rope_base: float = 10000.0):
+        super().__init__()
+        if use_rope and head_size % 2:
+            raise ValueError(f"head_size must be even for RoPE, got {head_size}")
+        self.dense = nn.Linear(hidden_size, 2 * head_size)
+        self.head_size, self.use_rope, self.rope_base = head_size, use_rope, rope_base
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        q, k = self.dense(hidden).split(self.head_size, dim=-1)
+        return span_scores(q, k, self.use_rope, self.rope_base)
+
+
+@dataclass
+class SpanOutput:
+    logits: torch.Tensor  # (B, n, n) float32, masked spans = MASK_VALUE
+    span_mask: torch.Tensor  # (B, n, n) bool
+
+
+def _encoder_from_config(config: PretrainedConfig) -> nn.Module:
+    try:  # the pooler is unused here, and unused parameters break DDP
+        return AutoModel.from_config(config, add_pooling_layer=False)
+    except TypeError:
+        return AutoModel.from_config(config)
+
+
+def _encoder_from_pretrained(path: str, **kwargs: Any) -> nn.Module:
+    try:
+        return AutoModel.from_pretrained(path, add_pooling_layer=False, **kwargs)
+    except TypeError:
+        return AutoModel.from_pretrained(path, **kwargs)
+
+
+class GlobalPointerForQuestionAnswering(nn.Module):
+    """Any `AutoModel` encoder with a GlobalPointer span head; saved as one folder (config + safetensors)."""
+
+    def __init__(self, encoder: nn.Module, head_config: HeadConfig | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.head_config = head_config or HeadConfig()
+        hc = self.head_config
+        self.head = GlobalPointerHead(encoder.config.hidden_size, hc.head_size, hc.use_rope, hc.rope_base)
+
+    @property
+    def config(self) -> PretrainedConfig:
+        return self.encoder.config
+
+    @classmethod
+    def from_encoder(cls, name_or_path: str, head_config: HeadConfig | None = None, **kwargs: Any) -> "GlobalPointerForQuestionAnswering":
+        """A pretrained encoder (hub name or folder) with a freshly initialised head."""
+        return cls(_encoder_from_pretrained(name_or_path, **kwargs), head_config)
+
+    @classmethod
+    def from_encoder_config(cls, config: PretrainedConfig, head_config: HeadConfig | None = None) -> "GlobalPointerForQuestionAnswering":
+        """A randomly initialised encoder (tests, training from scratch)."""
+        return cls(_encoder_from_config(config), head_config)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None, max_answer_length: int | None = None,
+                **_: Any) -> SpanOutput:
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+        logits = self.head(hidden).float()  # losses and softmax in fp32 whatever the autocast dtype
+        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(),
+                               max_answer_length or self.head_config.max_answer_length, allow_null=True)
+        return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask)
+
+    # ---- persistence: one folder = encoder config.json + gp_mrc_config.json + model.safetensors (+ tokenizer)
+    def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:
+        from safetensors.torch import save_file
+
+        os.makedirs(save_directory, exist_ok=True)
+        self.encoder.config.save_pretrained(save_directory)
+        with open(os.path.join(save_directory, HEAD_CONFIG_NAME), "w") as f:
+            json.dump(asdict(self.head_config), f, indent=2)
+        state = state_dict if state_dict is not None else self.state_dict()
+        # contiguous, de-aliased copies: safetensors refuses shared storage
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+        tmp = os.path.join(save_directory, WEIGHTS_NAME + ".tmp")
+        save_file(state, tmp, metadata={"format": "pt"})
+        os.replace(tmp, os.path.join(save_directory, WEIGHTS_NAME))
+        if tokenizer is not None:
+            tokenizer.save_pretrained(save_directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str, map_location: str = "cpu") -> "GlobalPointerForQuestionAnswering":
+        from safetensors.torch import load_file
+
+        missing = [n for n in ("config.json", HEAD_CONFIG_NAME, WEIGHTS_NAME)
+                   if not os.path.exists(os.path.join(directory, n))]
+        if missing:
+            raise FileNotFoundError(f"{directory} is not a gp_mrc model folder: missing {', '.join(missing)} "
+                                    "(train one with scripts/train.py, which saves it with save_pretrained)")
+        with open(os.path.join(directory, HEAD_CONFIG_NAME)) as f:
+            raw = json.load(f)
+        known = {f.name for f in fields(HeadConfig)}
+        head_config = HeadConfig(**{k: v for k, v in raw.items() if k in known})
+        model = cls(_encoder_from_config(AutoConfig.from_pretrained(directory)), head_config)
+        model.load_state_dict(load_file(os.path.join(directory, WEIGHTS_NAME), device=map_location))
+        return model
+
+
+def is_gp_mrc_folder(path: str) -> bool:
+    return os.path.isdir(path) and os.path.exists(os.path.join(path, HEAD_CONFIG_NAME))

@@ -1,0 +1,74 @@
+"""`Reader.from_pretrained(dir)(question, context)`: answers like transformers' QA pipeline, for code and scripts."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import torch
+from transformers import AutoTokenizer
+
+from .data import build_examples
+from .features import prepare_features
+from .inference import answer_features
+from .modeling import GlobalPointerForQuestionAnswering
+
+
+class Reader:
+    """A trained gp_mrc model and its tokenizer, ready to answer questions."""
+
+    def __init__(self, model: GlobalPointerForQuestionAnswering, tokenizer: Any, *, max_seq_length: int = 384,
+                 doc_stride: int = 128, max_query_length: int = 64, batch_size: int = 32, device: str | None = None):
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.max_seq_length, self.doc_stride, self.max_query_length = max_seq_length, doc_stride, max_query_length
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_pretrained(cls, directory: str, **kwargs: Any) -> "Reader":
+        model = GlobalPointerForQuestionAnswering.from_pretrained(directory)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(directory, use_fast=True)
+        except (OSError, ValueError) as e:
+            raise FileNotFoundError(f"{directory}: no usable tokenizer files ({e}); the model folder must hold the "
+                                    "tokenizer saved by scripts/train.py") from None
+        return cls(model, tokenizer, **kwargs)
+
+    @property
+    def version_2(self) -> bool:
+        return self.model.head_config.version_2_with_negative
+
+    def answer(self, records: Iterable[dict], *, top_k: int = 1, n_best_size: int = 20,
+               max_answer_length: int | None = None, handle_impossible_answer: bool | None = None,
+               null_score_diff_threshold: float = 0.0, progress: bool = False) -> list[list[dict]]:
+        """records: dicts with id (optional), question, context. Returns, per record, the top_k answers as
+        {answer, score (probability), start, end} (character offsets, end exclusive)."""
+        v2 = self.version_2 if handle_impossible_answer is None else handle_impossible_answer
+        recs = []
+        for n, r in enumerate(records):
+            rec = {"id": str(r.get("id", n)), "title": r.get("title", ""), "context": r.get("context"),
+                   "question": r.get("question"), "answers": {"text": [], "answer_start": []}, "is_impossible": None}
+            recs.append((f"record {n + 1} (id {rec['id']!r})", rec))
+        examples = build_examples(recs, source="input", version_2=True, require_answers=False)
+        features = prepare_features(examples, self.tokenizer, max_seq_length=self.max_seq_length,
+                                    doc_stride=self.doc_stride, max_query_length=self.max_query_length,
+                                    desc="Building windows")
+        preds, nbest, _ = answer_features(
+            self.model, examples, features, pad_token_id=self.tokenizer.pad_token_id or 0,
+            batch_size=self.batch_size, n_best_size=max(n_best_size, top_k), version_2_with_negative=v2,
+            null_score_diff_threshold=null_score_diff_threshold, max_answer_length=max_answer_length,
+            disable_progress=not progress)
+        out = []
+        for ex_id in examples["id"]:
+            entries = nbest[ex_id]
+            if v2 and preds[ex_id] == "":  # the null answer wins: put it first
+                entries = sorted(entries, key=lambda x: x["text"] != "")
+            out.append([{"answer": x["text"], "score": x["probability"], "start": x["start"], "end": x["end"]}
+                        for x in entries[:top_k]])
+        return out
+
+    def __call__(self, question: str, context: str, top_k: int = 1, **kwargs: Any) -> dict | list[dict]:
+        answers = self.answer([{"question": question, "context": context}], top_k=top_k, **kwargs)[0]
+        if not answers:
+            return {"answer": "", "score": 0.0, "start": -1, "end": -1}
+        return answers[0] if top_k == 1 else answers

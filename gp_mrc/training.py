@@ -1,0 +1,427 @@
+"""The Accelerate training loop (scripts/train.py is only its argument parser).
+
+Runs on CPU, one GPU, many GPUs or nodes (DDP/FSDP through `accelerate launch`), with mixed precision.
+Checkpoints are whole Accelerate states written atomically (temporary folder, then rename) with the
+data position, so a killed run resumes with `--resume_from_checkpoint latest` exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader, Sampler
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, get_scheduler
+
+from .collate import SpanCollator
+from .data import DataError, detect_language, load_examples
+from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
+from .features import content_key, prepare_features
+from .inference import answer_features, score_predictions, write_json_atomic, write_predictions
+from .losses import OBJECTIVES, expected_f1_loss, multilabel_categorical_crossentropy, objective_weights
+from .modeling import GlobalPointerForQuestionAnswering, HeadConfig, is_gp_mrc_folder
+
+logger = logging.getLogger("gp_mrc")
+
+TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "gold_starts", "gold_ends",
+                 "feature_index")
+STATE_FILE = "trainer_state.json"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Fine-tune a GlobalPointer reader on SQuAD-style data.")
+    a = p.add_argument
+    a("--model_name_or_path", default=None, help="encoder (hub name or folder) or a gp_mrc model folder; "
+      "default: the packaged all-MiniLM-L6-v2")
+    a("--tokenizer_name", default=None)
+    a("--train_file", default=None, help="SQuAD JSON or flat JSON/JSONL; default: data/sample_train.json")
+    a("--validation_file", default=None, help="default: data/sample_dev.json when training on the sample")
+    a("--dataset_name", default=None, help="hub dataset (e.g. squad, squad_v2); needs internet")
+    a("--dataset_config_name", default=None)
+    a("--version_2_with_negative", action="store_true", help="questions may be unanswerable (SQuAD v2)")
+    a("--lang", default="auto", choices=["auto", "en", "zh"], help="metric: en = SQuAD, zh = CMRC char-level")
+    a("--max_seq_length", type=int, default=384)
+    a("--doc_stride", type=int, default=128)
+    a("--max_query_length", type=int, default=64)
+    a("--max_answer_length", type=int, default=30)
+    a("--n_best_size", type=int, default=20)
+    a("--null_score_diff_threshold", type=float, default=0.0)
+    a("--max_train_samples", type=int, default=None)
+    a("--max_eval_samples", type=int, default=None)
+    a("--head_size", type=int, default=64)
+    a("--no_rope", action="store_true", help="ablation: GlobalPointer without rotary position embedding")
+    a("--objective", default="multilabel", choices=OBJECTIVES)
+    a("--warm_start_steps", type=float, default=0.3,
+      help="multilabel steps before expected F1: an int, or a fraction (< 1) of the training steps")
+    a("--entropy_lambda", type=float, default=0.01)
+    a("--mixed_weight", type=float, default=0.1, help="weight of the multilabel loss after warm start (mixed)")
+    a("--f1_window", type=int, default=None, help="pruning window W (tokens) for the per-span F1")
+    a("--cache_dir", default=None, help="where the F1 reward cache lives (default: <output_dir>/../.gp_mrc_cache)")
+    a("--per_device_train_batch_size", type=int, default=16)
+    a("--per_device_eval_batch_size", type=int, default=32)
+    a("--gradient_accumulation_steps", type=int, default=1)
+    a("--learning_rate", type=float, default=5e-5)
+    a("--weight_decay", type=float, default=0.01)
+    a("--max_grad_norm", type=float, default=1.0)
+    a("--num_train_epochs", type=float, default=None, help="default 3 (1 on the built-in sample is too few)")
+    a("--max_train_steps", type=int, default=None, help="overrides num_train_epochs")
+    a("--lr_scheduler_type", default="linear")
+    a("--num_warmup_steps", type=float, default=0.1, help="an int, or a fraction (< 1) of the training steps")
+    a("--seed", type=int, default=42)
+    a("--output_dir", default="runs/gp_mrc")
+    a("--checkpointing_steps", default=None, help="an int (every N steps) or 'epoch'")
+    a("--save_total_limit", type=int, default=2)
+    a("--resume_from_checkpoint", default=None, help="a checkpoint folder, or 'latest'")
+    a("--eval_steps", type=int, default=None, help="also evaluate every N steps (logged to eval_log.jsonl)")
+    a("--eval_every_epoch", action="store_true")
+    a("--do_eval", default="auto", choices=["auto", "yes", "no"])
+    a("--with_tracking", action="store_true", help="log to the trackers accelerate finds (tensorboard, wandb, ...)")
+    a("--report_to", default="all")
+    a("--mixed_precision", default=None, choices=["no", "fp16", "bf16"])
+    a("--cpu", action="store_true", help="force CPU; with torchrun gives multi-process gloo DDP")
+    a("--logging_steps", type=int, default=10)
+    a("--preprocessing_num_workers", type=int, default=None)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    args = build_parser().parse_args(argv)
+    if args.train_file is None and args.dataset_name is None:
+        args.train_file = SAMPLE_TRAIN_FILE
+        if args.validation_file is None:
+            args.validation_file = SAMPLE_DEV_FILE
+        if args.num_train_epochs is None and args.max_train_steps is None:
+            args.num_train_epochs = 4
+            args.max_seq_length = min(args.max_seq_length, 256)
+    if args.num_train_epochs is None:
+        args.num_train_epochs = 3
+    if args.checkpointing_steps is not None and args.checkpointing_steps != "epoch" \
+            and not str(args.checkpointing_steps).isdigit():
+        raise SystemExit(f"--checkpointing_steps must be an integer or 'epoch', got {args.checkpointing_steps!r}")
+    return args
+
+
+class EpochPermutationSampler(Sampler[int]):
+    """Shuffles with a generator seeded by (seed, epoch): the order of any epoch is known without state,
+    so a resumed run sees exactly the batches the killed one would have."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _steps(value: float, total: int) -> int:
+    return int(value * total) if 0 < value < 1 else int(value)
+
+
+def _load_model(args: argparse.Namespace, lang: str) -> tuple[GlobalPointerForQuestionAnswering, Any]:
+    path = args.model_name_or_path or default_encoder_path()
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or path, use_fast=True)
+    if is_gp_mrc_folder(path):
+        model = GlobalPointerForQuestionAnswering.from_pretrained(path)
+    else:
+        head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, max_answer_length=args.max_answer_length,
+                          version_2_with_negative=args.version_2_with_negative, lang=lang)
+        model = GlobalPointerForQuestionAnswering.from_encoder(path, head)
+    model.head_config.max_answer_length = args.max_answer_length
+    model.head_config.version_2_with_negative = args.version_2_with_negative
+    model.head_config.lang = lang
+    return model, tokenizer
+
+
+def _checkpoint_root(args: argparse.Namespace) -> str:
+    return os.path.join(args.output_dir, "checkpoints")
+
+
+def find_checkpoint(args: argparse.Namespace) -> str | None:
+    """Resolve --resume_from_checkpoint ('latest' reads the pointer file written after each complete save)."""
+    if args.resume_from_checkpoint is None:
+        return None
+    if args.resume_from_checkpoint != "latest":
+        if not os.path.exists(os.path.join(args.resume_from_checkpoint, STATE_FILE)):
+            raise SystemExit(f"--resume_from_checkpoint {args.resume_from_checkpoint}: not a complete checkpoint "
+                             f"(no {STATE_FILE})")
+        return args.resume_from_checkpoint
+    pointer = os.path.join(_checkpoint_root(args), "latest")
+    if not os.path.exists(pointer):
+        logger.warning("--resume_from_checkpoint latest: no checkpoint under %s yet; starting from scratch",
+                       _checkpoint_root(args))
+        return None
+    with open(pointer) as f:
+        return os.path.join(_checkpoint_root(args), f.read().strip())
+
+
+def save_checkpoint(accelerator: Accelerator, args: argparse.Namespace, state: dict) -> None:
+    """accelerator.save_state into a temporary folder, then rename, then move the 'latest' pointer."""
+    root = _checkpoint_root(args)
+    name = f"step_{state['completed_steps']}"
+    tmp, final = os.path.join(root, f".tmp-{name}"), os.path.join(root, name)
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp, exist_ok=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(tmp)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        write_json_atomic(os.path.join(tmp, STATE_FILE), state)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        pointer_tmp = os.path.join(root, "latest.tmp")
+        with open(pointer_tmp, "w") as f:
+            f.write(name)
+        os.replace(pointer_tmp, os.path.join(root, "latest"))
+        done = sorted((d for d in os.listdir(root) if d.startswith("step_")), key=lambda d: int(d.split("_")[1]))
+        for old in done[: max(0, len(done) - args.save_total_limit)]:
+            shutil.rmtree(os.path.join(root, old), ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def _log_jsonl(path: str, record: dict) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train (and evaluate) as the arguments say; returns the final eval results (empty if none)."""
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        mixed_precision=args.mixed_precision,
+        cpu=args.cpu,
+        log_with=args.report_to if args.with_tracking else None,
+        project_dir=args.output_dir,
+    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
+                        level=logging.INFO if accelerator.is_main_process else logging.ERROR)
+    logger.info("%s", accelerator.state)
+    set_seed(args.seed)
+    os.makedirs(args.output_dir, exist_ok=True)
+
+    # ---- data
+    try:
+        source = args.train_file or args.dataset_name
+        train_examples = load_examples(source, version_2=args.version_2_with_negative, split="train",
+                                       config_name=args.dataset_config_name, max_samples=args.max_train_samples)
+        eval_source = args.validation_file or (args.dataset_name if args.dataset_name else None)
+        eval_examples = None
+        if eval_source and args.do_eval != "no":
+            eval_examples = load_examples(eval_source, version_2=args.version_2_with_negative, split="validation",
+                                          config_name=args.dataset_config_name, require_answers=False,
+                                          max_samples=args.max_eval_samples)
+    except DataError as e:
+        raise SystemExit(f"error: {e}") from None
+    lang = args.lang if args.lang != "auto" else detect_language(train_examples)
+    from .metrics import metric_name as _metric_name
+    metric = _metric_name(lang, args.version_2_with_negative)
+
+    model, tokenizer = _load_model(args, lang)
+    with accelerator.main_process_first():
+        train_features = prepare_features(train_examples, tokenizer, max_seq_length=args.max_seq_length,
+                                          doc_stride=args.doc_stride, max_query_length=args.max_query_length,
+                                          num_proc=args.preprocessing_num_workers)
+        eval_features = None
+        if eval_examples is not None:
+            eval_features = prepare_features(eval_examples, tokenizer, max_seq_length=args.max_seq_length,
+                                             doc_stride=args.doc_stride, max_query_length=args.max_query_length,
+                                             num_proc=args.preprocessing_num_workers, desc="Building eval windows")
+    logger.info("train: %d questions → %d windows; eval: %s; lang=%s metric=%s", len(train_examples),
+                len(train_features), f"{len(eval_examples)} questions → {len(eval_features)} windows"
+                if eval_examples is not None else "none", lang, metric)
+
+    f1_table = None
+    if args.objective != "multilabel":
+        from .rewards import DEFAULT_F1_WINDOW, load_or_compute_f1_table
+
+        window = args.f1_window if args.f1_window is not None else DEFAULT_F1_WINDOW
+        cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.output_dir)), ".gp_mrc_cache")
+        with accelerator.main_process_first():  # the main process computes, the others read its cache
+            f1_table = load_or_compute_f1_table(
+                train_features, train_examples, cache_dir=cache_dir,
+                data_key=content_key(train_features, train_examples, type(tokenizer).__name__),
+                lang=lang, window=window, max_answer_length=args.max_answer_length,
+                num_proc=args.preprocessing_num_workers or 1)
+
+    cols = [c for c in TRAIN_COLUMNS if c in train_features.column_names]
+    sampler = EpochPermutationSampler(len(train_features), args.seed)
+    train_loader = DataLoader(train_features.select_columns(cols), batch_size=args.per_device_train_batch_size,
+                              sampler=sampler, collate_fn=SpanCollator(tokenizer.pad_token_id or 0, f1_table))
+
+    # ---- optimisation
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)],
+         "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
+    model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
+    steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)
+    if args.max_train_steps is None:
+        args.max_train_steps = max(1, int(args.num_train_epochs * steps_per_epoch))
+    num_epochs = math.ceil(args.max_train_steps / steps_per_epoch)
+    warmup = _steps(args.num_warmup_steps, args.max_train_steps)
+    warm_start = _steps(args.warm_start_steps, args.max_train_steps) if args.objective != "multilabel" else 0
+    scheduler = get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=warmup * accelerator.num_processes,
+                              num_training_steps=args.max_train_steps * accelerator.num_processes)
+    scheduler = accelerator.prepare(scheduler)
+    if args.with_tracking:
+        accelerator.init_trackers("gp_mrc", {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
+
+    completed_steps, start_epoch, skip_batches = 0, 0, 0
+    checkpoint = find_checkpoint(args)
+    if checkpoint:
+        accelerator.load_state(checkpoint)
+        with open(os.path.join(checkpoint, STATE_FILE)) as f:
+            st = json.load(f)
+        completed_steps, start_epoch, skip_batches = st["completed_steps"], st["epoch"], st["batches_in_epoch"]
+        logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, completed_steps, start_epoch,
+                    skip_batches)
+
+    total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
+    logger.info("***** training: %d windows, %d epochs, %d steps, batch %d (x%d processes x%d accumulation), "
+                "objective %s (warm start %d steps) *****", len(train_features), num_epochs, args.max_train_steps,
+                total_batch, accelerator.num_processes, args.gradient_accumulation_steps, args.objective, warm_start)
+    log_path = os.path.join(args.output_dir, "train_log.jsonl")
+    eval_log_path = os.path.join(args.output_dir, "eval_log.jsonl")
+    progress = tqdm(total=args.max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process,
+                    desc="Training")
+
+    def run_eval(tag: str) -> dict:
+        unwrapped = accelerator.unwrap_model(model)
+        preds, nbest, null_diff = answer_features(
+            model, eval_examples, eval_features, pad_token_id=tokenizer.pad_token_id or 0,
+            batch_size=args.per_device_eval_batch_size, n_best_size=args.n_best_size,
+            version_2_with_negative=args.version_2_with_negative,
+            null_score_diff_threshold=args.null_score_diff_threshold, max_answer_length=args.max_answer_length,
+            accelerator=accelerator, disable_progress=not accelerator.is_local_main_process)
+        del unwrapped
+        results: dict = {}
+        if accelerator.is_main_process:
+            if len(preds) != len(eval_examples):
+                raise RuntimeError(f"{len(preds)} predictions for {len(eval_examples)} examples")
+            results = score_predictions(preds, eval_examples, metric)
+            write_predictions(args.output_dir, preds, nbest, null_diff if args.version_2_with_negative else None,
+                              prefix="" if tag == "final" else f"{tag}_")
+        model.train()
+        return results
+
+    loss_sum, loss_n, t0 = 0.0, 0, time.time()
+    model.train()
+    for epoch in range(start_epoch, num_epochs):
+        sampler.set_epoch(epoch)
+        train_loader.set_epoch(epoch)
+        loader = train_loader
+        batches_in_epoch = 0
+        if epoch == start_epoch and skip_batches:
+            loader = accelerator.skip_first_batches(train_loader, skip_batches)
+            loader.set_epoch(epoch)
+            batches_in_epoch = skip_batches
+        # Creating the iterator draws from the global RNG; restore it so dropout after a resume
+        # continues exactly as in the uninterrupted run.
+        rng = torch.get_rng_state()
+        iterator = iter(loader)
+        torch.set_rng_state(rng)
+        for batch in iterator:
+            w_ml, w_f1 = objective_weights(completed_steps, args.objective, warm_start, args.mixed_weight)
+            with accelerator.accumulate(model):
+                out = model(**batch)
+                loss = torch.zeros((), device=out.logits.device)
+                stats: dict[str, float] = {}
+                if w_ml:
+                    ml = multilabel_categorical_crossentropy(out.logits, batch["targets"], out.span_mask).mean()
+                    loss = loss + w_ml * ml
+                    stats["multilabel"] = ml.item()
+                if w_f1:
+                    ef = expected_f1_loss(out.logits, batch["f1"], out.span_mask, args.entropy_lambda)
+                    loss = loss + w_f1 * ef.loss.mean()
+                    stats["expected_f1"] = ef.expected_f1.mean().item()
+                    stats["entropy"] = ef.entropy.mean().item()
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"non-finite loss at step {completed_steps} (epoch {epoch}); "
+                                             "lower --learning_rate or use fp32")
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            batches_in_epoch += 1
+            loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
+            if not accelerator.sync_gradients:
+                continue
+            completed_steps += 1
+            progress.update(1)
+            record = {"step": completed_steps, "epoch": epoch, "loss": loss.item(),
+                      "objective": "multilabel" if not w_f1 else ("f1" if not w_ml else "mixed"),
+                      "lr": scheduler.get_last_lr()[0], **stats}
+            if accelerator.is_main_process:
+                _log_jsonl(log_path, record)
+            if args.with_tracking:
+                accelerator.log({k: v for k, v in record.items() if k not in ("step", "objective")}, step=completed_steps)
+            if completed_steps % args.logging_steps == 0 or completed_steps == args.max_train_steps:
+                progress.set_postfix(loss=f"{loss_sum / max(loss_n, 1):.4f}", obj=record["objective"],
+                                     **({"eF1": f"{stats['expected_f1']:.3f}"} if "expected_f1" in stats else {}))
+                loss_sum, loss_n = 0.0, 0
+            if str(args.checkpointing_steps).isdigit() and completed_steps % int(args.checkpointing_steps) == 0:
+                save_checkpoint(accelerator, args, {"completed_steps": completed_steps, "epoch": epoch,
+                                                    "batches_in_epoch": batches_in_epoch})
+            if args.eval_steps and eval_examples is not None and completed_steps % args.eval_steps == 0 \
+                    and completed_steps < args.max_train_steps:
+                res = run_eval(f"step_{completed_steps}")
+                if accelerator.is_main_process:
+                    _log_jsonl(eval_log_path, {"step": completed_steps, **res})
+                    logger.info("step %d eval: %s", completed_steps, res)
+            if completed_steps >= args.max_train_steps:
+                break
+        if args.checkpointing_steps == "epoch":
+            save_checkpoint(accelerator, args, {"completed_steps": completed_steps, "epoch": epoch + 1,
+                                                "batches_in_epoch": 0})
+        if args.eval_every_epoch and eval_examples is not None and epoch < num_epochs - 1:
+            res = run_eval(f"epoch_{epoch}")
+            if accelerator.is_main_process:
+                _log_jsonl(eval_log_path, {"step": completed_steps, "epoch": epoch, **res})
+                logger.info("epoch %d eval: %s", epoch, res)
+        if completed_steps >= args.max_train_steps:
+            break
+    progress.close()
+    train_seconds = time.time() - t0
+
+    # ---- save, then evaluate
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        unwrapped.save_pretrained(args.output_dir, tokenizer=tokenizer, state_dict=accelerator.get_state_dict(model))
+        write_json_atomic(os.path.join(args.output_dir, "training_args.json"),
+                          {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, type(None)))})
+    else:
+        accelerator.get_state_dict(model)  # collective under FSDP/DeepSpeed
+    results: dict[str, Any] = {}
+    if eval_examples is not None:
+        results = run_eval("final")
+        if accelerator.is_main_process:
+            results = {**results, "train_seconds": round(train_seconds, 1), "train_steps": completed_steps,
+                       "train_windows": len(train_features), "eval_examples": len(eval_examples)}
+            write_json_atomic(os.path.join(args.output_dir, "eval_results.json"), results)
+            _log_jsonl(eval_log_path, {"step": completed_steps, **results})
+            logger.info("eval results: %s", json.dumps(results))
+    if args.with_tracking:
+        accelerator.end_training()
+    return results

@@ -1,0 +1,67 @@
+#!/usr/bin/env python
+"""Answer questions with a trained gp_mrc model.
+
+    python scripts/predict.py --model runs/gp_mrc --question "Who ...?" --context "..."
+    python scripts/predict.py --model runs/gp_mrc --input questions.jsonl --output_dir preds/
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from gp_mrc.data import DataError, load_examples
+from gp_mrc.inference import write_predictions
+from gp_mrc.reader import Reader
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="a folder written by scripts/train.py")
+    p.add_argument("--question")
+    p.add_argument("--context")
+    p.add_argument("--input", help="SQuAD-layout JSON, or JSON/JSONL of {id, question, context}")
+    p.add_argument("--output_dir", default=None, help="where predictions.json and nbest_predictions.json go")
+    p.add_argument("--top_k", type=int, default=1)
+    p.add_argument("--n_best_size", type=int, default=20)
+    p.add_argument("--max_answer_length", type=int, default=None)
+    p.add_argument("--max_seq_length", type=int, default=384)
+    p.add_argument("--doc_stride", type=int, default=128)
+    p.add_argument("--batch_size", type=int, default=32)
+    p.add_argument("--null_score_diff_threshold", type=float, default=0.0)
+    p.add_argument("--device", default=None)
+    args = p.parse_args()
+    if (args.question is None) != (args.context is None):
+        p.error("--question and --context go together")
+    if (args.input is None) == (args.question is None):
+        p.error("give either --question and --context, or --input FILE")
+    try:
+        reader = Reader.from_pretrained(args.model, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
+                                        batch_size=args.batch_size, device=args.device)
+    except (FileNotFoundError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    kw = dict(top_k=args.top_k, n_best_size=args.n_best_size, max_answer_length=args.max_answer_length,
+              null_score_diff_threshold=args.null_score_diff_threshold)
+    try:
+        if args.question is not None:
+            answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]
+            for a in answers or [{"answer": "", "score": 0.0, "start": -1, "end": -1}]:
+                print(json.dumps(a, ensure_ascii=False))
+            return 0
+        examples = load_examples(args.input, version_2=True, require_answers=False)
+        records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
+        answers = reader.answer(records, progress=True, **kw)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    predictions = {r["id"]: (a[0]["answer"] if a else "") for r, a in zip(records, answers)}
+    nbest = {r["id"]: a for r, a in zip(records, answers)}
+    out = args.output_dir or os.path.dirname(os.path.abspath(args.input))
+    write_predictions(out, predictions, nbest)
+    print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

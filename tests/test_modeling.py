@@ -1,0 +1,89 @@
+import torch
+
+from gp_mrc.losses import multilabel_categorical_crossentropy
+from gp_mrc.modeling import (MASK_VALUE, GlobalPointerForQuestionAnswering, apply_rope, rope_tables, span_scores,
+                             valid_span_mask)
+from gp_mrc.decoding import topk_spans
+
+
+def test_rope_scores_depend_on_relative_position_only():
+    torch.manual_seed(0)
+    n, d = 12, 16
+    q = torch.randn(d).expand(1, n, d).clone()  # the same vector at every position
+    k = torch.randn(d).expand(1, n, d).clone()
+    s = span_scores(q, k, use_rope=True)[0]
+    for offset in range(-n + 1, n):
+        diag = torch.diagonal(s, offset=offset)
+        assert torch.allclose(diag, diag[0].expand_as(diag), atol=1e-5), offset
+    # and the dependence is real: different offsets give different scores
+    assert not torch.allclose(torch.diagonal(s, 1)[0], torch.diagonal(s, 5)[0])
+    # without RoPE every entry is the same
+    s0 = span_scores(q, k, use_rope=False)[0]
+    assert torch.allclose(s0, s0[0, 0].expand_as(s0))
+
+
+def test_rope_is_a_rotation():
+    x = torch.randn(2, 9, 8)
+    cos, sin = rope_tables(9, 8, 10000.0, x.device, x.dtype)
+    assert torch.allclose(apply_rope(x, cos, sin).norm(dim=-1), x.norm(dim=-1), atol=1e-5)
+
+
+def test_valid_span_mask():
+    passage = torch.tensor([[False, False, True, True, True, False]])
+    m = valid_span_mask(passage, max_answer_length=2)[0]
+    allowed = {(0, 0), (2, 2), (2, 3), (3, 3), (3, 4), (4, 4)}
+    assert {tuple(x) for x in m.nonzero().tolist()} == allowed
+
+
+def _batch(tok, question, context):
+    enc = tok([question], [context], return_tensors="pt")
+    passage = torch.tensor([[s == 1 for s in enc.sequence_ids(0)]])
+    return dict(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                token_type_ids=enc["token_type_ids"], passage_mask=passage)
+
+
+def test_masking_no_invalid_span_can_be_decoded(tiny_model, tiny_tokenizer):
+    tiny_model.eval()
+    batch = _batch(tiny_tokenizer, "who was born in 1875?", "he was born in 1875 in the city.")
+    with torch.no_grad():
+        out = tiny_model(**batch)
+        # push every invalid span far above the valid ones: decoding must still ignore them
+        hacked = torch.where(out.span_mask, out.logits, torch.full_like(out.logits, 1e4))
+        top = topk_spans(hacked, out.span_mask, k=50)
+    for s, e, lp in zip(top.starts[0].tolist(), top.ends[0].tolist(), top.log_probs[0].tolist()):
+        if lp > float("-inf"):
+            assert out.span_mask[0, s, e] and (s, e) != (0, 0) and s <= e
+            assert batch["passage_mask"][0, s] and batch["passage_mask"][0, e]
+    assert (out.logits[~out.span_mask] == MASK_VALUE).all()
+
+
+def test_half_precision_masking_is_finite(tiny_model, tiny_tokenizer):
+    batch = _batch(tiny_tokenizer, "who was born?", "he was born in 1875.")
+    targets = torch.zeros(1, batch["input_ids"].shape[1], batch["input_ids"].shape[1], dtype=torch.bool)
+    targets[0, 0, 0] = True
+    for dtype in (torch.bfloat16, torch.float16):
+        assert torch.tensor(MASK_VALUE, dtype=dtype).isfinite()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = tiny_model(**batch)
+            loss = multilabel_categorical_crossentropy(out.logits, targets, out.span_mask).mean()
+        loss.backward()
+        assert torch.isfinite(loss)
+        assert all(torch.isfinite(p.grad).all() for p in tiny_model.parameters() if p.grad is not None)
+        tiny_model.zero_grad()
+
+
+def test_save_load_identical_logits(tiny_model, tiny_tokenizer, tmp_path):
+    tiny_model.eval()
+    batch = _batch(tiny_tokenizer, "what year?", "it was 1875 and 1876.")
+    tiny_model.save_pretrained(str(tmp_path), tokenizer=tiny_tokenizer)
+    loaded = GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path)).eval()
+    with torch.no_grad():
+        assert torch.equal(tiny_model(**batch).logits, loaded(**batch).logits)
+    assert loaded.head_config == tiny_model.head_config
+
+
+def test_load_missing_files_is_clear(tmp_path):
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="missing .*gp_mrc_config.json"):
+        GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path))
