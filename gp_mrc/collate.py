@@ -52,6 +52,9 @@ class SpanCollator:
                 else:
                     targets[b, 0, 0] = True  # no gold in this window (or unanswerable): the null span
             batch["targets"] = targets
+            # for the start/end baseline: the first gold, else [CLS] (as the transformers examples)
+            batch["start_positions"] = torch.tensor([r["gold_starts"][0] if r["gold_starts"] else 0 for r in rows])
+            batch["end_positions"] = torch.tensor([r["gold_ends"][0] if r["gold_ends"] else 0 for r in rows])
         if self.f1_table is not None:
             f1 = torch.zeros(len(rows), n, n, dtype=torch.float32)
             for b, r in enumerate(rows):

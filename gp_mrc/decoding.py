@@ -29,9 +29,9 @@ class WindowTopK:
     null_log_prob: torch.Tensor  # (B,)
 
 
-def topk_spans(logits: torch.Tensor, span_mask: torch.Tensor, k: int) -> WindowTopK:
-    """Top-k valid non-null spans per window by span probability; no loop over spans."""
-    logp = span_log_probs(logits, span_mask)
+def topk_spans(logits: torch.Tensor, span_mask: torch.Tensor, k: int, raw_scores: bool = False) -> WindowTopK:
+    """Top-k valid non-null spans per window by span probability (or raw score); no loop over spans."""
+    logp = logits.float() if raw_scores else span_log_probs(logits, span_mask)
     n = logp.shape[-1]
     null = logp[:, 0, 0]
     cand = logp.masked_fill(~span_mask, float("-inf"))
@@ -55,13 +55,15 @@ def best_answers(
     n_best_size: int = 20,
     version_2_with_negative: bool = False,
     null_score_diff_threshold: float = 0.0,
+    raw_scores: bool = False,
 ) -> tuple[dict[str, str], dict[str, list[dict]], dict[str, float]]:
     """Per example: the best answer text over all its windows, an n-best list, and the null score diff.
 
     `results[feature_index] = (log_probs, starts, ends, null_log_prob)` for every feature. Text is cut
     from the original context by offsets, so it is exactly the passage's characters.
     Returns (predictions {id: text}, nbest {id: [{text, start, end, score, probability}]},
-    null_diff {id: min null log p − best span log p}).
+    null_diff {id: min null log p − best span log p}). With `raw_scores` (start/end baseline) scores are
+    raw logits and probabilities a softmax over the example's n-best, as in the transformers examples.
     """
     by_example: dict[int, list[int]] = defaultdict(list)
     ex_index = features["example_index"]
@@ -99,6 +101,12 @@ def best_answers(
             if math.isfinite(null):
                 entries.append({"text": "", "start": -1, "end": -1, "score": null, "probability": math.exp(null)})
                 entries.sort(key=lambda x: -x["score"])
+        if raw_scores and entries:
+            top = max(x["score"] for x in entries)
+            z = sum(math.exp(x["score"] - top) for x in entries)
+            for x in entries:
+                x["probability"] = math.exp(x["score"] - top) / z
+        if version_2_with_negative:
             if not cands or diff > null_score_diff_threshold:
                 answer = ""
         predictions[ex["id"]] = answer

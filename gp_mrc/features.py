@@ -126,9 +126,11 @@ def prepare_features(
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("gp_mrc needs a fast tokenizer (offset mappings); "
                          f"{type(tokenizer).__name__} is a slow one — load it with use_fast=True")
-    if doc_stride >= max_seq_length - max_query_length - 3:
-        raise ValueError(f"doc_stride={doc_stride} must be smaller than the passage room of a window "
-                         f"(max_seq_length {max_seq_length} - max_query_length {max_query_length} - 3 special tokens)")
+    # Windows need room for more passage than the overlap: cap the question so that they always have it.
+    max_query_length = min(max_query_length, max_seq_length - doc_stride - 4)
+    if max_query_length < 1:
+        raise ValueError(f"doc_stride={doc_stride} leaves no room for the question in a window of "
+                         f"max_seq_length={max_seq_length}; use a doc_stride below max_seq_length / 2")
     features = examples.map(
         _tokenize_batch,
         batched=True,

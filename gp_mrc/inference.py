@@ -24,16 +24,17 @@ def inference_loader(features: Any, pad_token_id: int, batch_size: int) -> DataL
 
 @torch.no_grad()
 def predict_windows(model: torch.nn.Module, loader: DataLoader, n_best_size: int, accelerator: Any = None,
-                    max_answer_length: int | None = None, disable_progress: bool = False) -> dict:
-    """{feature_index: (log_probs, starts, ends, null)} for every feature; under Accelerate each process
-    scores its shard and the results are gathered (padding duplicates removed)."""
+                    max_answer_length: int | None = None, disable_progress: bool = False) -> tuple[dict, bool]:
+    """({feature_index: (log_probs, starts, ends, null)} for every feature, whether scores are raw); under
+    Accelerate each process scores its shard and the results are gathered (padding duplicates removed)."""
     model.eval()
     device = accelerator.device if accelerator is not None else next(model.parameters()).device
-    batches = []
+    batches, raw = [], False
     for batch in tqdm(loader, desc="Predicting", disable=disable_progress, leave=False):
         batch = {k: v.to(device) for k, v in batch.items()}
         out = model(**batch, max_answer_length=max_answer_length)
-        top = topk_spans(out.logits, out.span_mask, n_best_size)
+        raw = out.raw_scores
+        top = topk_spans(out.logits, out.span_mask, n_best_size, raw_scores=raw)
         index = batch["feature_index"]
         if accelerator is not None:
             index, lp, st, en, nl = accelerator.gather_for_metrics(
@@ -41,7 +42,7 @@ def predict_windows(model: torch.nn.Module, loader: DataLoader, n_best_size: int
                  top.null_log_prob.to(device)))
             top = WindowTopK(lp.cpu(), st.cpu(), en.cpu(), nl.cpu())
         batches.append((index.cpu(), top))
-    return collect_results(batches)
+    return collect_results(batches), raw
 
 
 def squad_references(examples: Any) -> list[dict]:
@@ -84,7 +85,7 @@ def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad
     loader = inference_loader(features, pad_token_id, batch_size)
     if accelerator is not None:
         loader = accelerator.prepare(loader)
-    results = predict_windows(model, loader, n_best_size, accelerator, max_answer_length, disable_progress)
+    results, raw = predict_windows(model, loader, n_best_size, accelerator, max_answer_length, disable_progress)
     return best_answers(examples, features, results, n_best_size=n_best_size,
                         version_2_with_negative=version_2_with_negative,
-                        null_score_diff_threshold=null_score_diff_threshold)
+                        null_score_diff_threshold=null_score_diff_threshold, raw_scores=raw)

@@ -93,6 +93,8 @@ class GlobalPointerHead(nn.Module):
 class SpanOutput:
     logits: torch.Tensor  # (B, n, n) float32, masked spans = MASK_VALUE
     span_mask: torch.Tensor  # (B, n, n) bool
+    loss: torch.Tensor | None = None  # a model's own loss (the start/end baseline)
+    raw_scores: bool = False  # rank spans by raw score across windows (start/end) instead of log p
 
 
 def _encoder_from_config(config: PretrainedConfig) -> nn.Module:

@@ -1,0 +1,70 @@
+"""The standard start/end reader (transformers' AutoModelForQuestionAnswering), for side-by-side benchmarks.
+
+Trained with its own start/end cross-entropy (the model's `loss` given start/end positions: the first
+gold inside the window, else [CLS], as the transformers examples do). For decoding its scores are
+laid out as a span matrix s(i, j) = start_i + end_j over the same valid spans as GlobalPointer, and
+ranked by those raw scores across windows, with the examples' null rule
+(min_window s(0, 0) − best s(i, j) > threshold → ""). Top-k of that matrix is the exact n-best; the
+transformers examples approximate it with top-20 starts × top-20 ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import AutoModelForQuestionAnswering
+
+from .modeling import HEAD_CONFIG_NAME, MASK_VALUE, HeadConfig, SpanOutput, valid_span_mask
+
+ARCHITECTURES = ("globalpointer", "start_end")
+
+
+class StartEndForQuestionAnswering(nn.Module):
+    """AutoModelForQuestionAnswering behind the gp_mrc forward signature (returns a SpanOutput)."""
+
+    def __init__(self, qa_model: nn.Module, head_config: HeadConfig | None = None):
+        super().__init__()
+        self.qa_model = qa_model
+        self.head_config = head_config or HeadConfig()
+
+    @property
+    def config(self) -> Any:
+        return self.qa_model.config
+
+    @classmethod
+    def from_encoder(cls, name_or_path: str, head_config: HeadConfig | None = None) -> "StartEndForQuestionAnswering":
+        return cls(AutoModelForQuestionAnswering.from_pretrained(name_or_path), head_config)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
+                token_type_ids: torch.Tensor | None = None, max_answer_length: int | None = None,
+                start_positions: torch.Tensor | None = None, end_positions: torch.Tensor | None = None,
+                **_: Any) -> SpanOutput:
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        out = self.qa_model(input_ids=input_ids, attention_mask=attention_mask, start_positions=start_positions,
+                            end_positions=end_positions, **kwargs)
+        start, end = out.start_logits.float(), out.end_logits.float()
+        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(),
+                               max_answer_length or self.head_config.max_answer_length, allow_null=True)
+        logits = (start[:, :, None] + end[:, None, :]).masked_fill(~mask, MASK_VALUE)
+        return SpanOutput(logits=logits, span_mask=mask, loss=out.loss, raw_scores=True)
+
+    def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:
+        if state_dict is not None:
+            state_dict = {k.removeprefix("qa_model."): v for k, v in state_dict.items()}
+        self.qa_model.save_pretrained(save_directory, state_dict=state_dict)
+        with open(os.path.join(save_directory, HEAD_CONFIG_NAME), "w") as f:
+            json.dump({**asdict(self.head_config), "architecture": "start_end"}, f, indent=2)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(save_directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str) -> "StartEndForQuestionAnswering":
+        with open(os.path.join(directory, HEAD_CONFIG_NAME)) as f:
+            raw = json.load(f)
+        raw.pop("architecture", None)
+        return cls(AutoModelForQuestionAnswering.from_pretrained(directory), HeadConfig(**raw))

@@ -1,0 +1,72 @@
+import math
+
+import torch
+
+from gp_mrc.decoding import best_answers, collect_results, topk_spans
+from gp_mrc.features import prepare_features
+from gp_mrc.modeling import MASK_VALUE, valid_span_mask
+from test_features import LONG_EN, make_examples
+
+
+def window_logits(f, spans, n=None):
+    """Logits for one feature: every valid span −5, given spans their score."""
+    n = n or len(f["input_ids"])
+    passage = torch.tensor([[o[0] >= 0 for o in f["offset_mapping"]]])
+    mask = valid_span_mask(passage, 30)
+    s = torch.full((1, n, n), -5.0)
+    for (i, j), v in spans.items():
+        s[0, i, j] = v
+    return s.masked_fill(~mask, MASK_VALUE), mask
+
+
+def test_topk_spans_is_vectorised_argmax():
+    s = torch.tensor([[[0.0, 9.0, 0.0], [0.0, 1.0, 3.0], [0.0, 0.0, 2.0]]])
+    mask = valid_span_mask(torch.tensor([[False, True, True]]), None)
+    top = topk_spans(s.masked_fill(~mask, MASK_VALUE), mask, k=5)
+    pairs = [(a, b) for a, b, lp in zip(top.starts[0].tolist(), top.ends[0].tolist(), top.log_probs[0].tolist())
+             if lp > -math.inf]
+    assert pairs == [(1, 2), (2, 2), (1, 1)]  # (0,1) is invalid even with the highest score
+    z = math.log(math.exp(0) + math.exp(1) + math.exp(3) + math.exp(2))
+    assert math.isclose(top.log_probs[0, 0].item(), 3 - z, rel_tol=1e-5)
+    assert math.isclose(top.null_log_prob[0].item(), 0 - z, rel_tol=1e-5)
+
+
+def test_best_answer_across_windows(tiny_tokenizer):
+    answer = "1875 in the city of bay"
+    ex = make_examples([(LONG_EN, "when?", [(answer, LONG_EN.index(answer))])])
+    feats = prepare_features(ex, tiny_tokenizer, max_seq_length=48, doc_stride=16, max_query_length=16)
+    with_gold = [k for k in range(len(feats)) if feats[k]["gold_starts"]]
+    batches = []
+    for k in range(len(feats)):
+        f = feats[k]
+        if k == with_gold[-1]:
+            spans = {(f["gold_starts"][0], f["gold_ends"][0]): 6.0, (0, 0): -2.0}
+        else:  # other windows: the null span takes the mass, a wrong span has a high raw score
+            p = [t for t, o in enumerate(f["offset_mapping"]) if o[0] >= 0]
+            spans = {(0, 0): 12.0, (p[0], p[0]): 7.0}
+        s, mask = window_logits(f, spans)
+        batches.append((torch.tensor([k]), topk_spans(s, mask, 5)))
+    results = collect_results(batches)
+    preds, nbest, null_diff = best_answers(ex, feats, results, n_best_size=5)
+    assert preds["q0"] == answer
+    top = nbest["q0"][0]
+    assert LONG_EN[top["start"]:top["end"]] == answer
+    assert 0 < top["probability"] <= 1 and math.isclose(math.log(top["probability"]), top["score"], rel_tol=1e-6)
+    assert [e["score"] for e in nbest["q0"]] == sorted((e["score"] for e in nbest["q0"]), reverse=True)
+    assert len({(e["start"], e["end"]) for e in nbest["q0"]}) == len(nbest["q0"])  # overlap windows merged
+    # v2: the same outputs answer; with the null span dominant everywhere it abstains
+    preds2, _, _ = best_answers(ex, feats, results, version_2_with_negative=True)
+    assert preds2["q0"] == answer
+    null_only = {k: (v[0], v[1], v[2], 0.0) for k, v in results.items()}
+    preds3, nbest3, _ = best_answers(ex, feats, null_only, version_2_with_negative=True)
+    assert preds3["q0"] == "" and nbest3["q0"][0]["text"] == ""
+
+
+def test_duplicate_gathered_windows_collapse():
+    s = torch.zeros(2, 3, 3)
+    mask = valid_span_mask(torch.tensor([[False, True, True]] * 2), None)
+    t = topk_spans(s.masked_fill(~mask, MASK_VALUE), mask, 2)
+    results = collect_results([(torch.tensor([0, 1]), t), (torch.tensor([1, 1]), t)])
+    assert sorted(results) == [0, 1]
+
+

@@ -1,0 +1,98 @@
+"""Train a tiny model for a few steps through the training entry point, predict, and evaluate."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gp_mrc.reader import Reader
+from gp_mrc.training import parse_args, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def write_toy_data(path, n=40):
+    with open(path, "w") as f:
+        for i in range(n):
+            y = 1800 + i
+            ctx = f"the king was born in {y} . the queen was born in {y + 50} ."
+            f.write(json.dumps({"id": f"x{i}", "title": "t", "context": ctx, "question": "when was the king born?",
+                                "answers": {"text": [str(y)], "answer_start": [ctx.index(str(y))]}}) + "\n")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_encoder_dir, tmp_path_factory):
+    d = tmp_path_factory.mktemp("e2e")
+    data = write_toy_data(d / "toy.jsonl")
+    out = str(d / "run")
+    results = train(parse_args([
+        "--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--validation_file", data,
+        "--max_seq_length", "64", "--doc_stride", "16", "--per_device_train_batch_size", "8",
+        "--max_train_steps", "8", "--learning_rate", "1e-3", "--output_dir", out, "--seed", "0"]))
+    return out, data, results
+
+
+def test_training_writes_model_predictions_and_metrics(trained):
+    out, data, results = trained
+    for name in ("config.json", "gp_mrc_config.json", "model.safetensors", "tokenizer.json", "predictions.json",
+                 "nbest_predictions.json", "eval_results.json", "train_log.jsonl"):
+        assert os.path.exists(os.path.join(out, name)), name
+    with open(os.path.join(out, "predictions.json")) as f:
+        preds = json.load(f)
+    assert sorted(preds) == sorted(f"x{i}" for i in range(40))
+    with open(os.path.join(out, "eval_results.json")) as f:
+        saved = json.load(f)
+    assert 0.0 <= saved["exact_match"] <= saved["f1"] <= 100.0
+    assert saved["exact_match"] == results["exact_match"]
+    with open(os.path.join(out, "train_log.jsonl")) as f:
+        steps = [json.loads(line)["step"] for line in f]
+    assert steps == list(range(1, 9))
+
+
+def test_reader_answers_with_exact_characters(trained):
+    out, _, _ = trained
+    reader = Reader.from_pretrained(out)
+    ctx = "the king was born in 1811 . the queen was born in 1861 ."
+    ans = reader("when was the king born?", ctx)
+    assert set(ans) == {"answer", "score", "start", "end"}
+    assert ctx[ans["start"]:ans["end"]] == ans["answer"] and ans["answer"]
+    assert 0 < ans["score"] <= 1
+    top3 = reader("when was the king born?", ctx, top_k=3)
+    assert len(top3) == 3 and top3[0] == ans
+    assert top3[0]["score"] >= top3[1]["score"] >= top3[2]["score"]
+
+
+@pytest.mark.slow
+def test_predict_cli(trained, tmp_path):
+    out, data, _ = trained
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "predict.py"), "--model", out]
+    r = subprocess.run(cmd + ["--question", "when was the king born?",
+                              "--context", "the king was born in 1811 . the queen was born in 1861 ."],
+                       capture_output=True, text=True, check=True)
+    ans = json.loads(r.stdout.strip().splitlines()[0])
+    assert "the king was born in 1811 . the queen was born in 1861 ."[ans["start"]:ans["end"]] == ans["answer"]
+    r = subprocess.run(cmd + ["--input", data, "--output_dir", str(tmp_path)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "predictions.json") as f:
+        assert len(json.load(f)) == 40
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run_predicts_each_example_once(tiny_encoder_dir, tmp_path):
+    data = write_toy_data(tmp_path / "toy.jsonl", n=37)  # odd size: the sampler pads the last batch
+    out = tmp_path / "ddp"
+    env = dict(os.environ, ACCELERATE_USE_CPU="true", OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           os.path.join(ROOT, "scripts", "train.py"), "--cpu", "--model_name_or_path", tiny_encoder_dir,
+           "--train_file", data, "--validation_file", data, "--max_seq_length", "64", "--doc_stride", "16",
+           "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "3", "--max_train_steps", "4",
+           "--output_dir", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "MULTI_CPU" in r.stderr and "Num processes: 2" in r.stderr
+    with open(out / "predictions.json") as f:
+        preds = json.load(f)
+    assert sorted(preds) == sorted(f"x{i}" for i in range(37))
