@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import resource
 import shutil
 import time
 from typing import Any, Iterator
@@ -24,6 +25,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer, get_scheduler
 
+from .baseline import StartEndForQuestionAnswering
 from .collate import SpanCollator
 from .data import DataError, detect_language, load_examples
 from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--null_score_diff_threshold", type=float, default=0.0)
     a("--max_train_samples", type=int, default=None)
     a("--max_eval_samples", type=int, default=None)
+    a("--architecture", default="globalpointer", choices=["globalpointer", "start_end"],
+      help="start_end: the standard AutoModelForQuestionAnswering reader (benchmark baseline)")
     a("--head_size", type=int, default=64)
     a("--no_rope", action="store_true", help="ablation: GlobalPointer without rotary position embedding")
     a("--objective", default="multilabel", choices=OBJECTIVES)
@@ -84,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--save_total_limit", type=int, default=2)
     a("--resume_from_checkpoint", default=None, help="a checkpoint folder, or 'latest'")
     a("--eval_steps", type=int, default=None, help="also evaluate every N steps (logged to eval_log.jsonl)")
+    a("--intermediate_eval_samples", type=int, default=None,
+      help="evaluations before the final one use only the first N eval questions (cheap learning curves)")
     a("--eval_every_epoch", action="store_true")
     a("--do_eval", default="auto", choices=["auto", "yes", "no"])
     a("--with_tracking", action="store_true", help="log to the trackers accelerate finds (tensorboard, wandb, ...)")
@@ -133,14 +139,19 @@ def _steps(value: float, total: int) -> int:
     return int(value * total) if 0 < value < 1 else int(value)
 
 
-def _load_model(args: argparse.Namespace, lang: str) -> tuple[GlobalPointerForQuestionAnswering, Any]:
+def _load_model(args: argparse.Namespace, lang: str) -> tuple[torch.nn.Module, Any]:
     path = args.model_name_or_path or default_encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or path, use_fast=True)
-    if is_gp_mrc_folder(path):
+    head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, max_answer_length=args.max_answer_length,
+                      version_2_with_negative=args.version_2_with_negative, lang=lang)
+    if args.architecture == "start_end":
+        if args.objective != "multilabel":
+            raise SystemExit("--architecture start_end trains with its own start/end cross-entropy; "
+                             "leave --objective at its default")
+        model = StartEndForQuestionAnswering.from_encoder(path, head)
+    elif is_gp_mrc_folder(path):
         model = GlobalPointerForQuestionAnswering.from_pretrained(path)
     else:
-        head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, max_answer_length=args.max_answer_length,
-                          version_2_with_negative=args.version_2_with_negative, lang=lang)
         model = GlobalPointerForQuestionAnswering.from_encoder(path, head)
     model.head_config.max_answer_length = args.max_answer_length
     model.head_config.version_2_with_negative = args.version_2_with_negative
@@ -304,23 +315,30 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     progress = tqdm(total=args.max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process,
                     desc="Training")
 
+    eval_seconds = 0.0
+
     def run_eval(tag: str) -> dict:
-        unwrapped = accelerator.unwrap_model(model)
+        nonlocal eval_seconds
+        t_eval = time.time()
+        examples, features = eval_examples, eval_features
+        if tag != "final" and args.intermediate_eval_samples and args.intermediate_eval_samples < len(eval_examples):
+            examples = eval_examples.select(range(args.intermediate_eval_samples))
+            features = eval_features.filter(lambda x: x < len(examples), input_columns="example_index")
         preds, nbest, null_diff = answer_features(
-            model, eval_examples, eval_features, pad_token_id=tokenizer.pad_token_id or 0,
+            model, examples, features, pad_token_id=tokenizer.pad_token_id or 0,
             batch_size=args.per_device_eval_batch_size, n_best_size=args.n_best_size,
             version_2_with_negative=args.version_2_with_negative,
             null_score_diff_threshold=args.null_score_diff_threshold, max_answer_length=args.max_answer_length,
             accelerator=accelerator, disable_progress=not accelerator.is_local_main_process)
-        del unwrapped
         results: dict = {}
         if accelerator.is_main_process:
-            if len(preds) != len(eval_examples):
-                raise RuntimeError(f"{len(preds)} predictions for {len(eval_examples)} examples")
-            results = score_predictions(preds, eval_examples, metric)
+            if len(preds) != len(examples):
+                raise RuntimeError(f"{len(preds)} predictions for {len(examples)} examples")
+            results = score_predictions(preds, examples, metric)
             write_predictions(args.output_dir, preds, nbest, null_diff if args.version_2_with_negative else None,
                               prefix="" if tag == "final" else f"{tag}_")
         model.train()
+        eval_seconds += time.time() - t_eval
         return results
 
     loss_sum, loss_n, t0 = 0.0, 0, time.time()
@@ -345,6 +363,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 out = model(**batch)
                 loss = torch.zeros((), device=out.logits.device)
                 stats: dict[str, float] = {}
+                if out.loss is not None:  # the start/end baseline's own cross-entropy
+                    loss, w_ml, w_f1 = out.loss, 0.0, 0.0
+                    stats["start_end_ce"] = loss.item()
                 if w_ml:
                     ml = multilabel_categorical_crossentropy(out.logits, batch["targets"], out.span_mask).mean()
                     loss = loss + w_ml * ml
@@ -369,8 +390,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             completed_steps += 1
             progress.update(1)
+            objective = "multilabel" if not w_f1 else ("f1" if not w_ml else "mixed")
             record = {"step": completed_steps, "epoch": epoch, "loss": loss.item(),
-                      "objective": "multilabel" if not w_f1 else ("f1" if not w_ml else "mixed"),
+                      "objective": "start_end_ce" if out.loss is not None else objective,
                       "lr": scheduler.get_last_lr()[0], **stats}
             if accelerator.is_main_process:
                 _log_jsonl(log_path, record)
@@ -402,7 +424,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         if completed_steps >= args.max_train_steps:
             break
     progress.close()
-    train_seconds = time.time() - t0
+    train_seconds = time.time() - t0 - eval_seconds
 
     # ---- save, then evaluate
     accelerator.wait_for_everyone()
@@ -418,7 +440,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         results = run_eval("final")
         if accelerator.is_main_process:
             results = {**results, "train_seconds": round(train_seconds, 1), "train_steps": completed_steps,
-                       "train_windows": len(train_features), "eval_examples": len(eval_examples)}
+                       "train_windows": len(train_features), "eval_examples": len(eval_examples),
+                       "train_windows_per_second": round(completed_steps * total_batch / max(train_seconds, 1e-9), 2),
+                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
             write_json_atomic(os.path.join(args.output_dir, "eval_results.json"), results)
             _log_jsonl(eval_log_path, {"step": completed_steps, **results})
             logger.info("eval results: %s", json.dumps(results))
