@@ -1,0 +1,86 @@
+"""Dataset-level EM/F1 from per-question scores, as the official SQuAD / CMRC scripts aggregate them.
+
+Inputs use the Hugging Face `squad` / `squad_v2` metric format:
+predictions = [{"id", "prediction_text"(, "no_answer_probability")}],
+references = [{"id", "answers": {"text": [...], "answer_start": [...]}}].
+Every reference needs a prediction with its id (the official scripts would silently score a
+missing one 0; here it is an error naming the id, since it always means a pipeline bug).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gp_mrc.scoring import exact_match, f1_score
+
+
+def index_predictions(predictions: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Predictions by id; a repeated id is an error (which one would count is ambiguous)."""
+    by_id: dict[str, Mapping[str, Any]] = {}
+    for k, p in enumerate(predictions):
+        if p["id"] in by_id:
+            raise ValueError(f"prediction #{k}: id {p['id']!r} appears more than once")
+        by_id[p["id"]] = p
+    return by_id
+
+
+def _prediction_for(by_id: Mapping[str, Mapping[str, Any]], ref: Mapping[str, Any]) -> Mapping[str, Any]:
+    if ref["id"] not in by_id:
+        raise ValueError(f"reference id {ref['id']!r} has no prediction")
+    return by_id[ref["id"]]
+
+
+def em_f1(predictions: Sequence[Mapping[str, Any]], references: Sequence[Mapping[str, Any]],
+          lang: str) -> dict[str, float | int]:
+    """{"exact_match", "f1"} in percent over the references, and their "total"."""
+    by_id = index_predictions(predictions)
+    em = f1 = 0.0
+    for ref in references:
+        pred = _prediction_for(by_id, ref)["prediction_text"]
+        golds = list(ref["answers"]["text"])
+        em += exact_match(pred, golds, lang)
+        f1 += f1_score(pred, golds, lang)
+    total = len(references)
+    if total == 0:
+        raise ValueError("no references to score")
+    return {"exact_match": 100.0 * em / total, "f1": 100.0 * f1 / total, "total": total}
+
+
+def _group(exact: dict[str, float], f1: dict[str, float], qids: list[str]) -> tuple[float, float, int]:
+    total = len(qids)
+    return (100.0 * sum(exact[q] for q in qids) / total, 100.0 * sum(f1[q] for q in qids) / total, total)
+
+
+def squad_v2_scores(predictions: Sequence[Mapping[str, Any]], references: Sequence[Mapping[str, Any]],
+                    no_answer_threshold: float = 1.0) -> dict[str, float | int]:
+    """evaluate-v2.0.py's main numbers: overall, HasAns_* and NoAns_* (a group only if non-empty).
+
+    A prediction whose no_answer_probability exceeds the threshold counts as "no answer"
+    (scored 1 on unanswerable questions, 0 otherwise); the default 1.0 disables this, as the
+    official script does without a probability file.
+    """
+    by_id = index_predictions(predictions)
+    exact: dict[str, float] = {}
+    f1: dict[str, float] = {}
+    has_ans: list[str] = []
+    no_ans: list[str] = []
+    for ref in references:
+        qid = ref["id"]
+        if qid in exact:
+            raise ValueError(f"reference id {qid!r} appears more than once")
+        pred = _prediction_for(by_id, ref)
+        golds = list(ref["answers"]["text"])
+        (has_ans if golds else no_ans).append(qid)
+        if float(pred.get("no_answer_probability", 0.0)) > no_answer_threshold:
+            exact[qid] = f1[qid] = float(not golds)
+        else:
+            exact[qid] = exact_match(pred["prediction_text"], golds, "en")
+            f1[qid] = f1_score(pred["prediction_text"], golds, "en")
+    if not exact:
+        raise ValueError("no references to score")
+    out: dict[str, float | int] = dict(zip(("exact", "f1", "total"), _group(exact, f1, list(exact))))
+    for prefix, qids in (("HasAns", has_ans), ("NoAns", no_ans)):
+        if qids:
+            out.update(zip((f"{prefix}_exact", f"{prefix}_f1", f"{prefix}_total"), _group(exact, f1, qids)))
+    return out
