@@ -36,8 +36,22 @@ class HeadConfig:
     lang: str = "en"
 
 
+_ROPE_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
 def rope_tables(n: int, dim: int, base: float, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables (n, dim) for interleaved-pair RoPE (pairs (0,1), (2,3), ... rotate together)."""
+    """cos/sin tables (n, dim) for interleaved-pair RoPE (pairs (0,1), (2,3), ... rotate together).
+
+    Cached per (n, dim, base, device, dtype): they are constants, and sin/cos are not free on CPU."""
+    key = (n, dim, float(base), str(device), dtype)
+    if key not in _ROPE_CACHE:
+        if len(_ROPE_CACHE) > 64:
+            _ROPE_CACHE.clear()
+        _ROPE_CACHE[key] = _rope_tables(n, dim, base, device, dtype)
+    return _ROPE_CACHE[key]
+
+
+def _rope_tables(n: int, dim: int, base: float, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     inv_freq = base ** (-torch.arange(0, dim, 2, device=device, dtype=torch.float32) / dim)
     angles = torch.arange(n, device=device, dtype=torch.float32)[:, None] * inv_freq[None, :]  # (n, dim/2)
     cos = angles.cos().repeat_interleave(2, dim=-1).to(dtype)
@@ -95,6 +109,7 @@ class SpanOutput:
     span_mask: torch.Tensor  # (B, n, n) bool
     loss: torch.Tensor | None = None  # a model's own loss (the start/end baseline)
     raw_scores: bool = False  # rank spans by raw score across windows (start/end) instead of log p
+    max_span_length: int | None = None  # spans with j − i ≥ this are masked: losses may work on the band
 
 
 def _encoder_from_config(config: PretrainedConfig) -> nn.Module:
@@ -141,9 +156,9 @@ class GlobalPointerForQuestionAnswering(nn.Module):
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
         logits = self.head(hidden).float()  # losses and softmax in fp32 whatever the autocast dtype
-        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(),
-                               max_answer_length or self.head_config.max_answer_length, allow_null=True)
-        return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask)
+        max_len = max_answer_length or self.head_config.max_answer_length
+        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True)
+        return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, max_span_length=max_len)
 
     # ---- persistence: one folder = encoder config.json + gp_mrc_config.json + model.safetensors (+ tokenizer)
     def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:

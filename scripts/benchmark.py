@@ -210,7 +210,7 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
     from gp_mrc.data import load_examples
     from gp_mrc.defaults import default_encoder_path
     from gp_mrc.features import prepare_features
-    from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy
+    from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy, to_band
     from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
     path = args.model_name_or_path or default_encoder_path()
@@ -232,9 +232,10 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
         out = model(**batch)
         if name == "a":
             loss = out.loss
-        else:  # the heavier of our objectives: both losses, as in the mixed schedule
-            loss = multilabel_categorical_crossentropy(out.logits, batch["targets"], out.span_mask).mean() + \
-                expected_f1_loss(out.logits, f1, out.span_mask, 0.01).loss.mean()
+        else:  # the heavier of our objectives: both losses, as in the mixed schedule, computed as training does
+            mask, logits, targets, f1b = to_band(out.max_span_length, out.span_mask, out.logits, batch["targets"], f1)
+            loss = multilabel_categorical_crossentropy(logits, targets, mask).mean() + \
+                expected_f1_loss(logits, f1b, mask, 0.01).loss.mean()
         loss.backward()
         opts[name].step()
         opts[name].zero_grad()

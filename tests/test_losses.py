@@ -141,3 +141,32 @@ def test_objective_schedule():
     assert objective_weights(10, "mixed", 10, 0.25) == (0.25, 1.0)
     with pytest.raises(ValueError, match="objective"):
         objective_weights(0, "ce", 0)
+
+
+def test_band_losses_equal_dense_losses_and_gradients():
+    """Training computes the losses on the band j − i < max_answer_length; with the mask already
+    excluding longer spans, values and gradients must equal the dense computation exactly."""
+    from gp_mrc.losses import to_band
+    from gp_mrc.modeling import valid_span_mask
+
+    torch.manual_seed(0)
+    B, n, L = 3, 20, 5
+    mask = valid_span_mask(torch.rand(B, n) > 0.3, L)
+    logits = torch.randn(B, n, n, dtype=torch.float64, requires_grad=True)
+    targets = torch.zeros(B, n, n, dtype=torch.bool)
+    targets[0, 3, 5] = targets[1, 0, 0] = targets[2, 7, 7] = targets[2, 8, 9] = True
+    f1 = torch.rand(B, n, n, dtype=torch.float64) * mask
+
+    def total(lg, tg, f, m):
+        return (multilabel_categorical_crossentropy(lg, tg, m) + expected_f1_loss(lg, f, m, 0.1).loss).sum()
+
+    dense = total(logits, targets, f1, mask)
+    (g_dense,) = torch.autograd.grad(dense, logits)
+    band_mask, band_logits, band_targets, band_f1 = to_band(L, mask, logits, targets, f1)
+    assert band_logits.shape == (B, n, L)
+    assert band_mask.sum() == mask.sum()  # no valid span lost, none duplicated at the window's end
+    banded = total(band_logits, band_targets, band_f1, band_mask)
+    (g_band,) = torch.autograd.grad(banded, logits)
+    torch.testing.assert_close(banded, dense, rtol=0, atol=1e-12)
+    torch.testing.assert_close(g_band, g_dense, rtol=0, atol=1e-12)
+    assert to_band(None, mask, logits)[1] is logits  # no length limit: dense as is
