@@ -520,3 +520,38 @@ def test_precompute_and_check_scripts(tmp_path, capsys):
     assert len(cache_files(tmp_path / "cache")) == 1
     assert run_script("check_rewards", common + ["--n_samples", "50"]) == 0
     assert "mismatches: 0" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- the bundled samples, real tokenizer
+
+
+@pytest.mark.parametrize("sample,lang,metric", [("sample_train.json", "en", "squad"),
+                                                 ("sample_zh_train.json", "zh", "cmrc")])
+def test_bundled_sample_rewards_equal_the_metric_module(sample, lang, metric):
+    """>= 1,000 (feature, span) pairs inside the pruning window of the bundled sample, windows cut by the
+    packaged MiniLM tokenizer: cached f1 == the metric's F1 of the decoded text; and for stored entries the
+    evaluate module itself (loaded by path, as evaluation does) gives the same number."""
+    from transformers import AutoTokenizer
+
+    from gp_mrc.data import load_examples
+    from gp_mrc.defaults import DATA_DIR, default_encoder_path
+    from gp_mrc.features import prepare_features
+    from gp_mrc.metrics import load_metric
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(default_encoder_path())
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    examples = load_examples(os.path.join(DATA_DIR, sample), max_samples=150)
+    features = prepare_features(examples, tokenizer, max_seq_length=96, doc_stride=32, max_query_length=24)
+    table = compute_f1_table(features, examples, lang=lang, window=DEFAULT_F1_WINDOW, max_answer_length=30)
+    report = rewards.verify_f1_table(table, features, examples, lang=lang, window=DEFAULT_F1_WINDOW,
+                                     max_answer_length=30, n_samples=1000)
+    assert report.mismatches == [] and report.n_checked >= 1000 and report.max_abs_diff <= 1e-3
+    module = load_metric(metric)
+    entries = rewards.sample_entries(table, features, examples, 12, seed=1)  # compute() is slow-ish
+    golds = {ex["id"]: ex["answers"] for ex in examples}
+    for e in entries:
+        res = module.compute(predictions=[{"id": e["id"], "prediction_text": e["text"]}],
+                             references=[{"id": e["id"], "answers": golds[e["id"]]}])
+        assert res["f1"] / 100 == pytest.approx(e["f1"], abs=1e-3), e
