@@ -41,6 +41,7 @@ class LoadReport:
     repaired_answers: int = 0
     dropped_answers: int = 0
     dropped_questions: int = 0
+    skipped_empty: int = 0  # questions with an empty question or passage
     examples: list[str] = field(default_factory=list)  # a few record ids, for the message
 
     def note(self, record: str) -> None:
@@ -137,7 +138,7 @@ def _repair_start(context: str, text: str, start: Any) -> int | None:
     """The exact start of `text` in `context`: as given, else the nearest occurrence within REPAIR_RADIUS."""
     if isinstance(start, int) and 0 <= start and context[start:start + len(text)] == text:
         return start
-    hint = start if isinstance(start, int) and start >= 0 else 0
+    hint = min(start, len(context)) if isinstance(start, int) and start >= 0 else 0  # out of range: from the end
     lo = max(0, hint - REPAIR_RADIUS)
     best = None
     pos = context.find(text, lo)
@@ -157,8 +158,11 @@ def validate_record(where: str, r: dict, version_2: bool, report: LoadReport, re
     for key in ("context", "question"):
         if not isinstance(r[key], str):
             raise DataError(f"{where}: field {key!r} must be a string, got {type(r[key]).__name__}")
-        if not r[key].strip():
-            raise DataError(f"{where}: empty {key}")
+    for key in ("context", "question"):
+        if not r[key].strip():  # real sets have these (CMRC2018 trial TRIAL_776_QUERY_4): skip, count, name
+            report.skipped_empty += 1
+            report.note(f"{where}: empty {key}")
+            return None
     texts, starts = r["answers"]["text"], r["answers"]["answer_start"]
     impossible = bool(r["is_impossible"]) if r["is_impossible"] is not None else (len(texts) == 0 and version_2)
     if impossible and not version_2:
@@ -252,10 +256,11 @@ def build_examples(
     if version_2 and not any(r["is_impossible"] for r in rows):
         logger.warning("%s: SQuAD v2 mode is on but the file has no unanswerable questions "
                        "(a v1 file?); the null answer will only be learnt from windows without the answer", source)
-    if report.repaired_answers or report.dropped_answers or report.dropped_questions:
+    if report.repaired_answers or report.dropped_answers or report.dropped_questions or report.skipped_empty:
         logger.warning("%s: repaired %d answer offsets, dropped %d answers not found in their passage, "
-                       "dropped %d questions left with no answer (e.g. %s)", source, report.repaired_answers,
-                       report.dropped_answers, report.dropped_questions, "; ".join(report.examples))
+                       "dropped %d questions left with no answer, skipped %d questions with an empty question "
+                       "or passage (e.g. %s)", source, report.repaired_answers, report.dropped_answers,
+                       report.dropped_questions, report.skipped_empty, "; ".join(report.examples))
     features = datasets.Features({
         "id": datasets.Value("string"),
         "title": datasets.Value("string"),

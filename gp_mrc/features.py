@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 from typing import Any
 
 import datasets
@@ -48,6 +49,20 @@ def char_to_token_span(offsets: list[tuple[int, int]], start: int, end: int) -> 
     if tok_start is None or tok_end is None or tok_end < tok_start:
         return None
     return tok_start, tok_end
+
+
+def _absorb_combining_marks(offs: list[tuple[int, int]], context: str) -> list[tuple[int, int]]:
+    """Extend a passage token's end over combining marks that the tokenizer's normalizer dropped
+    (BERT strips accents: "José" written e + U+0301 becomes the token "jose" covering only "Jose"), so that
+    an answer cut by offsets keeps its last character whole."""
+    starts = {s for s, _ in offs}
+    out = []
+    for s, e in offs:
+        if s >= 0:
+            while e < len(context) and e not in starts and unicodedata.category(context[e]).startswith("M"):
+                e += 1
+        out.append((s, e))
+    return out
 
 
 def _truncate_questions(questions: list[str], tokenizer: Any, max_query_length: int) -> tuple[list[str], int]:
@@ -90,6 +105,7 @@ def _tokenize_batch(batch: dict, indices: list[int], tokenizer: Any, max_seq_len
         seq_ids = enc.sequence_ids(f)
         offs = [tuple(o) if seq_ids[t] == context_id else NOT_PASSAGE for t, o in enumerate(offsets)]
         ex = sample_map[f]
+        offs = _absorb_combining_marks(offs, batch["context"][ex])
         starts, ends = [], []
         if not batch["is_impossible"][ex]:
             answers = batch["answers"][ex]
