@@ -23,7 +23,7 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer, get_scheduler
+from transformers import get_scheduler
 
 from .baseline import StartEndForQuestionAnswering
 from .collate import SpanCollator
@@ -33,6 +33,7 @@ from .features import content_key, prepare_features
 from .inference import answer_features, score_predictions, write_json_atomic, write_predictions
 from .losses import OBJECTIVES, expected_f1_loss, multilabel_categorical_crossentropy, objective_weights, to_band
 from .modeling import GlobalPointerForQuestionAnswering, HeadConfig, is_gp_mrc_folder
+from .reader import load_tokenizer
 
 logger = logging.getLogger("gp_mrc")
 
@@ -141,7 +142,10 @@ def _steps(value: float, total: int) -> int:
 
 def _load_model(args: argparse.Namespace, lang: str) -> tuple[torch.nn.Module, Any]:
     path = args.model_name_or_path or default_encoder_path()
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or path, use_fast=True)
+    try:
+        tokenizer = load_tokenizer(args.tokenizer_name or path)
+    except FileNotFoundError as e:
+        raise SystemExit(f"error: {e}") from None
     head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, max_answer_length=args.max_answer_length,
                       version_2_with_negative=args.version_2_with_negative, lang=lang)
     if args.architecture == "start_end":
@@ -163,22 +167,46 @@ def _checkpoint_root(args: argparse.Namespace) -> str:
     return os.path.join(args.output_dir, "checkpoints")
 
 
+def _is_complete_checkpoint(path: str) -> bool:
+    """A checkpoint folder is complete once it holds STATE_FILE (written last, before the rename)."""
+    return os.path.isfile(os.path.join(path, STATE_FILE))
+
+
+def _complete_checkpoints(root: str) -> list[str]:
+    """Names of the complete `step_N` folders under `root`, oldest first; `.tmp-step_N` leftovers of a save
+    that was killed half-way are never listed."""
+    if not os.path.isdir(root):
+        return []
+    names = [d for d in os.listdir(root) if d.startswith("step_") and d[5:].isdigit()
+             and _is_complete_checkpoint(os.path.join(root, d))]
+    return sorted(names, key=lambda d: int(d[5:]))
+
+
 def find_checkpoint(args: argparse.Namespace) -> str | None:
-    """Resolve --resume_from_checkpoint ('latest' reads the pointer file written after each complete save)."""
+    """Resolve --resume_from_checkpoint: a folder, or 'latest' = the pointer file written after each complete
+    save (if it is missing or names an incomplete folder — a kill between the rename and the pointer write —
+    the newest complete `step_N` folder)."""
     if args.resume_from_checkpoint is None:
         return None
     if args.resume_from_checkpoint != "latest":
-        if not os.path.exists(os.path.join(args.resume_from_checkpoint, STATE_FILE)):
+        if not _is_complete_checkpoint(args.resume_from_checkpoint):
             raise SystemExit(f"--resume_from_checkpoint {args.resume_from_checkpoint}: not a complete checkpoint "
                              f"(no {STATE_FILE})")
         return args.resume_from_checkpoint
-    pointer = os.path.join(_checkpoint_root(args), "latest")
-    if not os.path.exists(pointer):
-        logger.warning("--resume_from_checkpoint latest: no checkpoint under %s yet; starting from scratch",
-                       _checkpoint_root(args))
+    root = _checkpoint_root(args)
+    pointer = os.path.join(root, "latest")
+    if os.path.exists(pointer):
+        with open(pointer) as f:
+            name = f.read().strip()
+        if name and _is_complete_checkpoint(os.path.join(root, name)):
+            return os.path.join(root, name)
+    done = _complete_checkpoints(root)
+    if not done:
+        logger.warning("--resume_from_checkpoint latest: no checkpoint under %s yet; starting from scratch", root)
         return None
-    with open(pointer) as f:
-        return os.path.join(_checkpoint_root(args), f.read().strip())
+    logger.warning("--resume_from_checkpoint latest: the 'latest' pointer under %s is missing or stale; using the "
+                   "newest complete checkpoint %s", root, done[-1])
+    return os.path.join(root, done[-1])
 
 
 def save_checkpoint(accelerator: Accelerator, args: argparse.Namespace, state: dict) -> None:
@@ -187,7 +215,10 @@ def save_checkpoint(accelerator: Accelerator, args: argparse.Namespace, state: d
     name = f"step_{state['completed_steps']}"
     tmp, final = os.path.join(root, f".tmp-{name}"), os.path.join(root, name)
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(root, exist_ok=True)
+        for old in os.listdir(root):  # this save's own leftover and those of saves killed half-way
+            if old.startswith(".tmp-step_"):
+                shutil.rmtree(os.path.join(root, old), ignore_errors=True)
         os.makedirs(tmp, exist_ok=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(tmp)
@@ -200,10 +231,52 @@ def save_checkpoint(accelerator: Accelerator, args: argparse.Namespace, state: d
         with open(pointer_tmp, "w") as f:
             f.write(name)
         os.replace(pointer_tmp, os.path.join(root, "latest"))
-        done = sorted((d for d in os.listdir(root) if d.startswith("step_")), key=lambda d: int(d.split("_")[1]))
+        done = _complete_checkpoints(root)
         for old in done[: max(0, len(done) - args.save_total_limit)]:
             shutil.rmtree(os.path.join(root, old), ignore_errors=True)
     accelerator.wait_for_everyone()
+
+
+def _rng_neutral(loader: Any) -> Iterator[Any]:
+    """Iterate a (prepared) DataLoader without its per-epoch seed draw touching the global torch RNG.
+
+    The draw happens lazily, at the first next() (accelerate's loaders are generators), and a resumed run
+    makes it at a different point of the RNG stream than the uninterrupted run: dropout would then differ.
+    Restoring the state after the first batch makes the stream depend only on the steps taken."""
+    state = torch.get_rng_state()
+    iterator = iter(loader)
+    try:
+        first = next(iterator)
+    except StopIteration:
+        return
+    torch.set_rng_state(state)
+    yield first
+    yield from iterator
+
+
+def _truncate_log(path: str, last_step: int) -> int:
+    """Drop the records a killed run logged after its last checkpoint (the resumed run logs those steps again),
+    so each step appears once; returns how many were dropped. Rewritten atomically."""
+    if not os.path.exists(path):
+        return 0
+    kept, dropped = [], 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                step = json.loads(line).get("step", 0)
+            except (json.JSONDecodeError, AttributeError):
+                dropped += 1  # a line cut short by the kill
+                continue
+            if step <= last_step:
+                kept.append(line if line.endswith("\n") else line + "\n")
+            else:
+                dropped += 1
+    if dropped:
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(kept)
+        os.replace(tmp, path)
+    return dropped
 
 
 def _log_jsonl(path: str, record: dict) -> None:
@@ -303,8 +376,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         with open(os.path.join(checkpoint, STATE_FILE)) as f:
             st = json.load(f)
         completed_steps, start_epoch, skip_batches = st["completed_steps"], st["epoch"], st["batches_in_epoch"]
+        if skip_batches >= len(train_loader):  # saved after the last batch of an epoch: start the next one
+            start_epoch, skip_batches = start_epoch + 1, 0
         logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, completed_steps, start_epoch,
                     skip_batches)
+        if accelerator.is_main_process:
+            for log_name in ("train_log.jsonl", "eval_log.jsonl"):
+                if _truncate_log(os.path.join(args.output_dir, log_name), completed_steps):
+                    logger.info("%s: dropped the records logged after step %d by the interrupted run", log_name,
+                                completed_steps)
 
     total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info("***** training: %d windows, %d epochs, %d steps, batch %d (x%d processes x%d accumulation), "
@@ -343,7 +423,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     loss_sum, loss_n, t0 = 0.0, 0, time.time()
     model.train()
-    for epoch in range(start_epoch, num_epochs):
+    # A checkpoint saved after the final step (killed before the model was written): nothing left to train.
+    epochs = range(start_epoch, num_epochs) if completed_steps < args.max_train_steps else range(0)
+    for epoch in epochs:
         sampler.set_epoch(epoch)
         train_loader.set_epoch(epoch)
         loader = train_loader
@@ -352,12 +434,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             loader = accelerator.skip_first_batches(train_loader, skip_batches)
             loader.set_epoch(epoch)
             batches_in_epoch = skip_batches
-        # Creating the iterator draws from the global RNG; restore it so dropout after a resume
-        # continues exactly as in the uninterrupted run.
-        rng = torch.get_rng_state()
-        iterator = iter(loader)
-        torch.set_rng_state(rng)
-        for batch in iterator:
+        for batch in _rng_neutral(loader):
             w_ml, w_f1 = objective_weights(completed_steps, args.objective, warm_start, args.mixed_weight)
             with accelerator.accumulate(model):
                 out = model(**batch)
