@@ -7,9 +7,12 @@ Accepted inputs, all turned into one flat `datasets.Dataset` with the columns
 * the flat Hugging Face layout, as a JSON list or JSONL (`id, title, context, question, answers{text, answer_start}`);
 * a hub dataset name (`squad`, `squad_v2`, ...) for users who are online.
 
-Bad records never surface as a traceback from deep inside: structural problems raise `DataError`
-naming the file and the record; repairable ones (an `answer_start` that is off by a few characters)
-are fixed and counted in one warning.
+Bad records never surface as a traceback from deep inside: structural problems (not JSON, not UTF-8,
+no `data` list, a missing or mistyped field, a duplicate id, ...) raise `DataError` naming the file and
+the record (its JSONL line, its place in the SQuAD tree, its id); records that are well formed but
+unusable (an empty question or passage) are skipped, and repairable ones (an `answer_start` that is off
+by a few characters) are fixed — both counted in one warning that names a few of them.
+docs/bad_inputs.md lists every case.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -43,10 +47,25 @@ class LoadReport:
     dropped_questions: int = 0
     skipped_empty: int = 0  # questions with an empty question or passage
     examples: list[str] = field(default_factory=list)  # a few record ids, for the message
+    skipped_ids: list[str] = field(default_factory=list)  # ids of the skipped records (predict.py answers them "")
+    skipped_examples: list[str] = field(default_factory=list)  # a few skipped records with the reason
 
     def note(self, record: str) -> None:
         if len(self.examples) < 5:
             self.examples.append(record)
+
+    def skip(self, record_id: str, where: str, reason: str) -> None:
+        self.skipped_empty += 1
+        self.skipped_ids.append(record_id)
+        self.note(f"{where}: {reason}")
+        if len(self.skipped_examples) < 5:
+            self.skipped_examples.append(f"{where}: {reason}")
+
+
+def is_blank(text: str) -> bool:
+    """True if `text` has no visible character: only whitespace, control and format characters (NUL, zero-width
+    space, BOM, ...), which tokenizers drop, so no token would be left."""
+    return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text)
 
 
 def _read_text(path: str) -> str:
@@ -62,10 +81,18 @@ def _read_text(path: str) -> str:
                         "re-encode the file as UTF-8") from None
 
 
-def _parse_json_or_jsonl(path: str, text: str) -> Any:
+class JsonlRecords(list):
+    """The records of a JSONL file, with the line each came from (`line_numbers`), for error messages."""
+
+    line_numbers: list[int]
+
+
+def _parse_json_or_jsonl(path: str, text: str, jsonl: bool | None = None) -> Any:
     stripped = text.lstrip()
-    if path.endswith(".jsonl") or (stripped and stripped[0] == "{" and "\n{" in stripped and not path.endswith(".json")):
-        records = []
+    if jsonl is None:
+        jsonl = path.endswith(".jsonl") or (stripped[:1] == "{" and "\n{" in stripped and not path.endswith(".json"))
+    if jsonl:
+        records, lines = JsonlRecords(), []
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
@@ -73,14 +100,33 @@ def _parse_json_or_jsonl(path: str, text: str) -> Any:
                 records.append(json.loads(line))
             except json.JSONDecodeError as e:
                 raise DataError(f"{path}: line {n}: malformed JSON ({e.msg} at column {e.colno})") from None
+            lines.append(n)
+        records.line_numbers = lines
         return records
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         # A JSONL file with a .json name: try line by line before giving up.
         if e.msg == "Extra data":
-            return _parse_json_or_jsonl(path + ".jsonl", text)
+            return _parse_json_or_jsonl(path, text, jsonl=True)
         raise DataError(f"{path}: line {e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
+
+
+def _answer_list(where: str, answers: Any) -> dict:
+    """[{text, answer_start}, ...] or {text: [...], answer_start: [...]} → the latter, checked."""
+    if isinstance(answers, list):  # [{text, answer_start}] (SQuAD layout; common in flat files too)
+        for k, x in enumerate(answers):
+            if not isinstance(x, dict):
+                raise DataError(f"{where}: answers[{k}] must be an object {{text, answer_start}}, "
+                                f"got {type(x).__name__}")
+        return {"text": [x.get("text") for x in answers], "answer_start": [x.get("answer_start") for x in answers]}
+    if not isinstance(answers, dict) or "text" not in answers:
+        raise DataError(f"{where}: 'answers' must be {{text: [...], answer_start: [...]}} "
+                        "or a list of {text, answer_start}")
+    texts, starts = answers["text"], answers.get("answer_start", [])
+    if not isinstance(texts, list) or not isinstance(starts, list):
+        raise DataError(f"{where}: answers.text and answers.answer_start must be lists")
+    return {"text": list(texts), "answer_start": list(starts)}
 
 
 def _squad_records(path: str, obj: dict) -> Iterable[tuple[str, dict]]:
@@ -89,14 +135,21 @@ def _squad_records(path: str, obj: dict) -> Iterable[tuple[str, dict]]:
     if not isinstance(articles, list):
         raise DataError(f"{path}: SQuAD layout needs a top-level 'data' list")
     for a, article in enumerate(articles):
+        if not isinstance(article, dict):
+            raise DataError(f"{path}: data[{a}] must be an object with 'paragraphs', got {type(article).__name__}")
         title = article.get("title", "")
         paragraphs = article.get("paragraphs")
         if not isinstance(paragraphs, list):
             raise DataError(f"{path}: data[{a}] ({title!r}) has no 'paragraphs' list")
         for p, para in enumerate(paragraphs):
-            if "context" not in para or "qas" not in para:
+            if not isinstance(para, dict) or "context" not in para or "qas" not in para:
                 raise DataError(f"{path}: data[{a}].paragraphs[{p}] needs 'context' and 'qas'")
+            if not isinstance(para["qas"], list):
+                raise DataError(f"{path}: data[{a}].paragraphs[{p}]: 'qas' must be a list")
             for q, qa in enumerate(para["qas"]):
+                if not isinstance(qa, dict):
+                    raise DataError(f"{path}: data[{a}].paragraphs[{p}].qas[{q}] must be an object, "
+                                    f"got {type(qa).__name__}")
                 where = f"{path}: data[{a}].paragraphs[{p}].qas[{q}] (id {qa.get('id', '?')!r})"
                 answers = qa.get("answers", [])
                 if not isinstance(answers, list):
@@ -106,30 +159,24 @@ def _squad_records(path: str, obj: dict) -> Iterable[tuple[str, dict]]:
                     "title": title,
                     "context": para["context"],
                     "question": qa.get("question"),
-                    "answers": {
-                        "text": [x.get("text") for x in answers],
-                        "answer_start": [x.get("answer_start") for x in answers],
-                    },
+                    "answers": _answer_list(where, answers),
                     "is_impossible": qa.get("is_impossible", None),
                 }
 
 
 def _flat_records(path: str, records: list) -> Iterable[tuple[str, dict]]:
+    lines = getattr(records, "line_numbers", None)  # JSONL: name records by their line
     for n, r in enumerate(records, 1):
-        where = f"{path}: record {n} (id {r.get('id', '?')!r})" if isinstance(r, dict) else f"{path}: record {n}"
+        place = f"line {lines[n - 1]}" if lines else f"record {n}"
+        where = f"{path}: {place} (id {r.get('id', '?')!r})" if isinstance(r, dict) else f"{path}: {place}"
         if not isinstance(r, dict):
             raise DataError(f"{where}: expected an object with id, context, question, answers")
-        answers = r.get("answers", {"text": [], "answer_start": []})
-        if isinstance(answers, list):  # [{text, answer_start}] is common too
-            answers = {"text": [x.get("text") for x in answers], "answer_start": [x.get("answer_start") for x in answers]}
-        if not isinstance(answers, dict) or "text" not in answers:
-            raise DataError(f"{where}: 'answers' must be {{text: [...], answer_start: [...]}}")
         yield where, {
             "id": r.get("id"),
             "title": r.get("title", ""),
             "context": r.get("context"),
             "question": r.get("question"),
-            "answers": {"text": list(answers["text"]), "answer_start": list(answers.get("answer_start", []))},
+            "answers": _answer_list(where, r.get("answers", {"text": [], "answer_start": []})),
             "is_impossible": r.get("is_impossible", None),
         }
 
@@ -150,7 +197,10 @@ def _repair_start(context: str, text: str, start: Any) -> int | None:
 
 
 def validate_record(where: str, r: dict, version_2: bool, report: LoadReport, require_answers: bool) -> dict | None:
-    """Check one record; return it cleaned, or None if it cannot be used for training (counted)."""
+    """Check one record; return it cleaned, or None if it cannot be used (counted in `report`).
+
+    A missing or mistyped field is a `DataError`; an empty (or blank: only whitespace/control characters)
+    question or passage is skipped — real data has them (CMRC2018 trial `TRIAL_776_QUERY_4`)."""
     for key in ("id", "context", "question"):
         if r.get(key) is None:
             raise DataError(f"{where}: missing field {key!r}")
@@ -159,9 +209,9 @@ def validate_record(where: str, r: dict, version_2: bool, report: LoadReport, re
         if not isinstance(r[key], str):
             raise DataError(f"{where}: field {key!r} must be a string, got {type(r[key]).__name__}")
     for key in ("context", "question"):
-        if not r[key].strip():  # real sets have these (CMRC2018 trial TRIAL_776_QUERY_4): skip, count, name
-            report.skipped_empty += 1
-            report.note(f"{where}: empty {key}")
+        if is_blank(r[key]):  # real sets have these (CMRC2018 trial TRIAL_776_QUERY_4): skip, count, name
+            report.skip(r["id"], where, f"empty {key}" if not r[key].strip()
+                        else f"{key} has only control/format characters")
             return None
     texts, starts = r["answers"]["text"], r["answers"]["answer_start"]
     impossible = bool(r["is_impossible"]) if r["is_impossible"] is not None else (len(texts) == 0 and version_2)
@@ -204,6 +254,7 @@ def load_examples(
     config_name: str | None = None,
     require_answers: bool = True,
     max_samples: int | None = None,
+    report: LoadReport | None = None,
 ) -> datasets.Dataset:
     """Load a file (SQuAD JSON, flat JSON/JSONL) or a hub dataset name into validated examples.
 
@@ -212,8 +263,8 @@ def load_examples(
     """
     if os.path.exists(path_or_name) or path_or_name.endswith((".json", ".jsonl")):
         obj = _parse_json_or_jsonl(path_or_name, _read_text(path_or_name))
-        if isinstance(obj, dict) and "data" in obj and obj["data"] and isinstance(obj["data"][0], dict) \
-                and "paragraphs" in obj["data"][0]:
+        if isinstance(obj, dict) and isinstance(obj.get("data"), list) and obj["data"] \
+                and isinstance(obj["data"][0], dict) and "paragraphs" in obj["data"][0]:
             records = _squad_records(path_or_name, obj)
         elif isinstance(obj, dict) and isinstance(obj.get("data"), list):  # {"data": [flat records]}
             records = _flat_records(path_or_name, obj["data"])
@@ -226,7 +277,7 @@ def load_examples(
         hub = datasets.load_dataset(path_or_name, config_name, split=split or "train")
         records = _flat_records(path_or_name, list(hub))
     return build_examples(records, source=path_or_name, version_2=version_2,
-                          require_answers=require_answers, max_samples=max_samples)
+                          require_answers=require_answers, max_samples=max_samples, report=report)
 
 
 def build_examples(
@@ -236,9 +287,12 @@ def build_examples(
     version_2: bool = False,
     require_answers: bool = True,
     max_samples: int | None = None,
+    report: LoadReport | None = None,
 ) -> datasets.Dataset:
-    """Validate (where, record) pairs into a Dataset; duplicate ids are an error (predictions are keyed by id)."""
-    report = LoadReport()
+    """Validate (where, record) pairs into a Dataset; duplicate ids are an error (predictions are keyed by id).
+
+    Pass a `report` to learn what was repaired or skipped (`report.skipped_ids`)."""
+    report = report if report is not None else LoadReport()
     seen: dict[str, str] = {}
     rows = []
     for where, r in records:
@@ -252,7 +306,9 @@ def build_examples(
         seen[r["id"]] = where
         rows.append(r)
     if not rows:
-        raise DataError(f"{source}: no usable questions")
+        skipped = f" ({report.skipped_empty} skipped: {'; '.join(report.skipped_examples)})" \
+            if report.skipped_empty else ""
+        raise DataError(f"{source}: no usable questions{skipped}")
     if version_2 and not any(r["is_impossible"] for r in rows):
         logger.warning("%s: SQuAD v2 mode is on but the file has no unanswerable questions "
                        "(a v1 file?); the null answer will only be learnt from windows without the answer", source)

@@ -65,27 +65,28 @@ def _absorb_combining_marks(offs: list[tuple[int, int]], context: str) -> list[t
     return out
 
 
-def _truncate_questions(questions: list[str], tokenizer: Any, max_query_length: int) -> tuple[list[str], int]:
-    """Cut questions to their first `max_query_length` tokens (by characters, so the text stays exact)."""
+def _truncate_questions(questions: list[str], tokenizer: Any, max_query_length: int) -> tuple[list[str], list[int]]:
+    """Cut questions to their first `max_query_length` tokens (by characters, so the text stays exact);
+    also returns the positions of the questions that were cut."""
     enc = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
-    out, n_cut = [], 0
-    for q, offs in zip(questions, enc["offset_mapping"]):
+    out, cut = [], []
+    for n, (q, offs) in enumerate(zip(questions, enc["offset_mapping"])):
         if len(offs) > max_query_length:
             out.append(q[: offs[max_query_length - 1][1]])
-            n_cut += 1
+            cut.append(n)
         else:
             out.append(q)
-    return out, n_cut
+    return out, cut
 
 
 def _tokenize_batch(batch: dict, indices: list[int], tokenizer: Any, max_seq_length: int, doc_stride: int,
                     max_query_length: int) -> dict:
     pad_on_right = tokenizer.padding_side == "right"
     questions = [q.lstrip() for q in batch["question"]]  # leading spaces waste window room
-    questions, n_cut = _truncate_questions(questions, tokenizer, max_query_length)
-    if n_cut:
+    questions, cut = _truncate_questions(questions, tokenizer, max_query_length)
+    if cut:
         logger.warning("%d questions longer than max_query_length=%d tokens were truncated (e.g. id %r)",
-                       n_cut, max_query_length, batch["id"][0])
+                       len(cut), max_query_length, batch["id"][cut[0]])
     first, second = (questions, batch["context"]) if pad_on_right else (batch["context"], questions)
     enc = tokenizer(
         first, second,
@@ -120,6 +121,15 @@ def _tokenize_batch(batch: dict, indices: list[int], tokenizer: Any, max_seq_len
         out["gold_starts"].append(starts)
         out["gold_ends"].append(ends)
         out["is_impossible"].append(bool(batch["is_impossible"][ex]))
+    # Passages of which the tokenizer kept nothing (e.g. only characters its normalizer drops): every window is
+    # the null span alone, so the example can only ever be answered with "".
+    has_passage = [False] * len(batch["id"])
+    for ex, offs in zip(sample_map, offsets_out):
+        has_passage[ex] = has_passage[ex] or any(o[0] >= 0 for o in offs)
+    empty = [batch["id"][ex] for ex, ok in enumerate(has_passage) if not ok]
+    if empty:
+        logger.warning("%d passages have no token after the tokenizer's normalization; they can only be answered "
+                       "with \"\" (ids %s)", len(empty), ", ".join(repr(x) for x in empty[:5]))
     out["offset_mapping"] = offsets_out
     out["input_ids"] = enc["input_ids"]
     out["attention_mask"] = enc["attention_mask"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
 
 import torch
@@ -11,6 +12,25 @@ from .data import build_examples
 from .features import prepare_features
 from .inference import answer_features
 from .modeling import GlobalPointerForQuestionAnswering
+
+
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model",
+                   "sentencepiece.bpe.model")
+
+
+def load_tokenizer(name_or_path: str) -> Any:
+    """A fast tokenizer from a hub name or a folder. A folder without tokenizer files is an error: transformers
+    would otherwise build an empty tokenizer from config.json alone and map every word to [UNK]."""
+    if os.path.isdir(name_or_path) and not any(os.path.exists(os.path.join(name_or_path, f)) for f in TOKENIZER_FILES):
+        raise FileNotFoundError(f"{name_or_path}: no tokenizer files (none of {', '.join(TOKENIZER_FILES)}); the "
+                                "folder must hold the tokenizer saved with the model (scripts/train.py saves it)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
+    except (OSError, ValueError) as e:
+        raise FileNotFoundError(f"{name_or_path}: no usable tokenizer files ({e})") from None
+    if len(tokenizer) <= len(tokenizer.all_special_tokens):
+        raise FileNotFoundError(f"{name_or_path}: the tokenizer has no vocabulary (only special tokens)")
+    return tokenizer
 
 
 class Reader:
@@ -26,13 +46,21 @@ class Reader:
 
     @classmethod
     def from_pretrained(cls, directory: str, **kwargs: Any) -> "Reader":
-        model = GlobalPointerForQuestionAnswering.from_pretrained(directory)
+        """Raises FileNotFoundError (missing folder or files) or OSError (files that cannot be read), each with
+        a one-line message naming the folder."""
+        from safetensors import SafetensorError
+
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"{directory}: no such model folder")
         try:
-            tokenizer = AutoTokenizer.from_pretrained(directory, use_fast=True)
-        except (OSError, ValueError) as e:
-            raise FileNotFoundError(f"{directory}: no usable tokenizer files ({e}); the model folder must hold the "
-                                    "tokenizer saved by scripts/train.py") from None
-        return cls(model, tokenizer, **kwargs)
+            model = GlobalPointerForQuestionAnswering.from_pretrained(directory)
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as e:
+            first_line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise OSError(f"{directory}: cannot load the model ({type(e).__name__}: {first_line[:300]}); "
+                          "is it a complete folder written by scripts/train.py?") from None
+        return cls(model, load_tokenizer(directory), **kwargs)
 
     @property
     def version_2(self) -> bool:
@@ -41,8 +69,11 @@ class Reader:
     def answer(self, records: Iterable[dict], *, top_k: int = 1, n_best_size: int = 20,
                max_answer_length: int | None = None, handle_impossible_answer: bool | None = None,
                null_score_diff_threshold: float = 0.0, progress: bool = False) -> list[list[dict]]:
-        """records: dicts with id (optional), question, context. Returns, per record, the top_k answers as
-        {answer, score (probability), start, end} (character offsets, end exclusive)."""
+        """records: dicts with id (optional), question, context. Returns, per record and in their order, the
+        top_k answers as {answer, score (probability), start, end} (character offsets, end exclusive).
+
+        A record with an empty question or passage gets no answers ([]), with a warning naming it; if no record
+        is usable, raises `DataError`."""
         v2 = self.version_2 if handle_impossible_answer is None else handle_impossible_answer
         recs = []
         for n, r in enumerate(records):
@@ -59,9 +90,9 @@ class Reader:
             null_score_diff_threshold=null_score_diff_threshold, max_answer_length=max_answer_length,
             disable_progress=not progress)
         out = []
-        for ex_id in examples["id"]:
-            entries = nbest[ex_id]
-            if v2 and preds[ex_id] == "":  # the null answer wins: put it first
+        for _, rec in recs:
+            entries = nbest.get(rec["id"], [])  # absent: skipped as unusable
+            if v2 and preds.get(rec["id"]) == "":  # the null answer wins: put it first
                 entries = sorted(entries, key=lambda x: x["text"] != "")
             out.append([{"answer": x["text"], "score": x["probability"], "start": x["start"], "end": x["end"]}
                         for x in entries[:top_k]])

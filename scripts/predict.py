@@ -3,6 +3,10 @@
 
     python scripts/predict.py --model runs/gp_mrc --question "Who ...?" --context "..."
     python scripts/predict.py --model runs/gp_mrc --input questions.jsonl --output_dir preds/
+
+Problems end with one line `error: ...` on stderr and exit code 2 (a missing or broken model folder, an
+unreadable input file, no usable question); questions that cannot be answered (an empty question or passage)
+get the answer "" with a warning naming them. docs/bad_inputs.md lists the cases.
 """
 
 import argparse
@@ -10,7 +14,7 @@ import json
 import os
 import sys
 
-from gp_mrc.data import DataError, load_examples
+from gp_mrc.data import DataError, LoadReport, load_examples
 from gp_mrc.inference import write_predictions
 from gp_mrc.reader import Reader
 
@@ -35,32 +39,48 @@ def main() -> int:
         p.error("--question and --context go together")
     if (args.input is None) == (args.question is None):
         p.error("give either --question and --context, or --input FILE")
+    if args.input is not None and not os.path.isfile(args.input):
+        return fail(f"{args.input}: no such input file")
     try:
         reader = Reader.from_pretrained(args.model, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
                                         batch_size=args.batch_size, device=args.device)
     except (FileNotFoundError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     kw = dict(top_k=args.top_k, n_best_size=args.n_best_size, max_answer_length=args.max_answer_length,
               null_score_diff_threshold=args.null_score_diff_threshold)
     try:
         if args.question is not None:
             answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]
-            for a in answers or [{"answer": "", "score": 0.0, "start": -1, "end": -1}]:
+            if not answers:
+                return fail("the context has no token left after the tokenizer's normalization (only whitespace "
+                            "or control characters?): nothing to answer from")
+            for a in answers:
                 print(json.dumps(a, ensure_ascii=False))
             return 0
-        examples = load_examples(args.input, version_2=True, require_answers=False)
+        report = LoadReport()
+        examples = load_examples(args.input, version_2=True, require_answers=False, report=report)
         records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
         answers = reader.answer(records, progress=True, **kw)
-    except DataError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (DataError, ValueError) as e:  # ValueError: settings such as --doc_stride that do not fit
+        return fail(str(e))
+    if not any(answers):
+        return fail(f"{args.input}: no passage has any token left after the tokenizer's normalization; "
+                    "nothing to answer from")
     predictions = {r["id"]: (a[0]["answer"] if a else "") for r, a in zip(records, answers)}
     nbest = {r["id"]: a for r, a in zip(records, answers)}
+    for skipped in report.skipped_ids:  # every input id gets a prediction, "" for the unusable ones
+        predictions[skipped], nbest[skipped] = "", []
     out = args.output_dir or os.path.dirname(os.path.abspath(args.input))
     write_predictions(out, predictions, nbest)
-    print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}", file=sys.stderr)
+    print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
+          + (f" ({len(report.skipped_ids)} unusable questions answered with \"\")" if report.skipped_ids else ""),
+          file=sys.stderr)
     return 0
+
+
+def fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,0 +1,195 @@
+"""scripts/predict.py and Reader on bad input: a model folder with missing or broken files, an input file with
+no question, passages with no token after normalization. Each problem ends in one `error: ...` line on
+stderr (no traceback) and exit code 2 when nothing could be done; unusable questions among good ones get
+"" and a warning naming them."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gp_mrc.data import DataError
+from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.reader import Reader
+
+from conftest import make_tiny_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PREDICT = os.path.join(ROOT, "scripts", "predict.py")
+CTX = "the king was born in 1811 . the queen was born in 1861 ."
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_tokenizer, tmp_path_factory):
+    d = tmp_path_factory.mktemp("model")
+    torch.manual_seed(0)
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
+                                                                  HeadConfig(head_size=16))
+    model.save_pretrained(str(d), tokenizer=tiny_tokenizer)
+    return str(d)
+
+
+@pytest.fixture(scope="module")
+def predict_main():
+    return runpy.run_path(PREDICT)["main"]
+
+
+def run_predict(predict_main, monkeypatch, capsys, *argv):
+    monkeypatch.setattr(sys, "argv", [PREDICT, *argv])
+    code = predict_main()
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(err, *fragments):
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def broken_copy(model_dir, tmp_path, breakage):
+    d = tmp_path / "broken"
+    shutil.copytree(model_dir, d)
+    breakage(d)
+    return str(d)
+
+
+def remove(*names):
+    return lambda d: [os.remove(d / n) for n in names]
+
+
+def truncate(name):
+    return lambda d: (d / name).write_bytes((d / name).read_bytes()[:1000])
+
+
+def write(name, text):
+    return lambda d: (d / name).write_text(text)
+
+
+def other_head_size(d):
+    torch.manual_seed(1)
+    cfg = json.loads((d / "gp_mrc_config.json").read_text())
+    cfg["head_size"] = 8  # weights saved with head_size 16
+    (d / "gp_mrc_config.json").write_text(json.dumps(cfg))
+
+
+@pytest.mark.parametrize("breakage, fragments", [
+    (remove("model.safetensors"), ["missing model.safetensors"]),
+    (remove("config.json"), ["missing config.json"]),
+    (remove("gp_mrc_config.json"), ["missing gp_mrc_config.json"]),
+    (remove("tokenizer.json", "tokenizer_config.json"), ["no tokenizer files"]),
+    (truncate("model.safetensors"), ["cannot load the model", "SafetensorError"]),
+    (write("gp_mrc_config.json", "{oops"), ["cannot load the model", "JSONDecodeError"]),
+    (write("config.json", "{oops"), ["cannot load the model"]),
+    (other_head_size, ["cannot load the model", "RuntimeError"]),
+], ids=["no-weights", "no-config", "no-head-config", "no-tokenizer", "truncated-weights", "bad-head-config",
+        "bad-config", "weights-of-another-shape"])
+def test_broken_model_folder(model_dir, tmp_path, predict_main, monkeypatch, capsys, breakage, fragments):
+    broken = broken_copy(model_dir, tmp_path, breakage)
+    code, out, err = run_predict(predict_main, monkeypatch, capsys, "--model", broken, "--question", "when?",
+                                 "--context", CTX)
+    assert code == 2 and out == ""
+    assert_one_error_line(err, broken, *fragments)
+
+
+def test_missing_model_folder_and_input_file(model_dir, tmp_path, predict_main, monkeypatch, capsys):
+    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", str(tmp_path / "nope"),
+                               "--question", "when?", "--context", CTX)
+    assert code == 2
+    assert_one_error_line(err, "nope: no such model folder")
+    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir,
+                               "--input", str(tmp_path / "questions.jsonl"))
+    assert code == 2
+    assert_one_error_line(err, "questions.jsonl: no such input file")
+
+
+def test_reader_raises_clear_errors(model_dir, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model folder"):
+        Reader.from_pretrained(str(tmp_path / "nope"))
+    broken = broken_copy(model_dir, tmp_path, remove("tokenizer.json", "tokenizer_config.json"))
+    with pytest.raises(FileNotFoundError, match="no tokenizer files"):
+        Reader.from_pretrained(broken)
+
+
+@pytest.mark.parametrize("content", ["", "[]", '{"version": "1.1", "data": []}'])
+def test_input_with_zero_questions(model_dir, tmp_path, predict_main, monkeypatch, capsys, content):
+    path = tmp_path / "questions.json"
+    path.write_text(content)
+    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--input", str(path),
+                               "--output_dir", str(tmp_path / "out"))
+    assert code == 2 and not os.path.exists(tmp_path / "out" / "predictions.json")
+    assert_one_error_line(err, "questions.json")
+
+
+@pytest.mark.parametrize("context, fragment", [
+    ("   \n\t", "empty context"),
+    ("\x00\x01\u200b\ufeff", "only control/format characters"),
+    ("\ufffd \ufffd", "no token left after the tokenizer's normalization"),  # the normalizer drops U+FFFD
+])
+def test_context_without_tokens(model_dir, predict_main, monkeypatch, capsys, context, fragment):
+    code, out, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--question", "when?",
+                                 "--context", context)
+    assert code == 2 and out == ""
+    assert_one_error_line(err, fragment)
+
+
+def test_unusable_questions_among_good_ones_get_empty_answers(model_dir, tmp_path, predict_main, monkeypatch,
+                                                              capsys, caplog):
+    path = tmp_path / "questions.jsonl"
+    records = [{"id": "good", "question": "when was the king born?", "context": CTX},
+               {"id": "no-question", "question": "", "context": CTX},
+               {"id": "blank-context", "question": "when?", "context": " \u200b "},
+               {"id": "no-tokens", "question": "when?", "context": "\ufffd"},
+               {"id": "good-2", "question": "when was the queen born?", "context": CTX}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--input", str(path),
+                               "--output_dir", str(tmp_path / "out"))
+    assert code == 0, err
+    with open(tmp_path / "out" / "predictions.json") as f:
+        predictions = json.load(f)
+    assert sorted(predictions) == sorted(r["id"] for r in records)  # nothing lost
+    assert predictions["no-question"] == predictions["blank-context"] == predictions["no-tokens"] == ""
+    assert predictions["good"] and predictions["good"] in CTX
+    logged = caplog.text
+    assert "skipped 2 questions with an empty question or passage" in logged
+    assert "'no-question'" in logged and "'blank-context'" in logged
+    assert "no token after the tokenizer's normalization" in logged and "'no-tokens'" in logged
+    assert "2 unusable questions answered with" in err
+
+
+def test_reader_keeps_one_answer_list_per_record(model_dir):
+    reader = Reader.from_pretrained(model_dir)
+    out = reader.answer([{"question": "when?", "context": CTX}, {"question": "", "context": CTX},
+                         {"question": "when?", "context": "\t"}, {"question": "who?", "context": CTX}])
+    assert len(out) == 4 and out[1] == [] and out[2] == []
+    for answers in (out[0], out[3]):
+        assert answers and CTX[answers[0]["start"]:answers[0]["end"]] == answers[0]["answer"]
+    with pytest.raises(DataError, match="no usable questions .*empty question"):
+        reader("", CTX)
+
+
+def test_bad_settings_are_one_line(model_dir, predict_main, monkeypatch, capsys):
+    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--question", "when?",
+                               "--context", CTX, "--max_seq_length", "32", "--doc_stride", "30")
+    assert code == 2
+    assert_one_error_line(err, "doc_stride")
+
+
+@pytest.mark.slow
+def test_the_process_exits_2_without_traceback(model_dir, tmp_path):
+    broken = broken_copy(model_dir, tmp_path, remove("model.safetensors"))
+    r = subprocess.run([sys.executable, PREDICT, "--model", broken, "--question", "when?", "--context", CTX],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()]  # exactly one line
+    assert_one_error_line(r.stderr, "missing model.safetensors")
