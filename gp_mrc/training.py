@@ -40,6 +40,7 @@ logger = logging.getLogger("gp_mrc")
 TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "gold_starts", "gold_ends",
                  "feature_index")
 STATE_FILE = "trainer_state.json"
+HEAD_PREFIXES = ("head.", "qa_model.qa_outputs.")  # the span heads of GlobalPointer and of the start/end reader
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--per_device_eval_batch_size", type=int, default=32)
     a("--gradient_accumulation_steps", type=int, default=1)
     a("--learning_rate", type=float, default=5e-5)
+    a("--head_learning_rate", type=float, default=None,
+      help="learning rate of the span head (randomly initialised); default: --learning_rate")
     a("--weight_decay", type=float, default=0.01)
     a("--max_grad_norm", type=float, default=1.0)
     a("--num_train_epochs", type=float, default=None, help="default 3 (1 on the built-in sample is too few)")
@@ -237,6 +240,23 @@ def save_checkpoint(accelerator: Accelerator, args: argparse.Namespace, state: d
     accelerator.wait_for_everyone()
 
 
+def param_groups(model: torch.nn.Module, lr: float, head_lr: float | None, weight_decay: float) -> list[dict]:
+    """AdamW groups: no decay on biases and norms; the span head (randomly initialised) at `head_lr`.
+
+    The GlobalPointer score is bilinear in the head's weights (q·k), so it starts on a saddle where Adam's
+    steps of size ~lr need many updates to grow the logits; a larger head learning rate shortens that."""
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+    groups = []
+    for is_head in (False, True):
+        for decay in (True, False):
+            params = [p for n, p in model.named_parameters() if n.startswith(HEAD_PREFIXES) == is_head
+                      and (not any(x in n for x in no_decay)) == decay]
+            if params:
+                groups.append({"params": params, "weight_decay": weight_decay if decay else 0.0,
+                               "lr": (head_lr or lr) if is_head else lr})
+    return groups
+
+
 def _rng_neutral(loader: Any) -> Iterator[Any]:
     """Iterate a (prepared) DataLoader without its per-epoch seed draw touching the global torch RNG.
 
@@ -349,12 +369,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                               sampler=sampler, collate_fn=SpanCollator(tokenizer.pad_token_id or 0, f1_table))
 
     # ---- optimisation
-    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(x in n for x in no_decay)],
-         "weight_decay": args.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(x in n for x in no_decay)], "weight_decay": 0.0},
-    ]
+    groups = param_groups(model, args.learning_rate, args.head_learning_rate, args.weight_decay)
     optimizer = torch.optim.AdamW(groups, lr=args.learning_rate)
     model, optimizer, train_loader = accelerator.prepare(model, optimizer, train_loader)
     steps_per_epoch = math.ceil(len(train_loader) / args.gradient_accumulation_steps)

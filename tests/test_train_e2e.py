@@ -96,3 +96,16 @@ def test_two_process_gloo_run_predicts_each_example_once(tiny_encoder_dir, tmp_p
     with open(out / "predictions.json") as f:
         preds = json.load(f)
     assert sorted(preds) == sorted(f"x{i}" for i in range(37))
+
+
+def test_param_groups_put_the_head_at_its_own_learning_rate(tiny_model):
+    from gp_mrc.training import param_groups
+
+    groups = param_groups(tiny_model, 1e-4, 2e-3, 0.01)
+    ids = {id(p): g for g in groups for p in g["params"]}
+    assert len(ids) == sum(1 for _ in tiny_model.parameters())  # every parameter exactly once
+    for name, p in tiny_model.named_parameters():
+        g = ids[id(p)]
+        assert g["lr"] == (2e-3 if name.startswith("head.") else 1e-4), name
+        assert g["weight_decay"] == (0.0 if name.endswith("bias") or "LayerNorm" in name else 0.01), name
+    assert {g["lr"] for g in param_groups(tiny_model, 1e-4, None, 0.01)} == {1e-4}
