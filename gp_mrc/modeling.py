@@ -43,7 +43,8 @@ def rope_tables(n: int, dim: int, base: float, device: torch.device, dtype: torc
     """cos/sin tables (n, dim) for interleaved-pair RoPE (pairs (0,1), (2,3), ... rotate together).
 
     Cached per (n, dim, base, device, dtype): they are constants, and sin/cos are not free on CPU."""
-    key = (n, dim, float(base), str(device), dtype)
+    # inference-mode tensors may not enter autograd later (eval during training): cache them apart
+    key = (n, dim, float(base), str(device), dtype, torch.is_inference_mode_enabled())
     if key not in _ROPE_CACHE:
         if len(_ROPE_CACHE) > 64:
             _ROPE_CACHE.clear()

@@ -87,3 +87,15 @@ def test_load_missing_files_is_clear(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="missing .*gp_mrc_config.json"):
         GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path))
+
+
+def test_rope_tables_made_under_inference_mode_do_not_break_training():
+    """Evaluation (inference_mode) can meet a sequence length first; training at that length must still work."""
+    from gp_mrc.modeling import span_scores
+
+    q = torch.randn(1, 13, 8)
+    with torch.inference_mode():
+        span_scores(q, q)
+    qt = torch.randn(1, 13, 8, requires_grad=True)
+    span_scores(qt, qt).sum().backward()
+    assert qt.grad is not None and torch.isfinite(qt.grad).all()
