@@ -84,3 +84,20 @@ def squad_v2_scores(predictions: Sequence[Mapping[str, Any]], references: Sequen
         if qids:
             out.update(zip((f"{prefix}_exact", f"{prefix}_f1", f"{prefix}_total"), _group(exact, f1, qids)))
     return out
+
+
+def squad_features(with_no_answer_probability: bool = False) -> Any:
+    """The `datasets.Features` of the squad / squad_v2 / cmrc metric inputs (one definition for all three)."""
+    import datasets
+
+    prediction = {"id": datasets.Value("string"), "prediction_text": datasets.Value("string")}
+    if with_no_answer_probability:
+        prediction["no_answer_probability"] = datasets.Value("float32")
+    return datasets.Features({
+        "predictions": prediction,
+        "references": {
+            "id": datasets.Value("string"),
+            "answers": {"text": datasets.List(datasets.Value("string")),
+                        "answer_start": datasets.List(datasets.Value("int32"))},
+        },
+    })

@@ -8,7 +8,7 @@ Same input format as the hub's `squad` metric. Scoring is gp_mrc.scoring.
 import datasets
 import evaluate
 
-from gp_mrc.metrics.aggregate import em_f1
+from gp_mrc.metrics.aggregate import em_f1, squad_features
 
 _CITATION = """\
 @inproceedings{cui-emnlp2019-cmrc2018,
@@ -37,18 +37,7 @@ class Cmrc(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": {"id": datasets.Value("string"), "prediction_text": datasets.Value("string")},
-                    "references": {
-                        "id": datasets.Value("string"),
-                        "answers": {
-                            "text": datasets.List(datasets.Value("string")),
-                            "answer_start": datasets.List(datasets.Value("int32")),
-                        },
-                    },
-                }
-            ),
+            features=squad_features(),
             reference_urls=["https://github.com/ymcui/cmrc2018"],
         )
 

@@ -7,7 +7,7 @@ normalization), so training rewards and this metric cannot drift apart.
 import datasets
 import evaluate
 
-from gp_mrc.metrics.aggregate import em_f1
+from gp_mrc.metrics.aggregate import em_f1, squad_features
 
 _CITATION = """\
 @inproceedings{Rajpurkar2016SQuAD10,
@@ -37,18 +37,7 @@ class Squad(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": {"id": datasets.Value("string"), "prediction_text": datasets.Value("string")},
-                    "references": {
-                        "id": datasets.Value("string"),
-                        "answers": {
-                            "text": datasets.List(datasets.Value("string")),
-                            "answer_start": datasets.List(datasets.Value("int32")),
-                        },
-                    },
-                }
-            ),
+            features=squad_features(),
             reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
         )
 

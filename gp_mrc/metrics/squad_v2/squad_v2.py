@@ -7,7 +7,7 @@ Same inputs as the hub's `squad_v2` metric; numbers follow the official evaluate
 import datasets
 import evaluate
 
-from gp_mrc.metrics.aggregate import squad_v2_scores
+from gp_mrc.metrics.aggregate import squad_v2_scores, squad_features
 
 _CITATION = """\
 @inproceedings{Rajpurkar2018SQuAD2,
@@ -41,22 +41,7 @@ class SquadV2(evaluate.Metric):
             description=_DESCRIPTION,
             citation=_CITATION,
             inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": {
-                        "id": datasets.Value("string"),
-                        "prediction_text": datasets.Value("string"),
-                        "no_answer_probability": datasets.Value("float32"),
-                    },
-                    "references": {
-                        "id": datasets.Value("string"),
-                        "answers": {
-                            "text": datasets.List(datasets.Value("string")),
-                            "answer_start": datasets.List(datasets.Value("int32")),
-                        },
-                    },
-                }
-            ),
+            features=squad_features(with_no_answer_probability=True),
             reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
         )
 
