@@ -24,9 +24,19 @@ def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
 _FILL = -1e9
 
 
-def multilabel_categorical_crossentropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-window loss (B,). `targets` marks positive spans; only spans in `mask` count."""
-    s = _at_least_fp32(logits).flatten(1)
+def multilabel_categorical_crossentropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+                                        log_n_offset: bool = False) -> torch.Tensor:
+    """Per-window loss (B,). `targets` marks positive spans; only spans in `mask` count.
+
+    log_n_offset: score spans by s − log N (N = valid spans of the window). The loss thresholds scores at 0, so
+    with thousands of negatives a fresh head must first push *every* score below about −log N, a global shift
+    that Adam makes at ~lr per step; starting the threshold at the uniform prior removes that phase. A per-window
+    constant leaves the span softmax, expected F1 and decoding unchanged."""
+    s = _at_least_fp32(logits)
+    if log_n_offset:
+        n_valid = mask.flatten(1).sum(1).clamp(min=1).to(s.dtype)
+        s = s - n_valid.log().view(-1, *([1] * (s.dim() - 1)))
+    s = s.flatten(1)
     pos = (targets & mask).flatten(1)
     neg = (~targets & mask).flatten(1)
     zeros = s.new_zeros(s.shape[0], 1)  # the "1 +" inside each log
@@ -34,6 +44,14 @@ def multilabel_categorical_crossentropy(logits: torch.Tensor, targets: torch.Ten
     pos_term = torch.logsumexp(torch.cat([zeros, torch.where(pos, -s, neg_inf)], dim=1), dim=1)
     neg_term = torch.logsumexp(torch.cat([zeros, torch.where(neg, s, neg_inf)], dim=1), dim=1)
     return pos_term + neg_term
+
+
+def span_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-window −log Σ_pos p(i, j), p the span softmax over valid spans: the ranking loss of the span softmax
+    (positives compete with every negative directly, unlike the multilabel loss's separate "1 +" terms)."""
+    logp = span_log_probs(logits, mask).flatten(1)
+    pos = (targets & mask).flatten(1)
+    return -torch.logsumexp(torch.where(pos, logp, torch.full_like(logp, _FILL)), dim=1)
 
 
 def span_log_probs(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

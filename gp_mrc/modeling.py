@@ -1,9 +1,11 @@
 """Encoder + GlobalPointer span head (one type) → span logits s(i, j), masked to valid spans.
 
-    q_i, k_i = W_q h_i, W_k h_i;   s(i, j) = (R_i q_i)ᵀ (R_j k_j) / √d
+    q_i, k_i = W_q h_i, W_k h_i;   s(i, j) = (R_i q_i)ᵀ (R_j k_j) / √d   [+ u_sᵀh_i + u_eᵀh_j]
 
 R_i is the rotary position matrix (RoPE), so (R_i q)ᵀ(R_j k) = qᵀ R_{j−i} k: the score carries the
-relative position j − i. Valid spans are i ≤ j over passage tokens (no longer than
+relative position j − i. The bracketed start/end terms (`span_bias`, as in the author's "Efficient
+GlobalPointer") are optional: they are linear in the head's weights, so they learn from the first step,
+while the bilinear term starts on a saddle (both q and k random) and needs many steps to grow. Valid spans are i ≤ j over passage tokens (no longer than
 `max_answer_length` tokens), plus the null span (0, 0) on [CLS] meaning "no answer in this window".
 Everything else is filled with MASK_VALUE; the losses also take the boolean mask, so masked spans get
 exactly zero probability and zero gradient.
@@ -34,6 +36,7 @@ class HeadConfig:
     max_answer_length: int = 30
     version_2_with_negative: bool = False
     lang: str = "en"
+    span_bias: bool = False  # add linear start/end terms u_sᵀh_i + u_eᵀh_j to the bilinear score
 
 
 _ROPE_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -90,18 +93,32 @@ def valid_span_mask(passage_mask: torch.Tensor, max_answer_length: int | None = 
 
 
 class GlobalPointerHead(nn.Module):
-    """One-type GlobalPointer: a single linear map to (q, k), RoPE, scaled dot product."""
+    """One-type GlobalPointer: a single linear map to (q, k), RoPE, scaled dot product; optionally plus
+    linear start/end terms (`span_bias`)."""
 
-    def __init__(self, hidden_size: int, head_size: int = 64, use_rope: bool = True, rope_base: float = 10000.0):
+    def __init__(self, hidden_size: int, head_size: int = 64, use_rope: bool = True, rope_base: float = 10000.0,
+                 span_bias: bool = False):
         super().__init__()
         if use_rope and head_size % 2:
             raise ValueError(f"head_size must be even for RoPE, got {head_size}")
         self.dense = nn.Linear(hidden_size, 2 * head_size)
+        self.bias_dense = nn.Linear(hidden_size, 2) if span_bias else None
+        if span_bias:
+            # k starts at zero (as LoRA's B): the head starts as exactly a start/end reader, with no random
+            # bilinear noise in the scores or the encoder's gradients, and q·k grows from there (k's gradient
+            # is nonzero because q is random).
+            with torch.no_grad():
+                self.dense.weight[head_size:].zero_()
+                self.dense.bias[head_size:].zero_()
         self.head_size, self.use_rope, self.rope_base = head_size, use_rope, rope_base
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         q, k = self.dense(hidden).split(self.head_size, dim=-1)
-        return span_scores(q, k, self.use_rope, self.rope_base)
+        scores = span_scores(q, k, self.use_rope, self.rope_base)
+        if self.bias_dense is not None:
+            start, end = self.bias_dense(hidden).unbind(-1)  # (B, n) each
+            scores = scores + start[:, :, None] + end[:, None, :]
+        return scores
 
 
 @dataclass
@@ -135,7 +152,8 @@ class GlobalPointerForQuestionAnswering(nn.Module):
         self.encoder = encoder
         self.head_config = head_config or HeadConfig()
         hc = self.head_config
-        self.head = GlobalPointerHead(encoder.config.hidden_size, hc.head_size, hc.use_rope, hc.rope_base)
+        self.head = GlobalPointerHead(encoder.config.hidden_size, hc.head_size, hc.use_rope, hc.rope_base,
+                                      hc.span_bias)
 
     @property
     def config(self) -> PretrainedConfig:
@@ -190,6 +208,7 @@ class GlobalPointerForQuestionAnswering(nn.Module):
         with open(os.path.join(directory, HEAD_CONFIG_NAME)) as f:
             raw = json.load(f)
         known = {f.name for f in fields(HeadConfig)}
+        raw.setdefault("span_bias", False)  # folders saved before the option existed have no such weights
         head_config = HeadConfig(**{k: v for k, v in raw.items() if k in known})
         model = cls(_encoder_from_config(AutoConfig.from_pretrained(directory)), head_config)
         model.load_state_dict(load_file(os.path.join(directory, WEIGHTS_NAME), device=map_location))

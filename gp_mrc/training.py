@@ -31,7 +31,8 @@ from .data import DataError, detect_language, load_examples
 from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
 from .features import content_key, prepare_features
 from .inference import answer_features, score_predictions, write_json_atomic, write_predictions
-from .losses import OBJECTIVES, expected_f1_loss, multilabel_categorical_crossentropy, objective_weights, to_band
+from .losses import (OBJECTIVES, expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
+                     span_cross_entropy, to_band)
 from .modeling import GlobalPointerForQuestionAnswering, HeadConfig, is_gp_mrc_folder
 from .reader import load_tokenizer
 
@@ -67,10 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
       help="start_end: the standard AutoModelForQuestionAnswering reader (benchmark baseline)")
     a("--head_size", type=int, default=64)
     a("--no_rope", action="store_true", help="ablation: GlobalPointer without rotary position embedding")
+    a("--span_bias", action="store_true",
+      help="add linear start/end terms to the span score (Efficient GlobalPointer); they learn from step one")
     a("--objective", default="multilabel", choices=OBJECTIVES)
     a("--warm_start_steps", type=float, default=0.3,
       help="multilabel steps before expected F1: an int, or a fraction (< 1) of the training steps")
     a("--entropy_lambda", type=float, default=0.01)
+    a("--warm_start_loss", default="multilabel", choices=["multilabel", "softmax"],
+      help="the gold-span loss (objective multilabel, and the warm start of f1/mixed): the multilabel categorical "
+      "cross-entropy, or softmax: −log p(gold) under the span softmax")
+    a("--keep_optimizer_state", action="store_true",
+      help="keep AdamW's moments when the objective switches after the warm start (default: reset them)")
+    a("--multilabel_offset", default="log_n", choices=["log_n", "none"],
+      help="log_n: the multilabel loss scores spans by s − log(#valid spans) (see losses.py); none: raw s")
     a("--mixed_weight", type=float, default=0.1, help="weight of the multilabel loss after warm start (mixed)")
     a("--f1_window", type=int, default=None, help="pruning window W (tokens) for the per-span F1")
     a("--cache_dir", default=None, help="where the F1 reward cache lives (default: <output_dir>/../.gp_mrc_cache)")
@@ -149,7 +159,8 @@ def _load_model(args: argparse.Namespace, lang: str) -> tuple[torch.nn.Module, A
         tokenizer = load_tokenizer(args.tokenizer_name or path)
     except FileNotFoundError as e:
         raise SystemExit(f"error: {e}") from None
-    head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, max_answer_length=args.max_answer_length,
+    head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, span_bias=args.span_bias,
+                      max_answer_length=args.max_answer_length,
                       version_2_with_negative=args.version_2_with_negative, lang=lang)
     if args.architecture == "start_end":
         if args.objective != "multilabel":
@@ -255,6 +266,21 @@ def param_groups(model: torch.nn.Module, lr: float, head_lr: float | None, weigh
                 groups.append({"params": params, "weight_decay": weight_decay if decay else 0.0,
                                "lr": (head_lr or lr) if is_head else lr})
     return groups
+
+
+def objective_switched(step: int, objective: str, warm_start_steps: int, mixed_weight: float = 1.0) -> bool:
+    """True at the first optimizer step of a new loss mix (the end of the warm start)."""
+    return step > 0 and objective_weights(step, objective, warm_start_steps, mixed_weight) != \
+        objective_weights(step - 1, objective, warm_start_steps, mixed_weight)
+
+
+def reset_adam_moments(optimizer: torch.optim.Optimizer) -> None:
+    """Forget Adam's moment estimates; the next step starts them afresh (bias-corrected, so its size is ~lr).
+
+    Expected-F1 gradients are ~10x smaller than multilabel ones; kept, the multilabel second moment
+    (β2 = 0.999, a memory of ~1,000 steps) would shrink every step after the switch by as much."""
+    inner = getattr(optimizer, "optimizer", optimizer)  # accelerate wraps the torch optimizer
+    inner.state.clear()
 
 
 def _rng_neutral(loader: Any) -> Iterator[Any]:
@@ -462,7 +488,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                     mask, logits, targets, *f1 = to_band(out.max_span_length, out.span_mask, out.logits,
                                                          batch["targets"], *([batch["f1"]] if w_f1 else []))
                 if w_ml:
-                    ml = multilabel_categorical_crossentropy(logits, targets, mask).mean()
+                    if args.warm_start_loss == "softmax":
+                        ml = span_cross_entropy(logits, targets, mask).mean()
+                    else:
+                        ml = multilabel_categorical_crossentropy(logits, targets, mask,
+                                                                 args.multilabel_offset == "log_n").mean()
                     loss = loss + w_ml * ml
                     stats["multilabel"] = ml.item()
                 if w_f1:
@@ -476,6 +506,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and args.max_grad_norm:
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                if accelerator.sync_gradients and not args.keep_optimizer_state and \
+                        objective_switched(completed_steps, args.objective, warm_start, args.mixed_weight):
+                    reset_adam_moments(optimizer)
+                    logger.info("step %d: objective switched; AdamW moments reset", completed_steps)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()

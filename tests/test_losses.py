@@ -52,6 +52,30 @@ def test_multilabel_hand_computed():
     assert multilabel_categorical_crossentropy(s, targets, mask).item() == pytest.approx(expected, rel=1e-6)
 
 
+def test_multilabel_log_n_offset_hand_computed():
+    # the same window: 2 valid spans, so scores are shifted by log 2 before the loss
+    s = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 2.0, 100.0], [0.0, 0.0, 0.0]]])
+    mask = torch.zeros(1, 3, 3, dtype=torch.bool)
+    mask[0, 0, 0] = mask[0, 1, 1] = True
+    targets = torch.zeros_like(mask)
+    targets[0, 0, 0] = True
+    c = math.log(2)
+    expected = math.log(1 + math.exp(-(1.0 - c))) + math.log(1 + math.exp(2.0 - c))
+    got = multilabel_categorical_crossentropy(s, targets, mask, log_n_offset=True)
+    assert got.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_multilabel_log_n_offset_is_per_window():
+    s, targets, mask, _ = random_case(3, B=3, n=6)
+    mask[1] = False
+    mask[1, 0, 0] = True  # a window with a single valid span: log 1 = 0, no shift
+    n_valid = mask.flatten(1).sum(1).double()
+    shifted = s.double() - n_valid.log().view(-1, 1, 1)
+    got = multilabel_categorical_crossentropy(s, targets, mask, log_n_offset=True)
+    assert torch.allclose(got.double(), brute_multilabel(shifted, targets, mask), atol=1e-5)
+    assert got[1] == multilabel_categorical_crossentropy(s, targets, mask)[1]
+
+
 def test_multilabel_matches_brute_force():
     s, targets, mask, _ = random_case()
     got = multilabel_categorical_crossentropy(s, targets, mask)

@@ -99,3 +99,55 @@ def test_rope_tables_made_under_inference_mode_do_not_break_training():
     qt = torch.randn(1, 13, 8, requires_grad=True)
     span_scores(qt, qt).sum().backward()
     assert qt.grad is not None and torch.isfinite(qt.grad).all()
+
+
+def test_span_bias_adds_start_and_end_terms():
+    from gp_mrc.modeling import GlobalPointerHead
+
+    torch.manual_seed(0)
+    head = GlobalPointerHead(hidden_size=8, head_size=4, span_bias=True)
+    h = torch.randn(2, 5, 8)
+    with torch.no_grad():  # freshly initialised, the head is exactly a start/end reader: k = 0
+        u = head.bias_dense(h)
+        assert torch.equal(head(h), u[:, :, None, 0] + u[:, None, :, 1])
+        torch.nn.init.normal_(head.dense.weight)  # now give the bilinear term a value
+        q, k = head.dense(h).split(4, dim=-1)
+        bilinear = span_scores(q, k, use_rope=True)
+        u = head.bias_dense(h)
+        s = head(h)
+    for i in range(5):
+        for j in range(5):
+            assert torch.allclose(s[:, i, j], bilinear[:, i, j] + u[:, i, 0] + u[:, j, 1], atol=1e-6)
+    # at the start the linear path gets gradient even when the bilinear path has none (q = k = 0)
+    with torch.no_grad():
+        head.dense.weight.zero_()
+        head.dense.bias.zero_()
+    head(h)[:, 1, 3].sum().backward()
+    assert head.dense.weight.grad.abs().max() == 0
+    assert head.bias_dense.weight.grad.abs().max() > 0
+
+
+def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
+    import json
+
+    from conftest import make_tiny_config
+    from gp_mrc.modeling import HEAD_CONFIG_NAME, HeadConfig
+
+    torch.manual_seed(0)
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
+                                                                  HeadConfig(head_size=16, span_bias=True)).eval()
+    batch = _batch(tiny_tokenizer, "who was born in 1875?", "he was born in 1875 in the city.")
+    model.save_pretrained(str(tmp_path / "bias"))
+    loaded = GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path / "bias")).eval()
+    assert loaded.head_config.span_bias
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, loaded(**batch).logits)
+    # a folder written before the option existed has no span_bias key: it loads as the plain head
+    plain = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
+                                                                  HeadConfig(head_size=16))
+    plain.save_pretrained(str(tmp_path / "old"))
+    cfg_path = tmp_path / "old" / HEAD_CONFIG_NAME
+    cfg = json.loads(cfg_path.read_text())
+    cfg.pop("span_bias")
+    cfg_path.write_text(json.dumps(cfg))
+    assert GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path / "old")).head.bias_dense is None

@@ -109,3 +109,36 @@ def test_param_groups_put_the_head_at_its_own_learning_rate(tiny_model):
         assert g["lr"] == (2e-3 if name.startswith("head.") else 1e-4), name
         assert g["weight_decay"] == (0.0 if name.endswith("bias") or "LayerNorm" in name else 0.01), name
     assert {g["lr"] for g in param_groups(tiny_model, 1e-4, None, 0.01)} == {1e-4}
+
+
+def test_objective_switch_is_detected_once():
+    from gp_mrc.training import objective_switched
+
+    assert [s for s in range(20) if objective_switched(s, "f1", 6)] == [6]
+    assert [s for s in range(20) if objective_switched(s, "mixed", 6, 0.1)] == [6]
+    assert not any(objective_switched(s, "multilabel", 6) for s in range(20))
+
+
+def test_reset_adam_moments_restores_full_size_steps():
+    import torch
+
+    from gp_mrc.training import reset_adam_moments
+
+    def last_update(reset: bool) -> float:
+        w = torch.nn.Parameter(torch.zeros(3))
+        opt = torch.optim.AdamW([w], lr=0.01, weight_decay=0.0)
+        for _ in range(20):  # large gradients: the multilabel phase
+            w.grad = torch.full((3,), 10.0)
+            opt.step()
+        if reset:
+            reset_adam_moments(opt)
+        for _ in range(30):  # 100x smaller gradients: the expected-F1 phase
+            before = w.detach().clone()
+            w.grad = torch.full((3,), 0.1)
+            opt.step()
+        return (before - w.detach()).abs().max().item()
+
+    # fresh moments: a constant gradient moves each weight by lr per step (m̂/√v̂ = 1); the old second moment
+    # (β2 = 0.999) instead divides the small gradient by the big ones' scale long after the momentum has faded
+    assert last_update(True) == pytest.approx(0.01, rel=1e-3)
+    assert last_update(False) < 0.002
