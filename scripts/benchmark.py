@@ -129,6 +129,30 @@ def load_run(out: str) -> dict:
     return {"dir": out, "results": res, "curve": curve}
 
 
+
+def v2_diagnostics(run_dir: str, validation_file: str, max_eval_samples: int | None) -> dict[str, float]:
+    """SQuAD v2 figures that do not depend on the null threshold: F1 of the best non-null span on answerable
+    questions, and the official script's best_f1 (null threshold tuned on the dev set itself, an upper bound).
+    Short runs often answer "" everywhere at threshold 0, which hides how well they read."""
+    from gp_mrc.data import load_examples
+    from gp_mrc.metrics.aggregate import best_null_threshold
+    from gp_mrc.scoring import f1_score
+
+    with open(os.path.join(run_dir, "nbest_predictions.json")) as f:
+        nbest = json.load(f)
+    with open(os.path.join(run_dir, "null_odds.json")) as f:
+        odds = json.load(f)
+    golds = {ex["id"]: list(ex["answers"]["text"])
+             for ex in load_examples(validation_file, version_2=True, max_samples=max_eval_samples)}
+    f1s, has = {}, {}
+    for qid, gold in golds.items():
+        spans = [e for e in nbest.get(qid, []) if e["text"]]
+        f1s[qid] = f1_score(max(spans, key=lambda e: e["score"])["text"], gold, "en") if spans and gold else 0.0
+        has[qid] = bool(gold)
+    answerable = [q for q in golds if has[q]]
+    return {"HasAns_f1_best_span": 100.0 * sum(f1s[q] for q in answerable) / max(len(answerable), 1),
+            "best_f1": best_null_threshold(f1s, has, odds)[0]}
+
 def f1_key(res: dict) -> tuple[str, str]:
     return ("exact", "f1") if "exact" in res else ("exact_match", "f1")
 
@@ -275,8 +299,8 @@ def plot_curves(runs: dict, path: str, title: str) -> None:
             steps = sorted(by_step)
             ax.plot(steps, [statistics.mean(by_step[s]) for s in steps], marker="o", label=f"({config}) {CONFIGS[config][0]}")
     ax.set_xlabel("training steps")
-    ax.set_ylabel("dev F1 (intermediate points on a dev subset, last = full dev)")
-    ax.set_title(title, fontsize=10)
+    ax.set_ylabel("dev F1")
+    ax.set_title(f"{title}\nintermediate points: first dev questions; last point: full dev set", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -294,7 +318,8 @@ def main() -> None:
     step = measure_step_overhead(args)
 
     v2 = args.version_2_with_negative
-    header = "| config | EM | F1 |" + (" HasAns F1 | NoAns F1 |" if v2 else "") + \
+    header = "| config | EM | F1 |" + (" HasAns F1 | NoAns F1 | HasAns F1, best non-null span |"
+                                          " best F1 (dev-tuned null threshold) |" if v2 else "") + \
         " train windows/s | inference questions/s | peak RSS (MB) |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     summary = {}
@@ -304,18 +329,20 @@ def main() -> None:
         ems, f1s = [r[em_k] for r in res], [r[f1_k] for r in res]
         row = f"| ({c}) {CONFIGS[c][0]} | {mean_sd(ems)} | {mean_sd(f1s)} |"
         if v2:
+            diag = [v2_diagnostics(r["dir"], args.validation_file, args.max_eval_samples) for r in runs[c]]
             row += f" {mean_sd([r.get('HasAns_f1', float('nan')) for r in res])} |" \
-                   f" {mean_sd([r.get('NoAns_f1', float('nan')) for r in res])} |"
+                   f" {mean_sd([r.get('NoAns_f1', float('nan')) for r in res])} |" \
+                   f" {mean_sd([d['HasAns_f1_best_span'] for d in diag])} | {mean_sd([d['best_f1'] for d in diag])} |"
         row += f" {statistics.median([r['train_windows_per_second'] for r in res]):.2f} |" \
                f" {speed.get(c, float('nan')):.1f} | {max(r['peak_rss_mb'] for r in res):.0f} |"
         lines.append(row)
         summary[c] = {"em": ems, "f1": f1s, "results": res}
     if "a" in args.configs and "pipeline(a)" not in speed:
         import transformers
-        lines.append(f"| transformers pipeline(\"question-answering\") on (a)'s model | | |" + (" | |" if v2 else "") +
+        lines.append(f"| transformers pipeline(\"question-answering\") on (a)'s model | | |" + (" | | | |" if v2 else "") +
                      f" | n/a: removed in transformers {transformers.__version__} (use --pipeline_python) | |")
     if "pipeline(a)" in speed:
-        lines.append(f"| transformers pipeline(\"question-answering\") on (a)'s model | | |" + (" | |" if v2 else "") +
+        lines.append(f"| transformers pipeline(\"question-answering\") on (a)'s model | | |" + (" | | | |" if v2 else "") +
                      f" | {speed['pipeline(a)']:.1f} | |")
     table = "\n".join(lines)
     f1m = {c: statistics.mean(summary[c]["f1"]) for c in summary}

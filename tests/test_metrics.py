@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from gp_mrc.metrics import METRIC_NAMES, load_metric, metric_name, metric_path
-from gp_mrc.metrics.aggregate import em_f1, squad_v2_scores
+from gp_mrc.metrics.aggregate import best_null_threshold, em_f1, squad_v2_scores
 
 
 def ref(qid, *texts):
@@ -121,3 +121,35 @@ def test_metrics_load_offline_in_a_fresh_process(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "100.0"
+
+
+def test_best_null_threshold_known_value():
+    scores = {"q1": 1.0, "q2": 0.0, "q3": 0.5, "q4": 0.0}
+    has = {"q1": True, "q2": False, "q3": True, "q4": False}
+    odds = {"q1": -2.0, "q2": -1.0, "q3": 0.0, "q4": 3.0}
+    # answer only q1 (odds ≤ −2): 1 + q2's and q4's null credit = 3 of 4
+    assert best_null_threshold(scores, has, odds) == (75.0, -2.0)
+    # answering nothing wins when every answer is wrong
+    best, t = best_null_threshold({"a": 0.0, "b": 0.0}, {"a": True, "b": False}, {"a": 0.0, "b": 1.0})
+    assert best == 50.0 and t < 0.0
+
+
+def test_best_null_threshold_equals_brute_force():
+    import random
+
+    rng = random.Random(0)
+    for _ in range(50):
+        qids = [f"q{i}" for i in range(rng.randint(1, 12))]
+        has = {q: rng.random() < 0.5 for q in qids}
+        scores = {q: rng.choice([0.0, 0.25, 1.0]) if has[q] else 0.0 for q in qids}
+        odds = {q: float(rng.randint(-3, 3)) for q in qids}
+
+        def total(t):
+            return 100.0 * sum((scores[q] if has[q] else 0.0) if odds[q] <= t else float(not has[q])
+                               for q in qids) / len(qids)
+
+        best, t = best_null_threshold(scores, has, odds)
+        assert best == pytest.approx(max(total(x) for x in [min(odds.values()) - 1, *odds.values()]))
+        assert total(t) == pytest.approx(best)
+    with pytest.raises(ValueError, match="no questions"):
+        best_null_threshold({}, {}, {})

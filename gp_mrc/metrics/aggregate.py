@@ -9,6 +9,7 @@ missing one 0; here it is an error naming the id, since it always means a pipeli
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -85,6 +86,27 @@ def squad_v2_scores(predictions: Sequence[Mapping[str, Any]], references: Sequen
             out.update(zip((f"{prefix}_exact", f"{prefix}_f1", f"{prefix}_total"), _group(exact, f1, qids)))
     return out
 
+
+
+def best_null_threshold(answer_scores: Mapping[str, float], has_answer: Mapping[str, bool],
+                        null_odds: Mapping[str, float]) -> tuple[float, float]:
+    """evaluate-v2.0.py's `best_f1` / `best_exact` and its threshold: (score in percent, threshold).
+
+    `answer_scores[qid]` is the F1 (or EM) in [0, 1] of the model's best non-null answer, `null_odds[qid]` how
+    much the model prefers "no answer" (higher = more sure). Answering exactly the questions with
+    null_odds ≤ t, this finds the t that maximises the score, as the official script does with its na_prob file.
+    It is tuned on the scored set itself, so it is an upper bound for a threshold chosen elsewhere. Questions
+    with equal odds are answered together (the official script can split a tie, a score no threshold gives)."""
+    if not answer_scores:
+        raise ValueError("no questions to score")
+    score = best = float(sum(not has_answer[q] for q in answer_scores))  # answer nothing
+    best_t = min(null_odds[q] for q in answer_scores) - 1.0
+    for t, group in itertools.groupby(sorted(answer_scores, key=lambda q: null_odds[q]), key=lambda q: null_odds[q]):
+        # answering a question gains its score if it has an answer, loses the null credit otherwise
+        score += sum(answer_scores[q] if has_answer[q] else -1.0 for q in group)
+        if score > best:
+            best, best_t = score, t
+    return 100.0 * best / len(answer_scores), best_t
 
 def squad_features(with_no_answer_probability: bool = False) -> Any:
     """The `datasets.Features` of the squad / squad_v2 / cmrc metric inputs (one definition for all three)."""
