@@ -208,7 +208,6 @@ class GlobalPointerForQuestionAnswering(nn.Module):
         with open(os.path.join(directory, HEAD_CONFIG_NAME)) as f:
             raw = json.load(f)
         known = {f.name for f in fields(HeadConfig)}
-        raw.setdefault("span_bias", False)  # folders saved before the option existed have no such weights
         head_config = HeadConfig(**{k: v for k, v in raw.items() if k in known})
         model = cls(_encoder_from_config(AutoConfig.from_pretrained(directory)), head_config)
         model.load_state_dict(load_file(os.path.join(directory, WEIGHTS_NAME), device=map_location))

@@ -8,6 +8,7 @@ data position, so a killed run resumes with `--resume_from_checkpoint latest` ex
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -404,6 +405,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     num_epochs = math.ceil(args.max_train_steps / steps_per_epoch)
     warmup = _steps(args.num_warmup_steps, args.max_train_steps)
     warm_start = _steps(args.warm_start_steps, args.max_train_steps) if args.objective != "multilabel" else 0
+    gold_span_loss = span_cross_entropy if args.warm_start_loss == "softmax" else functools.partial(
+        multilabel_categorical_crossentropy, log_n_offset=args.multilabel_offset == "log_n")
     scheduler = get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=warmup * accelerator.num_processes,
                               num_training_steps=args.max_train_steps * accelerator.num_processes)
     scheduler = accelerator.prepare(scheduler)
@@ -488,11 +491,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                     mask, logits, targets, *f1 = to_band(out.max_span_length, out.span_mask, out.logits,
                                                          batch["targets"], *([batch["f1"]] if w_f1 else []))
                 if w_ml:
-                    if args.warm_start_loss == "softmax":
-                        ml = span_cross_entropy(logits, targets, mask).mean()
-                    else:
-                        ml = multilabel_categorical_crossentropy(logits, targets, mask,
-                                                                 args.multilabel_offset == "log_n").mean()
+                    ml = gold_span_loss(logits, targets, mask).mean()
                     loss = loss + w_ml * ml
                     stats["multilabel"] = ml.item()
                 if w_f1:

@@ -87,7 +87,6 @@ def squad_v2_scores(predictions: Sequence[Mapping[str, Any]], references: Sequen
     return out
 
 
-
 def best_null_threshold(answer_scores: Mapping[str, float], has_answer: Mapping[str, bool],
                         null_odds: Mapping[str, float]) -> tuple[float, float]:
     """evaluate-v2.0.py's `best_f1` / `best_exact` and its threshold: (score in percent, threshold).
@@ -107,6 +106,7 @@ def best_null_threshold(answer_scores: Mapping[str, float], has_answer: Mapping[
         if score > best:
             best, best_t = score, t
     return 100.0 * best / len(answer_scores), best_t
+
 
 def squad_features(with_no_answer_probability: bool = False) -> Any:
     """The `datasets.Features` of the squad / squad_v2 / cmrc metric inputs (one definition for all three)."""
