@@ -14,9 +14,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+import numpy as np
 import torch
 
 from .losses import span_log_probs
+from .scoring import answer_tokens, longest_common_substring
+
+DECODINGS = ("argmax", "expected_f1")
 
 
 @dataclass
@@ -40,6 +44,59 @@ def topk_spans(logits: torch.Tensor, span_mask: torch.Tensor, k: int, raw_scores
     return WindowTopK(vals.detach().cpu(), (idx // n).cpu(), (idx % n).cpu(), null.detach().cpu())
 
 
+def pairwise_f1(texts: Sequence[str], lang: str) -> np.ndarray:
+    """(k, k) matrix of the metric's F1 between candidate answers (symmetric, 1 on the diagonal).
+
+    English: bag-of-tokens overlap as min-counts over a shared vocabulary, 2·overlap / (n_a + n_b) — the
+    official F1 (2PR / (P + R)) rewritten; two empty answers score 1, one empty 0 (SQuAD v2.0's rule).
+    Chinese: the CMRC longest common run of segmented tokens, pair by pair (k ≤ n_best, short strings)."""
+    toks = [answer_tokens(t, lang) for t in texts]
+    k = len(toks)
+    lengths = np.array([len(t) for t in toks], dtype=np.float64)
+    if lang == "en":
+        vocab: dict[str, int] = {}
+        ids = [[vocab.setdefault(w, len(vocab)) for w in t] for t in toks]
+        counts = np.zeros((k, max(len(vocab), 1)), dtype=np.int32)
+        for a, row in enumerate(ids):
+            np.add.at(counts[a], row, 1)
+        overlap = np.minimum(counts[:, None, :], counts[None, :, :]).sum(-1).astype(np.float64)
+    else:
+        overlap = np.zeros((k, k))
+        for a in range(k):
+            overlap[a, a] = lengths[a]
+            for b in range(a + 1, k):
+                overlap[a, b] = overlap[b, a] = longest_common_substring(toks[a], toks[b])
+    total = lengths[:, None] + lengths[None, :]
+    f1 = np.where(overlap > 0, 2 * overlap / np.maximum(total, 1), 0.0)
+    empty = lengths == 0
+    return np.where(empty[:, None] | empty[None, :], (empty[:, None] & empty[None, :]).astype(np.float64), f1)
+
+
+def expected_f1(texts: Sequence[str], scores: Sequence[float], lang: str, temperature: float = 1.0) -> np.ndarray:
+    """E_p[F1(c, s)] of each candidate c, with p ∝ exp(score / temperature) over the candidates themselves.
+
+    Minimum-Bayes-risk decoding picks the argmax: under a calibrated span distribution it is the answer with
+    the highest expected metric, which is not the most probable span when probability is spread over
+    overlapping spans (the shared words of near-duplicates add up)."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    z = np.asarray(scores, dtype=np.float64) / temperature
+    w = np.exp(z - z.max())
+    return pairwise_f1(texts, lang) @ (w / w.sum())
+
+
+def choose(entries: list[dict], decoding: str, lang: str, temperature: float) -> int:
+    """Index of the answer among n-best entries (sorted by score) under `decoding`."""
+    if decoding not in DECODINGS:
+        raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
+    if decoding == "argmax" or len(entries) < 2:
+        return 0
+    ef = expected_f1([x["text"] for x in entries], [x["score"] for x in entries], lang, temperature)
+    for x, v in zip(entries, ef):
+        x["expected_f1"] = float(v)
+    return int(np.argmax(ef))  # ties go to the higher-scored (earlier) entry
+
+
 @dataclass
 class Candidate:
     log_prob: float
@@ -56,6 +113,9 @@ def best_answers(
     version_2_with_negative: bool = False,
     null_score_diff_threshold: float = 0.0,
     raw_scores: bool = False,
+    decoding: str = "argmax",
+    temperature: float = 1.0,
+    lang: str = "en",
 ) -> tuple[dict[str, str], dict[str, list[dict]], dict[str, float]]:
     """Per example: the best answer text over all its windows, an n-best list, and the null score diff.
 
@@ -64,6 +124,8 @@ def best_answers(
     Returns (predictions {id: text}, nbest {id: [{text, start, end, score, probability}]},
     null_diff {id: min null log p − best span log p}). With `raw_scores` (start/end baseline) scores are
     raw logits and probabilities a softmax over the example's n-best, as in the transformers examples.
+    `decoding="expected_f1"` answers with the n-best entry of highest expected F1 (metric of `lang`) under
+    p ∝ exp(score / temperature) (see `expected_f1`); the null decision of SQuAD v2 is unchanged.
     """
     by_example: dict[int, list[int]] = defaultdict(list)
     ex_index = features["example_index"]
@@ -96,7 +158,7 @@ def best_answers(
                     "score": c.log_prob, "probability": math.exp(c.log_prob)} for c in cands]
         best_lp = cands[0].log_prob if cands else -math.inf
         diff = null - best_lp if math.isfinite(null) else -math.inf
-        answer = entries[0]["text"] if entries else ""
+        answer = entries[choose(entries, decoding, lang, temperature)]["text"] if entries else ""
         if version_2_with_negative:
             if math.isfinite(null):
                 entries.append({"text": "", "start": -1, "end": -1, "score": null, "probability": math.exp(null)})

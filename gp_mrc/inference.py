@@ -80,7 +80,8 @@ def write_predictions(output_dir: str, predictions: dict, nbest: dict, null_diff
 def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad_token_id: int, batch_size: int,
                     n_best_size: int, version_2_with_negative: bool, null_score_diff_threshold: float = 0.0,
                     max_answer_length: int | None = None, accelerator: Any = None,
-                    disable_progress: bool = False) -> tuple[dict, dict, dict]:
+                    disable_progress: bool = False, decoding: str = "argmax", temperature: float = 1.0,
+                    lang: str = "en") -> tuple[dict, dict, dict]:
     """Model + examples/features → (predictions, nbest, null_diff), the one path used everywhere."""
     loader = inference_loader(features, pad_token_id, batch_size)
     if accelerator is not None:
@@ -88,4 +89,5 @@ def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad
     results, raw = predict_windows(model, loader, n_best_size, accelerator, max_answer_length, disable_progress)
     return best_answers(examples, features, results, n_best_size=n_best_size,
                         version_2_with_negative=version_2_with_negative,
-                        null_score_diff_threshold=null_score_diff_threshold, raw_scores=raw)
+                        null_score_diff_threshold=null_score_diff_threshold, raw_scores=raw,
+                        decoding=decoding, temperature=temperature, lang=lang)

@@ -4,6 +4,7 @@
       log(1 + Σ_pos e^{−s}) + log(1 + Σ_neg e^{s})
 * expected F1 with entropy, p = softmax of s over the valid spans of a window:
       −Σ p·f1 + λ Σ p log p
+* F1 soft targets (reward-augmented maximum likelihood): −Σ q log p, q ∝ exp(f1 / τ) over the spans with f1 > 0
 
 Both return one value per window; callers average. Masked spans take no part: the multilabel loss
 drops them, the softmax gives them exactly zero probability and zero gradient.
@@ -77,6 +78,25 @@ def expected_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor,
     return ExpectedF1(loss=-exp_f1 - entropy_lambda * entropy, expected_f1=exp_f1, entropy=entropy)
 
 
+REWARDS = ("expected_f1", "soft_f1")
+
+
+def soft_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, tau: float = 0.3) -> torch.Tensor:
+    """Per-window −Σ q log p with q(i, j) ∝ exp(f1(i, j) / τ) over the valid spans whose reward is > 0.
+
+    The optimum of −E_p[F1] − τ·H(p) restricted to those spans, reached by plain cross-entropy: its gradient
+    p − q stays large while p is diffuse, where the expected-F1 gradient p·(f1 − E[f1]) vanishes. Windows
+    without the answer have f1 = 1 on the null span only, so q is one-hot there. A window with no
+    rewarded span contributes 0."""
+    if tau <= 0:
+        raise ValueError(f"tau must be > 0, got {tau}")
+    logp = span_log_probs(logits, mask)
+    support = (f1 > 0) & mask
+    z = torch.where(support, f1.to(logp.dtype) / tau, torch.full_like(logp, _FILL))
+    q = torch.softmax(z.flatten(1), dim=1) * support.flatten(1)
+    return -(q * logp.flatten(1)).sum(1)
+
+
 def to_band(width: int | None, mask: torch.Tensor, *spans: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """(B, n, n) span tensors → (B, n, width) holding only spans with j − i < width: entry [b, i, l] is span
     (i, i + l). When the mask already excludes longer spans (max_answer_length) the losses are unchanged,
@@ -94,14 +114,18 @@ def to_band(width: int | None, mask: torch.Tensor, *spans: torch.Tensor) -> tupl
 OBJECTIVES = ("multilabel", "f1", "mixed")
 
 
-def objective_weights(step: int, objective: str, warm_start_steps: int, mixed_weight: float = 1.0) -> tuple[float, float]:
-    """(weight of multilabel, weight of expected-F1 loss) at an optimizer step.
+def objective_weights(step: int, objective: str, warm_start_steps: int, mixed_weight: float = 1.0,
+                      reward_weight: float = 1.0, ramp_steps: int = 0) -> tuple[float, float]:
+    """(weight of the gold-span loss, weight of the reward loss) at an optimizer step.
 
-    multilabel: (1, 0) always.  f1: multilabel for the first `warm_start_steps`, then (0, 1).
-    mixed: multilabel for the warm start, then both: (mixed_weight, 1).
+    multilabel: (1, 0) always.  f1: the gold-span loss for the first `warm_start_steps`, then (0, w).
+    mixed: the gold-span loss for the warm start, then both: (mixed_weight, w). The reward weight w rises
+    linearly from reward_weight / ramp_steps to reward_weight over the first `ramp_steps` steps after the
+    warm start (DCN+ and the Reinforced Mnemonic Reader bring the reward in once cross-entropy has converged).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     if objective == "multilabel" or step < warm_start_steps:
         return 1.0, 0.0
-    return (0.0, 1.0) if objective == "f1" else (mixed_weight, 1.0)
+    w = reward_weight * min(1.0, (step - warm_start_steps + 1) / ramp_steps) if ramp_steps > 0 else reward_weight
+    return (0.0, w) if objective == "f1" else (mixed_weight, w)

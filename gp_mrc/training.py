@@ -32,8 +32,8 @@ from .data import DataError, detect_language, load_examples
 from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
 from .features import content_key, prepare_features
 from .inference import answer_features, score_predictions, write_json_atomic, write_predictions
-from .losses import (OBJECTIVES, expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
-                     span_cross_entropy, to_band)
+from .losses import (OBJECTIVES, REWARDS, expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
+                     soft_f1_loss, span_cross_entropy, to_band)
 from .modeling import GlobalPointerForQuestionAnswering, HeadConfig, is_gp_mrc_folder
 from .reader import load_tokenizer
 
@@ -82,7 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
       help="keep AdamW's moments when the objective switches after the warm start (default: reset them)")
     a("--multilabel_offset", default="log_n", choices=["log_n", "none"],
       help="log_n: the multilabel loss scores spans by s − log(#valid spans) (see losses.py); none: raw s")
-    a("--mixed_weight", type=float, default=0.1, help="weight of the multilabel loss after warm start (mixed)")
+    a("--mixed_weight", type=float, default=0.1, help="weight of the gold-span loss after warm start (mixed)")
+    a("--reward", default="expected_f1", choices=REWARDS,
+      help="the F1 loss after the warm start: expected_f1 = −Σ p·f1 + λ Σ p log p; soft_f1 = cross-entropy "
+      "against q ∝ exp(f1 / τ) over the rewarded spans")
+    a("--soft_f1_tau", type=float, default=0.3, help="temperature τ of the soft_f1 targets")
+    a("--reward_weight", type=float, default=1.0, help="weight of the F1 loss after the warm start")
+    a("--reward_ramp_steps", type=float, default=0,
+      help="raise the F1 loss's weight linearly over this many steps after the warm start (int or fraction)")
+    a("--decoding", default="argmax", choices=["argmax", "expected_f1"],
+      help="evaluation answer: the most probable span, or the n-best entry of highest expected F1")
+    a("--decoding_temperature", type=float, default=1.0, help="temperature on p for --decoding expected_f1")
     a("--f1_window", type=int, default=None, help="pruning window W (tokens) for the per-span F1")
     a("--cache_dir", default=None, help="where the F1 reward cache lives (default: <output_dir>/../.gp_mrc_cache)")
     a("--per_device_train_batch_size", type=int, default=16)
@@ -269,10 +279,9 @@ def param_groups(model: torch.nn.Module, lr: float, head_lr: float | None, weigh
     return groups
 
 
-def objective_switched(step: int, objective: str, warm_start_steps: int, mixed_weight: float = 1.0) -> bool:
-    """True at the first optimizer step of a new loss mix (the end of the warm start)."""
-    return step > 0 and objective_weights(step, objective, warm_start_steps, mixed_weight) != \
-        objective_weights(step - 1, objective, warm_start_steps, mixed_weight)
+def objective_switched(step: int, objective: str, warm_start_steps: int) -> bool:
+    """True at the first optimizer step after the warm start (the reward comes in; a ramp does not count)."""
+    return objective != "multilabel" and 0 < warm_start_steps == step
 
 
 def reset_adam_moments(optimizer: torch.optim.Optimizer) -> None:
@@ -453,7 +462,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             batch_size=args.per_device_eval_batch_size, n_best_size=args.n_best_size,
             version_2_with_negative=args.version_2_with_negative,
             null_score_diff_threshold=args.null_score_diff_threshold, max_answer_length=args.max_answer_length,
-            accelerator=accelerator, disable_progress=not accelerator.is_local_main_process)
+            accelerator=accelerator, disable_progress=not accelerator.is_local_main_process,
+            decoding=args.decoding, temperature=args.decoding_temperature, lang=lang)
         results: dict = {}
         if accelerator.is_main_process:
             if len(preds) != len(examples):
@@ -479,7 +489,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             loader.set_epoch(epoch)
             batches_in_epoch = skip_batches
         for batch in _rng_neutral(loader):
-            w_ml, w_f1 = objective_weights(completed_steps, args.objective, warm_start, args.mixed_weight)
+            w_ml, w_f1 = objective_weights(completed_steps, args.objective, warm_start, args.mixed_weight,
+                                           args.reward_weight, _steps(args.reward_ramp_steps, args.max_train_steps))
             with accelerator.accumulate(model):
                 out = model(**batch)
                 loss = torch.zeros((), device=out.logits.device)
@@ -496,7 +507,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                     stats["multilabel"] = ml.item()
                 if w_f1:
                     ef = expected_f1_loss(logits, f1[0], mask, args.entropy_lambda)
-                    loss = loss + w_f1 * ef.loss.mean()
+                    reward_loss = ef.loss if args.reward == "expected_f1" else \
+                        soft_f1_loss(logits, f1[0], mask, args.soft_f1_tau)
+                    loss = loss + w_f1 * reward_loss.mean()
                     stats["expected_f1"] = ef.expected_f1.mean().item()
                     stats["entropy"] = ef.entropy.mean().item()
                 if not torch.isfinite(loss):
@@ -506,7 +519,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 if accelerator.sync_gradients and args.max_grad_norm:
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
                 if accelerator.sync_gradients and not args.keep_optimizer_state and \
-                        objective_switched(completed_steps, args.objective, warm_start, args.mixed_weight):
+                        objective_switched(completed_steps, args.objective, warm_start):
                     reset_adam_moments(optimizer)
                     logger.info("step %d: objective switched; AdamW moments reset", completed_steps)
                 optimizer.step()

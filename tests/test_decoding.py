@@ -70,3 +70,50 @@ def test_duplicate_gathered_windows_collapse():
     assert sorted(results) == [0, 1]
 
 
+
+
+# ---- expected-F1 (minimum-Bayes-risk) decoding
+
+import itertools
+
+import numpy as np
+import pytest
+
+from gp_mrc.decoding import choose, expected_f1, pairwise_f1
+from gp_mrc.scoring import f1_score
+
+EN = ["the Denver Broncos", "Denver Broncos", "Broncos", "Carolina Panthers", "the", "Denver Broncos won", "1,000"]
+ZH = ["北京大学", "北京", "大学的校长", "上海", "北京大学。", "2008年"]
+
+
+@pytest.mark.parametrize("texts,lang", [(EN, "en"), (ZH, "zh")])
+def test_pairwise_f1_is_the_metric(texts, lang):
+    brute = np.array([[f1_score(a, [b], lang) for b in texts] for a in texts])
+    assert np.allclose(pairwise_f1(texts, lang), brute, atol=1e-12)
+
+
+@pytest.mark.parametrize("texts,lang", [(EN, "en"), (ZH, "zh")])
+def test_expected_f1_choice_against_brute_force(texts, lang):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        scores = sorted(rng.normal(size=len(texts)) * 2, reverse=True)
+        for temp in (0.5, 1.0, 2.0):
+            w = np.exp(np.array(scores) / temp)
+            w /= w.sum()
+            brute = [sum(wj * f1_score(c, [s], lang) for s, wj in zip(texts, w)) for c in texts]
+            assert np.allclose(expected_f1(texts, scores, lang, temp), brute, atol=1e-12)
+            entries = [{"text": t, "score": s} for t, s in zip(texts, scores)]
+            assert choose(entries, "expected_f1", lang, temp) == int(np.argmax(brute))
+
+
+def test_expected_f1_prefers_the_shared_core_over_a_lone_top_span():
+    # 0.4 on a wrong span, 0.6 spread over three overlapping spans around "Denver Broncos"
+    texts = ["Carolina Panthers", "Denver Broncos team", "Denver Broncos", "Denver Broncos won"]
+    scores = np.log([0.4, 0.2, 0.2, 0.2])
+    entries = [{"text": t, "score": s} for t, s in zip(texts, scores)]
+    assert choose(entries, "argmax", "en", 1.0) == 0
+    assert texts[choose(entries, "expected_f1", "en", 1.0)] == "Denver Broncos"
+    with pytest.raises(ValueError, match="decoding"):
+        choose(entries, "mbr", "en", 1.0)
+    with pytest.raises(ValueError, match="temperature"):
+        expected_f1(texts, scores, "en", 0.0)

@@ -187,3 +187,22 @@ def test_latest_ignores_temporary_and_incomplete_folders(tmp_path):
                                         + "-missing"))
     with pytest.raises(SystemExit, match="not a complete checkpoint"):
         find_checkpoint(SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=str(root / "step_12")))
+
+
+def test_a_branch_from_a_warm_start_checkpoint_equals_the_whole_run(tiny_encoder_dir, uninterrupted):
+    """The study's branching: resuming the multilabel run's step-8 checkpoint with a reward objective that starts
+    at step 8 gives exactly the losses of one run trained with that objective from the start (the warm start is
+    the same multilabel loss, the data order, schedule and RNG continue)."""
+    branch_flags = ["--objective", "f1", "--reward", "soft_f1", "--warm_start_steps", "8"]
+    whole, branch = uninterrupted.dir / "whole_f1", uninterrupted.dir / "branch_f1"
+    with one_thread():
+        train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, whole, *branch_flags)))
+        train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, branch, *branch_flags,
+                                    "--resume_from_checkpoint", str(uninterrupted.out / "checkpoints" / "step_8"))))
+    _, loss_whole = losses(whole)
+    steps, loss_branch = losses(branch)
+    assert steps == list(range(9, STEPS + 1))
+    assert [loss_branch[s] for s in steps] == pytest.approx([loss_whole[s] for s in steps], rel=1e-6)
+    assert [loss_whole[s] for s in range(1, 9)] == pytest.approx([uninterrupted.loss[s] for s in range(1, 9)],
+                                                                 rel=1e-6)
+    assert_same_weights(branch, whole, atol=1e-6)

@@ -115,7 +115,7 @@ def test_objective_switch_is_detected_once():
     from gp_mrc.training import objective_switched
 
     assert [s for s in range(20) if objective_switched(s, "f1", 6)] == [6]
-    assert [s for s in range(20) if objective_switched(s, "mixed", 6, 0.1)] == [6]
+    assert [s for s in range(20) if objective_switched(s, "mixed", 6)] == [6]
     assert not any(objective_switched(s, "multilabel", 6) for s in range(20))
 
 

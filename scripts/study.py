@@ -1,0 +1,400 @@
+#!/usr/bin/env python
+"""The quality study: which objective and decoding win, under one fixed protocol, across sessions.
+
+Each run is `scripts/train.py` in a subprocess under the study's fixed flags. GlobalPointer variants that share
+a warm start branch from one *trunk* run per seed: the trunk saves checkpoints every quarter of training, and a
+branch resumes from the trunk's checkpoint with its own objective (the data order, learning-rate schedule and
+RNG continue exactly, so a branch equals the run it replaces at a fraction of its cost).
+
+Every finished run leaves a small result file `benchmarks/results/<study>/<variant>-seed<N>.json` (arguments,
+final EM/F1 under each decoding, the learning curve, timing, machine; no weights) meant to be committed, so a
+study continues in the next session on any machine; `report` rebuilds every table from those files alone.
+
+    python scripts/study.py run --study squad_v1_4k --variants start_end gp_ml gp_ml__f1 --seeds 42 43 44
+    python scripts/study.py collect --study squad_v1_4k      # result files from finished run folders
+    python scripts/study.py report                            # markdown tables (also: benchmark.py --report)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+SHARED = os.environ.get("GP_MRC_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+RUNS = os.path.join(ROOT, "runs", "study")
+TEMPERATURES = (0.25, 0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class Study:
+    train_file: str
+    validation_file: str
+    max_train_samples: int
+    steps: int  # optimizer steps of the protocol (1 epoch): checkpoints and branch points are fractions of it
+    flags: tuple[str, ...] = ()
+    lang: str = "en"
+
+
+PROTOCOL = ("--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--max_seq_length", "256",
+            "--doc_stride", "128", "--learning_rate", "1e-4", "--head_learning_rate", "1e-3",
+            "--mixed_precision", "bf16")
+SQUAD1 = os.path.join(SHARED, "squad_v1.1")
+SQUAD2 = os.path.join(SHARED, "squad_v2.0")
+STUDIES = {
+    "squad_v1_4k": Study(os.path.join(SQUAD1, "train-v1.1.explorer.json"), os.path.join(SQUAD1, "dev-v1.1.shared.json"),
+                         4000, 285, PROTOCOL + ("--eval_steps", "57", "--intermediate_eval_samples", "500")),
+    "squad_v1_16k": Study(os.path.join(SQUAD1, "train-v1.1.explorer.json"), os.path.join(SQUAD1, "dev-v1.1.shared.json"),
+                          16000, 1139, PROTOCOL + ("--eval_steps", "228", "--intermediate_eval_samples", "500")),
+    "squad_v2_4k": Study(os.path.join(SQUAD2, "train-from-dev-v2.0.shared.json"),
+                         os.path.join(SQUAD2, "dev-v2.0.shared.json"), 4000, 0,
+                         PROTOCOL + ("--version_2_with_negative", "--eval_steps", "60",
+                                     "--intermediate_eval_samples", "500")),
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    flags: tuple[str, ...]
+    parent: str | None = None  # the trunk variant this one branches from
+    at: float = 0.5  # branch point, a fraction of the protocol's steps (a multiple of 1/4)
+    trunk: bool = False
+
+
+GP = ("--span_bias",)
+VARIANTS = {
+    "start_end": Variant("start/end reader", ("--architecture", "start_end")),
+    "gp_ml": Variant("GP, multilabel CE", GP + ("--objective", "multilabel"), trunk=True),
+    "gp_sm": Variant("GP, span-softmax CE", GP + ("--objective", "multilabel", "--warm_start_loss", "softmax"),
+                     trunk=True),
+    "gp_ml__f1": Variant("GP, multilabel → expected F1 + 0.01·H (the seed's objective)",
+                         GP + ("--objective", "f1"), parent="gp_ml"),
+    "gp_ml__f1_added": Variant("GP, multilabel + expected F1 ramped in (added)",
+                               GP + ("--objective", "mixed", "--mixed_weight", "1", "--reward_ramp_steps", "0.25",
+                                     "--keep_optimizer_state"), parent="gp_ml"),
+    "gp_ml__soft_f1": Variant("GP, multilabel → F1 soft targets τ=0.3",
+                              GP + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.3"),
+                              parent="gp_ml"),
+    "gp_ml__soft_f1_added": Variant("GP, multilabel + F1 soft targets τ=0.3 (added)",
+                                    GP + ("--objective", "mixed", "--mixed_weight", "1", "--reward", "soft_f1",
+                                          "--soft_f1_tau", "0.3", "--keep_optimizer_state"), parent="gp_ml"),
+    "gp_sm__soft_f1": Variant("GP, span-softmax CE → F1 soft targets τ=0.3",
+                              GP + ("--objective", "f1", "--warm_start_loss", "softmax", "--reward", "soft_f1",
+                                    "--soft_f1_tau", "0.3"), parent="gp_sm"),
+    "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H",
+                         GP + ("--objective", "f1", "--warm_start_loss", "softmax"), parent="gp_sm"),
+}
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def run_dir(study: str, variant: str, seed: int) -> str:
+    return os.path.join(RUNS, study, f"{variant}-seed{seed}")
+
+
+def result_path(study: str, variant: str, seed: int) -> str:
+    return os.path.join(RESULTS, study, f"{variant}-seed{seed}.json")
+
+
+def steps_of(study: Study) -> int:
+    if study.steps:
+        return study.steps
+    raise SystemExit("this study's step count is not fixed yet: run its trunk once and set Study.steps")
+
+
+def branch_step(study: Study, v: Variant) -> int:
+    quarter = steps_of(study) // 4
+    return int(round(v.at * 4)) * quarter
+
+
+def command(study_name: str, variant: str, seed: int) -> list[str]:
+    """The scripts/train.py argument list of one run (paths relative to the project root)."""
+    study, v = STUDIES[study_name], VARIANTS[variant]
+    cmd = ["scripts/train.py", "--train_file", os.path.relpath(study.train_file, ROOT),
+           "--validation_file", os.path.relpath(study.validation_file, ROOT),
+           "--max_train_samples", str(study.max_train_samples), *study.flags, "--seed", str(seed), *v.flags]
+    if v.trunk:
+        cmd += ["--checkpointing_steps", str(steps_of(study) // 4), "--save_total_limit", "4"]
+    if v.parent:
+        step = branch_step(study, v)
+        ckpt = os.path.join(run_dir(study_name, v.parent, seed), "checkpoints", f"step_{step}")
+        cmd += ["--warm_start_steps", str(step), "--resume_from_checkpoint", os.path.relpath(ckpt, ROOT)]
+    return cmd + ["--output_dir", os.path.relpath(run_dir(study_name, variant, seed), ROOT)]
+
+
+def run(study_name: str, variant: str, seed: int) -> None:
+    """Train one run unless its result file exists (parents first); then write its result file."""
+    if os.path.exists(result_path(study_name, variant, seed)):
+        print(f"[{variant} seed {seed}] result exists", flush=True)
+        return
+    v = VARIANTS[variant]
+    if v.parent:
+        parent_ckpt = os.path.join(run_dir(study_name, v.parent, seed), "checkpoints",
+                                   f"step_{branch_step(STUDIES[study_name], v)}")
+        if not os.path.isdir(parent_ckpt):
+            run(study_name, v.parent, seed)
+        if not os.path.isdir(parent_ckpt):
+            raise SystemExit(f"[{variant} seed {seed}] the trunk checkpoint {parent_ckpt} is missing (trunk run "
+                             "on another machine?): delete the trunk's result file and rerun it here")
+    out = run_dir(study_name, variant, seed)
+    cmd = command(study_name, variant, seed)
+    if not _finished(out, cmd):
+        os.makedirs(out, exist_ok=True)
+        if not v.parent:  # a killed run resumes from its own checkpoints where it has them
+            cmd_run = cmd + (["--resume_from_checkpoint", "latest"] if v.trunk else [])
+        else:
+            cmd_run = cmd
+            for stale in ("eval_log.jsonl", "train_log.jsonl"):
+                if os.path.exists(os.path.join(out, stale)):
+                    os.remove(os.path.join(out, stale))
+        print(f"[{variant} seed {seed}] python {' '.join(cmd_run)}", flush=True)
+        t = time.time()
+        with open(os.path.join(out, "train.log"), "a") as log:
+            r = subprocess.run([sys.executable, *cmd_run], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        if r.returncode:
+            raise SystemExit(f"[{variant} seed {seed}] failed (exit {r.returncode}); see {out}/train.log")
+        with open(os.path.join(out, "study_command.json"), "w") as f:
+            json.dump(cmd, f)
+        print(f"[{variant} seed {seed}] trained in {time.time() - t:.0f}s", flush=True)
+    collect_one(study_name, variant, seed)
+
+
+def _finished(out: str, cmd: list[str]) -> bool:
+    stamp = os.path.join(out, "study_command.json")
+    if not (os.path.exists(os.path.join(out, "eval_results.json")) and os.path.exists(stamp)):
+        return False
+    with open(stamp) as f:
+        return json.load(f) == cmd
+
+
+# --------------------------------------------------------------------------- result files
+
+
+def load_golds(path: str) -> dict[str, list[str]]:
+    from gp_mrc.data import load_examples
+
+    examples = load_examples(path, version_2=True, split="validation", require_answers=False)
+    return {e["id"]: list(e["answers"]["text"]) for e in examples}
+
+
+_GOLDS: dict[str, dict[str, list[str]]] = {}
+
+
+def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: str) -> dict[str, dict]:
+    """EM/F1 of argmax and expected-F1 decoding at several temperatures, from a run's saved n-best lists (the
+    same `choose` the library decodes with), plus diagnostics of the argmax answers."""
+    from gp_mrc.decoding import choose
+    from gp_mrc.scoring import answer_tokens, exact_match, f1_score
+
+    out: dict[str, dict] = {}
+    for name, decoding, temp in [("argmax", "argmax", 1.0)] + [(f"expected_f1@{t:g}", "expected_f1", t)
+                                                                for t in TEMPERATURES]:
+        em = f1 = 0.0
+        for qid, gold in golds.items():
+            entries = [dict(x) for x in nbest.get(qid, []) if x["text"]]
+            pred = entries[choose(entries, decoding, lang, temp)]["text"] if entries else ""
+            em += exact_match(pred, gold, lang)
+            f1 += f1_score(pred, gold, lang)
+        out[name] = {"exact_match": 100 * em / len(golds), "f1": 100 * f1 / len(golds)}
+    tops = [next((x for x in nbest.get(q, []) if x["text"]), None) for q in golds]
+    f1s = [f1_score(t["text"] if t else "", golds[q], lang) for t, q in zip(tops, golds)]
+    out["diagnostics"] = {
+        "share_f1_zero": sum(f == 0 for f in f1s) / len(f1s),
+        "mean_answer_tokens": statistics.mean(len(answer_tokens(t["text"], lang)) if t else 0 for t in tops),
+        "mean_gold_tokens": statistics.mean(len(answer_tokens(g[0], lang)) if g else 0 for g in golds.values()),
+        "mean_top_probability": statistics.mean(t["probability"] if t else 0.0 for t in tops),
+    }
+    return out
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def collect_one(study_name: str, variant: str, seed: int) -> dict:
+    """Write the result file of a finished run folder (and return it)."""
+    study, v = STUDIES[study_name], VARIANTS[variant]
+    out = run_dir(study_name, variant, seed)
+    with open(os.path.join(out, "eval_results.json")) as f:
+        final = json.load(f)
+    with open(os.path.join(out, "training_args.json")) as f:
+        train_args = json.load(f)
+    with open(os.path.join(out, "nbest_predictions.json")) as f:
+        nbest = json.load(f)
+    if study.validation_file not in _GOLDS:
+        _GOLDS[study.validation_file] = load_golds(study.validation_file)
+    curve = [{"step": r["step"], "exact_match": r.get("exact_match"), "f1": r.get("f1")}
+             for r in _read_jsonl(os.path.join(out, "eval_log.jsonl")) if "train_seconds" not in r]
+    timing = {k: final.get(k) for k in ("train_seconds", "train_steps", "train_windows_per_second", "peak_rss_mb")}
+    if v.parent:
+        parent = _load(result_path(study_name, v.parent, seed))
+        at = branch_step(study, v)
+        if parent:
+            curve = [c for c in parent["curve"] if c["step"] <= at] + curve
+            share = at / parent["timing"]["train_steps"]
+            timing["train_seconds_with_trunk"] = round(parent["timing"]["train_seconds"] * share
+                                                       + (timing["train_seconds"] or 0), 1)
+    result = {
+        "study": study_name, "variant": variant, "label": v.label, "seed": seed, "parent": v.parent,
+        "branch_step": branch_step(study, v) if v.parent else None,
+        "command": "python " + " ".join(command(study_name, variant, seed)),
+        "dtype": train_args.get("mixed_precision") or "fp32",
+        "eval": {k: final[k] for k in ("exact_match", "f1") if k in final},
+        "decoding": decodings(nbest, _GOLDS[study.validation_file], study.lang),
+        "curve": curve, "timing": timing,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+        "date": datetime.date.today().isoformat(), "git_commit": _git_commit(),
+        "train_args": train_args,
+    }
+    path = result_path(study_name, variant, seed)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(tmp, path)
+    print(f"[{variant} seed {seed}] wrote {os.path.relpath(path, ROOT)}: F1 {result['eval'].get('f1', 0):.2f}",
+          flush=True)
+    return result
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip()
+    except OSError:
+        return "unknown"
+
+
+def _load(path: str) -> dict | None:
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def load_results(study: str | None = None) -> list[dict]:
+    rows = []
+    if not os.path.isdir(RESULTS):
+        return rows
+    for name in sorted(os.listdir(RESULTS)):
+        if study and name != study:
+            continue
+        folder = os.path.join(RESULTS, name)
+        for fn in sorted(os.listdir(folder)):
+            if fn.endswith(".json"):
+                rows.append(_load(os.path.join(folder, fn)))
+    return rows
+
+
+def mean_sd(xs: list[float]) -> str:
+    if len(xs) == 1:
+        return f"{xs[0]:.1f}"
+    return f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}"
+
+
+def best_temperature(results: list[dict]) -> str:
+    """The expected-F1 temperature with the highest mean dev F1 over a variant's seeds."""
+    keys = [k for k in results[0]["decoding"] if k.startswith("expected_f1@")]
+    return max(keys, key=lambda k: statistics.mean(r["decoding"][k]["f1"] for r in results))
+
+
+def report(study: str | None = None) -> str:
+    lines = []
+    by_study: dict[str, dict[str, list[dict]]] = {}
+    for r in load_results(study):
+        by_study.setdefault(r["study"], {}).setdefault(r["variant"], []).append(r)
+    for name, variants in by_study.items():
+        lines += [f"### {name}", "",
+                  "| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) | per-seed F1 (argmax / expected-F1) "
+                  "| top-1 F1 = 0 | answer / gold tokens | top p | train s (with trunk) |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        order = [k for k in VARIANTS if k in variants] + [k for k in variants if k not in VARIANTS]
+        for key in order:
+            rs = sorted(variants[key], key=lambda r: r["seed"])
+            t = best_temperature(rs)
+            em = [r["decoding"]["argmax"]["exact_match"] for r in rs]
+            f1 = [r["decoding"]["argmax"]["f1"] for r in rs]
+            ef = [r["decoding"][t]["f1"] for r in rs]
+            diag = [r["decoding"]["diagnostics"] for r in rs]
+            secs = [r["timing"].get("train_seconds_with_trunk") or r["timing"]["train_seconds"] for r in rs]
+            per_seed = ", ".join(f"{r['seed']}: {a:.1f} / {b:.1f}" for r, a, b in zip(rs, f1, ef))
+            lines.append(
+                f"| {rs[0]['label']} (`{key}`) | {len(rs)} | {mean_sd(em)} | {mean_sd(f1)} | {mean_sd(ef)} "
+                f"({t.split('@')[1]}) | {per_seed} | {statistics.mean(d['share_f1_zero'] for d in diag):.1%} | "
+                f"{statistics.mean(d['mean_answer_tokens'] for d in diag):.2f} / "
+                f"{diag[0]['mean_gold_tokens']:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
+                f"| {statistics.mean(secs):.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(study: str, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by_variant: dict[str, list[dict]] = {}
+    for r in load_results(study):
+        by_variant.setdefault(r["variant"], []).append(r)
+    for key, rs in by_variant.items():
+        steps = sorted({c["step"] for r in rs for c in r["curve"]})
+        ys = [statistics.mean(c["f1"] for r in rs for c in r["curve"] if c["step"] == s) for s in steps]
+        ax.plot(steps, ys, marker="o", label=f"{key} ({len(rs)} seeds)")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("dev F1 (first 500 questions; final point: all)")
+    ax.set_title(f"{study}: learning curves (mean over seeds)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("action", choices=["run", "collect", "report", "commands", "plot"])
+    p.add_argument("--study", default="squad_v1_4k", choices=list(STUDIES))
+    p.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
+    p.add_argument("--plot_path", default=None)
+    args = p.parse_args()
+    variants = args.variants or list(VARIANTS)
+    if args.action == "report":
+        print(report(None if args.variants is None and "--study" not in sys.argv else args.study))
+    elif args.action == "plot":
+        plot(args.study, args.plot_path or os.path.join(ROOT, "docs", f"study_{args.study}_curves.png"))
+    elif args.action == "commands":
+        for seed in args.seeds:
+            for v in variants:
+                print("python " + " ".join(command(args.study, v, seed)))
+    elif args.action == "collect":
+        for seed in args.seeds:
+            for v in variants:
+                if os.path.exists(os.path.join(run_dir(args.study, v, seed), "eval_results.json")):
+                    collect_one(args.study, v, seed)
+    else:
+        for seed in args.seeds:
+            for v in variants:
+                run(args.study, v, seed)
+
+
+if __name__ == "__main__":
+    main()
