@@ -78,6 +78,18 @@ def expected_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor,
     return ExpectedF1(loss=-exp_f1 - entropy_lambda * entropy, expected_f1=exp_f1, entropy=entropy)
 
 
+def start_end_cross_entropy(start_logits: torch.Tensor, end_logits: torch.Tensor, start_positions: torch.Tensor,
+                            end_positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-window (CE(start) + CE(end)) / 2 over the tokens that can start / end a valid span (passage tokens and
+    [CLS] for the null span), as the start/end reader is trained: the auxiliary "independent" half of Fajcik et
+    al.'s compound objective, applied to the linear start/end terms of a `span_bias` GlobalPointer."""
+    def ce(logits: torch.Tensor, valid: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logp = torch.log_softmax(_at_least_fp32(logits).masked_fill(~valid, _FILL), dim=-1)
+        return -logp.gather(1, target.view(-1, 1)).squeeze(1)
+
+    return (ce(start_logits, mask.any(-1), start_positions) + ce(end_logits, mask.any(-2), end_positions)) / 2
+
+
 REWARDS = ("expected_f1", "soft_f1")
 
 

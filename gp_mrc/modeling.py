@@ -128,6 +128,8 @@ class SpanOutput:
     loss: torch.Tensor | None = None  # a model's own loss (the start/end baseline)
     raw_scores: bool = False  # rank spans by raw score across windows (start/end) instead of log p
     max_span_length: int | None = None  # spans with j − i ≥ this are masked: losses may work on the band
+    start_logits: torch.Tensor | None = None  # (B, n) the linear start/end terms of a `span_bias` head
+    end_logits: torch.Tensor | None = None
 
 
 def _encoder_from_config(config: PretrainedConfig) -> nn.Module:
@@ -177,7 +179,11 @@ class GlobalPointerForQuestionAnswering(nn.Module):
         logits = self.head(hidden).float()  # losses and softmax in fp32 whatever the autocast dtype
         max_len = max_answer_length or self.head_config.max_answer_length
         mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True)
-        return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, max_span_length=max_len)
+        start = end = None
+        if self.head.bias_dense is not None:  # for the auxiliary start/end loss (a 2-wide linear map: cheap)
+            start, end = self.head.bias_dense(hidden).float().unbind(-1)
+        return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, max_span_length=max_len,
+                          start_logits=start, end_logits=end)
 
     # ---- persistence: one folder = encoder config.json + gp_mrc_config.json + model.safetensors (+ tokenizer)
     def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:

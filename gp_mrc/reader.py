@@ -68,9 +68,12 @@ class Reader:
 
     def answer(self, records: Iterable[dict], *, top_k: int = 1, n_best_size: int = 20,
                max_answer_length: int | None = None, handle_impossible_answer: bool | None = None,
-               null_score_diff_threshold: float = 0.0, progress: bool = False) -> list[list[dict]]:
+               null_score_diff_threshold: float = 0.0, progress: bool = False, decoding: str = "argmax",
+               temperature: float = 1.0) -> list[list[dict]]:
         """records: dicts with id (optional), question, context. Returns, per record and in their order, the
         top_k answers as {answer, score (probability), start, end} (character offsets, end exclusive).
+        `decoding="expected_f1"` puts first the n-best answer of highest expected F1 under the model's span
+        distribution (temperature on p), scored with the model's metric language.
 
         A record with an empty question or passage gets no answers ([]), with a warning naming it; if no record
         is usable, raises `DataError`."""
@@ -88,12 +91,13 @@ class Reader:
             self.model, examples, features, pad_token_id=self.tokenizer.pad_token_id or 0,
             batch_size=self.batch_size, n_best_size=max(n_best_size, top_k), version_2_with_negative=v2,
             null_score_diff_threshold=null_score_diff_threshold, max_answer_length=max_answer_length,
-            disable_progress=not progress)
+            disable_progress=not progress, decoding=decoding, temperature=temperature,
+            lang=self.model.head_config.lang)
         out = []
         for _, rec in recs:
             entries = nbest.get(rec["id"], [])  # absent: skipped as unusable
-            if v2 and preds.get(rec["id"]) == "":  # the null answer wins: put it first
-                entries = sorted(entries, key=lambda x: x["text"] != "")
+            if rec["id"] in preds:  # the decoded answer first (the null answer, or the expected-F1 choice)
+                entries = sorted(entries, key=lambda x: x["text"] != preds[rec["id"]])
             out.append([{"answer": x["text"], "score": x["probability"], "start": x["start"], "end": x["end"]}
                         for x in entries[:top_k]])
         return out

@@ -33,7 +33,7 @@ from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
 from .features import content_key, prepare_features
 from .inference import answer_features, score_predictions, write_json_atomic, write_predictions
 from .losses import (OBJECTIVES, REWARDS, expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
-                     soft_f1_loss, span_cross_entropy, to_band)
+                     soft_f1_loss, span_cross_entropy, start_end_cross_entropy, to_band)
 from .modeling import GlobalPointerForQuestionAnswering, HeadConfig, is_gp_mrc_folder
 from .reader import load_tokenizer
 
@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--reward_weight", type=float, default=1.0, help="weight of the F1 loss after the warm start")
     a("--reward_ramp_steps", type=float, default=0,
       help="raise the F1 loss's weight linearly over this many steps after the warm start (int or fraction)")
+    a("--aux_start_end_weight", type=float, default=0.0,
+      help="add this weight × the start/end cross-entropy of the head's linear start/end terms (needs --span_bias)")
     a("--decoding", default="argmax", choices=["argmax", "expected_f1"],
       help="evaluation answer: the most probable span, or the n-best entry of highest expected F1")
     a("--decoding_temperature", type=float, default=1.0, help="temperature on p for --decoding expected_f1")
@@ -173,6 +175,8 @@ def _load_model(args: argparse.Namespace, lang: str) -> tuple[torch.nn.Module, A
     head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, span_bias=args.span_bias,
                       max_answer_length=args.max_answer_length,
                       version_2_with_negative=args.version_2_with_negative, lang=lang)
+    if args.aux_start_end_weight and (args.architecture != "globalpointer" or not args.span_bias):
+        raise SystemExit("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
     if args.architecture == "start_end":
         if args.objective != "multilabel":
             raise SystemExit("--architecture start_end trains with its own start/end cross-entropy; "
@@ -512,6 +516,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                     loss = loss + w_f1 * reward_loss.mean()
                     stats["expected_f1"] = ef.expected_f1.mean().item()
                     stats["entropy"] = ef.entropy.mean().item()
+                if args.aux_start_end_weight:
+                    aux = start_end_cross_entropy(out.start_logits, out.end_logits, batch["start_positions"],
+                                                  batch["end_positions"], out.span_mask).mean()
+                    loss = loss + args.aux_start_end_weight * aux
+                    stats["aux_start_end"] = aux.item()
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss at step {completed_steps} (epoch {epoch}); "
                                              "lower --learning_rate or use fp32")

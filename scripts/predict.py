@@ -33,6 +33,9 @@ def main() -> int:
     p.add_argument("--doc_stride", type=int, default=128)
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--null_score_diff_threshold", type=float, default=0.0)
+    p.add_argument("--decoding", default="argmax", choices=["argmax", "expected_f1"],
+                   help="the most probable span, or the n-best answer of highest expected F1 under the model")
+    p.add_argument("--decoding_temperature", type=float, default=1.0)
     p.add_argument("--device", default=None)
     args = p.parse_args()
     if (args.question is None) != (args.context is None):
@@ -47,7 +50,8 @@ def main() -> int:
     except (FileNotFoundError, OSError) as e:
         return fail(str(e))
     kw = dict(top_k=args.top_k, n_best_size=args.n_best_size, max_answer_length=args.max_answer_length,
-              null_score_diff_threshold=args.null_score_diff_threshold)
+              null_score_diff_threshold=args.null_score_diff_threshold, decoding=args.decoding,
+              temperature=args.decoding_temperature)
     try:
         if args.question is not None:
             answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]

@@ -258,3 +258,21 @@ def test_reward_ramp_schedule():
     ws = [objective_weights(t, "mixed", 10, 1.0, reward_weight=2.0, ramp_steps=4) for t in range(8, 16)]
     assert ws == [(1.0, 0.0), (1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (1.0, 1.5), (1.0, 2.0), (1.0, 2.0), (1.0, 2.0)]
     assert objective_weights(12, "f1", 10, ramp_steps=4) == (0.0, 0.75)
+
+
+def test_start_end_cross_entropy_hand_computed_and_gradient():
+    from gp_mrc.losses import start_end_cross_entropy
+
+    # 4 tokens; token 3 is not in the passage (cannot start or end a span); spans (0,0), (1,1), (1,2), (2,2)
+    mask = torch.zeros(1, 4, 4, dtype=torch.bool)
+    mask[0, 0, 0] = mask[0, 1, 1] = mask[0, 1, 2] = mask[0, 2, 2] = True
+    start = torch.tensor([[0.0, 1.0, 2.0, 50.0]], dtype=torch.float64)
+    end = torch.tensor([[1.0, 0.0, 3.0, 50.0]], dtype=torch.float64)
+    got = start_end_cross_entropy(start, end, torch.tensor([1]), torch.tensor([2]), mask)
+    ce_start = -(1.0 - math.log(1 + math.e + math.e ** 2))
+    ce_end = -(3.0 - math.log(math.e + 1 + math.e ** 3))
+    assert got.item() == pytest.approx((ce_start + ce_end) / 2, rel=1e-9)
+    s = start.clone().requires_grad_(True)
+    e = end.clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(
+        lambda a, b: start_end_cross_entropy(a, b, torch.tensor([1]), torch.tensor([2]), mask).sum(), (s, e))

@@ -142,3 +142,35 @@ def test_reset_adam_moments_restores_full_size_steps():
     # (β2 = 0.999) instead divides the small gradient by the big ones' scale long after the momentum has faded
     assert last_update(True) == pytest.approx(0.01, rel=1e-3)
     assert last_update(False) < 0.002
+
+
+def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder_dir, tmp_path):
+    """--aux_start_end_weight adds the start/end cross-entropy of the span_bias terms (logged, finite), the soft-F1
+    reward ramps in, and evaluation decodes by expected F1; the answers are still cut from the passage."""
+    data = write_toy_data(tmp_path / "toy.jsonl", n=16)
+    out = tmp_path / "run"
+    results = train(parse_args([
+        "--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--validation_file", data,
+        "--max_seq_length", "64", "--doc_stride", "16", "--per_device_train_batch_size", "8", "--max_train_steps", "6",
+        "--learning_rate", "1e-3", "--output_dir", str(out), "--span_bias", "--aux_start_end_weight", "0.5",
+        "--objective", "mixed", "--mixed_weight", "1", "--reward", "soft_f1", "--warm_start_steps", "2",
+        "--reward_ramp_steps", "2", "--decoding", "expected_f1", "--logging_steps", "1"]))
+    log = [json.loads(line) for line in open(out / "train_log.jsonl")]
+    assert [r["objective"] for r in log] == ["multilabel"] * 2 + ["mixed"] * 4
+    assert all(r["aux_start_end"] > 0 for r in log)
+    assert {"exact_match", "f1"} <= set(results)
+    nbest = json.load(open(out / "nbest_predictions.json"))
+    preds = json.load(open(out / "predictions.json"))
+    ctx = {json.loads(line)["id"]: json.loads(line)["context"] for line in open(data)}
+    for qid, entries in nbest.items():
+        assert preds[qid] in [e["text"] for e in entries]
+        assert all(ctx[qid][e["start"]:e["end"]] == e["text"] for e in entries)
+        if len(entries) > 1:
+            assert preds[qid] == max(entries, key=lambda e: e["expected_f1"])["text"]
+
+
+def test_aux_start_end_needs_span_bias(tiny_encoder_dir, tmp_path):
+    data = write_toy_data(tmp_path / "toy.jsonl", n=4)
+    with pytest.raises(SystemExit, match="span_bias"):
+        train(parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", data,
+                          "--aux_start_end_weight", "1", "--output_dir", str(tmp_path / "r")]))
