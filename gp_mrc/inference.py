@@ -12,13 +12,21 @@ from tqdm.auto import tqdm
 
 from .collate import SpanCollator
 from .decoding import WindowTopK, best_answers, collect_results, topk_spans
+from .precision import autocast
 
 INFERENCE_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "feature_index")
 
 
+def length_order(features: Any) -> list[int]:
+    """Feature indices longest first: batches of similar length pad little (results are keyed by feature_index,
+    so the order does not change any answer)."""
+    lengths = [len(x) for x in features["input_ids"]]
+    return sorted(range(len(lengths)), key=lambda i: -lengths[i])
+
+
 def inference_loader(features: Any, pad_token_id: int, batch_size: int) -> DataLoader:
     cols = [c for c in INFERENCE_COLUMNS if c in features.column_names]
-    return DataLoader(features.select_columns(cols), batch_size=batch_size, shuffle=False,
+    return DataLoader(features.select_columns(cols), batch_size=batch_size, sampler=length_order(features),
                       collate_fn=SpanCollator(pad_token_id, with_targets=False))
 
 
@@ -81,12 +89,17 @@ def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad
                     n_best_size: int, version_2_with_negative: bool, null_score_diff_threshold: float = 0.0,
                     max_answer_length: int | None = None, accelerator: Any = None,
                     disable_progress: bool = False, decoding: str = "argmax", temperature: float = 1.0,
-                    lang: str = "en") -> tuple[dict, dict, dict]:
-    """Model + examples/features → (predictions, nbest, null_diff), the one path used everywhere."""
+                    lang: str = "en", mixed_precision: str = "no") -> tuple[dict, dict, dict]:
+    """Model + examples/features → (predictions, nbest, null_diff), the one path used everywhere.
+
+    `mixed_precision` ("no" | "bf16" | "fp16") autocasts the encoder outside Accelerate (which autocasts a
+    prepared model itself); span log-probabilities are fp32 either way."""
     loader = inference_loader(features, pad_token_id, batch_size)
     if accelerator is not None:
         loader = accelerator.prepare(loader)
-    results, raw = predict_windows(model, loader, n_best_size, accelerator, max_answer_length, disable_progress)
+    device_type = next(model.parameters()).device.type
+    with autocast(device_type, mixed_precision if accelerator is None else "no"):
+        results, raw = predict_windows(model, loader, n_best_size, accelerator, max_answer_length, disable_progress)
     return best_answers(examples, features, results, n_best_size=n_best_size,
                         version_2_with_negative=version_2_with_negative,
                         null_score_diff_threshold=null_score_diff_threshold, raw_scores=raw,

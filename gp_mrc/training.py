@@ -26,14 +26,16 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from .arguments import build_parser, parse_args  # noqa: F401  (re-exported: training.parse_args)
 from .baseline import StartEndForQuestionAnswering
 from .collate import SpanCollator
 from .data import DataError, detect_language, load_examples
-from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
+from .defaults import default_encoder_path
 from .features import content_key, prepare_features
 from .inference import answer_features, score_predictions, write_json_atomic, write_predictions
-from .losses import (OBJECTIVES, REWARDS, expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
+from .losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
                      soft_f1_loss, span_cross_entropy, start_end_cross_entropy, to_band)
+from .precision import resolve_mixed_precision
 from .modeling import GlobalPointerForQuestionAnswering, HeadConfig, is_gp_mrc_folder
 from .reader import load_tokenizer
 
@@ -43,106 +45,6 @@ TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mappin
                  "feature_index")
 STATE_FILE = "trainer_state.json"
 HEAD_PREFIXES = ("head.", "qa_model.qa_outputs.")  # the span heads of GlobalPointer and of the start/end reader
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Fine-tune a GlobalPointer reader on SQuAD-style data.")
-    a = p.add_argument
-    a("--model_name_or_path", default=None, help="encoder (hub name or folder) or a gp_mrc model folder; "
-      "default: the packaged all-MiniLM-L6-v2")
-    a("--tokenizer_name", default=None)
-    a("--train_file", default=None, help="SQuAD JSON or flat JSON/JSONL; default: data/sample_train.json")
-    a("--validation_file", default=None, help="default: data/sample_dev.json when training on the sample")
-    a("--dataset_name", default=None, help="hub dataset (e.g. squad, squad_v2); needs internet")
-    a("--dataset_config_name", default=None)
-    a("--version_2_with_negative", action="store_true", help="questions may be unanswerable (SQuAD v2)")
-    a("--lang", default="auto", choices=["auto", "en", "zh"], help="metric: en = SQuAD, zh = CMRC char-level")
-    a("--max_seq_length", type=int, default=384)
-    a("--doc_stride", type=int, default=128)
-    a("--max_query_length", type=int, default=64)
-    a("--max_answer_length", type=int, default=30)
-    a("--n_best_size", type=int, default=20)
-    a("--null_score_diff_threshold", type=float, default=0.0)
-    a("--max_train_samples", type=int, default=None)
-    a("--max_eval_samples", type=int, default=None)
-    a("--architecture", default="globalpointer", choices=["globalpointer", "start_end"],
-      help="start_end: the standard AutoModelForQuestionAnswering reader (benchmark baseline)")
-    a("--head_size", type=int, default=64)
-    a("--no_rope", action="store_true", help="ablation: GlobalPointer without rotary position embedding")
-    a("--span_bias", action="store_true",
-      help="add linear start/end terms to the span score (Efficient GlobalPointer); they learn from step one")
-    a("--objective", default="multilabel", choices=OBJECTIVES)
-    a("--warm_start_steps", type=float, default=0.3,
-      help="multilabel steps before expected F1: an int, or a fraction (< 1) of the training steps")
-    a("--entropy_lambda", type=float, default=0.01)
-    a("--warm_start_loss", default="multilabel", choices=["multilabel", "softmax"],
-      help="the gold-span loss (objective multilabel, and the warm start of f1/mixed): the multilabel categorical "
-      "cross-entropy, or softmax: −log p(gold) under the span softmax")
-    a("--keep_optimizer_state", action="store_true",
-      help="keep AdamW's moments when the objective switches after the warm start (default: reset them)")
-    a("--multilabel_offset", default="log_n", choices=["log_n", "none"],
-      help="log_n: the multilabel loss scores spans by s − log(#valid spans) (see losses.py); none: raw s")
-    a("--mixed_weight", type=float, default=0.1, help="weight of the gold-span loss after warm start (mixed)")
-    a("--reward", default="expected_f1", choices=REWARDS,
-      help="the F1 loss after the warm start: expected_f1 = −Σ p·f1 + λ Σ p log p; soft_f1 = cross-entropy "
-      "against q ∝ exp(f1 / τ) over the rewarded spans")
-    a("--soft_f1_tau", type=float, default=0.3, help="temperature τ of the soft_f1 targets")
-    a("--reward_weight", type=float, default=1.0, help="weight of the F1 loss after the warm start")
-    a("--reward_ramp_steps", type=float, default=0,
-      help="raise the F1 loss's weight linearly over this many steps after the warm start (int or fraction)")
-    a("--aux_start_end_weight", type=float, default=0.0,
-      help="add this weight × the start/end cross-entropy of the head's linear start/end terms (needs --span_bias)")
-    a("--decoding", default="argmax", choices=["argmax", "expected_f1"],
-      help="evaluation answer: the most probable span, or the n-best entry of highest expected F1")
-    a("--decoding_temperature", type=float, default=1.0, help="temperature on p for --decoding expected_f1")
-    a("--f1_window", type=int, default=None, help="pruning window W (tokens) for the per-span F1")
-    a("--cache_dir", default=None, help="where the F1 reward cache lives (default: <output_dir>/../.gp_mrc_cache)")
-    a("--per_device_train_batch_size", type=int, default=16)
-    a("--per_device_eval_batch_size", type=int, default=32)
-    a("--gradient_accumulation_steps", type=int, default=1)
-    a("--learning_rate", type=float, default=5e-5)
-    a("--head_learning_rate", type=float, default=None,
-      help="learning rate of the span head (randomly initialised); default: --learning_rate")
-    a("--weight_decay", type=float, default=0.01)
-    a("--max_grad_norm", type=float, default=1.0)
-    a("--num_train_epochs", type=float, default=None, help="default 3 (1 on the built-in sample is too few)")
-    a("--max_train_steps", type=int, default=None, help="overrides num_train_epochs")
-    a("--lr_scheduler_type", default="linear")
-    a("--num_warmup_steps", type=float, default=0.1, help="an int, or a fraction (< 1) of the training steps")
-    a("--seed", type=int, default=42)
-    a("--output_dir", default="runs/gp_mrc")
-    a("--checkpointing_steps", default=None, help="an int (every N steps) or 'epoch'")
-    a("--save_total_limit", type=int, default=2)
-    a("--resume_from_checkpoint", default=None, help="a checkpoint folder, or 'latest'")
-    a("--eval_steps", type=int, default=None, help="also evaluate every N steps (logged to eval_log.jsonl)")
-    a("--intermediate_eval_samples", type=int, default=None,
-      help="evaluations before the final one use only the first N eval questions (cheap learning curves)")
-    a("--eval_every_epoch", action="store_true")
-    a("--do_eval", default="auto", choices=["auto", "yes", "no"])
-    a("--with_tracking", action="store_true", help="log to the trackers accelerate finds (tensorboard, wandb, ...)")
-    a("--report_to", default="all")
-    a("--mixed_precision", default=None, choices=["no", "fp16", "bf16"])
-    a("--cpu", action="store_true", help="force CPU; with torchrun gives multi-process gloo DDP")
-    a("--logging_steps", type=int, default=10)
-    a("--preprocessing_num_workers", type=int, default=None)
-    return p
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    args = build_parser().parse_args(argv)
-    if args.train_file is None and args.dataset_name is None:
-        args.train_file = SAMPLE_TRAIN_FILE
-        if args.validation_file is None:
-            args.validation_file = SAMPLE_DEV_FILE
-        if args.num_train_epochs is None and args.max_train_steps is None:
-            args.num_train_epochs = 4
-            args.max_seq_length = min(args.max_seq_length, 256)
-    if args.num_train_epochs is None:
-        args.num_train_epochs = 3
-    if args.checkpointing_steps is not None and args.checkpointing_steps != "epoch" \
-            and not str(args.checkpointing_steps).isdigit():
-        raise SystemExit(f"--checkpointing_steps must be an integer or 'epoch', got {args.checkpointing_steps!r}")
-    return args
 
 
 class EpochPermutationSampler(Sampler[int]):
@@ -339,6 +241,17 @@ def _truncate_log(path: str, last_step: int) -> int:
     return dropped
 
 
+def resolve_training_precision(args: argparse.Namespace) -> str:
+    """--mixed_precision auto → bf16 / no for the device this run trains on (an `accelerate launch
+    --mixed_precision` setting wins over auto). Keeps what was asked in args.mixed_precision_requested."""
+    requested = getattr(args, "mixed_precision_requested", None) or args.mixed_precision
+    args.mixed_precision_requested = requested
+    if requested == "auto" and os.environ.get("ACCELERATE_MIXED_PRECISION"):
+        return os.environ["ACCELERATE_MIXED_PRECISION"]
+    device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
+    return resolve_mixed_precision(requested, device)
+
+
 def _log_jsonl(path: str, record: dict) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
@@ -346,6 +259,7 @@ def _log_jsonl(path: str, record: dict) -> None:
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train (and evaluate) as the arguments say; returns the final eval results (empty if none)."""
+    args.mixed_precision = resolve_training_precision(args)
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         mixed_precision=args.mixed_precision,
@@ -356,6 +270,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
                         level=logging.INFO if accelerator.is_main_process else logging.ERROR)
     logger.info("%s", accelerator.state)
+    logger.info("mixed precision: %s (asked: %s)", args.mixed_precision, args.mixed_precision_requested)
     set_seed(args.seed)
     os.makedirs(args.output_dir, exist_ok=True)
 

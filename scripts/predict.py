@@ -14,10 +14,6 @@ import json
 import os
 import sys
 
-from gp_mrc.data import DataError, LoadReport, load_examples
-from gp_mrc.inference import write_predictions
-from gp_mrc.reader import Reader
-
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,6 +33,8 @@ def main() -> int:
                    help="the most probable span, or the n-best answer of highest expected F1 under the model")
     p.add_argument("--decoding_temperature", type=float, default=1.0)
     p.add_argument("--device", default=None)
+    p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
+                   help="auto: bf16 where the hardware runs it natively, else fp32; no: always fp32")
     args = p.parse_args()
     if (args.question is None) != (args.context is None):
         p.error("--question and --context go together")
@@ -44,9 +42,15 @@ def main() -> int:
         p.error("give either --question and --context, or --input FILE")
     if args.input is not None and not os.path.isfile(args.input):
         return fail(f"{args.input}: no such input file")
+    # torch, transformers and datasets load only now: --help and argument errors come back at once
+    from gp_mrc.data import DataError, LoadReport, load_examples
+    from gp_mrc.inference import write_predictions
+    from gp_mrc.reader import Reader
+
     try:
         reader = Reader.from_pretrained(args.model, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
-                                        batch_size=args.batch_size, device=args.device)
+                                        batch_size=args.batch_size, device=args.device,
+                                        mixed_precision=args.mixed_precision)
     except (FileNotFoundError, OSError) as e:
         return fail(str(e))
     kw = dict(top_k=args.top_k, n_best_size=args.n_best_size, max_answer_length=args.max_answer_length,

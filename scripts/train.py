@@ -5,7 +5,10 @@ With no data named it trains the packaged all-MiniLM-L6-v2 on data/sample_train.
 data/sample_dev.json (a few minutes on 2 CPU cores).
 """
 
-from gp_mrc.training import parse_args, train
+from gp_mrc.arguments import parse_args
 
 if __name__ == "__main__":
-    train(parse_args())
+    args = parse_args()  # --help and argument errors before torch and transformers load
+    from gp_mrc.training import train
+
+    train(args)

@@ -7,9 +7,10 @@ with HF_HUB_OFFLINE=1. All of them score with gp_mrc.scoring.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import evaluate
+if TYPE_CHECKING:  # evaluate takes seconds to import: only when scoring
+    import evaluate
 
 METRICS_DIR = Path(__file__).resolve().parent
 METRIC_NAMES = ("squad", "squad_v2", "cmrc")
@@ -22,8 +23,10 @@ def metric_path(name: str) -> Path:
     return METRICS_DIR / name / f"{name}.py"
 
 
-def load_metric(name: str, **load_kwargs: Any) -> evaluate.EvaluationModule:
+def load_metric(name: str, **load_kwargs: Any) -> "evaluate.EvaluationModule":
     """evaluate.load on the packaged module file (extra kwargs, e.g. experiment_id, pass through)."""
+    import evaluate
+
     return evaluate.load(str(metric_path(name)), **load_kwargs)
 
 

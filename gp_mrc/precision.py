@@ -1,0 +1,67 @@
+"""Which dtype to compute in: bfloat16 where the hardware runs it natively, fp32 elsewhere.
+
+Importing this module does not import torch (the command-line parsers use it before anything heavy loads).
+Span logits, the softmax and every loss stay fp32 whatever is chosen here (see modeling.py and losses.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, Iterator
+
+MIXED_PRECISION_CHOICES = ("auto", "no", "fp16", "bf16")
+# CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: AVX512-BF16 (Cooper Lake, Zen 4 and later),
+# AMX-BF16 (Sapphire Rapids and later). Without them bf16 is emulated and slower than fp32.
+NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> set[str]:
+    """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo, e.g. macOS)."""
+    try:
+        with open(cpuinfo_path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_has_native_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
+    return bool(cpu_flags(cpuinfo_path) & set(NATIVE_BF16_CPU_FLAGS))
+
+
+def resolve_mixed_precision(requested: str, device_type: str, *, cuda_bf16: bool | None = None,
+                            cpu_bf16: bool | None = None) -> str:
+    """`auto` → "bf16" on a CUDA device that supports it or a CPU with native bf16, else "no"; other values pass.
+
+    cuda_bf16 / cpu_bf16 override the hardware probes (tests simulate machines with them)."""
+    if requested not in MIXED_PRECISION_CHOICES:
+        raise ValueError(f"mixed precision must be one of {MIXED_PRECISION_CHOICES}, got {requested!r}")
+    if requested != "auto":
+        return requested
+    if device_type == "cuda":
+        if cuda_bf16 is None:
+            import torch
+
+            cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return "bf16" if cuda_bf16 else "no"
+    if device_type == "cpu":
+        if cpu_bf16 is None:
+            cpu_bf16 = os.environ.get("GP_MRC_CPU_BF16", "") not in ("0", "false") and cpu_has_native_bf16()
+        return "bf16" if cpu_bf16 else "no"
+    return "no"  # mps and others: fp32
+
+
+@contextlib.contextmanager
+def autocast(device_type: str, mixed_precision: str) -> Iterator[Any]:
+    """torch.autocast for "bf16" / "fp16" on `device_type`; a no-op for "no"."""
+    if mixed_precision == "no":
+        yield None
+        return
+    import torch
+
+    dtype = torch.bfloat16 if mixed_precision == "bf16" else torch.float16
+    with torch.autocast(device_type=device_type, dtype=dtype) as ctx:
+        yield ctx

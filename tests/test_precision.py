@@ -1,0 +1,94 @@
+"""bf16 where the hardware has it: the `auto` choice, and what bf16 changes in a model's answers (little)."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from gp_mrc.precision import cpu_has_native_bf16, resolve_mixed_precision
+
+
+def test_auto_is_bf16_only_where_native(tmp_path):
+    assert resolve_mixed_precision("auto", "cpu", cpu_bf16=True) == "bf16"
+    assert resolve_mixed_precision("auto", "cpu", cpu_bf16=False) == "no"
+    assert resolve_mixed_precision("auto", "cuda", cuda_bf16=False) == "no"
+    assert resolve_mixed_precision("auto", "cuda", cuda_bf16=True) == "bf16"
+    assert resolve_mixed_precision("auto", "mps") == "no"
+    assert resolve_mixed_precision("no", "cpu", cpu_bf16=True) == "no"
+    assert resolve_mixed_precision("bf16", "cpu", cpu_bf16=False) == "bf16"  # asked for explicitly: obeyed
+    with pytest.raises(ValueError, match="mixed precision"):
+        resolve_mixed_precision("fp8", "cpu")
+    # a simulated /proc/cpuinfo: AVX-512 without its BF16 extension is not native bf16
+    old = tmp_path / "old"
+    old.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    new = tmp_path / "new"
+    new.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert not cpu_has_native_bf16(str(old))
+    assert cpu_has_native_bf16(str(new))
+    assert not cpu_has_native_bf16(str(tmp_path / "missing"))
+
+
+def test_training_auto_resolves_per_machine(monkeypatch):
+    from gp_mrc.arguments import parse_args
+    from gp_mrc.training import resolve_training_precision
+
+    args = parse_args(["--cpu"])
+    assert args.mixed_precision == "auto"
+    monkeypatch.setenv("GP_MRC_CPU_BF16", "0")  # simulate a CPU without native bf16
+    assert resolve_training_precision(args) == "no"
+    assert args.mixed_precision_requested == "auto"
+    monkeypatch.delenv("GP_MRC_CPU_BF16")
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")  # `accelerate launch --mixed_precision` wins
+    assert resolve_training_precision(parse_args(["--cpu"])) == "fp16"
+
+
+def test_bf16_logits_finite_and_answers_equal_to_fp32(tiny_tokenizer, tiny_model):
+    """The same model answers the same questions under fp32 and bf16 autocast: logits finite, every top-1 span
+    equal, top-1 log-probabilities within 0.05 (bf16 keeps 8 bits of mantissa; the logits are computed in fp32
+    from bf16 encoder states)."""
+    from gp_mrc.data import build_examples
+    from gp_mrc.features import prepare_features
+    from gp_mrc.inference import answer_features, inference_loader
+    from gp_mrc.precision import autocast
+
+    ctx = "the river vell runs through cordale . cordale was founded in 1587 by wool traders from the north ."
+    recs = [(f"r{i}", {"id": f"q{i}", "title": "", "context": ctx, "question": q,
+                      "answers": {"text": [], "answer_start": []}, "is_impossible": None})
+            for i, q in enumerate(["when was cordale founded?", "who founded cordale?", "what river?"])]
+    examples = build_examples(recs, source="t", version_2=True, require_answers=False)
+    features = prepare_features(examples, tiny_tokenizer, max_seq_length=32, doc_stride=8, max_query_length=16)
+    torch.manual_seed(0)
+    model = tiny_model.eval()
+    with torch.no_grad(), autocast("cpu", "bf16"):
+        batch = next(iter(inference_loader(features, 0, 8)))
+        out = model(**batch)
+    assert torch.isfinite(out.logits).all() and out.logits.dtype == torch.float32
+    kw = dict(pad_token_id=0, batch_size=8, n_best_size=5, version_2_with_negative=False)
+    p32, n32, _ = answer_features(model, examples, features, mixed_precision="no", **kw)
+    p16, n16, _ = answer_features(model, examples, features, mixed_precision="bf16", **kw)
+    assert p16 == p32
+    for q in p32:
+        assert n16[q][0]["score"] == pytest.approx(n32[q][0]["score"], abs=0.05)
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys, runpy; sys.argv = ['train.py', '--help']\n"
+            "try:\n    runpy.run_path('scripts/train.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'evaluate') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=_root())
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_argument_choices_agree_with_the_library():
+    from gp_mrc import arguments, decoding, losses
+
+    assert arguments.OBJECTIVES == losses.OBJECTIVES
+    assert arguments.REWARDS == losses.REWARDS
+    assert arguments.DECODINGS == decoding.DECODINGS
+
+
+def _root():
+    import os
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
