@@ -21,17 +21,39 @@ def pad_2d(rows: list[list[int]], width: int, value: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def is_banded(n: int, width: int | None) -> bool:
+    """Whether (B, n, n) span tensors are kept as the band j − i < width, (B, n, width) (the rule of
+    losses.to_band: a band as wide as the window is the dense matrix)."""
+    return width is not None and width < n
+
+
+def span_tensor(spans: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int, width: int | None,
+                dtype: torch.dtype) -> torch.Tensor:
+    """(B, n, n) — or the band (B, n, width), entry [b, i, l] = span (i, i + l) — from per-row (starts, ends,
+    values); spans outside the band are dropped (they are masked in the losses anyway)."""
+    banded = is_banded(n, width)
+    out = torch.zeros(len(spans), n, width if banded else n, dtype=dtype)
+    for b, (s, e, v) in enumerate(spans):
+        s, e, v = np.asarray(s, dtype=np.int64), np.asarray(e, dtype=np.int64), np.asarray(v)
+        col = e - s if banded else e
+        keep = (col >= 0) & (col < out.shape[2]) & (s < n)
+        out[b, torch.from_numpy(s[keep]), torch.from_numpy(col[keep])] = torch.as_tensor(v[keep], dtype=dtype)
+    return out
+
+
 class SpanCollator:
     """Pads a list of feature rows to the longest in the batch (a multiple of `pad_to_multiple_of`).
 
     Produces model inputs plus `passage_mask`, `feature_index`, multilabel `targets` (gold spans, or
-    the null span where the window holds no gold) and, when an F1 table is given, dense `f1` rewards.
+    the null span where the window holds no gold) and, when an F1 table is given, `f1` rewards. With
+    `band_width` (training: max_answer_length) targets and rewards come in the band layout the losses use
+    (B, n, width) instead of (B, n, n): no dense matrix is built only to be cut back.
     """
 
     def __init__(self, pad_token_id: int = 0, f1_table: SparseRows | None = None, pad_to_multiple_of: int = 8,
-                 with_targets: bool = True):
+                 with_targets: bool = True, band_width: int | None = None):
         self.pad_token_id, self.f1_table = pad_token_id, f1_table
-        self.multiple, self.with_targets = pad_to_multiple_of, with_targets
+        self.multiple, self.with_targets, self.band_width = pad_to_multiple_of, with_targets, band_width
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         n = max(len(r["input_ids"]) for r in rows)
@@ -45,20 +67,14 @@ class SpanCollator:
         if "token_type_ids" in rows[0]:
             batch["token_type_ids"] = pad_2d([r["token_type_ids"] for r in rows], n, 0)
         if self.with_targets:
-            targets = torch.zeros(len(rows), n, n, dtype=torch.bool)
-            for b, r in enumerate(rows):
-                if r["gold_starts"]:
-                    targets[b, r["gold_starts"], r["gold_ends"]] = True
-                else:
-                    targets[b, 0, 0] = True  # no gold in this window (or unanswerable): the null span
-            batch["targets"] = targets
+            # no gold in this window (or unanswerable): the null span (0, 0)
+            golds = [(r["gold_starts"] or [0], r["gold_ends"] or [0], [True] * max(1, len(r["gold_starts"])))
+                     for r in rows]
+            batch["targets"] = span_tensor(golds, n, self.band_width, torch.bool)
             # for the start/end baseline: the first gold, else [CLS] (as the transformers examples)
             batch["start_positions"] = torch.tensor([r["gold_starts"][0] if r["gold_starts"] else 0 for r in rows])
             batch["end_positions"] = torch.tensor([r["gold_ends"][0] if r["gold_ends"] else 0 for r in rows])
         if self.f1_table is not None:
-            f1 = torch.zeros(len(rows), n, n, dtype=torch.float32)
-            for b, r in enumerate(rows):
-                s, e, v = self.f1_table.row(r["feature_index"])
-                f1[b, torch.as_tensor(s, dtype=torch.long), torch.as_tensor(e, dtype=torch.long)] = torch.as_tensor(v, dtype=torch.float32)
-            batch["f1"] = f1
+            batch["f1"] = span_tensor([self.f1_table.row(r["feature_index"]) for r in rows], n, self.band_width,
+                                      torch.float32)
         return batch

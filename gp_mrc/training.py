@@ -321,7 +321,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     cols = [c for c in TRAIN_COLUMNS if c in train_features.column_names]
     sampler = EpochPermutationSampler(len(train_features), args.seed)
     train_loader = DataLoader(train_features.select_columns(cols), batch_size=args.per_device_train_batch_size,
-                              sampler=sampler, collate_fn=SpanCollator(tokenizer.pad_token_id or 0, f1_table))
+                              sampler=sampler, collate_fn=SpanCollator(tokenizer.pad_token_id or 0, f1_table,
+                                                       band_width=args.max_answer_length))
 
     # ---- optimisation
     groups = param_groups(model, args.learning_rate, args.head_learning_rate, args.weight_decay)
@@ -418,16 +419,16 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                     loss, w_ml, w_f1 = out.loss, 0.0, 0.0
                     stats["start_end_ce"] = loss.item()
                 if w_ml or w_f1:  # on the band j − i < max_answer_length: same values, ~8x less work
-                    mask, logits, targets, *f1 = to_band(out.max_span_length, out.span_mask, out.logits,
-                                                         batch["targets"], *([batch["f1"]] if w_f1 else []))
+                    mask, logits = to_band(out.max_span_length, out.span_mask, out.logits)
+                    targets, f1 = batch["targets"], batch.get("f1")  # the collator built them banded
                 if w_ml:
                     ml = gold_span_loss(logits, targets, mask).mean()
                     loss = loss + w_ml * ml
                     stats["multilabel"] = ml.item()
                 if w_f1:
-                    ef = expected_f1_loss(logits, f1[0], mask, args.entropy_lambda)
+                    ef = expected_f1_loss(logits, f1, mask, args.entropy_lambda)
                     reward_loss = ef.loss if args.reward == "expected_f1" else \
-                        soft_f1_loss(logits, f1[0], mask, args.soft_f1_tau)
+                        soft_f1_loss(logits, f1, mask, args.soft_f1_tau)
                     loss = loss + w_f1 * reward_loss.mean()
                     stats["expected_f1"] = ef.expected_f1.mean().item()
                     stats["entropy"] = ef.entropy.mean().item()

@@ -179,3 +179,29 @@ def test_training_steps_under_bf16_autocast_stay_finite(tiny_encoder_dir, tmp_pa
     initial = load_file(os.path.join(tiny_encoder_dir, "model.safetensors"))
     name = next(k for k in initial if "word_embeddings" in k)
     assert not torch.equal(weights["encoder." + name], initial[name])
+
+
+def test_banded_collator_equals_the_dense_matrix_cut_to_the_band():
+    """Training's collator builds targets and rewards directly in the band layout (B, n, width): exactly what
+    to_band makes of the dense (B, n, n) tensors, including golds longer than the band (dropped) and windows
+    without the answer (the null span)."""
+    from gp_mrc.rewards import F1Table
+
+    rows, table_rows = [], []
+    for k, (golds, f1) in enumerate([(([9], [11]), ([9, 9, 8, 10], [11, 12, 11, 10], [1.0, 0.8, 0.7, 0.5])),
+                                     (([], []), ([0], [0], [1.0])),
+                                     (([4, 5], [4, 30]), ([4, 5, 3], [4, 30, 9], [1.0, 0.9, 0.4]))]):
+        rows.append({"input_ids": list(range(2, 40)), "attention_mask": [1] * 38, "feature_index": k,
+                     "offset_mapping": [[-1, -1]] * 3 + [[i, i + 1] for i in range(34)] + [[-1, -1]],
+                     "gold_starts": golds[0], "gold_ends": golds[1]})
+        table_rows.append(f1)
+    table = F1Table.from_rows(table_rows)
+    dense = SpanCollator(0, table)(rows)
+    band = SpanCollator(0, table, band_width=6)(rows)
+    n = dense["input_ids"].shape[1]
+    mask = valid_span_mask(dense["passage_mask"], 6)
+    _, targets, f1 = to_band(6, mask, dense["targets"], dense["f1"])
+    assert band["targets"].shape == (3, n, 6)
+    assert torch.equal(band["targets"], targets) and torch.equal(band["f1"], f1)
+    assert band["targets"][2].sum() == 1  # the gold (5, 30) is longer than the band
+    assert torch.equal(SpanCollator(0, table, band_width=n)(rows)["targets"], dense["targets"])  # band ≥ n: dense
