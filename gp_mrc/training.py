@@ -491,6 +491,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             break
     progress.close()
     train_seconds = time.time() - t0 - eval_seconds
+    if accelerator.is_main_process:  # as transformers' Trainer: timing of the training alone, eval or not
+        write_json_atomic(os.path.join(args.output_dir, "train_results.json"), {
+            "train_seconds": round(train_seconds, 1), "train_steps": completed_steps,
+            "train_windows_per_second": round(completed_steps * total_batch / max(train_seconds, 1e-9), 2),
+            "mixed_precision": args.mixed_precision})
 
     # ---- save, then evaluate
     accelerator.wait_for_everyone()

@@ -1,0 +1,219 @@
+#!/usr/bin/env python
+"""Speed, side by side in one process (interleaved, medians), for BENCHMARKS.md's "Speed" section.
+
+    python scripts/benchmark_speed.py step    --train_file ../shared/data/squad_v1.1/train-v1.1.explorer.json
+    python scripts/benchmark_speed.py predict --start_end_model DIR --globalpointer_model DIR \\
+        --validation_file ../shared/data/squad_v1.1/dev-v1.1.shared.json
+    python scripts/benchmark_speed.py train   --train_file ... (scripts/train.py at --mixed_precision auto vs no)
+
+step:    one training step — collate (the training collator, F1 rewards included for GlobalPointer) + forward +
+         loss + backward + AdamW — of GlobalPointer (span_bias head, multilabel + soft-F1 loss: the heaviest
+         objective) against the start/end reader, same encoder and rows, in fp32 and under bf16 autocast.
+         CPU time (time.process_time) per step: other jobs on a shared machine delay a step without changing
+         its work.
+predict: questions/s of `Reader` (what scripts/predict.py --input runs) on a start/end model and on a GlobalPointer
+         model, against transformers' fp32 AutoModelForQuestionAnswering loop with the QA examples' n-best
+         post-processing (transformers 5 removed pipeline("question-answering"); that loop is what it ran).
+train:   training windows/s of scripts/train.py, --mixed_precision auto against no, the same short run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def machine() -> str:
+    from gp_mrc.precision import cpu_has_native_bf16
+
+    return (f"{platform.machine()}, {os.cpu_count()} cores, native bf16: {cpu_has_native_bf16()}, "
+            f"{datetime.date.today().isoformat()}")
+
+
+# --------------------------------------------------------------------------- step
+
+
+def bench_step(args: argparse.Namespace) -> dict:
+    import torch
+    from transformers import AutoTokenizer
+
+    from gp_mrc.baseline import StartEndForQuestionAnswering
+    from gp_mrc.collate import SpanCollator
+    from gp_mrc.data import load_examples
+    from gp_mrc.defaults import default_encoder_path
+    from gp_mrc.features import prepare_features
+    from gp_mrc.losses import multilabel_categorical_crossentropy, soft_f1_loss, to_band
+    from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+    from gp_mrc.rewards import compute_f1_table
+
+    path = args.model_name_or_path or default_encoder_path()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    examples = load_examples(args.train_file, max_samples=100)
+    feats = prepare_features(examples, tokenizer, max_seq_length=args.max_seq_length, doc_stride=128)
+    table = compute_f1_table(feats, examples, lang="en")
+    rows = [feats[i] for i in range(args.batch_size)]
+    collate = {"start_end": SpanCollator(tokenizer.pad_token_id, band_width=30),
+               "globalpointer": SpanCollator(tokenizer.pad_token_id, table, band_width=30)}
+    torch.manual_seed(0)
+    models = {"start_end": StartEndForQuestionAnswering.from_encoder(path, HeadConfig()),
+              "globalpointer": GlobalPointerForQuestionAnswering.from_encoder(path, HeadConfig(span_bias=True))}
+    opts = {k: torch.optim.AdamW(m.parameters(), 1e-5) for k, m in models.items()}
+
+    def step(name: str, dtype: str) -> None:
+        batch = collate[name](rows)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+            out = models[name](**batch)
+        if name == "start_end":
+            loss = out.loss
+        else:
+            mask, logits = to_band(out.max_span_length, out.span_mask, out.logits)
+            loss = multilabel_categorical_crossentropy(logits, batch["targets"], mask, log_n_offset=True).mean() \
+                + soft_f1_loss(logits, batch["f1"], mask).mean()
+        loss.backward()
+        opts[name].step()
+        opts[name].zero_grad()
+
+    times: dict[tuple[str, str], list[float]] = {}
+    for r in range(args.repeats + 1):
+        for dtype in ("fp32", "bf16"):
+            for name in models:
+                t = time.process_time()
+                step(name, dtype)
+                if r:  # the first round warms up
+                    times.setdefault((name, dtype), []).append(time.process_time() - t)
+    med = {f"{n}/{d}": statistics.median(v) for (n, d), v in times.items()}
+    out = {"median_cpu_s": med, "batch": f"{args.batch_size} x {args.max_seq_length}", "repeats": args.repeats}
+    for d in ("fp32", "bf16"):
+        out[f"globalpointer_over_start_end_{d}_pct"] = 100 * (med[f"globalpointer/{d}"] / med[f"start_end/{d}"] - 1)
+    out["bf16_speedup"] = {n: med[f"{n}/fp32"] / med[f"{n}/bf16"] for n in models}
+    return out
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def transformers_loop(model, tokenizer, questions, contexts, *, max_seq_length=384, doc_stride=128, batch_size=32,
+                      n_best_size=20, max_answer_length=30) -> list[str]:
+    """What pipeline("question-answering") did, in fp32: windows with stride, start/end logits, then per window
+    the top-n starts × top-n ends (the QA examples' postprocess_qa_predictions), best over windows."""
+    import numpy as np
+    import torch
+
+    enc = tokenizer(questions, contexts, truncation="only_second", max_length=max_seq_length, stride=doc_stride,
+                    return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest")
+    sample = enc.pop("overflow_to_sample_mapping")
+    offsets = enc.pop("offset_mapping")
+    best: dict[int, tuple[float, str]] = {}
+    for lo in range(0, len(sample), batch_size):
+        inputs = {k: torch.tensor(v[lo:lo + batch_size]) for k, v in enc.items()}
+        with torch.inference_mode():
+            out = model(**inputs)
+        starts, ends = out.start_logits.numpy(), out.end_logits.numpy()
+        for b in range(starts.shape[0]):
+            f = lo + b
+            seq = enc.sequence_ids(f)
+            offs, ex = offsets[f], sample[f]
+            for s in np.argsort(starts[b])[-1:-n_best_size - 1:-1]:
+                for e in np.argsort(ends[b])[-1:-n_best_size - 1:-1]:
+                    if seq[s] != 1 or seq[e] != 1 or e < s or e - s + 1 > max_answer_length:
+                        continue
+                    score = float(starts[b][s] + ends[b][e])
+                    if ex not in best or score > best[ex][0]:
+                        best[ex] = (score, contexts[ex][offs[s][0]:offs[e][1]])
+    return [best.get(i, (0.0, ""))[1] for i in range(len(questions))]
+
+
+def bench_predict(args: argparse.Namespace) -> dict:
+    import datasets
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from gp_mrc.data import load_examples
+    from gp_mrc.reader import Reader
+
+    datasets.disable_progress_bars()
+    examples = load_examples(args.validation_file, max_samples=args.questions)
+    records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
+    qs, cs = [r["question"] for r in records], [r["context"] for r in records]
+    kw = dict(max_seq_length=args.max_seq_length, doc_stride=128)
+    readers = {"predict.py start/end (auto)": Reader.from_pretrained(args.start_end_model, **kw),
+               "predict.py GlobalPointer (auto)": Reader.from_pretrained(args.globalpointer_model, **kw),
+               "predict.py GlobalPointer (fp32)": Reader.from_pretrained(args.globalpointer_model,
+                                                                          mixed_precision="no", **kw)}
+    hf_model = AutoModelForQuestionAnswering.from_pretrained(args.start_end_model).eval()
+    tok = AutoTokenizer.from_pretrained(args.start_end_model)
+    runners = {k: (lambda r=r: r.answer(records)) for k, r in readers.items()}
+    runners["transformers fp32 loop, start/end"] = lambda: transformers_loop(hf_model, tok, qs, cs, **kw)
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    torch.set_grad_enabled(False)
+    for _ in range(args.repeats):
+        for k, run in runners.items():  # interleaved: machine noise hits every system alike
+            t = time.perf_counter()
+            run()
+            times[k].append(time.perf_counter() - t)
+    qps = {k: len(records) / statistics.median(v) for k, v in times.items()}
+    base = qps["transformers fp32 loop, start/end"]
+    return {"questions": len(records), "repeats": args.repeats, "questions_per_s": qps,
+            "ratio_to_transformers_fp32": {k: v / base for k, v in qps.items()},
+            "globalpointer_over_start_end": qps["predict.py GlobalPointer (auto)"] / qps["predict.py start/end (auto)"]}
+
+
+# --------------------------------------------------------------------------- train
+
+
+def bench_train(args: argparse.Namespace) -> dict:
+    out: dict[str, list[float]] = {"auto": [], "no": []}
+    for r in range(args.repeats):
+        for mp in ("auto", "no"):
+            d = os.path.join(ROOT, "runs", "speed", f"train_{mp}_{r}")
+            cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--train_file", args.train_file,
+                   "--max_train_samples", "600", "--max_train_steps", str(args.train_steps), "--do_eval", "no",
+                   "--max_seq_length", str(args.max_seq_length), "--doc_stride", "128", "--span_bias",
+                   "--mixed_precision", mp, "--output_dir", d, "--learning_rate", "1e-4"]
+            subprocess.run(cmd, check=True, capture_output=True)
+            with open(os.path.join(d, "train_results.json")) as f:
+                out[mp].append(json.load(f)["train_windows_per_second"])
+    med = {k: statistics.median(v) for k, v in out.items()}
+    return {"train_windows_per_s": out, "median": med, "auto_over_no": med["auto"] / med["no"],
+            "steps": args.train_steps}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["step", "predict", "train"])
+    p.add_argument("--model_name_or_path", default=None)
+    p.add_argument("--train_file", default=os.path.join(os.path.dirname(ROOT), "shared", "data", "squad_v1.1",
+                                                        "train-v1.1.explorer.json"))
+    p.add_argument("--validation_file", default=os.path.join(os.path.dirname(ROOT), "shared", "data", "squad_v1.1",
+                                                             "dev-v1.1.shared.json"))
+    p.add_argument("--start_end_model")
+    p.add_argument("--globalpointer_model")
+    p.add_argument("--questions", type=int, default=300)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--max_seq_length", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--train_steps", type=int, default=20)
+    p.add_argument("--output", default=None, help="also write the result JSON here")
+    args = p.parse_args()
+    result = {"what": args.what, "command": "python " + " ".join(sys.argv), "machine": machine(),
+              **{"step": bench_step, "predict": bench_predict, "train": bench_train}[args.what](args)}
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
