@@ -7,6 +7,12 @@ import string
 
 import pytest
 import torch
+from hypothesis import settings
+
+# CI runs property tests derandomized (HYPOTHESIS_PROFILE=ci in .ci/run): the same cases every run, so CI never
+# passes or fails by luck; locally they explore new cases each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 from transformers import BertConfig, BertTokenizerFast
 
 from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig

@@ -11,6 +11,8 @@ from gp_mrc.features import prepare_features
 from gp_mrc.modeling import MASK_VALUE, valid_span_mask
 from test_features import make_examples
 
+# Windows overlap by DOC_STRIDE tokens, so an answer of at most DOC_STRIDE tokens lies wholly inside some window.
+MAX_SEQ_LENGTH, DOC_STRIDE = 80, 32
 LATIN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_size=7)
 ACCENTED = st.tuples(LATIN, st.sampled_from(["\u0301", "\u0308", "\u0303", "\u0327"]), st.text(
     alphabet="aeiou", max_size=2)).map(lambda t: t[0] + t[1] + t[2])
@@ -27,7 +29,9 @@ PIECE = st.one_of(LATIN.map(lambda t: (t, True)), ACCENTED.map(lambda t: (t, Tru
 def passage_and_answer(draw):
     pieces = draw(st.lists(PIECE, min_size=2, max_size=40))
     a = draw(st.integers(0, len(pieces) - 1))
-    b = draw(st.integers(a, min(len(pieces) - 1, a + 5)))
+    # at most 3 pieces: ≤ 27 tokens with the tiny character-level vocabulary (a piece is ≤ 9 characters once
+    # accents are stripped), within DOC_STRIDE, so some window always holds the whole answer
+    b = draw(st.integers(a, min(len(pieces) - 1, a + 2)))
     context, spans = "", []
     for n, (text, spaced) in enumerate(pieces):
         if context and (spaced or pieces[n - 1][1] or draw(st.booleans())):
@@ -44,7 +48,8 @@ def test_random_passages_round_trip_the_exact_answer(tiny_tokenizer, case):
     context, start, end = case
     answer = context[start:end]
     ex = make_examples([(context, "what is it?", [(answer, start)])])
-    feats = prepare_features(ex, tiny_tokenizer, max_seq_length=40, doc_stride=12, max_query_length=8)
+    feats = prepare_features(ex, tiny_tokenizer, max_seq_length=MAX_SEQ_LENGTH, doc_stride=DOC_STRIDE,
+                             max_query_length=8)
     batches, hits = [], 0
     for k, f in enumerate(feats):
         offs, n = f["offset_mapping"], len(f["input_ids"])
