@@ -36,7 +36,6 @@ import logging
 import multiprocessing
 import os
 import re
-import tempfile
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -45,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from gp_mrc.atomic import atomic_path
 from gp_mrc.scoring import (
     LANGS,
     answer_tokens,
@@ -574,20 +574,10 @@ def cache_path(cache_dir: str | os.PathLike, key: str) -> str:
 def save_f1_table(table: F1Table, path: str | os.PathLike, key: str) -> None:
     """Write atomically (temp file + os.replace) with the key and a payload checksum."""
     table.check()
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".f1_table-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, row_ptr=table.row_ptr, starts=table.starts, ends=table.ends, values=table.values,
-                     key=np.array(key), checksum=np.array(table.checksum()))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
+        np.savez(f, row_ptr=table.row_ptr, starts=table.starts, ends=table.ends, values=table.values,
+                 key=np.array(key), checksum=np.array(table.checksum()))
 
 
 def load_f1_table(path: str | os.PathLike, key: str | None = None, n_features: int | None = None) -> F1Table:
