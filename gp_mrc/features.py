@@ -12,7 +12,7 @@ QA examples). A feature keeps:
 * `example_id`, `example_index`, `feature_index`, `is_impossible`.
 
 A window that contains no gold answer of an answerable question has empty gold lists: its target is
-the null span (token 0, [CLS]), as the transformers examples label [CLS] — see `rewards.py`.
+the null span (token 0, [CLS]), as the transformers examples label [CLS] — see `rewards/scorer.py`.
 Questions longer than `max_query_length` tokens are truncated (counted in one warning).
 """
 

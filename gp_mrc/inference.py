@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -10,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from .atomic import write_json_atomic  # also imported from here (inference.write_json_atomic)
 from .collate import SpanCollator
 from .decoding import WindowTopK, best_answers, collect_results, topk_spans
 from .precision import autocast
@@ -67,13 +67,6 @@ def score_predictions(predictions: dict[str, str], examples: Any, metric_name: s
     if metric_name == "squad_v2":
         preds = [dict(p, no_answer_probability=0.0) for p in preds]
     return metric.compute(predictions=preds, references=squad_references(examples))
-
-
-def write_json_atomic(path: str, obj: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=2)
-    os.replace(tmp, path)
 
 
 def write_predictions(output_dir: str, predictions: dict, nbest: dict, null_diff: dict | None = None,

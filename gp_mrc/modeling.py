@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig
 
+from .atomic import atomic_path
+
 # Finite, representable in fp16 and bf16 (fp16 max is 65504), and exp() of it underflows to 0.
 MASK_VALUE = -30000.0
 HEAD_CONFIG_NAME = "gp_mrc_config.json"
@@ -196,9 +198,8 @@ class GlobalPointerForQuestionAnswering(nn.Module):
         state = state_dict if state_dict is not None else self.state_dict()
         # contiguous, de-aliased copies: safetensors refuses shared storage
         state = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
-        tmp = os.path.join(save_directory, WEIGHTS_NAME + ".tmp")
-        save_file(state, tmp, metadata={"format": "pt"})
-        os.replace(tmp, os.path.join(save_directory, WEIGHTS_NAME))
+        with atomic_path(os.path.join(save_directory, WEIGHTS_NAME)) as tmp:
+            save_file(state, tmp, metadata={"format": "pt"})
         if tokenizer is not None:
             tokenizer.save_pretrained(save_directory)
 

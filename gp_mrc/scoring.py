@@ -44,7 +44,7 @@ _PUNCT_CLASS = re.escape(string.punctuation)
 _WORD_RUN = re.compile(rf"\d+(?:[.,]\d+)+|[^\s{_PUNCT_CLASS}]+|[{_PUNCT_CLASS}]")
 
 
-def _check_lang(lang: str) -> None:
+def check_lang(lang: str) -> None:
     if lang not in LANGS:
         raise ValueError(f"unknown metric language {lang!r}; expected one of {LANGS}")
 
@@ -119,7 +119,7 @@ def longest_common_substring(a: Sequence[str], b: Sequence[str]) -> int:
 
 def answer_tokens(s: str, lang: str) -> list[str]:
     """The token list the F1 of ``lang`` compares."""
-    _check_lang(lang)
+    check_lang(lang)
     if lang == "en":
         return normalize_answer(s).split()
     return mixed_segmentation(s, rm_punc=True)
@@ -139,7 +139,7 @@ def f1_from_overlap(overlap: int, n_pred: int, n_gold: int) -> float:
 
 def token_f1(pred_tokens: Sequence[str], gold_tokens: Sequence[str], lang: str) -> float:
     """F1 of two already-tokenized answers: bag overlap ("en") or longest common run ("zh")."""
-    _check_lang(lang)
+    check_lang(lang)
     if lang == "en":
         overlap = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
     else:
@@ -153,7 +153,7 @@ def gold_answers(golds: Sequence[str], lang: str) -> list[str]:
     No golds means an unanswerable question, scored against [""]. For English we also drop the
     golds that normalize to nothing, as evaluate-v2.0.py does (keeping [""] if none is left).
     """
-    _check_lang(lang)
+    check_lang(lang)
     if isinstance(golds, str):
         raise TypeError(f"golds must be a list of strings, got the string {golds!r}")
     if lang == "en":

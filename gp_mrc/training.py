@@ -27,12 +27,13 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from .arguments import build_parser, parse_args  # noqa: F401  (re-exported: training.parse_args)
+from .atomic import write_json_atomic, write_text_atomic
 from .baseline import StartEndForQuestionAnswering
 from .collate import SpanCollator
 from .data import DataError, detect_language, load_examples
 from .defaults import default_encoder_path
 from .features import content_key, prepare_features
-from .inference import answer_features, score_predictions, write_json_atomic, write_predictions
+from .inference import answer_features, score_predictions, write_predictions
 from .losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
                      soft_f1_loss, span_cross_entropy, start_end_cross_entropy, to_band)
 from .precision import resolve_mixed_precision
@@ -158,10 +159,7 @@ def save_checkpoint(accelerator: Accelerator, args: argparse.Namespace, state: d
         write_json_atomic(os.path.join(tmp, STATE_FILE), state)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        pointer_tmp = os.path.join(root, "latest.tmp")
-        with open(pointer_tmp, "w") as f:
-            f.write(name)
-        os.replace(pointer_tmp, os.path.join(root, "latest"))
+        write_text_atomic(os.path.join(root, "latest"), name)
         done = _complete_checkpoints(root)
         for old in done[: max(0, len(done) - args.save_total_limit)]:
             shutil.rmtree(os.path.join(root, old), ignore_errors=True)
@@ -234,10 +232,7 @@ def _truncate_log(path: str, last_step: int) -> int:
             else:
                 dropped += 1
     if dropped:
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(kept)
-        os.replace(tmp, path)
+        write_text_atomic(path, "".join(kept))
     return dropped
 
 
