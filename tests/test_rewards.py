@@ -277,7 +277,7 @@ def test_worker_processes_give_the_same_table(monkeypatch):
     features, examples = small_dataset()
     big = {k: v * 50 for k, v in features.items()}
     one = compute_f1_table(big, examples, lang="en", window=3, max_answer_length=10)
-    monkeypatch.setattr(rewards, "_MIN_FEATURES_PER_PROC", 1)
+    monkeypatch.setattr(rewards.parallel, "_MIN_FEATURES_PER_PROC", 1)
     two = compute_f1_table(big, examples, lang="en", window=3, max_answer_length=10, num_proc=2)
     assert one.checksum() == two.checksum() and len(two) == 200
 
@@ -288,13 +288,13 @@ def test_worker_processes_give_the_same_table(monkeypatch):
 @pytest.fixture
 def counted(monkeypatch):
     calls = []
-    real = rewards._compute_table
+    real = rewards.parallel._compute_table
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(rewards, "_compute_table", counting)
+    monkeypatch.setattr(rewards.cache, "_compute_table", counting)  # the name the cache calls
     return calls
 
 
@@ -338,7 +338,7 @@ def test_changed_inputs_recompute_even_with_the_same_data_key(tmp_path, counted)
 
 def test_cache_version_is_part_of_the_key(tmp_path, counted, monkeypatch):
     cached(tmp_path)
-    monkeypatch.setattr(rewards, "CACHE_VERSION", rewards.CACHE_VERSION + 1)
+    monkeypatch.setattr(rewards.cache, "CACHE_VERSION", rewards.CACHE_VERSION + 1)
     cached(tmp_path)
     assert len(counted) == 2
 

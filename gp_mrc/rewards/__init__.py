@@ -14,10 +14,6 @@ Everything is importable from ``gp_mrc.rewards`` as it was when this was one mod
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
 from . import cache, inputs, parallel, scorer, table, verify
 from .cache import (
     CACHE_VERSION,
@@ -31,7 +27,7 @@ from .cache import (
     save_f1_table,
 )
 from .inputs import RewardInputs, check_offsets, read_inputs
-from .parallel import _MIN_FEATURES_PER_PROC, _compute_table, compute_f1_table  # the private two: tests patch them
+from .parallel import compute_f1_table
 from .scorer import DEFAULT_F1_WINDOW, candidate_spans, feature_span_f1
 from .table import NULL_INDEX, F1Table
 from .verify import VerifyReport, sample_entries, verify_f1_table
@@ -43,22 +39,3 @@ __all__ = [
     "cache_key", "cache_path", "save_f1_table", "load_f1_table", "load_or_compute_with_info",
     "load_or_compute_f1_table", "verify_f1_table", "sample_entries",
 ]
-
-_PARTS = (table, inputs, scorer, parallel, cache, verify)
-
-
-class _Package(types.ModuleType):
-    """Setting a re-exported name on the package also sets it in every part that uses it.
-
-    So `monkeypatch.setattr(rewards, "CACHE_VERSION", 2)` (or `_compute_table`, `_MIN_FEATURES_PER_PROC`)
-    changes what the code sees, as it did when rewards was a single module."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in self.__dict__:
-            for part in _PARTS:
-                if name in vars(part):
-                    setattr(part, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
