@@ -153,6 +153,8 @@ def bench_predict(args: argparse.Namespace) -> dict:
     hf_model = AutoModelForQuestionAnswering.from_pretrained(args.start_end_model).eval()
     tok = AutoTokenizer.from_pretrained(args.start_end_model)
     runners = {k: (lambda r=r: r.answer(records)) for k, r in readers.items()}
+    gp = readers["predict.py GlobalPointer (auto)"]
+    runners["predict.py GlobalPointer (auto, expected-F1 decoding)"] = lambda: gp.answer(records, decoding="expected_f1")
     runners["transformers fp32 loop, start/end"] = lambda: transformers_loop(hf_model, tok, qs, cs, **kw)
     times: dict[str, list[float]] = {k: [] for k in runners}
     torch.set_grad_enabled(False)
@@ -165,7 +167,9 @@ def bench_predict(args: argparse.Namespace) -> dict:
     base = qps["transformers fp32 loop, start/end"]
     return {"questions": len(records), "repeats": args.repeats, "questions_per_s": qps,
             "ratio_to_transformers_fp32": {k: v / base for k, v in qps.items()},
-            "globalpointer_over_start_end": qps["predict.py GlobalPointer (auto)"] / qps["predict.py start/end (auto)"]}
+            "globalpointer_over_start_end": qps["predict.py GlobalPointer (auto)"] / qps["predict.py start/end (auto)"],
+            "expected_f1_over_argmax": qps["predict.py GlobalPointer (auto, expected-F1 decoding)"]
+            / qps["predict.py GlobalPointer (auto)"]}
 
 
 # --------------------------------------------------------------------------- train

@@ -194,10 +194,10 @@ def _finished(out: str, cmd: list[str]) -> bool:
 # --------------------------------------------------------------------------- result files
 
 
-def load_golds(path: str) -> dict[str, list[str]]:
+def load_golds(path: str, version_2: bool) -> dict[str, list[str]]:
     from gp_mrc.data import load_examples
 
-    examples = load_examples(path, version_2=True, split="validation", require_answers=False)
+    examples = load_examples(path, version_2=version_2, split="validation", require_answers=False)
     return {e["id"]: list(e["answers"]["text"]) for e in examples}
 
 
@@ -249,9 +249,11 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
     with open(os.path.join(out, "nbest_predictions.json")) as f:
         nbest = json.load(f)
     if study.validation_file not in _GOLDS:
-        _GOLDS[study.validation_file] = load_golds(study.validation_file)
+        _GOLDS[study.validation_file] = load_golds(study.validation_file, "--version_2_with_negative" in study.flags)
+    # intermediate points score the first --intermediate_eval_samples questions; the last point (the final
+    # evaluation, the record with train_seconds) scores all of them
     curve = [{"step": r["step"], "exact_match": r.get("exact_match"), "f1": r.get("f1")}
-             for r in _read_jsonl(os.path.join(out, "eval_log.jsonl")) if "train_seconds" not in r]
+             for r in _read_jsonl(os.path.join(out, "eval_log.jsonl"))]
     timing = {k: final.get(k) for k in ("train_seconds", "train_steps", "train_windows_per_second", "peak_rss_mb")}
     if v.parent:
         parent = _load(result_path(study_name, v.parent, seed))
