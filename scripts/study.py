@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 SHARED = os.environ.get("GP_MRC_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
-RESULTS = os.path.join(ROOT, "benchmarks", "results")
-RUNS = os.path.join(ROOT, "runs", "study")
+# overridable so that a frozen copy of the code (a git worktree) can run the study into this checkout
+RESULTS = os.environ.get("GP_MRC_STUDY_RESULTS", os.path.join(ROOT, "benchmarks", "results"))
+RUNS = os.environ.get("GP_MRC_STUDY_RUNS", os.path.join(ROOT, "runs", "study"))
 TEMPERATURES = (0.25, 0.5, 1.0, 2.0)
 
 
