@@ -56,9 +56,9 @@ STUDIES = {
     "squad_v1_4k": Study(os.path.join(SQUAD1, "train-v1.1.explorer.json"), os.path.join(SQUAD1, "dev-v1.1.shared.json"),
                          4000, 285, PROTOCOL + ("--eval_steps", "57", "--intermediate_eval_samples", "500")),
     "squad_v1_16k": Study(os.path.join(SQUAD1, "train-v1.1.explorer.json"), os.path.join(SQUAD1, "dev-v1.1.shared.json"),
-                          16000, 1139, PROTOCOL + ("--eval_steps", "228", "--intermediate_eval_samples", "500")),
+                          16000, 1111, PROTOCOL + ("--eval_steps", "222", "--intermediate_eval_samples", "500")),
     "squad_v2_4k": Study(os.path.join(SQUAD2, "train-from-dev-v2.0.shared.json"),
-                         os.path.join(SQUAD2, "dev-v2.0.shared.json"), 4000, 0,
+                         os.path.join(SQUAD2, "dev-v2.0.shared.json"), 4000, 313,
                          PROTOCOL + ("--version_2_with_negative", "--eval_steps", "60",
                                      "--intermediate_eval_samples", "500")),
 }
