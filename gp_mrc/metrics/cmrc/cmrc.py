@@ -8,7 +8,7 @@ Same input format as the hub's `squad` metric. Scoring is gp_mrc.scoring.
 import datasets
 import evaluate
 
-from gp_mrc.metrics.aggregate import em_f1, squad_features
+from gp_mrc.metrics.aggregate import em_f1, metric_info
 
 _CITATION = """\
 @inproceedings{cui-emnlp2019-cmrc2018,
@@ -33,13 +33,7 @@ Returns:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class Cmrc(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=squad_features(),
-            reference_urls=["https://github.com/ymcui/cmrc2018"],
-        )
+        return metric_info(_DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION, "https://github.com/ymcui/cmrc2018")
 
     def _compute(self, predictions, references):
         return em_f1(predictions, references, "zh")

@@ -7,7 +7,7 @@ normalization), so training rewards and this metric cannot drift apart.
 import datasets
 import evaluate
 
-from gp_mrc.metrics.aggregate import em_f1, squad_features
+from gp_mrc.metrics.aggregate import em_f1, metric_info
 
 _CITATION = """\
 @inproceedings{Rajpurkar2016SQuAD10,
@@ -33,13 +33,7 @@ Returns:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class Squad(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=squad_features(),
-            reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
-        )
+        return metric_info(_DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION, "https://rajpurkar.github.io/SQuAD-explorer/")
 
     def _compute(self, predictions, references):
         scores = em_f1(predictions, references, "en")

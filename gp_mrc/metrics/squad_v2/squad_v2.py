@@ -7,7 +7,7 @@ Same inputs as the hub's `squad_v2` metric; numbers follow the official evaluate
 import datasets
 import evaluate
 
-from gp_mrc.metrics.aggregate import squad_v2_scores, squad_features
+from gp_mrc.metrics.aggregate import metric_info, squad_v2_scores
 
 _CITATION = """\
 @inproceedings{Rajpurkar2018SQuAD2,
@@ -37,13 +37,7 @@ Returns:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class SquadV2(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=squad_features(with_no_answer_probability=True),
-            reference_urls=["https://rajpurkar.github.io/SQuAD-explorer/"],
-        )
+        return metric_info(_DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION, "https://rajpurkar.github.io/SQuAD-explorer/", True)
 
     def _compute(self, predictions, references, no_answer_threshold=1.0):
         return squad_v2_scores(predictions, references, no_answer_threshold=no_answer_threshold)
