@@ -8,7 +8,6 @@ data position, so a killed run resumes with `--resume_from_checkpoint latest` ex
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import math
@@ -34,8 +33,7 @@ from .data import DataError, detect_language, load_examples
 from .defaults import default_encoder_path
 from .features import content_key, prepare_features
 from .inference import answer_features, score_predictions, write_predictions
-from .losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
-                     soft_f1_loss, span_cross_entropy, start_end_cross_entropy, to_band)
+from .objective import Objective, steps_of
 from .precision import resolve_mixed_precision
 from .modeling import GlobalPointerForQuestionAnswering, HeadConfig, is_gp_mrc_folder
 from .reader import load_tokenizer
@@ -63,10 +61,6 @@ class EpochPermutationSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.n
-
-
-def _steps(value: float, total: int) -> int:
-    return int(value * total) if 0 < value < 1 else int(value)
 
 
 def _load_model(args: argparse.Namespace, lang: str) -> tuple[torch.nn.Module, Any]:
@@ -181,11 +175,6 @@ def param_groups(model: torch.nn.Module, lr: float, head_lr: float | None, weigh
                 groups.append({"params": params, "weight_decay": weight_decay if decay else 0.0,
                                "lr": (head_lr or lr) if is_head else lr})
     return groups
-
-
-def objective_switched(step: int, objective: str, warm_start_steps: int) -> bool:
-    """True at the first optimizer step after the warm start (the reward comes in; a ramp does not count)."""
-    return objective != "multilabel" and 0 < warm_start_steps == step
 
 
 def reset_adam_moments(optimizer: torch.optim.Optimizer) -> None:
@@ -327,10 +316,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if args.max_train_steps is None:
         args.max_train_steps = max(1, int(args.num_train_epochs * steps_per_epoch))
     num_epochs = math.ceil(args.max_train_steps / steps_per_epoch)
-    warmup = _steps(args.num_warmup_steps, args.max_train_steps)
-    warm_start = _steps(args.warm_start_steps, args.max_train_steps) if args.objective != "multilabel" else 0
-    gold_span_loss = span_cross_entropy if args.warm_start_loss == "softmax" else functools.partial(
-        multilabel_categorical_crossentropy, log_n_offset=args.multilabel_offset == "log_n")
+    warmup = steps_of(args.num_warmup_steps, args.max_train_steps)
+    objective = Objective.from_args(args, args.max_train_steps)
     scheduler = get_scheduler(args.lr_scheduler_type, optimizer, num_warmup_steps=warmup * accelerator.num_processes,
                               num_training_steps=args.max_train_steps * accelerator.num_processes)
     scheduler = accelerator.prepare(scheduler)
@@ -357,7 +344,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     total_batch = args.per_device_train_batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     logger.info("***** training: %d windows, %d epochs, %d steps, batch %d (x%d processes x%d accumulation), "
                 "objective %s (warm start %d steps) *****", len(train_features), num_epochs, args.max_train_steps,
-                total_batch, accelerator.num_processes, args.gradient_accumulation_steps, args.objective, warm_start)
+                total_batch, accelerator.num_processes, args.gradient_accumulation_steps, args.objective, objective.warm_start_steps)
     log_path = os.path.join(args.output_dir, "train_log.jsonl")
     eval_log_path = os.path.join(args.output_dir, "eval_log.jsonl")
     progress = tqdm(total=args.max_train_steps, initial=completed_steps, disable=not accelerator.is_local_main_process,
@@ -404,42 +391,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             loader.set_epoch(epoch)
             batches_in_epoch = skip_batches
         for batch in _rng_neutral(loader):
-            w_ml, w_f1 = objective_weights(completed_steps, args.objective, warm_start, args.mixed_weight,
-                                           args.reward_weight, _steps(args.reward_ramp_steps, args.max_train_steps))
             with accelerator.accumulate(model):
-                out = model(**batch)
-                loss = torch.zeros((), device=out.logits.device)
-                stats: dict[str, float] = {}
-                if out.loss is not None:  # the start/end baseline's own cross-entropy
-                    loss, w_ml, w_f1 = out.loss, 0.0, 0.0
-                    stats["start_end_ce"] = loss.item()
-                if w_ml or w_f1:  # on the band j − i < max_answer_length: same values, ~8x less work
-                    mask, logits = to_band(out.max_span_length, out.span_mask, out.logits)
-                    targets, f1 = batch["targets"], batch.get("f1")  # the collator built them banded
-                if w_ml:
-                    ml = gold_span_loss(logits, targets, mask).mean()
-                    loss = loss + w_ml * ml
-                    stats["multilabel"] = ml.item()
-                if w_f1:
-                    ef = expected_f1_loss(logits, f1, mask, args.entropy_lambda)
-                    reward_loss = ef.loss if args.reward == "expected_f1" else \
-                        soft_f1_loss(logits, f1, mask, args.soft_f1_tau)
-                    loss = loss + w_f1 * reward_loss.mean()
-                    stats["expected_f1"] = ef.expected_f1.mean().item()
-                    stats["entropy"] = ef.entropy.mean().item()
-                if args.aux_start_end_weight:
-                    aux = start_end_cross_entropy(out.start_logits, out.end_logits, batch["start_positions"],
-                                                  batch["end_positions"], out.span_mask).mean()
-                    loss = loss + args.aux_start_end_weight * aux
-                    stats["aux_start_end"] = aux.item()
+                loss, stats = objective(model(**batch), batch, completed_steps)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss at step {completed_steps} (epoch {epoch}); "
                                              "lower --learning_rate or use fp32")
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and args.max_grad_norm:
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                if accelerator.sync_gradients and not args.keep_optimizer_state and \
-                        objective_switched(completed_steps, args.objective, warm_start):
+                if accelerator.sync_gradients and not args.keep_optimizer_state and objective.switched(completed_steps):
                     reset_adam_moments(optimizer)
                     logger.info("step %d: objective switched; AdamW moments reset", completed_steps)
                 optimizer.step()
@@ -451,9 +411,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             completed_steps += 1
             progress.update(1)
-            objective = "multilabel" if not w_f1 else ("f1" if not w_ml else "mixed")
             record = {"step": completed_steps, "epoch": epoch, "loss": loss.item(),
-                      "objective": "start_end_ce" if out.loss is not None else objective,
+                      "objective": "start_end_ce" if "start_end_ce" in stats else objective.phase(completed_steps - 1),
                       "lr": scheduler.get_last_lr()[0], **stats}
             if accelerator.is_main_process:
                 _log_jsonl(log_path, record)

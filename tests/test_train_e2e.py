@@ -112,11 +112,12 @@ def test_param_groups_put_the_head_at_its_own_learning_rate(tiny_model):
 
 
 def test_objective_switch_is_detected_once():
-    from gp_mrc.training import objective_switched
+    from gp_mrc.objective import Objective
 
-    assert [s for s in range(20) if objective_switched(s, "f1", 6)] == [6]
-    assert [s for s in range(20) if objective_switched(s, "mixed", 6)] == [6]
-    assert not any(objective_switched(s, "multilabel", 6) for s in range(20))
+    assert [s for s in range(20) if Objective("f1", 6).switched(s)] == [6]
+    assert [s for s in range(20) if Objective("mixed", 6, ramp_steps=4).switched(s)] == [6]  # a ramp: one switch
+    assert not any(Objective("multilabel", 6).switched(s) for s in range(20))
+    assert [Objective("mixed", 2).phase(s) for s in range(4)] == ["multilabel", "multilabel", "mixed", "mixed"]
 
 
 def test_reset_adam_moments_restores_full_size_steps():

@@ -1,0 +1,54 @@
+"""The objective combines the tested losses with the schedule's weights: checked against the sum done by hand."""
+
+import pytest
+import torch
+
+from gp_mrc.losses import (expected_f1_loss, multilabel_categorical_crossentropy, soft_f1_loss,
+                           start_end_cross_entropy, to_band)
+from gp_mrc.modeling import SpanOutput, valid_span_mask
+from gp_mrc.objective import Objective, steps_of
+
+
+def fake_batch(seed=0, B=2, n=12, width=4):
+    g = torch.Generator().manual_seed(seed)
+    passage = torch.ones(B, n, dtype=torch.bool)
+    passage[:, :3] = False
+    mask = valid_span_mask(passage, width)
+    out = SpanOutput(logits=torch.randn(B, n, n, generator=g, dtype=torch.float64), span_mask=mask,
+                     max_span_length=width, start_logits=torch.randn(B, n, generator=g, dtype=torch.float64),
+                     end_logits=torch.randn(B, n, generator=g, dtype=torch.float64))
+    band_mask, band_logits = to_band(width, mask, out.logits)
+    targets = torch.zeros_like(band_mask)
+    targets[:, 5, 1] = True  # span (5, 6)
+    f1 = torch.zeros(band_logits.shape, dtype=torch.float64)
+    f1[:, 5, 1], f1[:, 5, 0], f1[:, 4, 2] = 1.0, 0.67, 0.5
+    batch = {"targets": targets, "f1": f1, "start_positions": torch.tensor([5, 5]),
+             "end_positions": torch.tensor([6, 6])}
+    return out, batch, band_logits, band_mask
+
+
+def test_mixed_objective_is_the_weighted_sum_of_its_losses():
+    out, batch, logits, mask = fake_batch()
+    obj = Objective("mixed", warm_start_steps=10, mixed_weight=0.5, reward="soft_f1", soft_f1_tau=0.3,
+                    reward_weight=2.0, ramp_steps=4, aux_start_end_weight=0.25)
+    ml = multilabel_categorical_crossentropy(logits, batch["targets"], mask, log_n_offset=True).mean()
+    soft = soft_f1_loss(logits, batch["f1"], mask, 0.3).mean()
+    aux = start_end_cross_entropy(out.start_logits, out.end_logits, batch["start_positions"],
+                                  batch["end_positions"], out.span_mask).mean()
+    loss, stats = obj(out, batch, step=5)  # warm start: the gold-span loss alone (+ aux)
+    assert loss.item() == pytest.approx((ml + 0.25 * aux).item(), rel=1e-12)
+    loss, stats = obj(out, batch, step=11)  # second step of the ramp: reward weight 2 · 2/4
+    assert loss.item() == pytest.approx((0.5 * ml + 1.0 * soft + 0.25 * aux).item(), rel=1e-12)
+    ef = expected_f1_loss(logits, batch["f1"], mask, 0.01)
+    assert stats["expected_f1"] == pytest.approx(ef.expected_f1.mean().item())
+    assert set(stats) == {"multilabel", "expected_f1", "entropy", "aux_start_end"}
+
+
+def test_f1_objective_drops_the_gold_loss_and_softmax_warm_start():
+    out, batch, logits, mask = fake_batch(seed=1)
+    obj = Objective("f1", warm_start_steps=3, gold_loss="softmax", entropy_lambda=0.1)
+    from gp_mrc.losses import span_cross_entropy
+
+    assert obj(out, batch, 2)[0].item() == pytest.approx(span_cross_entropy(logits, batch["targets"], mask).mean().item())
+    assert obj(out, batch, 3)[0].item() == pytest.approx(expected_f1_loss(logits, batch["f1"], mask, 0.1).loss.mean().item())
+    assert steps_of(0.5, 285) == 142 and steps_of(142, 285) == 142
