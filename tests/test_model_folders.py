@@ -205,3 +205,12 @@ def test_a_broken_legacy_folder_is_one_line(tiny_tokenizer, tmp_path):
     os.remove(tmp_path / "model.safetensors")
     with pytest.raises(FileNotFoundError, match="missing model.safetensors"):
         load_model(str(tmp_path))
+
+
+def test_reader_wraps_a_transformers_qa_model_object(hf_qa_dir, tiny_tokenizer):
+    """Reader(model, tokenizer) with a loaded transformers QA model answers as Reader.from_pretrained(folder)."""
+    qa = BertForQuestionAnswering.from_pretrained(hf_qa_dir)
+    reader = Reader(qa, tiny_tokenizer, device="cpu", mixed_precision="no")
+    assert isinstance(reader.model, StartEndForQuestionAnswering) and reader.settings == PIPELINE_DEFAULTS
+    expected = Reader.from_pretrained(hf_qa_dir, device="cpu", mixed_precision="no")
+    assert reader(question=QUESTION, context=CTX, top_k=3) == expected(question=QUESTION, context=CTX, top_k=3)
