@@ -2,16 +2,24 @@
 
 from typing import Any
 
+from .auto_registration import register_with_transformers
+
 __version__ = "0.1.0"
-__all__ = ["Reader", "GlobalPointerForQuestionAnswering", "HeadConfig"]
+__all__ = ["Reader", "GlobalPointerForQuestionAnswering", "GlobalPointerConfig", "HeadConfig",
+           "StartEndForQuestionAnswering", "InferenceSettings", "load_model"]
+
+# AutoConfig / AutoModel know model_type "gp_mrc" once transformers is imported (before or after this line).
+register_with_transformers()
+
+_LAZY = {"Reader": "reader", "GlobalPointerForQuestionAnswering": "modeling", "GlobalPointerConfig": "configuration",
+         "HeadConfig": "configuration", "StartEndForQuestionAnswering": "baseline", "InferenceSettings": "settings",
+         "load_model": "loading"}
 
 
 def __getattr__(name: str) -> Any:
     # Lazy, so `import gp_mrc.data` (or the metric modules) does not pull in torch and transformers.
-    if name == "Reader":
-        from .reader import Reader
-        return Reader
-    if name in ("GlobalPointerForQuestionAnswering", "HeadConfig"):
-        from . import modeling
-        return getattr(modeling, name)
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'gp_mrc' has no attribute {name!r}")

@@ -17,8 +17,8 @@ DECODINGS = ("argmax", "expected_f1")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Fine-tune a GlobalPointer reader on SQuAD-style data.")
     a = p.add_argument
-    a("--model_name_or_path", default=None, help="encoder (hub name or folder) or a gp_mrc model folder; "
-      "default: the packaged all-MiniLM-L6-v2")
+    a("--model_name_or_path", default=None, help="encoder (hub name or folder), or a reader folder (GlobalPointer "
+      "or start/end, e.g. a transformers QA model) to train further; default: the packaged all-MiniLM-L6-v2")
     a("--tokenizer_name", default=None)
     a("--train_file", default=None, help="SQuAD JSON or flat JSON/JSONL; default: data/sample_train.json")
     a("--validation_file", default=None, help="default: data/sample_dev.json when training on the sample")
@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--null_score_diff_threshold", type=float, default=0.0)
     a("--max_train_samples", type=int, default=None)
     a("--max_eval_samples", type=int, default=None)
-    a("--architecture", default="globalpointer", choices=["globalpointer", "start_end"],
-      help="start_end: the standard AutoModelForQuestionAnswering reader (benchmark baseline)")
+    a("--architecture", default=None, choices=["globalpointer", "start_end"],
+      help="start_end: the AutoModelForQuestionAnswering reader (baseline); default: a reader folder's own, else GP")
     a("--head_size", type=int, default=64)
     a("--no_rope", action="store_true", help="ablation: GlobalPointer without rotary position embedding")
     a("--span_bias", action="store_true",

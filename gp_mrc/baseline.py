@@ -10,22 +10,23 @@ transformers examples approximate it with top-20 starts × top-20 ends.
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict
 from typing import Any
 
 import torch
 from torch import nn
 from transformers import AutoModelForQuestionAnswering
 
-from .modeling import HEAD_CONFIG_NAME, MASK_VALUE, HeadConfig, SpanOutput, valid_span_mask
+from .modeling import MASK_VALUE, HeadConfig, SpanOutput, valid_span_mask
+from .settings import InferenceSettings, store_settings
 
 ARCHITECTURES = ("globalpointer", "start_end")
 
 
 class StartEndForQuestionAnswering(nn.Module):
-    """AutoModelForQuestionAnswering behind the gp_mrc forward signature (returns a SpanOutput)."""
+    """AutoModelForQuestionAnswering behind the gp_mrc forward signature (returns a SpanOutput).
+
+    Its folder is the transformers QA model's own (config.json + weights), the inference settings inside
+    config.json: any transformers QA folder loads as one (gp_mrc.loading.load_model)."""
 
     def __init__(self, qa_model: nn.Module, head_config: HeadConfig | None = None):
         super().__init__()
@@ -40,6 +41,12 @@ class StartEndForQuestionAnswering(nn.Module):
     def from_encoder(cls, name_or_path: str, head_config: HeadConfig | None = None) -> "StartEndForQuestionAnswering":
         return cls(AutoModelForQuestionAnswering.from_pretrained(name_or_path), head_config)
 
+    @classmethod
+    def with_settings(cls, qa_model: nn.Module, settings: InferenceSettings) -> "StartEndForQuestionAnswering":
+        """A loaded QA model with its inference settings (kept in its config, so a save writes them)."""
+        store_settings(qa_model.config, settings)
+        return cls(qa_model, HeadConfig(max_answer_length=settings.max_answer_length))
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None, max_answer_length: int | None = None,
                 start_positions: torch.Tensor | None = None, end_positions: torch.Tensor | None = None,
@@ -53,18 +60,24 @@ class StartEndForQuestionAnswering(nn.Module):
         logits = (start[:, :, None] + end[:, None, :]).masked_fill(~mask, MASK_VALUE)
         return SpanOutput(logits=logits, span_mask=mask, loss=out.loss, raw_scores=True)
 
-    def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:
+    def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None,
+                        **kwargs: Any) -> None:
+        """The transformers QA model's save_pretrained (its settings ride in config.json), plus the tokenizer."""
+        from .legacy import remove_legacy_files
+
         if state_dict is not None:
             state_dict = {k.removeprefix("qa_model."): v for k, v in state_dict.items()}
-        self.qa_model.save_pretrained(save_directory, state_dict=state_dict)
-        with open(os.path.join(save_directory, HEAD_CONFIG_NAME), "w") as f:
-            json.dump({**asdict(self.head_config), "architecture": "start_end"}, f, indent=2)
+        self.qa_model.save_pretrained(save_directory, state_dict=state_dict, **kwargs)
+        remove_legacy_files(save_directory)
         if tokenizer is not None:
             tokenizer.save_pretrained(save_directory)
 
     @classmethod
-    def from_pretrained(cls, directory: str) -> "StartEndForQuestionAnswering":
-        with open(os.path.join(directory, HEAD_CONFIG_NAME)) as f:
-            raw = json.load(f)
-        raw.pop("architecture", None)
-        return cls(AutoModelForQuestionAnswering.from_pretrained(directory), HeadConfig(**raw))
+    def from_pretrained(cls, name_or_path: str) -> "StartEndForQuestionAnswering":
+        """Any start/end folder: ours (current or legacy) or a plain transformers QA model."""
+        from .loading import load_model
+
+        model = load_model(name_or_path).model
+        if not isinstance(model, cls):
+            raise ValueError(f"{name_or_path} holds a {type(model).__name__}, not a start/end reader")
+        return model

@@ -18,10 +18,11 @@ Questions longer than `max_query_length` tokens are truncated (counted in one wa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import unicodedata
-from typing import Any
+from typing import Any, Iterator
 
 import datasets
 import numpy as np
@@ -147,8 +148,10 @@ def prepare_features(
     max_query_length: int = 64,
     num_proc: int | None = None,
     desc: str = "Building windows",
+    progress: bool = True,
 ) -> datasets.Dataset:
-    """Tokenize examples into overlapping windows (see module docstring); needs a *fast* tokenizer."""
+    """Tokenize examples into overlapping windows (see module docstring); needs a *fast* tokenizer.
+    `progress=False` hides the progress bar (a few questions answered at once)."""
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("gp_mrc needs a fast tokenizer (offset mappings); "
                          f"{type(tokenizer).__name__} is a slow one — load it with use_fast=True")
@@ -157,17 +160,31 @@ def prepare_features(
     if max_query_length < 1:
         raise ValueError(f"doc_stride={doc_stride} leaves no room for the question in a window of "
                          f"max_seq_length={max_seq_length}; use a doc_stride below max_seq_length / 2")
-    features = examples.map(
-        _tokenize_batch,
-        batched=True,
-        with_indices=True,
-        remove_columns=examples.column_names,
-        fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride,
-                       max_query_length=max_query_length),
-        num_proc=num_proc,
-        desc=desc,
-    )
+    with _progress_bars(progress):
+        features = examples.map(
+            _tokenize_batch,
+            batched=True,
+            with_indices=True,
+            remove_columns=examples.column_names,
+            fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride,
+                           max_query_length=max_query_length),
+            num_proc=num_proc,
+            desc=desc,
+        )
     return features.add_column("feature_index", list(range(len(features))))
+
+
+@contextlib.contextmanager
+def _progress_bars(show: bool) -> Iterator[None]:
+    """datasets' progress bars off inside the block when not `show` (their global switch, restored after)."""
+    if show or datasets.are_progress_bars_disabled():
+        yield
+        return
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        datasets.enable_progress_bars()
 
 
 def content_key(*parts: Any) -> str:

@@ -13,32 +13,19 @@ exactly zero probability and zero gradient.
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PretrainedConfig
+from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
+
+from .configuration import MODEL_TYPE, GlobalPointerConfig, HeadConfig  # noqa: F401  (HeadConfig re-exported)
 
 from .atomic import atomic_path
 
 # Finite, representable in fp16 and bf16 (fp16 max is 65504), and exp() of it underflows to 0.
 MASK_VALUE = -30000.0
-HEAD_CONFIG_NAME = "gp_mrc_config.json"
-WEIGHTS_NAME = "model.safetensors"
-
-
-@dataclass
-class HeadConfig:
-    head_size: int = 64
-    use_rope: bool = True
-    rope_base: float = 10000.0
-    max_answer_length: int = 30
-    version_2_with_negative: bool = False
-    lang: str = "en"
-    span_bias: bool = False  # add linear start/end terms u_sᵀh_i + u_eᵀh_j to the bilinear score
 
 
 _ROPE_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -105,14 +92,17 @@ class GlobalPointerHead(nn.Module):
             raise ValueError(f"head_size must be even for RoPE, got {head_size}")
         self.dense = nn.Linear(hidden_size, 2 * head_size)
         self.bias_dense = nn.Linear(hidden_size, 2) if span_bias else None
-        if span_bias:
-            # k starts at zero (as LoRA's B): the head starts as exactly a start/end reader, with no random
-            # bilinear noise in the scores or the encoder's gradients, and q·k grows from there (k's gradient
-            # is nonzero because q is random).
-            with torch.no_grad():
-                self.dense.weight[head_size:].zero_()
-                self.dense.bias[head_size:].zero_()
         self.head_size, self.use_rope, self.rope_base = head_size, use_rope, rope_base
+        self.zero_k()
+
+    def zero_k(self) -> None:
+        """With `span_bias`, k starts at zero (as LoRA's B): the head starts as exactly a start/end reader, with
+        no random bilinear noise in the scores or the encoder's gradients, and q·k grows from there (k's gradient
+        is nonzero because q is random)."""
+        if self.bias_dense is not None:
+            with torch.no_grad():
+                self.dense.weight[self.head_size:].zero_()
+                self.dense.bias[self.head_size:].zero_()
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         q, k = self.dense(hidden).split(self.head_size, dim=-1)
@@ -148,30 +138,70 @@ def _encoder_from_pretrained(path: str, **kwargs: Any) -> nn.Module:
         return AutoModel.from_pretrained(path, **kwargs)
 
 
-class GlobalPointerForQuestionAnswering(nn.Module):
-    """Any `AutoModel` encoder with a GlobalPointer span head; saved as one folder (config + safetensors)."""
+class GlobalPointerForQuestionAnswering(PreTrainedModel):
+    """Any `AutoModel` encoder with a GlobalPointer span head: a transformers model (config class
+    `GlobalPointerConfig`, model_type "gp_mrc"), saved and loaded with save_pretrained / from_pretrained."""
 
-    def __init__(self, encoder: nn.Module, head_config: HeadConfig | None = None):
-        super().__init__()
-        self.encoder = encoder
-        self.head_config = head_config or HeadConfig()
-        hc = self.head_config
-        self.head = GlobalPointerHead(encoder.config.hidden_size, hc.head_size, hc.use_rope, hc.rope_base,
-                                      hc.span_bias)
+    config_class = GlobalPointerConfig
+    base_model_prefix = "gp_mrc"
+    main_input_name = "input_ids"
+
+    def __init__(self, config: GlobalPointerConfig, encoder: nn.Module | None = None):
+        super().__init__(config)
+        if encoder is not None:  # a pretrained encoder: the model's config must be the one it runs with
+            config.encoder = encoder.config
+        self.encoder = encoder if encoder is not None else _encoder_from_config(config.encoder)
+        self.head = GlobalPointerHead(config.encoder.hidden_size, config.head_size, config.use_rope, config.rope_base,
+                                      config.span_bias)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # Only the head is ours (the encoder initialises itself); weights loaded from a checkpoint are flagged.
+        if (module is self.head.dense or module is self.head.bias_dense) and \
+                not getattr(module.weight, "_is_hf_initialized", False):
+            module.reset_parameters()
+            if module is self.head.dense:
+                self.head.zero_k()
 
     @property
-    def config(self) -> PretrainedConfig:
-        return self.encoder.config
+    def head_config(self) -> HeadConfig:
+        return self.config.head_config
 
     @classmethod
-    def from_encoder(cls, name_or_path: str, head_config: HeadConfig | None = None, **kwargs: Any) -> "GlobalPointerForQuestionAnswering":
+    def from_encoder(cls, name_or_path: str, head_config: HeadConfig | None = None,
+                     **kwargs: Any) -> "GlobalPointerForQuestionAnswering":
         """A pretrained encoder (hub name or folder) with a freshly initialised head."""
-        return cls(_encoder_from_pretrained(name_or_path, **kwargs), head_config)
+        encoder = _encoder_from_pretrained(name_or_path, **kwargs)
+        # a copy of the encoder config: building the config resets settings (attention) on its sub-config
+        return cls(GlobalPointerConfig.from_head_config(encoder.config.to_dict(), head_config), encoder)
 
     @classmethod
     def from_encoder_config(cls, config: PretrainedConfig, head_config: HeadConfig | None = None) -> "GlobalPointerForQuestionAnswering":
         """A randomly initialised encoder (tests, training from scratch)."""
-        return cls(_encoder_from_config(config), head_config)
+        return cls(GlobalPointerConfig.from_head_config(config, head_config))
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str, *args: Any,
+                        **kwargs: Any) -> "GlobalPointerForQuestionAnswering":
+        """transformers' from_pretrained; also reads the folders of gp_mrc before the transformers config
+        (encoder config.json + gp_mrc_config.json + model.safetensors)."""
+        from . import legacy
+        from .loading import check_folder_files
+
+        path = str(pretrained_model_name_or_path)
+        if legacy.is_legacy_folder(path):
+            return legacy.load_legacy_globalpointer(path)
+        check_folder_files(path)
+        return super().from_pretrained(path, *args, **kwargs)
+
+    def save_pretrained(self, save_directory: str, *args: Any, tokenizer: Any = None, **kwargs: Any) -> None:
+        """transformers' save_pretrained (config.json + model.safetensors), plus the tokenizer if given."""
+        from .legacy import remove_legacy_files
+
+        super().save_pretrained(save_directory, *args, **kwargs)
+        remove_legacy_files(save_directory)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(save_directory)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None, max_answer_length: int | None = None,
@@ -179,7 +209,7 @@ class GlobalPointerForQuestionAnswering(nn.Module):
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
         logits = self.head(hidden).float()  # losses and softmax in fp32 whatever the autocast dtype
-        max_len = max_answer_length or self.head_config.max_answer_length
+        max_len = max_answer_length or self.config.max_answer_length
         mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True)
         start = end = None
         if self.head.bias_dense is not None:  # for the auxiliary start/end loss (a 2-wide linear map: cheap)
@@ -187,39 +217,8 @@ class GlobalPointerForQuestionAnswering(nn.Module):
         return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, max_span_length=max_len,
                           start_logits=start, end_logits=end)
 
-    # ---- persistence: one folder = encoder config.json + gp_mrc_config.json + model.safetensors (+ tokenizer)
-    def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:
-        from safetensors.torch import save_file
 
-        os.makedirs(save_directory, exist_ok=True)
-        self.encoder.config.save_pretrained(save_directory)
-        with open(os.path.join(save_directory, HEAD_CONFIG_NAME), "w") as f:
-            json.dump(asdict(self.head_config), f, indent=2)
-        state = state_dict if state_dict is not None else self.state_dict()
-        # contiguous, de-aliased copies: safetensors refuses shared storage
-        state = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
-        with atomic_path(os.path.join(save_directory, WEIGHTS_NAME)) as tmp:
-            save_file(state, tmp, metadata={"format": "pt"})
-        if tokenizer is not None:
-            tokenizer.save_pretrained(save_directory)
-
-    @classmethod
-    def from_pretrained(cls, directory: str, map_location: str = "cpu") -> "GlobalPointerForQuestionAnswering":
-        from safetensors.torch import load_file
-
-        missing = [n for n in ("config.json", HEAD_CONFIG_NAME, WEIGHTS_NAME)
-                   if not os.path.exists(os.path.join(directory, n))]
-        if missing:
-            raise FileNotFoundError(f"{directory} is not a gp_mrc model folder: missing {', '.join(missing)} "
-                                    "(train one with scripts/train.py, which saves it with save_pretrained)")
-        with open(os.path.join(directory, HEAD_CONFIG_NAME)) as f:
-            raw = json.load(f)
-        known = {f.name for f in fields(HeadConfig)}
-        head_config = HeadConfig(**{k: v for k, v in raw.items() if k in known})
-        model = cls(_encoder_from_config(AutoConfig.from_pretrained(directory)), head_config)
-        model.load_state_dict(load_file(os.path.join(directory, WEIGHTS_NAME), device=map_location))
-        return model
-
-
-def is_gp_mrc_folder(path: str) -> bool:
-    return os.path.isdir(path) and os.path.exists(os.path.join(path, HEAD_CONFIG_NAME))
+# `AutoConfig.from_pretrained` / `AutoModel.from_pretrained` on a gp_mrc folder (gp_mrc/__init__.py makes sure this
+# module is imported once transformers is).
+AutoConfig.register(MODEL_TYPE, GlobalPointerConfig, exist_ok=True)
+AutoModel.register(GlobalPointerConfig, GlobalPointerForQuestionAnswering, exist_ok=True)

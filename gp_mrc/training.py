@@ -27,16 +27,14 @@ from transformers import get_scheduler
 
 from .arguments import build_parser, parse_args  # noqa: F401  (re-exported: training.parse_args)
 from .atomic import write_json_atomic, write_text_atomic
-from .baseline import StartEndForQuestionAnswering
 from .collate import SpanCollator
 from .data import DataError, detect_language, load_examples
-from .defaults import default_encoder_path
 from .features import content_key, prepare_features
 from .inference import answer_features, score_predictions, write_predictions
+from .model_init import model_for_training
 from .objective import Objective, steps_of
 from .precision import resolve_mixed_precision
-from .modeling import GlobalPointerForQuestionAnswering, HeadConfig, is_gp_mrc_folder
-from .reader import load_tokenizer
+from .settings import settings_from_args, store_settings
 
 logger = logging.getLogger("gp_mrc")
 
@@ -63,30 +61,6 @@ class EpochPermutationSampler(Sampler[int]):
         return self.n
 
 
-def _load_model(args: argparse.Namespace, lang: str) -> tuple[torch.nn.Module, Any]:
-    path = args.model_name_or_path or default_encoder_path()
-    try:
-        tokenizer = load_tokenizer(args.tokenizer_name or path)
-    except FileNotFoundError as e:
-        raise SystemExit(f"error: {e}") from None
-    head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, span_bias=args.span_bias,
-                      max_answer_length=args.max_answer_length,
-                      version_2_with_negative=args.version_2_with_negative, lang=lang)
-    if args.aux_start_end_weight and (args.architecture != "globalpointer" or not args.span_bias):
-        raise SystemExit("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
-    if args.architecture == "start_end":
-        if args.objective != "multilabel":
-            raise SystemExit("--architecture start_end trains with its own start/end cross-entropy; "
-                             "leave --objective at its default")
-        model = StartEndForQuestionAnswering.from_encoder(path, head)
-    elif is_gp_mrc_folder(path):
-        model = GlobalPointerForQuestionAnswering.from_pretrained(path)
-    else:
-        model = GlobalPointerForQuestionAnswering.from_encoder(path, head)
-    model.head_config.max_answer_length = args.max_answer_length
-    model.head_config.version_2_with_negative = args.version_2_with_negative
-    model.head_config.lang = lang
-    return model, tokenizer
 
 
 def _checkpoint_root(args: argparse.Namespace) -> str:
@@ -275,7 +249,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     from .metrics import metric_name as _metric_name
     metric = _metric_name(lang, args.version_2_with_negative)
 
-    model, tokenizer = _load_model(args, lang)
+    model, tokenizer = model_for_training(args)
     with accelerator.main_process_first():
         train_features = prepare_features(train_examples, tokenizer, max_seq_length=args.max_seq_length,
                                           doc_stride=args.doc_stride, max_query_length=args.max_query_length,
@@ -455,6 +429,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         unwrapped = accelerator.unwrap_model(model)
+        # the folder answers later as it was evaluated here (Reader and predict.py read these settings)
+        store_settings(unwrapped.config, settings_from_args(args, lang))
         unwrapped.save_pretrained(args.output_dir, tokenizer=tokenizer, state_dict=accelerator.get_state_dict(model))
         write_json_atomic(os.path.join(args.output_dir, "training_args.json"),
                           {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, type(None)))})

@@ -169,13 +169,9 @@ def mean_sd(xs: list[float]) -> str:
 
 
 def load_for_speed(model_dir: str):
-    from gp_mrc.baseline import StartEndForQuestionAnswering
-    from gp_mrc.modeling import GlobalPointerForQuestionAnswering
+    from gp_mrc.loading import load_model
 
-    with open(os.path.join(model_dir, "gp_mrc_config.json")) as f:
-        arch = json.load(f).get("architecture", "globalpointer")
-    cls = StartEndForQuestionAnswering if arch == "start_end" else GlobalPointerForQuestionAnswering
-    return cls.from_pretrained(model_dir).eval()
+    return load_model(model_dir).model.eval()
 
 
 def measure_inference(args: argparse.Namespace, model_dirs: dict[str, str]) -> dict[str, float]:

@@ -85,7 +85,7 @@ def test_save_load_identical_logits(tiny_model, tiny_tokenizer, tmp_path):
 def test_load_missing_files_is_clear(tmp_path):
     import pytest
 
-    with pytest.raises(FileNotFoundError, match="missing .*gp_mrc_config.json"):
+    with pytest.raises(FileNotFoundError, match="missing config.json, model.safetensors"):
         GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path))
 
 
@@ -128,10 +128,8 @@ def test_span_bias_adds_start_and_end_terms():
 
 
 def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
-    import json
-
     from conftest import make_tiny_config
-    from gp_mrc.modeling import HEAD_CONFIG_NAME, HeadConfig
+    from gp_mrc.modeling import HeadConfig
 
     torch.manual_seed(0)
     model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
@@ -143,11 +141,11 @@ def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
     with torch.no_grad():
         assert torch.equal(model(**batch).logits, loaded(**batch).logits)
     # a folder written before the option existed has no span_bias key: it loads as the plain head
+    from legacy_folders import old_head_config, save_old_globalpointer
+
     plain = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
                                                                   HeadConfig(head_size=16))
-    plain.save_pretrained(str(tmp_path / "old"))
-    cfg_path = tmp_path / "old" / HEAD_CONFIG_NAME
-    cfg = json.loads(cfg_path.read_text())
-    cfg.pop("span_bias")
-    cfg_path.write_text(json.dumps(cfg))
+    head = old_head_config(head_size=16)
+    head.pop("span_bias")
+    save_old_globalpointer(plain.encoder.config, plain.state_dict(), head, str(tmp_path / "old"))
     assert GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path / "old")).head.bias_dense is None

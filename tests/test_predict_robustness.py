@@ -76,23 +76,30 @@ def write(name, text):
     return lambda d: (d / name).write_text(text)
 
 
-def other_head_size(d):
-    torch.manual_seed(1)
-    cfg = json.loads((d / "gp_mrc_config.json").read_text())
-    cfg["head_size"] = 8  # weights saved with head_size 16
-    (d / "gp_mrc_config.json").write_text(json.dumps(cfg))
+def edit_config(**changes):
+    def edit(d):
+        cfg = json.loads((d / "config.json").read_text())
+        cfg.update(changes)
+        (d / "config.json").write_text(json.dumps(cfg))
+    return edit
+
+
+def encoder_config_only(d):
+    """config.json of the bare encoder (no answer head), as a folder holding a pretrained encoder has."""
+    cfg = json.loads((d / "config.json").read_text())["encoder"]
+    (d / "config.json").write_text(json.dumps({**cfg, "architectures": ["BertModel"]}))
 
 
 @pytest.mark.parametrize("breakage, fragments", [
     (remove("model.safetensors"), ["missing model.safetensors"]),
     (remove("config.json"), ["missing config.json"]),
-    (remove("gp_mrc_config.json"), ["missing gp_mrc_config.json"]),
+    (encoder_config_only, ["cannot load the model", "not a question-answering model"]),
     (remove("tokenizer.json", "tokenizer_config.json"), ["no tokenizer files"]),
     (truncate("model.safetensors"), ["cannot load the model", "SafetensorError"]),
-    (write("gp_mrc_config.json", "{oops"), ["cannot load the model", "JSONDecodeError"]),
+    (edit_config(inference_settings={"decoding": "beam"}), ["cannot load the model", "decoding"]),
     (write("config.json", "{oops"), ["cannot load the model"]),
-    (other_head_size, ["cannot load the model", "RuntimeError"]),
-], ids=["no-weights", "no-config", "no-head-config", "no-tokenizer", "truncated-weights", "bad-head-config",
+    (edit_config(head_size=8), ["cannot load the model", "RuntimeError"]),  # weights saved with head_size 16
+], ids=["no-weights", "no-config", "encoder-config", "no-tokenizer", "truncated-weights", "bad-inference-settings",
         "bad-config", "weights-of-another-shape"])
 def test_broken_model_folder(model_dir, tmp_path, predict_main, monkeypatch, capsys, breakage, fragments):
     broken = broken_copy(model_dir, tmp_path, breakage)

@@ -37,9 +37,13 @@ def trained(tiny_encoder_dir, tmp_path_factory):
 
 def test_training_writes_model_predictions_and_metrics(trained):
     out, data, results = trained
-    for name in ("config.json", "gp_mrc_config.json", "model.safetensors", "tokenizer.json", "predictions.json",
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "predictions.json",
                  "nbest_predictions.json", "eval_results.json", "train_log.jsonl"):
         assert os.path.exists(os.path.join(out, name)), name
+    with open(os.path.join(out, "config.json")) as f:  # one transformers config describes the whole model
+        config = json.load(f)
+    assert config["model_type"] == "gp_mrc" and config["encoder"]["model_type"] == "bert"
+    assert not os.path.exists(os.path.join(out, "gp_mrc_config.json"))
     with open(os.path.join(out, "predictions.json")) as f:
         preds = json.load(f)
     assert sorted(preds) == sorted(f"x{i}" for i in range(40))
@@ -74,6 +78,7 @@ def test_predict_cli(trained, tmp_path):
                        capture_output=True, text=True, check=True)
     ans = json.loads(r.stdout.strip().splitlines()[0])
     assert "the king was born in 1811 . the queen was born in 1861 ."[ans["start"]:ans["end"]] == ans["answer"]
+    assert "max_seq_length=64 doc_stride=16" in r.stderr  # the windows it was trained with
     r = subprocess.run(cmd + ["--input", data, "--output_dir", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     with open(tmp_path / "predictions.json") as f:

@@ -1,0 +1,49 @@
+"""Make the "gp_mrc" model type known to transformers' Auto classes as soon as both are imported, so that
+`import gp_mrc` then `AutoModel.from_pretrained(folder)` works in either import order, while `import gp_mrc`
+alone (the command-line parsers, the data modules) still imports neither torch nor transformers.
+
+The registration itself lives in gp_mrc/modeling.py (it runs whenever that module is imported); this only
+imports that module right away if transformers is already loaded, or right after transformers loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+from types import ModuleType
+from typing import Any, Sequence
+
+MODELING = "gp_mrc.modeling"
+
+
+def register_with_transformers() -> None:
+    if "transformers" in sys.modules:
+        importlib.import_module(MODELING)
+    elif not any(isinstance(f, _AfterTransformersImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterTransformersImport())
+
+
+class _AfterTransformersImport(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: it wraps the real loader of `transformers` to import gp_mrc.modeling after it."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> Any:
+        if name != "transformers":
+            return None
+        sys.meta_path.remove(self)  # one shot; and the lookup below must not find this finder again
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_register(module: ModuleType) -> None:
+            exec_module(module)
+            try:
+                importlib.import_module(MODELING)
+            except Exception as e:  # never break `import transformers` itself; gp_mrc's own imports will fail loudly
+                warnings.warn(f"gp_mrc could not register its model type with transformers: {e!r}")
+
+        spec.loader.exec_module = exec_then_register
+        return spec

@@ -1,0 +1,77 @@
+"""The model a training run starts from: a trained reader folder (continued as it is) or an encoder (a fresh
+span head on it), for --architecture globalpointer or start_end."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from torch import nn
+
+from .baseline import StartEndForQuestionAnswering
+from .defaults import default_encoder_path
+from .loading import load_model, load_tokenizer, model_kind
+from .modeling import GlobalPointerForQuestionAnswering, HeadConfig
+
+logger = logging.getLogger("gp_mrc")
+
+FOLDER_ARCHITECTURE = {"globalpointer": "globalpointer", "legacy_globalpointer": "globalpointer",
+                       "start_end": "start_end", "legacy_start_end": "start_end", "encoder": None}
+
+
+def _kind(path: str) -> str:
+    try:
+        return model_kind(path)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"error: --model_name_or_path {path}: cannot read its config ({e})") from None
+
+
+def _fresh_model(args: argparse.Namespace, path: str, folder_architecture: str | None) -> nn.Module:
+    head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, span_bias=args.span_bias,
+                      max_answer_length=args.max_answer_length)
+    if args.architecture == "start_end":
+        if folder_architecture == "globalpointer":
+            raise SystemExit(f"error: {path} holds a GlobalPointer reader; a start/end reader starts from an encoder "
+                             "or a start/end folder")
+        return StartEndForQuestionAnswering.from_encoder(path, head)
+    if folder_architecture == "start_end":
+        logger.info("%s holds a start/end reader: the GlobalPointer starts from its encoder", path)
+    return GlobalPointerForQuestionAnswering.from_encoder(path, head)
+
+
+def set_max_answer_length(model: nn.Module, max_answer_length: int) -> None:
+    """The span band the model masks to (and its losses work on)."""
+    if isinstance(model, GlobalPointerForQuestionAnswering):
+        model.config.max_answer_length = max_answer_length
+    else:
+        model.head_config.max_answer_length = max_answer_length
+
+
+def model_for_training(args: argparse.Namespace) -> tuple[nn.Module, Any]:
+    """(model, tokenizer) for `args`. --architecture left unset (None) becomes the folder's architecture, or
+    globalpointer for an encoder; a reader folder of the asked architecture continues training as it is (its
+    head settings kept), otherwise a fresh head goes on the folder's encoder."""
+    path = args.model_name_or_path or default_encoder_path()
+    try:
+        tokenizer = load_tokenizer(args.tokenizer_name or path)
+    except FileNotFoundError as e:
+        raise SystemExit(f"error: {e}") from None
+    folder_architecture = FOLDER_ARCHITECTURE[_kind(path)]
+    args.architecture = args.architecture or folder_architecture or "globalpointer"
+    if args.architecture == "start_end" and args.objective != "multilabel":
+        raise SystemExit("--architecture start_end trains with its own start/end cross-entropy; "
+                         "leave --objective at its default")
+    if folder_architecture == args.architecture:
+        try:
+            model = load_model(path).model
+        except (FileNotFoundError, OSError) as e:
+            raise SystemExit(f"error: {e}") from None
+        logger.info("continuing the %s reader of %s", args.architecture, path)
+    else:
+        model = _fresh_model(args, path, folder_architecture)
+    if args.aux_start_end_weight and not (isinstance(model, GlobalPointerForQuestionAnswering)
+                                          and model.config.span_bias):
+        raise SystemExit("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
+    set_max_answer_length(model, args.max_answer_length)
+    return model, tokenizer

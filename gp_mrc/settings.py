@@ -1,0 +1,95 @@
+"""The inference settings a model folder keeps: how to window questions, decode spans and score answers.
+
+They are written into the folder's config.json (key `inference_settings`) when training saves the model, so
+`Reader` and scripts/predict.py answer the way the model was trained and evaluated unless told otherwise.
+A transformers question-answering folder without them gets the defaults of transformers' QA pipeline.
+Importing this module does not import torch or transformers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .arguments import DECODINGS
+from .metrics import METRIC_NAMES
+
+SETTINGS_KEY = "inference_settings"  # the config.json key
+LANGS = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Defaults = transformers' pipeline("question-answering") (max_seq_len 384, doc_stride 128,
+    max_question_len 64, max_answer_len 15, handle_impossible_answer False)."""
+
+    max_seq_length: int = 384
+    doc_stride: int = 128
+    max_query_length: int = 64
+    max_answer_length: int = 15
+    lang: str = "en"  # the metric's language: en = SQuAD, zh = CMRC (also used by expected-F1 decoding)
+    metric: str = "squad"
+    version_2_with_negative: bool = False  # "" (no answer) is a possible answer
+    null_score_diff_threshold: float = 0.0
+    decoding: str = "argmax"
+    decoding_temperature: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_seq_length", "doc_stride", "max_query_length", "max_answer_length"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"inference setting {name} must be a positive integer, got {value!r}")
+        if self.lang not in LANGS:
+            raise ValueError(f"inference setting lang must be one of {LANGS}, got {self.lang!r}")
+        if self.metric not in METRIC_NAMES:
+            raise ValueError(f"inference setting metric must be one of {METRIC_NAMES}, got {self.metric!r}")
+        if self.decoding not in DECODINGS:
+            raise ValueError(f"inference setting decoding must be one of {DECODINGS}, got {self.decoding!r}")
+        if not self.decoding_temperature > 0:
+            raise ValueError(f"inference setting decoding_temperature must be > 0, got {self.decoding_temperature!r}")
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "InferenceSettings":
+        """Known keys only (a folder written by a newer version may hold more); missing keys take the defaults."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"{SETTINGS_KEY} must be a JSON object, got {type(raw).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **overrides: Any) -> "InferenceSettings":
+        """A copy with the given settings changed; None means "keep" (the command-line default)."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown inference settings: {', '.join(unknown)}")
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+PIPELINE_DEFAULTS = InferenceSettings()
+
+
+def settings_from_config(config: Any) -> InferenceSettings | None:
+    """The settings stored in a model config (a transformers config object), or None if it has none."""
+    raw = getattr(config, SETTINGS_KEY, None)
+    return None if raw is None else InferenceSettings.from_dict(raw)
+
+
+def store_settings(config: Any, settings: InferenceSettings) -> None:
+    """Put the settings into a model config: save_pretrained then writes them into config.json."""
+    setattr(config, SETTINGS_KEY, settings.to_dict())
+
+
+def settings_from_args(args: Any, lang: str) -> InferenceSettings:
+    """The settings of a training run (scripts/train.py's arguments; `lang` is the resolved language)."""
+    from .metrics import metric_name
+
+    return InferenceSettings(
+        max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, max_query_length=args.max_query_length,
+        max_answer_length=args.max_answer_length, lang=lang, metric=metric_name(lang, args.version_2_with_negative),
+        version_2_with_negative=args.version_2_with_negative,
+        null_score_diff_threshold=args.null_score_diff_threshold, decoding=args.decoding,
+        decoding_temperature=args.decoding_temperature)

@@ -1,0 +1,216 @@
+"""One loader for every model folder: GlobalPointer (a transformers model, model_type "gp_mrc"), start/end (ours or a
+plain transformers QA folder), and the folders gp_mrc wrote before (tests/legacy_folders.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel, BertForQuestionAnswering
+
+from conftest import make_tiny_config
+from gp_mrc.baseline import StartEndForQuestionAnswering
+from gp_mrc.configuration import GlobalPointerConfig
+from gp_mrc.loading import load_model, model_kind
+from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.reader import Reader
+from gp_mrc.settings import PIPELINE_DEFAULTS, InferenceSettings
+from legacy_folders import old_head_config, save_old_globalpointer, save_old_start_end
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CTX = "the king was born in 1811 . the queen was born in 1861 ."
+QUESTION = "when was the king born?"
+
+
+def batch_for(tokenizer, question=QUESTION, context=CTX):
+    enc = tokenizer([question], [context], return_tensors="pt")
+    passage = torch.tensor([[s == 1 for s in enc.sequence_ids(0)]])
+    return dict(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                token_type_ids=enc["token_type_ids"], passage_mask=passage)
+
+
+def logits(model, batch):
+    with torch.no_grad():
+        return model.eval()(**batch).logits
+
+
+def tiny_gp(tokenizer, **head):
+    torch.manual_seed(0)
+    return GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tokenizer)),
+                                                                 HeadConfig(head_size=16, **head)).eval()
+
+
+def tiny_bert_qa(tokenizer):
+    torch.manual_seed(0)
+    return BertForQuestionAnswering(make_tiny_config(len(tokenizer))).eval()
+
+
+def assert_answers_cut_from_context(answers, context=CTX):
+    assert answers
+    for a in answers:
+        assert context[a["start"]:a["end"]] == a["answer"]
+
+
+@pytest.fixture(scope="module")
+def gp_dir(tiny_tokenizer, tmp_path_factory):
+    d = tmp_path_factory.mktemp("gp")
+    tiny_gp(tiny_tokenizer, span_bias=True).save_pretrained(str(d), tokenizer=tiny_tokenizer)
+    return str(d)
+
+
+@pytest.fixture(scope="module")
+def hf_qa_dir(tiny_tokenizer, tmp_path_factory):
+    """A transformers start/end QA model saved with its own save_pretrained: no gp_mrc file in it."""
+    d = tmp_path_factory.mktemp("bert_qa")
+    tiny_bert_qa(tiny_tokenizer).save_pretrained(str(d))
+    tiny_tokenizer.save_pretrained(str(d))
+    return str(d)
+
+
+def test_globalpointer_folder_is_one_transformers_config(gp_dir, tiny_tokenizer):
+    assert sorted(f for f in os.listdir(gp_dir) if not f.startswith("tokenizer")) == ["config.json",
+                                                                                      "model.safetensors"]
+    config = AutoConfig.from_pretrained(gp_dir)
+    assert isinstance(config, GlobalPointerConfig) and config.model_type == "gp_mrc"
+    assert config.encoder.model_type == "bert" and config.encoder.hidden_size == 32
+    assert (config.head_size, config.span_bias, config.use_rope) == (16, True, True)
+    loaded = load_model(gp_dir)
+    assert loaded.architecture == "globalpointer" and isinstance(loaded.model, GlobalPointerForQuestionAnswering)
+    assert torch.equal(logits(loaded.model, batch_for(tiny_tokenizer)),
+                       logits(tiny_gp(tiny_tokenizer, span_bias=True), batch_for(tiny_tokenizer)))
+
+
+def test_automodel_loads_a_globalpointer_folder_with_equal_logits(gp_dir, tiny_tokenizer):
+    model = AutoModel.from_pretrained(gp_dir)
+    assert type(model) is GlobalPointerForQuestionAnswering
+    batch = batch_for(tiny_tokenizer)
+    assert torch.equal(logits(model, batch), logits(tiny_gp(tiny_tokenizer, span_bias=True), batch))
+    assert model.head_config == HeadConfig(head_size=16, span_bias=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("imports", ["import gp_mrc\nfrom transformers import AutoModel",
+                                     "from transformers import AutoModel\nimport gp_mrc"])
+def test_automodel_after_import_gp_mrc_in_either_order(gp_dir, imports):
+    """A fresh interpreter: `import gp_mrc` registers the model type however transformers is imported."""
+    code = imports + (f"\nm = AutoModel.from_pretrained({gp_dir!r})\nprint(type(m).__module__, type(m).__name__)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=ROOT))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["gp_mrc.modeling", "GlobalPointerForQuestionAnswering"]
+
+
+def test_plain_transformers_qa_folder_loads_as_a_start_end_reader(hf_qa_dir, tiny_tokenizer):
+    assert not any(f.startswith("gp_mrc") for f in os.listdir(hf_qa_dir))
+    loaded = load_model(hf_qa_dir)
+    assert loaded.architecture == "start_end" and isinstance(loaded.model, StartEndForQuestionAnswering)
+    assert loaded.settings == PIPELINE_DEFAULTS  # the pipeline's max_answer_len 15, windows 384 / 128 / 64
+    batch = batch_for(tiny_tokenizer)
+    with torch.no_grad():
+        out = tiny_bert_qa(tiny_tokenizer)(**{k: v for k, v in batch.items() if k != "passage_mask"})
+        spans = loaded.model(**batch)
+    i, j = torch.nonzero(spans.span_mask[0] & (torch.arange(len(batch["input_ids"][0])) > 0)[:, None])[3]
+    assert spans.logits[0, i, j] == out.start_logits[0, i] + out.end_logits[0, j]  # scores start_i + end_j
+
+
+def test_plain_transformers_qa_folder_answers_through_reader(hf_qa_dir):
+    reader = Reader.from_pretrained(hf_qa_dir)
+    one = reader(question=QUESTION, context=CTX)
+    assert list(one) == ["score", "start", "end", "answer"] and 0 < one["score"] <= 1
+    assert_answers_cut_from_context([one])
+    top = reader(question=QUESTION, context=CTX, top_k=5)
+    assert len(top) == 5 and top[0] == one
+    assert_answers_cut_from_context(top)
+    assert all(len(reader.tokenizer(a["answer"], add_special_tokens=False)["input_ids"]) <= 15 for a in top)
+
+
+def test_our_start_end_folder_round_trips_with_its_settings(tiny_tokenizer, tmp_path):
+    settings = InferenceSettings(max_seq_length=128, doc_stride=32, max_answer_length=12, decoding="expected_f1")
+    model = StartEndForQuestionAnswering.with_settings(tiny_bert_qa(tiny_tokenizer), settings)
+    model.save_pretrained(str(tmp_path), tokenizer=tiny_tokenizer)
+    with open(tmp_path / "config.json") as f:
+        assert json.load(f)["inference_settings"] == settings.to_dict()
+    loaded = load_model(str(tmp_path))
+    assert loaded.architecture == "start_end" and loaded.settings == settings
+    batch = batch_for(tiny_tokenizer)
+    assert torch.equal(logits(loaded.model, batch), logits(model, batch))
+    assert StartEndForQuestionAnswering.from_pretrained(str(tmp_path)).head_config.max_answer_length == 12
+
+
+def test_an_encoder_folder_is_not_a_reader(tiny_encoder_dir):
+    assert model_kind(tiny_encoder_dir) == "encoder"
+    with pytest.raises(OSError, match="not a question-answering model"):
+        Reader.from_pretrained(tiny_encoder_dir)
+
+
+# ---------------------------------------------------------------- folders written before (tests/legacy_folders.py)
+
+
+def test_legacy_globalpointer_folder_loads_with_identical_logits(tiny_tokenizer, tmp_path):
+    model = tiny_gp(tiny_tokenizer, span_bias=True, max_answer_length=20)
+    head = old_head_config(head_size=16, span_bias=True, max_answer_length=20, version_2_with_negative=True)
+    save_old_globalpointer(model.encoder.config, model.state_dict(), head, str(tmp_path), tiny_tokenizer)
+    assert model_kind(str(tmp_path)) == "legacy_globalpointer"
+    loaded = load_model(str(tmp_path))
+    assert isinstance(loaded.model, GlobalPointerForQuestionAnswering) and loaded.architecture == "globalpointer"
+    assert loaded.model.head_config == model.head_config
+    assert loaded.settings == InferenceSettings(max_answer_length=20, version_2_with_negative=True, metric="squad_v2")
+    batch = batch_for(tiny_tokenizer)
+    reader = Reader.from_pretrained(str(tmp_path), device="cpu", mixed_precision="no")
+    for m in (loaded.model, reader.model, GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path))):
+        assert torch.equal(logits(m, batch), logits(model, batch))
+    assert reader.version_2
+    assert_answers_cut_from_context(reader.answer([{"question": QUESTION, "context": CTX}], top_k=3)[0][:1])
+
+
+def test_legacy_start_end_folder_loads_with_identical_logits(tiny_tokenizer, tmp_path):
+    qa = tiny_bert_qa(tiny_tokenizer)
+    save_old_start_end(qa, old_head_config(max_answer_length=25, lang="zh"), str(tmp_path), tiny_tokenizer)
+    assert model_kind(str(tmp_path)) == "legacy_start_end"
+    loaded = load_model(str(tmp_path))
+    assert isinstance(loaded.model, StartEndForQuestionAnswering) and loaded.architecture == "start_end"
+    assert loaded.settings == InferenceSettings(max_answer_length=25, lang="zh", metric="cmrc")
+    batch = batch_for(tiny_tokenizer)
+    expected = logits(StartEndForQuestionAnswering(qa, HeadConfig(max_answer_length=25)), batch)
+    reader = Reader.from_pretrained(str(tmp_path), device="cpu", mixed_precision="no")
+    assert torch.equal(logits(loaded.model, batch), expected) and torch.equal(logits(reader.model, batch), expected)
+    assert_answers_cut_from_context([reader(question=QUESTION, context=CTX)])
+
+
+def test_a_legacy_folder_saved_again_has_the_current_layout(tiny_tokenizer, tmp_path):
+    model = tiny_gp(tiny_tokenizer)
+    save_old_globalpointer(model.encoder.config, model.state_dict(), old_head_config(head_size=16, lang="zh"),
+                           str(tmp_path / "old"))
+    loaded = load_model(str(tmp_path / "old"))
+    loaded.model.save_pretrained(str(tmp_path / "new"))
+    assert not os.path.exists(tmp_path / "new" / "gp_mrc_config.json")
+    again = load_model(str(tmp_path / "new"))
+    assert model_kind(str(tmp_path / "new")) == "globalpointer" and again.settings == loaded.settings
+    assert again.settings.lang == "zh"
+    batch = batch_for(tiny_tokenizer)
+    assert torch.equal(logits(again.model, batch), logits(model, batch))
+
+
+def test_a_broken_legacy_folder_is_one_line(tiny_tokenizer, tmp_path):
+    model = tiny_gp(tiny_tokenizer)
+    save_old_globalpointer(model.encoder.config, model.state_dict(), old_head_config(head_size=16), str(tmp_path),
+                           tiny_tokenizer)
+    (tmp_path / "gp_mrc_config.json").write_text("{oops")
+    with pytest.raises(OSError, match="cannot load the model .JSONDecodeError"):
+        Reader.from_pretrained(str(tmp_path))
+    os.remove(tmp_path / "model.safetensors")
+    with pytest.raises(FileNotFoundError, match="missing model.safetensors"):
+        load_model(str(tmp_path))
+
+
+def test_reader_wraps_a_transformers_qa_model_object(hf_qa_dir, tiny_tokenizer):
+    """Reader(model, tokenizer) with a loaded transformers QA model answers as Reader.from_pretrained(folder)."""
+    qa = BertForQuestionAnswering.from_pretrained(hf_qa_dir)
+    reader = Reader(qa, tiny_tokenizer, device="cpu", mixed_precision="no")
+    assert isinstance(reader.model, StartEndForQuestionAnswering) and reader.settings == PIPELINE_DEFAULTS
+    expected = Reader.from_pretrained(hf_qa_dir, device="cpu", mixed_precision="no")
+    assert reader(question=QUESTION, context=CTX, top_k=3) == expected(question=QUESTION, context=CTX, top_k=3)
