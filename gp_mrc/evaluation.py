@@ -1,0 +1,52 @@
+"""Evaluation during and after training: answer the dev questions, score them, write predictions and logs."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from accelerate import Accelerator
+
+from .inference import answer_features, score_predictions, write_predictions
+
+
+class Evaluator:
+    """`evaluator(model, tag)` → EM/F1 (etc.) on the dev set; "final" scores every question and writes
+    predictions.json / nbest_predictions.json, other tags score the first --intermediate_eval_samples only
+    (cheap learning curves) and prefix their files with the tag. Keeps the time it took (training speed
+    excludes it)."""
+
+    def __init__(self, args: argparse.Namespace, accelerator: Accelerator, examples: Any, features: Any,
+                 pad_token_id: int, lang: str, metric: str):
+        self.args, self.accelerator = args, accelerator
+        self.examples, self.features = examples, features
+        self.pad_token_id, self.lang, self.metric = pad_token_id, lang, metric
+        self.seconds = 0.0
+
+    def _subset(self, tag: str) -> tuple[Any, Any]:
+        n = self.args.intermediate_eval_samples
+        if tag == "final" or not n or n >= len(self.examples):
+            return self.examples, self.features
+        examples = self.examples.select(range(n))
+        return examples, self.features.filter(lambda x: x < n, input_columns="example_index")
+
+    def __call__(self, model: Any, tag: str) -> dict[str, Any]:
+        t0, args, acc = time.time(), self.args, self.accelerator
+        examples, features = self._subset(tag)
+        preds, nbest, null_diff = answer_features(
+            model, examples, features, pad_token_id=self.pad_token_id, batch_size=args.per_device_eval_batch_size,
+            n_best_size=args.n_best_size, version_2_with_negative=args.version_2_with_negative,
+            null_score_diff_threshold=args.null_score_diff_threshold, max_answer_length=args.max_answer_length,
+            accelerator=acc, disable_progress=not acc.is_local_main_process, decoding=args.decoding,
+            temperature=args.decoding_temperature, lang=self.lang)
+        results: dict[str, Any] = {}
+        if acc.is_main_process:
+            if len(preds) != len(examples):
+                raise RuntimeError(f"{len(preds)} predictions for {len(examples)} examples")
+            results = score_predictions(preds, examples, self.metric)
+            write_predictions(args.output_dir, preds, nbest, null_diff if args.version_2_with_negative else None,
+                              prefix="" if tag == "final" else f"{tag}_")
+        model.train()
+        self.seconds += time.time() - t0
+        return results

@@ -1,0 +1,87 @@
+"""What a training run reads: examples → windows (→ F1 rewards when the objective uses them) → batches."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+
+from .batching import EpochPermutationSampler
+from .collate import SpanCollator
+from .data import DataError, detect_language, load_examples
+from .features import content_key, prepare_features
+
+logger = logging.getLogger("gp_mrc")
+
+TRAIN_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "gold_starts", "gold_ends",
+                 "feature_index")
+
+
+@dataclass
+class TrainingData:
+    train_examples: Any
+    eval_examples: Any | None
+    lang: str  # the metric's language, "en" | "zh"
+    metric: str  # squad | squad_v2 | cmrc
+    train_features: Any = None
+    eval_features: Any = None
+    f1_table: Any = None
+
+
+def load_data(args: argparse.Namespace) -> TrainingData:
+    """The examples (a bad file ends the run with one line naming the record) and the metric they are scored by."""
+    from .metrics import metric_name
+
+    try:
+        train = load_examples(args.train_file or args.dataset_name, version_2=args.version_2_with_negative,
+                              split="train", config_name=args.dataset_config_name, max_samples=args.max_train_samples)
+        eval_source = args.validation_file or args.dataset_name
+        evaluation = None
+        if eval_source and args.do_eval != "no":
+            evaluation = load_examples(eval_source, version_2=args.version_2_with_negative, split="validation",
+                                       config_name=args.dataset_config_name, require_answers=False,
+                                       max_samples=args.max_eval_samples)
+    except DataError as e:
+        raise SystemExit(f"error: {e}") from None
+    lang = args.lang if args.lang != "auto" else detect_language(train)
+    return TrainingData(train, evaluation, lang, metric_name(lang, args.version_2_with_negative))
+
+
+def build_features(data: TrainingData, args: argparse.Namespace, tokenizer: Any, accelerator: Accelerator) -> None:
+    """Windows for training and evaluation, and the F1 rewards when the objective uses them (the main process
+    builds, the others read its caches)."""
+    kw = dict(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, max_query_length=args.max_query_length,
+              num_proc=args.preprocessing_num_workers)
+    with accelerator.main_process_first():
+        data.train_features = prepare_features(data.train_examples, tokenizer, **kw)
+        if data.eval_examples is not None:
+            data.eval_features = prepare_features(data.eval_examples, tokenizer, desc="Building eval windows", **kw)
+    logger.info("train: %d questions → %d windows; eval: %s; lang=%s metric=%s", len(data.train_examples),
+                len(data.train_features), f"{len(data.eval_examples)} questions → {len(data.eval_features)} windows"
+                if data.eval_examples is not None else "none", data.lang, data.metric)
+    if args.objective != "multilabel":
+        from .rewards import DEFAULT_F1_WINDOW, load_or_compute_f1_table
+
+        cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.output_dir)), ".gp_mrc_cache")
+        with accelerator.main_process_first():
+            data.f1_table = load_or_compute_f1_table(
+                data.train_features, data.train_examples, cache_dir=cache_dir,
+                data_key=content_key(data.train_features, data.train_examples, type(tokenizer).__name__),
+                lang=data.lang, window=args.f1_window if args.f1_window is not None else DEFAULT_F1_WINDOW,
+                max_answer_length=args.max_answer_length, num_proc=args.preprocessing_num_workers or 1)
+
+
+def train_loader(data: TrainingData, args: argparse.Namespace, pad_token_id: int) -> tuple[DataLoader,
+                                                                                            EpochPermutationSampler]:
+    """Shuffled batches (order fixed by seed and epoch), targets and rewards in the band layout the losses use."""
+    cols = [c for c in TRAIN_COLUMNS if c in data.train_features.column_names]
+    sampler = EpochPermutationSampler(len(data.train_features), args.seed)
+    loader = DataLoader(data.train_features.select_columns(cols), batch_size=args.per_device_train_batch_size,
+                        sampler=sampler, collate_fn=SpanCollator(pad_token_id, data.f1_table,
+                                                                 band_width=args.max_answer_length))
+    return loader, sampler
