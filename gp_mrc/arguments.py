@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--max_answer_length", type=int, default=30)
     a("--n_best_size", type=int, default=20)
     a("--null_score_diff_threshold", type=float, default=0.0)
+    a("--tune_null_threshold", default="yes", choices=["yes", "no"],
+      help="SQuAD v2: after the final evaluation, save with the model the null threshold that maximises dev F1 "
+      "(the official best_f1; predict.py then uses it) and report best_f1 / best_f1_thresh")
     a("--max_train_samples", type=int, default=None)
     a("--max_eval_samples", type=int, default=None)
     a("--architecture", default=None, choices=["globalpointer", "start_end"],

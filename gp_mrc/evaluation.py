@@ -11,6 +11,22 @@ from accelerate import Accelerator
 from .inference import answer_features, score_predictions, write_predictions
 
 
+def dev_tuned_null_threshold(predictions: dict[str, str], nbest: dict[str, list[dict]], null_diff: dict[str, float],
+                             examples: Any, lang: str) -> tuple[float, float]:
+    """(best F1 in percent, its threshold) over `examples` (SQuAD v2's best_f1): the question is answered with
+    its non-null answer when null_diff ≤ threshold, "" otherwise."""
+    from .metrics.aggregate import best_null_threshold
+    from .scoring import f1_score
+
+    scores, has_answer, odds = {}, {}, {}
+    for ex in examples:
+        qid, golds = ex["id"], list(ex["answers"]["text"])
+        text = predictions.get(qid) or next((x["text"] for x in nbest.get(qid, []) if x["text"]), "")
+        scores[qid], has_answer[qid] = f1_score(text, golds, lang), bool(golds)
+        odds[qid] = null_diff.get(qid, float("inf"))
+    return best_null_threshold(scores, has_answer, odds)
+
+
 class Evaluator:
     """`evaluator(model, tag)` → EM/F1 (etc.) on the dev set; "final" scores every question and writes
     predictions.json / nbest_predictions.json, other tags score the first --intermediate_eval_samples only
@@ -23,6 +39,7 @@ class Evaluator:
         self.examples, self.features = examples, features
         self.pad_token_id, self.lang, self.metric = pad_token_id, lang, metric
         self.seconds = 0.0
+        self.last: tuple[dict, dict, dict] | None = None  # (predictions, nbest, null_diff) of the last call
 
     def _subset(self, tag: str) -> tuple[Any, Any]:
         n = self.args.intermediate_eval_samples
@@ -41,6 +58,7 @@ class Evaluator:
             accelerator=acc, disable_progress=not acc.is_local_main_process, decoding=args.decoding,
             temperature=args.decoding_temperature, lang=self.lang)
         results: dict[str, Any] = {}
+        self.last = (preds, nbest, null_diff)
         if acc.is_main_process:
             if len(preds) != len(examples):
                 raise RuntimeError(f"{len(preds)} predictions for {len(examples)} examples")

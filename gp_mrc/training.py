@@ -27,7 +27,7 @@ from .arguments import build_parser, parse_args  # noqa: F401  (re-exported: tra
 from .atomic import write_json_atomic
 from .batching import rng_neutral
 from .checkpointing import STATE_FILE, Position, find_checkpoint, resume, save_checkpoint  # noqa: F401
-from .evaluation import Evaluator
+from .evaluation import Evaluator, dev_tuned_null_threshold
 from .model_init import model_for_training
 from .objective import Objective, steps_of
 from .optimization import param_groups, reset_adam_moments  # noqa: F401  (re-exported for tests)
@@ -130,12 +130,25 @@ def _finish(accelerator: Accelerator, args: argparse.Namespace, model: Any, toke
             results = {**results, **timing, "train_windows": len(data.train_features),
                        "eval_examples": len(data.eval_examples),
                        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            if args.version_2_with_negative and args.tune_null_threshold == "yes":
+                results.update(_tune_null_threshold(accelerator, model, args, data, evaluate))
             write_json_atomic(os.path.join(args.output_dir, "eval_results.json"), results)
             _log_jsonl(os.path.join(args.output_dir, "eval_log.jsonl"), {"step": steps, **results})
             logger.info("eval results: %s", json.dumps(results))
     if args.with_tracking:
         accelerator.end_training()
     return results
+
+
+def _tune_null_threshold(accelerator: Accelerator, model: Any, args: argparse.Namespace, data: Any,
+                         evaluate: Evaluator) -> dict[str, float]:
+    """SQuAD v2: the null threshold with the best dev F1, written into the saved folder's settings."""
+    best_f1, threshold = dev_tuned_null_threshold(*evaluate.last, data.eval_examples, data.lang)
+    config = accelerator.unwrap_model(model).config
+    store_settings(config, settings_from_args(args, data.lang).replace(null_score_diff_threshold=float(threshold)))
+    config.save_pretrained(args.output_dir)
+    logger.info("dev-tuned null threshold %.4f (best F1 %.2f) saved with the model", threshold, best_f1)
+    return {"best_f1": best_f1, "best_f1_thresh": float(threshold)}
 
 
 def _save(accelerator: Accelerator, model: Any, tokenizer: Any, args: argparse.Namespace, lang: str) -> None:

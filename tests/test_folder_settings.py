@@ -123,3 +123,29 @@ def test_training_continues_a_trained_folder_as_its_architecture(trained, tmp_pa
     again = load_model(str(tmp_path / "more"))
     assert again.architecture == architecture
     assert (again.settings.max_seq_length, again.settings.doc_stride) == (64, 16)  # this run's settings now
+
+
+def test_squad_v2_run_saves_its_dev_tuned_null_threshold(tiny_encoder_dir, tmp_path):
+    """--version_2_with_negative: the final evaluation reports the official best_f1 and its threshold, and the
+    folder keeps that threshold, which Reader then uses."""
+    path = tmp_path / "v2.jsonl"
+    with open(path, "w") as f:
+        for i in range(12):
+            y = 1800 + i
+            ctx = f"the king was born in {y} . the queen was born in {y + 50} ."
+            answerable = i % 3 != 0
+            q = "when was the king born?" if answerable else "when was the prince born?"
+            ans = {"text": [str(y)], "answer_start": [ctx.index(str(y))]} if answerable else \
+                {"text": [], "answer_start": []}
+            f.write(json.dumps({"id": f"v{i}", "title": "t", "context": ctx, "question": q, "answers": ans,
+                                "is_impossible": not answerable}) + "\n")
+    out = str(tmp_path / "run")
+    results = train(parse_args([
+        "--model_name_or_path", tiny_encoder_dir, "--train_file", str(path), "--validation_file", str(path),
+        "--output_dir", out, "--version_2_with_negative", "--max_seq_length", "64", "--doc_stride", "16",
+        "--per_device_train_batch_size", "4", "--max_train_steps", "3", "--learning_rate", "1e-3"]))
+    assert {"best_f1", "best_f1_thresh", "HasAns_f1", "NoAns_f1"} <= set(results)
+    assert results["best_f1"] >= results["f1"] - 1e-9  # the tuned threshold is at least as good as 0 on dev
+    saved = load_model(out).settings
+    assert saved.null_score_diff_threshold == pytest.approx(results["best_f1_thresh"])
+    assert Reader.from_pretrained(out).settings.null_score_diff_threshold == pytest.approx(results["best_f1_thresh"])
