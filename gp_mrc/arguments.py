@@ -4,6 +4,7 @@ method's own). Imports nothing heavy, so `--help` and argument errors come back 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE
 from .precision import MIXED_PRECISION_CHOICES
@@ -12,6 +13,11 @@ from .precision import MIXED_PRECISION_CHOICES
 OBJECTIVES = ("multilabel", "f1", "mixed")
 REWARDS = ("expected_f1", "soft_f1")
 DECODINGS = ("argmax", "expected_f1")
+SAMPLE_EPOCHS, SAMPLE_LEARNING_RATE = 4, 1e-4  # the built-in sample's recipe (README: time and EM/F1 measured)
+
+
+def default_decoding(architecture: str) -> str:
+    return "expected_f1" if architecture == "globalpointer" else "argmax"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
       help="start_end: the AutoModelForQuestionAnswering reader (baseline); default: a reader folder's own, else GP")
     a("--head_size", type=int, default=64)
     a("--no_rope", action="store_true", help="ablation: GlobalPointer without rotary position embedding")
-    a("--span_bias", action="store_true",
-      help="add linear start/end terms to the span score (Efficient GlobalPointer); they learn from step one")
+    a("--span_bias", action=argparse.BooleanOptionalAction, default=True,
+      help="add linear start/end terms to the span score (Efficient GlobalPointer): they learn from step one while "
+      "the bilinear term grows from zero (--no-span_bias: the plain bilinear head)")
     a("--objective", default="multilabel", choices=OBJECTIVES)
     a("--warm_start_steps", type=float, default=0.3,
       help="multilabel steps before expected F1: an int, or a fraction (< 1) of the training steps")
@@ -64,8 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
       help="raise the F1 loss's weight linearly over this many steps after the warm start (int or fraction)")
     a("--aux_start_end_weight", type=float, default=0.0,
       help="add this weight × the start/end cross-entropy of the head's linear start/end terms (needs --span_bias)")
-    a("--decoding", default="argmax", choices=DECODINGS,
-      help="evaluation answer: the most probable span, or the n-best entry of highest expected F1")
+    a("--decoding", default=None, choices=DECODINGS,
+      help="the answer: the most probable span (argmax), or the n-best entry of highest expected F1 under the "
+      "model's span distribution (expected_f1); default: expected_f1 for GlobalPointer (its span softmax is a "
+      "distribution over answers), argmax for start/end (its n-best scores are not)")
     a("--decoding_temperature", type=float, default=1.0, help="temperature on p for --decoding expected_f1")
     a("--f1_window", type=int, default=None, help="pruning window W (tokens) for the per-span F1")
     a("--cache_dir", default=None, help="where the F1 reward cache lives (default: <output_dir>/../.gp_mrc_cache)")
@@ -73,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--per_device_eval_batch_size", type=int, default=32)
     a("--gradient_accumulation_steps", type=int, default=1)
     a("--learning_rate", type=float, default=5e-5)
-    a("--head_learning_rate", type=float, default=None,
-      help="learning rate of the span head (randomly initialised); default: --learning_rate")
+    a("--head_learning_rate", type=float, default=1e-3,
+      help="learning rate of the randomly initialised span head (its own AdamW group); 0 or a negative value: "
+      "--learning_rate")
     a("--weight_decay", type=float, default=0.01)
     a("--max_grad_norm", type=float, default=1.0)
     a("--num_train_epochs", type=float, default=None, help="default 3 (1 on the built-in sample is too few)")
@@ -109,8 +119,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if args.validation_file is None:
             args.validation_file = SAMPLE_DEV_FILE
         if args.num_train_epochs is None and args.max_train_steps is None:
-            args.num_train_epochs = 4
+            # the built-in sample: short passages, a few minutes on 2 CPU cores
+            args.num_train_epochs = SAMPLE_EPOCHS
             args.max_seq_length = min(args.max_seq_length, 256)
+            if "--learning_rate" not in (argv if argv is not None else sys.argv):
+                args.learning_rate = SAMPLE_LEARNING_RATE
     if args.num_train_epochs is None:
         args.num_train_epochs = 3
     if args.checkpointing_steps is not None and args.checkpointing_steps != "epoch" \

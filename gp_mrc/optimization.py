@@ -20,7 +20,7 @@ def param_groups(model: torch.nn.Module, lr: float, head_lr: float | None, weigh
                       and (not any(x in n for x in no_decay)) == decay]
             if params:
                 groups.append({"params": params, "weight_decay": weight_decay if decay else 0.0,
-                               "lr": (head_lr or lr) if is_head else lr})
+                               "lr": (head_lr if head_lr and head_lr > 0 else lr) if is_head else lr})
     return groups
 
 
