@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
       help="the gold-span loss (objective multilabel, and the warm start of f1/mixed): the multilabel categorical "
       "cross-entropy, or softmax: −log p(gold) under the span softmax")
     a("--keep_optimizer_state", action="store_true",
-      help="keep AdamW's moments when the objective switches after the warm start (default: reset them)")
+      help="keep AdamW's moments at the end of the warm start (default: reset them when the gold-span loss is "
+      "dropped or down-weighted there, keep them when it stays at full weight)")
     a("--multilabel_offset", default="log_n", choices=["log_n", "none"],
       help="log_n: the multilabel loss scores spans by s − log(#valid spans) (see losses.py); none: raw s")
     a("--mixed_weight", type=float, default=0.1, help="weight of the gold-span loss after warm start (mixed)")

@@ -63,6 +63,12 @@ class Objective:
         """True at the first step after the warm start (the reward comes in; a ramp does not count)."""
         return self.objective != "multilabel" and 0 < self.warm_start_steps == step
 
+    def resets_optimizer(self, step: int) -> bool:
+        """At the switch, when the gold-span loss is dropped or down-weighted: AdamW's second moments, learnt on
+        its large gradients, would shrink the reward's steps for hundreds of updates. When the gold-span loss
+        stays at full weight (the reward added to it), the moments still fit and are kept."""
+        return self.switched(step) and self.weights(step)[0] < 1.0
+
     def phase(self, step: int) -> str:
         w_gold, w_reward = self.weights(step)
         return "multilabel" if not w_reward else ("f1" if not w_gold else "mixed")

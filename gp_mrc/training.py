@@ -93,7 +93,7 @@ def _update(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: Any
         accelerator.backward(loss)
         if accelerator.sync_gradients and args.max_grad_norm:
             accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-        if accelerator.sync_gradients and not args.keep_optimizer_state and objective.switched(step):
+        if accelerator.sync_gradients and not args.keep_optimizer_state and objective.resets_optimizer(step):
             reset_adam_moments(optimizer)
             logger.info("step %d: objective switched; AdamW moments reset", step)
         optimizer.step()

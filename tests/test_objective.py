@@ -52,3 +52,9 @@ def test_f1_objective_drops_the_gold_loss_and_softmax_warm_start():
     assert obj(out, batch, 2)[0].item() == pytest.approx(span_cross_entropy(logits, batch["targets"], mask).mean().item())
     assert obj(out, batch, 3)[0].item() == pytest.approx(expected_f1_loss(logits, batch["f1"], mask, 0.1).loss.mean().item())
     assert steps_of(0.5, 285) == 142 and steps_of(142, 285) == 142
+
+
+def test_adam_moments_reset_only_where_the_gold_loss_drops():
+    assert [s for s in range(10) if Objective("f1", 4).resets_optimizer(s)] == [4]
+    assert [s for s in range(10) if Objective("mixed", 4, mixed_weight=0.1).resets_optimizer(s)] == [4]
+    assert not any(Objective("mixed", 4, mixed_weight=1.0, ramp_steps=3).resets_optimizer(s) for s in range(10))
