@@ -205,22 +205,37 @@ def load_golds(path: str, version_2: bool) -> dict[str, list[str]]:
 _GOLDS: dict[str, dict[str, list[str]]] = {}
 
 
-def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: str) -> dict[str, dict]:
+def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: str,
+              null_odds: dict[str, float] | None = None) -> dict[str, dict]:
     """EM/F1 of argmax and expected-F1 decoding at several temperatures, from a run's saved n-best lists (the
-    same `choose` the library decodes with), plus diagnostics of the argmax answers."""
+    same `choose` the library decodes with), plus diagnostics of the argmax answers. With `null_odds` (SQuAD v2)
+    a question is answered "" where its null odds are > 0, and each decoding also gets the official best_f1
+    (the dev-tuned threshold) and HasAns / NoAns F1."""
     from gp_mrc.decoding import choose
+    from gp_mrc.metrics.aggregate import best_null_threshold
     from gp_mrc.scoring import answer_tokens, exact_match, f1_score
 
     out: dict[str, dict] = {}
     for name, decoding, temp in [("argmax", "argmax", 1.0)] + [(f"expected_f1@{t:g}", "expected_f1", t)
                                                                 for t in TEMPERATURES]:
-        em = f1 = 0.0
+        span_f1, pred_f1, em = {}, {}, 0.0
         for qid, gold in golds.items():
             entries = [dict(x) for x in nbest.get(qid, []) if x["text"]]
-            pred = entries[choose(entries, decoding, lang, temp)]["text"] if entries else ""
+            span = entries[choose(entries, decoding, lang, temp)]["text"] if entries else ""
+            span_f1[qid] = f1_score(span, gold, lang)
+            pred = "" if null_odds is not None and null_odds.get(qid, float("inf")) > 0 else span
+            pred_f1[qid] = f1_score(pred, gold, lang)
             em += exact_match(pred, gold, lang)
-            f1 += f1_score(pred, gold, lang)
-        out[name] = {"exact_match": 100 * em / len(golds), "f1": 100 * f1 / len(golds)}
+        scores = {"exact_match": 100 * em / len(golds), "f1": 100 * sum(pred_f1.values()) / len(golds)}
+        if null_odds is not None:
+            has = {q: bool(g) for q, g in golds.items()}
+            scores["best_f1"], scores["best_f1_thresh"] = best_null_threshold(
+                span_f1, has, {q: null_odds.get(q, float("inf")) for q in golds})
+            for group, keep in (("HasAns", True), ("NoAns", False)):
+                qs = [q for q in golds if has[q] == keep]
+                if qs:
+                    scores[f"{group}_f1"] = 100 * sum(pred_f1[q] for q in qs) / len(qs)
+        out[name] = scores
     tops = [next((x for x in nbest.get(q, []) if x["text"]), None) for q in golds]
     f1s = [f1_score(t["text"] if t else "", golds[q], lang) for t, q in zip(tops, golds)]
     out["diagnostics"] = {
@@ -249,6 +264,10 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         train_args = json.load(f)
     with open(os.path.join(out, "nbest_predictions.json")) as f:
         nbest = json.load(f)
+    null_odds = None
+    if os.path.exists(os.path.join(out, "null_odds.json")):
+        with open(os.path.join(out, "null_odds.json")) as f:
+            null_odds = json.load(f)
     if study.validation_file not in _GOLDS:
         _GOLDS[study.validation_file] = load_golds(study.validation_file, "--version_2_with_negative" in study.flags)
     # intermediate points score the first --intermediate_eval_samples questions; the last point (the final
@@ -270,7 +289,7 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         "command": "python " + " ".join(command(study_name, variant, seed)),
         "dtype": train_args.get("mixed_precision") or "fp32",
         "eval": {k: final[k] for k in ("exact_match", "f1") if k in final},
-        "decoding": decodings(nbest, _GOLDS[study.validation_file], study.lang),
+        "decoding": decodings(nbest, _GOLDS[study.validation_file], study.lang, null_odds),
         "curve": curve, "timing": timing,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
         "date": datetime.date.today().isoformat(), "git_commit": _git_commit(),
