@@ -45,6 +45,8 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
     a("--name", required=True, help="benchmark name: outputs go to <output_root>/<name>")
+    a("--report", action="store_true", help="only print the quality study's tables from benchmarks/results/ "
+      "(scripts/study.py) and exit")
     a("--output_root", default=os.path.join(ROOT, "bench_out"))
     a("--model_name_or_path", default=None, help="default: the packaged all-MiniLM-L6-v2")
     a("--train_file", required=True)
@@ -309,6 +311,12 @@ def plot_curves(runs: dict, path: str, title: str) -> None:
 
 
 def main() -> None:
+    if "--report" in sys.argv[1:]:  # every table of the quality study, from the committed result files alone
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from study import report
+
+        print(report())
+        return
     args = parse_args()
     out_dir = os.path.join(args.output_root, args.name)
     os.makedirs(out_dir, exist_ok=True)
