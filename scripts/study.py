@@ -376,8 +376,42 @@ def report(study: str | None = None) -> str:
                 f"{statistics.mean(d['mean_answer_tokens'] for d in diag):.2f} / "
                 f"{diag[0]['mean_gold_tokens']:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
                 f"| {statistics.mean(secs):.0f} |")
+        lines += ["", "Paired F1 differences (same seed):", "",
+                  "| difference | seeds | mean ± sd | per seed |", "|---|---|---|---|"]
+        lines += paired_differences(variants, "start_end", None)
+        lines += paired_differences(variants, "gp_ml", "expected_f1@1")
+        lines += paired_differences(variants, "gp_ml", "argmax")
         lines.append("")
     return "\n".join(lines)
+
+
+def _best_f1(r: dict, key: str) -> float:
+    return r["decoding"][key]["f1"]
+
+
+def paired_differences(variants: dict[str, list[dict]], reference: str, same_decoding: str | None) -> list[str]:
+    """Rows "variant − reference": F1 differences on the seeds both have (mean ± sd of the per-seed differences).
+    same_decoding: both decoded that way (e.g. "expected_f1@1"); None: each with its own best decoding (the
+    temperature with the best mean dev F1 over its seeds, argmax included)."""
+    rows = []
+    ref = {r["seed"]: r for r in variants.get(reference, [])}
+    for key, rs in variants.items():
+        if key in (reference, "start_end"):  # only GlobalPointer variants are compared with a reference
+            continue
+        common = sorted(r["seed"] for r in rs if r["seed"] in ref)
+        if not common:
+            continue
+        mine = {r["seed"]: r for r in rs}
+        if same_decoding:
+            ka = kb = same_decoding
+        else:
+            best = lambda results: max(results[0]["decoding"], key=lambda k: statistics.mean(  # noqa: E731
+                r["decoding"][k]["f1"] for r in results) if k != "diagnostics" else -1)
+            ka, kb = best([mine[s] for s in common]), best([ref[s] for s in common])
+        diffs = [_best_f1(mine[s], ka) - _best_f1(ref[s], kb) for s in common]
+        rows.append(f"| `{key}` ({ka}) − `{reference}` ({kb}) | {len(common)} | {mean_sd(diffs)} | "
+                    + ", ".join(f"{s}: {d:+.1f}" for s, d in zip(common, diffs)) + " |")
+    return rows
 
 
 def plot(study: str, path: str) -> None:
