@@ -125,6 +125,13 @@ def squad_features(with_no_answer_probability: bool = False) -> Any:
     })
 
 
+SQUAD_INPUTS_DOC = """
+Args:
+    predictions: list of {"id": str, "prediction_text": str}.
+    references: list of {"id": str, "answers": {"text": [str], "answer_start": [int]}}.
+"""
+
+
 def metric_info(description: str, citation: str, inputs_description: str, url: str,
                 with_no_answer_probability: bool = False) -> Any:
     """The evaluate.MetricInfo of one of the packaged metric modules (they differ only in these texts)."""

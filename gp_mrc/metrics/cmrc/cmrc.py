@@ -8,7 +8,7 @@ Same input format as the hub's `squad` metric. Scoring is gp_mrc.scoring.
 import datasets
 import evaluate
 
-from gp_mrc.metrics.aggregate import em_f1, metric_info
+from gp_mrc.metrics.aggregate import SQUAD_INPUTS_DOC, em_f1, metric_info
 
 _CITATION = """\
 @inproceedings{cui-emnlp2019-cmrc2018,
@@ -21,11 +21,7 @@ _CITATION = """\
 
 _DESCRIPTION = "CMRC2018: character-level exact match and longest-common-substring F1 for Chinese extractive QA."
 
-_KWARGS_DESCRIPTION = """
-Args:
-    predictions: list of {"id": str, "prediction_text": str}.
-    references: list of {"id": str, "answers": {"text": [str], "answer_start": [int]}}.
-Returns:
+_KWARGS_DESCRIPTION = SQUAD_INPUTS_DOC + """Returns:
     {"exact_match": float, "f1": float} in percent (0-100) and "total" (number of questions).
 """
 

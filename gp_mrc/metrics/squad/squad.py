@@ -7,7 +7,7 @@ normalization), so training rewards and this metric cannot drift apart.
 import datasets
 import evaluate
 
-from gp_mrc.metrics.aggregate import em_f1, metric_info
+from gp_mrc.metrics.aggregate import SQUAD_INPUTS_DOC, em_f1, metric_info
 
 _CITATION = """\
 @inproceedings{Rajpurkar2016SQuAD10,
@@ -20,11 +20,7 @@ _CITATION = """\
 
 _DESCRIPTION = "SQuAD v1.1: exact match and token F1 after lowercasing and removing punctuation and articles."
 
-_KWARGS_DESCRIPTION = """
-Args:
-    predictions: list of {"id": str, "prediction_text": str}.
-    references: list of {"id": str, "answers": {"text": [str], "answer_start": [int]}}.
-Returns:
+_KWARGS_DESCRIPTION = SQUAD_INPUTS_DOC + """Returns:
     {"exact_match": float, "f1": float}, both in percent (0-100); the max over gold answers,
     averaged over references.
 """
