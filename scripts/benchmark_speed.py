@@ -59,7 +59,8 @@ def bench_step(args: argparse.Namespace) -> dict:
     path = args.model_name_or_path or default_encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
     examples = load_examples(args.train_file, max_samples=100)
-    feats = prepare_features(examples, tokenizer, max_seq_length=args.max_seq_length, doc_stride=128)
+    feats = prepare_features(examples, tokenizer, max_seq_length=args.max_seq_length,
+                             doc_stride=min(128, args.max_seq_length // 4))
     table = compute_f1_table(feats, examples, lang="en")
     rows = [feats[i] for i in range(args.batch_size)]
     collate = {"start_end": SpanCollator(tokenizer.pad_token_id, band_width=30),
