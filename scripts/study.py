@@ -414,6 +414,21 @@ def paired_differences(variants: dict[str, list[dict]], reference: str, same_dec
     return rows
 
 
+def compact(study: str) -> str:
+    """The README's table: one row per variant, mean ± sd over seeds."""
+    variants: dict[str, list[dict]] = {}
+    for r in load_results(study):
+        variants.setdefault(r["variant"], []).append(r)
+    lines = ["| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) |", "|---|---|---|---|---|"]
+    for key in [k for k in VARIANTS if k in variants]:
+        rs = variants[key]
+        t = best_temperature(rs)
+        lines.append(f"| {rs[0]['label']} | {len(rs)} | {mean_sd([r['decoding']['argmax']['exact_match'] for r in rs])}"
+                     f" | {mean_sd([r['decoding']['argmax']['f1'] for r in rs])} | "
+                     f"{mean_sd([r['decoding'][t]['f1'] for r in rs])} ({t.split('@')[1]}) |")
+    return "\n".join(lines)
+
+
 def plot(study: str, path: str) -> None:
     import matplotlib
 
@@ -438,7 +453,7 @@ def plot(study: str, path: str) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["run", "collect", "report", "commands", "plot"])
+    p.add_argument("action", choices=["run", "collect", "report", "compact", "commands", "plot"])
     p.add_argument("--study", default="squad_v1_4k", choices=list(STUDIES))
     p.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS))
     p.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
@@ -447,6 +462,8 @@ def main() -> None:
     variants = args.variants or list(VARIANTS)
     if args.action == "report":
         print(report(None if args.variants is None and "--study" not in sys.argv else args.study))
+    elif args.action == "compact":
+        print(compact(args.study))
     elif args.action == "plot":
         plot(args.study, args.plot_path or os.path.join(ROOT, "docs", f"study_{args.study}_curves.png"))
     elif args.action == "commands":
