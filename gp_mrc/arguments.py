@@ -20,6 +20,10 @@ def default_decoding(architecture: str) -> str:
     return "expected_f1" if architecture == "globalpointer" else "argmax"
 
 
+def default_objective(architecture: str) -> str:
+    return "mixed" if architecture == "globalpointer" else "multilabel"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Fine-tune a GlobalPointer reader on SQuAD-style data.")
     a = p.add_argument
@@ -50,9 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     a("--span_bias", action=argparse.BooleanOptionalAction, default=True,
       help="add linear start/end terms to the span score (Efficient GlobalPointer): they learn from step one while "
       "the bilinear term grows from zero (--no-span_bias: the plain bilinear head)")
-    a("--objective", default="multilabel", choices=OBJECTIVES)
-    a("--warm_start_steps", type=float, default=0.3,
-      help="multilabel steps before expected F1: an int, or a fraction (< 1) of the training steps")
+    a("--objective", default=None, choices=OBJECTIVES,
+      help="multilabel: the gold-span loss only; f1: the reward replaces it after the warm start; mixed: the reward "
+      "is added to it (× --mixed_weight) after the warm start. Default: mixed for GlobalPointer (the study's "
+      "best, BENCHMARKS.md), multilabel for start/end (which trains on its own cross-entropy)")
+    a("--warm_start_steps", type=float, default=0.5,
+      help="gold-span-loss steps before the reward comes in: an int, or a fraction (< 1) of the training steps")
     a("--entropy_lambda", type=float, default=0.01)
     a("--warm_start_loss", default="multilabel", choices=["multilabel", "softmax"],
       help="the gold-span loss (objective multilabel, and the warm start of f1/mixed): the multilabel categorical "
@@ -62,13 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
       "dropped or down-weighted there, keep them when it stays at full weight)")
     a("--multilabel_offset", default="log_n", choices=["log_n", "none"],
       help="log_n: the multilabel loss scores spans by s − log(#valid spans) (see losses.py); none: raw s")
-    a("--mixed_weight", type=float, default=0.1, help="weight of the gold-span loss after warm start (mixed)")
+    a("--mixed_weight", type=float, default=1.0, help="weight of the gold-span loss after warm start (mixed)")
     a("--reward", default="expected_f1", choices=REWARDS,
       help="the F1 loss after the warm start: expected_f1 = −Σ p·f1 + λ Σ p log p; soft_f1 = cross-entropy "
       "against q ∝ exp(f1 / τ) over the rewarded spans")
     a("--soft_f1_tau", type=float, default=0.3, help="temperature τ of the soft_f1 targets")
     a("--reward_weight", type=float, default=1.0, help="weight of the F1 loss after the warm start")
-    a("--reward_ramp_steps", type=float, default=0,
+    a("--reward_ramp_steps", type=float, default=0.25,
       help="raise the F1 loss's weight linearly over this many steps after the warm start (int or fraction)")
     a("--aux_start_end_weight", type=float, default=0.0,
       help="add this weight × the start/end cross-entropy of the head's linear start/end terms (needs --span_bias)")

@@ -59,7 +59,7 @@ def model_for_training(args: argparse.Namespace) -> tuple[nn.Module, Any]:
         raise SystemExit(f"error: {e}") from None
     folder_architecture = FOLDER_ARCHITECTURE[_kind(path)]
     args.architecture = args.architecture or folder_architecture or "globalpointer"
-    if args.architecture == "start_end" and args.objective != "multilabel":
+    if args.architecture == "start_end" and args.objective not in (None, "multilabel"):
         raise SystemExit("--architecture start_end trains with its own start/end cross-entropy; "
                          "leave --objective at its default")
     if folder_architecture == args.architecture:

@@ -23,7 +23,7 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from .arguments import build_parser, default_decoding, parse_args  # noqa: F401  (re-exported: parse_args)
+from .arguments import build_parser, default_decoding, default_objective, parse_args  # noqa: F401  (re-exported: parse_args)
 from .atomic import write_json_atomic
 from .batching import rng_neutral
 from .checkpointing import STATE_FILE, Position, find_checkpoint, resume, save_checkpoint  # noqa: F401
@@ -170,8 +170,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     main = accelerator.is_main_process
     data = load_data(args)
     model, tokenizer = model_for_training(args)
-    if args.decoding is None:  # resolved once the architecture is known (a reader folder brings its own)
-        args.decoding = default_decoding(args.architecture)
+    # resolved once the architecture is known (a reader folder brings its own)
+    args.decoding = args.decoding or default_decoding(args.architecture)
+    args.objective = args.objective or default_objective(args.architecture)
     build_features(data, args, tokenizer, accelerator)
     pad_id = tokenizer.pad_token_id or 0
     loader, sampler = train_loader(data, args, pad_id)

@@ -47,7 +47,7 @@ def train_args(encoder, data, out, *extra):
     return ["--model_name_or_path", encoder, "--train_file", data, "--max_seq_length", "64", "--doc_stride", "16",
             "--per_device_train_batch_size", "4", "--max_train_steps", str(STEPS), "--learning_rate", "1e-3",
             "--seed", "7", "--checkpointing_steps", str(EVERY), "--logging_steps", "1", "--output_dir", str(out),
-            *extra]
+            *(extra if "--objective" in extra else ("--objective", "multilabel", *extra))]
 
 
 def losses(out):
