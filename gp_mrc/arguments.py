@@ -24,9 +24,8 @@ def default_objective(architecture: str) -> str:
     return "mixed" if architecture == "globalpointer" else "multilabel"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Fine-tune a GlobalPointer reader on SQuAD-style data.")
-    a = p.add_argument
+def _data_arguments(p: argparse.ArgumentParser) -> None:
+    a = p.add_argument_group("data and windows").add_argument
     a("--model_name_or_path", default=None, help="encoder (hub name or folder), or a reader folder (GlobalPointer "
       "or start/end, e.g. a transformers QA model) to train further; default: the packaged all-MiniLM-L6-v2")
     a("--tokenizer_name", default=None)
@@ -47,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
       "(the official best_f1; predict.py then uses it) and report best_f1 / best_f1_thresh")
     a("--max_train_samples", type=int, default=None)
     a("--max_eval_samples", type=int, default=None)
+
+
+def _model_arguments(p: argparse.ArgumentParser) -> None:
+    a = p.add_argument_group("model").add_argument
     a("--architecture", default=None, choices=["globalpointer", "start_end"],
       help="start_end: the AutoModelForQuestionAnswering reader (baseline); default: a reader folder's own, else GP")
     a("--head_size", type=int, default=64)
@@ -54,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--span_bias", action=argparse.BooleanOptionalAction, default=True,
       help="add linear start/end terms to the span score (Efficient GlobalPointer): they learn from step one while "
       "the bilinear term grows from zero (--no-span_bias: the plain bilinear head)")
+
+
+def _objective_arguments(p: argparse.ArgumentParser) -> None:
+    a = p.add_argument_group("objective and decoding").add_argument
     a("--objective", default=None, choices=OBJECTIVES,
       help="multilabel: the gold-span loss only; f1: the reward replaces it after the warm start; mixed: the reward "
       "is added to it (× --mixed_weight) after the warm start. Default: mixed for GlobalPointer (the study's "
@@ -86,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--decoding_temperature", type=float, default=1.0, help="temperature on p for --decoding expected_f1")
     a("--f1_window", type=int, default=None, help="pruning window W (tokens) for the per-span F1")
     a("--cache_dir", default=None, help="where the F1 reward cache lives (default: <output_dir>/../.gp_mrc_cache)")
+
+
+def _training_arguments(p: argparse.ArgumentParser) -> None:
+    a = p.add_argument_group("training").add_argument
     a("--per_device_train_batch_size", type=int, default=16)
     a("--per_device_eval_batch_size", type=int, default=32)
     a("--gradient_accumulation_steps", type=int, default=1)
@@ -117,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     a("--cpu", action="store_true", help="force CPU; with torchrun gives multi-process gloo DDP")
     a("--logging_steps", type=int, default=10)
     a("--preprocessing_num_workers", type=int, default=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Fine-tune a GlobalPointer reader on SQuAD-style data.")
+    for add in (_data_arguments, _model_arguments, _objective_arguments, _training_arguments):
+        add(p)
     return p
 
 
