@@ -77,6 +77,8 @@ GP = ("--span_bias",)
 VARIANTS = {
     "start_end": Variant("start/end reader", ("--architecture", "start_end")),
     "gp_ml": Variant("GP, multilabel CE", GP + ("--objective", "multilabel"), trunk=True),
+    # issue #10: the same run in fp32 (the later --mixed_precision wins over the protocol's bf16)
+    "gp_ml_fp32": Variant("GP, multilabel CE, fp32", GP + ("--objective", "multilabel", "--mixed_precision", "no")),
     "gp_sm": Variant("GP, span-softmax CE", GP + ("--objective", "multilabel", "--warm_start_loss", "softmax"),
                      trunk=True),
     "gp_ml__f1": Variant("GP, multilabel → expected F1 + 0.01·H (the seed's objective)",
