@@ -7,6 +7,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from .losses import is_banded
+
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "passage_mask")
 
 
@@ -19,12 +21,6 @@ def pad_2d(rows: list[list[int]], width: int, value: int) -> torch.Tensor:
     for b, r in enumerate(rows):
         out[b, : len(r)] = r
     return torch.from_numpy(out)
-
-
-def is_banded(n: int, width: int | None) -> bool:
-    """Whether (B, n, n) span tensors are kept as the band j − i < width, (B, n, width) (the rule of
-    losses.to_band: a band as wide as the window is the dense matrix)."""
-    return width is not None and width < n
 
 
 def span_tensor(spans: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int, width: int | None,

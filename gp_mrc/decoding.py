@@ -17,10 +17,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from .choices import DECODINGS
 from .losses import span_log_probs
 from .scoring import answer_tokens, longest_common_substring
 
-DECODINGS = ("argmax", "expected_f1")
 
 
 @dataclass
@@ -72,26 +72,29 @@ def pairwise_f1(texts: Sequence[str], lang: str) -> np.ndarray:
     return np.where(empty[:, None] | empty[None, :], (empty[:, None] & empty[None, :]).astype(np.float64), f1)
 
 
-def expected_f1(texts: Sequence[str], scores: Sequence[float], lang: str, temperature: float = 1.0) -> np.ndarray:
+def expected_f1(texts: Sequence[str], scores: Sequence[float], lang: str, temperature: float = 1.0,
+                pairwise: np.ndarray | None = None) -> np.ndarray:
     """E_p[F1(c, s)] of each candidate c, with p ∝ exp(score / temperature) over the candidates themselves.
 
     Minimum-Bayes-risk decoding picks the argmax: under a calibrated span distribution it is the answer with
     the highest expected metric, which is not the most probable span when probability is spread over
-    overlapping spans (the shared words of near-duplicates add up)."""
+    overlapping spans (the shared words of near-duplicates add up). `pairwise`: pairwise_f1(texts, lang) when
+    the caller already has it (it does not depend on the scores or the temperature)."""
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     z = np.asarray(scores, dtype=np.float64) / temperature
     w = np.exp(z - z.max())
-    return pairwise_f1(texts, lang) @ (w / w.sum())
+    return (pairwise_f1(texts, lang) if pairwise is None else pairwise) @ (w / w.sum())
 
 
-def choose(entries: list[dict], decoding: str, lang: str, temperature: float) -> int:
-    """Index of the answer among n-best entries (sorted by score) under `decoding`."""
+def choose(entries: list[dict], decoding: str, lang: str, temperature: float,
+           pairwise: np.ndarray | None = None) -> int:
+    """Index of the answer among n-best entries (sorted by score) under `decoding` (`pairwise`: see expected_f1)."""
     if decoding not in DECODINGS:
         raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
     if decoding == "argmax" or len(entries) < 2:
         return 0
-    ef = expected_f1([x["text"] for x in entries], [x["score"] for x in entries], lang, temperature)
+    ef = expected_f1([x["text"] for x in entries], [x["score"] for x in entries], lang, temperature, pairwise)
     for x, v in zip(entries, ef):
         x["expected_f1"] = float(v)
     return int(np.argmax(ef))  # ties go to the higher-scored (earlier) entry

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .choices import OBJECTIVES, REWARDS  # noqa: F401  (REWARDS re-exported)
+
 def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     """fp16/bf16 → fp32 for stable logsumexp; fp64 stays fp64 (gradcheck)."""
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
@@ -90,9 +92,6 @@ def start_end_cross_entropy(start_logits: torch.Tensor, end_logits: torch.Tensor
     return (ce(start_logits, mask.any(-1), start_positions) + ce(end_logits, mask.any(-2), end_positions)) / 2
 
 
-REWARDS = ("expected_f1", "soft_f1")
-
-
 def soft_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, tau: float = 0.3) -> torch.Tensor:
     """Per-window −Σ q log p with q(i, j) ∝ exp(f1(i, j) / τ) over the valid spans whose reward is > 0.
 
@@ -109,21 +108,24 @@ def soft_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, tau
     return -(q * logp.flatten(1)).sum(1)
 
 
+def is_banded(n: int, width: int | None) -> bool:
+    """Whether (B, n, n) span tensors are kept as the band j − i < width, (B, n, width): a band as wide as the
+    window is the dense matrix. The one rule for to_band and the training collator."""
+    return width is not None and width < n
+
+
 def to_band(width: int | None, mask: torch.Tensor, *spans: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """(B, n, n) span tensors → (B, n, width) holding only spans with j − i < width: entry [b, i, l] is span
     (i, i + l). When the mask already excludes longer spans (max_answer_length) the losses are unchanged,
     and the elementwise work drops from n² to n·width per window (the dense matrix was ~90% masked).
     Returns (band mask, *banded tensors); positions past the window end are masked out."""
     n = mask.shape[-1]
-    if width is None or width >= n:
+    if not is_banded(n, width):
         return (mask, *spans)
     j = torch.arange(n, device=mask.device)[:, None] + torch.arange(width, device=mask.device)[None, :]
     idx = j.clamp(max=n - 1).expand(mask.shape[0], n, width)
     band_mask = mask.gather(2, idx) & (j < n)
     return (band_mask, *(t.gather(2, idx) for t in spans))
-
-
-OBJECTIVES = ("multilabel", "f1", "mixed")
 
 
 def objective_weights(step: int, objective: str, warm_start_steps: int, mixed_weight: float = 1.0,

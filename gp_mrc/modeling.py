@@ -22,7 +22,6 @@ from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedMode
 
 from .configuration import MODEL_TYPE, GlobalPointerConfig, HeadConfig  # noqa: F401  (HeadConfig re-exported)
 
-from .atomic import atomic_path
 
 # Finite, representable in fp16 and bf16 (fp16 max is 65504), and exp() of it underflows to 0.
 MASK_VALUE = -30000.0
@@ -105,12 +104,16 @@ class GlobalPointerHead(nn.Module):
                 self.dense.bias[self.head_size:].zero_()
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.scores_and_terms(hidden)[0]
+
+    def scores_and_terms(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(span scores (B, n, n), start terms (B, n), end terms (B, n)); the terms are None without span_bias."""
         q, k = self.dense(hidden).split(self.head_size, dim=-1)
         scores = span_scores(q, k, self.use_rope, self.rope_base)
-        if self.bias_dense is not None:
-            start, end = self.bias_dense(hidden).unbind(-1)  # (B, n) each
-            scores = scores + start[:, :, None] + end[:, None, :]
-        return scores
+        if self.bias_dense is None:
+            return scores, None, None
+        start, end = self.bias_dense(hidden).unbind(-1)
+        return scores + start[:, :, None] + end[:, None, :], start, end
 
 
 @dataclass
@@ -208,12 +211,11 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
                 **_: Any) -> SpanOutput:
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-        logits = self.head(hidden).float()  # losses and softmax in fp32 whatever the autocast dtype
+        scores, start, end = self.head.scores_and_terms(hidden)
+        logits = scores.float()  # losses and softmax in fp32 whatever the autocast dtype
         max_len = max_answer_length or self.config.max_answer_length
         mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True)
-        start = end = None
-        if self.head.bias_dense is not None:  # for the auxiliary start/end loss (a 2-wide linear map: cheap)
-            start, end = self.head.bias_dense(hidden).float().unbind(-1)
+        start, end = (None, None) if start is None else (start.float(), end.float())  # for the auxiliary loss
         return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, max_span_length=max_len,
                           start_logits=start, end_logits=end)
 

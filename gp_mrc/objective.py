@@ -94,9 +94,13 @@ class Objective:
             loss = loss + w_gold * gold
             stats["multilabel"] = gold.item()
         if w_reward:
-            ef = expected_f1_loss(logits, batch["f1"], mask, self.entropy_lambda)
-            reward = ef.loss if self.reward == "expected_f1" else soft_f1_loss(logits, batch["f1"], mask,
-                                                                                self.soft_f1_tau)
+            if self.reward == "expected_f1":
+                ef = expected_f1_loss(logits, batch["f1"], mask, self.entropy_lambda)
+                reward = ef.loss
+            else:
+                reward = soft_f1_loss(logits, batch["f1"], mask, self.soft_f1_tau)
+                with torch.no_grad():  # logged only: no graph to build or backpropagate
+                    ef = expected_f1_loss(logits, batch["f1"], mask, self.entropy_lambda)
             loss = loss + w_reward * reward.mean()
             stats.update(expected_f1=ef.expected_f1.mean().item(), entropy=ef.entropy.mean().item())
         if self.aux_start_end_weight:

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from .arguments import DECODINGS
+from .choices import DECODINGS
 from .metrics import METRIC_NAMES
 
 SETTINGS_KEY = "inference_settings"  # the config.json key

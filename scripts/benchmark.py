@@ -27,6 +27,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from study import finished, report, train_in_subprocess  # noqa: E402  (the sibling script: one way to run a training)
 
 # GlobalPointer rows use the additive start/end terms (--span_bias), which measured better than the plain
 # bilinear head in short runs (docs in gp_mrc/modeling.py); --extra applies to every row, (a) included.
@@ -98,26 +100,11 @@ def run_training(args: argparse.Namespace, config: str, seed: int) -> dict:
     out = os.path.join(args.output_root, args.name, f"{config}-seed{seed}")
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), *train_flags(args), *CONFIGS[config][1],
            "--seed", str(seed), "--output_dir", out]
-    stamp = os.path.join(out, "bench_command.json")
-    done = os.path.join(out, "eval_results.json")
-    if os.path.exists(done) and os.path.exists(stamp):
-        with open(stamp) as f:
-            if json.load(f) == cmd[1:]:
-                print(f"[{config} seed {seed}] reusing {out}", flush=True)
-                return load_run(out)
-    os.makedirs(out, exist_ok=True)
-    for stale in ("eval_log.jsonl", "train_log.jsonl"):
-        if os.path.exists(os.path.join(out, stale)):
-            os.remove(os.path.join(out, stale))
-    print(f"[{config} seed {seed}] {' '.join(cmd)}", flush=True)
-    t = time.time()
-    with open(os.path.join(out, "train.log"), "w") as log:
-        r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
-    if r.returncode:
-        raise SystemExit(f"run {config} seed {seed} failed (exit {r.returncode}); see {out}/train.log")
-    with open(stamp, "w") as f:
-        json.dump(cmd[1:], f)
-    print(f"[{config} seed {seed}] done in {time.time() - t:.0f}s", flush=True)
+    if finished(out, "bench_command.json", cmd[1:]):
+        print(f"[{config} seed {seed}] reusing {out}", flush=True)
+    else:
+        train_in_subprocess(cmd[1:], out, f"[{config} seed {seed}]", fresh_logs=True, log_mode="w",
+                            stamp=("bench_command.json", cmd[1:]), cwd=os.getcwd())
     return load_run(out)
 
 
@@ -312,9 +299,6 @@ def plot_curves(runs: dict, path: str, title: str) -> None:
 
 def main() -> None:
     if "--report" in sys.argv[1:]:  # every table of the quality study, from the committed result files alone
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-        from study import report
-
         print(report())
         return
     args = parse_args()

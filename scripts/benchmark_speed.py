@@ -215,9 +215,10 @@ def main() -> None:
     text = json.dumps(result, indent=1)
     print(text)
     if args.output:
+        from gp_mrc.atomic import write_text_atomic
+
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w") as f:
-            f.write(text + "\n")
+        write_text_atomic(args.output, text + "\n")
 
 
 if __name__ == "__main__":

@@ -26,10 +26,11 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from gp_mrc.atomic import write_text_atomic  # noqa: E402  (light: no torch)
 SHARED = os.environ.get("GP_MRC_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
 # overridable so that a frozen copy of the code (a git worktree) can run the study into this checkout
 RESULTS = os.environ.get("GP_MRC_STUDY_RESULTS", os.path.join(ROOT, "benchmarks", "results"))
@@ -165,33 +166,44 @@ def run(study_name: str, variant: str, seed: int) -> None:
                              "on another machine?): delete the trunk's result file and rerun it here")
     out = run_dir(study_name, variant, seed)
     cmd = command(study_name, variant, seed)
-    if not _finished(out, cmd):
-        os.makedirs(out, exist_ok=True)
-        if not v.parent:  # a killed run resumes from its own checkpoints where it has them
-            cmd_run = cmd + (["--resume_from_checkpoint", "latest"] if v.trunk else [])
-        else:
-            cmd_run = cmd
-            for stale in ("eval_log.jsonl", "train_log.jsonl"):
-                if os.path.exists(os.path.join(out, stale)):
-                    os.remove(os.path.join(out, stale))
-        print(f"[{variant} seed {seed}] python {' '.join(cmd_run)}", flush=True)
-        t = time.time()
-        with open(os.path.join(out, "train.log"), "a") as log:
-            r = subprocess.run([sys.executable, *cmd_run], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        if r.returncode:
-            raise SystemExit(f"[{variant} seed {seed}] failed (exit {r.returncode}); see {out}/train.log")
-        with open(os.path.join(out, "study_command.json"), "w") as f:
-            json.dump(cmd, f)
-        print(f"[{variant} seed {seed}] trained in {time.time() - t:.0f}s", flush=True)
+    if not finished(out, STAMP, cmd):
+        # a killed trunk resumes from its own checkpoints; a branch restarts from its trunk's
+        cmd_run = cmd + (["--resume_from_checkpoint", "latest"] if v.trunk else [])
+        train_in_subprocess(cmd_run, out, f"[{variant} seed {seed}]", fresh_logs=bool(v.parent), log_mode="a",
+                            stamp=(STAMP, cmd))
     collect_one(study_name, variant, seed)
 
 
-def _finished(out: str, cmd: list[str]) -> bool:
-    stamp = os.path.join(out, "study_command.json")
-    if not (os.path.exists(os.path.join(out, "eval_results.json")) and os.path.exists(stamp)):
+STAMP = "study_command.json"  # written last: the run finished with exactly this command
+LOG_FILES = ("eval_log.jsonl", "train_log.jsonl")
+
+
+def finished(out: str, stamp: str, argv: list[str]) -> bool:
+    """A run folder that holds eval_results.json and a stamp equal to `argv` (the scripts/train.py arguments)."""
+    path = os.path.join(out, stamp)
+    if not (os.path.exists(os.path.join(out, "eval_results.json")) and os.path.exists(path)):
         return False
-    with open(stamp) as f:
-        return json.load(f) == cmd
+    with open(path) as f:
+        return json.load(f) == argv
+
+
+def train_in_subprocess(argv: list[str], out: str, label: str, *, fresh_logs: bool, log_mode: str,
+                        stamp: tuple[str, list[str]], cwd: str = ROOT) -> None:
+    """`python <argv>` (scripts/train.py and its flags) with its output in <out>/train.log; on success the stamp
+    file (name, content) is written. fresh_logs: drop the jsonl logs a previous attempt left."""
+    os.makedirs(out, exist_ok=True)
+    if fresh_logs:
+        for stale in LOG_FILES:
+            if os.path.exists(os.path.join(out, stale)):
+                os.remove(os.path.join(out, stale))
+    print(f"{label} python {' '.join(argv)}", flush=True)
+    t = time.time()
+    with open(os.path.join(out, "train.log"), log_mode) as log:
+        r = subprocess.run([sys.executable, *argv], cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    if r.returncode:
+        raise SystemExit(f"{label} failed (exit {r.returncode}); see {out}/train.log")
+    write_text_atomic(os.path.join(out, stamp[0]), json.dumps(stamp[1]))
+    print(f"{label} trained in {time.time() - t:.0f}s", flush=True)
 
 
 # --------------------------------------------------------------------------- result files
@@ -213,17 +225,20 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
     same `choose` the library decodes with), plus diagnostics of the argmax answers. With `null_odds` (SQuAD v2)
     a question is answered "" where its null odds are > 0, and each decoding also gets the official best_f1
     (the dev-tuned threshold) and HasAns / NoAns F1."""
-    from gp_mrc.decoding import choose
+    from gp_mrc.decoding import choose, pairwise_f1
     from gp_mrc.metrics.aggregate import best_null_threshold
     from gp_mrc.scoring import answer_tokens, exact_match, f1_score
 
+    # per question, once: the non-null candidates and their pairwise F1 (the same at every temperature)
+    cands = {q: [x for x in nbest.get(q, []) if x["text"]] for q in golds}
+    pairwise = {q: pairwise_f1([x["text"] for x in c], lang) for q, c in cands.items() if len(c) > 1}
     out: dict[str, dict] = {}
     for name, decoding, temp in [("argmax", "argmax", 1.0)] + [(f"expected_f1@{t:g}", "expected_f1", t)
                                                                 for t in TEMPERATURES]:
         span_f1, pred_f1, em = {}, {}, 0.0
         for qid, gold in golds.items():
-            entries = [dict(x) for x in nbest.get(qid, []) if x["text"]]
-            span = entries[choose(entries, decoding, lang, temp)]["text"] if entries else ""
+            entries = [dict(x) for x in cands[qid]]
+            span = entries[choose(entries, decoding, lang, temp, pairwise.get(qid))]["text"] if entries else ""
             span_f1[qid] = f1_score(span, gold, lang)
             pred = "" if null_odds is not None and null_odds.get(qid, float("inf")) > 0 else span
             pred_f1[qid] = f1_score(pred, gold, lang)
@@ -238,7 +253,7 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
                 if qs:
                     scores[f"{group}_f1"] = 100 * sum(pred_f1[q] for q in qs) / len(qs)
         out[name] = scores
-    tops = [next((x for x in nbest.get(q, []) if x["text"]), None) for q in golds]
+    tops = [cands[q][0] if cands[q] else None for q in golds]
     f1s = [f1_score(t["text"] if t else "", golds[q], lang) for t, q in zip(tops, golds)]
     out["diagnostics"] = {
         "share_f1_zero": sum(f == 0 for f in f1s) / len(f1s),
@@ -299,10 +314,7 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
     }
     path = result_path(study_name, variant, seed)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(result, indent=1))
     print(f"[{variant} seed {seed}] wrote {os.path.relpath(path, ROOT)}: F1 {result['eval'].get('f1', 0):.2f}",
           flush=True)
     return result
@@ -346,10 +358,15 @@ def mean_sd(xs: list[float]) -> str:
     return f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}"
 
 
+def best_decoding(results: list[dict], expected_f1_only: bool = False) -> str:
+    """The decoding (argmax or expected_f1@T) with the highest mean dev F1 over a variant's seeds."""
+    keys = [k for k in results[0]["decoding"] if k.startswith("expected_f1@") or (k == "argmax" and not expected_f1_only)]
+    return max(keys, key=lambda k: statistics.mean(r["decoding"][k]["f1"] for r in results))
+
+
 def best_temperature(results: list[dict]) -> str:
     """The expected-F1 temperature with the highest mean dev F1 over a variant's seeds."""
-    keys = [k for k in results[0]["decoding"] if k.startswith("expected_f1@")]
-    return max(keys, key=lambda k: statistics.mean(r["decoding"][k]["f1"] for r in results))
+    return best_decoding(results, expected_f1_only=True)
 
 
 def report(study: str | None = None) -> str:
@@ -407,9 +424,7 @@ def paired_differences(variants: dict[str, list[dict]], reference: str, same_dec
         if same_decoding:
             ka = kb = same_decoding
         else:
-            best = lambda results: max(results[0]["decoding"], key=lambda k: statistics.mean(  # noqa: E731
-                r["decoding"][k]["f1"] for r in results) if k != "diagnostics" else -1)
-            ka, kb = best([mine[s] for s in common]), best([ref[s] for s in common])
+            ka, kb = best_decoding([mine[s] for s in common]), best_decoding([ref[s] for s in common])
         diffs = [_best_f1(mine[s], ka) - _best_f1(ref[s], kb) for s in common]
         rows.append(f"| `{key}` ({ka}) − `{reference}` ({kb}) | {len(common)} | {mean_sd(diffs)} | "
                     + ", ".join(f"{s}: {d:+.1f}" for s, d in zip(common, diffs)) + " |")

@@ -153,13 +153,13 @@ def test_training_steps_under_bf16_autocast_stay_finite(tiny_encoder_dir, tmp_pa
     from gp_mrc.training import parse_args, train
 
     seen = []
-    forward = GlobalPointerHead.forward
+    forward = GlobalPointerHead.scores_and_terms  # what the model calls (scores and start/end terms at once)
 
     def recording_forward(self, hidden):
         seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"), self.dense(hidden).dtype))
         return forward(self, hidden)
 
-    monkeypatch.setattr(GlobalPointerHead, "forward", recording_forward)
+    monkeypatch.setattr(GlobalPointerHead, "scores_and_terms", recording_forward)
     data = write_toy_data(tmp_path / "toy.jsonl", n=12)
     out = tmp_path / "bf16"
     train(parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--max_seq_length", "64",
