@@ -54,6 +54,9 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
     a("--span_bias", action=argparse.BooleanOptionalAction, default=True,
       help="add linear start/end terms to the span score (Efficient GlobalPointer): they learn from step one while "
       "the bilinear term grows from zero (--no-span_bias: the plain bilinear head)")
+    a("--attention_dropout", type=float, default=None,
+      help="dropout on the encoder's attention probabilities while training; default: the encoder's own (0.1 for "
+      "BERT). 0 lets the CPU use its fused attention kernel: with dropout PyTorch falls back to the unfused path")
 
 
 def _objective_arguments(p: argparse.ArgumentParser) -> None:

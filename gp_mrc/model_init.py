@@ -48,6 +48,43 @@ def set_max_answer_length(model: nn.Module, max_answer_length: int) -> None:
         model.head_config.max_answer_length = max_answer_length
 
 
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")  # BERT family; DistilBERT, ModernBERT
+
+
+def set_attention_dropout(model: nn.Module, p: float) -> int:
+    """Sets the dropout on the encoder's attention probabilities to `p`, in its config (saved with the model)
+    and in the built modules (which read it at construction); returns how many modules changed.
+
+    Why: scaled_dot_product_attention with dropout_p > 0 has no fused CPU kernel; its fallback materialises
+    the (B, heads, n, n) probabilities and draws a random mask for them, most of a MiniLM step here."""
+    if not 0.0 <= p < 1.0:
+        raise SystemExit(f"error: --attention_dropout must be in [0, 1), got {p}")
+    configs: list[Any] = []  # the model's and the encoder's own (GlobalPointerConfig nests it; saved with the folder)
+    for module in model.modules():
+        if hasattr(module, "config") and all(module.config is not c for c in configs):
+            configs.append(module.config)
+    for config in configs:
+        for key in ATTENTION_DROPOUT_KEYS:
+            if isinstance(getattr(config, key, None), float):
+                setattr(config, key, p)
+    changed = 0
+    for module in model.modules():
+        if "Attention" not in type(module).__name__:
+            continue
+        for attr, value in vars(module).items():  # float settings (e.g. ModernBERT's attention_dropout)
+            if attr in ("dropout_prob", "attention_dropout") and isinstance(value, float):
+                setattr(module, attr, p)
+                changed += 1
+        for child_name, child in module.named_children():  # BERT: BertSelfAttention.dropout (an nn.Dropout)
+            if isinstance(child, nn.Dropout) and "dropout" in child_name:
+                child.p = p
+                changed += 1
+    if not changed:
+        raise SystemExit(f"error: --attention_dropout: no attention dropout found in this encoder "
+                         f"({type(model).__name__}); leave the flag unset")
+    return changed
+
+
 def model_for_training(args: argparse.Namespace) -> tuple[nn.Module, Any]:
     """(model, tokenizer) for `args`. --architecture left unset (None) becomes the folder's architecture, or
     globalpointer for an encoder; a reader folder of the asked architecture continues training as it is (its
@@ -74,4 +111,7 @@ def model_for_training(args: argparse.Namespace) -> tuple[nn.Module, Any]:
                                           and model.config.span_bias):
         raise SystemExit("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
     set_max_answer_length(model, args.max_answer_length)
+    if getattr(args, "attention_dropout", None) is not None:
+        n = set_attention_dropout(model, args.attention_dropout)
+        logger.info("attention dropout %g (%d modules)", args.attention_dropout, n)
     return model, tokenizer

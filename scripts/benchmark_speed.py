@@ -177,20 +177,28 @@ def bench_predict(args: argparse.Namespace) -> dict:
 
 
 def bench_train(args: argparse.Namespace) -> dict:
-    out: dict[str, list[float]] = {"auto": [], "no": []}
+    """Interleaved repeats of each (precision, attention dropout) configuration; windows/s of training alone."""
+    configs = [(mp, ad) for ad in args.attention_dropout for mp in ("auto", "no")]
+    name = {c: c[0] + ("" if c[1] == "encoder" else f"_ad{c[1]}") for c in configs}
+    out: dict[str, list[float]] = {name[c]: [] for c in configs}
     for r in range(args.repeats):
-        for mp in ("auto", "no"):
-            d = os.path.join(ROOT, "runs", "speed", f"train_{mp}_{r}")
+        for mp, ad in configs:
+            d = os.path.join(ROOT, "runs", "speed", f"train_{name[mp, ad]}_{r}")
             cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--train_file", args.train_file,
                    "--max_train_samples", "600", "--max_train_steps", str(args.train_steps), "--do_eval", "no",
                    "--max_seq_length", str(args.max_seq_length), "--doc_stride", "128", "--span_bias",
                    "--mixed_precision", mp, "--output_dir", d, "--learning_rate", "1e-4"]
+            cmd += [] if ad == "encoder" else ["--attention_dropout", ad]
             subprocess.run(cmd, check=True, capture_output=True)
             with open(os.path.join(d, "train_results.json")) as f:
-                out[mp].append(json.load(f)["train_windows_per_second"])
+                out[name[mp, ad]].append(json.load(f)["train_windows_per_second"])
     med = {k: statistics.median(v) for k, v in out.items()}
-    return {"train_windows_per_s": out, "median": med, "auto_over_no": med["auto"] / med["no"],
-            "steps": args.train_steps}
+    ratios = {f"{name['auto', ad]}_over_{name['no', ad]}": med[name["auto", ad]] / med[name["no", ad]]
+              for ad in args.attention_dropout}
+    if "encoder" in args.attention_dropout:
+        ratios.update({f"{name[mp, ad]}_over_{mp}": med[name[mp, ad]] / med[mp]
+                       for mp, ad in configs if ad != "encoder"})
+    return {"train_windows_per_s": out, "median": med, "ratios": ratios, "steps": args.train_steps}
 
 
 def main() -> None:
@@ -208,6 +216,8 @@ def main() -> None:
     p.add_argument("--max_seq_length", type=int, default=256)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--train_steps", type=int, default=20)
+    p.add_argument("--attention_dropout", nargs="+", default=["encoder"],
+                   help="train: the --attention_dropout values to time ('encoder' = the flag unset), e.g. encoder 0")
     p.add_argument("--output", default=None, help="also write the result JSON here")
     args = p.parse_args()
     result = {"what": args.what, "command": "python " + " ".join(sys.argv), "machine": machine(),

@@ -155,7 +155,8 @@ def test_reset_adam_moments_restores_full_size_steps():
 
 def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder_dir, tmp_path):
     """--aux_start_end_weight adds the start/end cross-entropy of the span_bias terms (logged, finite), the soft-F1
-    reward ramps in, and evaluation decodes by expected F1; the answers are still cut from the passage."""
+    reward ramps in, and evaluation decodes by expected F1; the answers are still cut from the passage;
+    --attention_dropout reaches the saved encoder config."""
     data = write_toy_data(tmp_path / "toy.jsonl", n=16)
     out = tmp_path / "run"
     results = train(parse_args([
@@ -163,7 +164,8 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
         "--max_seq_length", "64", "--doc_stride", "16", "--per_device_train_batch_size", "8", "--max_train_steps", "6",
         "--learning_rate", "1e-3", "--output_dir", str(out), "--span_bias", "--aux_start_end_weight", "0.5",
         "--objective", "mixed", "--mixed_weight", "1", "--reward", "soft_f1", "--warm_start_steps", "2",
-        "--reward_ramp_steps", "2", "--decoding", "expected_f1", "--logging_steps", "1"]))
+        "--reward_ramp_steps", "2", "--decoding", "expected_f1", "--logging_steps", "1", "--attention_dropout", "0"]))
+    assert json.load(open(out / "config.json"))["encoder"]["attention_probs_dropout_prob"] == 0.0
     log = [json.loads(line) for line in open(out / "train_log.jsonl")]
     assert [r["objective"] for r in log] == ["multilabel"] * 2 + ["mixed"] * 4
     assert all(r["aux_start_end"] > 0 for r in log)
