@@ -116,6 +116,10 @@ VARIANTS = {
     "gp_ml_ad0__f1_added": Variant("GP, multilabel + expected F1 ramped in (added), attention dropout 0",
                                    GP + AD0 + ("--objective", "mixed", "--mixed_weight", "1", "--reward_ramp_steps",
                                                "0.25", "--keep_optimizer_state"), parent="gp_ml_ad0"),
+    # the same recipe as one run, no trunk (a branch equals the whole run: tests/test_resume.py): for the 16k study
+    "gp_default_ad0": Variant("GP, multilabel + expected F1 added (the default), attention dropout 0, one run",
+                              GP + AD0 + ("--objective", "mixed", "--mixed_weight", "1", "--warm_start_steps", "0.5",
+                                          "--reward_ramp_steps", "0.25", "--keep_optimizer_state")),
     "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H",
                          GP + ("--objective", "f1", "--warm_start_loss", "softmax"), parent="gp_sm"),
 }
