@@ -120,6 +120,9 @@ VARIANTS = {
     "gp_default_ad0": Variant("GP, multilabel + expected F1 added (the default), attention dropout 0, one run",
                               GP + AD0 + ("--objective", "mixed", "--mixed_weight", "1", "--warm_start_steps", "0.5",
                                           "--reward_ramp_steps", "0.25", "--keep_optimizer_state")),
+    "gp_sm__f1_added": Variant("GP, span-softmax CE + expected F1 ramped in (added)",
+                               GP + ("--objective", "mixed", "--warm_start_loss", "softmax", "--mixed_weight", "1",
+                                     "--reward_ramp_steps", "0.25", "--keep_optimizer_state"), parent="gp_sm"),
     "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H",
                          GP + ("--objective", "f1", "--warm_start_loss", "softmax"), parent="gp_sm"),
 }
@@ -409,9 +412,8 @@ def report(study: str | None = None) -> str:
                 f"| {statistics.mean(secs):.0f} |")
         lines += ["", "Paired F1 differences (same seed):", "",
                   "| difference | seeds | mean ± sd | per seed |", "|---|---|---|---|"]
-        lines += paired_differences(variants, "start_end", None)
-        lines += paired_differences(variants, "gp_ml", "expected_f1@1")
-        lines += paired_differences(variants, "gp_ml", "argmax")
+        for key, reference, decoding in comparisons(variants):
+            lines += paired_difference(variants, key, reference, decoding)
         lines.append("")
     return "\n".join(lines)
 
@@ -420,27 +422,46 @@ def _best_f1(r: dict, key: str) -> float:
     return r["decoding"][key]["f1"]
 
 
-def paired_differences(variants: dict[str, list[dict]], reference: str, same_decoding: str | None) -> list[str]:
-    """Rows "variant − reference": F1 differences on the seeds both have (mean ± sd of the per-seed differences).
-    same_decoding: both decoded that way (e.g. "expected_f1@1"); None: each with its own best decoding (the
-    temperature with the best mean dev F1 over its seeds, argmax included)."""
-    rows = []
-    ref = {r["seed"]: r for r in variants.get(reference, [])}
-    for key, rs in variants.items():
-        if key in (reference, "start_end"):  # only GlobalPointer variants are compared with a reference
-            continue
-        common = sorted(r["seed"] for r in rs if r["seed"] in ref)
-        if not common:
-            continue
-        mine = {r["seed"]: r for r in rs}
-        if same_decoding:
-            ka = kb = same_decoding
-        else:
-            ka, kb = best_decoding([mine[s] for s in common]), best_decoding([ref[s] for s in common])
-        diffs = [_best_f1(mine[s], ka) - _best_f1(ref[s], kb) for s in common]
-        rows.append(f"| `{key}` ({ka}) − `{reference}` ({kb}) | {len(common)} | {mean_sd(diffs)} | "
-                    + ", ".join(f"{s}: {d:+.1f}" for s, d in zip(common, diffs)) + " |")
+# attention-dropout-0 variants are compared with references trained the same way, and with their own recipe at
+# the encoder's dropout
+SAME_RECIPE_AT_ENCODER_DROPOUT = {"start_end_ad0": "start_end", "gp_ml_ad0": "gp_ml",
+                                  "gp_ml_ad0__f1_added": "gp_ml__f1_added", "gp_default_ad0": "gp_ml__f1_added"}
+
+
+def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | None]]:
+    """(variant, reference, decoding) rows of the paired table: every GlobalPointer variant against the start/end
+    reader (each at its best decoding) and against the multilabel GlobalPointer (same decoding); each attention-
+    dropout-0 variant against its recipe at the encoder's dropout (best decoding)."""
+    rows: list[tuple[str, str, str | None]] = []
+    for key in variants:
+        ad0 = key in SAME_RECIPE_AT_ENCODER_DROPOUT
+        start_end, multilabel = ("start_end_ad0", "gp_ml_ad0") if ad0 else ("start_end", "gp_ml")
+        if not key.startswith("start_end"):
+            rows.append((key, start_end, None))
+            if key != multilabel:
+                rows += [(key, multilabel, "expected_f1@1"), (key, multilabel, "argmax")]
+    rows += [(k, ref, None) for k, ref in SAME_RECIPE_AT_ENCODER_DROPOUT.items() if k in variants]
     return rows
+
+
+def paired_difference(variants: dict[str, list[dict]], key: str, reference: str,
+                      same_decoding: str | None) -> list[str]:
+    """The row "variant − reference" (none if they share no seed): F1 differences on the seeds both have, mean ±
+    sd of the per-seed differences. same_decoding: both decoded that way (e.g. "expected_f1@1"); None: each with
+    its own best decoding (the temperature with the best mean dev F1 over its seeds, argmax included)."""
+    ref = {r["seed"]: r for r in variants.get(reference, [])}
+    rs = variants.get(key, [])
+    common = sorted(r["seed"] for r in rs if r["seed"] in ref)
+    if not common:
+        return []
+    mine = {r["seed"]: r for r in rs}
+    if same_decoding:
+        ka = kb = same_decoding
+    else:
+        ka, kb = best_decoding([mine[s] for s in common]), best_decoding([ref[s] for s in common])
+    diffs = [_best_f1(mine[s], ka) - _best_f1(ref[s], kb) for s in common]
+    return [f"| `{key}` ({ka}) − `{reference}` ({kb}) | {len(common)} | {mean_sd(diffs)} | "
+            + ", ".join(f"{s}: {d:+.1f}" for s, d in zip(common, diffs)) + " |"]
 
 
 def compact(study: str) -> str:
