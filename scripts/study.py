@@ -116,6 +116,12 @@ VARIANTS = {
     "gp_ml_ad0__f1_added": Variant("GP, multilabel + expected F1 ramped in (added), attention dropout 0",
                                    GP + AD0 + ("--objective", "mixed", "--mixed_weight", "1", "--reward_ramp_steps",
                                                "0.25", "--keep_optimizer_state"), parent="gp_ml_ad0"),
+    "gp_sm_ad0": Variant("GP, span-softmax CE, attention dropout 0", GP + AD0 + ("--objective", "multilabel",
+                         "--warm_start_loss", "softmax"), trunk=True),
+    "gp_sm_ad0__f1_added": Variant("GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0",
+                                   GP + AD0 + ("--objective", "mixed", "--warm_start_loss", "softmax",
+                                               "--mixed_weight", "1", "--reward_ramp_steps", "0.25",
+                                               "--keep_optimizer_state"), parent="gp_sm_ad0"),
     # the same recipe as one run, no trunk (a branch equals the whole run: tests/test_resume.py): for the 16k study
     "gp_default_ad0": Variant("GP, multilabel + expected F1 added (the default), attention dropout 0, one run",
                               GP + AD0 + ("--objective", "mixed", "--mixed_weight", "1", "--warm_start_steps", "0.5",
@@ -425,21 +431,25 @@ def _best_f1(r: dict, key: str) -> float:
 # attention-dropout-0 variants are compared with references trained the same way, and with their own recipe at
 # the encoder's dropout
 SAME_RECIPE_AT_ENCODER_DROPOUT = {"start_end_ad0": "start_end", "gp_ml_ad0": "gp_ml",
-                                  "gp_ml_ad0__f1_added": "gp_ml__f1_added", "gp_default_ad0": "gp_ml__f1_added"}
+                                  "gp_ml_ad0__f1_added": "gp_ml__f1_added", "gp_default_ad0": "gp_ml__f1_added",
+                                  "gp_sm_ad0": "gp_sm", "gp_sm_ad0__f1_added": "gp_sm__f1_added"}
 
 
 def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | None]]:
     """(variant, reference, decoding) rows of the paired table: every GlobalPointer variant against the start/end
-    reader (each at its best decoding) and against the multilabel GlobalPointer (same decoding); each attention-
-    dropout-0 variant against its recipe at the encoder's dropout (best decoding)."""
+    reader (each at its best decoding); a branch against its trunk (the reward against none; same decoding), any
+    other GlobalPointer against the multilabel one (same decoding); each attention-dropout-0 variant against its
+    recipe at the encoder's dropout (best decoding)."""
     rows: list[tuple[str, str, str | None]] = []
     for key in variants:
+        if key.startswith("start_end"):
+            continue
         ad0 = key in SAME_RECIPE_AT_ENCODER_DROPOUT
-        start_end, multilabel = ("start_end_ad0", "gp_ml_ad0") if ad0 else ("start_end", "gp_ml")
-        if not key.startswith("start_end"):
-            rows.append((key, start_end, None))
-            if key != multilabel:
-                rows += [(key, multilabel, "expected_f1@1"), (key, multilabel, "argmax")]
+        rows.append((key, "start_end_ad0" if ad0 else "start_end", None))
+        v = VARIANTS.get(key)
+        reference = v.parent if v and v.parent else ("gp_ml_ad0" if ad0 else "gp_ml")
+        if key != reference:
+            rows += [(key, reference, "expected_f1@1"), (key, reference, "argmax")]
     rows += [(k, ref, None) for k, ref in SAME_RECIPE_AT_ENCODER_DROPOUT.items() if k in variants]
     return rows
 
