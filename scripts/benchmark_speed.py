@@ -5,6 +5,7 @@
     python scripts/benchmark_speed.py predict --start_end_model DIR --globalpointer_model DIR \\
         --validation_file ../shared/data/squad_v1.1/dev-v1.1.shared.json
     python scripts/benchmark_speed.py train   --train_file ... (scripts/train.py at --mixed_precision auto vs no)
+    python scripts/benchmark_speed.py profile --attention_dropout encoder 0 (where a train.py step's time goes)
 
 step:    one training step — collate (the training collator, F1 rewards included for GlobalPointer) + forward +
          loss + backward + AdamW — of GlobalPointer (span_bias head, multilabel + soft-F1 loss: the heaviest
@@ -15,6 +16,9 @@ predict: questions/s of `Reader` (what scripts/predict.py --input runs) on a sta
          model, against transformers' fp32 AutoModelForQuestionAnswering loop with the QA examples' n-best
          post-processing (transformers 5 removed pipeline("question-answering"); that loop is what it ran).
 train:   training windows/s of scripts/train.py, --mixed_precision auto against no, the same short run.
+profile: scripts/train.py (bf16) under cProfile, the step's seconds split into encoder attention, linear layers,
+         dropout, backward (all of it: the autograd engine runs outside Python), AdamW, the collator, the
+         GlobalPointer head and the objective's losses.
 """
 
 from __future__ import annotations
@@ -201,9 +205,62 @@ def bench_train(args: argparse.Namespace) -> dict:
     return {"train_windows_per_s": out, "median": med, "ratios": ratios, "steps": args.train_steps}
 
 
+# --------------------------------------------------------------------------- profile
+
+# (part, how it is found in the profile, tottime or cumtime): built-ins by name, our functions by file and name
+PROFILE_PARTS = (
+    ("backward (autograd engine, all layers)", "run_backward", "tottime"),
+    ("attention forward (scaled_dot_product_attention)", "scaled_dot_product_attention", "tottime"),
+    ("linear layers forward", "torch._C._nn.linear", "tottime"),
+    ("dropout forward", "torch.dropout", "tottime"),
+    ("AdamW", "adam.py:_single_tensor_adam|adam.py:_multi_tensor_adam|adam.py:_fused_adam", "cumtime"),
+    ("collator (targets, F1 rewards)", "collate.py:__call__", "cumtime"),
+    ("GlobalPointer head forward", "modeling.py:scores_and_terms", "cumtime"),
+    ("objective (losses) forward", "objective.py:__call__", "cumtime"),
+)
+
+
+def profile_parts(prof_path: str, steps: int) -> dict[str, float]:
+    """Seconds per step of each PROFILE_PARTS entry in a cProfile file."""
+    import pstats
+
+    stats = pstats.Stats(prof_path).stats  # (file, line, name) -> (cc, nc, tottime, cumtime, callers)
+    out = {}
+    for part, patterns, column in PROFILE_PARTS:
+        total = 0.0
+        for (file, _line, name), (_cc, _nc, tottime, cumtime, _callers) in stats.items():
+            for pattern in patterns.split("|"):
+                fname, _, func = pattern.rpartition(":")
+                hit = (os.path.basename(file) == fname and name == func) if fname else pattern in name
+                if hit:
+                    total += tottime if column == "tottime" else cumtime
+        out[part] = round(total / steps, 3)
+    return out
+
+
+def bench_profile(args: argparse.Namespace) -> dict:
+    result = {}
+    for ad in args.attention_dropout:
+        d = os.path.join(ROOT, "runs", "speed", f"profile_ad{ad}")
+        prof = os.path.join(d, "train.prof")
+        os.makedirs(d, exist_ok=True)
+        cmd = [sys.executable, "-m", "cProfile", "-o", prof, os.path.join(ROOT, "scripts", "train.py"),
+               "--train_file", args.train_file, "--max_train_samples", "600", "--max_train_steps",
+               str(args.train_steps), "--do_eval", "no", "--max_seq_length", str(args.max_seq_length),
+               "--doc_stride", "128", "--mixed_precision", "bf16", "--output_dir", d, "--learning_rate", "1e-4"]
+        cmd += [] if ad == "encoder" else ["--attention_dropout", ad]
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": ROOT})
+        with open(os.path.join(d, "train_results.json")) as f:
+            timing = json.load(f)
+        parts = profile_parts(prof, args.train_steps)
+        result[f"attention_dropout={ad}"] = {
+            "seconds_per_step": round(timing["train_seconds"] / args.train_steps, 3), "parts_per_step": parts}
+    return {"steps": args.train_steps, "profiles": result}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["step", "predict", "train"])
+    p.add_argument("what", choices=["step", "predict", "train", "profile"])
     p.add_argument("--model_name_or_path", default=None)
     p.add_argument("--train_file", default=os.path.join(os.path.dirname(ROOT), "shared", "data", "squad_v1.1",
                                                         "train-v1.1.explorer.json"))
@@ -221,7 +278,8 @@ def main() -> None:
     p.add_argument("--output", default=None, help="also write the result JSON here")
     args = p.parse_args()
     result = {"what": args.what, "command": "python " + " ".join(sys.argv), "machine": machine(),
-              **{"step": bench_step, "predict": bench_predict, "train": bench_train}[args.what](args)}
+              **{"step": bench_step, "predict": bench_predict, "train": bench_train,
+                 "profile": bench_profile}[args.what](args)}
     text = json.dumps(result, indent=1)
     print(text)
     if args.output:
