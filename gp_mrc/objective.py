@@ -71,7 +71,7 @@ class Objective:
 
     def phase(self, step: int) -> str:
         w_gold, w_reward = self.weights(step)
-        return "multilabel" if not w_reward else ("f1" if not w_gold else "mixed")
+        return self.gold_loss if not w_reward else ("f1" if not w_gold else "mixed")
 
     @functools.cached_property
     def _gold_span_loss(self) -> Callable[..., torch.Tensor]:
@@ -92,7 +92,7 @@ class Objective:
         if w_gold:
             gold = self._gold_span_loss(logits, batch["targets"], mask).mean()
             loss = loss + w_gold * gold
-            stats["multilabel"] = gold.item()
+            stats[self.gold_loss] = gold.item()  # "multilabel" or "softmax"
         if w_reward:
             if self.reward == "expected_f1":
                 ef = expected_f1_loss(logits, batch["f1"], mask, self.entropy_lambda)
