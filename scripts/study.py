@@ -379,10 +379,19 @@ def mean_sd(xs: list[float]) -> str:
     return f"{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}"
 
 
+def metric(r: dict) -> str:
+    """The F1 a study ranks by: SQuAD v2 result files carry best_f1 (the official dev-tuned null threshold)."""
+    return "best_f1" if "best_f1" in r["decoding"]["argmax"] else "f1"
+
+
+def f1_of(r: dict, decoding: str) -> float:
+    return r["decoding"][decoding][metric(r)]
+
+
 def best_decoding(results: list[dict], expected_f1_only: bool = False) -> str:
     """The decoding (argmax or expected_f1@T) with the highest mean dev F1 over a variant's seeds."""
     keys = [k for k in results[0]["decoding"] if k.startswith("expected_f1@") or (k == "argmax" and not expected_f1_only)]
-    return max(keys, key=lambda k: statistics.mean(r["decoding"][k]["f1"] for r in results))
+    return max(keys, key=lambda k: statistics.mean(f1_of(r, k) for r in results))
 
 
 def best_temperature(results: list[dict]) -> str:
@@ -396,17 +405,22 @@ def report(study: str | None = None) -> str:
     for r in load_results(study):
         by_study.setdefault(r["study"], {}).setdefault(r["variant"], []).append(r)
     for name, variants in by_study.items():
-        lines += [f"### {name}", "",
-                  "| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) | per-seed F1 (argmax / expected-F1) "
-                  "| top-1 F1 = 0 | answer / gold tokens | top p | train s (with trunk) |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        v2 = any(metric(r) == "best_f1" for rs in variants.values() for r in rs)
+        lines += [f"### {name}", ""]
+        if v2:
+            lines += ["SQuAD v2.0: F1 = the official best_f1 (the null threshold tuned on this dev set, as saved with "
+                      "the model); the last columns score argmax decoding at null threshold 0.", ""]
+        lines += ["| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) | per-seed F1 (argmax / expected-F1) "
+                  "| top-1 F1 = 0 | answer / gold tokens | top p | train s (with trunk) |"
+                  + (" F1 at threshold 0 | HasAns F1 | NoAns F1 |" if v2 else ""),
+                  "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if v2 else "")]
         order = [k for k in VARIANTS if k in variants] + [k for k in variants if k not in VARIANTS]
         for key in order:
             rs = sorted(variants[key], key=lambda r: r["seed"])
             t = best_temperature(rs)
             em = [r["decoding"]["argmax"]["exact_match"] for r in rs]
-            f1 = [r["decoding"]["argmax"]["f1"] for r in rs]
-            ef = [r["decoding"][t]["f1"] for r in rs]
+            f1 = [f1_of(r, "argmax") for r in rs]
+            ef = [f1_of(r, t) for r in rs]
             diag = [r["decoding"]["diagnostics"] for r in rs]
             secs = [r["timing"].get("train_seconds_with_trunk") or r["timing"]["train_seconds"] for r in rs]
             per_seed = ", ".join(f"{r['seed']}: {a:.1f} / {b:.1f}" for r, a, b in zip(rs, f1, ef))
@@ -415,17 +429,15 @@ def report(study: str | None = None) -> str:
                 f"({t.split('@')[1]}) | {per_seed} | {statistics.mean(d['share_f1_zero'] for d in diag):.1%} | "
                 f"{statistics.mean(d['mean_answer_tokens'] for d in diag):.2f} / "
                 f"{diag[0]['mean_gold_tokens']:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
-                f"| {statistics.mean(secs):.0f} |")
+                f"| {statistics.mean(secs):.0f} |" + (" " + " | ".join(
+                    mean_sd([r["decoding"]["argmax"].get(k, float("nan")) for r in rs])
+                    for k in ("f1", "HasAns_f1", "NoAns_f1")) + " |" if v2 else ""))
         lines += ["", "Paired F1 differences (same seed):", "",
                   "| difference | seeds | mean ± sd | per seed |", "|---|---|---|---|"]
         for key, reference, decoding in comparisons(variants):
             lines += paired_difference(variants, key, reference, decoding)
         lines.append("")
     return "\n".join(lines)
-
-
-def _best_f1(r: dict, key: str) -> float:
-    return r["decoding"][key]["f1"]
 
 
 # attention-dropout-0 variants are compared with references trained the same way, and with their own recipe at
@@ -469,7 +481,7 @@ def paired_difference(variants: dict[str, list[dict]], key: str, reference: str,
         ka = kb = same_decoding
     else:
         ka, kb = best_decoding([mine[s] for s in common]), best_decoding([ref[s] for s in common])
-    diffs = [_best_f1(mine[s], ka) - _best_f1(ref[s], kb) for s in common]
+    diffs = [f1_of(mine[s], ka) - f1_of(ref[s], kb) for s in common]
     return [f"| `{key}` ({ka}) − `{reference}` ({kb}) | {len(common)} | {mean_sd(diffs)} | "
             + ", ".join(f"{s}: {d:+.1f}" for s, d in zip(common, diffs)) + " |"]
 
@@ -484,8 +496,8 @@ def compact(study: str) -> str:
         rs = variants[key]
         t = best_temperature(rs)
         lines.append(f"| {rs[0]['label']} | {len(rs)} | {mean_sd([r['decoding']['argmax']['exact_match'] for r in rs])}"
-                     f" | {mean_sd([r['decoding']['argmax']['f1'] for r in rs])} | "
-                     f"{mean_sd([r['decoding'][t]['f1'] for r in rs])} ({t.split('@')[1]}) |")
+                     f" | {mean_sd([f1_of(r, 'argmax') for r in rs])} | "
+                     f"{mean_sd([f1_of(r, t) for r in rs])} ({t.split('@')[1]}) |")
     return "\n".join(lines)
 
 
