@@ -68,9 +68,10 @@ def _objective_arguments(p: argparse.ArgumentParser) -> None:
     a("--warm_start_steps", type=float, default=0.5,
       help="gold-span-loss steps before the reward comes in: an int, or a fraction (< 1) of the training steps")
     a("--entropy_lambda", type=float, default=0.01)
-    a("--warm_start_loss", default="multilabel", choices=["multilabel", "softmax"],
-      help="the gold-span loss (objective multilabel, and the warm start of f1/mixed): the multilabel categorical "
-      "cross-entropy, or softmax: −log p(gold) under the span softmax")
+    a("--warm_start_loss", default="softmax", choices=["multilabel", "softmax"],
+      help="the gold-span loss (objective multilabel, and the warm start of f1/mixed): softmax, −log Σ_gold p under "
+      "the span softmax (the default: the study's best, BENCHMARKS.md), or the multilabel categorical "
+      "cross-entropy")
     a("--keep_optimizer_state", action="store_true",
       help="keep AdamW's moments at the end of the warm start (default: reset them when the gold-span loss is "
       "dropped or down-weighted there, keep them when it stays at full weight)")

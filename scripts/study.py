@@ -75,46 +75,47 @@ class Variant:
 
 
 GP = ("--span_bias",)
+ML = ("--warm_start_loss", "multilabel")  # pinned: the default became softmax after these runs
 AD0 = ("--attention_dropout", "0")
 VARIANTS = {
     "start_end": Variant("start/end reader", ("--architecture", "start_end")),
-    "gp_ml": Variant("GP, multilabel CE", GP + ("--objective", "multilabel"), trunk=True),
+    "gp_ml": Variant("GP, multilabel CE", GP + ML + ("--objective", "multilabel"), trunk=True),
     # issue #10: the same run in fp32 (the later --mixed_precision wins over the protocol's bf16)
-    "gp_ml_fp32": Variant("GP, multilabel CE, fp32", GP + ("--objective", "multilabel", "--mixed_precision", "no")),
+    "gp_ml_fp32": Variant("GP, multilabel CE, fp32", GP + ML + ("--objective", "multilabel", "--mixed_precision", "no")),
     "gp_sm": Variant("GP, span-softmax CE", GP + ("--objective", "multilabel", "--warm_start_loss", "softmax"),
                      trunk=True),
     "gp_ml__f1": Variant("GP, multilabel → expected F1 + 0.01·H (the seed's objective)",
-                         GP + ("--objective", "f1"), parent="gp_ml"),
+                         GP + ML + ("--objective", "f1"), parent="gp_ml"),
     "gp_ml__f1_added": Variant("GP, multilabel + expected F1 ramped in (added)",
-                               GP + ("--objective", "mixed", "--mixed_weight", "1", "--reward_ramp_steps", "0.25",
+                               GP + ML + ("--objective", "mixed", "--mixed_weight", "1", "--reward_ramp_steps", "0.25",
                                      "--keep_optimizer_state"), parent="gp_ml"),
     "gp_ml__soft_f1": Variant("GP, multilabel → F1 soft targets τ=0.3",
-                              GP + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.3"),
+                              GP + ML + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.3"),
                               parent="gp_ml"),
     "gp_ml__soft_f1_added": Variant("GP, multilabel + F1 soft targets τ=0.3 (added)",
-                                    GP + ("--objective", "mixed", "--mixed_weight", "1", "--reward", "soft_f1",
+                                    GP + ML + ("--objective", "mixed", "--mixed_weight", "1", "--reward", "soft_f1",
                                           "--soft_f1_tau", "0.3", "--keep_optimizer_state"), parent="gp_ml"),
     "gp_sm__soft_f1": Variant("GP, span-softmax CE → F1 soft targets τ=0.3",
                               GP + ("--objective", "f1", "--warm_start_loss", "softmax", "--reward", "soft_f1",
                                     "--soft_f1_tau", "0.3"), parent="gp_sm"),
-    "gp_ml__f1_lam0.1": Variant("GP, multilabel → expected F1 + 0.1·H", GP + ("--objective", "f1",
+    "gp_ml__f1_lam0.1": Variant("GP, multilabel → expected F1 + 0.1·H", GP + ML + ("--objective", "f1",
                                 "--entropy_lambda", "0.1"), parent="gp_ml"),
-    "gp_ml__f1_at75": Variant("GP, multilabel (75%) → expected F1 + 0.01·H", GP + ("--objective", "f1"),
+    "gp_ml__f1_at75": Variant("GP, multilabel (75%) → expected F1 + 0.01·H", GP + ML + ("--objective", "f1"),
                               parent="gp_ml", at=0.75),
     "gp_ml__soft_f1_t0.1": Variant("GP, multilabel → F1 soft targets τ=0.1",
-                                   GP + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.1"),
+                                   GP + ML + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.1"),
                                    parent="gp_ml"),
-    "gp_aux": Variant("GP, multilabel + start/end CE (compound)", GP + ("--objective", "multilabel",
+    "gp_aux": Variant("GP, multilabel + start/end CE (compound)", GP + ML + ("--objective", "multilabel",
                       "--aux_start_end_weight", "1"), trunk=True),
     "gp_aux__soft_f1": Variant("GP, multilabel + start/end CE → F1 soft targets τ=0.3 (+ start/end CE)",
-                               GP + ("--objective", "f1", "--aux_start_end_weight", "1", "--reward", "soft_f1",
+                               GP + ML + ("--objective", "f1", "--aux_start_end_weight", "1", "--reward", "soft_f1",
                                      "--soft_f1_tau", "0.3"), parent="gp_aux"),
     # issue #10: attention dropout 0 (the fused CPU attention kernel; ~2x faster steps) for the default recipe
     "start_end_ad0": Variant("start/end reader, attention dropout 0", ("--architecture", "start_end") + AD0),
-    "gp_ml_ad0": Variant("GP, multilabel CE, attention dropout 0", GP + AD0 + ("--objective", "multilabel"),
+    "gp_ml_ad0": Variant("GP, multilabel CE, attention dropout 0", GP + ML + AD0 + ("--objective", "multilabel"),
                          trunk=True),
     "gp_ml_ad0__f1_added": Variant("GP, multilabel + expected F1 ramped in (added), attention dropout 0",
-                                   GP + AD0 + ("--objective", "mixed", "--mixed_weight", "1", "--reward_ramp_steps",
+                                   GP + ML + AD0 + ("--objective", "mixed", "--mixed_weight", "1", "--reward_ramp_steps",
                                                "0.25", "--keep_optimizer_state"), parent="gp_ml_ad0"),
     "gp_sm_ad0": Variant("GP, span-softmax CE, attention dropout 0", GP + AD0 + ("--objective", "multilabel",
                          "--warm_start_loss", "softmax"), trunk=True),
@@ -122,10 +123,6 @@ VARIANTS = {
                                    GP + AD0 + ("--objective", "mixed", "--warm_start_loss", "softmax",
                                                "--mixed_weight", "1", "--reward_ramp_steps", "0.25",
                                                "--keep_optimizer_state"), parent="gp_sm_ad0"),
-    # the same recipe as one run, no trunk (a branch equals the whole run: tests/test_resume.py): for the 16k study
-    "gp_default_ad0": Variant("GP, multilabel + expected F1 added (the default), attention dropout 0, one run",
-                              GP + AD0 + ("--objective", "mixed", "--mixed_weight", "1", "--warm_start_steps", "0.5",
-                                          "--reward_ramp_steps", "0.25", "--keep_optimizer_state")),
     "gp_sm__f1_added": Variant("GP, span-softmax CE + expected F1 ramped in (added)",
                                GP + ("--objective", "mixed", "--warm_start_loss", "softmax", "--mixed_weight", "1",
                                      "--reward_ramp_steps", "0.25", "--keep_optimizer_state"), parent="gp_sm"),
@@ -443,7 +440,7 @@ def report(study: str | None = None) -> str:
 # attention-dropout-0 variants are compared with references trained the same way, and with their own recipe at
 # the encoder's dropout
 SAME_RECIPE_AT_ENCODER_DROPOUT = {"start_end_ad0": "start_end", "gp_ml_ad0": "gp_ml",
-                                  "gp_ml_ad0__f1_added": "gp_ml__f1_added", "gp_default_ad0": "gp_ml__f1_added",
+                                  "gp_ml_ad0__f1_added": "gp_ml__f1_added",
                                   "gp_sm_ad0": "gp_sm", "gp_sm_ad0__f1_added": "gp_sm__f1_added"}
 
 

@@ -167,7 +167,7 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
         "--reward_ramp_steps", "2", "--decoding", "expected_f1", "--logging_steps", "1", "--attention_dropout", "0"]))
     assert json.load(open(out / "config.json"))["encoder"]["attention_probs_dropout_prob"] == 0.0
     log = [json.loads(line) for line in open(out / "train_log.jsonl")]
-    assert [r["objective"] for r in log] == ["multilabel"] * 2 + ["mixed"] * 4
+    assert [r["objective"] for r in log] == ["softmax"] * 2 + ["mixed"] * 4  # the default gold-span loss
     assert all(r["aux_start_end"] > 0 for r in log)
     assert {"exact_match", "f1"} <= set(results)
     nbest = json.load(open(out / "nbest_predictions.json"))
