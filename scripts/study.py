@@ -89,7 +89,8 @@ VARIANTS = {
                                GP + ("--objective", "mixed", "--warm_start_loss", "softmax", "--mixed_weight", "1",
                                      "--reward_ramp_steps", "0.25", "--keep_optimizer_state"), parent="gp_sm"),
     # issue #10: the same run in fp32 (the later --mixed_precision wins over the protocol's bf16)
-    "gp_ml_fp32": Variant("GP, multilabel CE, fp32", GP + ML + ("--objective", "multilabel", "--mixed_precision", "no")),
+    "gp_ml_fp32": Variant("GP, multilabel CE, fp32", GP + ML + ("--objective", "multilabel",
+                                                             "--mixed_precision", "no")),
     "gp_ml__f1": Variant("GP, multilabel → expected F1 + 0.01·H (the seed's objective)",
                          GP + ML + ("--objective", "f1"), parent="gp_ml"),
     "gp_ml__soft_f1": Variant("GP, multilabel → F1 soft targets τ=0.3",
