@@ -54,7 +54,10 @@ def span_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.
     (positives compete with every negative directly, unlike the multilabel loss's separate "1 +" terms)."""
     logp = span_log_probs(logits, mask).flatten(1)
     pos = (targets & mask).flatten(1)
-    return -torch.logsumexp(torch.where(pos, logp, torch.full_like(logp, _FILL)), dim=1)
+    loss = -torch.logsumexp(torch.where(pos, logp, torch.full_like(logp, _FILL)), dim=1)
+    # a window whose gold lies outside the valid band (an answer longer than max_answer_length) has nothing to
+    # rank: no gradient either way, and 0 instead of ~1e9 keeps the logged batch mean readable
+    return torch.where(pos.any(1), loss, torch.zeros_like(loss))
 
 
 def span_log_probs(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

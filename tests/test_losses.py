@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gp_mrc.losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
-                           span_log_probs)
+                           span_cross_entropy, span_log_probs)
 from gp_mrc.modeling import MASK_VALUE, valid_span_mask
 
 
@@ -148,6 +148,21 @@ def test_no_positive_and_all_masked_windows_are_finite():
     total.backward()
     assert torch.isfinite(total) and torch.isfinite(s.grad).all()
     assert ml.abs().max().item() == 0.0  # log(1+0) + log(1+0)
+
+
+def test_span_cross_entropy_hand_computed_and_a_window_without_positive():
+    # window 0: three valid spans with scores 0, 1, 2, the gold the one scoring 1: −log(e / (1 + e + e²));
+    # window 1: its gold is not a valid span (an answer longer than the band): loss 0 and no gradient
+    s = torch.tensor([[0.0, 1.0, 2.0, 5.0], [0.0, 1.0, 2.0, 5.0]], requires_grad=True)
+    mask = torch.tensor([[True, True, True, False]] * 2)
+    targets = torch.tensor([[False, True, False, False], [False, False, False, True]])
+    loss = span_cross_entropy(s, targets, mask)
+    assert loss[0].item() == pytest.approx(-math.log(math.e / (1 + math.e + math.e ** 2)), rel=1e-6)
+    assert loss[1].item() == 0.0
+    loss.sum().backward()
+    assert s.grad[1].abs().max().item() == 0.0
+    p = torch.softmax(torch.tensor([0.0, 1.0, 2.0]), 0)
+    assert torch.allclose(s.grad[0, :3], p - torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)  # p − onehot(gold)
 
 
 def test_extreme_logits_are_finite():
