@@ -128,6 +128,20 @@ VARIANTS = {
                                    GP + AD0 + ("--objective", "mixed", "--warm_start_loss", "softmax",
                                                "--mixed_weight", "1", "--reward_ramp_steps", "0.25",
                                                "--keep_optimizer_state"), parent="gp_sm_ad0"),
+    # the reward's share on the default line (attention dropout 0): replacing the gold-span loss, weighted up, earlier
+    "gp_sm_ad0__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H, attention dropout 0",
+                             GP + AD0 + ("--objective", "f1", "--warm_start_loss", "softmax"), parent="gp_sm_ad0"),
+    "gp_sm_ad0__f1_added_w3": Variant("GP, span-softmax CE + 3 × expected F1 ramped in (added), attention dropout 0",
+                                      GP + AD0 + ("--objective", "mixed", "--warm_start_loss", "softmax",
+                                                  "--mixed_weight", "1", "--reward_weight", "3",
+                                                  "--reward_ramp_steps", "0.25", "--keep_optimizer_state"),
+                                      parent="gp_sm_ad0"),
+    "gp_sm_ad0__f1_added_at25": Variant("GP, span-softmax CE + expected F1 ramped in from 25% (added), attention "
+                                        "dropout 0", GP + AD0 + ("--objective", "mixed", "--warm_start_loss",
+                                                                 "softmax", "--mixed_weight", "1",
+                                                                 "--reward_ramp_steps", "0.25",
+                                                                 "--keep_optimizer_state"),
+                                        parent="gp_sm_ad0", at=0.25),
     "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H",
                          GP + ("--objective", "f1", "--warm_start_loss", "softmax"), parent="gp_sm"),
 }
@@ -455,7 +469,7 @@ def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | N
     for key in variants:
         if key.startswith("start_end"):
             continue
-        ad0 = key in SAME_RECIPE_AT_ENCODER_DROPOUT
+        ad0 = "_ad0" in key
         rows.append((key, "start_end_ad0" if ad0 else "start_end", None))
         v = VARIANTS.get(key)
         reference = v.parent if v and v.parent else ("gp_ml_ad0" if ad0 else "gp_ml")
