@@ -525,6 +525,8 @@ def plot(study: str, path: str) -> None:
     for r in load_results(study):
         by_variant.setdefault(r["variant"], []).append(r)
     for key, rs in by_variant.items():
+        if len(rs) < 2:  # the headline rows only: one-seed variants are in the tables
+            continue
         steps = sorted({c["step"] for r in rs for c in r["curve"]})
         ys = [statistics.mean(c["f1"] for r in rs for c in r["curve"] if c["step"] == s) for s in steps]
         ax.plot(steps, ys, marker="o", label=f"{key} ({len(rs)} seeds)")
