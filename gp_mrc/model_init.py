@@ -111,7 +111,7 @@ def model_for_training(args: argparse.Namespace) -> tuple[nn.Module, Any]:
                                           and model.config.span_bias):
         raise SystemExit("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
     set_max_answer_length(model, args.max_answer_length)
-    if getattr(args, "attention_dropout", None) is not None:
+    if getattr(args, "attention_dropout", "encoder") != "encoder":
         n = set_attention_dropout(model, args.attention_dropout)
         logger.info("attention dropout %g (%d modules)", args.attention_dropout, n)
     return model, tokenizer

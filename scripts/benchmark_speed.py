@@ -192,7 +192,7 @@ def bench_train(args: argparse.Namespace) -> dict:
                    "--max_train_samples", "600", "--max_train_steps", str(args.train_steps), "--do_eval", "no",
                    "--max_seq_length", str(args.max_seq_length), "--doc_stride", "128", "--span_bias",
                    "--mixed_precision", mp, "--output_dir", d, "--learning_rate", "1e-4"]
-            cmd += [] if ad == "encoder" else ["--attention_dropout", ad]
+            cmd += ["--attention_dropout", ad]
             subprocess.run(cmd, check=True, capture_output=True)
             with open(os.path.join(d, "train_results.json")) as f:
                 out[name[mp, ad]].append(json.load(f)["train_windows_per_second"])
@@ -248,7 +248,7 @@ def bench_profile(args: argparse.Namespace) -> dict:
                "--train_file", args.train_file, "--max_train_samples", "600", "--max_train_steps",
                str(args.train_steps), "--do_eval", "no", "--max_seq_length", str(args.max_seq_length),
                "--doc_stride", "128", "--mixed_precision", "bf16", "--output_dir", d, "--learning_rate", "1e-4"]
-        cmd += [] if ad == "encoder" else ["--attention_dropout", ad]
+        cmd += ["--attention_dropout", ad]
         subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": ROOT})
         with open(os.path.join(d, "train_results.json")) as f:
             timing = json.load(f)
@@ -273,8 +273,8 @@ def main() -> None:
     p.add_argument("--max_seq_length", type=int, default=256)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--train_steps", type=int, default=20)
-    p.add_argument("--attention_dropout", nargs="+", default=["encoder"],
-                   help="train: the --attention_dropout values to time ('encoder' = the flag unset), e.g. encoder 0")
+    p.add_argument("--attention_dropout", nargs="+", default=["0"],
+                   help="train/profile: the train.py --attention_dropout values to time, e.g. encoder 0")
     p.add_argument("--output", default=None, help="also write the result JSON here")
     args = p.parse_args()
     result = {"what": args.what, "command": "python " + " ".join(sys.argv), "machine": machine(),

@@ -56,3 +56,14 @@ def test_attention_dropout_out_of_range_is_rejected(tiny_model, p):
 def test_attention_dropout_without_attention_is_rejected():
     with pytest.raises(SystemExit, match="no attention dropout found"):
         set_attention_dropout(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1)), 0.0)
+
+
+def test_attention_dropout_argument():
+    from gp_mrc.arguments import parse_args
+
+    assert parse_args([]).attention_dropout == 0.0  # the default: the fused attention kernel on CPU
+    assert parse_args(["--attention_dropout", "encoder"]).attention_dropout == "encoder"
+    assert parse_args(["--attention_dropout", "0.1"]).attention_dropout == 0.1
+    for bad in ("1", "-0.2", "some"):
+        with pytest.raises(SystemExit):
+            parse_args(["--attention_dropout", bad])
