@@ -129,6 +129,10 @@ VARIANTS = {
                                    GP + AD0 + ("--objective", "mixed", "--warm_start_loss", "softmax",
                                                "--mixed_weight", "1", "--reward_ramp_steps", "0.25",
                                                "--keep_optimizer_state"), parent="gp_sm_ad0"),
+    # issue #10: the default line in fp32, against gp_sm_ad0 (bf16) on the same seeds
+    "gp_sm_ad0_fp32": Variant("GP, span-softmax CE, attention dropout 0, fp32",
+                              GP + AD0 + ("--objective", "multilabel", "--warm_start_loss", "softmax",
+                                          "--mixed_precision", "no")),
     # the reward's share on the default line (attention dropout 0): replacing the gold-span loss, weighted up, earlier
     "gp_sm_ad0__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H, attention dropout 0",
                              GP + AD0 + ("--objective", "f1", "--warm_start_loss", "softmax"), parent="gp_sm_ad0"),
@@ -461,6 +465,9 @@ SAME_RECIPE_AT_ENCODER_DROPOUT = {"start_end_ad0": "start_end", "gp_ml_ad0": "gp
                                   "gp_sm_ad0": "gp_sm", "gp_sm_ad0__f1_added": "gp_sm__f1_added"}
 
 
+SAME_RECIPE_IN_BF16 = {"gp_ml_fp32": "gp_ml", "gp_sm_ad0_fp32": "gp_sm_ad0"}  # issue #10: fp32 against bf16
+
+
 def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | None]]:
     """(variant, reference, decoding) rows of the paired table: every GlobalPointer variant against the start/end
     reader (each at its best decoding); a branch against its trunk (the reward against none; same decoding), any
@@ -477,6 +484,7 @@ def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | N
         if key != reference:
             rows += [(key, reference, "expected_f1@1"), (key, reference, "argmax")]
     rows += [(k, ref, None) for k, ref in SAME_RECIPE_AT_ENCODER_DROPOUT.items() if k in variants]
+    rows += [(k, ref, None) for k, ref in SAME_RECIPE_IN_BF16.items() if k in variants]
     return rows
 
 
