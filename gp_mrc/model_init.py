@@ -59,16 +59,13 @@ def set_attention_dropout(model: nn.Module, p: float) -> int:
     the (B, heads, n, n) probabilities and draws a random mask for them, most of a MiniLM step here."""
     if not 0.0 <= p < 1.0:
         raise SystemExit(f"error: --attention_dropout must be in [0, 1), got {p}")
-    configs: list[Any] = []  # the model's and the encoder's own (GlobalPointerConfig nests it; saved with the folder)
+    changed = 0
     for module in model.modules():
-        if hasattr(module, "config") and all(module.config is not c for c in configs):
-            configs.append(module.config)
-    for config in configs:
+        # configs: the model's and the encoder's own (GlobalPointerConfig nests it; saved with the folder)
+        config = getattr(module, "config", None)
         for key in ATTENTION_DROPOUT_KEYS:
             if isinstance(getattr(config, key, None), float):
                 setattr(config, key, p)
-    changed = 0
-    for module in model.modules():
         if "Attention" not in type(module).__name__:
             continue
         for attr, value in vars(module).items():  # float settings (e.g. ModernBERT's attention_dropout)

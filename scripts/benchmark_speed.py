@@ -6,6 +6,7 @@
         --validation_file ../shared/data/squad_v1.1/dev-v1.1.shared.json
     python scripts/benchmark_speed.py train   --train_file ... (scripts/train.py at --mixed_precision auto vs no)
     python scripts/benchmark_speed.py profile --attention_dropout encoder 0 (where a train.py step's time goes)
+    python scripts/benchmark_speed.py attention (scaled_dot_product_attention with and without dropout)
 
 step:    one training step — collate (the training collator, F1 rewards included for GlobalPointer) + forward +
          loss + backward + AdamW — of GlobalPointer (span_bias head, multilabel + soft-F1 loss: the heaviest
@@ -19,6 +20,7 @@ train:   training windows/s of scripts/train.py, --mixed_precision auto against 
 profile: scripts/train.py (bf16) under cProfile, the step's seconds split into encoder attention, linear layers,
          dropout, backward (all of it: the autograd engine runs outside Python), AdamW, the collator, the
          GlobalPointer head and the objective's losses.
+attention: scaled_dot_product_attention alone at MiniLM's shape, fp32 / bf16, dropout_p 0 / 0.1.
 """
 
 from __future__ import annotations
@@ -180,6 +182,21 @@ def bench_predict(args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------- train
 
 
+def train_command(args: argparse.Namespace, out: str, mixed_precision: str, attention_dropout: str) -> list[str]:
+    """scripts/train.py on the first 600 training questions for --train_steps steps, no evaluation."""
+    return [os.path.join(ROOT, "scripts", "train.py"), "--train_file", args.train_file, "--max_train_samples", "600",
+            "--max_train_steps", str(args.train_steps), "--do_eval", "no", "--max_seq_length",
+            str(args.max_seq_length), "--doc_stride", "128", "--span_bias", "--mixed_precision", mixed_precision,
+            "--attention_dropout", attention_dropout, "--output_dir", out, "--learning_rate", "1e-4"]
+
+
+def run_train(cmd: list[str], out: str) -> dict:
+    """`python <cmd>` with this checkout's gp_mrc (not whatever copy is installed); its train_results.json."""
+    subprocess.run([sys.executable, *cmd], check=True, capture_output=True, env={**os.environ, "PYTHONPATH": ROOT})
+    with open(os.path.join(out, "train_results.json")) as f:
+        return json.load(f)
+
+
 def bench_train(args: argparse.Namespace) -> dict:
     """Interleaved repeats of each (precision, attention dropout) configuration; windows/s of training alone."""
     configs = [(mp, ad) for ad in args.attention_dropout for mp in ("auto", "no")]
@@ -188,14 +205,7 @@ def bench_train(args: argparse.Namespace) -> dict:
     for r in range(args.repeats):
         for mp, ad in configs:
             d = os.path.join(ROOT, "runs", "speed", f"train_{name[mp, ad]}_{r}")
-            cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--train_file", args.train_file,
-                   "--max_train_samples", "600", "--max_train_steps", str(args.train_steps), "--do_eval", "no",
-                   "--max_seq_length", str(args.max_seq_length), "--doc_stride", "128", "--span_bias",
-                   "--mixed_precision", mp, "--output_dir", d, "--learning_rate", "1e-4"]
-            cmd += ["--attention_dropout", ad]
-            subprocess.run(cmd, check=True, capture_output=True)
-            with open(os.path.join(d, "train_results.json")) as f:
-                out[name[mp, ad]].append(json.load(f)["train_windows_per_second"])
+            out[name[mp, ad]].append(run_train(train_command(args, d, mp, ad), d)["train_windows_per_second"])
     med = {k: statistics.median(v) for k, v in out.items()}
     ratios = {f"{name['auto', ad]}_over_{name['no', ad]}": med[name["auto", ad]] / med[name["no", ad]]
               for ad in args.attention_dropout}
@@ -244,23 +254,41 @@ def bench_profile(args: argparse.Namespace) -> dict:
         d = os.path.join(ROOT, "runs", "speed", f"profile_ad{ad}")
         prof = os.path.join(d, "train.prof")
         os.makedirs(d, exist_ok=True)
-        cmd = [sys.executable, "-m", "cProfile", "-o", prof, os.path.join(ROOT, "scripts", "train.py"),
-               "--train_file", args.train_file, "--max_train_samples", "600", "--max_train_steps",
-               str(args.train_steps), "--do_eval", "no", "--max_seq_length", str(args.max_seq_length),
-               "--doc_stride", "128", "--mixed_precision", "bf16", "--output_dir", d, "--learning_rate", "1e-4"]
-        cmd += ["--attention_dropout", ad]
-        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "PYTHONPATH": ROOT})
-        with open(os.path.join(d, "train_results.json")) as f:
-            timing = json.load(f)
-        parts = profile_parts(prof, args.train_steps)
-        result[f"attention_dropout={ad}"] = {
-            "seconds_per_step": round(timing["train_seconds"] / args.train_steps, 3), "parts_per_step": parts}
+        timing = run_train(["-m", "cProfile", "-o", prof, *train_command(args, d, "bf16", ad)], d)
+        result[f"attention_dropout={ad}"] = {"seconds_per_step": round(timing["train_seconds"] / args.train_steps, 3),
+                                             "parts_per_step": profile_parts(prof, args.train_steps)}
     return {"steps": args.train_steps, "profiles": result}
+
+
+# --------------------------------------------------------------------------- attention
+
+
+def bench_attention(args: argparse.Namespace) -> dict:
+    """scaled_dot_product_attention alone at MiniLM's shape (batch 16, 12 heads, 256 tokens, head dim 32), forward
+    and forward + backward, fp32 / bf16, dropout_p 0 / 0.1: the fused kernel against the fallback dropout forces."""
+    import torch
+    import torch.nn.functional as F
+
+    def seconds(dtype: torch.dtype, p: float, backward: bool) -> float:
+        q, k, v = (torch.randn(16, 12, args.max_seq_length, 32, dtype=dtype, requires_grad=backward)
+                   for _ in range(3))
+        times = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            o = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+            if backward:
+                o.sum().backward()
+            times.append(time.perf_counter() - t)
+        return round(statistics.median(times), 4)
+
+    return {f"{dt}_p{p}": {"forward_s": seconds(getattr(torch, dt), p, False),
+                           "forward_backward_s": seconds(getattr(torch, dt), p, True)}
+            for dt in ("float32", "bfloat16") for p in (0.0, 0.1)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["step", "predict", "train", "profile"])
+    p.add_argument("what", choices=["step", "predict", "train", "profile", "attention"])
     p.add_argument("--model_name_or_path", default=None)
     p.add_argument("--train_file", default=os.path.join(os.path.dirname(ROOT), "shared", "data", "squad_v1.1",
                                                         "train-v1.1.explorer.json"))
@@ -279,7 +307,7 @@ def main() -> None:
     args = p.parse_args()
     result = {"what": args.what, "command": "python " + " ".join(sys.argv), "machine": machine(),
               **{"step": bench_step, "predict": bench_predict, "train": bench_train,
-                 "profile": bench_profile}[args.what](args)}
+                 "profile": bench_profile, "attention": bench_attention}[args.what](args)}
     text = json.dumps(result, indent=1)
     print(text)
     if args.output:

@@ -77,18 +77,17 @@ class Variant:
 
 GP = ("--span_bias",)
 ML = ("--warm_start_loss", "multilabel")  # pinned: the default became softmax after these runs
+SM = ("--warm_start_loss", "softmax")
 AD0 = ("--attention_dropout", "0")
+ADDED = ("--mixed_weight", "1", "--reward_ramp_steps", "0.25", "--keep_optimizer_state")  # after "--objective mixed"
 VARIANTS = {
     "start_end": Variant("start/end reader", ("--architecture", "start_end")),
     "gp_ml": Variant("GP, multilabel CE", GP + ML + ("--objective", "multilabel"), trunk=True),
-    "gp_sm": Variant("GP, span-softmax CE", GP + ("--objective", "multilabel", "--warm_start_loss", "softmax"),
-                     trunk=True),
+    "gp_sm": Variant("GP, span-softmax CE", GP + ("--objective", "multilabel") + SM, trunk=True),
     "gp_ml__f1_added": Variant("GP, multilabel + expected F1 ramped in (added)",
-                               GP + ML + ("--objective", "mixed", "--mixed_weight", "1", "--reward_ramp_steps", "0.25",
-                                          "--keep_optimizer_state"), parent="gp_ml"),
+                               GP + ML + ("--objective", "mixed") + ADDED, parent="gp_ml"),
     "gp_sm__f1_added": Variant("GP, span-softmax CE + expected F1 ramped in (added)",
-                               GP + ("--objective", "mixed", "--warm_start_loss", "softmax", "--mixed_weight", "1",
-                                     "--reward_ramp_steps", "0.25", "--keep_optimizer_state"), parent="gp_sm"),
+                               GP + ("--objective", "mixed") + SM + ADDED, parent="gp_sm"),
     # issue #10: the same run in fp32 (the later --mixed_precision wins over the protocol's bf16)
     "gp_ml_fp32": Variant("GP, multilabel CE, fp32", GP + ML + ("--objective", "multilabel",
                                                              "--mixed_precision", "no")),
@@ -101,8 +100,8 @@ VARIANTS = {
                                     GP + ML + ("--objective", "mixed", "--mixed_weight", "1", "--reward", "soft_f1",
                                                "--soft_f1_tau", "0.3", "--keep_optimizer_state"), parent="gp_ml"),
     "gp_sm__soft_f1": Variant("GP, span-softmax CE → F1 soft targets τ=0.3",
-                              GP + ("--objective", "f1", "--warm_start_loss", "softmax", "--reward", "soft_f1",
-                                    "--soft_f1_tau", "0.3"), parent="gp_sm"),
+                              GP + ("--objective", "f1") + SM + ("--reward", "soft_f1", "--soft_f1_tau", "0.3"),
+                              parent="gp_sm"),
     "gp_ml__f1_lam0.1": Variant("GP, multilabel → expected F1 + 0.1·H", GP + ML + ("--objective", "f1",
                                 "--entropy_lambda", "0.1"), parent="gp_ml"),
     "gp_ml__f1_at75": Variant("GP, multilabel (75%) → expected F1 + 0.01·H", GP + ML + ("--objective", "f1"),
@@ -115,40 +114,33 @@ VARIANTS = {
     "gp_aux__soft_f1": Variant("GP, multilabel + start/end CE → F1 soft targets τ=0.3 (+ start/end CE)",
                                GP + ML + ("--objective", "f1", "--aux_start_end_weight", "1", "--reward", "soft_f1",
                                           "--soft_f1_tau", "0.3"), parent="gp_aux"),
-    # issue #10: attention dropout 0 (the fused CPU attention kernel; ~2x faster steps) for the default recipe
+    # issue #10: attention dropout 0 (the fused CPU attention kernel; ~2x faster steps) for the default recipe;
+    # a "<name>_ad0…" variant is "<name>…" at attention dropout 0 (the report pairs them by that rule)
     "start_end_ad0": Variant("start/end reader, attention dropout 0", ("--architecture", "start_end") + AD0),
     "gp_ml_ad0": Variant("GP, multilabel CE, attention dropout 0", GP + ML + AD0 + ("--objective", "multilabel"),
                          trunk=True),
     "gp_ml_ad0__f1_added": Variant("GP, multilabel + expected F1 ramped in (added), attention dropout 0",
-                                   GP + ML + AD0 + ("--objective", "mixed", "--mixed_weight", "1",
-                                                    "--reward_ramp_steps", "0.25", "--keep_optimizer_state"),
-                                   parent="gp_ml_ad0"),
-    "gp_sm_ad0": Variant("GP, span-softmax CE, attention dropout 0", GP + AD0 + ("--objective", "multilabel",
-                         "--warm_start_loss", "softmax"), trunk=True),
+                                   GP + ML + AD0 + ("--objective", "mixed") + ADDED, parent="gp_ml_ad0"),
+    "gp_sm_ad0": Variant("GP, span-softmax CE, attention dropout 0", GP + AD0 + ("--objective", "multilabel") + SM,
+                         trunk=True),
     "gp_sm_ad0__f1_added": Variant("GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0",
-                                   GP + AD0 + ("--objective", "mixed", "--warm_start_loss", "softmax",
-                                               "--mixed_weight", "1", "--reward_ramp_steps", "0.25",
-                                               "--keep_optimizer_state"), parent="gp_sm_ad0"),
-    # issue #10: the default line in fp32, against gp_sm_ad0 (bf16) on the same seeds
+                                   GP + AD0 + ("--objective", "mixed") + SM + ADDED, parent="gp_sm_ad0"),
+    # issue #10: the default line in fp32, against gp_sm_ad0 (bf16) on the same seeds ("<name>_fp32" = "<name>")
     "gp_sm_ad0_fp32": Variant("GP, span-softmax CE, attention dropout 0, fp32",
-                              GP + AD0 + ("--objective", "multilabel", "--warm_start_loss", "softmax",
-                                          "--mixed_precision", "no")),
+                              GP + AD0 + ("--objective", "multilabel") + SM + ("--mixed_precision", "no")),
     # the reward's share on the default line (attention dropout 0): replacing the gold-span loss, weighted up, earlier
     "gp_sm_ad0__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H, attention dropout 0",
-                             GP + AD0 + ("--objective", "f1", "--warm_start_loss", "softmax"), parent="gp_sm_ad0"),
+                             GP + AD0 + ("--objective", "f1") + SM, parent="gp_sm_ad0"),
     "gp_sm_ad0__f1_added_w3": Variant("GP, span-softmax CE + 3 × expected F1 ramped in (added), attention dropout 0",
-                                      GP + AD0 + ("--objective", "mixed", "--warm_start_loss", "softmax",
-                                                  "--mixed_weight", "1", "--reward_weight", "3",
-                                                  "--reward_ramp_steps", "0.25", "--keep_optimizer_state"),
+                                      GP + AD0 + ("--objective", "mixed") + SM
+                                      + ("--mixed_weight", "1", "--reward_weight", "3", "--reward_ramp_steps", "0.25",
+                                         "--keep_optimizer_state"),
                                       parent="gp_sm_ad0"),
     "gp_sm_ad0__f1_added_at25": Variant("GP, span-softmax CE + expected F1 ramped in from 25% (added), attention "
-                                        "dropout 0", GP + AD0 + ("--objective", "mixed", "--warm_start_loss",
-                                                                 "softmax", "--mixed_weight", "1",
-                                                                 "--reward_ramp_steps", "0.25",
-                                                                 "--keep_optimizer_state"),
+                                        "dropout 0", GP + AD0 + ("--objective", "mixed") + SM + ADDED,
                                         parent="gp_sm_ad0", at=0.25),
-    "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H",
-                         GP + ("--objective", "f1", "--warm_start_loss", "softmax"), parent="gp_sm"),
+    "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H", GP + ("--objective", "f1") + SM,
+                         parent="gp_sm"),
 }
 
 
@@ -458,21 +450,17 @@ def report(study: str | None = None) -> str:
     return "\n".join(lines)
 
 
-# attention-dropout-0 variants are compared with references trained the same way, and with their own recipe at
-# the encoder's dropout
-SAME_RECIPE_AT_ENCODER_DROPOUT = {"start_end_ad0": "start_end", "gp_ml_ad0": "gp_ml",
-                                  "gp_ml_ad0__f1_added": "gp_ml__f1_added",
-                                  "gp_sm_ad0": "gp_sm", "gp_sm_ad0__f1_added": "gp_sm__f1_added"}
-
-
-SAME_RECIPE_IN_BF16 = {"gp_ml_fp32": "gp_ml", "gp_sm_ad0_fp32": "gp_sm_ad0"}  # issue #10: fp32 against bf16
+def same_recipe(key: str, marker: str) -> str | None:
+    """The variant "<key> without <marker>" ("gp_sm_ad0__f1_added", "_ad0" → "gp_sm__f1_added"), if defined."""
+    other = key.replace(marker, "", 1)
+    return other if marker in key and other in VARIANTS else None
 
 
 def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | None]]:
     """(variant, reference, decoding) rows of the paired table: every GlobalPointer variant against the start/end
     reader (each at its best decoding); a branch against its trunk (the reward against none; same decoding), any
     other GlobalPointer against the multilabel one (same decoding); each attention-dropout-0 variant against its
-    recipe at the encoder's dropout (best decoding)."""
+    recipe at the encoder's dropout, each fp32 one against bf16 (best decoding)."""
     rows: list[tuple[str, str, str | None]] = []
     for key in variants:
         if key.startswith("start_end"):
@@ -483,8 +471,8 @@ def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | N
         reference = v.parent if v and v.parent else ("gp_ml_ad0" if ad0 else "gp_ml")
         if key != reference:
             rows += [(key, reference, "expected_f1@1"), (key, reference, "argmax")]
-    rows += [(k, ref, None) for k, ref in SAME_RECIPE_AT_ENCODER_DROPOUT.items() if k in variants]
-    rows += [(k, ref, None) for k, ref in SAME_RECIPE_IN_BF16.items() if k in variants]
+    for marker in ("_ad0", "_fp32"):  # attention dropout 0 against the encoder's; fp32 against bf16 (issue #10)
+        rows += [(k, same_recipe(k, marker), None) for k in VARIANTS if k in variants and same_recipe(k, marker)]
     return rows
 
 
