@@ -49,6 +49,7 @@ def set_max_answer_length(model: nn.Module, max_answer_length: int) -> None:
 
 
 ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")  # BERT family; DistilBERT, ModernBERT
+ATTENTION_DROPOUT_MODULES = ("dropout", "attention_dropout", "attn_dropout")  # nn.Dropout children of *Attention
 
 
 def set_attention_dropout(model: nn.Module, p: float) -> int:
@@ -72,13 +73,15 @@ def set_attention_dropout(model: nn.Module, p: float) -> int:
             if attr in ("dropout_prob", "attention_dropout") and isinstance(value, float):
                 setattr(module, attr, p)
                 changed += 1
-        for child_name, child in module.named_children():  # BERT: BertSelfAttention.dropout (an nn.Dropout)
-            if isinstance(child, nn.Dropout) and "dropout" in child_name:
+        # BERT: BertSelfAttention.dropout; ALBERT: attention_dropout — by name: ALBERT's output_dropout and
+        # DeBERTa's pos_dropout live in the same modules but drop hidden states
+        for child_name, child in module.named_children():
+            if isinstance(child, nn.Dropout) and child_name in ATTENTION_DROPOUT_MODULES:
                 child.p = p
                 changed += 1
     if not changed:
         raise SystemExit(f"error: --attention_dropout: no attention dropout found in this encoder "
-                         f"({type(model).__name__}); leave the flag unset")
+                         f"({type(model).__name__}); pass --attention_dropout encoder")
     return changed
 
 
