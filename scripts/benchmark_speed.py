@@ -9,8 +9,9 @@
     python scripts/benchmark_speed.py attention (scaled_dot_product_attention with and without dropout)
 
 step:    one training step — collate (the training collator, F1 rewards included for GlobalPointer) + forward +
-         loss + backward + AdamW — of GlobalPointer (span_bias head, multilabel + soft-F1 loss: the heaviest
-         objective) against the start/end reader, same encoder and rows, in fp32 and under bf16 autocast.
+         loss + backward + AdamW — of GlobalPointer (span_bias head, the default recipe's span-softmax CE +
+         expected F1, both on) against the start/end reader, same encoder and rows, in fp32 and under bf16
+         autocast, at each --attention_dropout (default 0, train.py's default).
          CPU time (time.process_time) per step: other jobs on a shared machine delay a step without changing
          its work.
 predict: questions/s of `Reader` (what scripts/predict.py --input runs) on a start/end model and on a GlobalPointer
@@ -50,16 +51,21 @@ def machine() -> str:
 
 
 def bench_step(args: argparse.Namespace) -> dict:
+    """One training step (collate + forward + loss + backward + AdamW) of each head on the same batch, CPU time,
+    at each --attention_dropout value. The GlobalPointer pays the default recipe's most expensive phase: the
+    span-softmax CE and expected F1 together (train.py's own Objective, built from its default arguments)."""
     import torch
     from transformers import AutoTokenizer
 
+    from gp_mrc.arguments import default_objective, parse_args
     from gp_mrc.baseline import StartEndForQuestionAnswering
     from gp_mrc.collate import SpanCollator
     from gp_mrc.data import load_examples
     from gp_mrc.defaults import default_encoder_path
     from gp_mrc.features import prepare_features
-    from gp_mrc.losses import multilabel_categorical_crossentropy, soft_f1_loss, to_band
+    from gp_mrc.model_init import set_attention_dropout
     from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+    from gp_mrc.objective import Objective
     from gp_mrc.rewards import compute_f1_table
 
     path = args.model_name_or_path or default_encoder_path()
@@ -71,39 +77,48 @@ def bench_step(args: argparse.Namespace) -> dict:
     rows = [feats[i] for i in range(args.batch_size)]
     collate = {"start_end": SpanCollator(tokenizer.pad_token_id, band_width=30),
                "globalpointer": SpanCollator(tokenizer.pad_token_id, table, band_width=30)}
-    torch.manual_seed(0)
-    models = {"start_end": StartEndForQuestionAnswering.from_encoder(path, HeadConfig()),
-              "globalpointer": GlobalPointerForQuestionAnswering.from_encoder(path, HeadConfig(span_bias=True))}
-    opts = {k: torch.optim.AdamW(m.parameters(), 1e-5) for k, m in models.items()}
+    defaults = parse_args([])
+    defaults.objective = default_objective("globalpointer")  # train.py resolves it from the architecture
+    objective = Objective.from_args(defaults, total_steps=100)
+    last = 99  # a step where the default recipe pays both its gold-span loss and the (fully ramped-in) reward
+    assert all(objective.weights(last)), objective.weights(last)
+    result: dict = {"batch": f"{args.batch_size} x {args.max_seq_length}", "repeats": args.repeats,
+                    "globalpointer_objective": f"{objective.gold_loss} CE + {objective.reward} "
+                                               f"(weights {objective.weights(last)})"}
+    for ad in args.attention_dropout:
+        torch.manual_seed(0)
+        models = {"start_end": StartEndForQuestionAnswering.from_encoder(path, HeadConfig()),
+                  "globalpointer": GlobalPointerForQuestionAnswering.from_encoder(path, HeadConfig(span_bias=True))}
+        if ad != "encoder":
+            for m in models.values():
+                set_attention_dropout(m, float(ad))
+        opts = {k: torch.optim.AdamW(m.parameters(), 1e-5) for k, m in models.items()}
 
-    def step(name: str, dtype: str) -> None:
-        batch = collate[name](rows)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
-            out = models[name](**batch)
-        if name == "start_end":
-            loss = out.loss
-        else:
-            mask, logits = to_band(out.max_span_length, out.span_mask, out.logits)
-            loss = multilabel_categorical_crossentropy(logits, batch["targets"], mask, log_n_offset=True).mean() \
-                + soft_f1_loss(logits, batch["f1"], mask).mean()
-        loss.backward()
-        opts[name].step()
-        opts[name].zero_grad()
+        def step(name: str, dtype: str) -> None:
+            batch = collate[name](rows)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+                out = models[name](**batch)
+            loss, _ = objective(out, batch, last)  # the start/end model returns its own CE as out.loss
+            loss.backward()
+            opts[name].step()
+            opts[name].zero_grad()
 
-    times: dict[tuple[str, str], list[float]] = {}
-    for r in range(args.repeats + 1):
-        for dtype in ("fp32", "bf16"):
-            for name in models:
-                t = time.process_time()
-                step(name, dtype)
-                if r:  # the first round warms up
-                    times.setdefault((name, dtype), []).append(time.process_time() - t)
-    med = {f"{n}/{d}": statistics.median(v) for (n, d), v in times.items()}
-    out = {"median_cpu_s": med, "batch": f"{args.batch_size} x {args.max_seq_length}", "repeats": args.repeats}
-    for d in ("fp32", "bf16"):
-        out[f"globalpointer_over_start_end_{d}_pct"] = 100 * (med[f"globalpointer/{d}"] / med[f"start_end/{d}"] - 1)
-    out["bf16_speedup"] = {n: med[f"{n}/fp32"] / med[f"{n}/bf16"] for n in models}
-    return out
+        times: dict[tuple[str, str], list[float]] = {}
+        for r in range(args.repeats + 1):
+            for dtype in ("fp32", "bf16"):
+                for name in models:  # interleaved, so drifts of a busy machine hit both heads alike
+                    t = time.process_time()
+                    step(name, dtype)
+                    if r:  # the first round warms up
+                        times.setdefault((name, dtype), []).append(time.process_time() - t)
+        med = {f"{n}/{d}": round(statistics.median(v), 4) for (n, d), v in times.items()}
+        out = {"median_cpu_s": med}
+        for d in ("fp32", "bf16"):
+            out[f"globalpointer_over_start_end_{d}_pct"] = round(
+                100 * (med[f"globalpointer/{d}"] / med[f"start_end/{d}"] - 1), 2)
+        out["bf16_speedup"] = {n: round(med[f"{n}/fp32"] / med[f"{n}/bf16"], 3) for n in models}
+        result[f"attention_dropout={ad}"] = out
+    return result
 
 
 # --------------------------------------------------------------------------- predict
@@ -302,7 +317,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--train_steps", type=int, default=20)
     p.add_argument("--attention_dropout", nargs="+", default=["0"],
-                   help="train/profile: the train.py --attention_dropout values to time, e.g. encoder 0")
+                   help="step/train/profile: the --attention_dropout values to time, e.g. encoder 0")
     p.add_argument("--output", default=None, help="also write the result JSON here")
     args = p.parse_args()
     result = {"what": args.what, "command": "python " + " ".join(sys.argv), "machine": machine(),

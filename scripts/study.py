@@ -73,6 +73,7 @@ class Variant:
     parent: str | None = None  # the trunk variant this one branches from
     at: float = 0.5  # branch point, a fraction of the protocol's steps (a multiple of 1/4)
     trunk: bool = False
+    versus: str | None = None  # the paired table's reference (default: the parent, else the multilabel GP)
 
 
 GP = ("--span_bias",)
@@ -141,6 +142,13 @@ VARIANTS = {
                                         parent="gp_sm_ad0", at=0.25),
     "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H", GP + ("--objective", "f1") + SM,
                          parent="gp_sm"),
+    # the compound objective (Fajcik et al. 2021) on the default line: + start/end CE on the span_bias terms
+    "gp_sm_ad0_aux": Variant("GP, span-softmax CE + start/end CE (compound), attention dropout 0",
+                             GP + AD0 + ("--objective", "multilabel") + SM + ("--aux_start_end_weight", "1"),
+                             trunk=True, versus="gp_sm_ad0"),
+    "gp_sm_ad0_aux__f1_added": Variant("GP, span-softmax CE + start/end CE + expected F1 ramped in (added), "
+                                       "attention dropout 0", GP + AD0 + ("--objective", "mixed") + SM + ADDED
+                                       + ("--aux_start_end_weight", "1"), parent="gp_sm_ad0_aux"),
 }
 
 
@@ -459,8 +467,8 @@ def same_recipe(key: str, marker: str) -> str | None:
 def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | None]]:
     """(variant, reference, decoding) rows of the paired table: every GlobalPointer variant against the start/end
     reader (each at its best decoding); a branch against its trunk (the reward against none; same decoding), any
-    other GlobalPointer against the multilabel one (same decoding); each attention-dropout-0 variant against its
-    recipe at the encoder's dropout, each fp32 one against bf16 (best decoding)."""
+    other GlobalPointer against its `versus`, else the multilabel one (same decoding); each attention-dropout-0
+    variant against its recipe at the encoder's dropout, each fp32 one against bf16 (best decoding)."""
     rows: list[tuple[str, str, str | None]] = []
     for key in variants:
         if key.startswith("start_end"):
@@ -468,7 +476,7 @@ def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | N
         ad0 = "_ad0" in key
         rows.append((key, "start_end_ad0" if ad0 else "start_end", None))
         v = VARIANTS.get(key)
-        reference = v.parent if v and v.parent else ("gp_ml_ad0" if ad0 else "gp_ml")
+        reference = (v and (v.versus or v.parent)) or ("gp_ml_ad0" if ad0 else "gp_ml")
         if key != reference:
             rows += [(key, reference, "expected_f1@1"), (key, reference, "argmax")]
     for marker in ("_ad0", "_fp32"):  # attention dropout 0 against the encoder's; fp32 against bf16 (issue #10)
