@@ -16,7 +16,8 @@ import torch
 from torch import nn
 from transformers import AutoModelForQuestionAnswering
 
-from .modeling import MASK_VALUE, HeadConfig, SpanOutput, valid_span_mask
+from .losses import is_banded
+from .modeling import MASK_VALUE, HeadConfig, SpanOutput, band_windows, valid_span_mask
 from .settings import InferenceSettings, store_settings
 
 ARCHITECTURES = ("globalpointer", "start_end")
@@ -50,14 +51,17 @@ class StartEndForQuestionAnswering(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None, max_answer_length: int | None = None,
                 start_positions: torch.Tensor | None = None, end_positions: torch.Tensor | None = None,
-                **_: Any) -> SpanOutput:
+                banded: bool = False, **_: Any) -> SpanOutput:
+        """Span scores start_i + end_j, dense or (banded, as GlobalPointerForQuestionAnswering) the band."""
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         out = self.qa_model(input_ids=input_ids, attention_mask=attention_mask, start_positions=start_positions,
                             end_positions=end_positions, **kwargs)
         start, end = out.start_logits.float(), out.end_logits.float()
-        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(),
-                               max_answer_length or self.head_config.max_answer_length, allow_null=True)
-        logits = (start[:, :, None] + end[:, None, :]).masked_fill(~mask, MASK_VALUE)
+        max_len = max_answer_length or self.head_config.max_answer_length
+        band = banded and is_banded(input_ids.shape[-1], max_len)
+        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
+        end_of_span = band_windows(end, max_len) if band else end[:, None, :]
+        logits = (start[:, :, None] + end_of_span).masked_fill(~mask, MASK_VALUE)
         return SpanOutput(logits=logits, span_mask=mask, loss=out.loss, raw_scores=True)
 
     def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None,

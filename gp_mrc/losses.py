@@ -92,7 +92,10 @@ def start_end_cross_entropy(start_logits: torch.Tensor, end_logits: torch.Tensor
         logp = torch.log_softmax(_at_least_fp32(logits).masked_fill(~valid, _FILL), dim=-1)
         return -logp.gather(1, target.view(-1, 1)).squeeze(1)
 
-    return (ce(start_logits, mask.any(-1), start_positions) + ce(end_logits, mask.any(-2), end_positions)) / 2
+    # tokens that can end a valid span: a column of the dense mask; in the band layout (B, n, w), the spans
+    # (j, j) — the same tokens, since every passage token and [CLS] (null) is a one-token span
+    ends = mask.any(-2) if mask.shape[-1] == mask.shape[-2] else mask[..., 0]
+    return (ce(start_logits, mask.any(-1), start_positions) + ce(end_logits, ends, end_positions)) / 2
 
 
 def soft_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, tau: float = 0.3) -> torch.Tensor:
@@ -121,7 +124,8 @@ def to_band(width: int | None, mask: torch.Tensor, *spans: torch.Tensor) -> tupl
     """(B, n, n) span tensors → (B, n, width) holding only spans with j − i < width: entry [b, i, l] is span
     (i, i + l). When the mask already excludes longer spans (max_answer_length) the losses are unchanged,
     and the elementwise work drops from n² to n·width per window (the dense matrix was ~90% masked).
-    Returns (band mask, *banded tensors); positions past the window end are masked out."""
+    Returns (band mask, *banded tensors); positions past the window end are masked out. Tensors already in
+    the band layout (a model called with banded=True: last dimension = width < n) pass through as they are."""
     n = mask.shape[-1]
     if not is_banded(n, width):
         return (mask, *spans)

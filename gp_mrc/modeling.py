@@ -9,6 +9,10 @@ while the bilinear term starts on a saddle (both q and k random) and needs many 
 `max_answer_length` tokens), plus the null span (0, 0) on [CLS] meaning "no answer in this window".
 Everything else is filled with MASK_VALUE; the losses also take the boolean mask, so masked spans get
 exactly zero probability and zero gradient.
+
+Two layouts of the same spans: dense (B, n, n), [b, i, j] = span (i, j), what decoding reads; and the band
+(B, n, w) with w = max_answer_length < n, [b, i, l] = span (i, i + l), what training reads (`banded=True`):
+the losses never look past the band, so building the dense matrix for them was ~90% wasted elementwise work.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
 from .configuration import MODEL_TYPE, GlobalPointerConfig, HeadConfig  # noqa: F401  (HeadConfig re-exported)
+from .losses import is_banded
 
 
 # Finite, representable in fp16 and bf16 (fp16 max is 65504), and exp() of it underflows to 0.
@@ -66,10 +71,32 @@ def span_scores(q: torch.Tensor, k: torch.Tensor, use_rope: bool = True, rope_ba
     return torch.einsum("bmd,bnd->bmn", q, k) / d ** 0.5
 
 
+def band_windows(x: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, n) → (B, n, width) view-like windows: [b, i, l] = x[b, i + l], zero (False) past the window's end."""
+    padded = torch.cat([x, x.new_zeros(x.shape[0], width)], dim=1)
+    return padded.unfold(1, width, 1)[:, :x.shape[1]]
+
+
+def band_of(scores: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, n, n) → (B, n, width), [b, i, l] = scores[b, i, i + l] (0 past the window's end): a strided view of
+    the right-padded matrix, so neither an index tensor nor a gather (and its scatter backward) is needed."""
+    b, n, _ = scores.shape
+    padded = torch.nn.functional.pad(scores, (0, width))  # (B, n, n + width), contiguous
+    return padded.as_strided((b, n, width), (n * (n + width), n + width + 1, 1))
+
+
 def valid_span_mask(passage_mask: torch.Tensor, max_answer_length: int | None = None,
-                    allow_null: bool = True) -> torch.Tensor:
-    """(B, n, n) bool: i ≤ j, both passage tokens, j − i < max_answer_length; plus (0, 0) if allow_null."""
+                    allow_null: bool = True, banded: bool = False) -> torch.Tensor:
+    """(B, n, n) bool: i ≤ j, both passage tokens, j − i < max_answer_length; plus (0, 0) if allow_null.
+    banded (needs is_banded(n, max_answer_length)): the same spans in the band layout (B, n, max_answer_length)."""
     n = passage_mask.shape[-1]
+    if banded:
+        if not is_banded(n, max_answer_length):
+            raise ValueError(f"no band layout for windows of {n} tokens and max_answer_length {max_answer_length}")
+        mask = passage_mask[:, :, None] & band_windows(passage_mask, max_answer_length)
+        if allow_null:
+            mask[:, 0, 0] = True
+        return mask
     idx = torch.arange(n, device=passage_mask.device)
     band = idx[None, :] >= idx[:, None]
     if max_answer_length is not None:
@@ -106,20 +133,26 @@ class GlobalPointerHead(nn.Module):
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.scores_and_terms(hidden)[0]
 
-    def scores_and_terms(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """(span scores (B, n, n), start terms (B, n), end terms (B, n)); the terms are None without span_bias."""
+    def scores_and_terms(self, hidden: torch.Tensor, band_width: int | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(span scores, start terms (B, n), end terms (B, n)) in fp32; the terms are None without span_bias.
+        Scores are (B, n, n), or the band (B, n, band_width) if given: the same values either way (the sum is
+        taken in the autocast dtype in both, before the cast to fp32)."""
         q, k = self.dense(hidden).split(self.head_size, dim=-1)
         scores = span_scores(q, k, self.use_rope, self.rope_base)
+        if band_width is not None:
+            scores = band_of(scores, band_width)
         if self.bias_dense is None:
-            return scores, None, None
+            return scores.float(), None, None
         start, end = self.bias_dense(hidden).unbind(-1)
-        return scores + start[:, :, None] + end[:, None, :], start, end
+        end_of_span = band_windows(end, band_width) if band_width is not None else end[:, None, :]
+        return (scores + start[:, :, None] + end_of_span).float(), start.float(), end.float()
 
 
 @dataclass
 class SpanOutput:
-    logits: torch.Tensor  # (B, n, n) float32, masked spans = MASK_VALUE
-    span_mask: torch.Tensor  # (B, n, n) bool
+    logits: torch.Tensor  # (B, n, n) float32, masked spans = MASK_VALUE; or the band (B, n, w) (`banded=True`)
+    span_mask: torch.Tensor  # (B, n, n) bool; or (B, n, w)
     loss: torch.Tensor | None = None  # a model's own loss (the start/end baseline)
     raw_scores: bool = False  # rank spans by raw score across windows (start/end) instead of log p
     max_span_length: int | None = None  # spans with j − i ≥ this are masked: losses may work on the band
@@ -208,14 +241,16 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
                 token_type_ids: torch.Tensor | None = None, max_answer_length: int | None = None,
-                **_: Any) -> SpanOutput:
+                banded: bool = False, **_: Any) -> SpanOutput:
+        """banded: logits and mask in the band layout (B, n, max_answer_length) when it is narrower than the
+        window (training: the losses read only the band); otherwise dense (B, n, n) (decoding)."""
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-        scores, start, end = self.head.scores_and_terms(hidden)
-        logits = scores.float()  # losses and softmax in fp32 whatever the autocast dtype
         max_len = max_answer_length or self.config.max_answer_length
-        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True)
-        start, end = (None, None) if start is None else (start.float(), end.float())  # for the auxiliary loss
+        band = banded and is_banded(input_ids.shape[-1], max_len)
+        # fp32 scores: losses and softmax in fp32 whatever the autocast dtype
+        logits, start, end = self.head.scores_and_terms(hidden, max_len if band else None)
+        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
         return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, max_span_length=max_len,
                           start_logits=start, end_logits=end)
 

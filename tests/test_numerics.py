@@ -155,9 +155,9 @@ def test_training_steps_under_bf16_autocast_stay_finite(tiny_encoder_dir, tmp_pa
     seen = []
     forward = GlobalPointerHead.scores_and_terms  # what the model calls (scores and start/end terms at once)
 
-    def recording_forward(self, hidden):
+    def recording_forward(self, hidden, band_width=None):
         seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"), self.dense(hidden).dtype))
-        return forward(self, hidden)
+        return forward(self, hidden, band_width)
 
     monkeypatch.setattr(GlobalPointerHead, "scores_and_terms", recording_forward)
     data = write_toy_data(tmp_path / "toy.jsonl", n=12)
