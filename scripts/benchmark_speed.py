@@ -90,8 +90,9 @@ def bench_step(args: argparse.Namespace) -> dict:
         models = {"start_end": StartEndForQuestionAnswering.from_encoder(path, HeadConfig()),
                   "globalpointer": GlobalPointerForQuestionAnswering.from_encoder(path, HeadConfig(span_bias=True))}
         models["globalpointer_dense"] = models["globalpointer"]  # the same model, scores built as (B, n, n) first
-        if ad != "encoder":
-            for m in models.values():
+        for m in models.values():
+            m.train()  # from_pretrained returns eval mode: no dropout at all, unlike a training step
+            if ad != "encoder":
                 set_attention_dropout(m, float(ad))
         opts = {k: torch.optim.AdamW(m.parameters(), 1e-5) for k, m in models.items()}
 
