@@ -17,7 +17,7 @@ from torch import nn
 from transformers import AutoModelForQuestionAnswering
 
 from .losses import is_banded
-from .modeling import MASK_VALUE, HeadConfig, SpanOutput, band_windows, valid_span_mask
+from .modeling import MASK_VALUE, HeadConfig, SpanOutput, start_plus_end, valid_span_mask
 from .settings import InferenceSettings, store_settings
 
 ARCHITECTURES = ("globalpointer", "start_end")
@@ -60,8 +60,7 @@ class StartEndForQuestionAnswering(nn.Module):
         max_len = max_answer_length or self.head_config.max_answer_length
         band = banded and is_banded(input_ids.shape[-1], max_len)
         mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
-        end_of_span = band_windows(end, max_len) if band else end[:, None, :]
-        logits = (start[:, :, None] + end_of_span).masked_fill(~mask, MASK_VALUE)
+        logits = start_plus_end(start, end, max_len if band else None).masked_fill(~mask, MASK_VALUE)
         return SpanOutput(logits=logits, span_mask=mask, loss=out.loss, raw_scores=True)
 
     def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None,

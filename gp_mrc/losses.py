@@ -8,6 +8,9 @@
 
 Both return one value per window; callers average. Masked spans take no part: the multilabel loss
 drops them, the softmax gives them exactly zero probability and zero gradient.
+
+The losses read either layout of the spans: dense (B, n, n), or the band (B, n, w), [b, i, l] = span (i, i + l),
+that training uses (is_banded, band_of, band_windows, to_band below: the one way the project takes the band).
 """
 
 from __future__ import annotations
@@ -92,10 +95,10 @@ def start_end_cross_entropy(start_logits: torch.Tensor, end_logits: torch.Tensor
         logp = torch.log_softmax(_at_least_fp32(logits).masked_fill(~valid, _FILL), dim=-1)
         return -logp.gather(1, target.view(-1, 1)).squeeze(1)
 
-    # tokens that can end a valid span: a column of the dense mask; in the band layout (B, n, w), the spans
-    # (j, j) — the same tokens, since every passage token and [CLS] (null) is a one-token span
-    ends = mask.any(-2) if mask.shape[-1] == mask.shape[-2] else mask[..., 0]
-    return (ce(start_logits, mask.any(-1), start_positions) + ce(end_logits, ends, end_positions)) / 2
+    # a token that can end a valid span can also start one (every passage token and [CLS], the null span, is a
+    # one-token span), so the rows of the mask name both sets — in the dense layout and in the band alike
+    tokens = mask.any(-1)
+    return (ce(start_logits, tokens, start_positions) + ce(end_logits, tokens, end_positions)) / 2
 
 
 def soft_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, tau: float = 0.3) -> torch.Tensor:
@@ -120,19 +123,29 @@ def is_banded(n: int, width: int | None) -> bool:
     return width is not None and width < n
 
 
+def band_windows(x: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, n) → (B, n, width) view-like windows: [b, i, l] = x[b, i + l], zero (False) past the window's end."""
+    padded = torch.cat([x, x.new_zeros(x.shape[0], width)], dim=1)
+    return padded.unfold(1, width, 1)[:, :x.shape[1]]
+
+
+def band_of(scores: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, n, n) → (B, n, width), [b, i, l] = scores[b, i, i + l] (0 past the window's end): a strided view of
+    the right-padded matrix, so neither an index tensor nor a gather (and its scatter backward) is needed."""
+    b, n, _ = scores.shape
+    padded = torch.nn.functional.pad(scores, (0, width))  # (B, n, n + width), contiguous
+    return padded.as_strided((b, n, width), (n * (n + width), n + width + 1, 1))
+
+
 def to_band(width: int | None, mask: torch.Tensor, *spans: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """(B, n, n) span tensors → (B, n, width) holding only spans with j − i < width: entry [b, i, l] is span
     (i, i + l). When the mask already excludes longer spans (max_answer_length) the losses are unchanged,
     and the elementwise work drops from n² to n·width per window (the dense matrix was ~90% masked).
-    Returns (band mask, *banded tensors); positions past the window end are masked out. Tensors already in
+    Returns (band mask, *banded tensors); positions past the window end are masked out (and hold 0). Tensors already in
     the band layout (a model called with banded=True: last dimension = width < n) pass through as they are."""
-    n = mask.shape[-1]
-    if not is_banded(n, width):
+    if not is_banded(mask.shape[-1], width):
         return (mask, *spans)
-    j = torch.arange(n, device=mask.device)[:, None] + torch.arange(width, device=mask.device)[None, :]
-    idx = j.clamp(max=n - 1).expand(mask.shape[0], n, width)
-    band_mask = mask.gather(2, idx) & (j < n)
-    return (band_mask, *(t.gather(2, idx) for t in spans))
+    return tuple(band_of(t, width) for t in (mask, *spans))  # past the window's end: False / 0
 
 
 def objective_weights(step: int, objective: str, warm_start_steps: int, mixed_weight: float = 1.0,

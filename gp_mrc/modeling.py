@@ -25,7 +25,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
 from .configuration import MODEL_TYPE, GlobalPointerConfig, HeadConfig  # noqa: F401  (HeadConfig re-exported)
-from .losses import is_banded
+from .losses import band_of, band_windows, is_banded
 
 
 # Finite, representable in fp16 and bf16 (fp16 max is 65504), and exp() of it underflows to 0.
@@ -71,18 +71,9 @@ def span_scores(q: torch.Tensor, k: torch.Tensor, use_rope: bool = True, rope_ba
     return torch.einsum("bmd,bnd->bmn", q, k) / d ** 0.5
 
 
-def band_windows(x: torch.Tensor, width: int) -> torch.Tensor:
-    """(B, n) → (B, n, width) view-like windows: [b, i, l] = x[b, i + l], zero (False) past the window's end."""
-    padded = torch.cat([x, x.new_zeros(x.shape[0], width)], dim=1)
-    return padded.unfold(1, width, 1)[:, :x.shape[1]]
-
-
-def band_of(scores: torch.Tensor, width: int) -> torch.Tensor:
-    """(B, n, n) → (B, n, width), [b, i, l] = scores[b, i, i + l] (0 past the window's end): a strided view of
-    the right-padded matrix, so neither an index tensor nor a gather (and its scatter backward) is needed."""
-    b, n, _ = scores.shape
-    padded = torch.nn.functional.pad(scores, (0, width))  # (B, n, n + width), contiguous
-    return padded.as_strided((b, n, width), (n * (n + width), n + width + 1, 1))
+def start_plus_end(start: torch.Tensor, end: torch.Tensor, band_width: int | None = None) -> torch.Tensor:
+    """start_i + end_j for every span, from (B, n) terms: (B, n, n), or the band (B, n, band_width) if given."""
+    return start[:, :, None] + (band_windows(end, band_width) if band_width is not None else end[:, None, :])
 
 
 def valid_span_mask(passage_mask: torch.Tensor, max_answer_length: int | None = None,
@@ -145,8 +136,7 @@ class GlobalPointerHead(nn.Module):
         if self.bias_dense is None:
             return scores.float(), None, None
         start, end = self.bias_dense(hidden).unbind(-1)
-        end_of_span = band_windows(end, band_width) if band_width is not None else end[:, None, :]
-        return (scores + start[:, :, None] + end_of_span).float(), start.float(), end.float()
+        return (scores + start_plus_end(start, end, band_width)).float(), start.float(), end.float()
 
 
 @dataclass
