@@ -18,6 +18,7 @@ study continues in the next session on any machine; `report` rebuilds every tabl
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime
 import json
 import os
@@ -291,16 +292,51 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
                 qs = [q for q in golds if has[q] == keep]
                 if qs:
                     scores[f"{group}_f1"] = 100 * sum(pred_f1[q] for q in qs) / len(qs)
+            answerable = [q for q in golds if has[q]]
+            if answerable:  # the reader's span where it must answer: what separates readers that never do
+                scores["HasAns_span_f1"] = 100 * sum(span_f1[q] for q in answerable) / len(answerable)
         out[name] = scores
     tops = [cands[q][0] if cands[q] else None for q in golds]
     f1s = [f1_score(t["text"] if t else "", golds[q], lang) for t, q in zip(tops, golds)]
+    partial = [partial_kind(t["text"], golds[q], lang) for t, q, f in zip(tops, golds, f1s) if t and 0 < f < 1]
     out["diagnostics"] = {
         "share_f1_zero": sum(f == 0 for f in f1s) / len(f1s),
+        # top-1 answers with partial credit, by how they miss: inside the best-matching gold, around it, or astride
+        **{f"share_{kind}": sum(k == kind for k in partial) / len(f1s) for kind in ("too_short", "too_long")},
         "mean_answer_tokens": statistics.mean(len(answer_tokens(t["text"], lang)) if t else 0 for t in tops),
         "mean_gold_tokens": statistics.mean(len(answer_tokens(g[0], lang)) if g else 0 for g in golds.values()),
         "mean_top_probability": statistics.mean(t["probability"] if t else 0.0 for t in tops),
     }
+    if null_odds is not None:
+        out["diagnostics"]["null_auc"] = null_auc(
+            {q: null_odds.get(q, float("inf")) for q in golds}, {q: not g for q, g in golds.items()})
     return out
+
+
+def partial_kind(answer: str, golds: list[str], lang: str) -> str:
+    """"too_short" if the answer's tokens are a run inside the gold it matches best, "too_long" if that gold's
+    tokens are a run inside the answer, else "overlap"."""
+    from gp_mrc.scoring import answer_tokens, f1_score
+
+    gold = max(golds, key=lambda g: f1_score(answer, [g], lang))
+    a, g = answer_tokens(answer, lang), answer_tokens(gold, lang)
+
+    def inside(small: list[str], big: list[str]) -> bool:
+        return any(big[i:i + len(small)] == small for i in range(len(big) - len(small) + 1))
+
+    return "too_short" if inside(a, g) else "too_long" if inside(g, a) else "overlap"
+
+
+def null_auc(odds: dict[str, float], unanswerable: dict[str, bool]) -> float | None:
+    """How well the null odds rank questions: the chance that an unanswerable question has higher odds than an
+    answerable one (ties count half; 0.5 = no better than chance, independent of any threshold)."""
+    pos = [odds[q] for q in odds if unanswerable[q]]
+    neg = sorted(odds[q] for q in odds if not unanswerable[q])
+    if not pos or not neg:
+        return None
+    wins = sum(bisect.bisect_left(neg, x) + 0.5 * (bisect.bisect_right(neg, x) - bisect.bisect_left(neg, x))
+               for x in pos)
+    return wins / (len(pos) * len(neg))
 
 
 def _read_jsonl(path: str) -> list[dict]:
@@ -352,6 +388,10 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         "train_args": train_args,
     }
     path = result_path(study_name, variant, seed)
+    previous = _load(path)
+    if previous:  # re-scored from the same run folder: the run keeps the command, date and commit it was trained by
+        result.update(command=previous["command"], date=previous["date"], git_commit=previous["git_commit"],
+                      rescored=result["date"])
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_text_atomic(path, json.dumps(result, indent=1))
     print(f"[{variant} seed {seed}] wrote {os.path.relpath(path, ROOT)}: F1 {result['eval'].get('f1', 0):.2f}",
@@ -427,11 +467,14 @@ def report(study: str | None = None) -> str:
         lines += [f"### {name}", ""]
         if v2:
             lines += ["SQuAD v2.0: F1 = the official best_f1 (the null threshold tuned on this dev set, as saved with "
-                      "the model); the last columns score argmax decoding at null threshold 0.", ""]
+                      "the model); the last columns score argmax decoding: F1 at null threshold 0 (all, answerable, "
+                      "unanswerable questions), the F1 of the best non-null span on the answerable questions (the "
+                      "reader forced to answer) and the null odds' ranking AUC (unanswerable above answerable; 0.5 "
+                      "= chance).", ""]
         lines += ["| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) | per-seed F1 (argmax / expected-F1) "
-                  "| top-1 F1 = 0 | answer / gold tokens | top p | train s (with trunk) |"
-                  + (" F1 at threshold 0 | HasAns F1 | NoAns F1 |" if v2 else ""),
-                  "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|" if v2 else "")]
+                  "| top-1 F1 = 0 | top-1 too short / too long | answer / gold tokens | top p | train s (with trunk) |"
+                  + (" F1 at threshold 0 | HasAns F1 | NoAns F1 | HasAns span F1 | null AUC (%) |" if v2 else ""),
+                  "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|---|" if v2 else "")]
         order = [k for k in VARIANTS if k in variants] + [k for k in variants if k not in VARIANTS]
         for key in order:
             rs = sorted(variants[key], key=lambda r: r["seed"])
@@ -445,17 +488,25 @@ def report(study: str | None = None) -> str:
             lines.append(
                 f"| {rs[0]['label']} (`{key}`) | {len(rs)} | {mean_sd(em)} | {mean_sd(f1)} | {mean_sd(ef)} "
                 f"({t.split('@')[1]}) | {per_seed} | {statistics.mean(d['share_f1_zero'] for d in diag):.1%} | "
+                f"{_shares(diag, 'share_too_short')} / {_shares(diag, 'share_too_long')} | "
                 f"{statistics.mean(d['mean_answer_tokens'] for d in diag):.2f} / "
                 f"{diag[0]['mean_gold_tokens']:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
                 f"| {statistics.mean(secs):.0f} |" + (" " + " | ".join(
                     mean_sd([r["decoding"]["argmax"].get(k, float("nan")) for r in rs])
-                    for k in ("f1", "HasAns_f1", "NoAns_f1")) + " |" if v2 else ""))
+                    for k in ("f1", "HasAns_f1", "NoAns_f1", "HasAns_span_f1")) + " | "
+                    + mean_sd([100 * (d.get("null_auc") or float("nan")) for d in diag]) + " |" if v2 else ""))
         lines += ["", "Paired F1 differences (same seed):", "",
                   "| difference | seeds | mean ± sd | per seed |", "|---|---|---|---|"]
         for key, reference, decoding in comparisons(variants):
             lines += paired_difference(variants, key, reference, decoding)
         lines.append("")
     return "\n".join(lines)
+
+
+def _shares(diagnostics: list[dict], key: str) -> str:
+    """Mean share over seeds, "–" for result files scored before the diagnostic existed."""
+    xs = [d[key] for d in diagnostics if key in d]
+    return f"{statistics.mean(xs):.1%}" if xs else "–"
 
 
 def same_recipe(key: str, marker: str) -> str | None:

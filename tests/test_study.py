@@ -1,0 +1,48 @@
+"""scripts/study.py's scoring of saved n-best lists (the numbers every BENCHMARKS table is built from)."""
+import importlib.util
+import os
+import sys
+
+import pytest
+
+_SPEC = importlib.util.spec_from_file_location(
+    "study", os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "study.py"))
+study = importlib.util.module_from_spec(_SPEC)
+sys.modules["study"] = study  # its dataclasses look their module up
+_SPEC.loader.exec_module(study)
+
+
+def test_null_auc_counts_pairs_and_ties():
+    odds = {"u1": 3.0, "u2": 1.0, "a1": 2.0, "a2": 1.0}
+    unanswerable = {"u1": True, "u2": True, "a1": False, "a2": False}
+    # pairs (u, a): (u1,a1) win, (u1,a2) win, (u2,a1) loss, (u2,a2) tie -> 2.5 of 4
+    assert study.null_auc(odds, unanswerable) == pytest.approx(2.5 / 4)
+    assert study.null_auc(odds, {q: True for q in odds}) is None
+
+
+def test_v2_decodings_score_the_forced_span_and_the_tuned_threshold():
+    nbest = {  # two answerable questions, one unanswerable; every list led by a non-null span
+        "a1": [{"text": "Paris", "score": 2.0, "probability": 0.6}, {"text": "in Paris", "score": 1.0,
+                                                                      "probability": 0.4}],
+        "a2": [{"text": "the red fox", "score": 1.0, "probability": 0.7}, {"text": "", "score": 0.5,
+                                                                            "probability": 0.3}],
+        "u1": [{"text": "blue", "score": 0.1, "probability": 1.0}],
+    }
+    golds = {"a1": ["Paris"], "a2": ["red fox jumps"], "u1": []}
+    null_odds = {"a1": -1.0, "a2": 0.5, "u1": 2.0}  # a2 is (wrongly) answered "" at threshold 0
+    argmax = study.decodings(nbest, golds, "en", null_odds)["argmax"]
+    f1_a2 = 2 * (2 / 2) * (2 / 3) / (1 + 2 / 3)  # "red fox" against "red fox jumps" (articles dropped)
+    assert argmax["HasAns_span_f1"] == pytest.approx(100 * (1 + f1_a2) / 2)
+    assert argmax["HasAns_f1"] == pytest.approx(100 * (1 + 0) / 2)
+    assert argmax["NoAns_f1"] == pytest.approx(100.0)
+    assert argmax["f1"] == pytest.approx(100 * (1 + 0 + 1) / 3)
+    # answering a1 and a2 (threshold 0.5) but not u1 is the best any threshold does
+    assert argmax["best_f1"] == pytest.approx(100 * (1 + f1_a2 + 1) / 3)
+    assert argmax["best_f1_thresh"] == pytest.approx(0.5)
+    assert study.decodings(nbest, golds, "en", null_odds)["diagnostics"]["null_auc"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("answer, kind", [("red fox", "too_short"), ("the quick red fox jumps high", "too_long"),
+                                          ("fox jumps high", "overlap")])
+def test_partial_answers_are_sorted_by_how_they_miss(answer, kind):
+    assert study.partial_kind(answer, ["blue whale", "quick red fox jumps"], "en") == kind
