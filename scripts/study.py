@@ -47,6 +47,8 @@ class Study:
     steps: int  # optimizer steps of the protocol (1 epoch): checkpoints and branch points are fractions of it
     flags: tuple[str, ...] = ()
     lang: str = "en"
+    # the study whose finished run of the same variant (a branch: its trunk) and seed each run starts from
+    init_from: str | None = None
 
 
 PROTOCOL = ("--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--max_seq_length", "256",
@@ -64,6 +66,12 @@ STUDIES = {
                          os.path.join(SQUAD2, "dev-v2.0.shared.json"), 4000, 313,
                          PROTOCOL + ("--version_2_with_negative", "--eval_steps", "60",
                                      "--intermediate_eval_samples", "500")),
+    # the same, each reader starting from its squad_v1_4k run (at 4,000 v2 questions from the MiniLM encoder
+    # neither reader learns to tell unanswerable questions: every best_f1 is "answer nothing")
+    "squad_v2_4k_from_v1": Study(os.path.join(SQUAD2, "train-from-dev-v2.0.shared.json"),
+                                 os.path.join(SQUAD2, "dev-v2.0.shared.json"), 4000, 313,
+                                 PROTOCOL + ("--version_2_with_negative", "--eval_steps", "60",
+                                             "--intermediate_eval_samples", "500"), init_from="squad_v1_4k"),
 }
 
 
@@ -178,7 +186,7 @@ def branch_step(study: Study, v: Variant) -> int:
 def command(study_name: str, variant: str, seed: int) -> list[str]:
     """The scripts/train.py argument list of one run (paths relative to the project root)."""
     study, v = STUDIES[study_name], VARIANTS[variant]
-    cmd = ["scripts/train.py", "--train_file", os.path.relpath(study.train_file, ROOT),
+    cmd = ["scripts/train.py", *init_flags(study, v, variant, seed), "--train_file", os.path.relpath(study.train_file, ROOT),
            "--validation_file", os.path.relpath(study.validation_file, ROOT),
            "--max_train_samples", str(study.max_train_samples), *study.flags, "--seed", str(seed), *v.flags]
     if v.trunk:
@@ -190,12 +198,30 @@ def command(study_name: str, variant: str, seed: int) -> list[str]:
     return cmd + ["--output_dir", os.path.relpath(run_dir(study_name, variant, seed), ROOT)]
 
 
+def init_folder(study: Study, v: Variant, variant: str, seed: int) -> str | None:
+    """The model folder a run of a study with `init_from` starts from: that study's run of the same variant (a
+    branch: of its trunk, whose checkpoint it resumes) and seed."""
+    return run_dir(study.init_from, v.parent or variant, seed) if study.init_from else None
+
+
+def init_flags(study: Study, v: Variant, variant: str, seed: int) -> list[str]:
+    folder = init_folder(study, v, variant, seed)
+    return ["--model_name_or_path", os.path.relpath(folder, ROOT)] if folder else []
+
+
 def run(study_name: str, variant: str, seed: int) -> None:
     """Train one run unless its result file exists (parents first); then write its result file."""
     if os.path.exists(result_path(study_name, variant, seed)):
         print(f"[{variant} seed {seed}] result exists", flush=True)
         return
     v = VARIANTS[variant]
+    study = STUDIES[study_name]
+    folder = init_folder(study, v, variant, seed)
+    if folder and not os.path.exists(os.path.join(folder, "config.json")):
+        run(study.init_from, v.parent or variant, seed)
+        if not os.path.exists(os.path.join(folder, "config.json")):
+            raise SystemExit(f"[{variant} seed {seed}] the model folder {folder} to start from is missing (run on "
+                             f"another machine?): delete its result file in {study.init_from} and rerun it here")
     if v.parent:
         parent_ckpt = os.path.join(run_dir(study_name, v.parent, seed), "checkpoints",
                                    f"step_{branch_step(STUDIES[study_name], v)}")

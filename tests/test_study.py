@@ -46,3 +46,18 @@ def test_v2_decodings_score_the_forced_span_and_the_tuned_threshold():
                                           ("fox jumps high", "overlap")])
 def test_partial_answers_are_sorted_by_how_they_miss(answer, kind):
     assert study.partial_kind(answer, ["blue whale", "quick red fox jumps"], "en") == kind
+
+
+def test_a_study_that_starts_from_another_points_every_run_at_its_own_variant_there():
+    def flag(cmd, name):
+        return cmd[cmd.index(name) + 1]
+
+    trunk = study.command("squad_v2_4k_from_v1", "gp_sm_ad0", 43)
+    branch = study.command("squad_v2_4k_from_v1", "gp_sm_ad0__f1_added", 43)
+    reader = study.command("squad_v2_4k_from_v1", "start_end_ad0", 43)
+    assert flag(trunk, "--model_name_or_path") == flag(branch, "--model_name_or_path") == os.path.relpath(
+        study.run_dir("squad_v1_4k", "gp_sm_ad0", 43), study.ROOT)  # the branch builds its trunk's model, then resumes
+    assert flag(branch, "--resume_from_checkpoint") == os.path.relpath(os.path.join(
+        study.run_dir("squad_v2_4k_from_v1", "gp_sm_ad0", 43), "checkpoints", "step_156"), study.ROOT)
+    assert flag(reader, "--model_name_or_path").endswith(os.path.join("squad_v1_4k", "start_end_ad0-seed43"))
+    assert "--model_name_or_path" not in study.command("squad_v2_4k", "start_end_ad0", 43)
