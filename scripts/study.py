@@ -186,7 +186,8 @@ def branch_step(study: Study, v: Variant) -> int:
 def command(study_name: str, variant: str, seed: int) -> list[str]:
     """The scripts/train.py argument list of one run (paths relative to the project root)."""
     study, v = STUDIES[study_name], VARIANTS[variant]
-    cmd = ["scripts/train.py", *init_flags(study, v, variant, seed), "--train_file", os.path.relpath(study.train_file, ROOT),
+    cmd = ["scripts/train.py", *init_flags(study, v, variant, seed),
+           "--train_file", os.path.relpath(study.train_file, ROOT),
            "--validation_file", os.path.relpath(study.validation_file, ROOT),
            "--max_train_samples", str(study.max_train_samples), *study.flags, "--seed", str(seed), *v.flags]
     if v.trunk:
