@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import dataclasses
 import datetime
 import json
 import os
@@ -66,13 +67,10 @@ STUDIES = {
                          os.path.join(SQUAD2, "dev-v2.0.shared.json"), 4000, 313,
                          PROTOCOL + ("--version_2_with_negative", "--eval_steps", "60",
                                      "--intermediate_eval_samples", "500")),
-    # the same, each reader starting from its squad_v1_4k run (at 4,000 v2 questions from the MiniLM encoder
-    # neither reader learns to tell unanswerable questions: every best_f1 is "answer nothing")
-    "squad_v2_4k_from_v1": Study(os.path.join(SQUAD2, "train-from-dev-v2.0.shared.json"),
-                                 os.path.join(SQUAD2, "dev-v2.0.shared.json"), 4000, 313,
-                                 PROTOCOL + ("--version_2_with_negative", "--eval_steps", "60",
-                                             "--intermediate_eval_samples", "500"), init_from="squad_v1_4k"),
 }
+# the same, each reader starting from its squad_v1_4k run (at 4,000 v2 questions from the MiniLM encoder neither
+# reader learns to tell unanswerable questions: every best_f1 is "answer nothing")
+STUDIES["squad_v2_4k_from_v1"] = dataclasses.replace(STUDIES["squad_v2_4k"], init_from="squad_v1_4k")
 
 
 @dataclass(frozen=True)
@@ -225,7 +223,7 @@ def run(study_name: str, variant: str, seed: int) -> None:
                              f"another machine?): delete its result file in {study.init_from} and rerun it here")
     if v.parent:
         parent_ckpt = os.path.join(run_dir(study_name, v.parent, seed), "checkpoints",
-                                   f"step_{branch_step(STUDIES[study_name], v)}")
+                                   f"step_{branch_step(study, v)}")
         if not os.path.isdir(parent_ckpt):
             run(study_name, v.parent, seed)
         if not os.path.isdir(parent_ckpt):
@@ -299,6 +297,8 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
     # per question, once: the non-null candidates and their pairwise F1 (the same at every temperature)
     cands = {q: [x for x in nbest.get(q, []) if x["text"]] for q in golds}
     pairwise = {q: pairwise_f1([x["text"] for x in c], lang) for q, c in cands.items() if len(c) > 1}
+    has = {q: bool(g) for q, g in golds.items()}
+    odds = {q: null_odds.get(q, float("inf")) for q in golds} if null_odds is not None else None
     out: dict[str, dict] = {}
     for name, decoding, temp in [("argmax", "argmax", 1.0)] + [(f"expected_f1@{t:g}", "expected_f1", t)
                                                                 for t in TEMPERATURES]:
@@ -307,21 +307,18 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
             entries = [dict(x) for x in cands[qid]]
             span = entries[choose(entries, decoding, lang, temp, pairwise.get(qid))]["text"] if entries else ""
             span_f1[qid] = f1_score(span, gold, lang)
-            pred = "" if null_odds is not None and null_odds.get(qid, float("inf")) > 0 else span
+            pred = "" if odds is not None and odds[qid] > 0 else span
             pred_f1[qid] = f1_score(pred, gold, lang)
             em += exact_match(pred, gold, lang)
         scores = {"exact_match": 100 * em / len(golds), "f1": 100 * sum(pred_f1.values()) / len(golds)}
-        if null_odds is not None:
-            has = {q: bool(g) for q, g in golds.items()}
-            scores["best_f1"], scores["best_f1_thresh"] = best_null_threshold(
-                span_f1, has, {q: null_odds.get(q, float("inf")) for q in golds})
+        if odds is not None:
+            scores["best_f1"], scores["best_f1_thresh"] = best_null_threshold(span_f1, has, odds)
             for group, keep in (("HasAns", True), ("NoAns", False)):
                 qs = [q for q in golds if has[q] == keep]
                 if qs:
                     scores[f"{group}_f1"] = 100 * sum(pred_f1[q] for q in qs) / len(qs)
-            answerable = [q for q in golds if has[q]]
-            if answerable:  # the reader's span where it must answer: what separates readers that never do
-                scores["HasAns_span_f1"] = 100 * sum(span_f1[q] for q in answerable) / len(answerable)
+                    if keep:  # the reader's span where it must answer: what separates readers that never do
+                        scores["HasAns_span_f1"] = 100 * sum(span_f1[q] for q in qs) / len(qs)
         out[name] = scores
     tops = [cands[q][0] if cands[q] else None for q in golds]
     f1s = [f1_score(t["text"] if t else "", golds[q], lang) for t, q in zip(tops, golds)]
@@ -334,19 +331,18 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
         "mean_gold_tokens": statistics.mean(len(answer_tokens(g[0], lang)) if g else 0 for g in golds.values()),
         "mean_top_probability": statistics.mean(t["probability"] if t else 0.0 for t in tops),
     }
-    if null_odds is not None:
-        out["diagnostics"]["null_auc"] = null_auc(
-            {q: null_odds.get(q, float("inf")) for q in golds}, {q: not g for q, g in golds.items()})
+    if odds is not None:
+        out["diagnostics"]["null_auc"] = null_auc(odds, {q: not h for q, h in has.items()})
     return out
 
 
 def partial_kind(answer: str, golds: list[str], lang: str) -> str:
     """"too_short" if the answer's tokens are a run inside the gold it matches best, "too_long" if that gold's
     tokens are a run inside the answer, else "overlap"."""
-    from gp_mrc.scoring import answer_tokens, f1_score
+    from gp_mrc.scoring import answer_tokens, gold_answers, token_f1
 
-    gold = max(golds, key=lambda g: f1_score(answer, [g], lang))
-    a, g = answer_tokens(answer, lang), answer_tokens(gold, lang)
+    a = answer_tokens(answer, lang)
+    g = max((answer_tokens(x, lang) for x in gold_answers(golds, lang)), key=lambda g: token_f1(a, g, lang))
 
     def inside(small: list[str], big: list[str]) -> bool:
         return any(big[i:i + len(small)] == small for i in range(len(big) - len(small) + 1))
@@ -361,8 +357,7 @@ def null_auc(odds: dict[str, float], unanswerable: dict[str, bool]) -> float | N
     neg = sorted(odds[q] for q in odds if not unanswerable[q])
     if not pos or not neg:
         return None
-    wins = sum(bisect.bisect_left(neg, x) + 0.5 * (bisect.bisect_right(neg, x) - bisect.bisect_left(neg, x))
-               for x in pos)
+    wins = sum((bisect.bisect_left(neg, x) + bisect.bisect_right(neg, x)) / 2 for x in pos)
     return wins / (len(pos) * len(neg))
 
 
@@ -515,7 +510,8 @@ def report(study: str | None = None) -> str:
             lines.append(
                 f"| {rs[0]['label']} (`{key}`) | {len(rs)} | {mean_sd(em)} | {mean_sd(f1)} | {mean_sd(ef)} "
                 f"({t.split('@')[1]}) | {per_seed} | {statistics.mean(d['share_f1_zero'] for d in diag):.1%} | "
-                f"{_shares(diag, 'share_too_short')} / {_shares(diag, 'share_too_long')} | "
+                f"{statistics.mean(d['share_too_short'] for d in diag):.1%} / "
+                f"{statistics.mean(d['share_too_long'] for d in diag):.1%} | "
                 f"{statistics.mean(d['mean_answer_tokens'] for d in diag):.2f} / "
                 f"{diag[0]['mean_gold_tokens']:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
                 f"| {statistics.mean(secs):.0f} |" + (" " + " | ".join(
@@ -528,12 +524,6 @@ def report(study: str | None = None) -> str:
             lines += paired_difference(variants, key, reference, decoding)
         lines.append("")
     return "\n".join(lines)
-
-
-def _shares(diagnostics: list[dict], key: str) -> str:
-    """Mean share over seeds, "–" for result files scored before the diagnostic existed."""
-    xs = [d[key] for d in diagnostics if key in d]
-    return f"{statistics.mean(xs):.1%}" if xs else "–"
 
 
 def same_recipe(key: str, marker: str) -> str | None:
