@@ -26,7 +26,8 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
     a("--model_name_or_path", default=None, help="encoder (hub name or folder), or a reader folder (GlobalPointer "
       "or start/end, e.g. a transformers QA model) to train further; default: the packaged all-MiniLM-L6-v2")
     a("--tokenizer_name", default=None)
-    a("--train_file", default=None, help="SQuAD JSON or flat JSON/JSONL; default: data/sample_train.json")
+    a("--train_file", nargs="+", default=None, help="SQuAD JSON or flat JSON/JSONL; several files are trained on "
+      "as one set (e.g. DRCD + CMRC2018); default: data/sample_train.json")
     a("--validation_file", default=None, help="default: data/sample_dev.json when training on the sample")
     a("--dataset_name", default=None, help="hub dataset (e.g. squad, squad_v2); needs internet")
     a("--dataset_config_name", default=None)
@@ -155,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = build_parser().parse_args(argv)
     if args.train_file is None and args.dataset_name is None:
-        args.train_file = SAMPLE_TRAIN_FILE
+        args.train_file = [SAMPLE_TRAIN_FILE]
         if args.validation_file is None:
             args.validation_file = SAMPLE_DEV_FILE
         if args.num_train_epochs is None and args.max_train_steps is None:

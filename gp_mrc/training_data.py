@@ -38,8 +38,8 @@ def load_data(args: argparse.Namespace) -> TrainingData:
     from .metrics import metric_name
 
     try:
-        train = load_examples(args.train_file or args.dataset_name, version_2=args.version_2_with_negative,
-                              split="train", config_name=args.dataset_config_name, max_samples=args.max_train_samples)
+        train = load_train_examples(args.train_file or [args.dataset_name], version_2=args.version_2_with_negative,
+                                    config_name=args.dataset_config_name, max_samples=args.max_train_samples)
         eval_source = args.validation_file or args.dataset_name
         evaluation = None
         if eval_source and args.do_eval != "no":
@@ -50,6 +50,27 @@ def load_data(args: argparse.Namespace) -> TrainingData:
         raise SystemExit(f"error: {e}") from None
     lang = args.lang if args.lang != "auto" else detect_language(train)
     return TrainingData(train, evaluation, lang, metric_name(lang, args.version_2_with_negative))
+
+
+def load_train_examples(sources: list[str], *, version_2: bool, config_name: str | None,
+                        max_samples: int | None) -> Any:
+    """One training set from one or more files (concatenated in order; `max_samples` counts over all of them).
+    Question ids must stay unique across files: predictions and rewards are keyed by them."""
+    import datasets
+
+    parts, seen = [], {}
+    for source in sources:
+        left = None if max_samples is None else max_samples - sum(len(p) for p in parts)
+        if left is not None and left <= 0:
+            break
+        part = load_examples(source, version_2=version_2, split="train", config_name=config_name, max_samples=left)
+        for qid in part["id"]:
+            if qid in seen:
+                raise DataError(f"{source}: question id {qid!r} is also in {seen[qid]}: ids must be unique across "
+                                "training files")
+            seen[qid] = source
+        parts.append(part)
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 
 def build_features(data: TrainingData, args: argparse.Namespace, tokenizer: Any, accelerator: Accelerator) -> None:

@@ -42,7 +42,7 @@ TEMPERATURES = (0.25, 0.5, 1.0, 2.0)
 
 @dataclass(frozen=True)
 class Study:
-    train_file: str
+    train_file: str | tuple[str, ...]  # several: trained on as one set, in order
     validation_file: str
     max_train_samples: int
     steps: int  # optimizer steps of the protocol (1 epoch): checkpoints and branch points are fractions of it
@@ -50,6 +50,10 @@ class Study:
     lang: str = "en"
     # the study whose finished run of the same variant (a branch: its trunk) and seed each run starts from
     init_from: str | None = None
+    encoder: str | None = None  # an optional packaged encoder (gp_mrc.defaults.OPTIONAL_ENCODERS); None: MiniLM
+    # (name, file) pairs answered after training by the saved model (Reader, argmax n-best) and scored like the dev
+    # file: out-of-domain checks beside the headline validation file
+    extra_evals: tuple[tuple[str, str], ...] = ()
 
 
 PROTOCOL = ("--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--max_seq_length", "256",
@@ -71,6 +75,24 @@ STUDIES = {
 # the same, each reader starting from its squad_v1_4k run (at 4,000 v2 questions from the MiniLM encoder neither
 # reader learns to tell unanswerable questions: every best_f1 is "answer nothing")
 STUDIES["squad_v2_4k_from_v1"] = dataclasses.replace(STUDIES["squad_v2_4k"], init_from="squad_v1_4k")
+# Chinese (issue #17): m3e-small (4-layer Chinese RoBERTa, research use only) on DRCD's 3,000 training questions
+# (traditional) + CMRC2018 trial's 1,002 (simplified; 2 have an empty question), 4,000 questions → 5,344 windows.
+# Windows of 512 tokens (the encoder's maximum): the median passage is 404-451 tokens, so most questions fit in
+# one window (1.34 windows a question; 256/128 would need ~3.5 and process more tokens). Answers up to 50 tokens
+# (characters, for CJK): 30 would cut 5.6% of CMRC dev's first golds, 50 cuts 1.2%. Learning rate: see BENCHMARKS.md
+# "Chinese" (chosen on the start/end reader's dev curve).
+ZH_PROTOCOL = ("--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--max_seq_length", "512",
+               "--doc_stride", "128", "--max_answer_length", "50", "--head_learning_rate", "1e-3",
+               "--mixed_precision", "bf16", "--decoding", "argmax", "--attention_dropout", "encoder",
+               "--lang", "zh", "--eval_steps", "83", "--intermediate_eval_samples", "400")
+CMRC, DRCD = os.path.join(SHARED, "cmrc2018"), os.path.join(SHARED, "drcd")
+ZH_TRAIN = (os.path.join(DRCD, "DRCD_test.as_train.json"), os.path.join(CMRC, "cmrc2018_trial.json"))
+ZH_EXTRA = (("drcd_dev", os.path.join(DRCD, "DRCD_test.as_dev.json")),
+            ("dureader_demo_dev", os.path.join(SHARED, "dureader_robust", "demo_dev.json")))
+for _lr in ("1e-4", "3e-4"):
+    STUDIES[f"cmrc_zh_lr{_lr}"] = Study(ZH_TRAIN, os.path.join(CMRC, "cmrc2018_dev.shared.json"), 0, 334,
+                                        ZH_PROTOCOL + ("--learning_rate", _lr), lang="zh", encoder="m3e-small",
+                                        extra_evals=ZH_EXTRA)
 
 
 @dataclass(frozen=True)
@@ -149,6 +171,12 @@ VARIANTS = {
                                         parent="gp_sm_ad0", at=0.25),
     "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H", GP + ("--objective", "f1") + SM,
                          parent="gp_sm"),
+    # issue #17 (Chinese): the seed's objective and F1 soft targets at attention dropout 0
+    "gp_ml_ad0__f1": Variant("GP, multilabel → expected F1 + 0.01·H (the seed's objective), attention dropout 0",
+                             GP + ML + AD0 + ("--objective", "f1"), parent="gp_ml_ad0"),
+    "gp_sm_ad0__soft_f1": Variant("GP, span-softmax CE → F1 soft targets τ=0.3, attention dropout 0",
+                                  GP + AD0 + ("--objective", "f1") + SM + ("--reward", "soft_f1", "--soft_f1_tau",
+                                                                          "0.3"), parent="gp_sm_ad0"),
     # the compound objective (Fajcik et al. 2021) on the default line: + start/end CE on the span_bias terms
     "gp_sm_ad0_aux": Variant("GP, span-softmax CE + start/end CE (compound), attention dropout 0",
                              GP + AD0 + ("--objective", "multilabel") + SM + ("--aux_start_end_weight", "1"),
@@ -184,10 +212,12 @@ def branch_step(study: Study, v: Variant) -> int:
 def command(study_name: str, variant: str, seed: int) -> list[str]:
     """The scripts/train.py argument list of one run (paths relative to the project root)."""
     study, v = STUDIES[study_name], VARIANTS[variant]
-    cmd = ["scripts/train.py", *init_flags(study, v, variant, seed),
-           "--train_file", os.path.relpath(study.train_file, ROOT),
+    train_files = (study.train_file,) if isinstance(study.train_file, str) else study.train_file
+    cmd = ["scripts/train.py", *encoder_flags(study), *init_flags(study, v, variant, seed),
+           "--train_file", *(os.path.relpath(f, ROOT) for f in train_files),
            "--validation_file", os.path.relpath(study.validation_file, ROOT),
-           "--max_train_samples", str(study.max_train_samples), *study.flags, "--seed", str(seed), *v.flags]
+           *(["--max_train_samples", str(study.max_train_samples)] if study.max_train_samples else []),
+           *study.flags, "--seed", str(seed), *v.flags]
     if v.trunk:
         cmd += ["--checkpointing_steps", str(steps_of(study) // 4), "--save_total_limit", "4"]
     if v.parent:
@@ -201,6 +231,18 @@ def init_folder(study: Study, v: Variant, variant: str, seed: int) -> str | None
     """The model folder a run of a study with `init_from` starts from: that study's run of the same variant (a
     branch: of its trunk, whose checkpoint it resumes) and seed."""
     return run_dir(study.init_from, v.parent or variant, seed) if study.init_from else None
+
+
+def encoder_flags(study: Study) -> list[str]:
+    if not study.encoder:
+        return []
+    sys.path.insert(0, ROOT)
+    from gp_mrc.defaults import optional_encoder_path
+
+    try:
+        return ["--model_name_or_path", optional_encoder_path(study.encoder)]
+    except FileNotFoundError as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def init_flags(study: Study, v: Variant, variant: str, seed: int) -> list[str]:
