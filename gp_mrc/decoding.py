@@ -19,7 +19,7 @@ import torch
 
 from .choices import DECODINGS
 from .losses import span_log_probs
-from .scoring import answer_tokens, longest_common_substring
+from .scoring import answer_tokens
 
 
 
@@ -49,7 +49,7 @@ def pairwise_f1(texts: Sequence[str], lang: str) -> np.ndarray:
 
     English: bag-of-tokens overlap as min-counts over a shared vocabulary, 2·overlap / (n_a + n_b) — the
     official F1 (2PR / (P + R)) rewritten; two empty answers score 1, one empty 0 (SQuAD v2.0's rule).
-    Chinese: the CMRC longest common run of segmented tokens, pair by pair (k ≤ n_best, short strings)."""
+    Chinese: the CMRC longest common run of segmented tokens, for all pairs at once (common_run_lengths)."""
     toks = [answer_tokens(t, lang) for t in texts]
     k = len(toks)
     lengths = np.array([len(t) for t in toks], dtype=np.float64)
@@ -61,15 +61,41 @@ def pairwise_f1(texts: Sequence[str], lang: str) -> np.ndarray:
             np.add.at(counts[a], row, 1)
         overlap = np.minimum(counts[:, None, :], counts[None, :, :]).sum(-1).astype(np.float64)
     else:
-        overlap = np.zeros((k, k))
-        for a in range(k):
-            overlap[a, a] = lengths[a]
-            for b in range(a + 1, k):
-                overlap[a, b] = overlap[b, a] = longest_common_substring(toks[a], toks[b])
+        overlap = common_run_lengths(toks)
     total = lengths[:, None] + lengths[None, :]
     f1 = np.where(overlap > 0, 2 * overlap / np.maximum(total, 1), 0.0)
     empty = lengths == 0
     return np.where(empty[:, None] | empty[None, :], (empty[:, None] & empty[None, :]).astype(np.float64), f1)
+
+
+def common_run_lengths(toks: Sequence[Sequence[str]]) -> np.ndarray:
+    """(k, k) lengths of the longest common contiguous run of tokens of every pair (CMRC's find_lcs length).
+
+    The same dynamic programme as scoring.longest_common_substring, run(i, j) = run(i−1, j−1) + 1 where
+    a_i = b_j, but visiting only the positions where tokens match (looked up by token): n-best candidates share
+    few characters outside their overlap, so this is 2-4x less work than the full table (tests check it equals
+    the pair-by-pair reference)."""
+    k = len(toks)
+    out = np.zeros((k, k))
+    where = []  # per candidate: token → positions
+    for t in toks:
+        positions: dict[str, list[int]] = {}
+        for j, w in enumerate(t):
+            positions.setdefault(w, []).append(j)
+        where.append(positions)
+    for a in range(k):
+        out[a, a] = len(toks[a])
+        for b in range(a + 1, k):
+            in_b, best, prev = where[b], 0, {}
+            for x in toks[a]:
+                cur = {}
+                for j in in_b.get(x, ()):
+                    cur[j] = v = prev.get(j - 1, 0) + 1
+                    if v > best:
+                        best = v
+                prev = cur
+            out[a, b] = out[b, a] = best
+    return out
 
 
 def expected_f1(texts: Sequence[str], scores: Sequence[float], lang: str, temperature: float = 1.0,

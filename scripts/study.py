@@ -22,6 +22,7 @@ import bisect
 import dataclasses
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -372,6 +373,9 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
         "mean_answer_tokens": statistics.mean(len(answer_tokens(t["text"], lang)) if t else 0 for t in tops),
         "mean_gold_tokens": statistics.mean(len(answer_tokens(g[0], lang)) if g else 0 for g in golds.values()),
         "mean_top_probability": statistics.mean(t["probability"] if t else 0.0 for t in tops),
+        # raw string lengths (Chinese: characters, punctuation included) — the tokens above are the metric's
+        "mean_answer_chars": statistics.mean(len(t["text"]) if t else 0 for t in tops),
+        "mean_gold_chars": statistics.mean(len(g[0]) if g else 0 for g in golds.values()),
     }
     if odds is not None:
         out["diagnostics"]["null_auc"] = null_auc(odds, {q: not h for q, h in has.items()})
@@ -439,6 +443,7 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
             share = at / parent["timing"]["train_steps"]
             timing["train_seconds_with_trunk"] = round(parent["timing"]["train_seconds"] * share
                                                        + (timing["train_seconds"] or 0), 1)
+    extra = {name: extra_scores(study, out, name, path, train_args) for name, path in study.extra_evals}
     result = {
         "study": study_name, "variant": variant, "label": v.label, "seed": seed, "parent": v.parent,
         "branch_step": branch_step(study, v) if v.parent else None,
@@ -446,6 +451,7 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         "dtype": train_args.get("mixed_precision") or "fp32",
         "eval": {k: final[k] for k in ("exact_match", "f1") if k in final},
         "decoding": decodings(nbest, _GOLDS[study.validation_file], study.lang, null_odds),
+        **({"extra": extra} if extra else {}),
         "curve": curve, "timing": timing,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
         "date": datetime.date.today().isoformat(), "git_commit": _git_commit(),
@@ -461,6 +467,32 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
     print(f"[{variant} seed {seed}] wrote {os.path.relpath(path, ROOT)}: F1 {result['eval'].get('f1', 0):.2f}",
           flush=True)
     return result
+
+
+def extra_scores(study: Study, out: str, name: str, path: str, train_args: dict) -> dict:
+    """Every decoding's scores on an extra evaluation file, from the run's saved model: its argmax n-best (the
+    library's Reader, the folder's own inference settings and the run's precision) is kept in the run folder as
+    extra_<name>_nbest.json, so re-scoring never answers twice."""
+    cache = os.path.join(out, f"extra_{name}_nbest.json")
+    if not os.path.exists(cache):
+        from gp_mrc.data import load_examples
+        from gp_mrc.reader import Reader
+
+        examples = load_examples(path, require_answers=False)
+        reader = Reader.from_pretrained(out, mixed_precision=train_args.get("mixed_precision") or "no")
+        records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
+        n_best = train_args.get("n_best_size", 20)
+        answers = reader.answer(records, top_k=n_best, n_best_size=n_best, decoding="argmax")
+        # score: the log-probability, as in training's n-best (expected-F1 decoding softmaxes it)
+        nbest = {r["id"]: [{"text": a["answer"], "probability": a["score"], "score": math.log(max(a["score"], 1e-300)),
+                            "start": a["start"], "end": a["end"]} for a in ans] for r, ans in zip(records, answers)}
+        write_text_atomic(cache, json.dumps(nbest, ensure_ascii=False))
+    with open(cache) as f:
+        nbest = json.load(f)
+    if path not in _GOLDS:
+        _GOLDS[path] = load_golds(path, False)
+    return {"file": os.path.relpath(path, ROOT), "questions": len(_GOLDS[path]),
+            "decoding": decodings(nbest, _GOLDS[path], study.lang)}
 
 
 def _git_commit() -> str:
@@ -528,6 +560,8 @@ def report(study: str | None = None) -> str:
         by_study.setdefault(r["study"], {}).setdefault(r["variant"], []).append(r)
     for name, variants in by_study.items():
         v2 = any(metric(r) == "best_f1" for rs in variants.values() for r in rs)
+        zh = STUDIES[name].lang == "zh" if name in STUDIES else False
+        length = ("mean_answer_chars", "mean_gold_chars") if zh else ("mean_answer_tokens", "mean_gold_tokens")
         lines += [f"### {name}", ""]
         if v2:
             lines += ["SQuAD v2.0: F1 = the official best_f1 (the null threshold tuned on this dev set, as saved with "
@@ -536,7 +570,8 @@ def report(study: str | None = None) -> str:
                       "reader forced to answer) and the null odds' ranking AUC (unanswerable above answerable; 0.5 "
                       "= chance).", ""]
         lines += ["| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) | per-seed F1 (argmax / expected-F1) "
-                  "| top-1 F1 = 0 | top-1 too short / too long | answer / gold tokens | top p | train s (with trunk) |"
+                  f"| top-1 F1 = 0 | top-1 too short / too long | answer / gold {'characters' if zh else 'tokens'} "
+                  "| top p | train s (with trunk) |"
                   + (" F1 at threshold 0 | HasAns F1 | NoAns F1 | HasAns span F1 | null AUC (%) |" if v2 else ""),
                   "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|---|" if v2 else "")]
         order = [k for k in VARIANTS if k in variants] + [k for k in variants if k not in VARIANTS]
@@ -554,18 +589,45 @@ def report(study: str | None = None) -> str:
                 f"({t.split('@')[1]}) | {per_seed} | {statistics.mean(d['share_f1_zero'] for d in diag):.1%} | "
                 f"{statistics.mean(d['share_too_short'] for d in diag):.1%} / "
                 f"{statistics.mean(d['share_too_long'] for d in diag):.1%} | "
-                f"{statistics.mean(d['mean_answer_tokens'] for d in diag):.2f} / "
-                f"{diag[0]['mean_gold_tokens']:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
+                f"{statistics.mean(d[length[0]] for d in diag):.2f} / "
+                f"{diag[0][length[1]]:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
                 f"| {statistics.mean(secs):.0f} |" + (" " + " | ".join(
                     mean_sd([r["decoding"]["argmax"].get(k, float("nan")) for r in rs])
                     for k in ("f1", "HasAns_f1", "NoAns_f1", "HasAns_span_f1")) + " | "
                     + mean_sd([100 * (d.get("null_auc") or float("nan")) for d in diag]) + " |" if v2 else ""))
+        lines += extra_table(variants)
         lines += ["", "Paired F1 differences (same seed):", "",
                   "| difference | seeds | mean ± sd | per seed |", "|---|---|---|---|"]
         for key, reference, decoding in comparisons(variants):
             lines += paired_difference(variants, key, reference, decoding)
         lines.append("")
     return "\n".join(lines)
+
+
+def extra_table(variants: dict[str, list[dict]]) -> list[str]:
+    """The extra evaluation files (out of domain), one column pair per file: F1 by argmax and by expected-F1
+    decoding at the temperature the variant's headline dev set picked (so nothing is tuned on these files)."""
+    names = sorted({n for rs in variants.values() for r in rs for n in r.get("extra", {})})
+    if not names:
+        return []
+    first = next(r["extra"][n] for n in names for rs in variants.values() for r in rs if n in r.get("extra", {}))
+    lines = ["", "Extra evaluation files (F1 argmax / expected-F1 at the headline dev set's temperature; EM argmax): "
+             + "; ".join(f"{n}: `{next(r['extra'][n]['file'] for rs in variants.values() for r in rs if n in r.get('extra', {}))}`"
+                         for n in names) + f" ({first['questions']} questions in the first)", "",
+             "| variant | seeds | " + " | ".join(f"{n} EM | {n} F1 (argmax / expected F1)" for n in names) + " |",
+             "|---|---|" + "---|---|" * len(names)]
+    for key in [k for k in VARIANTS if k in variants] + [k for k in variants if k not in VARIANTS]:
+        rs = [r for r in sorted(variants[key], key=lambda r: r["seed"]) if all(n in r.get("extra", {}) for n in names)]
+        if not rs:
+            continue
+        t = best_temperature(variants[key])
+        cells = []
+        for n in names:
+            dec = [r["extra"][n]["decoding"] for r in rs]
+            cells += [mean_sd([d["argmax"]["exact_match"] for d in dec]),
+                      f"{mean_sd([d['argmax']['f1'] for d in dec])} / {mean_sd([d[t]['f1'] for d in dec])}"]
+        lines.append(f"| `{key}` | {len(rs)} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def same_recipe(key: str, marker: str) -> str | None:

@@ -117,3 +117,24 @@ def test_expected_f1_prefers_the_shared_core_over_a_lone_top_span():
         choose(entries, "mbr", "en", 1.0)
     with pytest.raises(ValueError, match="temperature"):
         expected_f1(texts, scores, "en", 0.0)
+
+
+def test_common_run_lengths_equals_the_pair_by_pair_reference():
+    """The match-only dynamic programme (decoding) against CMRC's find_lcs (scoring) on random Chinese n-best
+    lists cut from one passage, as a reader's candidates are (overlapping, repeated characters, mixed words)."""
+    import random
+
+    from gp_mrc.decoding import common_run_lengths
+    from gp_mrc.scoring import answer_tokens, longest_common_substring
+
+    passage = ("北京是中华人民共和国的首都，也是全国的政治、文化中心。2008年北京举办了第29届夏季奥运会，"
+               "共有204个国家和地区参加。The Games cost 3.14 billion。北京北京北京。")
+    rng = random.Random(0)
+    for _ in range(200):
+        texts = []
+        for _ in range(rng.randint(1, 20)):
+            s = rng.randrange(len(passage))
+            texts.append(passage[s:s + rng.randint(0, 45)])
+        toks = [answer_tokens(t, "zh") for t in texts]
+        reference = np.array([[longest_common_substring(a, b) if a is not b else len(a) for b in toks] for a in toks])
+        assert np.array_equal(common_run_lengths(toks), reference), texts
