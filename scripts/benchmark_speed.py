@@ -22,6 +22,11 @@ profile: scripts/train.py (bf16) under cProfile, the step's seconds split into e
          dropout, backward (all of it: the autograd engine runs outside Python), AdamW, the collator, the
          GlobalPointer head and the objective's losses.
 attention: scaled_dot_product_attention alone at MiniLM's shape, fp32 / bf16, dropout_p 0 / 0.1.
+zh_decoding: where predict.py's time goes on a Chinese dev set with a GlobalPointer folder (--globalpointer_model,
+         --validation_file, e.g. ../shared/data/cmrc2018/cmrc2018_dev.shared.json): CPU seconds of the model over
+         the windows, and of decoding by argmax and by expected F1 with the CMRC longest-common-run F1 computed pair
+         by pair (scoring.longest_common_substring) and by the match-only programme decoding uses; answers checked
+         equal.
 """
 
 from __future__ import annotations
@@ -196,6 +201,70 @@ def bench_predict(args: argparse.Namespace) -> dict:
             / qps["predict.py GlobalPointer (auto)"]}
 
 
+def bench_zh_decoding(args: argparse.Namespace) -> dict:
+    import datasets
+    import numpy as np
+    import torch
+
+    import gp_mrc.decoding as decoding
+    from gp_mrc.data import load_examples
+    from gp_mrc.features import prepare_features
+    from gp_mrc.inference import inference_loader, predict_windows
+    from gp_mrc.precision import autocast
+    from gp_mrc.reader import Reader
+    from gp_mrc.scoring import longest_common_substring
+
+    datasets.disable_progress_bars()
+    reader = Reader.from_pretrained(args.globalpointer_model)
+    s = reader.settings
+    examples = load_examples(args.validation_file, max_samples=args.questions, require_answers=False)
+    clock = time.process_time
+    t = clock()
+    features = prepare_features(examples, reader.tokenizer, max_seq_length=s.max_seq_length, doc_stride=s.doc_stride,
+                                max_query_length=s.max_query_length)
+    windows_s = clock() - t
+    loader = inference_loader(features, reader.tokenizer.pad_token_id or 0, args.batch_size)
+    t = clock()
+    with torch.no_grad(), autocast(reader.device.type, reader.mixed_precision):
+        results, raw = predict_windows(reader.model, loader, 20, None, s.max_answer_length, True)
+    model_s = clock() - t
+
+    def pair_by_pair(toks):  # the implementation before: find_lcs on every pair
+        k = len(toks)
+        out = np.zeros((k, k))
+        for a in range(k):
+            out[a, a] = len(toks[a])
+            for b in range(a + 1, k):
+                out[a, b] = out[b, a] = longest_common_substring(toks[a], toks[b])
+        return out
+
+    def decode(kind: str, runs: callable = decoding.common_run_lengths) -> tuple[float, dict]:
+        decoding.common_run_lengths = runs
+        try:
+            times, preds = [], None
+            for _ in range(args.repeats):
+                t = clock()
+                preds = decoding.best_answers(examples, features, results, n_best_size=20, raw_scores=raw,
+                                              decoding=kind, temperature=1.0, lang=s.lang)[0]
+                times.append(clock() - t)
+            return statistics.median(times), preds
+        finally:
+            decoding.common_run_lengths = match_only
+
+    match_only = decoding.common_run_lengths
+    argmax_s, _ = decode("argmax")
+    old_s, old = decode("expected_f1", pair_by_pair)
+    new_s, new = decode("expected_f1")
+    total_new = windows_s + model_s + new_s
+    return {"questions": len(examples), "windows": len(features), "lang": s.lang, "repeats (decoding)": args.repeats,
+            "cpu_seconds": {"windows": windows_s, "model": model_s, "decode argmax": argmax_s,
+                            "decode expected_f1, pair by pair": old_s, "decode expected_f1, match-only": new_s},
+            "expected_f1_lcs_share_of_predict": {
+                "pair by pair": (old_s - argmax_s) / (windows_s + model_s + old_s),
+                "match-only": (new_s - argmax_s) / total_new},
+            "same_answers": old == new}
+
+
 # --------------------------------------------------------------------------- train
 
 
@@ -305,7 +374,7 @@ def bench_attention(args: argparse.Namespace) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["step", "predict", "train", "profile", "attention"])
+    p.add_argument("what", choices=["step", "predict", "train", "profile", "attention", "zh_decoding"])
     p.add_argument("--model_name_or_path", default=None)
     p.add_argument("--train_file", default=os.path.join(os.path.dirname(ROOT), "shared", "data", "squad_v1.1",
                                                         "train-v1.1.explorer.json"))
@@ -324,7 +393,8 @@ def main() -> None:
     args = p.parse_args()
     result = {"what": args.what, "command": "python " + " ".join(sys.argv), "machine": machine(),
               **{"step": bench_step, "predict": bench_predict, "train": bench_train,
-                 "profile": bench_profile, "attention": bench_attention}[args.what](args)}
+                 "profile": bench_profile, "attention": bench_attention,
+                 "zh_decoding": bench_zh_decoding}[args.what](args)}
     text = json.dumps(result, indent=1)
     print(text)
     if args.output:
