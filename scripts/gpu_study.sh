@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The full-SQuAD study on one lent GPU (issue #20), offline, from a checkout plus the carried gpu_bundle/
+# (python scripts/make_gpu_bundle.py builds it here). README "On a GPU" has the device tool calls.
+#
+#   bash scripts/gpu_study.sh --smoke              # first call: versions, CUDA tests, the study on 400 questions
+#   bash scripts/gpu_study.sh                      # the study: start/end, GP span-softmax CE, the default recipe
+#   bash scripts/gpu_study.sh --smoke --device cpu # the smoke mode on a CPU machine (no CUDA tests)
+#
+# Options: --seeds "42 43 44" (run side by side, one process each: a MiniLM step is too small to fill the GPU),
+# --budget SECONDS (default 540 full / 300 smoke, at least 3600 on --device cpu: runs still going then are
+# stopped and whatever finished is packed), --out DIR (default $OUT, else runs/gpu_study/out).
+# Writes into DIR: results.tar.gz (results/<study>/<variant>-seed<N>.json, the CPU studies' result files),
+# report.md (scripts/study.py report), study.log (everything printed, with stage timings), logs.tar.gz (each
+# run's train.log and jsonl logs), cuda_tests.log; at most 8 files, as the device tool returns.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+START=$(date +%s)
+MODE=full DEVICE=cuda SEEDS="" BUDGET="" OUTDIR="${OUT:-$ROOT/runs/gpu_study/out}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) MODE=smoke ;;
+    --device) DEVICE="$2"; shift ;;
+    --seeds) SEEDS="$2"; shift ;;
+    --budget) BUDGET="$2"; shift ;;
+    --out) OUTDIR="$2"; shift ;;
+    *) echo "error: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+  shift
+done
+case "$DEVICE" in cuda|cpu) ;; *) echo "error: --device must be cuda or cpu, got $DEVICE" >&2; exit 2 ;; esac
+if [ "$MODE" = smoke ]; then STUDY=squad_v1_full_smoke; SEEDS=${SEEDS:-42}; BUDGET=${BUDGET:-300}
+else STUDY=squad_v1_full; SEEDS=${SEEDS:-"42 43 44"}; BUDGET=${BUDGET:-540}; fi
+[ "$DEVICE" = cpu ] && [ "$BUDGET" -lt 3600 ] && BUDGET=3600  # a CPU needs minutes where a GPU needs seconds
+BUNDLE=$ROOT/gpu_bundle WORK=$ROOT/runs/gpu_study
+PY=${PYTHON:-python3}
+mkdir -p "$OUTDIR" "$WORK"
+LOG=$OUTDIR/study.log
+exec > >(tee -a "$LOG") 2>&1
+stage() { echo "[gpu_study +$(( $(date +%s) - START ))s] $*"; }
+[ -f "$BUNDLE/manifest.json" ] || { echo "error: $BUNDLE/manifest.json missing: run python scripts/make_gpu_bundle.py here and carry gpu_bundle"; exit 2; }
+stage "mode $MODE, study $STUDY, device $DEVICE, seeds $SEEDS, budget ${BUDGET}s, out $OUTDIR"
+
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+[ "$DEVICE" = cpu ] && export CUDA_VISIBLE_DEVICES=""
+# 1. missing packages, from the carried wheels (never over what the machine has: --target, put first on the path)
+if ! $PY -c "import datasets, evaluate" 2>/dev/null; then
+  stage "installing $(ls "$BUNDLE"/wheels | tr '\n' ' ')"
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$WORK/site" \
+      "$BUNDLE"/wheels/*.whl || { echo "error: pip could not install the carried wheels"; exit 3; }
+  export PYTHONPATH="$WORK/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+$PY - <<'EOF' || { echo "error: the packages above do not import together (see the traceback)"; exit 3; }
+import importlib, platform, torch
+print("python", platform.python_version(), "| torch", torch.__version__, "| cuda", torch.version.cuda,
+      "|", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device")
+for name in ("transformers", "accelerate", "tokenizers", "datasets", "evaluate", "pyarrow", "pandas", "fsspec",
+             "huggingface_hub", "dill", "multiprocess", "xxhash", "numpy", "safetensors"):
+    m = importlib.import_module(name)
+    print(f"  {name} {getattr(m, '__version__', '?')}")
+import gp_mrc  # noqa: F401  (the package imports with these versions)
+EOF
+# 2. the data, unpacked beside the runs (not into the carried folder)
+mkdir -p "$WORK/data/squad_v1.1"
+for f in "$BUNDLE"/data/squad_v1.1/*.json.gz; do
+  dst="$WORK/data/squad_v1.1/$(basename "${f%.gz}")"
+  if [ ! -s "$dst" ]; then gunzip -c "$f" > "$dst.tmp" && mv -f "$dst.tmp" "$dst" || { echo "error: cannot unpack $f"; exit 3; }; fi
+done
+stage "data unpacked: $(ls "$WORK/data/squad_v1.1" | tr '\n' ' ')"
+# 3. the CUDA tests (a first, smoke call: they need minutes of nothing but a GPU)
+if [ "$MODE" = smoke ] && [ "$DEVICE" = cuda ]; then
+  $PY -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py 2>&1 | tee "$OUTDIR/cuda_tests.log"
+  stage "CUDA tests done (exit ${PIPESTATUS[0]})"
+fi
+# 4. the study: one process per seed, side by side, stopped at the budget (whatever finished stays)
+export GP_MRC_SHARED_DATA="$WORK/data" GP_MRC_STUDY_RESULTS="$OUTDIR/results" GP_MRC_STUDY_RUNS="$WORK/runs"
+LEFT=$(( BUDGET - ($(date +%s) - START) - 30 ))  # 30 s to pack
+stage "study: ${LEFT}s left for it"
+pids=()
+for seed in $SEEDS; do
+  timeout "$LEFT" $PY scripts/study.py run --study "$STUDY" --variants start_end_ad0 gp_sm_ad0 gp_sm_ad0__f1_added \
+      --seeds "$seed" > "$WORK/seed$seed.log" 2>&1 &
+  pids+=($!)
+done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}"; rc=$?
+  stage "seed $(echo $SEEDS | cut -d' ' -f$((i + 1))) ended (exit $rc$([ $rc = 124 ] && echo ': stopped at the budget'))"
+done
+cat "$WORK"/seed*.log | grep -v "it/s\]\|s/it\]"
+# 5. pack (the device tool returns at most 8 files)
+$PY scripts/study.py report --study "$STUDY" > "$OUTDIR/report.md" 2>&1 || true
+tar -C "$OUTDIR" -czf "$OUTDIR/results.tar.gz" results 2>/dev/null && rm -rf "$OUTDIR/results"
+(cd "$WORK" && tar -czf "$OUTDIR/logs.tar.gz" --exclude='*.safetensors' --exclude=checkpoints \
+    --exclude=.gp_mrc_cache --exclude='*predictions.json' --exclude=null_odds.json "runs/$STUDY" seed*.log)
+stage "done: $(ls "$OUTDIR" | tr '\n' ' ')"
+cat "$OUTDIR/report.md"
