@@ -68,13 +68,31 @@ for f in "$BUNDLE"/data/squad_v1.1/*.json.gz; do
   if [ ! -s "$dst" ]; then gunzip -c "$f" > "$dst.tmp" && mv -f "$dst.tmp" "$dst" || { echo "error: cannot unpack $f"; exit 3; }; fi
 done
 stage "data unpacked: $(ls "$WORK/data/squad_v1.1" | tr '\n' ' ')"
-# 3. the CUDA tests (a first, smoke call: they need minutes of nothing but a GPU)
+# 3. (smoke, on CUDA) the CUDA tests
 if [ "$MODE" = smoke ] && [ "$DEVICE" = cuda ]; then
   $PY -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py 2>&1 | tee "$OUTDIR/cuda_tests.log"
   stage "CUDA tests done (exit ${PIPESTATUS[0]})"
 fi
-# 4. the study: one process per seed, side by side, stopped at the budget (whatever finished stays)
 export GP_MRC_SHARED_DATA="$WORK/data" GP_MRC_STUDY_RESULTS="$OUTDIR/results" GP_MRC_STUDY_RUNS="$WORK/runs"
+# 4. (smoke) a throughput probe: the full study's GlobalPointer run for PROBE_STEPS steps of real windows, no
+#    evaluation; its windows/s sizes the full call (a full run trains 95,650 windows)
+if [ "$MODE" = smoke ]; then
+  PROBE_STEPS=$([ "$DEVICE" = cuda ] && echo 150 || echo 2)
+  probe=$($PY scripts/study.py commands --study squad_v1_full --variants gp_sm_ad0 --seeds 42 | head -1)
+  rm -rf "$WORK/probe"
+  # shellcheck disable=SC2086  # the study's train.py arguments, split on spaces (no path holds one)
+  $PY ${probe#python } --max_train_samples 8000 --max_train_steps "$PROBE_STEPS" --do_eval no \
+      --output_dir "$WORK/probe" > "$WORK/probe.log" 2>&1
+  $PY - "$WORK/probe/train_results.json" <<'PROBE' || { echo "error: the probe failed:"; tail -20 "$WORK/probe.log"; exit 4; }
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"probe: {r['train_steps']} steps of 32 windows in {r['train_seconds']} s = {r['train_windows_per_second']} "
+      f"windows/s on {r.get('device')} ({r.get('mixed_precision')}); a full run's 95,650 windows at this rate: "
+      f"~{95650 / r['train_windows_per_second']:.0f} s of training")
+PROBE
+  stage "probe done"
+fi
+# 5. the study: one process per seed, side by side, stopped at the budget (whatever finished stays)
 LEFT=$(( BUDGET - ($(date +%s) - START) - 30 ))  # 30 s to pack
 stage "study: ${LEFT}s left for it"
 pids=()
@@ -88,7 +106,7 @@ for i in "${!pids[@]}"; do
   stage "seed $(echo $SEEDS | cut -d' ' -f$((i + 1))) ended (exit $rc$([ $rc = 124 ] && echo ': stopped at the budget'))"
 done
 cat "$WORK"/seed*.log | grep -v "it/s\]\|s/it\]"
-# 5. pack (the device tool returns at most 8 files)
+# 6. pack (the device tool returns at most 8 files)
 $PY scripts/study.py report --study "$STUDY" > "$OUTDIR/report.md" 2>&1 || true
 tar -C "$OUTDIR" -czf "$OUTDIR/results.tar.gz" results 2>/dev/null && rm -rf "$OUTDIR/results"
 (cd "$WORK" && tar -czf "$OUTDIR/logs.tar.gz" --exclude='*.safetensors' --exclude=checkpoints \
