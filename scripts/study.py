@@ -424,6 +424,16 @@ def null_auc(odds: dict[str, float], unanswerable: dict[str, bool]) -> float | N
     return wins / (len(pos) * len(neg))
 
 
+def evaluated_golds(study: Study) -> dict[str, list[str]]:
+    """The golds of the dev questions a study's runs answer: all of them, or the first N with --max_eval_samples N
+    (the smoke studies), as training loads them."""
+    golds = _GOLDS[study.validation_file]
+    if "--max_eval_samples" in study.flags:
+        at = max(i for i, flag in enumerate(study.flags) if flag == "--max_eval_samples")  # the last one wins
+        golds = dict(list(golds.items())[:int(study.flags[at + 1])])
+    return golds
+
+
 def _read_jsonl(path: str) -> list[dict]:
     if not os.path.exists(path):
         return []
@@ -467,7 +477,7 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         "command": "python " + " ".join(command(study_name, variant, seed)),
         "dtype": train_args.get("mixed_precision") or "fp32",
         "eval": {k: final[k] for k in ("exact_match", "f1") if k in final},
-        "decoding": decodings(nbest, _GOLDS[study.validation_file], study.lang, null_odds),
+        "decoding": decodings(nbest, evaluated_golds(study), study.lang, null_odds),
         "curve": curve, "timing": timing,
         "machine": machine_of(final),
         "date": datetime.date.today().isoformat(), "git_commit": _git_commit(),

@@ -107,6 +107,13 @@ def test_gpu_study_definitions():
     assert last["--warm_start_steps"] == str(2 * (2990 // 4)) and last["--objective"] == "mixed"
     assert cmd.count("--per_device_train_batch_size") == 1  # replaced, not overridden
     assert smoke.max_train_samples == 256 and smoke.steps == 9 and smoke.flags[-2:] == ("--max_eval_samples", "100")
+    # a smoke study answers its first 100 dev questions: its result files score those, not all 2,288
+    study._GOLDS[smoke.validation_file] = {f"q{i}": ["x"] for i in range(2288)}
+    try:
+        assert list(study.evaluated_golds(smoke)) == [f"q{i}" for i in range(100)]
+        assert len(study.evaluated_golds(full)) == 2288
+    finally:
+        del study._GOLDS[smoke.validation_file]
     # a run's result file names the GPU it trained on; CPU runs keep the line they always had
     cpu_line = study.machine_of({})
     assert study.machine_of({"device": "cpu"}) == cpu_line
