@@ -2,8 +2,9 @@
 # The full-SQuAD study on one lent GPU (issue #20), offline, from a checkout plus the carried gpu_bundle/
 # (python scripts/make_gpu_bundle.py builds it here). README "On a GPU" has the device tool calls.
 #
-#   bash scripts/gpu_study.sh --smoke              # first call: versions, CUDA tests, the study on 400 questions
+#   bash scripts/gpu_study.sh --smoke              # versions, a throughput probe, CUDA tests, the study on 256 questions
 #   bash scripts/gpu_study.sh                      # the study: start/end, GP span-softmax CE, the default recipe
+#   bash scripts/gpu_study.sh --checks             # the same, with the CUDA tests run beside it (one call does all)
 #   bash scripts/gpu_study.sh --smoke --device cpu # the smoke mode on a CPU machine (no CUDA tests)
 #
 # Options: --seeds "42 43 44" (run side by side, one process each: a MiniLM step is too small to fill the GPU),
@@ -16,10 +17,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 START=$(date +%s)
-MODE=full DEVICE=cuda SEEDS="" BUDGET="" OUTDIR="${OUT:-$ROOT/runs/gpu_study/out}"
+MODE=full DEVICE=cuda SEEDS="" BUDGET="" CHECKS=0 TESTS_PID="" OUTDIR="${OUT:-$ROOT/runs/gpu_study/out}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) MODE=smoke ;;
+    --checks) CHECKS=1 ;;
     --device) DEVICE="$2"; shift ;;
     --seeds) SEEDS="$2"; shift ;;
     --budget) BUDGET="$2"; shift ;;
@@ -68,10 +70,15 @@ for f in "$BUNDLE"/data/squad_v1.1/*.json.gz; do
   if [ ! -s "$dst" ]; then gunzip -c "$f" > "$dst.tmp" && mv -f "$dst.tmp" "$dst" || { echo "error: cannot unpack $f"; exit 3; }; fi
 done
 stage "data unpacked: $(ls "$WORK/data/squad_v1.1" | tr '\n' ' ')"
-# 3. (smoke, on CUDA) the CUDA tests
-if [ "$MODE" = smoke ] && [ "$DEVICE" = cuda ]; then
-  $PY -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py 2>&1 | tee "$OUTDIR/cuda_tests.log"
-  stage "CUDA tests done (exit ${PIPESTATUS[0]})"
+# 3. (on CUDA) the CUDA tests: before the smoke study, or beside the full study with --checks
+cuda_tests() {
+  timeout 240 $PY -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py > "$OUTDIR/cuda_tests.log" 2>&1
+  echo "[gpu_study] CUDA tests: exit $?" >> "$OUTDIR/cuda_tests.log"
+}
+if [ "$DEVICE" = cuda ] && [ "$MODE" = smoke ]; then
+  cuda_tests; cat "$OUTDIR/cuda_tests.log"
+elif [ "$DEVICE" = cuda ] && [ "$CHECKS" = 1 ]; then
+  cuda_tests & TESTS_PID=$!
 fi
 export GP_MRC_SHARED_DATA="$WORK/data" GP_MRC_STUDY_RESULTS="$OUTDIR/results" GP_MRC_STUDY_RUNS="$WORK/runs"
 # 4. (smoke) a throughput probe: the full study's GlobalPointer run for PROBE_STEPS steps of real windows, no
@@ -106,6 +113,7 @@ for i in "${!pids[@]}"; do
   stage "seed $(echo $SEEDS | cut -d' ' -f$((i + 1))) ended (exit $rc$([ $rc = 124 ] && echo ': stopped at the budget'))"
 done
 cat "$WORK"/seed*.log | grep -v "it/s\]\|s/it\]"
+if [ -n "$TESTS_PID" ]; then wait "$TESTS_PID"; cat "$OUTDIR/cuda_tests.log"; fi
 # 6. pack (the device tool returns at most 8 files)
 $PY scripts/study.py report --study "$STUDY" > "$OUTDIR/report.md" 2>&1 || true
 tar -C "$OUTDIR" -czf "$OUTDIR/results.tar.gz" results 2>/dev/null && rm -rf "$OUTDIR/results"

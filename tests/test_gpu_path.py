@@ -145,3 +145,18 @@ def test_bundle_encoder_is_minilm_rounded_to_bf16(tmp_path):
         assert torch.equal(rounded[k], v.to(torch.bfloat16) if v.is_floating_point() else v), k
     model, _ = model_for_training(parse_args(["--model_name_or_path", out, "--output_dir", str(tmp_path)]))
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_reader_rejects_a_device_it_cannot_use(tiny_model, tiny_tokenizer):
+    """A clear ValueError (predict.py prints it as one line), not a traceback from inside `model.to`."""
+    from gp_mrc.reader import Reader, resolve_device
+
+    with pytest.raises(ValueError, match="'gpu' is not a torch device"):
+        Reader(tiny_model, tiny_tokenizer, device="gpu")
+    with pytest.raises(ValueError, match="'cuda:99': torch sees .* CUDA device"):
+        resolve_device("cuda:99")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="use device='cpu'"):
+            Reader(tiny_model, tiny_tokenizer, device="cuda")
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(None).type == ("cuda" if torch.cuda.is_available() else "cpu")
