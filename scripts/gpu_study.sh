@@ -8,8 +8,8 @@
 #   bash scripts/gpu_study.sh --smoke --device cpu # the smoke mode on a CPU machine (no CUDA tests)
 #
 # Options: --seeds "42 43 44" (run side by side, one process each: a MiniLM step is too small to fill the GPU),
-# --budget SECONDS (default 540 full / 300 smoke, at least 3600 on --device cpu: runs still going then are
-# stopped and whatever finished is packed), --out DIR (default $OUT, else runs/gpu_study/out).
+# --budget SECONDS (default 540 full / 300 smoke / 3600 with --device cpu: runs still going then are stopped
+# and whatever finished is packed), --out DIR (default $OUT, else runs/gpu_study/out).
 # Writes into DIR: results.tar.gz (results/<study>/<variant>-seed<N>.json, the CPU studies' result files),
 # report.md (scripts/study.py report), study.log (everything printed, with stage timings), logs.tar.gz (each
 # run's train.log and jsonl logs), cuda_tests.log; at most 8 files, as the device tool returns.
@@ -31,9 +31,9 @@ while [ $# -gt 0 ]; do
   shift
 done
 case "$DEVICE" in cuda|cpu) ;; *) echo "error: --device must be cuda or cpu, got $DEVICE" >&2; exit 2 ;; esac
+[ "$DEVICE" = cpu ] && BUDGET=${BUDGET:-3600}  # a CPU needs minutes where a GPU needs seconds
 if [ "$MODE" = smoke ]; then STUDY=squad_v1_full_smoke; SEEDS=${SEEDS:-42}; BUDGET=${BUDGET:-300}
 else STUDY=squad_v1_full; SEEDS=${SEEDS:-"42 43 44"}; BUDGET=${BUDGET:-540}; fi
-[ "$DEVICE" = cpu ] && [ "$BUDGET" -lt 3600 ] && BUDGET=3600  # a CPU needs minutes where a GPU needs seconds
 BUNDLE=$ROOT/gpu_bundle WORK=$ROOT/runs/gpu_study
 PY=${PYTHON:-python3}
 mkdir -p "$OUTDIR" "$WORK"
