@@ -102,6 +102,7 @@ fi
 # 5. the study: one process per seed, side by side, stopped at the budget (whatever finished stays)
 LEFT=$(( BUDGET - ($(date +%s) - START) - 30 ))  # 30 s to pack
 stage "study: ${LEFT}s left for it"
+[ "$LEFT" -ge 60 ] || { echo "error: the budget (${BUDGET}s) leaves no time for the study: raise --budget"; exit 5; }
 pids=()
 for seed in $SEEDS; do
   timeout "$LEFT" $PY scripts/study.py run --study "$STUDY" --variants start_end_ad0 gp_sm_ad0 gp_sm_ad0__f1_added \
