@@ -144,6 +144,10 @@ def _training_arguments(p: argparse.ArgumentParser) -> None:
     a("--cpu", action="store_true", help="force CPU; with torchrun gives multi-process gloo DDP")
     a("--logging_steps", type=int, default=10)
     a("--preprocessing_num_workers", type=int, default=None)
+    a("--dataloader_num_workers", type=int, default=0,
+      help="processes that collate training and evaluation batches (0: the main process); on a GPU a few keep it fed")
+    a("--dataloader_pin_memory", default="auto", choices=["auto", "yes", "no"],
+      help="page-locked batches (faster copies to the GPU); auto: yes when training on CUDA")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,7 +56,8 @@ class Evaluator:
             n_best_size=args.n_best_size, version_2_with_negative=args.version_2_with_negative,
             null_score_diff_threshold=args.null_score_diff_threshold, max_answer_length=args.max_answer_length,
             accelerator=acc, disable_progress=not acc.is_local_main_process, decoding=args.decoding,
-            temperature=args.decoding_temperature, lang=self.lang)
+            temperature=args.decoding_temperature, lang=self.lang,
+            num_workers=getattr(args, "dataloader_num_workers", 0) or 0)
         results: dict[str, Any] = {}
         self.last = (preds, nbest, null_diff)
         if acc.is_main_process:

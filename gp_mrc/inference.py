@@ -24,10 +24,12 @@ def length_order(features: Any) -> list[int]:
     return sorted(range(len(lengths)), key=lambda i: -lengths[i])
 
 
-def inference_loader(features: Any, pad_token_id: int, batch_size: int) -> DataLoader:
+def inference_loader(features: Any, pad_token_id: int, batch_size: int, num_workers: int = 0,
+                     pin_memory: bool = False) -> DataLoader:
     cols = [c for c in INFERENCE_COLUMNS if c in features.column_names]
     return DataLoader(features.select_columns(cols), batch_size=batch_size, sampler=length_order(features),
-                      collate_fn=SpanCollator(pad_token_id, with_targets=False))
+                      collate_fn=SpanCollator(pad_token_id, with_targets=False), num_workers=num_workers,
+                      pin_memory=pin_memory)
 
 
 @torch.no_grad()
@@ -82,15 +84,16 @@ def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad
                     n_best_size: int, version_2_with_negative: bool, null_score_diff_threshold: float = 0.0,
                     max_answer_length: int | None = None, accelerator: Any = None,
                     disable_progress: bool = False, decoding: str = "argmax", temperature: float = 1.0,
-                    lang: str = "en", mixed_precision: str = "no") -> tuple[dict, dict, dict]:
+                    lang: str = "en", mixed_precision: str = "no", num_workers: int = 0) -> tuple[dict, dict, dict]:
     """Model + examples/features → (predictions, nbest, null_diff), the one path used everywhere.
 
     `mixed_precision` ("no" | "bf16" | "fp16") autocasts the encoder outside Accelerate (which autocasts a
-    prepared model itself); span log-probabilities are fp32 either way."""
-    loader = inference_loader(features, pad_token_id, batch_size)
+    prepared model itself); span log-probabilities are fp32 either way. Batches bound for a CUDA device are
+    page-locked; `num_workers` processes collate them."""
+    device_type = next(model.parameters()).device.type
+    loader = inference_loader(features, pad_token_id, batch_size, num_workers, pin_memory=device_type == "cuda")
     if accelerator is not None:
         loader = accelerator.prepare(loader)
-    device_type = next(model.parameters()).device.type
     with autocast(device_type, mixed_precision if accelerator is None else "no"):
         results, raw = predict_windows(model, loader, n_best_size, accelerator, max_answer_length, disable_progress)
     return best_answers(examples, features, results, n_best_size=n_best_size,

@@ -7,6 +7,7 @@ import argparse
 import logging
 from typing import Any
 
+import torch
 from torch import nn
 
 from .baseline import StartEndForQuestionAnswering
@@ -85,6 +86,17 @@ def set_attention_dropout(model: nn.Module, p: float) -> int:
     return changed
 
 
+def fp32_master_weights(model: nn.Module) -> bool:
+    """Casts a model whose weights were stored in bf16/fp16 (transformers 5 loads a checkpoint in its stored
+    dtype, head included) to fp32, and says whether it did. Why: an AdamW step of 1e-4 relative to a weight is
+    below bf16's resolution (2^-8) and rounds away; mixed precision is autocast's job (--mixed_precision), on
+    fp32 master weights."""
+    if all(p.dtype == torch.float32 for p in model.parameters() if p.is_floating_point()):
+        return False
+    model.float()
+    return True
+
+
 def model_for_training(args: argparse.Namespace) -> tuple[nn.Module, Any]:
     """(model, tokenizer) for `args`. --architecture left unset (None) becomes the folder's architecture, or
     globalpointer for an encoder; a reader folder of the asked architecture continues training as it is (its
@@ -110,6 +122,8 @@ def model_for_training(args: argparse.Namespace) -> tuple[nn.Module, Any]:
     if args.aux_start_end_weight and not (isinstance(model, GlobalPointerForQuestionAnswering)
                                           and model.config.span_bias):
         raise SystemExit("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
+    if fp32_master_weights(model):
+        logger.info("%s stores half-precision weights: trained as fp32 master weights", path)
     set_max_answer_length(model, args.max_answer_length)
     if getattr(args, "attention_dropout", "encoder") != "encoder":
         n = set_attention_dropout(model, args.attention_dropout)

@@ -18,6 +18,22 @@ from .settings import InferenceSettings
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
 
 
+def resolve_device(device: str | None) -> torch.device:
+    """The device to answer on: the one named, else CUDA where torch sees a GPU, else the CPU. A name torch does not
+    know, or a CUDA device it cannot see, is a ValueError naming it (not a traceback from inside `model.to`)."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device {device!r} is not a torch device ({e})") from None
+    if resolved.type == "cuda" and (not torch.cuda.is_available()
+                                    or (resolved.index or 0) >= torch.cuda.device_count()):
+        raise ValueError(f"device {device!r}: torch sees {torch.cuda.device_count()} CUDA device(s) here "
+                         "(a CPU-only torch, or no GPU); use device='cpu'")
+    return resolved
+
+
 class Reader:
     """A model, its tokenizer and its inference settings (the folder's unless overridden), ready to answer."""
 
@@ -25,7 +41,7 @@ class Reader:
                  batch_size: int = 32, device: str | None = None, mixed_precision: str = "auto", **overrides: Any):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader."""
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device)
         # bf16 where the hardware runs it natively (1.9x faster inference on an AVX512-BF16 CPU), else fp32
         self.mixed_precision = resolve_mixed_precision(mixed_precision, self.device.type)
         model = as_span_model(model)

@@ -49,6 +49,13 @@ def resolve_training_precision(args: argparse.Namespace) -> str:
     return resolve_mixed_precision(requested, device)
 
 
+def describe_device(device: torch.device) -> str:
+    """"cpu", or the GPU a run trained on and what drove it: "NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0)"."""
+    if device.type != "cuda":
+        return device.type
+    return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}, torch {torch.__version__})"
+
+
 def _log_jsonl(path: str, record: dict) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(record) + "\n")
@@ -118,7 +125,10 @@ def _finish(accelerator: Accelerator, args: argparse.Namespace, model: Any, toke
     """Timing, the model folder, then the final evaluation (all questions) and its files."""
     main = accelerator.is_main_process
     timing = {"train_seconds": round(train_seconds, 1), "train_steps": steps,
-              "train_windows_per_second": round(steps * total_batch / max(train_seconds, 1e-9), 2)}
+              "train_windows_per_second": round(steps * total_batch / max(train_seconds, 1e-9), 2),
+              "device": describe_device(accelerator.device)}
+    if accelerator.device.type == "cuda":
+        timing["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(accelerator.device) / 2**20, 1)
     if main:  # as transformers' Trainer: the timing of the training alone, evaluated or not
         write_json_atomic(os.path.join(args.output_dir, "train_results.json"),
                           {**timing, "mixed_precision": args.mixed_precision})
@@ -175,7 +185,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     args.objective = args.objective or default_objective(args.architecture)
     build_features(data, args, tokenizer, accelerator)
     pad_id = tokenizer.pad_token_id or 0
-    loader, sampler = train_loader(data, args, pad_id)
+    loader, sampler = train_loader(data, args, pad_id, accelerator.device.type)
 
     model, optimizer, loader, scheduler, num_epochs = _prepare(accelerator, args, model, loader)
     objective = Objective.from_args(args, args.max_train_steps)

@@ -97,12 +97,24 @@ def build_features(data: TrainingData, args: argparse.Namespace, tokenizer: Any,
                 max_answer_length=args.max_answer_length, num_proc=args.preprocessing_num_workers or 1)
 
 
-def train_loader(data: TrainingData, args: argparse.Namespace, pad_token_id: int) -> tuple[DataLoader,
-                                                                                            EpochPermutationSampler]:
+def loader_options(args: argparse.Namespace, device_type: str) -> dict[str, Any]:
+    """DataLoader keywords from --dataloader_num_workers / --dataloader_pin_memory: batches collated in worker
+    processes (the GPU waits on no Python collation) and page-locked for the copy to a CUDA device ("auto": pinned
+    only there; pinning for a CPU run costs a copy and gains nothing)."""
+    workers = getattr(args, "dataloader_num_workers", 0) or 0
+    if workers < 0:
+        raise SystemExit(f"error: --dataloader_num_workers must be >= 0, got {workers}")
+    pin = getattr(args, "dataloader_pin_memory", "auto")
+    return {"num_workers": workers, "pin_memory": pin == "yes" or (pin == "auto" and device_type == "cuda")}
+
+
+def train_loader(data: TrainingData, args: argparse.Namespace, pad_token_id: int,
+                 device_type: str = "cpu") -> tuple[DataLoader, EpochPermutationSampler]:
     """Shuffled batches (order fixed by seed and epoch), targets and rewards in the band layout the losses use."""
     cols = [c for c in TRAIN_COLUMNS if c in data.train_features.column_names]
     sampler = EpochPermutationSampler(len(data.train_features), args.seed)
     loader = DataLoader(data.train_features.select_columns(cols), batch_size=args.per_device_train_batch_size,
                         sampler=sampler, collate_fn=SpanCollator(pad_token_id, data.f1_table,
-                                                                 band_width=args.max_answer_length))
+                                                                 band_width=args.max_answer_length),
+                        **loader_options(args, device_type))
     return loader, sampler

@@ -191,6 +191,27 @@ VARIANTS = {
 }
 
 
+# Issue #20: full SQuAD v1.1 (all 86,144 questions → 95,650 windows of 256, 1 epoch) on one lent GPU, run by
+# scripts/gpu_study.sh from the carried gpu_bundle/ (scripts/make_gpu_bundle.py). The encoder is the packaged MiniLM
+# stored in bf16 (trained as fp32 master weights); GPU-sized batches (32 windows, learning rates as the CPU
+# protocol), eval batches of 256, batches collated in worker processes. "…_smoke": the first 256 questions (274
+# windows, 9 steps) and 100 dev questions: a first call on a fresh machine, or `gpu_study.sh --smoke --device cpu`.
+GPU_ENCODER = os.path.join("gpu_bundle", "all-MiniLM-L6-v2-bf16")  # scripts/make_gpu_bundle.py ENCODER_DIR
+
+
+def gpu_protocol(eval_steps: int, *extra: str) -> tuple[str, ...]:
+    flags = list(PROTOCOL)
+    flags[flags.index("--per_device_train_batch_size") + 1] = "32"
+    return (*flags, "--model_name_or_path", GPU_ENCODER, "--per_device_eval_batch_size", "256",
+            "--dataloader_num_workers", "3", "--preprocessing_num_workers", "4", "--eval_steps", str(eval_steps),
+            "--intermediate_eval_samples", "500", *extra)
+
+
+_SQUAD1_TRAIN, _SQUAD1_DEV = (os.path.join(SQUAD1, f) for f in ("train-v1.1.explorer.json", "dev-v1.1.shared.json"))
+STUDIES["squad_v1_full"] = Study(_SQUAD1_TRAIN, _SQUAD1_DEV, 0, 2990, gpu_protocol(598))
+STUDIES["squad_v1_full_smoke"] = Study(_SQUAD1_TRAIN, _SQUAD1_DEV, 256, 9, gpu_protocol(5, "--max_eval_samples", "100"))
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -410,6 +431,16 @@ def null_auc(odds: dict[str, float], unanswerable: dict[str, bool]) -> float | N
     return wins / (len(pos) * len(neg))
 
 
+def evaluated_golds(study: Study) -> dict[str, list[str]]:
+    """The golds of the dev questions a study's runs answer: all of them, or the first N with --max_eval_samples N
+    (the smoke studies), as training loads them."""
+    golds = _GOLDS[study.validation_file]
+    if "--max_eval_samples" in study.flags:
+        at = max(i for i, flag in enumerate(study.flags) if flag == "--max_eval_samples")  # the last one wins
+        golds = dict(list(golds.items())[:int(study.flags[at + 1])])
+    return golds
+
+
 def _read_jsonl(path: str) -> list[dict]:
     if not os.path.exists(path):
         return []
@@ -438,6 +469,7 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
     curve = [{"step": r["step"], "exact_match": r.get("exact_match"), "f1": r.get("f1")}
              for r in _read_jsonl(os.path.join(out, "eval_log.jsonl"))]
     timing = {k: final.get(k) for k in ("train_seconds", "train_steps", "train_windows_per_second", "peak_rss_mb")}
+    timing.update({k: final[k] for k in ("peak_gpu_mb",) if k in final})  # GPU runs only
     if v.parent:
         parent = _load(result_path(study_name, v.parent, seed))
         at = branch_step(study, v)
@@ -453,10 +485,10 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         "command": "python " + " ".join(command(study_name, variant, seed)),
         "dtype": train_args.get("mixed_precision") or "fp32",
         "eval": {k: final[k] for k in ("exact_match", "f1") if k in final},
-        "decoding": decodings(nbest, _GOLDS[study.validation_file], study.lang, null_odds),
+        "decoding": decodings(nbest, evaluated_golds(study), study.lang, null_odds),
         **({"extra": extra} if extra else {}),
         "curve": curve, "timing": timing,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+        "machine": machine_of(final),
         "date": datetime.date.today().isoformat(), "git_commit": _git_commit(),
         "train_args": train_args,
     }
@@ -496,6 +528,13 @@ def extra_scores(study: Study, out: str, name: str, path: str, train_args: dict)
         _GOLDS[path] = load_golds(path, False)
     return {"file": os.path.relpath(path, ROOT), "questions": len(_GOLDS[path]),
             "decoding": decodings(nbest, _GOLDS[path], study.lang)}
+
+
+def machine_of(final: dict) -> str:
+    """This machine as the CPU studies record it; a run that trained on a GPU (eval_results' "device") names it."""
+    cpu = f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}"
+    device = final.get("device")
+    return f"{device}; host {cpu}" if device and device != "cpu" else cpu
 
 
 def _git_commit() -> str:

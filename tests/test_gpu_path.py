@@ -1,0 +1,162 @@
+"""What the CUDA path needs that a CPU can check (issue #20): half-precision checkpoints train as fp32 master
+weights, the loader options (workers, pinned memory) and the GPU study's definitions and bundle."""
+
+import importlib.util
+import json
+import os
+import sys
+
+import pytest
+import torch
+
+from gp_mrc.arguments import parse_args
+from gp_mrc.model_init import fp32_master_weights, model_for_training
+from gp_mrc.training import describe_device
+from gp_mrc.training_data import loader_options
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _script(name: str):
+    if name in sys.modules:  # test_study.py loads study.py the same way
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bf16_encoder_dir(tiny_encoder_dir, tmp_path_factory):
+    """The tiny encoder saved in bf16, as the GPU bundle stores MiniLM (and as many hub checkpoints are)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    d = str(tmp_path_factory.mktemp("bf16_encoder"))
+    AutoModel.from_pretrained(tiny_encoder_dir).to(torch.bfloat16).save_pretrained(d)
+    AutoTokenizer.from_pretrained(tiny_encoder_dir).save_pretrained(d)
+    return d
+
+
+@pytest.mark.parametrize("architecture", ["globalpointer", "start_end"])
+def test_half_precision_checkpoint_trains_as_fp32_master_weights(bf16_encoder_dir, architecture, tmp_path):
+    """transformers 5 loads a bf16 checkpoint in bf16, head included: AdamW steps of lr 1e-4 would round away."""
+    from safetensors.torch import load_file
+
+    args = parse_args(["--model_name_or_path", bf16_encoder_dir, "--architecture", architecture,
+                       "--output_dir", str(tmp_path)])
+    model, _ = model_for_training(args)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    stored = load_file(os.path.join(bf16_encoder_dir, "model.safetensors"))
+    name = "embeddings.word_embeddings.weight"
+    mine = next(v for k, v in model.state_dict().items() if k.endswith(name))
+    assert stored[name].dtype == torch.bfloat16
+    assert torch.equal(mine, stored[name].float())  # the stored values, exactly, in fp32
+    assert not fp32_master_weights(model)  # already fp32: left alone
+
+
+def test_loader_options():
+    args = parse_args([])
+    assert (args.dataloader_num_workers, args.dataloader_pin_memory) == (0, "auto")
+    assert loader_options(args, "cpu") == {"num_workers": 0, "pin_memory": False}
+    assert loader_options(args, "cuda") == {"num_workers": 0, "pin_memory": True}
+    args = parse_args(["--dataloader_num_workers", "2", "--dataloader_pin_memory", "no"])
+    assert loader_options(args, "cuda") == {"num_workers": 2, "pin_memory": False}
+    with pytest.raises(SystemExit, match="dataloader_num_workers must be >= 0"):
+        loader_options(parse_args(["--dataloader_num_workers", "-1"]), "cpu")
+    assert describe_device(torch.device("cpu")) == "cpu"
+
+
+def test_worker_processes_give_the_same_batches(tiny_tokenizer):
+    """Collation in worker processes changes nothing a run sees: the same batches in the same order."""
+    from gp_mrc.data import build_examples
+    from gp_mrc.training_data import TrainingData, train_loader
+
+    ctx = "the king was born in 1811 . the queen was born in 1861 ."
+    recs = [(f"r{i}", {"id": f"q{i}", "title": "", "context": ctx, "question": "when was the king born?",
+                       "answers": {"text": ["1811"], "answer_start": [21]}, "is_impossible": None})
+            for i in range(20)]
+    from gp_mrc.features import prepare_features
+
+    examples = build_examples(recs, source="t", version_2=False, require_answers=True)
+    data = TrainingData(examples, None, "en", "squad",
+                        prepare_features(examples, tiny_tokenizer, max_seq_length=32, doc_stride=8, progress=False))
+    runs = []
+    for workers in (0, 2):
+        args = parse_args(["--per_device_train_batch_size", "4", "--dataloader_num_workers", str(workers)])
+        loader, _ = train_loader(data, args, 0)
+        assert loader.num_workers == workers and not loader.pin_memory
+        runs.append(list(loader))
+    assert len(runs[0]) == len(runs[1]) > 1
+    for a, b in zip(*runs):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_gpu_study_definitions():
+    study = _script("study")
+    bundle = _script("make_gpu_bundle")
+    assert study.GPU_ENCODER == os.path.join("gpu_bundle", bundle.ENCODER_DIR)
+    full, smoke = study.STUDIES["squad_v1_full"], study.STUDIES["squad_v1_full_smoke"]
+    assert full.max_train_samples == 0 and full.steps == -(-95650 // 32)  # all 86,144 questions → 95,650 windows
+    cmd = study.command("squad_v1_full", "gp_sm_ad0__f1_added", 42)
+    assert "--max_train_samples" not in cmd
+    # the last value of a repeated flag wins: GPU batches, the bf16 MiniLM, attention dropout 0, the branch at 50%
+    last = {flag: cmd[i + 1] for i, flag in enumerate(cmd[:-1]) if flag.startswith("--")}
+    assert last["--per_device_train_batch_size"] == "32" and last["--mixed_precision"] == "bf16"
+    assert last["--model_name_or_path"] == study.GPU_ENCODER and last["--attention_dropout"] == "0"
+    assert last["--warm_start_steps"] == str(2 * (2990 // 4)) and last["--objective"] == "mixed"
+    assert cmd.count("--per_device_train_batch_size") == 1  # replaced, not overridden
+    assert smoke.max_train_samples == 256 and smoke.steps == 9 and smoke.flags[-2:] == ("--max_eval_samples", "100")
+    # a smoke study answers its first 100 dev questions: its result files score those, not all 2,288
+    study._GOLDS[smoke.validation_file] = {f"q{i}": ["x"] for i in range(2288)}
+    try:
+        assert list(study.evaluated_golds(smoke)) == [f"q{i}" for i in range(100)]
+        assert len(study.evaluated_golds(full)) == 2288
+    finally:
+        del study._GOLDS[smoke.validation_file]
+    # a run's result file names the GPU it trained on; CPU runs keep the line they always had
+    cpu_line = study.machine_of({})
+    assert study.machine_of({"device": "cpu"}) == cpu_line
+    assert study.machine_of({"device": "NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0)"}) == \
+        f"NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0); host {cpu_line}"
+
+
+@pytest.mark.slow
+def test_bundle_encoder_is_minilm_rounded_to_bf16(tmp_path):
+    """The bundle's encoder holds the packaged MiniLM's weights rounded to bf16, and trains from them in fp32."""
+    from safetensors.torch import load_file
+
+    from gp_mrc.defaults import default_encoder_path
+
+    try:
+        src = default_encoder_path()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    bundle = _script("make_gpu_bundle")
+    out = str(tmp_path / "enc")
+    bundle.encoder_bf16(out)
+    assert os.path.getsize(os.path.join(out, "model.safetensors")) < 0.51 * os.path.getsize(
+        os.path.join(src, "model.safetensors"))
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["dtype"] == "bfloat16"
+    original, rounded = load_file(os.path.join(src, "model.safetensors")), load_file(os.path.join(out, "model.safetensors"))
+    assert original.keys() == rounded.keys()
+    for k, v in original.items():
+        assert torch.equal(rounded[k], v.to(torch.bfloat16) if v.is_floating_point() else v), k
+    model, _ = model_for_training(parse_args(["--model_name_or_path", out, "--output_dir", str(tmp_path)]))
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_reader_rejects_a_device_it_cannot_use(tiny_model, tiny_tokenizer):
+    """A clear ValueError (predict.py prints it as one line), not a traceback from inside `model.to`."""
+    from gp_mrc.reader import Reader, resolve_device
+
+    with pytest.raises(ValueError, match="'gpu' is not a torch device"):
+        Reader(tiny_model, tiny_tokenizer, device="gpu")
+    with pytest.raises(ValueError, match="'cuda:99': torch sees .* CUDA device"):
+        resolve_device("cuda:99")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="use device='cpu'"):
+            Reader(tiny_model, tiny_tokenizer, device="cuda")
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(None).type == ("cuda" if torch.cuda.is_available() else "cpu")
