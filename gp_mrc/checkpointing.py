@@ -14,10 +14,12 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
+from typing import Any
 
 from accelerate import Accelerator
 
 from .atomic import write_json_atomic, write_text_atomic
+from .errors import UsageError, first_line
 
 logger = logging.getLogger("gp_mrc")
 
@@ -52,7 +54,7 @@ def find_checkpoint(args: argparse.Namespace) -> str | None:
         return None
     if args.resume_from_checkpoint != "latest":
         if not is_complete_checkpoint(args.resume_from_checkpoint):
-            raise SystemExit(f"--resume_from_checkpoint {args.resume_from_checkpoint}: not a complete checkpoint "
+            raise UsageError(f"--resume_from_checkpoint {args.resume_from_checkpoint}: not a complete checkpoint "
                              f"(no {STATE_FILE})")
         return args.resume_from_checkpoint
     root = checkpoint_root(args)
@@ -127,14 +129,41 @@ class Position:
     skip_batches: int = 0
 
 
-def resume(accelerator: Accelerator, args: argparse.Namespace, batches_per_epoch: int) -> Position:
+def model_signature(model: Any) -> dict[str, Any]:
+    """What a checkpoint's weights fit: the model class, the encoder's shape and the span head's settings.
+    Saved with each checkpoint, so resuming another run's checkpoint is one line naming the difference."""
+    config = model.config
+    encoder = getattr(config, "encoder", config)
+    signature: dict[str, Any] = {"model": type(model).__name__, "encoder": {
+        k: getattr(encoder, k, None) for k in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")}}
+    if hasattr(model, "head"):  # GlobalPointer: the head's weights depend on these
+        signature["head"] = {k: getattr(config, k, None) for k in ("head_size", "use_rope", "span_bias")}
+    return signature
+
+
+def _check_signature(checkpoint: str, saved: dict[str, Any] | None, current: dict[str, Any]) -> None:
+    if saved is None or saved == current:  # checkpoints of earlier versions carry none: load_state tells
+        return
+    diff = "; ".join(f"{k}: checkpoint {saved.get(k)}, this run {current.get(k)}"
+                     for k in sorted(set(saved) | set(current)) if saved.get(k) != current.get(k))
+    raise UsageError(f"--resume_from_checkpoint {checkpoint} belongs to another model ({diff}); resume with the "
+                     "--model_name_or_path, --architecture and head flags it was trained with")
+
+
+def resume(accelerator: Accelerator, args: Any, batches_per_epoch: int, model: Any = None) -> Position:
     """Load the checkpoint --resume_from_checkpoint names (if any) into the prepared objects; its position."""
     checkpoint = find_checkpoint(args)
     if not checkpoint:
         return Position()
-    accelerator.load_state(checkpoint)
     with open(os.path.join(checkpoint, STATE_FILE)) as f:
         st = json.load(f)
+    if model is not None:
+        _check_signature(checkpoint, st.get("model"), model_signature(accelerator.unwrap_model(model)))
+    try:
+        accelerator.load_state(checkpoint)
+    except RuntimeError as e:  # a checkpoint of another model (saved before signatures were): weights that do not fit
+        raise UsageError(f"--resume_from_checkpoint {checkpoint}: its weights do not fit this run's model "
+                         f"({first_line(e)}); resume with the flags it was trained with") from None
     pos = Position(st["completed_steps"], st["epoch"], st["batches_in_epoch"])
     if pos.skip_batches >= batches_per_epoch:  # saved after the last batch of an epoch: start the next one
         pos = Position(pos.completed_steps, pos.epoch + 1, 0)

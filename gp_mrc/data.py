@@ -26,6 +26,8 @@ from typing import Any, Iterable
 
 import datasets
 
+from .errors import UsageError
+
 logger = logging.getLogger(__name__)
 
 # How far (in characters) an answer may be from its stated `answer_start` and still be repaired.
@@ -34,7 +36,7 @@ REPAIR_RADIUS = 100
 COLUMNS = ("id", "title", "context", "question", "answers", "is_impossible")
 
 
-class DataError(ValueError):
+class DataError(UsageError):
     """An input record that cannot be used; the message names the file and the record."""
 
 

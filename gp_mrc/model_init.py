@@ -13,6 +13,7 @@ from .baseline import StartEndForQuestionAnswering
 from .defaults import default_encoder_path
 from .loading import load_model, load_tokenizer, model_kind
 from .modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from .errors import UsageError
 
 logger = logging.getLogger("gp_mrc")
 
@@ -24,7 +25,7 @@ def _kind(path: str) -> str:
     try:
         return model_kind(path)
     except (OSError, ValueError) as e:
-        raise SystemExit(f"error: --model_name_or_path {path}: cannot read its config ({e})") from None
+        raise UsageError(f"--model_name_or_path {path}: cannot read its config ({e})") from None
 
 
 def _fresh_model(args: argparse.Namespace, path: str, folder_architecture: str | None) -> nn.Module:
@@ -32,7 +33,7 @@ def _fresh_model(args: argparse.Namespace, path: str, folder_architecture: str |
                       max_answer_length=args.max_answer_length)
     if args.architecture == "start_end":
         if folder_architecture == "globalpointer":
-            raise SystemExit(f"error: {path} holds a GlobalPointer reader; a start/end reader starts from an encoder "
+            raise UsageError(f"{path} holds a GlobalPointer reader; a start/end reader starts from an encoder "
                              "or a start/end folder")
         return StartEndForQuestionAnswering.from_encoder(path, head)
     if folder_architecture == "start_end":
@@ -59,7 +60,7 @@ def set_attention_dropout(model: nn.Module, p: float) -> int:
     Why: scaled_dot_product_attention with dropout_p > 0 has no fused CPU kernel; its fallback materialises
     the (B, heads, n, n) probabilities and draws a random mask for them, most of a MiniLM step here."""
     if not 0.0 <= p < 1.0:
-        raise SystemExit(f"error: --attention_dropout must be in [0, 1), got {p}")
+        raise UsageError(f"--attention_dropout must be in [0, 1), got {p}")
     changed = 0
     for module in model.modules():
         # configs: the model's and the encoder's own (GlobalPointerConfig nests it; saved with the folder)
@@ -80,7 +81,7 @@ def set_attention_dropout(model: nn.Module, p: float) -> int:
                 child.p = p
                 changed += 1
     if not changed:
-        raise SystemExit(f"error: --attention_dropout: no attention dropout found in this encoder "
+        raise UsageError(f"--attention_dropout: no attention dropout found in this encoder "
                          f"({type(model).__name__}); pass --attention_dropout encoder")
     return changed
 
@@ -93,23 +94,23 @@ def model_for_training(args: argparse.Namespace) -> tuple[nn.Module, Any]:
     try:
         tokenizer = load_tokenizer(args.tokenizer_name or path)
     except FileNotFoundError as e:
-        raise SystemExit(f"error: {e}") from None
+        raise UsageError(str(e)) from None
     folder_architecture = FOLDER_ARCHITECTURE[_kind(path)]
     args.architecture = args.architecture or folder_architecture or "globalpointer"
     if args.architecture == "start_end" and args.objective not in (None, "multilabel"):
-        raise SystemExit("--architecture start_end trains with its own start/end cross-entropy; "
+        raise UsageError("--architecture start_end trains with its own start/end cross-entropy; "
                          "leave --objective at its default")
     if folder_architecture == args.architecture:
         try:
             model = load_model(path).model
         except (FileNotFoundError, OSError) as e:
-            raise SystemExit(f"error: {e}") from None
+            raise UsageError(str(e)) from None
         logger.info("continuing the %s reader of %s", args.architecture, path)
     else:
         model = _fresh_model(args, path, folder_architecture)
     if args.aux_start_end_weight and not (isinstance(model, GlobalPointerForQuestionAnswering)
                                           and model.config.span_bias):
-        raise SystemExit("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
+        raise UsageError("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
     set_max_answer_length(model, args.max_answer_length)
     if getattr(args, "attention_dropout", "encoder") != "encoder":
         n = set_attention_dropout(model, args.attention_dropout)

@@ -18,6 +18,13 @@ from .settings import InferenceSettings
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
 
 
+def check_counts(**counts: int | None) -> None:
+    """top_k, n_best_size, batch_size: positive integers (None: the default), else one clear ValueError."""
+    for name, value in counts.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
 class Reader:
     """A model, its tokenizer and its inference settings (the folder's unless overridden), ready to answer."""
 
@@ -25,6 +32,7 @@ class Reader:
                  batch_size: int = 32, device: str | None = None, mixed_precision: str = "auto", **overrides: Any):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader."""
+        check_counts(batch_size=batch_size)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         # bf16 where the hardware runs it natively (1.9x faster inference on an AVX512-BF16 CPU), else fp32
         self.mixed_precision = resolve_mixed_precision(mixed_precision, self.device.type)
@@ -60,6 +68,7 @@ class Reader:
 
         A record with an empty question or passage gets no answers ([]), with a warning naming it; if no record
         is usable, raises `DataError`."""
+        check_counts(top_k=top_k, n_best_size=n_best_size, batch_size=batch_size)
         s = self.settings.replace(max_answer_length=max_answer_length, version_2_with_negative=handle_impossible_answer,
                                   null_score_diff_threshold=null_score_diff_threshold, decoding=decoding,
                                   decoding_temperature=temperature, max_seq_length=max_seq_length,

@@ -19,6 +19,18 @@ SETTINGS_KEY = "inference_settings"  # the config.json key
 LANGS = ("en", "zh")
 
 
+def query_room(max_seq_length: int, doc_stride: int) -> int:
+    """The most question tokens a window keeps: windows need room for more passage than their overlap, so the
+    question is capped to leave it (`doc_stride` + [CLS] and separators)."""
+    return max_seq_length - doc_stride - 4
+
+
+def check_windows(max_seq_length: int, doc_stride: int) -> None:
+    if query_room(max_seq_length, doc_stride) < 1:
+        raise ValueError(f"doc_stride={doc_stride} leaves no room for the question in a window of "
+                         f"max_seq_length={max_seq_length}; use a doc_stride below max_seq_length / 2")
+
+
 @dataclass(frozen=True)
 class InferenceSettings:
     """Defaults = transformers' pipeline("question-answering") (max_seq_len 384, doc_stride 128,
@@ -40,6 +52,7 @@ class InferenceSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"inference setting {name} must be a positive integer, got {value!r}")
+        check_windows(self.max_seq_length, self.doc_stride)
         if self.lang not in LANGS:
             raise ValueError(f"inference setting lang must be one of {LANGS}, got {self.lang!r}")
         if self.metric not in METRIC_NAMES:

@@ -24,9 +24,10 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from .arguments import build_parser, default_decoding, default_objective, parse_args  # noqa: F401  (re-exported: parse_args)
+from .argtypes import make_output_dir
 from .atomic import write_json_atomic
 from .batching import rng_neutral
-from .checkpointing import STATE_FILE, Position, find_checkpoint, resume, save_checkpoint  # noqa: F401
+from .checkpointing import STATE_FILE, Position, find_checkpoint, model_signature, resume, save_checkpoint  # noqa: F401
 from .evaluation import Evaluator, dev_tuned_null_threshold
 from .model_init import model_for_training
 from .objective import Objective, steps_of
@@ -64,7 +65,7 @@ def _setup(args: argparse.Namespace) -> Accelerator:
     logger.info("%s", accelerator.state)
     logger.info("mixed precision: %s (asked: %s)", args.mixed_precision, args.mixed_precision_requested)
     set_seed(args.seed)
-    os.makedirs(args.output_dir, exist_ok=True)
+    make_output_dir(args.output_dir)
     return accelerator
 
 
@@ -181,7 +182,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     objective = Objective.from_args(args, args.max_train_steps)
     if args.with_tracking:
         accelerator.init_trackers("gp_mrc", {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
-    pos = resume(accelerator, args, len(loader))
+    pos = resume(accelerator, args, len(loader), model)
+    signature = model_signature(accelerator.unwrap_model(model))
     evaluate = Evaluator(args, accelerator, data.eval_examples, data.eval_features, pad_id, data.lang, data.metric) \
         if data.eval_examples is not None else None
 
@@ -229,7 +231,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 loss_sum, loss_n = 0.0, 0
             if str(args.checkpointing_steps).isdigit() and pos.completed_steps % int(args.checkpointing_steps) == 0:
                 save_checkpoint(accelerator, args, {"completed_steps": pos.completed_steps, "epoch": epoch,
-                                                    "batches_in_epoch": batches_in_epoch})
+                                                    "batches_in_epoch": batches_in_epoch, "model": signature})
             if evaluate and args.eval_steps and pos.completed_steps % args.eval_steps == 0 \
                     and pos.completed_steps < args.max_train_steps:
                 log_eval(f"step_{pos.completed_steps}")
@@ -237,7 +239,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 break
         if args.checkpointing_steps == "epoch":
             save_checkpoint(accelerator, args, {"completed_steps": pos.completed_steps, "epoch": epoch + 1,
-                                                "batches_in_epoch": 0})
+                                                "batches_in_epoch": 0, "model": signature})
         if evaluate and args.eval_every_epoch and epoch < num_epochs - 1:
             log_eval(f"epoch_{epoch}", epoch=epoch)
         if pos.completed_steps >= args.max_train_steps:

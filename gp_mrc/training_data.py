@@ -15,6 +15,7 @@ from .batching import EpochPermutationSampler
 from .collate import SpanCollator
 from .data import DataError, detect_language, load_examples
 from .features import content_key, prepare_features
+from .errors import UsageError
 
 logger = logging.getLogger("gp_mrc")
 
@@ -47,7 +48,7 @@ def load_data(args: argparse.Namespace) -> TrainingData:
                                        config_name=args.dataset_config_name, require_answers=False,
                                        max_samples=args.max_eval_samples)
     except DataError as e:
-        raise SystemExit(f"error: {e}") from None
+        raise UsageError(str(e)) from None
     lang = args.lang if args.lang != "auto" else detect_language(train)
     return TrainingData(train, evaluation, lang, metric_name(lang, args.version_2_with_negative))
 

@@ -372,4 +372,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from gp_mrc.errors import run_script
+
+    run_script(main)

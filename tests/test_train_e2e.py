@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from gp_mrc.errors import UsageError
 from gp_mrc.reader import Reader
 from gp_mrc.training import parse_args, train
 
@@ -182,6 +183,6 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
 
 def test_aux_start_end_needs_span_bias(tiny_encoder_dir, tmp_path):
     data = write_toy_data(tmp_path / "toy.jsonl", n=4)
-    with pytest.raises(SystemExit, match="span_bias"):
+    with pytest.raises(UsageError, match="span_bias"):
         train(parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--no-span_bias",
                           "--aux_start_end_weight", "1", "--output_dir", str(tmp_path / "r")]))
