@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from .choices import DECODINGS, OBJECTIVES, REWARDS  # noqa: F401  (re-exported)
+from .choices import DECODINGS, OBJECTIVES, REWARDS
 from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE
 from .argtypes import (Parser, check_output_dir, finite_float, non_negative_float, non_negative_int, positive_float,
                        positive_int, probability_or_encoder, steps_or_epoch, steps_or_fraction)

@@ -115,7 +115,8 @@ def _load(name_or_path: str, kind: str) -> nn.Module:
     if kind == "legacy_globalpointer":
         return legacy.load_legacy_globalpointer(name_or_path)
     if kind == "legacy_start_end":
-        return legacy.load_legacy_start_end(name_or_path)
+        settings = legacy.legacy_start_end_settings(name_or_path)
+        return StartEndForQuestionAnswering.with_settings(load_qa_model(name_or_path), settings)
     if kind == "globalpointer":
         return _load_globalpointer(name_or_path)
     if kind == "start_end":
@@ -152,6 +153,13 @@ def load_model(name_or_path: str) -> LoadedModel:
                       "(scripts/train.py's output, or a transformers question-answering model)?") from None
     architecture = "globalpointer" if isinstance(model, GlobalPointerForQuestionAnswering) else "start_end"
     return LoadedModel(model.eval(), settings, architecture)
+
+
+def save_model(model: nn.Module, directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:
+    """The folder in the current layout (config.json with the inference settings, weights, tokenizer); a
+    gp_mrc_config.json of an earlier layout left there by a previous save is removed."""
+    model.save_pretrained(directory, tokenizer=tokenizer, state_dict=state_dict)
+    legacy.remove_legacy_files(directory)
 
 
 def load_tokenizer(name_or_path: str) -> Any:

@@ -17,7 +17,8 @@ from typing import Any, Callable
 import torch
 
 from .losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights, soft_f1_loss,
-                     span_cross_entropy, start_end_cross_entropy, to_band)
+                     span_cross_entropy, start_end_cross_entropy)
+from .band import to_band
 
 
 def steps_of(value: float, total: int) -> int:

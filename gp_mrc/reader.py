@@ -10,7 +10,7 @@ import torch
 from .data import build_examples
 from .features import prepare_features
 from .inference import answer_features
-from .loading import as_span_model, load_model, load_tokenizer, settings_of  # noqa: F401  (load_tokenizer re-exported)
+from .loading import as_span_model, load_model, load_tokenizer, settings_of
 from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_records
 from .precision import resolve_mixed_precision
 from .settings import InferenceSettings

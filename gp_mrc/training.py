@@ -23,15 +23,16 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from .arguments import build_parser, default_decoding, default_objective, parse_args  # noqa: F401  (re-exported: parse_args)
+from .arguments import default_decoding, default_objective
 from .argtypes import make_output_dir
 from .atomic import write_json_atomic
 from .batching import rng_neutral
-from .checkpointing import STATE_FILE, Position, find_checkpoint, model_signature, resume, save_checkpoint  # noqa: F401
+from .checkpointing import Position, model_signature, resume, save_checkpoint
 from .evaluation import Evaluator, dev_tuned_null_threshold
+from .loading import save_model
 from .model_init import model_for_training
 from .objective import Objective, steps_of
-from .optimization import param_groups, reset_adam_moments  # noqa: F401  (re-exported for tests)
+from .optimization import param_groups, reset_adam_moments
 from .precision import resolve_mixed_precision
 from .settings import settings_from_args, store_settings
 from .training_data import build_features, load_data, train_loader
@@ -160,7 +161,7 @@ def _save(accelerator: Accelerator, model: Any, tokenizer: Any, args: argparse.N
         unwrapped = accelerator.unwrap_model(model)
         # the folder answers later as it was evaluated here (Reader and predict.py read these settings)
         store_settings(unwrapped.config, settings_from_args(args, lang))
-        unwrapped.save_pretrained(args.output_dir, tokenizer=tokenizer, state_dict=state_dict)
+        save_model(unwrapped, args.output_dir, tokenizer, state_dict)
         write_json_atomic(os.path.join(args.output_dir, "training_args.json"),
                           {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool, type(None)))})
 

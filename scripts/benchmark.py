@@ -230,7 +230,8 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
     from gp_mrc.data import load_examples
     from gp_mrc.defaults import default_encoder_path
     from gp_mrc.features import prepare_features
-    from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy, to_band
+    from gp_mrc.band import to_band
+    from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy
     from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
     path = args.model_name_or_path or default_encoder_path()

@@ -60,13 +60,9 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One import cycle (a list of modules, first = last), or None. A package's __init__ importing its own
-    submodules is not a cycle of concern when the submodule imports the package only for a sibling, so the
-    edges from a module to its own package's __init__ are left out."""
-    def parent_of(m: str) -> str:
-        return m.rsplit(".", 1)[0]
-
-    edges = {m: {t for t in ts if not (t == parent_of(m) or parent_of(t) == m and False)} for m, ts in graph.items()}
+    """One import cycle (a list of modules, first = last), or None. The edge from a module to its own package's
+    __init__ is left out: `from . import x` names the package, but only x is loaded."""
+    edges = {m: {t for t in ts if t != m.rsplit(".", 1)[0]} for m, ts in graph.items()}
     state: dict[str, int] = {}
     stack: list[str] = []
 

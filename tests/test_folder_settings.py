@@ -15,7 +15,8 @@ import gp_mrc.reader
 from gp_mrc.loading import load_model
 from gp_mrc.reader import Reader
 from gp_mrc.settings import InferenceSettings
-from gp_mrc.training import parse_args, train
+from gp_mrc.arguments import parse_args
+from gp_mrc.training import train
 from test_train_e2e import write_toy_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from gp_mrc.losses import (expected_f1_loss, multilabel_categorical_crossentropy, soft_f1_loss,
-                           start_end_cross_entropy, to_band)
+from gp_mrc.band import to_band
+from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy, soft_f1_loss, start_end_cross_entropy
 from gp_mrc.modeling import SpanOutput, valid_span_mask
 from gp_mrc.objective import Objective, steps_of
 

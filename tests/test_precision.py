@@ -81,11 +81,13 @@ def test_help_does_not_import_torch():
 
 
 def test_argument_choices_agree_with_the_library():
-    from gp_mrc import arguments, decoding, losses
+    from gp_mrc import arguments, choices, decoding, losses
 
-    assert arguments.OBJECTIVES == losses.OBJECTIVES
-    assert arguments.REWARDS == losses.REWARDS
-    assert arguments.DECODINGS == decoding.DECODINGS
+    parser = arguments.build_parser()
+    flag_choices = {a.dest: tuple(a.choices) for a in parser._actions if a.choices}
+    assert flag_choices["objective"] == choices.OBJECTIVES == losses.OBJECTIVES
+    assert flag_choices["reward"] == choices.REWARDS
+    assert flag_choices["decoding"] == choices.DECODINGS == decoding.DECODINGS
 
 
 def _root():

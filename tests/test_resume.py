@@ -20,7 +20,9 @@ import torch
 from safetensors.torch import load_file
 
 from gp_mrc.errors import UsageError
-from gp_mrc.training import STATE_FILE, find_checkpoint, parse_args, train
+from gp_mrc.arguments import parse_args
+from gp_mrc.checkpointing import STATE_FILE, find_checkpoint
+from gp_mrc.training import train
 
 from test_train_e2e import write_toy_data
 

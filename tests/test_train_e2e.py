@@ -9,7 +9,8 @@ import pytest
 
 from gp_mrc.errors import UsageError
 from gp_mrc.reader import Reader
-from gp_mrc.training import parse_args, train
+from gp_mrc.arguments import parse_args
+from gp_mrc.training import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -108,7 +109,7 @@ def test_two_process_gloo_run_predicts_each_example_once(tiny_encoder_dir, tmp_p
 
 
 def test_param_groups_put_the_head_at_its_own_learning_rate(tiny_model):
-    from gp_mrc.training import param_groups
+    from gp_mrc.optimization import param_groups
 
     groups = param_groups(tiny_model, 1e-4, 2e-3, 0.01)
     ids = {id(p): g for g in groups for p in g["params"]}
@@ -132,7 +133,7 @@ def test_objective_switch_is_detected_once():
 def test_reset_adam_moments_restores_full_size_steps():
     import torch
 
-    from gp_mrc.training import reset_adam_moments
+    from gp_mrc.optimization import reset_adam_moments
 
     def last_update(reset: bool) -> float:
         w = torch.nn.Parameter(torch.zeros(3))
