@@ -4,24 +4,19 @@ method's own). Imports nothing heavy, so `--help` and argument errors come back 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from .choices import DECODINGS, OBJECTIVES, REWARDS
-from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE
+from .config import TrainConfig, default_decoding, default_objective, folder_architecture
+from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
 from .argtypes import (Parser, check_output_dir, finite_float, non_negative_float, non_negative_int, positive_float,
                        positive_int, probability_or_encoder, steps_or_epoch, steps_or_fraction)
 from .errors import UsageError
 from .precision import MIXED_PRECISION_CHOICES
 from .settings import check_windows
 
-SAMPLE_EPOCHS, SAMPLE_LEARNING_RATE = 4, 1e-4  # the built-in sample's recipe (README: time and EM/F1 measured)
-
-
-def default_decoding(architecture: str) -> str:
-    return "expected_f1" if architecture == "globalpointer" else "argmax"
-
-
-def default_objective(architecture: str) -> str:
-    return "mixed" if architecture == "globalpointer" else "multilabel"
+# the built-in sample's recipe (README: time and EM/F1 measured)
+SAMPLE_EPOCHS, SAMPLE_LEARNING_RATE, SAMPLE_MAX_SEQ_LENGTH = 4, 1e-4, 256
 
 
 def _data_arguments(p: argparse.ArgumentParser) -> None:
@@ -36,7 +31,7 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
     a("--dataset_config_name", default=None)
     a("--version_2_with_negative", action="store_true", help="questions may be unanswerable (SQuAD v2)")
     a("--lang", default="auto", choices=["auto", "en", "zh"], help="metric: en = SQuAD, zh = CMRC char-level")
-    a("--max_seq_length", type=positive_int, default=384)
+    a("--max_seq_length", type=positive_int, default=None, help="default 384 (256 on the built-in sample)")
     a("--doc_stride", type=positive_int, default=128)
     a("--max_query_length", type=positive_int, default=64)
     a("--max_answer_length", type=positive_int, default=30)
@@ -144,28 +139,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """The run's configuration, every default decided here (see gp_mrc/config.py); errors are one line, exit 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.train_file is None and args.dataset_name is None:
-        args.train_file = [SAMPLE_TRAIN_FILE]
-        if args.validation_file is None:
-            args.validation_file = SAMPLE_DEV_FILE
-        if args.num_train_epochs is None and args.max_train_steps is None:
-            # the built-in sample: short passages, a few minutes on 2 CPU cores
-            args.num_train_epochs = SAMPLE_EPOCHS
-            args.max_seq_length = min(args.max_seq_length, 256)
-            if args.learning_rate is None:
-                args.learning_rate = SAMPLE_LEARNING_RATE
-    if args.num_train_epochs is None:
-        args.num_train_epochs = 3
-    if args.learning_rate is None:
-        args.learning_rate = 5e-5
     try:
-        check_windows(args.max_seq_length, args.doc_stride)
-        check_output_dir(args.output_dir)
+        return resolve(vars(parser.parse_args(argv)))
     except (ValueError, UsageError) as e:
         parser.error(str(e))
-    if args.head_size % 2 and not args.no_rope:
-        parser.error(f"--head_size must be even for RoPE (rotations act on pairs), got {args.head_size}")
-    return args
+
+
+def resolve(given: dict[str, Any]) -> TrainConfig:
+    """Flag values (None: not given) → the configuration: defaults that depend on other flags or on the model
+    folder, then the checks that span several flags."""
+    v = dict(given)
+    on_sample = v["train_file"] is None and v["dataset_name"] is None
+    if on_sample:
+        v["train_file"] = [SAMPLE_TRAIN_FILE]
+        v["validation_file"] = v["validation_file"] or SAMPLE_DEV_FILE
+    # the built-in sample's recipe, unless its length is given: short passages, a few minutes on 2 CPU cores
+    sample_recipe = on_sample and v["num_train_epochs"] is None and v["max_train_steps"] is None
+    v["num_train_epochs"] = v["num_train_epochs"] or (SAMPLE_EPOCHS if sample_recipe else 3)
+    v["learning_rate"] = v["learning_rate"] or (SAMPLE_LEARNING_RATE if sample_recipe else 5e-5)
+    v["max_seq_length"] = v["max_seq_length"] or (SAMPLE_MAX_SEQ_LENGTH if sample_recipe else 384)
+    v["train_file"] = tuple(v["train_file"]) if v["train_file"] else None
+    v["model_name_or_path"] = v["model_name_or_path"] or default_encoder_path()
+    v["architecture"] = v["architecture"] or folder_architecture(v["model_name_or_path"]) or "globalpointer"
+    if v["architecture"] == "start_end" and v["objective"] not in (None, "multilabel"):
+        raise UsageError("--architecture start_end trains with its own start/end cross-entropy; leave --objective "
+                         "at its default")
+    v["objective"] = v["objective"] or default_objective(v["architecture"])
+    v["decoding"] = v["decoding"] or default_decoding(v["architecture"])
+    check_windows(v["max_seq_length"], v["doc_stride"])
+    check_output_dir(v["output_dir"])
+    if v["head_size"] % 2 and not v["no_rope"]:
+        raise UsageError(f"--head_size must be even for RoPE (rotations act on pairs), got {v['head_size']}")
+    return TrainConfig.from_values(v)

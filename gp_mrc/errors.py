@@ -20,6 +20,10 @@ class UsageError(ValueError):
     """A bad argument, or a run that cannot start as asked; the message names the flag or path and the fix."""
 
 
+class DataError(UsageError):
+    """An input record that cannot be used; the message names the file and the record (raised by gp_mrc.data)."""
+
+
 # DataError is a UsageError; FileNotFoundError, PermissionError, IsADirectoryError are OSErrors (a path given)
 ONE_LINE_ERRORS: tuple[type[BaseException], ...] = (UsageError, OSError)
 

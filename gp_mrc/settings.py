@@ -94,15 +94,3 @@ def settings_from_config(config: Any) -> InferenceSettings | None:
 def store_settings(config: Any, settings: InferenceSettings) -> None:
     """Put the settings into a model config: save_pretrained then writes them into config.json."""
     setattr(config, SETTINGS_KEY, settings.to_dict())
-
-
-def settings_from_args(args: Any, lang: str) -> InferenceSettings:
-    """The settings of a training run (scripts/train.py's arguments; `lang` is the resolved language)."""
-    from .metrics import metric_name
-
-    return InferenceSettings(
-        max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, max_query_length=args.max_query_length,
-        max_answer_length=args.max_answer_length, lang=lang, metric=metric_name(lang, args.version_2_with_negative),
-        version_2_with_negative=args.version_2_with_negative,
-        null_score_diff_threshold=args.null_score_diff_threshold, decoding=args.decoding,
-        decoding_temperature=args.decoding_temperature)

@@ -62,9 +62,9 @@ def test_attention_dropout_without_attention_is_rejected():
 def test_attention_dropout_argument():
     from gp_mrc.arguments import parse_args
 
-    assert parse_args([]).attention_dropout == 0.0  # the default: the fused attention kernel on CPU
-    assert parse_args(["--attention_dropout", "encoder"]).attention_dropout == "encoder"
-    assert parse_args(["--attention_dropout", "0.1"]).attention_dropout == 0.1
+    assert parse_args([]).model.attention_dropout == 0.0  # the default: the fused attention kernel on CPU
+    assert parse_args(["--attention_dropout", "encoder"]).model.attention_dropout == "encoder"
+    assert parse_args(["--attention_dropout", "0.1"]).model.attention_dropout == 0.1
     for bad in ("1", "-0.2", "some"):
         with pytest.raises(SystemExit):
             parse_args(["--attention_dropout", bad])

@@ -120,7 +120,7 @@ def test_training_continues_a_trained_folder_as_its_architecture(trained, tmp_pa
                        "--do_eval", "no", "--max_seq_length", "64", "--doc_stride", "16",
                        "--per_device_train_batch_size", "4", "--max_train_steps", "1"])
     train(args)
-    assert args.architecture == architecture
+    assert args.model.architecture == architecture
     again = load_model(str(tmp_path / "more"))
     assert again.architecture == architecture
     assert (again.settings.max_seq_length, again.settings.doc_stride) == (64, 16)  # this run's settings now

@@ -33,14 +33,14 @@ def test_training_auto_resolves_per_machine(monkeypatch):
     from gp_mrc.arguments import parse_args
     from gp_mrc.training import resolve_training_precision
 
-    args = parse_args(["--cpu"])
-    assert args.mixed_precision == "auto"
+    run = parse_args(["--cpu"]).run
+    assert run.mixed_precision == "auto"
     monkeypatch.setenv("GP_MRC_CPU_BF16", "0")  # simulate a CPU without native bf16
-    assert resolve_training_precision(args) == "no"
-    assert args.mixed_precision_requested == "auto"
+    assert resolve_training_precision(run) == "no"
+    assert run.mixed_precision == "auto"  # the configuration is not changed
     monkeypatch.delenv("GP_MRC_CPU_BF16")
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")  # `accelerate launch --mixed_precision` wins
-    assert resolve_training_precision(parse_args(["--cpu"])) == "fp16"
+    assert resolve_training_precision(parse_args(["--cpu"]).run) == "fp16"
 
 
 def test_bf16_logits_finite_and_answers_equal_to_fp32(tiny_tokenizer, tiny_model):

@@ -127,7 +127,7 @@ def test_objective_switch_is_detected_once():
     assert [s for s in range(20) if Objective("f1", 6).switched(s)] == [6]
     assert [s for s in range(20) if Objective("mixed", 6, ramp_steps=4).switched(s)] == [6]  # a ramp: one switch
     assert not any(Objective("multilabel", 6).switched(s) for s in range(20))
-    assert [Objective("mixed", 2).phase(s) for s in range(4)] == ["multilabel", "multilabel", "mixed", "mixed"]
+    assert [Objective("mixed", 2).phase(s) for s in range(4)] == ["softmax", "softmax", "mixed", "mixed"]
 
 
 def test_reset_adam_moments_restores_full_size_steps():

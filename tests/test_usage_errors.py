@@ -63,7 +63,7 @@ def test_train_cross_checks(tmp_path, capsys):
             parse_args(argv)
         assert e.value.code == 2
         assert fragment in one_error_line(capsys.readouterr().err)
-    assert parse_args(["--head_size", "15", "--no_rope"]).head_size == 15  # odd is fine without rotations
+    assert parse_args(["--head_size", "15", "--no_rope"]).model.head_size == 15  # odd is fine without rotations
 
 
 def test_unwritable_output_folder(tmp_path, monkeypatch):
