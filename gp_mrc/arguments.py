@@ -49,14 +49,6 @@ def _model_arguments(p: argparse.ArgumentParser) -> None:
     a("--architecture", default=None, choices=["globalpointer", "start_end"],
       help="start_end: the AutoModelForQuestionAnswering reader (baseline); default: a reader folder's own, else GP")
     a("--head_size", type=positive_int, default=64)
-    a("--no_rope", action="store_true", help="ablation: GlobalPointer without rotary position embedding")
-    a("--span_bias", action=argparse.BooleanOptionalAction, default=True,
-      help="add linear start/end terms to the span score (Efficient GlobalPointer): they learn from step one while "
-      "the bilinear term grows from zero (--no-span_bias: the plain bilinear head)")
-    a("--attention_dropout", type=probability_or_encoder, default=0.0,
-      help="dropout on the encoder's attention probabilities while training: 0 (the default: no cost in dev F1 "
-      "at the study's protocol, and the fused attention kernel — with dropout PyTorch's CPU attention falls back to "
-      "an unfused path, 1.8x slower steps here), a probability, or 'encoder' for the encoder's own (0.1 for BERT)")
 
 
 
@@ -66,6 +58,56 @@ def _objective_arguments(p: argparse.ArgumentParser) -> None:
       help="multilabel: the gold-span loss only; f1: the reward replaces it after the warm start; mixed: the reward "
       "is added to it (× --mixed_weight) after the warm start. Default: mixed for GlobalPointer (the study's "
       "best, BENCHMARKS.md), multilabel for start/end (which trains on its own cross-entropy)")
+    a("--decoding", default=None, choices=DECODINGS,
+      help="the answer: the most probable span (argmax), or the n-best entry of highest expected F1 under the "
+      "model's span distribution (expected_f1); default: expected_f1 for GlobalPointer (its span softmax is a "
+      "distribution over answers), argmax for start/end (its n-best scores are not)")
+    a("--decoding_temperature", type=positive_float, default=1.0, help="temperature on p for --decoding expected_f1")
+    a("--cache_dir", default=None, help="where the F1 reward cache lives (default: <output_dir>/../.gp_mrc_cache)")
+
+
+def _training_arguments(p: argparse.ArgumentParser) -> None:
+    a = p.add_argument_group("training").add_argument
+    a("--per_device_train_batch_size", type=positive_int, default=16)
+    a("--per_device_eval_batch_size", type=positive_int, default=32)
+    a("--gradient_accumulation_steps", type=positive_int, default=1)
+    a("--learning_rate", type=positive_float, default=None, help="default 5e-5 (1e-4 on the built-in sample)")
+    a("--weight_decay", type=non_negative_float, default=0.01)
+    a("--max_grad_norm", type=non_negative_float, default=1.0)
+    a("--num_train_epochs", type=positive_float, default=None, help="default 3 (1 on the built-in sample is too few)")
+    a("--max_train_steps", type=positive_int, default=None, help="overrides num_train_epochs")
+    a("--lr_scheduler_type", default="linear")
+    a("--num_warmup_steps", type=steps_or_fraction, default=0.1, help="an int, or a fraction (< 1) of the training steps")
+    a("--seed", type=non_negative_int, default=42)
+    a("--output_dir", default="runs/gp_mrc")
+    a("--checkpointing_steps", type=steps_or_epoch, default=None, help="an int (every N steps) or 'epoch'")
+    a("--save_total_limit", type=positive_int, default=2)
+    a("--resume_from_checkpoint", default=None, help="a checkpoint folder, or 'latest'")
+    a("--eval_steps", type=positive_int, default=None, help="also evaluate every N steps (logged to eval_log.jsonl)")
+    a("--eval_every_epoch", action="store_true")
+    a("--do_eval", default="auto", choices=["auto", "yes", "no"])
+    a("--with_tracking", action="store_true", help="log to the trackers accelerate finds (tensorboard, wandb, ...)")
+    a("--report_to", default="all")
+    a("--mixed_precision", default="auto", choices=MIXED_PRECISION_CHOICES,
+      help="auto: bf16 where the hardware runs it natively (CUDA with bf16, CPUs with AVX512-BF16/AMX), else fp32 "
+      "(`accelerate launch --mixed_precision` is honoured); span logits and losses are fp32 in every case")
+    a("--cpu", action="store_true", help="force CPU; with torchrun gives multi-process gloo DDP")
+    a("--logging_steps", type=positive_int, default=10)
+    a("--preprocessing_num_workers", type=positive_int, default=None)
+
+
+def _research_arguments(p: argparse.ArgumentParser) -> None:
+    a = p.add_argument_group(
+        "research", "the recipe's parts, as the study (scripts/study.py) and the benchmarks vary them; the defaults are "
+        "the best recipe measured (BENCHMARKS.md), so a user leaves these alone").add_argument
+    a("--no_rope", action="store_true", help="ablation: GlobalPointer without rotary position embedding")
+    a("--span_bias", action=argparse.BooleanOptionalAction, default=True,
+      help="add linear start/end terms to the span score (Efficient GlobalPointer): they learn from step one while "
+      "the bilinear term grows from zero (--no-span_bias: the plain bilinear head)")
+    a("--attention_dropout", type=probability_or_encoder, default=0.0,
+      help="dropout on the encoder's attention probabilities while training: 0 (the default: no cost in dev F1 "
+      "at the study's protocol, and the fused attention kernel — with dropout PyTorch's CPU attention falls back to "
+      "an unfused path, 1.8x slower steps here), a probability, or 'encoder' for the encoder's own (0.1 for BERT)")
     a("--warm_start_steps", type=steps_or_fraction, default=0.5,
       help="gold-span-loss steps before the reward comes in: an int, or a fraction (< 1) of the training steps")
     a("--entropy_lambda", type=non_negative_float, default=0.01)
@@ -88,53 +130,17 @@ def _objective_arguments(p: argparse.ArgumentParser) -> None:
       help="raise the F1 loss's weight linearly over this many steps after the warm start (int or fraction)")
     a("--aux_start_end_weight", type=non_negative_float, default=0.0,
       help="add this weight × the start/end cross-entropy of the head's linear start/end terms (needs --span_bias)")
-    a("--decoding", default=None, choices=DECODINGS,
-      help="the answer: the most probable span (argmax), or the n-best entry of highest expected F1 under the "
-      "model's span distribution (expected_f1); default: expected_f1 for GlobalPointer (its span softmax is a "
-      "distribution over answers), argmax for start/end (its n-best scores are not)")
-    a("--decoding_temperature", type=positive_float, default=1.0, help="temperature on p for --decoding expected_f1")
     a("--f1_window", type=positive_int, default=None, help="pruning window W (tokens) for the per-span F1")
-    a("--cache_dir", default=None, help="where the F1 reward cache lives (default: <output_dir>/../.gp_mrc_cache)")
-
-
-def _training_arguments(p: argparse.ArgumentParser) -> None:
-    a = p.add_argument_group("training").add_argument
-    a("--per_device_train_batch_size", type=positive_int, default=16)
-    a("--per_device_eval_batch_size", type=positive_int, default=32)
-    a("--gradient_accumulation_steps", type=positive_int, default=1)
-    a("--learning_rate", type=positive_float, default=None, help="default 5e-5 (1e-4 on the built-in sample)")
     a("--head_learning_rate", type=finite_float, default=1e-3,
       help="learning rate of the randomly initialised span head (its own AdamW group); 0 or a negative value: "
       "--learning_rate")
-    a("--weight_decay", type=non_negative_float, default=0.01)
-    a("--max_grad_norm", type=non_negative_float, default=1.0)
-    a("--num_train_epochs", type=positive_float, default=None, help="default 3 (1 on the built-in sample is too few)")
-    a("--max_train_steps", type=positive_int, default=None, help="overrides num_train_epochs")
-    a("--lr_scheduler_type", default="linear")
-    a("--num_warmup_steps", type=steps_or_fraction, default=0.1, help="an int, or a fraction (< 1) of the training steps")
-    a("--seed", type=non_negative_int, default=42)
-    a("--output_dir", default="runs/gp_mrc")
-    a("--checkpointing_steps", type=steps_or_epoch, default=None, help="an int (every N steps) or 'epoch'")
-    a("--save_total_limit", type=positive_int, default=2)
-    a("--resume_from_checkpoint", default=None, help="a checkpoint folder, or 'latest'")
-    a("--eval_steps", type=positive_int, default=None, help="also evaluate every N steps (logged to eval_log.jsonl)")
     a("--intermediate_eval_samples", type=positive_int, default=None,
       help="evaluations before the final one use only the first N eval questions (cheap learning curves)")
-    a("--eval_every_epoch", action="store_true")
-    a("--do_eval", default="auto", choices=["auto", "yes", "no"])
-    a("--with_tracking", action="store_true", help="log to the trackers accelerate finds (tensorboard, wandb, ...)")
-    a("--report_to", default="all")
-    a("--mixed_precision", default="auto", choices=MIXED_PRECISION_CHOICES,
-      help="auto: bf16 where the hardware runs it natively (CUDA with bf16, CPUs with AVX512-BF16/AMX), else fp32 "
-      "(`accelerate launch --mixed_precision` is honoured); span logits and losses are fp32 in every case")
-    a("--cpu", action="store_true", help="force CPU; with torchrun gives multi-process gloo DDP")
-    a("--logging_steps", type=positive_int, default=10)
-    a("--preprocessing_num_workers", type=positive_int, default=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(description="Fine-tune a GlobalPointer reader on SQuAD-style data.")
-    for add in (_data_arguments, _model_arguments, _objective_arguments, _training_arguments):
+    for add in (_data_arguments, _model_arguments, _objective_arguments, _training_arguments, _research_arguments):
         add(p)
     return p
 

@@ -15,16 +15,11 @@ def dev_tuned_null_threshold(predictions: dict[str, str], nbest: dict[str, list[
                              examples: Any, lang: str) -> tuple[float, float]:
     """(best F1 in percent, its threshold) over `examples` (SQuAD v2's best_f1): the question is answered with
     its non-null answer when null_diff ≤ threshold, "" otherwise."""
-    from .metrics.aggregate import best_null_threshold
-    from .scoring import f1_score
+    from .metrics.aggregate import best_f1
 
-    scores, has_answer, odds = {}, {}, {}
-    for ex in examples:
-        qid, golds = ex["id"], list(ex["answers"]["text"])
-        text = predictions.get(qid) or next((x["text"] for x in nbest.get(qid, []) if x["text"]), "")
-        scores[qid], has_answer[qid] = f1_score(text, golds, lang), bool(golds)
-        odds[qid] = null_diff.get(qid, float("inf"))
-    return best_null_threshold(scores, has_answer, odds)
+    golds = {ex["id"]: list(ex["answers"]["text"]) for ex in examples}
+    answers = {q: predictions.get(q) or next((x["text"] for x in nbest.get(q, []) if x["text"]), "") for q in golds}
+    return best_f1(answers, golds, null_diff, lang)
 
 
 class Evaluator:

@@ -130,21 +130,21 @@ def v2_diagnostics(run_dir: str, golds: dict[str, list[str]]) -> dict[str, float
     """SQuAD v2 figures that do not depend on the null threshold: F1 of the best non-null span on answerable
     questions, and the official script's best_f1 (null threshold tuned on the dev set itself, an upper bound).
     Short runs often answer "" everywhere at threshold 0, which hides how well they read."""
-    from gp_mrc.metrics.aggregate import best_null_threshold
+    from gp_mrc.metrics.aggregate import best_f1
     from gp_mrc.scoring import f1_score
 
     with open(os.path.join(run_dir, "nbest_predictions.json")) as f:
         nbest = json.load(f)
     with open(os.path.join(run_dir, "null_odds.json")) as f:
         odds = json.load(f)
-    f1s, has = {}, {}
-    for qid, gold in golds.items():
+    best_span = {}
+    for qid in golds:
         spans = [e for e in nbest.get(qid, []) if e["text"]]
-        f1s[qid] = f1_score(max(spans, key=lambda e: e["score"])["text"], gold, "en") if spans and gold else 0.0
-        has[qid] = bool(gold)
-    answerable = [q for q in golds if has[q]]
-    return {"HasAns_f1_best_span": 100.0 * sum(f1s[q] for q in answerable) / max(len(answerable), 1),
-            "best_f1": best_null_threshold(f1s, has, odds)[0]}
+        best_span[qid] = max(spans, key=lambda e: e["score"])["text"] if spans else ""
+    answerable = [q for q, gold in golds.items() if gold]
+    has_ans_f1 = sum(f1_score(best_span[q], golds[q], "en") for q in answerable)
+    return {"HasAns_f1_best_span": 100.0 * has_ans_f1 / max(len(answerable), 1),
+            "best_f1": best_f1(best_span, golds, odds, "en")[0]}
 
 
 def f1_key(res: dict) -> tuple[str, str]:

@@ -135,3 +135,15 @@ def test_no_reexports_kept_for_tests(name: str) -> None:
                 if name in line and "for tests" in line:
                     offenders.append(f"{os.path.relpath(path, ROOT)}:{n}")
     assert not offenders, offenders
+
+
+def test_help_groups_research_flags_apart() -> None:
+    """train.py --help: the flags a user sets, then a "research" group with the study's knobs."""
+    from gp_mrc.arguments import build_parser
+
+    groups = {g.title: {a.dest for a in g._group_actions} for g in build_parser()._action_groups}
+    research = groups["research"]
+    assert {"no_rope", "multilabel_offset", "attention_dropout", "mixed_weight", "warm_start_loss"} <= research
+    user = groups["data and windows"] | groups["model"] | groups["objective and decoding"] | groups["training"]
+    assert not research & user
+    assert {"model_name_or_path", "train_file", "output_dir", "objective", "decoding"} <= user
