@@ -13,7 +13,7 @@ from .argtypes import (Parser, check_output_dir, finite_float, non_negative_floa
                        positive_int, probability_or_encoder, steps_or_epoch, steps_or_fraction)
 from .errors import UsageError
 from .precision import MIXED_PRECISION_CHOICES
-from .settings import check_windows
+from .settings import MAX_ANSWER_LENGTH, check_windows
 
 # the built-in sample's recipe (README: time and EM/F1 measured)
 SAMPLE_EPOCHS, SAMPLE_LEARNING_RATE, SAMPLE_MAX_SEQ_LENGTH = 4, 1e-4, 256
@@ -34,7 +34,8 @@ def _data_arguments(p: argparse.ArgumentParser) -> None:
     a("--max_seq_length", type=positive_int, default=None, help="default 384 (256 on the built-in sample)")
     a("--doc_stride", type=positive_int, default=128)
     a("--max_query_length", type=positive_int, default=64)
-    a("--max_answer_length", type=positive_int, default=30)
+    a("--max_answer_length", type=positive_int, default=MAX_ANSWER_LENGTH,
+      help="the longest answer, in tokens (spans masked beyond it; saved with the model)")
     a("--n_best_size", type=positive_int, default=20)
     a("--null_score_diff_threshold", type=finite_float, default=0.0)
     a("--tune_null_threshold", default="yes", choices=["yes", "no"],

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import UsageError
-from .settings import InferenceSettings
+from .settings import MAX_ANSWER_LENGTH, InferenceSettings
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class DataConfig:
     max_seq_length: int = 384
     doc_stride: int = 128
     max_query_length: int = 64
-    max_answer_length: int = 30
+    max_answer_length: int = MAX_ANSWER_LENGTH
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     preprocessing_num_workers: int | None = None

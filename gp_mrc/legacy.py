@@ -17,7 +17,7 @@ from .settings import SETTINGS_KEY, InferenceSettings
 LEGACY_CONFIG_NAME = "gp_mrc_config.json"
 LEGACY_WEIGHTS_NAME = "model.safetensors"
 LEGACY_HEAD_KEYS = ("head_size", "use_rope", "rope_base", "span_bias", "max_answer_length")
-LEGACY_MAX_ANSWER_LENGTH = 30  # the HeadConfig default of the time
+LEGACY_MAX_ANSWER_LENGTH = 30  # the HeadConfig default of the time (fixed: a later default must not change it)
 
 
 def _read_json(path: str) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from .choices import DECODINGS
 from .metrics import METRIC_NAMES
 
 SETTINGS_KEY = "inference_settings"  # the config.json key
+# The one default answer-length limit (tokens) of gp_mrc: training, the span head, rewards, the command lines.
+MAX_ANSWER_LENGTH = 30
+PIPELINE_MAX_ANSWER_LEN = 15  # transformers' pipeline("question-answering"): for a folder without our settings
 LANGS = ("en", "zh")
 
 
@@ -33,13 +36,14 @@ def check_windows(max_seq_length: int, doc_stride: int) -> None:
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """Defaults = transformers' pipeline("question-answering") (max_seq_len 384, doc_stride 128,
-    max_question_len 64, max_answer_len 15, handle_impossible_answer False)."""
+    """Windows as transformers' pipeline("question-answering") (max_seq_len 384, doc_stride 128, max_question_len
+    64, handle_impossible_answer False); answers up to gp_mrc's MAX_ANSWER_LENGTH tokens (PIPELINE_DEFAULTS: the
+    pipeline's 15, for a folder that carries no settings of its own)."""
 
     max_seq_length: int = 384
     doc_stride: int = 128
     max_query_length: int = 64
-    max_answer_length: int = 15
+    max_answer_length: int = MAX_ANSWER_LENGTH
     lang: str = "en"  # the metric's language: en = SQuAD, zh = CMRC (also used by expected-F1 decoding)
     metric: str = "squad"
     version_2_with_negative: bool = False  # "" (no answer) is a possible answer
@@ -82,7 +86,7 @@ class InferenceSettings:
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
-PIPELINE_DEFAULTS = InferenceSettings()
+PIPELINE_DEFAULTS = InferenceSettings(max_answer_length=PIPELINE_MAX_ANSWER_LEN)
 
 
 def settings_from_config(config: Any) -> InferenceSettings | None:

@@ -30,6 +30,8 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from study import finished, report, train_in_subprocess  # noqa: E402  (the sibling script: one way to run a training)
 
+from gp_mrc.settings import MAX_ANSWER_LENGTH  # noqa: E402
+
 # GlobalPointer rows use the additive start/end terms (--span_bias), which measured better than the plain
 # bilinear head in short runs (docs in gp_mrc/modeling.py); --extra applies to every row, (a) included.
 GP = ["--span_bias"]
@@ -68,7 +70,7 @@ def parse_args() -> argparse.Namespace:
     a("--warm_start_steps", type=float, default=0.3)
     a("--entropy_lambda", type=float, default=0.01)
     a("--f1_window", type=int, default=None)
-    a("--max_answer_length", type=int, default=30)
+    a("--max_answer_length", type=int, default=MAX_ANSWER_LENGTH)
     a("--eval_steps", type=int, default=None, help="learning-curve points every N steps")
     a("--intermediate_eval_samples", type=int, default=300)
     a("--speed_samples", type=int, default=300, help="dev questions timed for inference throughput")
