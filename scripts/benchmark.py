@@ -221,6 +221,24 @@ def measure_inference(args: argparse.Namespace, model_dirs: dict[str, str]) -> d
     return {k: len(examples) / statistics.median(v) for k, v in times.items()}
 
 
+def multilabel_and_expected_f1():
+    """The heavier of our objectives, both losses at weight 1 (the mixed schedule after its warm start), as the
+    training's own Objective computes them."""
+    from gp_mrc.objective import Objective
+
+    objective = Objective("mixed", gold_loss="multilabel", mixed_weight=1.0, reward_weight=1.0, entropy_lambda=0.01)
+    assert objective.weights(0) == (1.0, 1.0)
+    return objective
+
+
+def banded_loss(objective, out, batch: dict, f1):
+    """The objective's loss on dense model outputs: targets and rewards cut to the band, as the collator does."""
+    from gp_mrc.band import to_band
+
+    _, targets, f1b = to_band(out.max_span_length, out.span_mask, batch["targets"], f1)
+    return objective(out, {**batch, "targets": targets, "f1": f1b}, 0)[0]
+
+
 def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
     """Median training-step time (fwd + bwd + AdamW) of GlobalPointer head + losses vs the start/end head,
     same encoder weights, same real batch, interleaved."""
@@ -232,8 +250,6 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
     from gp_mrc.data import load_examples
     from gp_mrc.defaults import default_encoder_path
     from gp_mrc.features import prepare_features
-    from gp_mrc.band import to_band
-    from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy
     from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
     path = args.model_name_or_path or default_encoder_path()
@@ -249,16 +265,12 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
     gp = GlobalPointerForQuestionAnswering.from_encoder(path, HeadConfig(span_bias=True))
     se = StartEndForQuestionAnswering.from_encoder(path, HeadConfig())
     opts = {"a": torch.optim.AdamW(se.parameters(), 1e-5), "gp": torch.optim.AdamW(gp.parameters(), 1e-5)}
+    objective = multilabel_and_expected_f1()
 
     def step(name):
         model = se if name == "a" else gp
         out = model(**batch)
-        if name == "a":
-            loss = out.loss
-        else:  # the heavier of our objectives: both losses, as in the mixed schedule, computed as training does
-            mask, logits, targets, f1b = to_band(out.max_span_length, out.span_mask, out.logits, batch["targets"], f1)
-            loss = multilabel_categorical_crossentropy(logits, targets, mask, log_n_offset=True).mean() + \
-                expected_f1_loss(logits, f1b, mask, 0.01).loss.mean()
+        loss = out.loss if name == "a" else banded_loss(objective, out, batch, f1)
         loss.backward()
         opts[name].step()
         opts[name].zero_grad()
