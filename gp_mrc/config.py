@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from .defaults import HUB_NAME
 from .errors import UsageError
 from .settings import MAX_ANSWER_LENGTH, InferenceSettings
 
@@ -154,6 +155,8 @@ def folder_architecture(path: str) -> str | None:
     Read from its config.json (a hub name asks transformers)."""
     from . import legacy
 
+    if not os.path.isdir(path) and (os.path.exists(path) or not HUB_NAME.fullmatch(path)):
+        raise UsageError(f"--model_name_or_path {path}: no such model folder")
     try:
         if legacy.is_legacy_folder(path):
             return legacy.legacy_architecture(path)

@@ -58,7 +58,9 @@ def test_train_cross_checks(tmp_path, capsys):
     for argv, fragment in ((["--max_seq_length", "64", "--doc_stride", "128"], "doc_stride=128 leaves no room"),
                            (["--head_size", "15"], "--head_size must be even"),
                            (["--output_dir", __file__], "is a file, not a folder"),
-                           (["--output_dir", os.path.join(__file__, "run")], "is a file, not a folder")):
+                           (["--output_dir", os.path.join(__file__, "run")], "is a file, not a folder"),
+                           (["--model_name_or_path", str(tmp_path / "missing")], "no such model folder"),
+                           (["--architecture", "start_end", "--objective", "f1"], "leave --objective at its default")):
         with pytest.raises(SystemExit) as e:
             parse_args(argv)
         assert e.value.code == 2
