@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from transformers import AutoModelForQuestionAnswering
 
-from .losses import is_banded
+from .band import is_banded
 from .modeling import MASK_VALUE, HeadConfig, SpanOutput, start_plus_end, valid_span_mask
 from .settings import InferenceSettings, store_settings
 
@@ -66,21 +66,8 @@ class StartEndForQuestionAnswering(nn.Module):
     def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None,
                         **kwargs: Any) -> None:
         """The transformers QA model's save_pretrained (its settings ride in config.json), plus the tokenizer."""
-        from .legacy import remove_legacy_files
-
         if state_dict is not None:
             state_dict = {k.removeprefix("qa_model."): v for k, v in state_dict.items()}
         self.qa_model.save_pretrained(save_directory, state_dict=state_dict, **kwargs)
-        remove_legacy_files(save_directory)
         if tokenizer is not None:
             tokenizer.save_pretrained(save_directory)
-
-    @classmethod
-    def from_pretrained(cls, name_or_path: str) -> "StartEndForQuestionAnswering":
-        """Any start/end folder: ours (current or legacy) or a plain transformers QA model."""
-        from .loading import load_model
-
-        model = load_model(name_or_path).model
-        if not isinstance(model, cls):
-            raise ValueError(f"{name_or_path} holds a {type(model).__name__}, not a start/end reader")
-        return model

@@ -19,6 +19,8 @@ try:  # transformers 5.x declares nested configs with a spec; 4.x with a plain m
 except ImportError:
     SubConfigSpec = None
 
+from .settings import MAX_ANSWER_LENGTH
+
 MODEL_TYPE = "gp_mrc"
 
 
@@ -29,7 +31,7 @@ class HeadConfig:
     head_size: int = 64
     use_rope: bool = True
     rope_base: float = 10000.0
-    max_answer_length: int = 30  # spans of this many tokens or more are masked
+    max_answer_length: int = MAX_ANSWER_LENGTH  # spans longer than this many tokens are masked
     span_bias: bool = False  # add linear start/end terms u_sᵀh_i + u_eᵀh_j to the bilinear score
 
 
@@ -53,8 +55,12 @@ class GlobalPointerConfig(PretrainedConfig):
         sub_configs = {"encoder": AutoConfig}
 
     def __init__(self, encoder: Any = None, head_size: int = 64, use_rope: bool = True, rope_base: float = 10000.0,
-                 span_bias: bool = False, max_answer_length: int = 30, inference_settings: dict | None = None,
+                 span_bias: bool = False, max_answer_length: int | None = None, inference_settings: dict | None = None,
                  **kwargs: Any):
+        # stored once: a folder with inference settings keeps the answer-length limit there (to_dict); folders
+        # written before keep it at the top level as well, and either way it is read back here
+        if max_answer_length is None:
+            max_answer_length = (inference_settings or {}).get("max_answer_length", MAX_ANSWER_LENGTH)
         self.encoder = _as_encoder_config(encoder)
         self.head_size, self.use_rope, self.rope_base = head_size, use_rope, rope_base
         self.span_bias, self.max_answer_length = span_bias, max_answer_length
@@ -67,6 +73,13 @@ class GlobalPointerConfig(PretrainedConfig):
         h = head or HeadConfig()
         return cls(encoder=encoder, head_size=h.head_size, use_rope=h.use_rope, rope_base=h.rope_base,
                    span_bias=h.span_bias, max_answer_length=h.max_answer_length, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        settings = out.get("inference_settings")
+        if isinstance(settings, dict) and settings.get("max_answer_length") == out.get("max_answer_length"):
+            out.pop("max_answer_length")  # one place in config.json: the inference settings
+        return out
 
     @property
     def head_config(self) -> HeadConfig:

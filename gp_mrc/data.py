@@ -26,16 +26,15 @@ from typing import Any, Iterable
 
 import datasets
 
+from .errors import DataError
+from .json_files import JsonlRecords, parse_json_or_jsonl, read_text
+
 logger = logging.getLogger(__name__)
 
 # How far (in characters) an answer may be from its stated `answer_start` and still be repaired.
 REPAIR_RADIUS = 100
 
 COLUMNS = ("id", "title", "context", "question", "answers", "is_impossible")
-
-
-class DataError(ValueError):
-    """An input record that cannot be used; the message names the file and the record."""
 
 
 @dataclass
@@ -66,50 +65,6 @@ def is_blank(text: str) -> bool:
     """True if `text` has no visible character: only whitespace, control and format characters (NUL, zero-width
     space, BOM, ...), which tokenizers drop, so no token would be left."""
     return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text)
-
-
-def _read_text(path: str) -> str:
-    if not os.path.exists(path):
-        raise DataError(f"{path}: file not found")
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line}: not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r}); "
-                        "re-encode the file as UTF-8") from None
-
-
-class JsonlRecords(list):
-    """The records of a JSONL file, with the line each came from (`line_numbers`), for error messages."""
-
-    line_numbers: list[int]
-
-
-def _parse_json_or_jsonl(path: str, text: str, jsonl: bool | None = None) -> Any:
-    stripped = text.lstrip()
-    if jsonl is None:
-        jsonl = path.endswith(".jsonl") or (stripped[:1] == "{" and "\n{" in stripped and not path.endswith(".json"))
-    if jsonl:
-        records, lines = JsonlRecords(), []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}: line {n}: malformed JSON ({e.msg} at column {e.colno})") from None
-            lines.append(n)
-        records.line_numbers = lines
-        return records
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        # A JSONL file with a .json name: try line by line before giving up.
-        if e.msg == "Extra data":
-            return _parse_json_or_jsonl(path, text, jsonl=True)
-        raise DataError(f"{path}: line {e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
 
 
 def _answer_list(where: str, answers: Any) -> dict:
@@ -262,7 +217,7 @@ def load_examples(
     (right for training; for evaluation such questions still count, so pass False).
     """
     if os.path.exists(path_or_name) or path_or_name.endswith((".json", ".jsonl")):
-        obj = _parse_json_or_jsonl(path_or_name, _read_text(path_or_name))
+        obj = parse_json_or_jsonl(path_or_name, read_text(path_or_name))
         if isinstance(obj, dict) and isinstance(obj.get("data"), list) and obj["data"] \
                 and isinstance(obj["data"][0], dict) and "paragraphs" in obj["data"][0]:
             records = _squad_records(path_or_name, obj)

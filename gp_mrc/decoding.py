@@ -164,23 +164,7 @@ def best_answers(
     offsets_col = features["offset_mapping"]
     for e in range(len(examples)):
         ex = examples[e]
-        found: dict[tuple[int, int], float] = {}
-        null = math.inf
-        for f in by_example.get(e, []):
-            if f not in results:
-                raise KeyError(f"no model output for feature {f} of example {ex['id']!r}")
-            log_probs, starts, ends, null_lp = results[f]
-            offsets = offsets_col[f]
-            null = min(null, float(null_lp))
-            for lp, s, t in zip(log_probs, starts, ends):
-                lp = float(lp)
-                if not math.isfinite(lp):
-                    continue
-                span = (offsets[int(s)][0], offsets[int(t)][1])
-                if span[0] < 0 or span[1] <= span[0]:
-                    continue  # cannot happen for masked logits; guards hand-made inputs
-                if lp > found.get(span, -math.inf):
-                    found[span] = lp
+        found, null = _example_spans(ex["id"], by_example.get(e, []), results, offsets_col)
         cands = sorted((Candidate(lp, s, t) for (s, t), lp in found.items()), key=lambda c: -c.log_prob)[:n_best_size]
         context = ex["context"]
         entries = [{"text": context[c.start:c.end], "start": c.start, "end": c.end,
@@ -188,22 +172,48 @@ def best_answers(
         best_lp = cands[0].log_prob if cands else -math.inf
         diff = null - best_lp if math.isfinite(null) else -math.inf
         answer = entries[choose(entries, decoding, lang, temperature)]["text"] if entries else ""
-        if version_2_with_negative:
-            if math.isfinite(null):
-                entries.append({"text": "", "start": -1, "end": -1, "score": null, "probability": math.exp(null)})
-                entries.sort(key=lambda x: -x["score"])
+        if version_2_with_negative and math.isfinite(null):
+            entries.append({"text": "", "start": -1, "end": -1, "score": null, "probability": math.exp(null)})
+            entries.sort(key=lambda x: -x["score"])
         if raw_scores and entries:
-            top = max(x["score"] for x in entries)
-            z = sum(math.exp(x["score"] - top) for x in entries)
-            for x in entries:
-                x["probability"] = math.exp(x["score"] - top) / z
-        if version_2_with_negative:
-            if not cands or diff > null_score_diff_threshold:
-                answer = ""
+            _softmax_probabilities(entries)
+        if version_2_with_negative and (not cands or diff > null_score_diff_threshold):
+            answer = ""
         predictions[ex["id"]] = answer
         nbest[ex["id"]] = entries
         null_diff[ex["id"]] = diff
     return predictions, nbest, null_diff
+
+
+def _example_spans(example_id: str, feature_ids: list[int], results: dict, offsets_col: Any
+                   ) -> tuple[dict[tuple[int, int], float], float]:
+    """({(char start, char end): best log p over the example's windows}, the lowest null log p of its windows)."""
+    found: dict[tuple[int, int], float] = {}
+    null = math.inf
+    for f in feature_ids:
+        if f not in results:
+            raise KeyError(f"no model output for feature {f} of example {example_id!r}")
+        log_probs, starts, ends, null_lp = results[f]
+        offsets = offsets_col[f]
+        null = min(null, float(null_lp))
+        for lp, s, t in zip(log_probs, starts, ends):
+            lp = float(lp)
+            if not math.isfinite(lp):
+                continue
+            span = (offsets[int(s)][0], offsets[int(t)][1])
+            if span[0] < 0 or span[1] <= span[0]:
+                continue  # cannot happen for masked logits; guards hand-made inputs
+            if lp > found.get(span, -math.inf):
+                found[span] = lp
+    return found, null
+
+
+def _softmax_probabilities(entries: list[dict]) -> None:
+    """Raw scores (start/end): probabilities as a softmax over the example's n-best, as the transformers examples."""
+    top = max(x["score"] for x in entries)
+    z = sum(math.exp(x["score"] - top) for x in entries)
+    for x in entries:
+        x["probability"] = math.exp(x["score"] - top) / z
 
 
 def collect_results(batches: Iterable[tuple[torch.Tensor, WindowTopK]]) -> dict[int, tuple[list, list, list, float]]:

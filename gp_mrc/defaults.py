@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 
 # The project root's data/ folder (present in a clone; a wheel install has no sample data).
 DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
 SAMPLE_TRAIN_FILE = os.path.join(DATA_DIR, "sample_train.json")
 SAMPLE_DEV_FILE = os.path.join(DATA_DIR, "sample_dev.json")
+
+HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # "name" or "owner/name"; anything else is a local path
 
 
 def default_encoder_path() -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
 from accelerate import Accelerator
 
+from .config import DataConfig, EvalConfig
 from .inference import answer_features, score_predictions, write_predictions
 
 
@@ -15,16 +15,11 @@ def dev_tuned_null_threshold(predictions: dict[str, str], nbest: dict[str, list[
                              examples: Any, lang: str) -> tuple[float, float]:
     """(best F1 in percent, its threshold) over `examples` (SQuAD v2's best_f1): the question is answered with
     its non-null answer when null_diff ≤ threshold, "" otherwise."""
-    from .metrics.aggregate import best_null_threshold
-    from .scoring import f1_score
+    from .metrics.aggregate import best_f1
 
-    scores, has_answer, odds = {}, {}, {}
-    for ex in examples:
-        qid, golds = ex["id"], list(ex["answers"]["text"])
-        text = predictions.get(qid) or next((x["text"] for x in nbest.get(qid, []) if x["text"]), "")
-        scores[qid], has_answer[qid] = f1_score(text, golds, lang), bool(golds)
-        odds[qid] = null_diff.get(qid, float("inf"))
-    return best_null_threshold(scores, has_answer, odds)
+    golds = {ex["id"]: list(ex["answers"]["text"]) for ex in examples}
+    answers = {q: predictions.get(q) or next((x["text"] for x in nbest.get(q, []) if x["text"]), "") for q in golds}
+    return best_f1(answers, golds, null_diff, lang)
 
 
 class Evaluator:
@@ -33,38 +28,40 @@ class Evaluator:
     (cheap learning curves) and prefix their files with the tag. Keeps the time it took (training speed
     excludes it)."""
 
-    def __init__(self, args: argparse.Namespace, accelerator: Accelerator, examples: Any, features: Any,
-                 pad_token_id: int, lang: str, metric: str):
-        self.args, self.accelerator = args, accelerator
+    def __init__(self, config: EvalConfig, data: DataConfig, output_dir: str, accelerator: Accelerator,
+                 examples: Any, features: Any, pad_token_id: int, lang: str, metric: str):
+        self.config, self.accelerator = config, accelerator
+        self.max_answer_length, self.version_2 = data.max_answer_length, data.version_2_with_negative
+        self.num_workers = data.dataloader_num_workers
+        self.output_dir = output_dir
         self.examples, self.features = examples, features
         self.pad_token_id, self.lang, self.metric = pad_token_id, lang, metric
         self.seconds = 0.0
         self.last: tuple[dict, dict, dict] | None = None  # (predictions, nbest, null_diff) of the last call
 
     def _subset(self, tag: str) -> tuple[Any, Any]:
-        n = self.args.intermediate_eval_samples
+        n = self.config.intermediate_eval_samples
         if tag == "final" or not n or n >= len(self.examples):
             return self.examples, self.features
         examples = self.examples.select(range(n))
         return examples, self.features.filter(lambda x: x < n, input_columns="example_index")
 
     def __call__(self, model: Any, tag: str) -> dict[str, Any]:
-        t0, args, acc = time.time(), self.args, self.accelerator
+        t0, c, acc = time.time(), self.config, self.accelerator
         examples, features = self._subset(tag)
         preds, nbest, null_diff = answer_features(
-            model, examples, features, pad_token_id=self.pad_token_id, batch_size=args.per_device_eval_batch_size,
-            n_best_size=args.n_best_size, version_2_with_negative=args.version_2_with_negative,
-            null_score_diff_threshold=args.null_score_diff_threshold, max_answer_length=args.max_answer_length,
-            accelerator=acc, disable_progress=not acc.is_local_main_process, decoding=args.decoding,
-            temperature=args.decoding_temperature, lang=self.lang,
-            num_workers=getattr(args, "dataloader_num_workers", 0) or 0)
+            model, examples, features, pad_token_id=self.pad_token_id, batch_size=c.per_device_eval_batch_size,
+            n_best_size=c.n_best_size, version_2_with_negative=self.version_2,
+            null_score_diff_threshold=c.null_score_diff_threshold, max_answer_length=self.max_answer_length,
+            accelerator=acc, disable_progress=not acc.is_local_main_process, decoding=c.decoding,
+            temperature=c.decoding_temperature, lang=self.lang, num_workers=self.num_workers)
         results: dict[str, Any] = {}
         self.last = (preds, nbest, null_diff)
         if acc.is_main_process:
             if len(preds) != len(examples):
                 raise RuntimeError(f"{len(preds)} predictions for {len(examples)} examples")
             results = score_predictions(preds, examples, self.metric)
-            write_predictions(args.output_dir, preds, nbest, null_diff if args.version_2_with_negative else None,
+            write_predictions(self.output_dir, preds, nbest, null_diff if self.version_2 else None,
                               prefix="" if tag == "final" else f"{tag}_")
         model.train()
         self.seconds += time.time() - t0

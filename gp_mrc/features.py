@@ -27,6 +27,8 @@ from typing import Any, Iterator
 import datasets
 import numpy as np
 
+from .settings import check_windows, query_room
+
 logger = logging.getLogger(__name__)
 
 NOT_PASSAGE = (-1, -1)
@@ -155,11 +157,8 @@ def prepare_features(
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError("gp_mrc needs a fast tokenizer (offset mappings); "
                          f"{type(tokenizer).__name__} is a slow one — load it with use_fast=True")
-    # Windows need room for more passage than the overlap: cap the question so that they always have it.
-    max_query_length = min(max_query_length, max_seq_length - doc_stride - 4)
-    if max_query_length < 1:
-        raise ValueError(f"doc_stride={doc_stride} leaves no room for the question in a window of "
-                         f"max_seq_length={max_seq_length}; use a doc_stride below max_seq_length / 2")
+    check_windows(max_seq_length, doc_stride)
+    max_query_length = min(max_query_length, query_room(max_seq_length, doc_stride))
     with _progress_bars(progress):
         features = examples.map(
             _tokenize_batch,

@@ -17,7 +17,7 @@ from .settings import SETTINGS_KEY, InferenceSettings
 LEGACY_CONFIG_NAME = "gp_mrc_config.json"
 LEGACY_WEIGHTS_NAME = "model.safetensors"
 LEGACY_HEAD_KEYS = ("head_size", "use_rope", "rope_base", "span_bias", "max_answer_length")
-LEGACY_MAX_ANSWER_LENGTH = 30  # the HeadConfig default of the time
+LEGACY_MAX_ANSWER_LENGTH = 30  # the HeadConfig default of the time (fixed: a later default must not change it)
 
 
 def _read_json(path: str) -> dict[str, Any]:
@@ -82,14 +82,11 @@ def load_legacy_globalpointer(path: str) -> Any:
     return model
 
 
-def load_legacy_start_end(path: str) -> Any:
-    """A StartEndForQuestionAnswering from a legacy start/end folder (a transformers QA folder + gp_mrc_config.json)."""
-    from .baseline import StartEndForQuestionAnswering
-    from .loading import load_qa_model
-
+def legacy_start_end_settings(path: str) -> InferenceSettings:
+    """The settings of a legacy start/end folder (a transformers QA folder + gp_mrc_config.json); the loader
+    wraps its QA model with them."""
     _check_legacy_files(path)
-    settings = legacy_settings(_read_json(os.path.join(path, LEGACY_CONFIG_NAME)))
-    return StartEndForQuestionAnswering.with_settings(load_qa_model(path), settings)
+    return legacy_settings(_read_json(os.path.join(path, LEGACY_CONFIG_NAME)))
 
 
 def remove_legacy_files(directory: str) -> None:

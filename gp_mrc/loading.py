@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import Any, NamedTuple
 
 from torch import nn
@@ -29,7 +28,7 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_mo
                 "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model",
                    "sentencepiece.bpe.model")
-HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+from .defaults import HUB_NAME
 
 
 class LoadedModel(NamedTuple):
@@ -115,7 +114,8 @@ def _load(name_or_path: str, kind: str) -> nn.Module:
     if kind == "legacy_globalpointer":
         return legacy.load_legacy_globalpointer(name_or_path)
     if kind == "legacy_start_end":
-        return legacy.load_legacy_start_end(name_or_path)
+        settings = legacy.legacy_start_end_settings(name_or_path)
+        return StartEndForQuestionAnswering.with_settings(load_qa_model(name_or_path), settings)
     if kind == "globalpointer":
         return _load_globalpointer(name_or_path)
     if kind == "start_end":
@@ -152,6 +152,13 @@ def load_model(name_or_path: str) -> LoadedModel:
                       "(scripts/train.py's output, or a transformers question-answering model)?") from None
     architecture = "globalpointer" if isinstance(model, GlobalPointerForQuestionAnswering) else "start_end"
     return LoadedModel(model.eval(), settings, architecture)
+
+
+def save_model(model: nn.Module, directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:
+    """The folder in the current layout (config.json with the inference settings, weights, tokenizer); a
+    gp_mrc_config.json of an earlier layout left there by a previous save is removed."""
+    model.save_pretrained(directory, tokenizer=tokenizer, state_dict=state_dict)
+    legacy.remove_legacy_files(directory)
 
 
 def load_tokenizer(name_or_path: str) -> Any:

@@ -10,7 +10,7 @@ Both return one value per window; callers average. Masked spans take no part: th
 drops them, the softmax gives them exactly zero probability and zero gradient.
 
 The losses read either layout of the spans: dense (B, n, n), or the band (B, n, w), [b, i, l] = span (i, i + l),
-that training uses (is_banded, band_of, band_windows, to_band below: the one way the project takes the band).
+that training uses (gp_mrc/band.py: the one way the project takes the band).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .choices import OBJECTIVES, REWARDS  # noqa: F401  (REWARDS re-exported)
+from .choices import OBJECTIVES
 
 def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     """fp16/bf16 → fp32 for stable logsumexp; fp64 stays fp64 (gradcheck)."""
@@ -115,37 +115,6 @@ def soft_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, tau
     z = torch.where(support, f1.to(logp.dtype) / tau, torch.full_like(logp, _FILL))
     q = torch.softmax(z.flatten(1), dim=1) * support.flatten(1)
     return -(q * logp.flatten(1)).sum(1)
-
-
-def is_banded(n: int, width: int | None) -> bool:
-    """Whether (B, n, n) span tensors are kept as the band j − i < width, (B, n, width): a band as wide as the
-    window is the dense matrix. The one rule for to_band and the training collator."""
-    return width is not None and width < n
-
-
-def band_windows(x: torch.Tensor, width: int) -> torch.Tensor:
-    """(B, n) → (B, n, width) view-like windows: [b, i, l] = x[b, i + l], zero (False) past the window's end."""
-    padded = torch.cat([x, x.new_zeros(x.shape[0], width)], dim=1)
-    return padded.unfold(1, width, 1)[:, :x.shape[1]]
-
-
-def band_of(scores: torch.Tensor, width: int) -> torch.Tensor:
-    """(B, n, n) → (B, n, width), [b, i, l] = scores[b, i, i + l] (0 past the window's end): a strided view of
-    the right-padded matrix, so neither an index tensor nor a gather (and its scatter backward) is needed."""
-    b, n, _ = scores.shape
-    padded = torch.nn.functional.pad(scores, (0, width))  # (B, n, n + width), contiguous
-    return padded.as_strided((b, n, width), (n * (n + width), n + width + 1, 1))
-
-
-def to_band(width: int | None, mask: torch.Tensor, *spans: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """(B, n, n) span tensors → (B, n, width) holding only spans with j − i < width: entry [b, i, l] is span
-    (i, i + l). When the mask already excludes longer spans (max_answer_length) the losses are unchanged,
-    and the elementwise work drops from n² to n·width per window (the dense matrix was ~90% masked).
-    Returns (band mask, *banded tensors); positions past the window end are masked out (and hold 0). Tensors already in
-    the band layout (a model called with banded=True: last dimension = width < n) pass through as they are."""
-    if not is_banded(mask.shape[-1], width):
-        return (mask, *spans)
-    return tuple(band_of(t, width) for t in (mask, *spans))  # past the window's end: False / 0
 
 
 def objective_weights(step: int, objective: str, warm_start_steps: int, mixed_weight: float = 1.0,

@@ -3,7 +3,6 @@ span head on it), for --architecture globalpointer or start_end."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 from typing import Any
 
@@ -11,9 +10,10 @@ import torch
 from torch import nn
 
 from .baseline import StartEndForQuestionAnswering
-from .defaults import default_encoder_path
+from .config import ModelConfig, TrainConfig
 from .loading import load_model, load_tokenizer, model_kind
 from .modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from .errors import UsageError
 
 logger = logging.getLogger("gp_mrc")
 
@@ -25,15 +25,15 @@ def _kind(path: str) -> str:
     try:
         return model_kind(path)
     except (OSError, ValueError) as e:
-        raise SystemExit(f"error: --model_name_or_path {path}: cannot read its config ({e})") from None
+        raise UsageError(f"--model_name_or_path {path}: cannot read its config ({e})") from None
 
 
-def _fresh_model(args: argparse.Namespace, path: str, folder_architecture: str | None) -> nn.Module:
-    head = HeadConfig(head_size=args.head_size, use_rope=not args.no_rope, span_bias=args.span_bias,
-                      max_answer_length=args.max_answer_length)
-    if args.architecture == "start_end":
+def _fresh_model(config: ModelConfig, max_answer_length: int, path: str, folder_architecture: str | None) -> nn.Module:
+    head = HeadConfig(head_size=config.head_size, use_rope=not config.no_rope, span_bias=config.span_bias,
+                      max_answer_length=max_answer_length)
+    if config.architecture == "start_end":
         if folder_architecture == "globalpointer":
-            raise SystemExit(f"error: {path} holds a GlobalPointer reader; a start/end reader starts from an encoder "
+            raise UsageError(f"{path} holds a GlobalPointer reader; a start/end reader starts from an encoder "
                              "or a start/end folder")
         return StartEndForQuestionAnswering.from_encoder(path, head)
     if folder_architecture == "start_end":
@@ -60,7 +60,7 @@ def set_attention_dropout(model: nn.Module, p: float) -> int:
     Why: scaled_dot_product_attention with dropout_p > 0 has no fused CPU kernel; its fallback materialises
     the (B, heads, n, n) probabilities and draws a random mask for them, most of a MiniLM step here."""
     if not 0.0 <= p < 1.0:
-        raise SystemExit(f"error: --attention_dropout must be in [0, 1), got {p}")
+        raise UsageError(f"--attention_dropout must be in [0, 1), got {p}")
     changed = 0
     for module in model.modules():
         # configs: the model's and the encoder's own (GlobalPointerConfig nests it; saved with the folder)
@@ -81,7 +81,7 @@ def set_attention_dropout(model: nn.Module, p: float) -> int:
                 child.p = p
                 changed += 1
     if not changed:
-        raise SystemExit(f"error: --attention_dropout: no attention dropout found in this encoder "
+        raise UsageError(f"--attention_dropout: no attention dropout found in this encoder "
                          f"({type(model).__name__}); pass --attention_dropout encoder")
     return changed
 
@@ -97,35 +97,30 @@ def fp32_master_weights(model: nn.Module) -> bool:
     return True
 
 
-def model_for_training(args: argparse.Namespace) -> tuple[nn.Module, Any]:
-    """(model, tokenizer) for `args`. --architecture left unset (None) becomes the folder's architecture, or
-    globalpointer for an encoder; a reader folder of the asked architecture continues training as it is (its
-    head settings kept), otherwise a fresh head goes on the folder's encoder."""
-    path = args.model_name_or_path or default_encoder_path()
+def model_for_training(config: TrainConfig) -> tuple[nn.Module, Any]:
+    """(model, tokenizer) for the run: a reader folder of the run's architecture (resolved by parse_args)
+    continues training as it is (its head settings kept), otherwise a fresh head goes on the folder's encoder."""
+    path, architecture = config.data.model_name_or_path, config.model.architecture
     try:
-        tokenizer = load_tokenizer(args.tokenizer_name or path)
+        tokenizer = load_tokenizer(config.data.tokenizer_name or path)
     except FileNotFoundError as e:
-        raise SystemExit(f"error: {e}") from None
+        raise UsageError(str(e)) from None
     folder_architecture = FOLDER_ARCHITECTURE[_kind(path)]
-    args.architecture = args.architecture or folder_architecture or "globalpointer"
-    if args.architecture == "start_end" and args.objective not in (None, "multilabel"):
-        raise SystemExit("--architecture start_end trains with its own start/end cross-entropy; "
-                         "leave --objective at its default")
-    if folder_architecture == args.architecture:
+    if folder_architecture == architecture:
         try:
             model = load_model(path).model
         except (FileNotFoundError, OSError) as e:
-            raise SystemExit(f"error: {e}") from None
-        logger.info("continuing the %s reader of %s", args.architecture, path)
+            raise UsageError(str(e)) from None
+        logger.info("continuing the %s reader of %s", architecture, path)
     else:
-        model = _fresh_model(args, path, folder_architecture)
-    if args.aux_start_end_weight and not (isinstance(model, GlobalPointerForQuestionAnswering)
-                                          and model.config.span_bias):
-        raise SystemExit("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
+        model = _fresh_model(config.model, config.data.max_answer_length, path, folder_architecture)
+    if config.objective.aux_start_end_weight and not (isinstance(model, GlobalPointerForQuestionAnswering)
+                                                      and model.config.span_bias):
+        raise UsageError("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
     if fp32_master_weights(model):
         logger.info("%s stores half-precision weights: trained as fp32 master weights", path)
-    set_max_answer_length(model, args.max_answer_length)
-    if getattr(args, "attention_dropout", "encoder") != "encoder":
-        n = set_attention_dropout(model, args.attention_dropout)
-        logger.info("attention dropout %g (%d modules)", args.attention_dropout, n)
+    set_max_answer_length(model, config.data.max_answer_length)
+    if config.model.attention_dropout != "encoder":
+        n = set_attention_dropout(model, config.model.attention_dropout)
+        logger.info("attention dropout %g (%d modules)", config.model.attention_dropout, n)
     return model, tokenizer

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
-from .configuration import MODEL_TYPE, GlobalPointerConfig, HeadConfig  # noqa: F401  (HeadConfig re-exported)
-from .losses import band_of, band_windows, is_banded
+from .configuration import MODEL_TYPE, GlobalPointerConfig, HeadConfig
+from .band import band_of, band_windows, is_banded
 
 
 # Finite, representable in fp16 and bf16 (fp16 max is 65504), and exp() of it underflows to 0.
@@ -206,26 +206,10 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
         """A randomly initialised encoder (tests, training from scratch)."""
         return cls(GlobalPointerConfig.from_head_config(config, head_config))
 
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str, *args: Any,
-                        **kwargs: Any) -> "GlobalPointerForQuestionAnswering":
-        """transformers' from_pretrained; also reads the folders of gp_mrc before the transformers config
-        (encoder config.json + gp_mrc_config.json + model.safetensors)."""
-        from . import legacy
-        from .loading import check_folder_files
-
-        path = str(pretrained_model_name_or_path)
-        if legacy.is_legacy_folder(path):
-            return legacy.load_legacy_globalpointer(path)
-        check_folder_files(path)
-        return super().from_pretrained(path, *args, **kwargs)
-
     def save_pretrained(self, save_directory: str, *args: Any, tokenizer: Any = None, **kwargs: Any) -> None:
-        """transformers' save_pretrained (config.json + model.safetensors), plus the tokenizer if given."""
-        from .legacy import remove_legacy_files
-
+        """transformers' save_pretrained (config.json + model.safetensors), plus the tokenizer if given. (Folders
+        of earlier layouts are read by gp_mrc.loading.load_model, not here: the model does not know its loader.)"""
         super().save_pretrained(save_directory, *args, **kwargs)
-        remove_legacy_files(save_directory)
         if tokenizer is not None:
             tokenizer.save_pretrained(save_directory)
 

@@ -17,7 +17,8 @@ from typing import Any, Callable
 import torch
 
 from .losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights, soft_f1_loss,
-                     span_cross_entropy, start_end_cross_entropy, to_band)
+                     span_cross_entropy, start_end_cross_entropy)
+from .band import to_band
 
 
 def steps_of(value: float, total: int) -> int:
@@ -27,28 +28,31 @@ def steps_of(value: float, total: int) -> int:
 
 @dataclass(frozen=True)
 class Objective:
-    objective: str = "multilabel"  # multilabel | f1 | mixed
+    """Defaults: the command line's recipe (gp_mrc.config.ObjectiveConfig), its step counts resolved to 0."""
+
+    objective: str = "mixed"  # multilabel | f1 | mixed
     warm_start_steps: int = 0
-    gold_loss: str = "multilabel"  # multilabel | softmax
+    gold_loss: str = "softmax"  # multilabel | softmax
     log_n_offset: bool = True
     reward: str = "expected_f1"  # expected_f1 | soft_f1
     entropy_lambda: float = 0.01
     soft_f1_tau: float = 0.3
-    mixed_weight: float = 0.1
+    mixed_weight: float = 1.0
     reward_weight: float = 1.0
     ramp_steps: int = 0
     aux_start_end_weight: float = 0.0
 
     @classmethod
-    def from_args(cls, args: Any, total_steps: int) -> "Objective":
-        return cls(objective=args.objective,
-                   warm_start_steps=steps_of(args.warm_start_steps, total_steps) if args.objective != "multilabel"
-                   else 0,
-                   gold_loss=args.warm_start_loss, log_n_offset=args.multilabel_offset == "log_n",
-                   reward=args.reward, entropy_lambda=args.entropy_lambda, soft_f1_tau=args.soft_f1_tau,
-                   mixed_weight=args.mixed_weight, reward_weight=args.reward_weight,
-                   ramp_steps=steps_of(args.reward_ramp_steps, total_steps),
-                   aux_start_end_weight=args.aux_start_end_weight)
+    def from_config(cls, config: Any, total_steps: int) -> "Objective":
+        """From a gp_mrc.config.ObjectiveConfig (steps as given: an int or a fraction of `total_steps`)."""
+        return cls(objective=config.objective,
+                   warm_start_steps=steps_of(config.warm_start_steps, total_steps)
+                   if config.objective != "multilabel" else 0,
+                   gold_loss=config.warm_start_loss, log_n_offset=config.multilabel_offset == "log_n",
+                   reward=config.reward, entropy_lambda=config.entropy_lambda, soft_f1_tau=config.soft_f1_tau,
+                   mixed_weight=config.mixed_weight, reward_weight=config.reward_weight,
+                   ramp_steps=steps_of(config.reward_ramp_steps, total_steps),
+                   aux_start_end_weight=config.aux_start_end_weight)
 
     @property
     def uses_rewards(self) -> bool:

@@ -65,3 +65,21 @@ def autocast(device_type: str, mixed_precision: str) -> Iterator[Any]:
     dtype = torch.bfloat16 if mixed_precision == "bf16" else torch.float16
     with torch.autocast(device_type=device_type, dtype=dtype) as ctx:
         yield ctx
+
+
+def describe_device(device: torch.device) -> str:
+    """"cpu", or the GPU a run trained on and what drove it: "NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0)"."""
+    if device.type != "cuda":
+        return device.type
+    import torch
+
+    return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}, torch {torch.__version__})"
+
+
+def peak_gpu_memory(device: torch.device) -> dict[str, float]:
+    """{"peak_gpu_mb": ...} for a CUDA device (what a run's timing records), else {}."""
+    if device.type != "cuda":
+        return {}
+    import torch
+
+    return {"peak_gpu_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)}

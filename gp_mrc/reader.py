@@ -10,12 +10,19 @@ import torch
 from .data import build_examples
 from .features import prepare_features
 from .inference import answer_features
-from .loading import as_span_model, load_model, load_tokenizer, settings_of  # noqa: F401  (load_tokenizer re-exported)
+from .loading import as_span_model, load_model, load_tokenizer, settings_of
 from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_records
 from .precision import resolve_mixed_precision
 from .settings import InferenceSettings
 
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
+
+
+def check_counts(**counts: int | None) -> None:
+    """top_k, n_best_size, batch_size: positive integers (None: the default), else one clear ValueError."""
+    for name, value in counts.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -41,6 +48,7 @@ class Reader:
                  batch_size: int = 32, device: str | None = None, mixed_precision: str = "auto", **overrides: Any):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader."""
+        check_counts(batch_size=batch_size)
         self.device = resolve_device(device)
         # bf16 where the hardware runs it natively (1.9x faster inference on an AVX512-BF16 CPU), else fp32
         self.mixed_precision = resolve_mixed_precision(mixed_precision, self.device.type)
@@ -76,6 +84,7 @@ class Reader:
 
         A record with an empty question or passage gets no answers ([]), with a warning naming it; if no record
         is usable, raises `DataError`."""
+        check_counts(top_k=top_k, n_best_size=n_best_size, batch_size=batch_size)
         s = self.settings.replace(max_answer_length=max_answer_length, version_2_with_negative=handle_impossible_answer,
                                   null_score_diff_threshold=null_score_diff_threshold, decoding=decoding,
                                   decoding_temperature=temperature, max_seq_length=max_seq_length,

@@ -16,18 +16,34 @@ from .choices import DECODINGS
 from .metrics import METRIC_NAMES
 
 SETTINGS_KEY = "inference_settings"  # the config.json key
+# The one default answer-length limit (tokens) of gp_mrc: training, the span head, rewards, the command lines.
+MAX_ANSWER_LENGTH = 30
+PIPELINE_MAX_ANSWER_LEN = 15  # transformers' pipeline("question-answering"): for a folder without our settings
 LANGS = ("en", "zh")
+
+
+def query_room(max_seq_length: int, doc_stride: int) -> int:
+    """The most question tokens a window keeps: windows need room for more passage than their overlap, so the
+    question is capped to leave it (`doc_stride` + [CLS] and separators)."""
+    return max_seq_length - doc_stride - 4
+
+
+def check_windows(max_seq_length: int, doc_stride: int) -> None:
+    if query_room(max_seq_length, doc_stride) < 1:
+        raise ValueError(f"doc_stride={doc_stride} leaves no room for the question in a window of "
+                         f"max_seq_length={max_seq_length}; use a doc_stride below max_seq_length / 2")
 
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    """Defaults = transformers' pipeline("question-answering") (max_seq_len 384, doc_stride 128,
-    max_question_len 64, max_answer_len 15, handle_impossible_answer False)."""
+    """Windows as transformers' pipeline("question-answering") (max_seq_len 384, doc_stride 128, max_question_len
+    64, handle_impossible_answer False); answers up to gp_mrc's MAX_ANSWER_LENGTH tokens (PIPELINE_DEFAULTS: the
+    pipeline's 15, for a folder that carries no settings of its own)."""
 
     max_seq_length: int = 384
     doc_stride: int = 128
     max_query_length: int = 64
-    max_answer_length: int = 15
+    max_answer_length: int = MAX_ANSWER_LENGTH
     lang: str = "en"  # the metric's language: en = SQuAD, zh = CMRC (also used by expected-F1 decoding)
     metric: str = "squad"
     version_2_with_negative: bool = False  # "" (no answer) is a possible answer
@@ -40,6 +56,7 @@ class InferenceSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"inference setting {name} must be a positive integer, got {value!r}")
+        check_windows(self.max_seq_length, self.doc_stride)
         if self.lang not in LANGS:
             raise ValueError(f"inference setting lang must be one of {LANGS}, got {self.lang!r}")
         if self.metric not in METRIC_NAMES:
@@ -69,7 +86,7 @@ class InferenceSettings:
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
-PIPELINE_DEFAULTS = InferenceSettings()
+PIPELINE_DEFAULTS = InferenceSettings(max_answer_length=PIPELINE_MAX_ANSWER_LEN)
 
 
 def settings_from_config(config: Any) -> InferenceSettings | None:
@@ -81,15 +98,3 @@ def settings_from_config(config: Any) -> InferenceSettings | None:
 def store_settings(config: Any, settings: InferenceSettings) -> None:
     """Put the settings into a model config: save_pretrained then writes them into config.json."""
     setattr(config, SETTINGS_KEY, settings.to_dict())
-
-
-def settings_from_args(args: Any, lang: str) -> InferenceSettings:
-    """The settings of a training run (scripts/train.py's arguments; `lang` is the resolved language)."""
-    from .metrics import metric_name
-
-    return InferenceSettings(
-        max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, max_query_length=args.max_query_length,
-        max_answer_length=args.max_answer_length, lang=lang, metric=metric_name(lang, args.version_2_with_negative),
-        version_2_with_negative=args.version_2_with_negative,
-        null_score_diff_threshold=args.null_score_diff_threshold, decoding=args.decoding,
-        decoding_temperature=args.decoding_temperature)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from .batching import EpochPermutationSampler
 from .collate import SpanCollator
 from .data import DataError, detect_language, load_examples
 from .features import content_key, prepare_features
+from .config import DataConfig, OptimConfig
 
 logger = logging.getLogger("gp_mrc")
 
@@ -33,23 +33,20 @@ class TrainingData:
     f1_table: Any = None
 
 
-def load_data(args: argparse.Namespace) -> TrainingData:
+def load_data(data: DataConfig, do_eval: str = "auto") -> TrainingData:
     """The examples (a bad file ends the run with one line naming the record) and the metric they are scored by."""
     from .metrics import metric_name
 
-    try:
-        train = load_train_examples(args.train_file or [args.dataset_name], version_2=args.version_2_with_negative,
-                                    config_name=args.dataset_config_name, max_samples=args.max_train_samples)
-        eval_source = args.validation_file or args.dataset_name
-        evaluation = None
-        if eval_source and args.do_eval != "no":
-            evaluation = load_examples(eval_source, version_2=args.version_2_with_negative, split="validation",
-                                       config_name=args.dataset_config_name, require_answers=False,
-                                       max_samples=args.max_eval_samples)
-    except DataError as e:
-        raise SystemExit(f"error: {e}") from None
-    lang = args.lang if args.lang != "auto" else detect_language(train)
-    return TrainingData(train, evaluation, lang, metric_name(lang, args.version_2_with_negative))
+    train = load_train_examples(data.train_file or [data.dataset_name], version_2=data.version_2_with_negative,
+                                config_name=data.dataset_config_name, max_samples=data.max_train_samples)
+    eval_source = data.validation_file or data.dataset_name
+    evaluation = None
+    if eval_source and do_eval != "no":
+        evaluation = load_examples(eval_source, version_2=data.version_2_with_negative, split="validation",
+                                   config_name=data.dataset_config_name, require_answers=False,
+                                   max_samples=data.max_eval_samples)
+    lang = data.lang if data.lang != "auto" else detect_language(train)
+    return TrainingData(train, evaluation, lang, metric_name(lang, data.version_2_with_negative))
 
 
 def load_train_examples(sources: list[str], *, version_2: bool, config_name: str | None,
@@ -73,11 +70,12 @@ def load_train_examples(sources: list[str], *, version_2: bool, config_name: str
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 
-def build_features(data: TrainingData, args: argparse.Namespace, tokenizer: Any, accelerator: Accelerator) -> None:
+def build_features(data: TrainingData, config: DataConfig, uses_rewards: bool, output_dir: str, tokenizer: Any,
+                   accelerator: Accelerator) -> None:
     """Windows for training and evaluation, and the F1 rewards when the objective uses them (the main process
     builds, the others read its caches)."""
-    kw = dict(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, max_query_length=args.max_query_length,
-              num_proc=args.preprocessing_num_workers)
+    kw = dict(max_seq_length=config.max_seq_length, doc_stride=config.doc_stride,
+              max_query_length=config.max_query_length, num_proc=config.preprocessing_num_workers)
     with accelerator.main_process_first():
         data.train_features = prepare_features(data.train_examples, tokenizer, **kw)
         if data.eval_examples is not None:
@@ -85,36 +83,33 @@ def build_features(data: TrainingData, args: argparse.Namespace, tokenizer: Any,
     logger.info("train: %d questions → %d windows; eval: %s; lang=%s metric=%s", len(data.train_examples),
                 len(data.train_features), f"{len(data.eval_examples)} questions → {len(data.eval_features)} windows"
                 if data.eval_examples is not None else "none", data.lang, data.metric)
-    if args.objective != "multilabel":
+    if uses_rewards:
         from .rewards import DEFAULT_F1_WINDOW, load_or_compute_f1_table
 
-        cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.output_dir)), ".gp_mrc_cache")
+        cache_dir = config.cache_dir or os.path.join(os.path.dirname(os.path.abspath(output_dir)), ".gp_mrc_cache")
         with accelerator.main_process_first():
             data.f1_table = load_or_compute_f1_table(
                 data.train_features, data.train_examples, cache_dir=cache_dir,
                 data_key=content_key(data.train_features, data.train_examples, type(tokenizer).__name__),
-                lang=data.lang, window=args.f1_window if args.f1_window is not None else DEFAULT_F1_WINDOW,
-                max_answer_length=args.max_answer_length, num_proc=args.preprocessing_num_workers or 1)
+                lang=data.lang, window=config.f1_window if config.f1_window is not None else DEFAULT_F1_WINDOW,
+                max_answer_length=config.max_answer_length, num_proc=config.preprocessing_num_workers or 1)
 
 
-def loader_options(args: argparse.Namespace, device_type: str) -> dict[str, Any]:
+def loader_options(workers: int, pin_memory: str, device_type: str) -> dict[str, Any]:
     """DataLoader keywords from --dataloader_num_workers / --dataloader_pin_memory: batches collated in worker
-    processes (the GPU waits on no Python collation) and page-locked for the copy to a CUDA device ("auto": pinned
-    only there; pinning for a CPU run costs a copy and gains nothing)."""
-    workers = getattr(args, "dataloader_num_workers", 0) or 0
-    if workers < 0:
-        raise SystemExit(f"error: --dataloader_num_workers must be >= 0, got {workers}")
-    pin = getattr(args, "dataloader_pin_memory", "auto")
-    return {"num_workers": workers, "pin_memory": pin == "yes" or (pin == "auto" and device_type == "cuda")}
+    processes and page-locked for the copy to a CUDA device ("auto": pinned only there; pinning for a CPU run costs
+    a copy and gains nothing)."""
+    return {"num_workers": workers, "pin_memory": pin_memory == "yes" or (pin_memory == "auto" and device_type == "cuda")}
 
 
-def train_loader(data: TrainingData, args: argparse.Namespace, pad_token_id: int,
+def train_loader(data: TrainingData, max_answer_length: int, optim: OptimConfig, pad_token_id: int,
+                 workers: int = 0, pin_memory: str = "auto",
                  device_type: str = "cpu") -> tuple[DataLoader, EpochPermutationSampler]:
     """Shuffled batches (order fixed by seed and epoch), targets and rewards in the band layout the losses use."""
     cols = [c for c in TRAIN_COLUMNS if c in data.train_features.column_names]
-    sampler = EpochPermutationSampler(len(data.train_features), args.seed)
-    loader = DataLoader(data.train_features.select_columns(cols), batch_size=args.per_device_train_batch_size,
+    sampler = EpochPermutationSampler(len(data.train_features), optim.seed)
+    loader = DataLoader(data.train_features.select_columns(cols), batch_size=optim.per_device_train_batch_size,
                         sampler=sampler, collate_fn=SpanCollator(pad_token_id, data.f1_table,
-                                                                 band_width=args.max_answer_length),
-                        **loader_options(args, device_type))
+                                                                 band_width=max_answer_length),
+                        **loader_options(workers, pin_memory, device_type))
     return loader, sampler

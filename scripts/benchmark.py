@@ -30,6 +30,8 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from study import finished, report, train_in_subprocess  # noqa: E402  (the sibling script: one way to run a training)
 
+from gp_mrc.settings import MAX_ANSWER_LENGTH  # noqa: E402
+
 # GlobalPointer rows use the additive start/end terms (--span_bias), which measured better than the plain
 # bilinear head in short runs (docs in gp_mrc/modeling.py); --extra applies to every row, (a) included.
 GP = ["--span_bias"]
@@ -68,7 +70,7 @@ def parse_args() -> argparse.Namespace:
     a("--warm_start_steps", type=float, default=0.3)
     a("--entropy_lambda", type=float, default=0.01)
     a("--f1_window", type=int, default=None)
-    a("--max_answer_length", type=int, default=30)
+    a("--max_answer_length", type=int, default=MAX_ANSWER_LENGTH)
     a("--eval_steps", type=int, default=None, help="learning-curve points every N steps")
     a("--intermediate_eval_samples", type=int, default=300)
     a("--speed_samples", type=int, default=300, help="dev questions timed for inference throughput")
@@ -130,21 +132,21 @@ def v2_diagnostics(run_dir: str, golds: dict[str, list[str]]) -> dict[str, float
     """SQuAD v2 figures that do not depend on the null threshold: F1 of the best non-null span on answerable
     questions, and the official script's best_f1 (null threshold tuned on the dev set itself, an upper bound).
     Short runs often answer "" everywhere at threshold 0, which hides how well they read."""
-    from gp_mrc.metrics.aggregate import best_null_threshold
+    from gp_mrc.metrics.aggregate import best_f1
     from gp_mrc.scoring import f1_score
 
     with open(os.path.join(run_dir, "nbest_predictions.json")) as f:
         nbest = json.load(f)
     with open(os.path.join(run_dir, "null_odds.json")) as f:
         odds = json.load(f)
-    f1s, has = {}, {}
-    for qid, gold in golds.items():
+    best_span = {}
+    for qid in golds:
         spans = [e for e in nbest.get(qid, []) if e["text"]]
-        f1s[qid] = f1_score(max(spans, key=lambda e: e["score"])["text"], gold, "en") if spans and gold else 0.0
-        has[qid] = bool(gold)
-    answerable = [q for q in golds if has[q]]
-    return {"HasAns_f1_best_span": 100.0 * sum(f1s[q] for q in answerable) / max(len(answerable), 1),
-            "best_f1": best_null_threshold(f1s, has, odds)[0]}
+        best_span[qid] = max(spans, key=lambda e: e["score"])["text"] if spans else ""
+    answerable = [q for q, gold in golds.items() if gold]
+    has_ans_f1 = sum(f1_score(best_span[q], golds[q], "en") for q in answerable)
+    return {"HasAns_f1_best_span": 100.0 * has_ans_f1 / max(len(answerable), 1),
+            "best_f1": best_f1(best_span, golds, odds, "en")[0]}
 
 
 def f1_key(res: dict) -> tuple[str, str]:
@@ -219,6 +221,24 @@ def measure_inference(args: argparse.Namespace, model_dirs: dict[str, str]) -> d
     return {k: len(examples) / statistics.median(v) for k, v in times.items()}
 
 
+def multilabel_and_expected_f1():
+    """The heavier of our objectives, both losses at weight 1 (the mixed schedule after its warm start), as the
+    training's own Objective computes them."""
+    from gp_mrc.objective import Objective
+
+    objective = Objective("mixed", gold_loss="multilabel", mixed_weight=1.0, reward_weight=1.0, entropy_lambda=0.01)
+    assert objective.weights(0) == (1.0, 1.0)
+    return objective
+
+
+def banded_loss(objective, out, batch: dict, f1):
+    """The objective's loss on dense model outputs: targets and rewards cut to the band, as the collator does."""
+    from gp_mrc.band import to_band
+
+    _, targets, f1b = to_band(out.max_span_length, out.span_mask, batch["targets"], f1)
+    return objective(out, {**batch, "targets": targets, "f1": f1b}, 0)[0]
+
+
 def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
     """Median training-step time (fwd + bwd + AdamW) of GlobalPointer head + losses vs the start/end head,
     same encoder weights, same real batch, interleaved."""
@@ -230,7 +250,6 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
     from gp_mrc.data import load_examples
     from gp_mrc.defaults import default_encoder_path
     from gp_mrc.features import prepare_features
-    from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy, to_band
     from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
     path = args.model_name_or_path or default_encoder_path()
@@ -246,16 +265,12 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
     gp = GlobalPointerForQuestionAnswering.from_encoder(path, HeadConfig(span_bias=True))
     se = StartEndForQuestionAnswering.from_encoder(path, HeadConfig())
     opts = {"a": torch.optim.AdamW(se.parameters(), 1e-5), "gp": torch.optim.AdamW(gp.parameters(), 1e-5)}
+    objective = multilabel_and_expected_f1()
 
     def step(name):
         model = se if name == "a" else gp
         out = model(**batch)
-        if name == "a":
-            loss = out.loss
-        else:  # the heavier of our objectives: both losses, as in the mixed schedule, computed as training does
-            mask, logits, targets, f1b = to_band(out.max_span_length, out.span_mask, out.logits, batch["targets"], f1)
-            loss = multilabel_categorical_crossentropy(logits, targets, mask, log_n_offset=True).mean() + \
-                expected_f1_loss(logits, f1b, mask, 0.01).loss.mean()
+        loss = out.loss if name == "a" else banded_loss(objective, out, batch, f1)
         loss.backward()
         opts[name].step()
         opts[name].zero_grad()
@@ -372,4 +387,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from gp_mrc.errors import run_script
+
+    run_script(main)

@@ -62,7 +62,7 @@ def bench_step(args: argparse.Namespace) -> dict:
     import torch
     from transformers import AutoTokenizer
 
-    from gp_mrc.arguments import default_objective, parse_args
+    from gp_mrc.arguments import parse_args
     from gp_mrc.baseline import StartEndForQuestionAnswering
     from gp_mrc.collate import SpanCollator
     from gp_mrc.data import load_examples
@@ -82,9 +82,7 @@ def bench_step(args: argparse.Namespace) -> dict:
     rows = [feats[i] for i in range(args.batch_size)]
     collate = {"start_end": SpanCollator(tokenizer.pad_token_id, band_width=30),
                "globalpointer": SpanCollator(tokenizer.pad_token_id, table, band_width=30)}
-    defaults = parse_args([])
-    defaults.objective = default_objective("globalpointer")  # train.py resolves it from the architecture
-    objective = Objective.from_args(defaults, total_steps=100)
+    objective = Objective.from_config(parse_args([]).objective, total_steps=100)  # train.py's default recipe
     last = 99  # a step where the default recipe pays both its gold-span loss and the (fully ramped-in) reward
     assert all(objective.weights(last)), objective.weights(last)
     result: dict = {"batch": f"{args.batch_size} x {args.max_seq_length}", "repeats": args.repeats,
@@ -405,4 +403,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from gp_mrc.errors import run_script
+
+    run_script(main)

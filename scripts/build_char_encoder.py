@@ -81,4 +81,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from gp_mrc.errors import run_script
+
+    run_script(main)

@@ -15,6 +15,8 @@ import os
 import sys
 import time
 
+from gp_mrc.settings import MAX_ANSWER_LENGTH
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -27,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--max_seq_length", type=int, default=384)
     a("--doc_stride", type=int, default=128)
     a("--max_query_length", type=int, default=64)
-    a("--max_answer_length", type=int, default=30)
+    a("--max_answer_length", type=int, default=MAX_ANSWER_LENGTH)
     a("--f1_window", type=int, default=None, help="pruning window W in tokens (default: DEFAULT_F1_WINDOW)")
     a("--output_dir", default="runs/gp_mrc", help="only used to derive the default --cache_dir, as in training")
     a("--cache_dir", default=None, help="default: <output_dir>/../.gp_mrc_cache (training's default)")
@@ -92,4 +94,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from gp_mrc.errors import run_script
+
+    run_script(main)

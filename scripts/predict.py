@@ -18,31 +18,34 @@ import json
 import os
 import sys
 
+from gp_mrc.argtypes import Parser, check_output_dir, finite_float, positive_float, positive_int
+from gp_mrc.errors import run_script
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="a model folder or hub name (see above)")
     p.add_argument("--question")
     p.add_argument("--context")
     p.add_argument("--input", help="SQuAD-layout JSON, or JSON/JSONL of {id, question, context}")
     p.add_argument("--output_dir", default=None, help="where predictions.json and nbest_predictions.json go")
-    p.add_argument("--top_k", type=int, default=1)
-    p.add_argument("--n_best_size", type=int, default=20)
-    p.add_argument("--batch_size", type=int, default=32)
+    p.add_argument("--top_k", type=positive_int, default=1)
+    p.add_argument("--n_best_size", type=positive_int, default=20)
+    p.add_argument("--batch_size", type=positive_int, default=32)
     p.add_argument("--device", default=None)
     p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
                    help="auto: bf16 where the hardware runs it natively, else fp32; no: always fp32")
     s = p.add_argument_group("inference settings (default: the model folder's)")
-    s.add_argument("--max_seq_length", type=int, default=None)
-    s.add_argument("--doc_stride", type=int, default=None)
-    s.add_argument("--max_query_length", type=int, default=None)
-    s.add_argument("--max_answer_length", type=int, default=None)
+    s.add_argument("--max_seq_length", type=positive_int, default=None)
+    s.add_argument("--doc_stride", type=positive_int, default=None)
+    s.add_argument("--max_query_length", type=positive_int, default=None)
+    s.add_argument("--max_answer_length", type=positive_int, default=None)
     s.add_argument("--handle_impossible_answer", default=None, choices=["yes", "no"],
                    help="whether \"\" (no answer) may be the answer (the folder's version_2_with_negative)")
-    s.add_argument("--null_score_diff_threshold", type=float, default=None)
+    s.add_argument("--null_score_diff_threshold", type=finite_float, default=None)
     s.add_argument("--decoding", default=None, choices=["argmax", "expected_f1"],
                    help="the most probable span, or the n-best answer of highest expected F1 under the model")
-    s.add_argument("--decoding_temperature", type=float, default=None)
+    s.add_argument("--decoding_temperature", type=positive_float, default=None)
     return p
 
 
@@ -55,6 +58,9 @@ def main() -> int:
         p.error("give either --question and --context, or --input FILE")
     if args.input is not None and not os.path.isfile(args.input):
         return fail(f"{args.input}: no such input file")
+    out = None if args.input is None else args.output_dir or os.path.dirname(os.path.abspath(args.input))
+    if out is not None:
+        check_output_dir(out)  # before the model loads: a file in the way is one line, not a traceback at the end
     # torch, transformers and datasets load only now: --help and argument errors come back at once
     from gp_mrc.data import DataError, LoadReport, load_examples
     from gp_mrc.inference import write_predictions
@@ -90,7 +96,6 @@ def main() -> int:
     nbest = {r["id"]: a for r, a in zip(records, answers)}
     for skipped in report.skipped_ids:  # every input id gets a prediction, "" for the unusable ones
         predictions[skipped], nbest[skipped] = "", []
-    out = args.output_dir or os.path.dirname(os.path.abspath(args.input))
     write_predictions(out, predictions, nbest)
     print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
           + (f" ({len(report.skipped_ids)} unusable questions answered with \"\")" if report.skipped_ids else ""),
@@ -113,4 +118,4 @@ def fail(message: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -358,7 +358,7 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
     a question is answered "" where its null odds are > 0, and each decoding also gets the official best_f1
     (the dev-tuned threshold) and HasAns / NoAns F1."""
     from gp_mrc.decoding import choose, pairwise_f1
-    from gp_mrc.metrics.aggregate import best_null_threshold
+    from gp_mrc.metrics.aggregate import best_f1
     from gp_mrc.scoring import answer_tokens, exact_match, f1_score
 
     # per question, once: the non-null candidates and their pairwise F1 (the same at every temperature)
@@ -369,17 +369,17 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
     out: dict[str, dict] = {}
     for name, decoding, temp in [("argmax", "argmax", 1.0)] + [(f"expected_f1@{t:g}", "expected_f1", t)
                                                                 for t in TEMPERATURES]:
-        span_f1, pred_f1, em = {}, {}, 0.0
+        spans, span_f1, pred_f1, em = {}, {}, {}, 0.0
         for qid, gold in golds.items():
             entries = [dict(x) for x in cands[qid]]
             span = entries[choose(entries, decoding, lang, temp, pairwise.get(qid))]["text"] if entries else ""
-            span_f1[qid] = f1_score(span, gold, lang)
+            spans[qid], span_f1[qid] = span, f1_score(span, gold, lang)
             pred = "" if odds is not None and odds[qid] > 0 else span
             pred_f1[qid] = f1_score(pred, gold, lang)
             em += exact_match(pred, gold, lang)
         scores = {"exact_match": 100 * em / len(golds), "f1": 100 * sum(pred_f1.values()) / len(golds)}
         if odds is not None:
-            scores["best_f1"], scores["best_f1_thresh"] = best_null_threshold(span_f1, has, odds)
+            scores["best_f1"], scores["best_f1_thresh"] = best_f1(spans, golds, null_odds, lang)
             for group, keep in (("HasAns", True), ("NoAns", False)):
                 qs = [q for q in golds if has[q] == keep]
                 if qs:
@@ -788,4 +788,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from gp_mrc.errors import run_script
+
+    run_script(main)

@@ -6,9 +6,15 @@ data/sample_dev.json (a few minutes on 2 CPU cores).
 """
 
 from gp_mrc.arguments import parse_args
+from gp_mrc.errors import run_script
 
-if __name__ == "__main__":
+
+def main() -> None:
     args = parse_args()  # --help and argument errors before torch and transformers load
     from gp_mrc.training import train
 
     train(args)
+
+
+if __name__ == "__main__":
+    run_script(main)

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from gp_mrc.errors import UsageError
 from gp_mrc.baseline import StartEndForQuestionAnswering
 from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.model_init import set_attention_dropout
@@ -49,21 +50,21 @@ def test_attention_dropout_on_the_start_end_reader(tiny_encoder_dir):
 
 @pytest.mark.parametrize("p", [-0.1, 1.0])
 def test_attention_dropout_out_of_range_is_rejected(tiny_model, p):
-    with pytest.raises(SystemExit, match="--attention_dropout must be in"):
+    with pytest.raises(UsageError, match="--attention_dropout must be in"):
         set_attention_dropout(tiny_model, p)
 
 
 def test_attention_dropout_without_attention_is_rejected():
-    with pytest.raises(SystemExit, match="no attention dropout found"):
+    with pytest.raises(UsageError, match="no attention dropout found"):
         set_attention_dropout(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1)), 0.0)
 
 
 def test_attention_dropout_argument():
     from gp_mrc.arguments import parse_args
 
-    assert parse_args([]).attention_dropout == 0.0  # the default: the fused attention kernel on CPU
-    assert parse_args(["--attention_dropout", "encoder"]).attention_dropout == "encoder"
-    assert parse_args(["--attention_dropout", "0.1"]).attention_dropout == 0.1
+    assert parse_args([]).model.attention_dropout == 0.0  # the default: the fused attention kernel on CPU
+    assert parse_args(["--attention_dropout", "encoder"]).model.attention_dropout == "encoder"
+    assert parse_args(["--attention_dropout", "0.1"]).model.attention_dropout == 0.1
     for bad in ("1", "-0.2", "some"):
         with pytest.raises(SystemExit):
             parse_args(["--attention_dropout", bad])

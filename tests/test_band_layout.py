@@ -8,9 +8,9 @@ from transformers import BertForQuestionAnswering
 
 from conftest import make_tiny_config
 from gp_mrc.baseline import StartEndForQuestionAnswering
-from gp_mrc.losses import start_end_cross_entropy, to_band
-from gp_mrc.modeling import (MASK_VALUE, GlobalPointerForQuestionAnswering, HeadConfig, band_of, band_windows,
-                             valid_span_mask)
+from gp_mrc.band import band_of, band_windows, to_band
+from gp_mrc.losses import start_end_cross_entropy
+from gp_mrc.modeling import MASK_VALUE, GlobalPointerForQuestionAnswering, HeadConfig, valid_span_mask
 from gp_mrc.objective import Objective
 
 

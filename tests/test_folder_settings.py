@@ -15,7 +15,8 @@ import gp_mrc.reader
 from gp_mrc.loading import load_model
 from gp_mrc.reader import Reader
 from gp_mrc.settings import InferenceSettings
-from gp_mrc.training import parse_args, train
+from gp_mrc.arguments import parse_args
+from gp_mrc.training import train
 from test_train_e2e import write_toy_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -119,7 +120,7 @@ def test_training_continues_a_trained_folder_as_its_architecture(trained, tmp_pa
                        "--do_eval", "no", "--max_seq_length", "64", "--doc_stride", "16",
                        "--per_device_train_batch_size", "4", "--max_train_steps", "1"])
     train(args)
-    assert args.architecture == architecture
+    assert args.model.architecture == architecture
     again = load_model(str(tmp_path / "more"))
     assert again.architecture == architecture
     assert (again.settings.max_seq_length, again.settings.doc_stride) == (64, 16)  # this run's settings now

@@ -11,7 +11,7 @@ import torch
 
 from gp_mrc.arguments import parse_args
 from gp_mrc.model_init import fp32_master_weights, model_for_training
-from gp_mrc.training import describe_device
+from gp_mrc.precision import describe_device
 from gp_mrc.training_data import loader_options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,14 +56,15 @@ def test_half_precision_checkpoint_trains_as_fp32_master_weights(bf16_encoder_di
 
 
 def test_loader_options():
-    args = parse_args([])
-    assert (args.dataloader_num_workers, args.dataloader_pin_memory) == (0, "auto")
-    assert loader_options(args, "cpu") == {"num_workers": 0, "pin_memory": False}
-    assert loader_options(args, "cuda") == {"num_workers": 0, "pin_memory": True}
-    args = parse_args(["--dataloader_num_workers", "2", "--dataloader_pin_memory", "no"])
-    assert loader_options(args, "cuda") == {"num_workers": 2, "pin_memory": False}
-    with pytest.raises(SystemExit, match="dataloader_num_workers must be >= 0"):
-        loader_options(parse_args(["--dataloader_num_workers", "-1"]), "cpu")
+    data = parse_args([]).data
+    assert (data.dataloader_num_workers, data.dataloader_pin_memory) == (0, "auto")
+    assert loader_options(0, "auto", "cpu") == {"num_workers": 0, "pin_memory": False}
+    assert loader_options(0, "auto", "cuda") == {"num_workers": 0, "pin_memory": True}
+    data = parse_args(["--dataloader_num_workers", "2", "--dataloader_pin_memory", "no"]).data
+    assert loader_options(data.dataloader_num_workers, data.dataloader_pin_memory, "cuda") == \
+        {"num_workers": 2, "pin_memory": False}
+    with pytest.raises(SystemExit):  # a parser error: one line, exit 2
+        parse_args(["--dataloader_num_workers", "-1"])
     assert describe_device(torch.device("cpu")) == "cpu"
 
 
@@ -83,8 +84,9 @@ def test_worker_processes_give_the_same_batches(tiny_tokenizer):
                         prepare_features(examples, tiny_tokenizer, max_seq_length=32, doc_stride=8, progress=False))
     runs = []
     for workers in (0, 2):
-        args = parse_args(["--per_device_train_batch_size", "4", "--dataloader_num_workers", str(workers)])
-        loader, _ = train_loader(data, args, 0)
+        config = parse_args(["--per_device_train_batch_size", "4", "--dataloader_num_workers", str(workers)])
+        loader, _ = train_loader(data, config.data.max_answer_length, config.optim, 0,
+                                 config.data.dataloader_num_workers, config.data.dataloader_pin_memory)
         assert loader.num_workers == workers and not loader.pin_memory
         runs.append(list(loader))
     assert len(runs[0]) == len(runs[1]) > 1

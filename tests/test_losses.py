@@ -185,7 +185,7 @@ def test_objective_schedule():
 def test_band_losses_equal_dense_losses_and_gradients():
     """Training computes the losses on the band j − i < max_answer_length; with the mask already
     excluding longer spans, values and gradients must equal the dense computation exactly."""
-    from gp_mrc.losses import to_band
+    from gp_mrc.band import to_band
     from gp_mrc.modeling import valid_span_mask
 
     torch.manual_seed(0)

@@ -153,3 +153,14 @@ def test_best_null_threshold_equals_brute_force():
         assert total(t) == pytest.approx(best)
     with pytest.raises(ValueError, match="no questions"):
         best_null_threshold({}, {}, {})
+
+
+def test_best_f1_is_the_one_null_threshold_scorer():
+    from gp_mrc.metrics.aggregate import best_f1
+
+    golds = {"a": ["the cat"], "b": [], "c": ["a dog"]}
+    # a: right, answered at odds -1; b: unanswerable, odds 2 (left ""); c: wrong, odds 0.5
+    answers, odds = {"a": "the cat", "b": "mat", "c": "the bird"}, {"a": -1.0, "b": 2.0, "c": 0.5}
+    assert best_f1(answers, golds, odds, "en") == (pytest.approx(100 * 2 / 3), -1.0)
+    # a question without odds is never answered "" (+inf odds); without an answer it scores 0
+    assert best_f1({"a": "the cat"}, {"a": ["the cat"], "c": ["a dog"]}, {}, "en")[0] == pytest.approx(50.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -138,7 +139,7 @@ def test_our_start_end_folder_round_trips_with_its_settings(tiny_tokenizer, tmp_
     assert loaded.architecture == "start_end" and loaded.settings == settings
     batch = batch_for(tiny_tokenizer)
     assert torch.equal(logits(loaded.model, batch), logits(model, batch))
-    assert StartEndForQuestionAnswering.from_pretrained(str(tmp_path)).head_config.max_answer_length == 12
+    assert load_model(str(tmp_path)).model.head_config.max_answer_length == 12
 
 
 def test_an_encoder_folder_is_not_a_reader(tiny_encoder_dir):
@@ -161,7 +162,7 @@ def test_legacy_globalpointer_folder_loads_with_identical_logits(tiny_tokenizer,
     assert loaded.settings == InferenceSettings(max_answer_length=20, version_2_with_negative=True, metric="squad_v2")
     batch = batch_for(tiny_tokenizer)
     reader = Reader.from_pretrained(str(tmp_path), device="cpu", mixed_precision="no")
-    for m in (loaded.model, reader.model, GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path))):
+    for m in (loaded.model, reader.model):
         assert torch.equal(logits(m, batch), logits(model, batch))
     assert reader.version_2
     assert_answers_cut_from_context(reader.answer([{"question": QUESTION, "context": CTX}], top_k=3)[0][:1])
@@ -214,3 +215,24 @@ def test_reader_wraps_a_transformers_qa_model_object(hf_qa_dir, tiny_tokenizer):
     assert isinstance(reader.model, StartEndForQuestionAnswering) and reader.settings == PIPELINE_DEFAULTS
     expected = Reader.from_pretrained(hf_qa_dir, device="cpu", mixed_precision="no")
     assert reader(question=QUESTION, context=CTX, top_k=3) == expected(question=QUESTION, context=CTX, top_k=3)
+
+
+def test_max_answer_length_is_stored_once_and_old_folders_still_load(tiny_tokenizer, tmp_path):
+    """A GlobalPointer folder keeps max_answer_length in one place (its inference settings); a folder written
+    before, with it at the top level as well, loads with the same value."""
+    from gp_mrc.settings import MAX_ANSWER_LENGTH, store_settings
+
+    assert HeadConfig().max_answer_length == InferenceSettings().max_answer_length == MAX_ANSWER_LENGTH
+    model = tiny_gp(tiny_tokenizer, max_answer_length=12)
+    store_settings(model.config, InferenceSettings(max_answer_length=12))
+    model.save_pretrained(str(tmp_path / "new"), tokenizer=tiny_tokenizer)
+    with open(tmp_path / "new" / "config.json") as f:
+        raw = json.load(f)
+    assert "max_answer_length" not in raw and raw["inference_settings"]["max_answer_length"] == 12
+    assert load_model(str(tmp_path / "new")).model.config.max_answer_length == 12
+    raw["max_answer_length"] = 12  # the layout before: both places
+    shutil.copytree(tmp_path / "new", tmp_path / "old")
+    with open(tmp_path / "old" / "config.json", "w") as f:
+        json.dump(raw, f)
+    loaded = load_model(str(tmp_path / "old"))
+    assert loaded.model.config.max_answer_length == 12 and loaded.settings.max_answer_length == 12

@@ -85,8 +85,10 @@ def test_save_load_identical_logits(tiny_model, tiny_tokenizer, tmp_path):
 def test_load_missing_files_is_clear(tmp_path):
     import pytest
 
+    from gp_mrc.loading import load_model
+
     with pytest.raises(FileNotFoundError, match="missing config.json, model.safetensors"):
-        GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path))
+        load_model(str(tmp_path))
 
 
 def test_rope_tables_made_under_inference_mode_do_not_break_training():
@@ -148,4 +150,6 @@ def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
     head = old_head_config(head_size=16)
     head.pop("span_bias")
     save_old_globalpointer(plain.encoder.config, plain.state_dict(), head, str(tmp_path / "old"))
-    assert GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path / "old")).head.bias_dense is None
+    from gp_mrc.loading import load_model
+
+    assert load_model(str(tmp_path / "old")).model.head.bias_dense is None

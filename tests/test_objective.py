@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from gp_mrc.losses import (expected_f1_loss, multilabel_categorical_crossentropy, soft_f1_loss,
-                           start_end_cross_entropy, to_band)
+from gp_mrc.band import to_band
+from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy, soft_f1_loss, start_end_cross_entropy
 from gp_mrc.modeling import SpanOutput, valid_span_mask
 from gp_mrc.objective import Objective, steps_of
 
@@ -29,7 +29,8 @@ def fake_batch(seed=0, B=2, n=12, width=4):
 
 def test_mixed_objective_is_the_weighted_sum_of_its_losses():
     out, batch, logits, mask = fake_batch()
-    obj = Objective("mixed", warm_start_steps=10, mixed_weight=0.5, reward="soft_f1", soft_f1_tau=0.3,
+    obj = Objective("mixed", warm_start_steps=10, gold_loss="multilabel", mixed_weight=0.5, reward="soft_f1",
+                    soft_f1_tau=0.3,
                     reward_weight=2.0, ramp_steps=4, aux_start_end_weight=0.25)
     ml = multilabel_categorical_crossentropy(logits, batch["targets"], mask, log_n_offset=True).mean()
     soft = soft_f1_loss(logits, batch["f1"], mask, 0.3).mean()
@@ -58,3 +59,14 @@ def test_adam_moments_reset_only_where_the_gold_loss_drops():
     assert [s for s in range(10) if Objective("f1", 4).resets_optimizer(s)] == [4]
     assert [s for s in range(10) if Objective("mixed", 4, mixed_weight=0.1).resets_optimizer(s)] == [4]
     assert not any(Objective("mixed", 4, mixed_weight=1.0, ramp_steps=3).resets_optimizer(s) for s in range(10))
+
+
+def test_objective_defaults_are_the_command_line_recipe():
+    """One set of defaults: Objective() is train.py's default recipe (its step counts resolved to 0 steps)."""
+    import dataclasses
+
+    from gp_mrc.arguments import parse_args
+
+    from_cli = Objective.from_config(parse_args([]).objective, total_steps=100)
+    assert dataclasses.replace(from_cli, warm_start_steps=0, ramp_steps=0) == Objective()
+    assert (from_cli.warm_start_steps, from_cli.ramp_steps) == (50, 25)  # the fractions 0.5 and 0.25 of 100

@@ -33,14 +33,14 @@ def test_training_auto_resolves_per_machine(monkeypatch):
     from gp_mrc.arguments import parse_args
     from gp_mrc.training import resolve_training_precision
 
-    args = parse_args(["--cpu"])
-    assert args.mixed_precision == "auto"
+    run = parse_args(["--cpu"]).run
+    assert run.mixed_precision == "auto"
     monkeypatch.setenv("GP_MRC_CPU_BF16", "0")  # simulate a CPU without native bf16
-    assert resolve_training_precision(args) == "no"
-    assert args.mixed_precision_requested == "auto"
+    assert resolve_training_precision(run) == "no"
+    assert run.mixed_precision == "auto"  # the configuration is not changed
     monkeypatch.delenv("GP_MRC_CPU_BF16")
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")  # `accelerate launch --mixed_precision` wins
-    assert resolve_training_precision(parse_args(["--cpu"])) == "fp16"
+    assert resolve_training_precision(parse_args(["--cpu"]).run) == "fp16"
 
 
 def test_bf16_logits_finite_and_answers_equal_to_fp32(tiny_tokenizer, tiny_model):
@@ -81,11 +81,13 @@ def test_help_does_not_import_torch():
 
 
 def test_argument_choices_agree_with_the_library():
-    from gp_mrc import arguments, decoding, losses
+    from gp_mrc import arguments, choices, decoding, losses
 
-    assert arguments.OBJECTIVES == losses.OBJECTIVES
-    assert arguments.REWARDS == losses.REWARDS
-    assert arguments.DECODINGS == decoding.DECODINGS
+    parser = arguments.build_parser()
+    flag_choices = {a.dest: tuple(a.choices) for a in parser._actions if a.choices}
+    assert flag_choices["objective"] == choices.OBJECTIVES == losses.OBJECTIVES
+    assert flag_choices["reward"] == choices.REWARDS
+    assert flag_choices["decoding"] == choices.DECODINGS == decoding.DECODINGS
 
 
 def _root():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gp_mrc.training import STATE_FILE, find_checkpoint, parse_args, train
+from gp_mrc.errors import UsageError
+from gp_mrc.arguments import parse_args
+from gp_mrc.checkpointing import STATE_FILE, find_checkpoint
+from gp_mrc.training import train
 
 from test_train_e2e import write_toy_data
 
@@ -182,10 +186,10 @@ def test_latest_ignores_temporary_and_incomplete_folders(tmp_path):
     assert find_checkpoint(args) == str(root / "step_10")  # the newest complete one
     (root / "latest").write_text("step_99")  # a pointer to a folder that is gone
     assert find_checkpoint(args) == str(root / "step_10")
-    with pytest.raises(SystemExit, match="not a complete checkpoint"):
+    with pytest.raises(UsageError, match="not a complete checkpoint"):
         find_checkpoint(SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=str(root / ".tmp-step_8")
                                         + "-missing"))
-    with pytest.raises(SystemExit, match="not a complete checkpoint"):
+    with pytest.raises(UsageError, match="not a complete checkpoint"):
         find_checkpoint(SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=str(root / "step_12")))
 
 
@@ -206,3 +210,27 @@ def test_a_branch_from_a_warm_start_checkpoint_equals_the_whole_run(tiny_encoder
     assert [loss_whole[s] for s in range(1, 9)] == pytest.approx([uninterrupted.loss[s] for s in range(1, 9)],
                                                                  rel=1e-6)
     assert_same_weights(branch, whole, atol=1e-6)
+
+
+def test_a_checkpoint_of_another_model_is_one_clear_error(tiny_encoder_dir, uninterrupted):
+    """A GlobalPointer run's checkpoint resumed as a start/end run, or with another head: a UsageError naming the
+    difference (scripts/train.py prints it as one line, exit 2), before any weight is loaded."""
+    checkpoint = str(uninterrupted.out / "checkpoints" / "step_8")
+    for extra, fragment in ((("--architecture", "start_end"), "StartEndForQuestionAnswering"),
+                            (("--head_size", "8"), "head")):
+        with pytest.raises(UsageError, match=f"belongs to another model .*{fragment}"):
+            train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "other",
+                                        "--resume_from_checkpoint", checkpoint, *extra)))
+
+
+def test_an_old_checkpoint_that_does_not_fit_is_one_clear_error(tiny_encoder_dir, uninterrupted):
+    """A checkpoint saved before signatures were (no "model" in its state file) whose weights do not fit: the
+    state_dict RuntimeError becomes one UsageError line."""
+    old = uninterrupted.dir / "old_checkpoint"
+    shutil.copytree(uninterrupted.out / "checkpoints" / "step_8", old)
+    state = json.loads((old / STATE_FILE).read_text())
+    del state["model"]
+    (old / STATE_FILE).write_text(json.dumps(state))
+    with pytest.raises(UsageError, match="its weights do not fit this run's model"):
+        train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "old",
+                                    "--resume_from_checkpoint", str(old), "--head_size", "8")))

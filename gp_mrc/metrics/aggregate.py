@@ -108,6 +108,18 @@ def best_null_threshold(answer_scores: Mapping[str, float], has_answer: Mapping[
     return 100.0 * best / len(answer_scores), best_t
 
 
+def best_f1(answers: Mapping[str, str], golds: Mapping[str, Sequence[str]], null_odds: Mapping[str, float],
+            lang: str) -> tuple[float, float]:
+    """SQuAD v2's best_f1 and its null threshold (see best_null_threshold) for the questions in `golds`
+    ({qid: gold texts}, [] = unanswerable): `answers[qid]` is the model's best non-null answer ("" or absent: none),
+    `null_odds[qid]` its null odds (absent: never answered "", odds +inf). The one scorer of evaluation (the
+    dev-tuned threshold saved with a SQuAD v2 model), the study's report and the benchmark."""
+    scores = {q: f1_score(answers.get(q) or "", list(g), lang) for q, g in golds.items()}
+    has_answer = {q: bool(g) for q, g in golds.items()}
+    odds = {q: null_odds.get(q, float("inf")) for q in golds}
+    return best_null_threshold(scores, has_answer, odds)
+
+
 def squad_features(with_no_answer_probability: bool = False) -> Any:
     """The `datasets.Features` of the squad / squad_v2 / cmrc metric inputs (one definition for all three)."""
     import datasets

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from gp_mrc.atomic import atomic_path
+from gp_mrc.settings import MAX_ANSWER_LENGTH
 
 from .inputs import read_inputs
 from .parallel import _compute_table
@@ -90,7 +91,7 @@ class CacheInfo:
 
 
 def load_or_compute_with_info(features: Any, examples: Any, *, cache_dir: str | os.PathLike, data_key: str,
-                              lang: str, window: int = DEFAULT_F1_WINDOW, max_answer_length: int = 30,
+                              lang: str, window: int = DEFAULT_F1_WINDOW, max_answer_length: int = MAX_ANSWER_LENGTH,
                               num_proc: int = 1, overwrite: bool = False) -> tuple[F1Table, CacheInfo]:
     """load_or_compute_f1_table, also telling what happened (for scripts that report throughput)."""
     inputs = read_inputs(features, examples)
@@ -115,7 +116,7 @@ def load_or_compute_with_info(features: Any, examples: Any, *, cache_dir: str | 
 
 
 def load_or_compute_f1_table(features: Any, examples: Any, *, cache_dir: str | os.PathLike, data_key: str,
-                             lang: str, window: int = DEFAULT_F1_WINDOW, max_answer_length: int = 30,
+                             lang: str, window: int = DEFAULT_F1_WINDOW, max_answer_length: int = MAX_ANSWER_LENGTH,
                              num_proc: int = 1) -> F1Table:
     """The cached table for these inputs, computed and written if missing or untrustworthy."""
     table, _ = load_or_compute_with_info(features, examples, cache_dir=cache_dir, data_key=data_key, lang=lang,

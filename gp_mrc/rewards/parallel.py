@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from gp_mrc.scoring import check_lang
+from gp_mrc.settings import MAX_ANSWER_LENGTH
 
 from .inputs import RewardInputs, read_inputs
 from .scorer import DEFAULT_F1_WINDOW, SpanScorer, check_params, score_feature
@@ -72,7 +73,7 @@ def _compute_table(inputs: RewardInputs, *, lang: str, window: int, max_answer_l
 
 
 def compute_f1_table(features: Any, examples: Any, *, lang: str, window: int = DEFAULT_F1_WINDOW,
-                     max_answer_length: int = 30, num_proc: int = 1) -> F1Table:
+                     max_answer_length: int = MAX_ANSWER_LENGTH, num_proc: int = 1) -> F1Table:
     """Rewards of every feature, in feature order (``F1Table.as_columns()`` gives ragged columns)."""
     return _compute_table(read_inputs(features, examples), lang=lang, window=window,
                           max_answer_length=max_answer_length, num_proc=num_proc)

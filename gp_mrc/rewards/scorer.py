@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from gp_mrc.scoring import answer_tokens, check_lang, f1_from_overlap, gold_answers, longest_common_substring
+from gp_mrc.settings import MAX_ANSWER_LENGTH
 
 from .inputs import check_offsets
 from .table import NULL_INDEX
@@ -261,7 +262,7 @@ def score_feature(scorer: SpanScorer, context: str, offsets: Sequence[Sequence[i
 
 def feature_span_f1(context: str, offsets: Sequence[Sequence[int]], gold_texts: Sequence[str],
                     gold_starts: Sequence[int], gold_ends: Sequence[int], is_impossible: bool, *, lang: str,
-                    window: int = DEFAULT_F1_WINDOW, max_answer_length: int = 30,
+                    window: int = DEFAULT_F1_WINDOW, max_answer_length: int = MAX_ANSWER_LENGTH,
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nonzero rewards of one feature: (starts int32, ends int32, values float32), sorted by (start, end).
 

@@ -1,0 +1,149 @@
+"""The package's shape (issue 19): no import cycle among gp_mrc's modules, short functions and modules, and the
+argparse Namespace read only where arguments become configurations. Read from the source with `ast` (nothing is
+imported), so it runs in milliseconds."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.join(ROOT, "gp_mrc")
+MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 300
+# where command-line arguments become configurations: the only modules that read an argparse Namespace
+ARGUMENT_READERS = {"gp_mrc/arguments.py", "gp_mrc/config.py"}
+
+
+def modules() -> dict[str, str]:
+    """{dotted module name: file path} of every module under gp_mrc/."""
+    found = {}
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                rel = os.path.relpath(path, ROOT)[:-3].replace(os.sep, ".")
+                found[rel.removesuffix(".__init__")] = path
+    return found
+
+
+def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    if node.level:
+        base = base[: len(base) - node.level + 1]
+        stem = ".".join(base + ([node.module] if node.module else []))
+    else:
+        stem = node.module or ""
+    return [stem] + [f"{stem}.{a.name}" for a in node.names]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module → the gp_mrc modules it imports (top-level and function-local imports alike)."""
+    mods = modules()
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for mod, path in mods.items():
+        is_package = path.endswith("__init__.py")
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = _resolve(mod, is_package, node)
+            for name in names:
+                if name in mods and name != mod:
+                    graph[mod].add(name)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (a list of modules, first = last), or None. The edge from a module to its own package's
+    __init__ is left out: `from . import x` names the package, but only x is loaded."""
+    edges = {m: {t for t in ts if t != m.rsplit(".", 1)[0]} for m, ts in graph.items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = 1
+        stack.append(m)
+        for t in sorted(edges[m]):
+            if state.get(t) == 1:
+                return stack[stack.index(t):] + [t]
+            if t not in state:
+                found = visit(t)
+                if found:
+                    return found
+        stack.pop()
+        state[m] = 2
+        return None
+
+    for m in sorted(edges):
+        if m not in state:
+            found = visit(m)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle() -> None:
+    assert find_cycle(import_graph()) is None
+
+
+def test_find_cycle_finds_one() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def _functions(path: str) -> list[tuple[str, int]]:
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    return [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def test_functions_and_modules_are_short() -> None:
+    long_functions, long_modules = [], []
+    for mod, path in modules().items():
+        long_functions += [f"{mod}.{name}: {n} lines" for name, n in _functions(path) if n > MAX_FUNCTION_LINES]
+        with open(path, encoding="utf-8") as f:
+            n_lines = sum(1 for _ in f)
+        if n_lines > MAX_MODULE_LINES:
+            long_modules.append(f"{mod}: {n_lines} lines")
+    assert not long_functions, long_functions
+    assert not long_modules, long_modules
+
+
+def test_namespace_read_only_where_arguments_become_configurations() -> None:
+    readers = []
+    for path in modules().values():
+        rel = os.path.relpath(path, ROOT).replace(os.sep, "/")
+        with open(path, encoding="utf-8") as f:
+            if re.search(r"\bargs\.", f.read()) and rel not in ARGUMENT_READERS:
+                readers.append(rel)
+    assert not readers, readers
+
+
+@pytest.mark.parametrize("name", ["noqa: F401"])
+def test_no_reexports_kept_for_tests(name: str) -> None:
+    offenders = []
+    for path in modules().values():
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if name in line and "for tests" in line:
+                    offenders.append(f"{os.path.relpath(path, ROOT)}:{n}")
+    assert not offenders, offenders
+
+
+def test_help_groups_research_flags_apart() -> None:
+    """train.py --help: the flags a user sets, then a "research" group with the study's knobs."""
+    from gp_mrc.arguments import build_parser
+
+    groups = {g.title: {a.dest for a in g._group_actions} for g in build_parser()._action_groups}
+    research = groups["research"]
+    assert {"no_rope", "multilabel_offset", "attention_dropout", "mixed_weight", "warm_start_loss"} <= research
+    user = groups["data and windows"] | groups["model"] | groups["objective and decoding"] | groups["training"]
+    assert not research & user
+    assert {"model_name_or_path", "train_file", "output_dir", "objective", "decoding"} <= user
