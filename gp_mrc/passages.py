@@ -83,7 +83,8 @@ def with_passage(answers: list[dict], passage: int) -> list[dict]:
 def answer_passages(reader: Any, question: str, contexts: Sequence[str], *, top_k: int = 5,
                     min_score: float = 0.0, n_best_size: int = 20, **kwargs: Any) -> list[dict]:
     """`reader.answer` on (question, passage) for every passage in one batched call, then merge_ranked.
-    Each passage contributes its n-best (at least top_k), so merging cannot run short of candidates."""
+    Each passage contributes its n-best (at least top_k spans); fewer than top_k answers come back when what is
+    left of those after merging overlaps is fewer."""
     check_limits(top_k, min_score)
     contexts = check_inputs(question, contexts)
     records = [{"id": f"passage-{i}", "question": question, "context": c} for i, c in enumerate(contexts)]
