@@ -96,7 +96,9 @@ def plot(results: list[dict], path: str, title: str) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", type=named_model, required=True, help="NAME=MODEL_DIR (repeat)")
+    p.add_argument("--model", action="append", type=named_model, default=[], help="NAME=MODEL_DIR (repeat)")
+    p.add_argument("--add_results", action="append", default=[],
+                   help="readers measured by an earlier run (its --output), on the same questions: shown beside")
     p.add_argument("--dev_file", required=True)
     p.add_argument("--max_questions", type=int, default=None, help="the first N questions of the dev file")
     p.add_argument("--batch_size", type=int, default=32)
@@ -104,6 +106,8 @@ def main() -> int:
     p.add_argument("--output", default=None, help="the figures as JSON")
     p.add_argument("--plot", default=None, help="the reliability diagrams and coverage curve as PNG")
     args = p.parse_args()
+    if not args.model and not args.add_results:
+        p.error("give --model NAME=DIR (or --add_results FILE)")
     from gp_mrc.data import DataError, load_examples
 
     try:
@@ -112,7 +116,15 @@ def main() -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    results = [evaluate_reader(name, path, examples, args) for name, path in args.model]
+    results = []
+    for path in args.add_results:
+        with open(path, encoding="utf-8") as f:
+            earlier = json.load(f)["readers"]
+        if any(r["questions"] != len(examples) for r in earlier):
+            print(f"error: {path} was measured on other questions (not the first {len(examples)})", file=sys.stderr)
+            return 2
+        results += earlier
+    results += [evaluate_reader(name, path, examples, args) for name, path in args.model]
     for r in results:
         print(f"{r['name']}: {r['questions']} questions, EM {r['em']:.2f} F1 {r['f1']:.2f}, mean score "
               f"{r['mean_score']:.3f}, ECE vs EM {r['ece_em']:.4f}, vs F1 {r['ece_f1']:.4f}")
