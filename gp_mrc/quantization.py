@@ -6,6 +6,8 @@ scores are differences of large dot products, and the head is a few percent of t
 
 Rule of `quantize="auto"` (measured, BENCHMARKS.md "CPU int8"): int8 on a CPU without native bf16, where it
 is the fastest path at a small F1 cost; nothing on a CPU with native bf16 (bf16 is faster there) or on a GPU.
+torch 2.13 deprecates the quantized tensors this uses (pytorch#184982, to be removed in a later release; torchao
+is the successor): it works and is tested with the torch pinned here.
 Importing this module does not import torch.
 """
 
@@ -52,8 +54,9 @@ def quantize_encoder(model: Any) -> Any:
         raise ValueError("int8 dynamic quantization runs on the CPU only: move the model to the CPU first")
     import warnings
 
-    with warnings.catch_warnings():  # torch 2.x announces the move of torch.ao.quantization to torchao
-        warnings.simplefilter("ignore", DeprecationWarning)
+    with warnings.catch_warnings():  # torch 2.13 announces the removal of quantized tensors (pytorch#184982):
+        warnings.simplefilter("ignore", DeprecationWarning)  # known, documented (README: CPU int8); not the user's
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
         torch.ao.quantization.quantize_dynamic(encoder_of(model), {nn.Linear}, dtype=torch.qint8, inplace=True)
     return model
 
