@@ -1,7 +1,7 @@
 """Dynamic int8 quantization of the encoder's linear layers, for CPU inference (`Reader(..., quantize=...)`).
 
-`torch.ao.quantization.quantize_dynamic` swaps every `nn.Linear` of the encoder for one with int8 weights that
-quantizes its input per batch (fbgemm kernels: VNNI where the CPU has it). The answer head stays fp32: span
+`torch.ao.quantization.quantize_dynamic` swaps every `nn.Linear` of the encoder for one with int8 weights (one
+scale per output channel) that quantizes its input per batch (fbgemm kernels: VNNI where the CPU has it). The answer head stays fp32: span
 scores are differences of large dot products, and the head is a few percent of the compute.
 
 Rule of `quantize="auto"` (measured, BENCHMARKS.md "CPU int8"): int8 on a CPU without native bf16, where it
@@ -57,7 +57,10 @@ def quantize_encoder(model: Any) -> Any:
     with warnings.catch_warnings():  # torch 2.13 announces the removal of quantized tensors (pytorch#184982):
         warnings.simplefilter("ignore", DeprecationWarning)  # known, documented (README: CPU int8); not the user's
         warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
-        torch.ao.quantization.quantize_dynamic(encoder_of(model), {nn.Linear}, dtype=torch.qint8, inplace=True)
+        # per-output-channel weight scales: on the SQuAD reader of BENCHMARKS.md they lose 0.1 F1 where one
+        # scale per tensor lost 0.55 (100 dev questions), at the same speed
+        torch.ao.quantization.quantize_dynamic(
+            encoder_of(model), {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, inplace=True)
     return model
 
 
