@@ -46,6 +46,7 @@ def test_accuracy_at_coverage_answers_the_most_confident_first():
     assert cov.tolist() == [0.25, 0.5, 0.75, 1.0] and curve.tolist() == pytest.approx([100.0, 100.0, 200 / 3, 62.5])
 
 
+@pytest.mark.slow  # a subprocess: imports torch and transformers afresh
 def test_calibration_script_end_to_end(tiny_tokenizer, tmp_path):
     torch.manual_seed(0)
     model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
@@ -58,7 +59,7 @@ def test_calibration_script_end_to_end(tiny_tokenizer, tmp_path):
     out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "calibration.py"), "--model",
                           f"gp={tmp_path / 'gp'}", "--dev_file", str(dev), "--mixed_precision", "no", "--output",
                           str(tmp_path / "c.json"), "--plot", str(tmp_path / "c.png")],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=300)
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     res = json.loads((tmp_path / "c.json").read_text())["readers"][0]
     assert res["questions"] == 6 and 0 <= res["ece_em"] <= 1 and len(res["coverage"]) == 10

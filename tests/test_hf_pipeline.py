@@ -114,6 +114,7 @@ def test_bad_arguments_are_one_line_errors(folders):
         pipe(question=Q1, context=C1, temperature_x=2)
 
 
+@pytest.mark.slow  # a subprocess: imports torch and transformers afresh
 def test_the_old_task_name_needs_the_explicit_opt_in(folders):
     code = ("import gp_mrc, sys\n"
             "from transformers import pipeline\n"
@@ -126,11 +127,12 @@ def test_the_old_task_name_needs_the_explicit_opt_in(folders):
             "question='when was the king born?', context=sys.argv[2]))\n")
     env = {**os.environ, "PYTHONPATH": ROOT}
     out = subprocess.run([sys.executable, "-c", code, folders["globalpointer"], C1], capture_output=True, text=True,
-                         env=env, timeout=300)
+                         env=env, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[:2] == ["refused True", "ExtractiveQuestionAnsweringPipeline True"]
 
 
+@pytest.mark.slow  # a subprocess: imports torch and transformers afresh
 def test_import_gp_mrc_stays_light_and_registers_in_either_order(folders):
     code = ("import sys, gp_mrc\n"
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
@@ -142,6 +144,6 @@ def test_import_gp_mrc_stays_light_and_registers_in_either_order(folders):
     for src, expected in ((code, ["[]", "ExtractiveQuestionAnsweringPipeline"]),
                           (late, ["ExtractiveQuestionAnsweringPipeline"])):
         out = subprocess.run([sys.executable, "-c", src, folders["globalpointer"]], capture_output=True, text=True,
-                             env=env, timeout=300)
+                             env=env, timeout=900)
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.split("\n")[:len(expected)] == expected

@@ -83,6 +83,7 @@ def test_bad_inputs_are_one_line_errors(reader, kwargs, message):
         reader.answer_passages(**kwargs)
 
 
+@pytest.mark.slow  # a subprocess: imports torch and transformers afresh
 def test_predict_py_ranks_a_record_with_contexts(reader, tiny_tokenizer, tmp_path):
     model_dir = tmp_path / "model"
     reader.model.save_pretrained(str(model_dir), tokenizer=tiny_tokenizer)
@@ -92,7 +93,7 @@ def test_predict_py_ranks_a_record_with_contexts(reader, tiny_tokenizer, tmp_pat
     env = {**os.environ, "PYTHONPATH": ROOT}
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "predict.py"), "--model", str(model_dir), "--input",
            str(inp), "--output_dir", str(tmp_path / "out"), "--top_k", "3", "--mixed_precision", "no"]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     nbest = json.loads((tmp_path / "out" / "nbest_predictions.json").read_text())
     preds = json.loads((tmp_path / "out" / "predictions.json").read_text())
@@ -101,6 +102,6 @@ def test_predict_py_ranks_a_record_with_contexts(reader, tiny_tokenizer, tmp_pat
     assert all(x["passage"] == 0 for x in nbest["q2"])
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"id": "z", "question": Q, "contexts": "not a list"}) + "\n")
-    out = subprocess.run(cmd[:5] + [str(bad)], capture_output=True, text=True, env=env, timeout=300)
+    out = subprocess.run(cmd[:5] + [str(bad)], capture_output=True, text=True, env=env, timeout=900)
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "line 1 (id 'z'): contexts must be a non-empty list" in out.stderr
