@@ -6,10 +6,20 @@ from .auto_registration import register_with_transformers
 
 __version__ = "0.1.0"
 __all__ = ["Reader", "GlobalPointerForQuestionAnswering", "GlobalPointerConfig", "HeadConfig",
-           "StartEndForQuestionAnswering", "InferenceSettings", "load_model"]
+           "StartEndForQuestionAnswering", "InferenceSettings", "load_model", "enable_question_answering_task"]
 
-# AutoConfig / AutoModel know model_type "gp_mrc" once transformers is imported (before or after this line).
+# AutoConfig / AutoModel know model_type "gp_mrc" once transformers is imported (before or after this line), and
+# transformers.pipeline() the task "extractive-question-answering" once transformers.pipelines is (hf_pipeline.py).
 register_with_transformers()
+
+
+def enable_question_answering_task() -> None:
+    """Opt in to the old task name: afterwards `transformers.pipeline("question-answering", model=DIR)` builds
+    gp_mrc's extractive QA pipeline (transformers >= 5.3 removed that task; this takes it out of
+    REMOVED_TASKS for this process). Never done on import."""
+    from .hf_pipeline import enable_question_answering_task as enable
+
+    enable()
 
 _LAZY = {"Reader": "reader", "GlobalPointerForQuestionAnswering": "modeling", "GlobalPointerConfig": "configuration",
          "HeadConfig": "configuration", "StartEndForQuestionAnswering": "baseline", "InferenceSettings": "settings",

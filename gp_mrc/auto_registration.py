@@ -3,7 +3,8 @@
 alone (the command-line parsers, the data modules) still imports neither torch nor transformers.
 
 The registration itself lives in gp_mrc/modeling.py (it runs whenever that module is imported); this only
-imports that module right away if transformers is already loaded, or right after transformers loads.
+imports that module right away if transformers is already loaded, or right after transformers loads. The same
+for the "extractive-question-answering" pipeline task (gp_mrc/hf_pipeline.py) and `transformers.pipelines`.
 """
 
 from __future__ import annotations
@@ -17,20 +18,28 @@ from types import ModuleType
 from typing import Any, Sequence
 
 MODELING = "gp_mrc.modeling"
+PIPELINE = "gp_mrc.hf_pipeline"
+# (what transformers module, then which gp_mrc module registers itself with it)
+AFTER = (("transformers", MODELING), ("transformers.pipelines", PIPELINE))
 
 
 def register_with_transformers() -> None:
-    if "transformers" in sys.modules:
-        importlib.import_module(MODELING)
-    elif not any(isinstance(f, _AfterTransformersImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _AfterTransformersImport())
+    for target, module in AFTER:
+        if target in sys.modules:
+            importlib.import_module(module)
+        elif not any(isinstance(f, _AfterTransformersImport) and f.target == target for f in sys.meta_path):
+            sys.meta_path.insert(0, _AfterTransformersImport(target, module))
 
 
 class _AfterTransformersImport(importlib.abc.MetaPathFinder):
-    """Finds nothing itself: it wraps the real loader of `transformers` to import gp_mrc.modeling after it."""
+    """Finds nothing itself: it wraps the real loader of `target` (a transformers module) to import `module`
+    (gp_mrc's registration) after it."""
+
+    def __init__(self, target: str = "transformers", module: str = MODELING):
+        self.target, self.module = target, module
 
     def find_spec(self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> Any:
-        if name != "transformers":
+        if name != self.target:
             return None
         sys.meta_path.remove(self)  # one shot; and the lookup below must not find this finder again
         spec = importlib.util.find_spec(name)
@@ -38,12 +47,14 @@ class _AfterTransformersImport(importlib.abc.MetaPathFinder):
             return spec
         exec_module = spec.loader.exec_module
 
+        then = self.module
+
         def exec_then_register(module: ModuleType) -> None:
             exec_module(module)
             try:
-                importlib.import_module(MODELING)
+                importlib.import_module(then)
             except Exception as e:  # never break `import transformers` itself; gp_mrc's own imports will fail loudly
-                warnings.warn(f"gp_mrc could not register its model type with transformers: {e!r}")
+                warnings.warn(f"gp_mrc could not register {then} with transformers: {e!r}")
 
         spec.loader.exec_module = exec_then_register
         return spec

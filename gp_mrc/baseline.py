@@ -61,7 +61,12 @@ class StartEndForQuestionAnswering(nn.Module):
         band = banded and is_banded(input_ids.shape[-1], max_len)
         mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
         logits = start_plus_end(start, end, max_len if band else None).masked_fill(~mask, MASK_VALUE)
-        return SpanOutput(logits=logits, span_mask=mask, loss=out.loss, raw_scores=True)
+        allowed = passage_mask.bool() & attention_mask.bool()
+        allowed[:, 0] = True  # [CLS], the null answer: it takes the window's mass where the answer is not in it
+        start_lp = start.masked_fill(~allowed, float("-inf")).log_softmax(-1)
+        end_lp = end.masked_fill(~allowed, float("-inf")).log_softmax(-1)
+        return SpanOutput(logits=logits, span_mask=mask, loss=out.loss, raw_scores=True,
+                          start_log_probs=start_lp, end_log_probs=end_lp)
 
     def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None,
                         **kwargs: Any) -> None:

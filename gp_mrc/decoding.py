@@ -31,17 +31,29 @@ class WindowTopK:
     starts: torch.Tensor  # (B, k) token index
     ends: torch.Tensor  # (B, k) token index (inclusive)
     null_log_prob: torch.Tensor  # (B,)
+    # start/end reader: log p_start(i) + log p_end(j) of the same spans and of the null, the probability they
+    # are reported with (ranking stays by raw score); None for a GlobalPointer, whose log_probs are that already
+    report_log_probs: torch.Tensor | None = None  # (B, k)
+    report_null: torch.Tensor | None = None  # (B,)
 
 
-def topk_spans(logits: torch.Tensor, span_mask: torch.Tensor, k: int, raw_scores: bool = False) -> WindowTopK:
-    """Top-k valid non-null spans per window by span probability (or raw score); no loop over spans."""
+def topk_spans(logits: torch.Tensor, span_mask: torch.Tensor, k: int, raw_scores: bool = False,
+               start_log_probs: torch.Tensor | None = None, end_log_probs: torch.Tensor | None = None) -> WindowTopK:
+    """Top-k valid non-null spans per window by span probability (or raw score); no loop over spans.
+    `start_log_probs`/`end_log_probs` (B, n): also give each span's log p_start + log p_end (start/end reader)."""
     logp = logits.float() if raw_scores else span_log_probs(logits, span_mask)
     n = logp.shape[-1]
     null = logp[:, 0, 0]
     cand = logp.masked_fill(~span_mask, float("-inf"))
     cand[:, 0, 0] = float("-inf")
     vals, idx = cand.flatten(1).topk(min(k, n * n), dim=1)
-    return WindowTopK(vals.detach().cpu(), (idx // n).cpu(), (idx % n).cpu(), null.detach().cpu())
+    starts, ends = idx // n, idx % n
+    report = report_null = None
+    if start_log_probs is not None and end_log_probs is not None:
+        sl, el = start_log_probs.float(), end_log_probs.float()
+        report = (sl.gather(1, starts) + el.gather(1, ends)).detach().cpu()
+        report_null = (sl[:, 0] + el[:, 0]).detach().cpu()
+    return WindowTopK(vals.detach().cpu(), starts.cpu(), ends.cpu(), null.detach().cpu(), report, report_null)
 
 
 def pairwise_f1(texts: Sequence[str], lang: str) -> np.ndarray:
@@ -148,11 +160,13 @@ def best_answers(
 ) -> tuple[dict[str, str], dict[str, list[dict]], dict[str, float]]:
     """Per example: the best answer text over all its windows, an n-best list, and the null score diff.
 
-    `results[feature_index] = (log_probs, starts, ends, null_log_prob)` for every feature. Text is cut
+    `results[feature_index] = (log_probs, starts, ends, null_log_prob)` for every feature (a start/end reader's
+    may add (report_log_probs, report_null): see WindowTopK). Text is cut
     from the original context by offsets, so it is exactly the passage's characters.
     Returns (predictions {id: text}, nbest {id: [{text, start, end, score, probability}]},
     null_diff {id: min null log p − best span log p}). With `raw_scores` (start/end baseline) scores are
-    raw logits and probabilities a softmax over the example's n-best, as in the transformers examples.
+    raw logits; probabilities p_start·p_end in the window where the span scored best (transformers' pipeline;
+    the null's in the window of its minimum), or without those a softmax over the example's n-best.
     `decoding="expected_f1"` answers with the n-best entry of highest expected F1 (metric of `lang`) under
     p ∝ exp(score / temperature) (see `expected_f1`); the null decision of SQuAD v2 is unchanged.
     """
@@ -164,7 +178,7 @@ def best_answers(
     offsets_col = features["offset_mapping"]
     for e in range(len(examples)):
         ex = examples[e]
-        found, null = _example_spans(ex["id"], by_example.get(e, []), results, offsets_col)
+        found, null, reported, null_reported = _example_spans(ex["id"], by_example.get(e, []), results, offsets_col)
         cands = sorted((Candidate(lp, s, t) for (s, t), lp in found.items()), key=lambda c: -c.log_prob)[:n_best_size]
         context = ex["context"]
         entries = [{"text": context[c.start:c.end], "start": c.start, "end": c.end,
@@ -175,7 +189,9 @@ def best_answers(
         if version_2_with_negative and math.isfinite(null):
             entries.append({"text": "", "start": -1, "end": -1, "score": null, "probability": math.exp(null)})
             entries.sort(key=lambda x: -x["score"])
-        if raw_scores and entries:
+        if raw_scores and entries and reported:
+            _reported_probabilities(entries, reported, null_reported)
+        elif raw_scores and entries:
             _softmax_probabilities(entries)
         if version_2_with_negative and (not cands or diff > null_score_diff_threshold):
             answer = ""
@@ -186,17 +202,23 @@ def best_answers(
 
 
 def _example_spans(example_id: str, feature_ids: list[int], results: dict, offsets_col: Any
-                   ) -> tuple[dict[tuple[int, int], float], float]:
-    """({(char start, char end): best log p over the example's windows}, the lowest null log p of its windows)."""
+                   ) -> tuple[dict[tuple[int, int], float], float, dict[tuple[int, int], float], float | None]:
+    """({(char start, char end): best log p over the example's windows}, the lowest null log p of its windows,
+    and for start/end readers the reported log p_start·p_end of each span (in the window where it scored best)
+    and of the null answer (in the window with the lowest null), else {} and None."""
     found: dict[tuple[int, int], float] = {}
-    null = math.inf
+    reported: dict[tuple[int, int], float] = {}
+    null, null_reported = math.inf, None
     for f in feature_ids:
         if f not in results:
             raise KeyError(f"no model output for feature {f} of example {example_id!r}")
-        log_probs, starts, ends, null_lp = results[f]
+        log_probs, starts, ends, null_lp, *report = results[f]
+        report_lps = report[0] if report else [None] * len(log_probs)
         offsets = offsets_col[f]
+        if float(null_lp) < null and report:
+            null_reported = float(report[1])
         null = min(null, float(null_lp))
-        for lp, s, t in zip(log_probs, starts, ends):
+        for lp, s, t, rep in zip(log_probs, starts, ends, report_lps):
             lp = float(lp)
             if not math.isfinite(lp):
                 continue
@@ -205,7 +227,16 @@ def _example_spans(example_id: str, feature_ids: list[int], results: dict, offse
                 continue  # cannot happen for masked logits; guards hand-made inputs
             if lp > found.get(span, -math.inf):
                 found[span] = lp
-    return found, null
+                if rep is not None:
+                    reported[span] = float(rep)
+    return found, null, reported, null_reported
+
+
+def _reported_probabilities(entries: list[dict], reported: dict, null_reported: float | None) -> None:
+    """Start/end: the probability reported is p_start·p_end in the span's window (the old pipeline's score)."""
+    for x in entries:
+        lp = null_reported if x["start"] < 0 else reported.get((x["start"], x["end"]))
+        x["probability"] = math.exp(lp) if lp is not None else 0.0
 
 
 def _softmax_probabilities(entries: list[dict]) -> None:
@@ -224,4 +255,6 @@ def collect_results(batches: Iterable[tuple[torch.Tensor, WindowTopK]]) -> dict[
         for b, f in enumerate(index.tolist()):
             results[f] = (top.log_probs[b].tolist(), top.starts[b].tolist(), top.ends[b].tolist(),
                           float(top.null_log_prob[b]))
+            if top.report_log_probs is not None:
+                results[f] += (top.report_log_probs[b].tolist(), float(top.report_null[b]))
     return results

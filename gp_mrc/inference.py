@@ -44,13 +44,16 @@ def predict_windows(model: torch.nn.Module, loader: DataLoader, n_best_size: int
         batch = {k: v.to(device) for k, v in batch.items()}
         out = model(**batch, max_answer_length=max_answer_length)
         raw = out.raw_scores
-        top = topk_spans(out.logits, out.span_mask, n_best_size, raw_scores=raw)
+        top = topk_spans(out.logits, out.span_mask, n_best_size, raw_scores=raw,
+                         start_log_probs=out.start_log_probs, end_log_probs=out.end_log_probs)
         index = batch["feature_index"]
         if accelerator is not None:
-            index, lp, st, en, nl = accelerator.gather_for_metrics(
+            extra = () if top.report_log_probs is None else (top.report_log_probs.to(device),
+                                                             top.report_null.to(device))
+            index, lp, st, en, nl, *rep = accelerator.gather_for_metrics(
                 (index, top.log_probs.to(device), top.starts.to(device), top.ends.to(device),
-                 top.null_log_prob.to(device)))
-            top = WindowTopK(lp.cpu(), st.cpu(), en.cpu(), nl.cpu())
+                 top.null_log_prob.to(device)) + extra)
+            top = WindowTopK(lp.cpu(), st.cpu(), en.cpu(), nl.cpu(), *(r.cpu() for r in rep))
         batches.append((index.cpu(), top))
     return collect_results(batches), raw
 

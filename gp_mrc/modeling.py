@@ -148,6 +148,10 @@ class SpanOutput:
     max_span_length: int | None = None  # spans with j − i ≥ this are masked: losses may work on the band
     start_logits: torch.Tensor | None = None  # (B, n) the linear start/end terms of a `span_bias` head
     end_logits: torch.Tensor | None = None
+    # start/end reader: log-softmax of the start and end logits over each window's passage tokens and [CLS],
+    # (B, n): the probability a span is reported with is p_start(i)·p_end(j), as transformers' pipeline had it
+    start_log_probs: torch.Tensor | None = None
+    end_log_probs: torch.Tensor | None = None
 
 
 def _encoder_from_config(config: PretrainedConfig) -> nn.Module:

@@ -32,6 +32,20 @@ def cpu_has_native_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
     return bool(cpu_flags(cpuinfo_path) & set(NATIVE_BF16_CPU_FLAGS))
 
 
+# oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) below AVX512_CORE_BF16: oneDNN then emulates bf16 even on a CPU that has
+# it, which is how the benchmarks emulate a CPU without native bf16 on one that has it.
+ONEDNN_ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+
+
+def cpu_runs_bf16_natively(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
+    """Native bf16 flags, not switched off by GP_MRC_CPU_BF16=0 nor by an ONEDNN_MAX_CPU_ISA cap without bf16."""
+    if os.environ.get("GP_MRC_CPU_BF16", "") in ("0", "false"):
+        return False
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ONEDNN_ISAS_WITHOUT_BF16:
+        return False
+    return cpu_has_native_bf16(cpuinfo_path)
+
+
 def resolve_mixed_precision(requested: str, device_type: str, *, cuda_bf16: bool | None = None,
                             cpu_bf16: bool | None = None) -> str:
     """`auto` → "bf16" on a CUDA device that supports it or a CPU with native bf16, else "no"; other values pass.
@@ -49,7 +63,7 @@ def resolve_mixed_precision(requested: str, device_type: str, *, cuda_bf16: bool
         return "bf16" if cuda_bf16 else "no"
     if device_type == "cpu":
         if cpu_bf16 is None:
-            cpu_bf16 = os.environ.get("GP_MRC_CPU_BF16", "") not in ("0", "false") and cpu_has_native_bf16()
+            cpu_bf16 = cpu_runs_bf16_natively()
         return "bf16" if cpu_bf16 else "no"
     return "no"  # mps and others: fp32
 

@@ -13,6 +13,7 @@ from .inference import answer_features
 from .loading import as_span_model, load_model, load_tokenizer, settings_of
 from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_records
 from .precision import resolve_mixed_precision
+from .quantization import quantize_encoder, resolve_quantize
 from .settings import InferenceSettings
 
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
@@ -45,16 +46,26 @@ class Reader:
     """A model, its tokenizer and its inference settings (the folder's unless overridden), ready to answer."""
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, settings: InferenceSettings | None = None, *,
-                 batch_size: int = 32, device: str | None = None, mixed_precision: str = "auto", **overrides: Any):
+                 batch_size: int = 32, device: str | None = None, mixed_precision: str = "auto",
+                 quantize: str = "none", **overrides: Any):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
-        the model's value. A plain transformers QA model is wrapped as a start/end reader."""
+        the model's value. A plain transformers QA model is wrapped as a start/end reader.
+        `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them), "none", or "auto"
+        (int8 on a CPU without native bf16; see gp_mrc/quantization.py)."""
         check_counts(batch_size=batch_size)
         self.device = resolve_device(device)
+        self.quantize = resolve_quantize(quantize, self.device.type)
+        if self.quantize == "int8" and mixed_precision not in ("auto", "no"):
+            raise ValueError(f"quantize='int8' computes in fp32 around the int8 layers; mixed_precision "
+                             f"{mixed_precision!r} cannot go with it (use 'auto' or 'no')")
         # bf16 where the hardware runs it natively (1.9x faster inference on an AVX512-BF16 CPU), else fp32
-        self.mixed_precision = resolve_mixed_precision(mixed_precision, self.device.type)
+        self.mixed_precision = "no" if self.quantize == "int8" else resolve_mixed_precision(mixed_precision,
+                                                                                            self.device.type)
         model = as_span_model(model)
         self.settings = (settings or settings_of(model)).replace(**overrides)
         self.model = model.to(self.device).eval()
+        if self.quantize == "int8":
+            self.model = quantize_encoder(self.model)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
 
@@ -106,6 +117,16 @@ class Reader:
             max_answer_length=s.max_answer_length, disable_progress=not show, decoding=s.decoding,
             temperature=s.decoding_temperature, lang=s.lang, mixed_precision=self.mixed_precision)
         return [self._top(nbest.get(rec["id"], []), preds.get(rec["id"]), top_k) for _, rec in recs]
+
+    def answer_passages(self, question: str, contexts: list[str], *, top_k: int = 5, min_score: float = 0.0,
+                        **kwargs: Any) -> list[dict]:
+        """One question over several passages: the top_k answers across them, ranked by span probability, each
+        {answer, score, start, end, passage} (character offsets into contexts[passage]); near-duplicates merged
+        and answers under `min_score` dropped ([] = no answer). See gp_mrc/passages.py; keyword arguments go to
+        `answer`."""
+        from .passages import answer_passages
+
+        return answer_passages(self, question, contexts, top_k=top_k, min_score=min_score, **kwargs)
 
     @staticmethod
     def _top(entries: list[dict], decoded: str | None, top_k: int) -> list[dict]:

@@ -5,6 +5,10 @@ transformers question-answering model (a folder or a hub name), e.g. a SQuAD-fin
     python scripts/predict.py --model runs/gp_mrc --question "Who ...?" --context "..."
     python scripts/predict.py --model runs/gp_mrc --input questions.jsonl --output_dir preds/
 
+A JSON/JSONL record may carry "contexts": [passage, ...] instead of "context": its answers are ranked across
+the passages (each with its "passage" index; near-duplicates merged; --min_score drops the improbable ones,
+"" when none is left; see gp_mrc/passages.py).
+
 Windows, answer length, decoding and the no-answer rule are the folder's inference settings (those the model
 was trained and evaluated with; transformers' pipeline defaults for a folder without them) unless given here.
 
@@ -35,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
                    help="auto: bf16 where the hardware runs it natively, else fp32; no: always fp32")
+    p.add_argument("--quantize", default="none", choices=["none", "int8", "auto"],
+                   help="int8: dynamic int8 encoder linears (CPU); auto: int8 on a CPU without native bf16")
+    p.add_argument("--min_score", type=float, default=0.0,
+                   help="records with \"contexts\": drop answers of lower probability (none left: \"\")")
     s = p.add_argument_group("inference settings (default: the model folder's)")
     s.add_argument("--max_seq_length", type=positive_int, default=None)
     s.add_argument("--doc_stride", type=positive_int, default=None)
@@ -64,11 +72,13 @@ def main() -> int:
     # torch, transformers and datasets load only now: --help and argument errors come back at once
     from gp_mrc.data import DataError, LoadReport, load_examples
     from gp_mrc.inference import write_predictions
+    from gp_mrc.passages import answer_passage_records, load_passage_records
     from gp_mrc.reader import Reader
 
     try:
         reader = Reader.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
-                                        mixed_precision=args.mixed_precision, **settings_overrides(args))
+                                        mixed_precision=args.mixed_precision, quantize=args.quantize,
+                                        **settings_overrides(args))
     except (FileNotFoundError, OSError, ValueError) as e:  # ValueError: a setting out of range
         return fail(str(e))
     print("inference settings: " + " ".join(f"{k}={v}" for k, v in reader.settings.to_dict().items()),
@@ -82,6 +92,13 @@ def main() -> int:
                             "or control characters?): nothing to answer from")
             for a in answers:
                 print(json.dumps(a, ensure_ascii=False))
+            return 0
+        multi = load_passage_records(args.input)  # records with "contexts": one question over several passages
+        if multi is not None:
+            predictions, nbest = answer_passage_records(reader, multi, min_score=args.min_score, **kw)
+            out = args.output_dir or os.path.dirname(os.path.abspath(args.input))
+            write_predictions(out, predictions, nbest)
+            print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}", file=sys.stderr)
             return 0
         report = LoadReport()
         examples = load_examples(args.input, version_2=True, require_answers=False, report=report)

@@ -1,0 +1,70 @@
+"""Dynamic int8 quantization of the encoder's linear layers, for CPU inference (`Reader(..., quantize=...)`).
+
+`torch.ao.quantization.quantize_dynamic` swaps every `nn.Linear` of the encoder for one with int8 weights (one
+scale per output channel) that quantizes its input per batch (fbgemm kernels: VNNI where the CPU has it). The answer head stays fp32: span
+scores are differences of large dot products, and the head is a few percent of the compute.
+
+Rule of `quantize="auto"` (measured, BENCHMARKS.md "CPU int8"): int8 on a CPU without native bf16, where it
+is the fastest path at a small F1 cost; nothing on a CPU with native bf16 (bf16 is faster there) or on a GPU.
+torch 2.13 deprecates the quantized tensors this uses (pytorch#184982, to be removed in a later release; torchao
+is the successor): it works and is tested with the torch pinned here.
+Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+QUANTIZE_CHOICES = ("none", "int8", "auto")
+
+
+def resolve_quantize(requested: str, device_type: str, *, cpu_bf16: bool | None = None) -> str:
+    """"none" | "int8" from a requested value. `auto`: "int8" on a CPU without native bf16, else "none".
+    `cpu_bf16` overrides the hardware probe (tests simulate machines with it)."""
+    if requested not in QUANTIZE_CHOICES:
+        raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {requested!r}")
+    if requested == "int8" and device_type != "cpu":
+        raise ValueError(f"quantize='int8' runs on the CPU only (dynamic int8 kernels), not on {device_type!r}")
+    if requested != "auto":
+        return requested
+    if device_type != "cpu":
+        return "none"
+    if cpu_bf16 is None:
+        from .precision import cpu_runs_bf16_natively
+
+        cpu_bf16 = cpu_runs_bf16_natively()
+    return "none" if cpu_bf16 else "int8"
+
+
+def encoder_of(model: Any) -> Any:
+    """The transformer encoder of a span model (GlobalPointer: `.encoder`; start/end: the QA model's base)."""
+    if hasattr(model, "qa_model"):
+        return model.qa_model.base_model
+    if hasattr(model, "encoder"):
+        return model.encoder
+    raise ValueError(f"{type(model).__name__} has no encoder to quantize")
+
+
+def quantize_encoder(model: Any) -> Any:
+    """The model with its encoder's nn.Linear layers replaced by dynamic int8 ones (in place; returned)."""
+    import torch
+    from torch import nn
+
+    if next(model.parameters()).device.type != "cpu":
+        raise ValueError("int8 dynamic quantization runs on the CPU only: move the model to the CPU first")
+    import warnings
+
+    with warnings.catch_warnings():  # torch 2.13 announces the removal of quantized tensors (pytorch#184982):
+        warnings.simplefilter("ignore", DeprecationWarning)  # known, documented (README: CPU int8); not the user's
+        warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
+        # per-output-channel weight scales: on the SQuAD reader of BENCHMARKS.md they lose 0.1 F1 where one
+        # scale per tensor lost 0.55 (100 dev questions), at the same speed
+        torch.ao.quantization.quantize_dynamic(
+            encoder_of(model), {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, inplace=True)
+    return model
+
+
+def is_quantized(model: Any) -> bool:
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    return any(isinstance(m, DynamicLinear) for m in model.modules())

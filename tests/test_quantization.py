@@ -1,0 +1,94 @@
+"""CPU int8 (`Reader(..., quantize=...)`): the flag's values and rule, int8 answers near fp32 on a tiny model;
+and the start/end reader's score: p_start · p_end in its window, as transformers' pipeline had it."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from transformers import BertForQuestionAnswering
+
+from conftest import make_tiny_config
+from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.precision import cpu_runs_bf16_natively
+from gp_mrc.quantization import is_quantized, resolve_quantize
+from gp_mrc.reader import Reader
+
+C = "the king was born in 1811 . the queen was born in 1861 . the river is long ."
+QS = ["when was the king born?", "when was the queen born?", "what is long?"]
+
+
+def tiny_gp(tokenizer):
+    torch.manual_seed(0)
+    return GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tokenizer)),
+                                                                 HeadConfig(head_size=16))
+
+
+def test_resolve_quantize_values_and_the_auto_rule():
+    assert resolve_quantize("none", "cpu") == "none" and resolve_quantize("int8", "cpu") == "int8"
+    assert resolve_quantize("auto", "cpu", cpu_bf16=False) == "int8"  # no native bf16: int8 is fastest
+    assert resolve_quantize("auto", "cpu", cpu_bf16=True) == "none"  # native bf16 wins there
+    assert resolve_quantize("auto", "cuda") == "none"
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        resolve_quantize("int4", "cpu")
+    with pytest.raises(ValueError, match="runs on the CPU only"):
+        resolve_quantize("int8", "cuda")
+
+
+def test_a_onednn_isa_cap_without_bf16_counts_as_a_cpu_without_it(monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_VNNI")
+    assert not cpu_runs_bf16_natively()
+    assert resolve_quantize("auto", "cpu") == "int8"
+    monkeypatch.setenv("GP_MRC_CPU_BF16", "0")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    assert not cpu_runs_bf16_natively()
+
+
+def test_int8_answers_are_near_fp32(tiny_tokenizer):
+    fp32 = Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", mixed_precision="no")
+    int8 = Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", quantize="int8")
+    assert int8.quantize == "int8" and int8.mixed_precision == "no" and is_quantized(int8.model)
+    assert not is_quantized(fp32.model)
+    assert type(int8.model.head.dense) is torch.nn.Linear  # the answer head stays fp32
+    recs = [{"question": q, "context": C} for q in QS]
+    a, b = fp32.answer(recs, top_k=10), int8.answer(recs, top_k=10)
+    for x, y in zip(a, b):
+        fx = {(e["start"], e["end"]): e["score"] for e in x}
+        fy = {(e["start"], e["end"]): e["score"] for e in y}
+        common = set(fx) & set(fy)
+        assert len(common) >= 7  # mostly the same top 10 spans ...
+        for span in common:  # ... with nearly the same probabilities
+            assert abs(math.log(fx[span]) - math.log(fy[span])) < 0.05
+
+
+def test_int8_with_bf16_is_refused(tiny_tokenizer):
+    with pytest.raises(ValueError, match="mixed_precision 'bf16' cannot go with it"):
+        Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", quantize="int8", mixed_precision="bf16")
+    with pytest.raises(ValueError, match="quantize must be one of"):
+        Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", quantize="yes")
+
+
+def test_start_end_score_is_softmaxed_start_times_end_in_the_window(tiny_tokenizer):
+    torch.manual_seed(1)
+    qa = BertForQuestionAnswering(make_tiny_config(len(tiny_tokenizer))).eval()
+    reader = Reader(qa, tiny_tokenizer, device="cpu", mixed_precision="no")
+    q = QS[0]
+    answers = reader.answer([{"question": q, "context": C}], top_k=5, handle_impossible_answer=True)[0]
+    enc = tiny_tokenizer(q, C, return_offsets_mapping=True, return_tensors="pt")
+    with torch.no_grad():
+        out = qa(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                 token_type_ids=enc["token_type_ids"])
+    seq = enc.sequence_ids(0)
+    allowed = torch.tensor([s == 1 or i == 0 for i, s in enumerate(seq)])  # passage tokens and [CLS]
+    ps = out.start_logits[0].masked_fill(~allowed, -math.inf).softmax(-1)
+    pe = out.end_logits[0].masked_fill(~allowed, -math.inf).softmax(-1)
+    offsets = enc["offset_mapping"][0].tolist()
+    token_at_start = {o[0]: i for i, o in enumerate(offsets) if seq[i] == 1}
+    token_at_end = {o[1]: i for i, o in enumerate(offsets) if seq[i] == 1}
+    for x in answers:
+        if x["answer"] == "":
+            expected = float(ps[0] * pe[0])  # the null: [CLS] as start and end
+        else:
+            expected = float(ps[token_at_start[x["start"]]] * pe[token_at_end[x["end"]]])
+        assert x["score"] == pytest.approx(expected, rel=1e-5)
