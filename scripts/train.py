@@ -2,13 +2,12 @@
 """Fine-tune a GlobalPointer reader. `accelerate launch scripts/train.py --help` lists the flags.
 
 With no data named it trains the packaged all-MiniLM-L6-v2 on data/sample_train.json and evaluates on
-data/sample_dev.json (a few minutes on 2 CPU cores).
+data/sample_dev.json (a few minutes on 2 CPU cores). The same command as `gp-mrc train` (gp_mrc/cli.py).
 """
 
-from gp_mrc.arguments import parse_args
+import sys
+
+from gp_mrc.cli import train_main
 
 if __name__ == "__main__":
-    args = parse_args()  # --help and argument errors before torch and transformers load
-    from gp_mrc.training import train
-
-    train(args)
+    sys.exit(train_main())
