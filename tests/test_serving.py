@@ -227,3 +227,25 @@ def test_one_failing_request_does_not_fail_its_batch():
 
     good, bad = asyncio.run(scenario())
     assert good[0][0]["answer"] == "good" and isinstance(bad, ValueError)
+
+
+def test_no_request_is_lost_when_arrivals_race_the_batch_deadline():
+    import random
+
+    calls: list = []
+    rng = random.Random(0)
+
+    async def client(b, n):
+        await asyncio.sleep(rng.random() * 0.05)
+        return await b.submit([{"question": f"q{n}"}] * (n % 3 + 1), 1, ())
+
+    async def scenario():
+        b = MicroBatcher(fake_answer(calls), max_batch_size=5, max_wait_ms=1)
+        await b.start()
+        results = await asyncio.wait_for(asyncio.gather(*(client(b, n) for n in range(300))), 30)
+        await b.stop()
+        return results, b.stats
+
+    results, stats = asyncio.run(scenario())
+    assert [r[0][0]["answer"] for r in results] == [f"q{n}" for n in range(300)]
+    assert stats.questions == sum(n % 3 + 1 for n in range(300)) and stats.batches == len(calls) > 1

@@ -10,6 +10,7 @@ bad request cannot fail its neighbours.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,13 +56,16 @@ class MicroBatcher:
     def __post_init__(self) -> None:
         if self.max_batch_size < 1 or self.max_wait_ms < 0 or self.max_queued < 1:
             raise ValueError("max_batch_size and max_queued must be >= 1 and max_wait_ms >= 0")
-        self._queue: asyncio.Queue[_Job] | None = None
+        # a deque and a wake-up event rather than asyncio.Queue: waiting with a timeout on an Event can never lose a
+        # job (wait_for on Queue.get can drop an item on Python < 3.12 when the timeout and the item coincide)
+        self._pending: collections.deque[_Job] = collections.deque()
+        self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._queued = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gp_mrc-model")
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue()
+        self._wakeup = asyncio.Event()
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
@@ -75,37 +79,44 @@ class MicroBatcher:
 
     async def submit(self, records: list[dict], top_k: int, settings: tuple[tuple[str, Any], ...]) -> list[list[dict]]:
         """Answers for `records` (in their order), once the batch holding them has run."""
-        if self._queue is None:
+        if self._wakeup is None:
             raise RuntimeError("MicroBatcher.start() has not run")
         if self._queued + len(records) > self.max_queued:
             raise QueueFull(f"{self._queued} questions are waiting; the limit is {self.max_queued}")
         future = asyncio.get_running_loop().create_future()
         self._queued += len(records)
-        await self._queue.put(_Job(records, top_k, settings, future))
+        self._pending.append(_Job(records, top_k, settings, future))
+        self._wakeup.set()
         return await future
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        assert self._queue is not None
+        assert self._wakeup is not None
         while True:
-            batch = [await self._queue.get()]
+            while not self._pending:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            batch = [self._pending.popleft()]
             size = len(batch[0].records)
             deadline = loop.time() + self.max_wait_ms / 1000
             while size < self.max_batch_size:
-                try:  # take what is already waiting, then wait out the rest of max_wait_ms for more
-                    job = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    left = deadline - loop.time()
-                    if left <= 0:
-                        break
-                    try:
-                        job = await asyncio.wait_for(self._queue.get(), left)
-                    except asyncio.TimeoutError:
-                        break
-                batch.append(job)
-                size += len(job.records)
+                if self._pending:  # take what is already waiting, then wait out the rest of max_wait_ms for more
+                    batch.append(self._pending.popleft())
+                    size += len(batch[-1].records)
+                    continue
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), left)
+                except asyncio.TimeoutError:
+                    break
             self._queued -= size
-            outcomes = await loop.run_in_executor(self._executor, self._run, batch)
+            try:
+                outcomes = await loop.run_in_executor(self._executor, self._run, batch)
+            except Exception as e:  # noqa: BLE001  (a bug in _run must not leave requests waiting forever)
+                outcomes = [e] * len(batch)
             for job, outcome in zip(batch, outcomes):
                 if job.future.done():  # the client went away
                     continue
