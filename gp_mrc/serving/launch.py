@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,8 @@ def served(model: str, extra_args: list[str] | None = None, start_limit_s: float
            "--log_level", "warning", *(extra_args or [])]
     print("server: " + " ".join(cmd), file=sys.stderr)
     proc = subprocess.Popen(cmd, cwd=ROOT)
+    # SIGTERM (a `timeout`, a CI cancel) unwinds through `finally` below, so the child never outlives us
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         deadline = time.monotonic() + start_limit_s
         while True:
@@ -47,4 +50,9 @@ def served(model: str, extra_args: list[str] | None = None, start_limit_s: float
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        signal.signal(signal.SIGTERM, previous)
