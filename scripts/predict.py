@@ -1,138 +1,14 @@
 #!/usr/bin/env python
-"""Answer questions with a model folder: a GlobalPointer or start/end reader trained by scripts/train.py, or any
-transformers question-answering model (a folder or a hub name), e.g. a SQuAD-fine-tuned BERT.
+"""Answer questions with a model folder (`--help` lists the flags); the same command as `gp-mrc predict`.
 
     python scripts/predict.py --model runs/gp_mrc --question "Who ...?" --context "..."
     python scripts/predict.py --model runs/gp_mrc --input questions.jsonl --output_dir preds/
 
-A JSON/JSONL record may carry "contexts": [passage, ...] instead of "context": its answers are ranked across
-the passages (each with its "passage" index; near-duplicates merged; --min_score drops the improbable ones,
-"" when none is left; see gp_mrc/passages.py).
-
-Windows, answer length, decoding and the no-answer rule are the folder's inference settings (those the model
-was trained and evaluated with; transformers' pipeline defaults for a folder without them) unless given here.
-
-Problems end with one line `error: ...` on stderr and exit code 2 (a missing or broken model folder, an
-unreadable input file, no usable question); questions that cannot be answered (an empty question or passage)
-get the answer "" with a warning naming them. docs/bad_inputs.md lists the cases.
+The logic lives in gp_mrc/predict_command.py.
 """
 
-import argparse
-import json
-import os
-import sys
-
-from gp_mrc.argtypes import Parser, check_output_dir, finite_float, positive_float, positive_int
 from gp_mrc.errors import run_script
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="a model folder or hub name (see above)")
-    p.add_argument("--question")
-    p.add_argument("--context")
-    p.add_argument("--input", help="SQuAD-layout JSON, or JSON/JSONL of {id, question, context}")
-    p.add_argument("--output_dir", default=None, help="where predictions.json and nbest_predictions.json go")
-    p.add_argument("--top_k", type=positive_int, default=1)
-    p.add_argument("--n_best_size", type=positive_int, default=20)
-    p.add_argument("--batch_size", type=positive_int, default=32)
-    p.add_argument("--device", default=None)
-    p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
-                   help="auto: bf16 where the hardware runs it natively, else fp32; no: always fp32")
-    p.add_argument("--quantize", default="none", choices=["none", "int8", "auto"],
-                   help="int8: dynamic int8 encoder linears (CPU); auto: int8 on a CPU without native bf16")
-    p.add_argument("--min_score", type=float, default=0.0,
-                   help="records with \"contexts\": drop answers of lower probability (none left: \"\")")
-    s = p.add_argument_group("inference settings (default: the model folder's)")
-    s.add_argument("--max_seq_length", type=positive_int, default=None)
-    s.add_argument("--doc_stride", type=positive_int, default=None)
-    s.add_argument("--max_query_length", type=positive_int, default=None)
-    s.add_argument("--max_answer_length", type=positive_int, default=None)
-    s.add_argument("--handle_impossible_answer", default=None, choices=["yes", "no"],
-                   help="whether \"\" (no answer) may be the answer (the folder's version_2_with_negative)")
-    s.add_argument("--null_score_diff_threshold", type=finite_float, default=None)
-    s.add_argument("--decoding", default=None, choices=["argmax", "expected_f1"],
-                   help="the most probable span, or the n-best answer of highest expected F1 under the model")
-    s.add_argument("--decoding_temperature", type=positive_float, default=None)
-    return p
-
-
-def main() -> int:
-    p = build_parser()
-    args = p.parse_args()
-    if (args.question is None) != (args.context is None):
-        p.error("--question and --context go together")
-    if (args.input is None) == (args.question is None):
-        p.error("give either --question and --context, or --input FILE")
-    if args.input is not None and not os.path.isfile(args.input):
-        return fail(f"{args.input}: no such input file")
-    out = None if args.input is None else args.output_dir or os.path.dirname(os.path.abspath(args.input))
-    if out is not None:
-        check_output_dir(out)  # before the model loads: a file in the way is one line, not a traceback at the end
-    # torch, transformers and datasets load only now: --help and argument errors come back at once
-    from gp_mrc.data import DataError, LoadReport, load_examples
-    from gp_mrc.inference import write_predictions
-    from gp_mrc.passages import answer_passage_records, load_passage_records
-    from gp_mrc.reader import Reader
-
-    try:
-        reader = Reader.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
-                                        mixed_precision=args.mixed_precision, quantize=args.quantize,
-                                        **settings_overrides(args))
-    except (FileNotFoundError, OSError, ValueError) as e:  # ValueError: a setting out of range
-        return fail(str(e))
-    print("inference settings: " + " ".join(f"{k}={v}" for k, v in reader.settings.to_dict().items()),
-          file=sys.stderr)
-    kw = dict(top_k=args.top_k, n_best_size=args.n_best_size)
-    try:
-        if args.question is not None:
-            answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]
-            if not answers:
-                return fail("the context has no token left after the tokenizer's normalization (only whitespace "
-                            "or control characters?): nothing to answer from")
-            for a in answers:
-                print(json.dumps(a, ensure_ascii=False))
-            return 0
-        multi = load_passage_records(args.input)  # records with "contexts": one question over several passages
-        if multi is not None:
-            predictions, nbest = answer_passage_records(reader, multi, min_score=args.min_score, **kw)
-            out = args.output_dir or os.path.dirname(os.path.abspath(args.input))
-            write_predictions(out, predictions, nbest)
-            print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}", file=sys.stderr)
-            return 0
-        report = LoadReport()
-        examples = load_examples(args.input, version_2=True, require_answers=False, report=report)
-        records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
-        answers = reader.answer(records, progress=True, **kw)
-    except (DataError, ValueError) as e:  # ValueError: settings such as --doc_stride that do not fit
-        return fail(str(e))
-    if not any(answers):
-        return fail(f"{args.input}: no passage has any token left after the tokenizer's normalization; "
-                    "nothing to answer from")
-    predictions = {r["id"]: (a[0]["answer"] if a else "") for r, a in zip(records, answers)}
-    nbest = {r["id"]: a for r, a in zip(records, answers)}
-    for skipped in report.skipped_ids:  # every input id gets a prediction, "" for the unusable ones
-        predictions[skipped], nbest[skipped] = "", []
-    write_predictions(out, predictions, nbest)
-    print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
-          + (f" ({len(report.skipped_ids)} unusable questions answered with \"\")" if report.skipped_ids else ""),
-          file=sys.stderr)
-    return 0
-
-
-def settings_overrides(args: argparse.Namespace) -> dict:
-    """The inference settings given on the command line (None: the folder's)."""
-    impossible = None if args.handle_impossible_answer is None else args.handle_impossible_answer == "yes"
-    return dict(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, max_query_length=args.max_query_length,
-                max_answer_length=args.max_answer_length, version_2_with_negative=impossible,
-                null_score_diff_threshold=args.null_score_diff_threshold, decoding=args.decoding,
-                decoding_temperature=args.decoding_temperature)
-
-
-def fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
+from gp_mrc.predict_command import main
 
 if __name__ == "__main__":
     run_script(main)

@@ -1,0 +1,77 @@
+"""The `gp-mrc` console command: `gp-mrc train | predict | serve [flags]`, the same functions as scripts/train.py,
+scripts/predict.py and scripts/serve.py (`gp-mrc COMMAND --help` lists a command's flags).
+
+Torch and transformers load only once a command runs, so `--help` and flag errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+COMMANDS = {
+    "train": "fine-tune a reader (one process; `accelerate launch scripts/train.py` for several)",
+    "predict": "answer questions with a model folder, from the command line or a file",
+    "serve": "serve a model folder over HTTP: the Inference API's question-answering schema and a page",
+}
+
+
+def train_main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from .arguments import parse_args
+
+    if prog is not None:  # usage lines name the command that was typed
+        sys.argv[0] = prog
+    args = parse_args(argv)  # --help and argument errors before torch and transformers load
+    from .training import train
+
+    train(args)
+    return 0
+
+
+def predict_main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from .predict_command import main
+
+    return main(argv, prog)
+
+
+def serve_main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from .serving.command import main
+
+    return main(argv, prog)
+
+
+MAINS = {"train": train_main, "predict": predict_main, "serve": serve_main}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="gp-mrc", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Extractive reading comprehension with a GlobalPointer span head.",
+        epilog="commands:\n" + "\n".join(f"  {name:<9}{text}" for name, text in COMMANDS.items())
+        + "\n\n`gp-mrc COMMAND --help` lists a command's flags.")
+    p.add_argument("command", choices=list(COMMANDS), metavar="COMMAND", help=" | ".join(COMMANDS))
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the command's flags")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    p = build_parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        p.print_help(sys.stdout if argv else sys.stderr)
+        return 0 if argv else 2
+    if argv[0] not in COMMANDS:
+        p.error(f"unknown command {argv[0]!r} (choose from {', '.join(COMMANDS)})")
+    return MAINS[argv[0]](argv[1:], prog=f"gp-mrc {argv[0]}")
+
+
+def console() -> None:
+    """The installed `gp-mrc` command: the scripts' top-level handling (a user's error is one line, exit 2;
+    Ctrl-C → "interrupted", exit 130)."""
+    from .errors import run_script
+
+    run_script(main)
+
+
+if __name__ == "__main__":
+    console()

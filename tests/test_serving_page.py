@@ -1,0 +1,130 @@
+"""The page at / in a real browser: Debian's chromium, driven by playwright, against the service on a loopback
+port. It types a passage and a question, submits, and checks that the highlighted text is the answer the API
+gives for the same request, with its probability, the alternatives and the heat map.
+
+Without /usr/bin/chromium (or playwright) the test skips, saying so; CI sets GP_MRC_REQUIRE_BROWSER=1, which makes
+their absence a failure."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import torch
+
+pytest.importorskip("fastapi", reason="the service needs the serve extra: pip install -e '.[serve]'")
+import uvicorn
+
+from conftest import make_tiny_config
+from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.reader import Reader
+from gp_mrc.serving.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CONTEXT = "the river is long . the city was founded in 1875 by the first king . the queen was born in 1861 ."
+QUESTION = "who founded the city?"
+
+
+def require_browser():
+    """playwright's sync API, or a skip (a failure under GP_MRC_REQUIRE_BROWSER=1) naming what is missing."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright is not installed (pip install playwright; no `playwright install` needed)"
+    if missing is None and not os.path.exists(CHROMIUM):
+        missing = f"{CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium)"
+    if missing is not None:
+        if os.environ.get("GP_MRC_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"the browser test must run here (GP_MRC_REQUIRE_BROWSER=1) but {missing}")
+        pytest.skip(f"browser test skipped: {missing}")
+    return sync_playwright
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tiny_tokenizer):
+    torch.manual_seed(0)
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
+                                                                  HeadConfig(head_size=16))
+    app = create_app(Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no"), model_name="tiny-random")
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not srv.started:
+        assert time.time() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_the_page_highlights_the_answer_the_api_gives(server):
+    sync_playwright = require_browser()
+    api = httpx.post(server + "/", json={"inputs": {"question": QUESTION, "context": CONTEXT},
+                                         "parameters": {"top_k": 20}}, timeout=30).json()
+    best = api[0]
+    assert best["answer"] and CONTEXT[best["start"]:best["end"]] == best["answer"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(server + "/")
+            page.wait_for_function("document.getElementById('model-line').textContent.includes('globalpointer')")
+            page.fill("#context", CONTEXT)
+            page.type("#question", QUESTION)  # typed key by key, as a person would
+            page.click("#submit")
+            page.wait_for_selector("#result:not([hidden])", timeout=30_000)
+            assert page.inner_text("#error") == ""
+            marks = page.locator("#passage mark.answer")
+            assert marks.count() == 1 and marks.inner_text() == best["answer"]
+            assert page.inner_text("#answer") == best["answer"]
+            assert page.inner_text("#probability") == f"{best['score']:.3f}"
+            assert page.inner_text("#passage") == CONTEXT  # the passage is shown whole, nothing lost or added
+            rows = page.locator("#alternatives tbody tr")
+            assert rows.count() == 5  # the default number of alternatives
+            assert [rows.nth(k).locator("td").nth(1).inner_text() for k in range(5)] == [a["answer"] for a in api[:5]]
+            # the heat map: each character's shade is the summed probability of the n-best spans covering it
+            shades = page.evaluate("""() => [...document.querySelectorAll('#passage span')].map(s =>
+                [s.textContent, parseFloat(s.dataset.heat), s.style.background !== ''])""")
+            heat = [0.0] * len(CONTEXT)
+            for a in api:
+                for i in range(a["start"], a["end"]):
+                    heat[i] += a["score"]
+            at = 0
+            for text, shade, shaded in shades:
+                assert shade == pytest.approx(heat[at], abs=1e-3) and shaded == (heat[at] > 0), text
+                at += len(text)
+            assert at == len(CONTEXT)
+            # a bad request shows the server's message on the page
+            page.fill("#question", "")
+            page.click("#submit")
+            page.wait_for_function("document.getElementById('error').textContent !== ''")
+            assert page.inner_text("#error") == "inputs.question is empty"
+        finally:
+            browser.close()
+
+
+def test_without_a_browser_the_test_skips_or_under_ci_fails(monkeypatch):
+    pytest.importorskip("playwright")
+    monkeypatch.setattr(__import__(__name__), "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.delenv("GP_MRC_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="/nonexistent/chromium is missing"):
+        require_browser()
+    monkeypatch.setenv("GP_MRC_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="must run here"):
+        require_browser()
