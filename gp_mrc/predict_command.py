@@ -1,5 +1,6 @@
-"""`gp-mrc predict` and scripts/predict.py: answer questions with a model folder: a GlobalPointer or start/end
-transformers question-answering model (a folder or a hub name), e.g. a SQuAD-fine-tuned BERT.
+"""`gp-mrc predict` and scripts/predict.py: answer questions with a model folder — a GlobalPointer or start/end
+reader trained by scripts/train.py, or any transformers question-answering model (a folder or a hub name), e.g. a
+SQuAD-fine-tuned BERT.
 
     python scripts/predict.py --model runs/gp_mrc --question "Who ...?" --context "..."
     python scripts/predict.py --model runs/gp_mrc --input questions.jsonl --output_dir preds/
