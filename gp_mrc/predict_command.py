@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     # torch, transformers and datasets load only now: --help and argument errors come back at once
     from gp_mrc.data import DataError, LoadReport, load_examples
     from gp_mrc.inference import write_predictions
-    from gp_mrc.passages import answer_passage_records, load_passage_records
+    from gp_mrc.passages import load_passage_records
     from gp_mrc.reader import Reader
 
     try:
@@ -96,11 +96,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             return 0
         multi = load_passage_records(args.input)  # records with "contexts": one question over several passages
         if multi is not None:
-            predictions, nbest = answer_passage_records(reader, multi, min_score=args.min_score, **kw)
-            out = args.output_dir or os.path.dirname(os.path.abspath(args.input))
-            write_predictions(out, predictions, nbest)
-            print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}", file=sys.stderr)
-            return 0
+            return answer_passages_file(reader, multi, out, args.min_score, kw)
         report = LoadReport()
         examples = load_examples(args.input, version_2=True, require_answers=False, report=report)
         records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
@@ -118,6 +114,17 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
           + (f" ({len(report.skipped_ids)} unusable questions answered with \"\")" if report.skipped_ids else ""),
           file=sys.stderr)
+    return 0
+
+
+def answer_passages_file(reader, records: list[dict], out: str, min_score: float, kw: dict) -> int:
+    """predict.py --input with "contexts" records: answers ranked across each record's passages."""
+    from gp_mrc.inference import write_predictions
+    from gp_mrc.passages import answer_passage_records
+
+    predictions, nbest = answer_passage_records(reader, records, min_score=min_score, **kw)
+    write_predictions(out, predictions, nbest)
+    print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}", file=sys.stderr)
     return 0
 
 

@@ -14,7 +14,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "gp_mrc")
 MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 300
 # where command-line arguments become configurations: the only modules that read an argparse Namespace
-ARGUMENT_READERS = {"gp_mrc/arguments.py", "gp_mrc/config.py"}
+# where flags become configurations: training's parser, and the predict / serve commands (their flags become the
+# Reader's settings and the service's limits, once, in main)
+ARGUMENT_READERS = {"gp_mrc/arguments.py", "gp_mrc/config.py", "gp_mrc/predict_command.py", "gp_mrc/serving/command.py"}
 
 
 def modules() -> dict[str, str]:

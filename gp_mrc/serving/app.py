@@ -104,24 +104,29 @@ def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int
 
     @app.post("/")
     async def answer(request: Request) -> JSONResponse:
-        try:
-            req = parse_body(await read_body(request, limits.max_body_bytes), limits)
-            results = await batcher.submit(req.records, req.parameters.top_k, req.parameters.reader_settings())
-        except RequestError as e:
-            return error(e.status, str(e))
-        except QueueFull as e:
-            return error(503, f"server busy: {e}; retry later")
-        except ValueError as e:  # settings that do not fit together (DataError: no usable text), from the reader
-            if isinstance(e, DataError):
-                return error(422, "no input has any token left after the tokenizer's normalization (only whitespace"
-                                  " or control characters?): nothing to answer from")
-            return error(422, str(e))
-        for n, answers in enumerate(results):
-            if not answers:
-                where = f"inputs[{n}]" if req.is_list else "inputs"
-                return error(422, f"{where}.context has no token left after the tokenizer's normalization (only "
-                                  "whitespace or control characters?): nothing to answer from")
-        shaped = [shape_answers(a, req.parameters.top_k) for a in results]
-        return JSONResponse(shaped if req.is_list else shaped[0])
+        return await answer_request(request, batcher, limits)
 
     return app
+
+
+async def answer_request(request: Request, batcher: MicroBatcher, limits: Limits) -> JSONResponse:
+    """POST /: parse, queue for the batcher, shape the answers; every refusal a 4xx with one line."""
+    try:
+        req = parse_body(await read_body(request, limits.max_body_bytes), limits)
+        results = await batcher.submit(req.records, req.parameters.top_k, req.parameters.reader_settings())
+    except RequestError as e:
+        return error(e.status, str(e))
+    except QueueFull as e:
+        return error(503, f"server busy: {e}; retry later")
+    except ValueError as e:  # settings that do not fit together (DataError: no usable text), from the reader
+        if isinstance(e, DataError):
+            return error(422, "no input has any token left after the tokenizer's normalization (only whitespace"
+                              " or control characters?): nothing to answer from")
+        return error(422, str(e))
+    for n, answers in enumerate(results):
+        if not answers:
+            where = f"inputs[{n}]" if req.is_list else "inputs"
+            return error(422, f"{where}.context has no token left after the tokenizer's normalization (only "
+                              "whitespace or control characters?): nothing to answer from")
+    shaped = [shape_answers(a, req.parameters.top_k) for a in results]
+    return JSONResponse(shaped if req.is_list else shaped[0])
