@@ -750,7 +750,9 @@ def plot(study: str, path: str) -> None:
         ys = [statistics.mean(c["f1"] for r in rs for c in r["curve"] if c["step"] == s) for s in steps]
         ax.plot(steps, ys, marker="o", label=f"{key} ({len(rs)} seeds)")
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("dev F1 (first 500 questions; final point: all)")
+    flags = STUDIES[study].flags
+    n = flags[flags.index("--intermediate_eval_samples") + 1] if "--intermediate_eval_samples" in flags else "all"
+    ax.set_ylabel(f"dev F1 (first {n} questions; final point: all)")
     ax.set_title(f"{study}: learning curves (mean over seeds)")
     ax.legend(fontsize=7)
     fig.tight_layout()
