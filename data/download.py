@@ -55,7 +55,7 @@ def fetch(url: str, path: str) -> None:
 
 def check(path: str, version_2: bool = False) -> int:
     """Load with gp_mrc's validator; print the counts; return 0 if usable."""
-    from gp_mrc.data import DataError, load_examples
+    from gp_mrc.data.examples import DataError, load_examples
 
     try:
         ex = load_examples(path, version_2=version_2, require_answers=False)

@@ -17,13 +17,13 @@ def enable_question_answering_task() -> None:
     """Opt in to the old task name: afterwards `transformers.pipeline("question-answering", model=DIR)` builds
     gp_mrc's extractive QA pipeline (transformers >= 5.3 removed that task; this takes it out of
     REMOVED_TASKS for this process). Never done on import."""
-    from .hf_pipeline import enable_question_answering_task as enable
+    from .inference.hf_pipeline import enable_question_answering_task as enable
 
     enable()
 
-_LAZY = {"Reader": "reader", "GlobalPointerForQuestionAnswering": "modeling", "GlobalPointerConfig": "configuration",
-         "HeadConfig": "configuration", "StartEndForQuestionAnswering": "baseline", "InferenceSettings": "settings",
-         "load_model": "loading"}
+_LAZY = {"Reader": "inference.reader", "GlobalPointerForQuestionAnswering": "models.modeling",
+         "GlobalPointerConfig": "models.configuration", "HeadConfig": "models.configuration",
+         "StartEndForQuestionAnswering": "models.baseline", "InferenceSettings": "settings", "load_model": "models.loading"}
 
 
 def __getattr__(name: str) -> Any:

@@ -2,9 +2,9 @@
 `import gp_mrc` then `AutoModel.from_pretrained(folder)` works in either import order, while `import gp_mrc`
 alone (the command-line parsers, the data modules) still imports neither torch nor transformers.
 
-The registration itself lives in gp_mrc/modeling.py (it runs whenever that module is imported); this only
+The registration itself lives in gp_mrc/models/modeling.py (it runs whenever that module is imported); this only
 imports that module right away if transformers is already loaded, or right after transformers loads. The same
-for the "extractive-question-answering" pipeline task (gp_mrc/hf_pipeline.py) and `transformers.pipelines`.
+for the "extractive-question-answering" pipeline task (gp_mrc/inference/hf_pipeline.py) and `transformers.pipelines`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import warnings
 from types import ModuleType
 from typing import Any, Sequence
 
-MODELING = "gp_mrc.modeling"
-PIPELINE = "gp_mrc.hf_pipeline"
+MODELING = "gp_mrc.models.modeling"
+PIPELINE = "gp_mrc.inference.hf_pipeline"
 # (what transformers module, then which gp_mrc module registers itself with it)
 AFTER = (("transformers", MODELING), ("transformers.pipelines", PIPELINE))
 

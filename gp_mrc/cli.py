@@ -17,19 +17,19 @@ COMMANDS = {
 
 
 def train_main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    from .arguments import parse_args
+    from .training.arguments import parse_args
 
     if prog is not None:  # usage lines name the command that was typed
         sys.argv[0] = prog
     args = parse_args(argv)  # --help and argument errors before torch and transformers load
-    from .training import train
+    from .training.loop import train
 
     train(args)
     return 0
 
 
 def predict_main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    from .predict_command import main
+    from .inference.command import main
 
     return main(argv, prog)
 

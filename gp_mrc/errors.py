@@ -1,7 +1,7 @@
 """What a script tells its user when it cannot go on: one line, an exit code, no traceback.
 
 `UsageError` is a bad argument or a run that cannot start as asked (a flag out of range, an output path that is
-a file, a checkpoint of another model); `DataError` (gp_mrc.data) a bad input record, and missing or unreadable
+a file, a checkpoint of another model); `DataError` (gp_mrc.data.examples) a bad input record, and missing or unreadable
 files are `FileNotFoundError` / `OSError`. `run_script` is the one top-level handler every script uses: those
 become `error: <message>` and exit 2, Ctrl-C becomes `interrupted` and exit 130 (the shell's code for SIGINT;
 every file the package writes is written atomically, so nothing is left half-written). Anything else is a bug
@@ -21,7 +21,7 @@ class UsageError(ValueError):
 
 
 class DataError(UsageError):
-    """An input record that cannot be used; the message names the file and the record (raised by gp_mrc.data)."""
+    """An input record that cannot be used; the message names the file and the record (raised by gp_mrc.data.examples)."""
 
 
 # DataError is a UsageError; FileNotFoundError, PermissionError, IsADirectoryError are OSErrors (a path given)

@@ -33,7 +33,7 @@ from study import finished, report, train_in_subprocess  # noqa: E402  (the sibl
 from gp_mrc.settings import MAX_ANSWER_LENGTH  # noqa: E402
 
 # GlobalPointer rows use the additive start/end terms (--span_bias), which measured better than the plain
-# bilinear head in short runs (docs in gp_mrc/modeling.py); --extra applies to every row, (a) included.
+# bilinear head in short runs (docs in gp_mrc/models/modeling.py); --extra applies to every row, (a) included.
 GP = ["--span_bias"]
 CONFIGS = {
     "a": ("start/end reader (AutoModelForQuestionAnswering)", ["--architecture", "start_end"]),
@@ -122,7 +122,7 @@ def load_run(out: str) -> dict:
 
 def load_golds(validation_file: str, max_eval_samples: int | None) -> dict[str, list[str]]:
     """{question id: gold answer texts} of the evaluated questions ([] = unanswerable)."""
-    from gp_mrc.data import load_examples
+    from gp_mrc.data.examples import load_examples
 
     return {ex["id"]: list(ex["answers"]["text"])
             for ex in load_examples(validation_file, version_2=True, max_samples=max_eval_samples)}
@@ -133,7 +133,7 @@ def v2_diagnostics(run_dir: str, golds: dict[str, list[str]]) -> dict[str, float
     questions, and the official script's best_f1 (null threshold tuned on the dev set itself, an upper bound).
     Short runs often answer "" everywhere at threshold 0, which hides how well they read."""
     from gp_mrc.metrics.aggregate import best_f1
-    from gp_mrc.scoring import f1_score
+    from gp_mrc.metrics.scoring import f1_score
 
     with open(os.path.join(run_dir, "nbest_predictions.json")) as f:
         nbest = json.load(f)
@@ -160,7 +160,7 @@ def mean_sd(xs: list[float]) -> str:
 
 
 def load_for_speed(model_dir: str):
-    from gp_mrc.loading import load_model
+    from gp_mrc.models.loading import load_model
 
     return load_model(model_dir).model.eval()
 
@@ -170,9 +170,9 @@ def measure_inference(args: argparse.Namespace, model_dirs: dict[str, str]) -> d
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
 
-    from gp_mrc.data import load_examples
-    from gp_mrc.features import prepare_features
-    from gp_mrc.inference import answer_features
+    from gp_mrc.data.examples import load_examples
+    from gp_mrc.data.features import prepare_features
+    from gp_mrc.inference.predict import answer_features
 
     examples = load_examples(args.validation_file, version_2=args.version_2_with_negative, require_answers=False,
                              max_samples=args.speed_samples)
@@ -224,7 +224,7 @@ def measure_inference(args: argparse.Namespace, model_dirs: dict[str, str]) -> d
 def multilabel_and_expected_f1():
     """The heavier of our objectives, both losses at weight 1 (the mixed schedule after its warm start), as the
     training's own Objective computes them."""
-    from gp_mrc.objective import Objective
+    from gp_mrc.training.objective import Objective
 
     objective = Objective("mixed", gold_loss="multilabel", mixed_weight=1.0, reward_weight=1.0, entropy_lambda=0.01)
     assert objective.weights(0) == (1.0, 1.0)
@@ -245,12 +245,12 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
     import torch
     from transformers import AutoTokenizer
 
-    from gp_mrc.baseline import StartEndForQuestionAnswering
-    from gp_mrc.collate import SpanCollator
-    from gp_mrc.data import load_examples
+    from gp_mrc.models.baseline import StartEndForQuestionAnswering
+    from gp_mrc.data.collate import SpanCollator
+    from gp_mrc.data.examples import load_examples
     from gp_mrc.defaults import default_encoder_path
-    from gp_mrc.features import prepare_features
-    from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+    from gp_mrc.data.features import prepare_features
+    from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
     path = args.model_name_or_path or default_encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(path)

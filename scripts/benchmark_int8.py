@@ -48,9 +48,9 @@ def onednn_isa(isa: str) -> str:
 
 
 def child(args: argparse.Namespace) -> dict:
-    from gp_mrc.data import load_examples
-    from gp_mrc.reader import Reader
-    from gp_mrc.scoring import exact_match, f1_score
+    from gp_mrc.data.examples import load_examples
+    from gp_mrc.inference.reader import Reader
+    from gp_mrc.metrics.scoring import exact_match, f1_score
 
     examples = load_examples(args.dev_file, require_answers=False, max_samples=args.questions)
     records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]

@@ -62,15 +62,15 @@ def bench_step(args: argparse.Namespace) -> dict:
     import torch
     from transformers import AutoTokenizer
 
-    from gp_mrc.arguments import parse_args
-    from gp_mrc.baseline import StartEndForQuestionAnswering
-    from gp_mrc.collate import SpanCollator
-    from gp_mrc.data import load_examples
+    from gp_mrc.training.arguments import parse_args
+    from gp_mrc.models.baseline import StartEndForQuestionAnswering
+    from gp_mrc.data.collate import SpanCollator
+    from gp_mrc.data.examples import load_examples
     from gp_mrc.defaults import default_encoder_path
-    from gp_mrc.features import prepare_features
-    from gp_mrc.model_init import set_attention_dropout
-    from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-    from gp_mrc.objective import Objective
+    from gp_mrc.data.features import prepare_features
+    from gp_mrc.training.model_init import set_attention_dropout
+    from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+    from gp_mrc.training.objective import Objective
     from gp_mrc.rewards import compute_f1_table
 
     path = args.model_name_or_path or default_encoder_path()
@@ -165,8 +165,8 @@ def bench_predict(args: argparse.Namespace) -> dict:
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from gp_mrc.data import load_examples
-    from gp_mrc.reader import Reader
+    from gp_mrc.data.examples import load_examples
+    from gp_mrc.inference.reader import Reader
 
     datasets.disable_progress_bars()
     examples = load_examples(args.validation_file, max_samples=args.questions)
@@ -204,13 +204,13 @@ def bench_zh_decoding(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
 
-    import gp_mrc.decoding as decoding
-    from gp_mrc.data import load_examples
-    from gp_mrc.features import prepare_features
-    from gp_mrc.inference import inference_loader, predict_windows
+    import gp_mrc.inference.decoding as decoding
+    from gp_mrc.data.examples import load_examples
+    from gp_mrc.data.features import prepare_features
+    from gp_mrc.inference.predict import inference_loader, predict_windows
     from gp_mrc.precision import autocast
-    from gp_mrc.reader import Reader
-    from gp_mrc.scoring import longest_common_substring
+    from gp_mrc.inference.reader import Reader
+    from gp_mrc.metrics.scoring import longest_common_substring
 
     datasets.disable_progress_bars()
     reader = Reader.from_pretrained(args.globalpointer_model)

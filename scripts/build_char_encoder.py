@@ -19,7 +19,7 @@ sys.path.insert(0, ROOT)
 
 from transformers import BertConfig, BertModel, BertTokenizerFast  # noqa: E402
 
-from gp_mrc.data import DataError, load_examples  # noqa: E402
+from gp_mrc.data.examples import DataError, load_examples  # noqa: E402
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

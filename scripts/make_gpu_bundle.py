@@ -6,7 +6,7 @@
 The device tool sends the working tree plus the ignored paths named in `carry` (64 MiB in all), and the machine
 has no network. The bundle holds:
   - all-MiniLM-L6-v2 (the packaged default encoder) with its weights in bf16 (45 MB instead of 91 MB in fp32);
-    training casts them back to fp32 master weights (gp_mrc.model_init.fp32_master_weights), so the GPU study
+    training casts them back to fp32 master weights (gp_mrc.training.model_init.fp32_master_weights), so the GPU study
     starts from the fp32 encoder rounded to bf16 — the CPU studies start from the unrounded one;
   - the SQuAD v1.1 train and dev files of ../shared/data, gzipped;
   - wheels of the Python packages the GPU image lacks (datasets, evaluate and their pure-python needs dill and

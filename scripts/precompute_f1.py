@@ -45,9 +45,9 @@ def prepare(args: argparse.Namespace):
     """(features, examples, lang, data_key, cache_dir, window), built exactly as training builds them."""
     from transformers import AutoTokenizer
 
-    from gp_mrc.data import DataError, detect_language, load_examples
+    from gp_mrc.data.examples import DataError, detect_language, load_examples
     from gp_mrc.defaults import default_encoder_path
-    from gp_mrc.features import content_key, prepare_features
+    from gp_mrc.data.features import content_key, prepare_features
     from gp_mrc.rewards import DEFAULT_F1_WINDOW
 
     try:

@@ -342,7 +342,7 @@ def train_in_subprocess(argv: list[str], out: str, label: str, *, fresh_logs: bo
 
 
 def load_golds(path: str, version_2: bool) -> dict[str, list[str]]:
-    from gp_mrc.data import load_examples
+    from gp_mrc.data.examples import load_examples
 
     examples = load_examples(path, version_2=version_2, split="validation", require_answers=False)
     return {e["id"]: list(e["answers"]["text"]) for e in examples}
@@ -357,9 +357,9 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
     same `choose` the library decodes with), plus diagnostics of the argmax answers. With `null_odds` (SQuAD v2)
     a question is answered "" where its null odds are > 0, and each decoding also gets the official best_f1
     (the dev-tuned threshold) and HasAns / NoAns F1."""
-    from gp_mrc.decoding import choose, pairwise_f1
+    from gp_mrc.inference.decoding import choose, pairwise_f1
     from gp_mrc.metrics.aggregate import best_f1
-    from gp_mrc.scoring import answer_tokens, exact_match, f1_score
+    from gp_mrc.metrics.scoring import answer_tokens, exact_match, f1_score
 
     # per question, once: the non-null candidates and their pairwise F1 (the same at every temperature)
     cands = {q: [x for x in nbest.get(q, []) if x["text"]] for q in golds}
@@ -409,7 +409,7 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
 def partial_kind(answer: str, golds: list[str], lang: str) -> str:
     """"too_short" if the answer's tokens are a run inside the gold it matches best, "too_long" if that gold's
     tokens are a run inside the answer, else "overlap"."""
-    from gp_mrc.scoring import answer_tokens, gold_answers, token_f1
+    from gp_mrc.metrics.scoring import answer_tokens, gold_answers, token_f1
 
     a = answer_tokens(answer, lang)
     g = max((answer_tokens(x, lang) for x in gold_answers(golds, lang)), key=lambda g: token_f1(a, g, lang))
@@ -510,8 +510,8 @@ def extra_scores(study: Study, out: str, name: str, path: str, train_args: dict)
     extra_<name>_nbest.json, so re-scoring never answers twice."""
     cache = os.path.join(out, f"extra_{name}_nbest.json")
     if not os.path.exists(cache):
-        from gp_mrc.data import load_examples
-        from gp_mrc.reader import Reader
+        from gp_mrc.data.examples import load_examples
+        from gp_mrc.inference.reader import Reader
 
         examples = load_examples(path, require_answers=False)
         reader = Reader.from_pretrained(out, mixed_precision=train_args.get("mixed_precision") or "no")

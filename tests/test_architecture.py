@@ -16,7 +16,7 @@ MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 300
 # where command-line arguments become configurations: the only modules that read an argparse Namespace
 # where flags become configurations: training's parser, and the predict / serve commands (their flags become the
 # Reader's settings and the service's limits, once, in main)
-ARGUMENT_READERS = {"gp_mrc/arguments.py", "gp_mrc/config.py", "gp_mrc/predict_command.py", "gp_mrc/serving/command.py"}
+ARGUMENT_READERS = {"gp_mrc/training/arguments.py", "gp_mrc/training/config.py", "gp_mrc/inference/command.py", "gp_mrc/serving/command.py"}
 
 
 def modules() -> dict[str, str]:
@@ -141,7 +141,7 @@ def test_no_reexports_kept_for_tests(name: str) -> None:
 
 def test_help_groups_research_flags_apart() -> None:
     """train.py --help: the flags a user sets, then a "research" group with the study's knobs."""
-    from gp_mrc.arguments import build_parser
+    from gp_mrc.training.arguments import build_parser
 
     groups = {g.title: {a.dest for a in g._group_actions} for g in build_parser()._action_groups}
     research = groups["research"]

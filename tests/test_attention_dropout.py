@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from gp_mrc.errors import UsageError
-from gp_mrc.baseline import StartEndForQuestionAnswering
-from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc.model_init import set_attention_dropout
+from gp_mrc.models.baseline import StartEndForQuestionAnswering
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.training.model_init import set_attention_dropout
 
 from conftest import make_tiny_config
 
@@ -60,7 +60,7 @@ def test_attention_dropout_without_attention_is_rejected():
 
 
 def test_attention_dropout_argument():
-    from gp_mrc.arguments import parse_args
+    from gp_mrc.training.arguments import parse_args
 
     assert parse_args([]).model.attention_dropout == 0.0  # the default: the fused attention kernel on CPU
     assert parse_args(["--attention_dropout", "encoder"]).model.attention_dropout == "encoder"

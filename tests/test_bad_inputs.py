@@ -8,10 +8,10 @@ import time
 import pytest
 import torch
 
-from gp_mrc.data import DataError, load_examples
-from gp_mrc.decoding import best_answers, collect_results, topk_spans
-from gp_mrc.features import prepare_features
-from gp_mrc.modeling import MASK_VALUE, valid_span_mask
+from gp_mrc.data.examples import DataError, load_examples
+from gp_mrc.inference.decoding import best_answers, collect_results, topk_spans
+from gp_mrc.data.features import prepare_features
+from gp_mrc.models.modeling import MASK_VALUE, valid_span_mask
 from test_features import make_examples
 
 
@@ -80,7 +80,7 @@ def test_v2_file_with_v1_flags_is_an_error_naming_the_flag(tmp_path):
 
 def test_v1_file_with_v2_flags_warns(tmp_path, caplog):
     path = write(tmp_path, "v1.json", squad([qa("q1"), qa("q2")]))
-    with caplog.at_level(logging.WARNING, logger="gp_mrc.data"):
+    with caplog.at_level(logging.WARNING, logger="gp_mrc.data.examples"):
         ex = load_examples(path, version_2=True)
     assert len(ex) == 2 and "no unanswerable questions (a v1 file?)" in caplog.text
 
@@ -100,7 +100,7 @@ def test_empty_question_or_passage_is_skipped_and_counted(tmp_path, caplog):
     data = squad([qa("q1"), qa("blank", question="  "), qa("q3")])
     data["data"].append({"title": "e", "paragraphs": [{"context": " ", "qas": [qa("nopassage", start=0)]}]})
     path = write(tmp_path, "e.json", data)
-    with caplog.at_level(logging.WARNING, logger="gp_mrc.data"):
+    with caplog.at_level(logging.WARNING, logger="gp_mrc.data.examples"):
         ex = load_examples(path)
     assert ex["id"] == ["q1", "q3"]
     assert "skipped 2 questions with an empty question or passage" in caplog.text
@@ -114,7 +114,7 @@ def test_answer_start_repaired_nearby_else_dropped_and_counted(tmp_path, caplog)
            qa("absent", text="the dog", start=15),       # nowhere in the passage: dropped (question too)
            {"id": "two", "question": "When?", "answers": [{"text": "1875", "answer_start": 26},
                                                            {"text": "1876", "answer_start": 26}]}]
-    with caplog.at_level(logging.WARNING, logger="gp_mrc.data"):
+    with caplog.at_level(logging.WARNING, logger="gp_mrc.data.examples"):
         ex = load_examples(write(tmp_path, "a.json", squad(qas, context)))
     by_id = {e["id"]: e for e in ex}
     assert set(by_id) == {"off_by_3", "out_of_range", "two"}
@@ -134,7 +134,7 @@ def test_answer_start_repaired_nearby_else_dropped_and_counted(tmp_path, caplog)
 def test_question_longer_than_the_window_is_truncated_with_a_warning(tiny_tokenizer, caplog):
     question = "what " * 300 + "year?"
     ex = make_examples([("he was born in 1875 in the city of bay .", question, [("1875", 15)])])
-    with caplog.at_level(logging.WARNING, logger="gp_mrc.features"):
+    with caplog.at_level(logging.WARNING, logger="gp_mrc.data.features"):
         feats = prepare_features(ex, tiny_tokenizer, max_seq_length=64, doc_stride=16, max_query_length=64)
     assert "longer than max_query_length" in caplog.text and "truncated" in caplog.text
     assert all(len(f["input_ids"]) <= 64 for f in feats)

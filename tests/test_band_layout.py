@@ -7,11 +7,11 @@ import torch
 from transformers import BertForQuestionAnswering
 
 from conftest import make_tiny_config
-from gp_mrc.baseline import StartEndForQuestionAnswering
+from gp_mrc.models.baseline import StartEndForQuestionAnswering
 from gp_mrc.band import band_of, band_windows, to_band
-from gp_mrc.losses import start_end_cross_entropy
-from gp_mrc.modeling import MASK_VALUE, GlobalPointerForQuestionAnswering, HeadConfig, valid_span_mask
-from gp_mrc.objective import Objective
+from gp_mrc.training.losses import start_end_cross_entropy
+from gp_mrc.models.modeling import MASK_VALUE, GlobalPointerForQuestionAnswering, HeadConfig, valid_span_mask
+from gp_mrc.training.objective import Objective
 
 
 def test_band_of_and_band_windows_by_hand():

@@ -1,4 +1,4 @@
-"""gp_mrc/calibration.py on known values, and scripts/calibration.py end to end on a tiny reader."""
+"""gp_mrc/metrics/calibration.py on known values, and scripts/calibration.py end to end on a tiny reader."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from conftest import make_tiny_config
-from gp_mrc.calibration import accuracy_at_coverage, coverage_curve, expected_calibration_error, reliability_bins
-from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.metrics.calibration import accuracy_at_coverage, coverage_curve, expected_calibration_error, reliability_bins
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

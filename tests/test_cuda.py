@@ -8,8 +8,8 @@ import os
 import pytest
 import torch
 
-from gp_mrc.collate import SpanCollator
-from gp_mrc.objective import Objective
+from gp_mrc.data.collate import SpanCollator
+from gp_mrc.training.objective import Objective
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA device (on a lent GPU: bash scripts/gpu_study.sh --smoke)")
@@ -63,7 +63,7 @@ def test_bf16_autocast_step_is_finite_and_matches_fp32(tiny_model, tiny_tokenize
 
 
 def test_reader_on_cuda_answers_as_on_cpu(tiny_model, tiny_tokenizer):
-    from gp_mrc.reader import Reader
+    from gp_mrc.inference.reader import Reader
 
     records = [{"id": f"q{i}", "question": q, "context": CTX} for i, q in enumerate(QUESTIONS)]
     cpu = Reader(tiny_model, tiny_tokenizer, device="cpu", mixed_precision="no").answer(records, top_k=3)
@@ -80,8 +80,8 @@ def test_reader_on_cuda_answers_as_on_cpu(tiny_model, tiny_tokenizer):
 
 
 def test_folder_saved_on_gpu_loads_on_cpu(tiny_model, tiny_tokenizer, tmp_path):
-    from gp_mrc.loading import load_model
-    from gp_mrc.reader import Reader
+    from gp_mrc.models.loading import load_model
+    from gp_mrc.inference.reader import Reader
 
     model = tiny_model.cuda()
     model.save_pretrained(str(tmp_path), tokenizer=tiny_tokenizer)
@@ -98,7 +98,7 @@ def test_folder_saved_on_gpu_loads_on_cpu(tiny_model, tiny_tokenizer, tmp_path):
 def test_train_on_cuda_end_to_end(tiny_encoder_dir, tmp_path):
     """`train()` on the GPU as the study runs it: --mixed_precision auto (bf16), batches collated in worker
     processes and pinned, the default recipe's reward phase; the device is recorded with the timing."""
-    from gp_mrc.training import parse_args, train
+    from gp_mrc.training.loop import parse_args, train
 
     data = tmp_path / "toy.jsonl"
     with open(data, "w") as f:

@@ -14,10 +14,10 @@ import time
 import pytest
 import torch
 
-from gp_mrc.data import DataError, LoadReport, build_examples, load_examples
-from gp_mrc.decoding import best_answers, collect_results, topk_spans
-from gp_mrc.features import prepare_features
-from gp_mrc.modeling import valid_span_mask
+from gp_mrc.data.examples import DataError, LoadReport, build_examples, load_examples
+from gp_mrc.inference.decoding import best_answers, collect_results, topk_spans
+from gp_mrc.data.features import prepare_features
+from gp_mrc.models.modeling import valid_span_mask
 
 CTX = "the king was born in 1811 . the queen was born in 1861 ."
 
@@ -273,7 +273,7 @@ def test_200k_character_passage_gives_the_expected_windows_in_seconds(tiny_token
 
 def test_long_passage_through_the_reader(tiny_model, tiny_tokenizer):
     """The whole prediction path (windows, batched model, decoding) on a 20,000-character passage."""
-    from gp_mrc.reader import Reader
+    from gp_mrc.inference.reader import Reader
 
     ctx = "the river was long and cold . " * 667
     reader = Reader(tiny_model, tiny_tokenizer, max_seq_length=128, doc_stride=32, batch_size=16, device="cpu")

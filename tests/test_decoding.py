@@ -2,9 +2,9 @@ import math
 
 import torch
 
-from gp_mrc.decoding import best_answers, collect_results, topk_spans
-from gp_mrc.features import prepare_features
-from gp_mrc.modeling import MASK_VALUE, valid_span_mask
+from gp_mrc.inference.decoding import best_answers, collect_results, topk_spans
+from gp_mrc.data.features import prepare_features
+from gp_mrc.models.modeling import MASK_VALUE, valid_span_mask
 from test_features import LONG_EN, make_examples
 
 
@@ -79,8 +79,8 @@ import itertools
 import numpy as np
 import pytest
 
-from gp_mrc.decoding import choose, expected_f1, pairwise_f1
-from gp_mrc.scoring import f1_score
+from gp_mrc.inference.decoding import choose, expected_f1, pairwise_f1
+from gp_mrc.metrics.scoring import f1_score
 
 EN = ["the Denver Broncos", "Denver Broncos", "Broncos", "Carolina Panthers", "the", "Denver Broncos won", "1,000"]
 ZH = ["北京大学", "北京", "大学的校长", "上海", "北京大学。", "2008年"]
@@ -124,8 +124,8 @@ def test_common_run_lengths_equals_the_pair_by_pair_reference():
     lists cut from one passage, as a reader's candidates are (overlapping, repeated characters, mixed words)."""
     import random
 
-    from gp_mrc.decoding import common_run_lengths
-    from gp_mrc.scoring import answer_tokens, longest_common_substring
+    from gp_mrc.inference.decoding import common_run_lengths
+    from gp_mrc.metrics.scoring import answer_tokens, longest_common_substring
 
     passage = ("北京是中华人民共和国的首都，也是全国的政治、文化中心。2008年北京举办了第29届夏季奥运会，"
                "共有204个国家和地区参加。The Games cost 3.14 billion。北京北京北京。")

@@ -1,7 +1,7 @@
 import pytest
 
-from gp_mrc.data import build_examples
-from gp_mrc.features import char_to_token_span, prepare_features
+from gp_mrc.data.examples import build_examples
+from gp_mrc.data.features import char_to_token_span, prepare_features
 
 
 def make_examples(rows, version_2=False):

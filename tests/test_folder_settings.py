@@ -11,12 +11,12 @@ import sys
 
 import pytest
 
-import gp_mrc.reader
-from gp_mrc.loading import load_model
-from gp_mrc.reader import Reader
+import gp_mrc.inference.reader
+from gp_mrc.models.loading import load_model
+from gp_mrc.inference.reader import Reader
 from gp_mrc.settings import InferenceSettings
-from gp_mrc.arguments import parse_args
-from gp_mrc.training import train
+from gp_mrc.training.arguments import parse_args
+from gp_mrc.training.loop import train
 from test_train_e2e import write_toy_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,13 +56,13 @@ def test_reader_windows_and_decodes_with_the_folders_settings(trained, monkeypat
     reader = Reader.from_pretrained(out)
     assert reader.settings == TRAINED and reader.version_2
     seen = {}
-    real = gp_mrc.reader.prepare_features
+    real = gp_mrc.inference.reader.prepare_features
 
     def spy(examples, tokenizer, **kw):
         seen.update(kw)
         return real(examples, tokenizer, **kw)
 
-    monkeypatch.setattr(gp_mrc.reader, "prepare_features", spy)
+    monkeypatch.setattr(gp_mrc.inference.reader, "prepare_features", spy)
     reader.answer([{"question": "when was the king born?", "context": CTX}])
     assert (seen["max_seq_length"], seen["doc_stride"], seen["max_query_length"]) == (256, 64, 32)
     reader(question="when was the king born?", context=CTX, max_seq_len=128, doc_stride=32)  # per call

@@ -9,10 +9,10 @@ import sys
 import pytest
 import torch
 
-from gp_mrc.arguments import parse_args
-from gp_mrc.model_init import fp32_master_weights, model_for_training
+from gp_mrc.training.arguments import parse_args
+from gp_mrc.training.model_init import fp32_master_weights, model_for_training
 from gp_mrc.precision import describe_device
-from gp_mrc.training_data import loader_options
+from gp_mrc.training.training_data import loader_options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -70,14 +70,14 @@ def test_loader_options():
 
 def test_worker_processes_give_the_same_batches(tiny_tokenizer):
     """Collation in worker processes changes nothing a run sees: the same batches in the same order."""
-    from gp_mrc.data import build_examples
-    from gp_mrc.training_data import TrainingData, train_loader
+    from gp_mrc.data.examples import build_examples
+    from gp_mrc.training.training_data import TrainingData, train_loader
 
     ctx = "the king was born in 1811 . the queen was born in 1861 ."
     recs = [(f"r{i}", {"id": f"q{i}", "title": "", "context": ctx, "question": "when was the king born?",
                        "answers": {"text": ["1811"], "answer_start": [21]}, "is_impossible": None})
             for i in range(20)]
-    from gp_mrc.features import prepare_features
+    from gp_mrc.data.features import prepare_features
 
     examples = build_examples(recs, source="t", version_2=False, require_answers=True)
     data = TrainingData(examples, None, "en", "squad",
@@ -151,7 +151,7 @@ def test_bundle_encoder_is_minilm_rounded_to_bf16(tmp_path):
 
 def test_reader_rejects_a_device_it_cannot_use(tiny_model, tiny_tokenizer):
     """A clear ValueError (predict.py prints it as one line), not a traceback from inside `model.to`."""
-    from gp_mrc.reader import Reader, resolve_device
+    from gp_mrc.inference.reader import Reader, resolve_device
 
     with pytest.raises(ValueError, match="'gpu' is not a torch device"):
         Reader(tiny_model, tiny_tokenizer, device="gpu")

@@ -14,9 +14,9 @@ from transformers import BertForQuestionAnswering
 
 import gp_mrc  # noqa: F401  (registers the task)
 from conftest import make_tiny_config
-from gp_mrc.baseline import StartEndForQuestionAnswering
-from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc.reader import Reader
+from gp_mrc.models.baseline import StartEndForQuestionAnswering
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.inference.reader import Reader
 from gp_mrc.settings import InferenceSettings
 from legacy_folders import old_head_config, save_old_globalpointer
 

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from gp_mrc.losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
+from gp_mrc.training.losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
                            span_cross_entropy, span_log_probs)
-from gp_mrc.modeling import MASK_VALUE, valid_span_mask
+from gp_mrc.models.modeling import MASK_VALUE, valid_span_mask
 
 
 def brute_multilabel(s, targets, mask):
@@ -186,7 +186,7 @@ def test_band_losses_equal_dense_losses_and_gradients():
     """Training computes the losses on the band j − i < max_answer_length; with the mask already
     excluding longer spans, values and gradients must equal the dense computation exactly."""
     from gp_mrc.band import to_band
-    from gp_mrc.modeling import valid_span_mask
+    from gp_mrc.models.modeling import valid_span_mask
 
     torch.manual_seed(0)
     B, n, L = 3, 20, 5
@@ -225,7 +225,7 @@ def brute_soft_f1(s, f1, mask, tau):
 
 
 def test_soft_f1_hand_computed():
-    from gp_mrc.losses import soft_f1_loss
+    from gp_mrc.training.losses import soft_f1_loss
 
     # three valid spans with scores 0, 1, 2; rewards 1, 0.5, 0 (the last is outside q's support)
     s = torch.tensor([[[0.0, 1.0], [9.0, 2.0]]], dtype=torch.float64)
@@ -239,7 +239,7 @@ def test_soft_f1_hand_computed():
 
 
 def test_soft_f1_matches_brute_force_and_numerical_gradient():
-    from gp_mrc.losses import soft_f1_loss
+    from gp_mrc.training.losses import soft_f1_loss
 
     s, _, mask, f1 = random_case(seed=3)
     f1 = torch.where(f1 > 0.5, f1, torch.zeros_like(f1))  # sparse rewards, as the pruned table
@@ -249,7 +249,7 @@ def test_soft_f1_matches_brute_force_and_numerical_gradient():
 
 
 def test_soft_f1_gradient_is_p_minus_q():
-    from gp_mrc.losses import soft_f1_loss
+    from gp_mrc.training.losses import soft_f1_loss
 
     s, _, mask, f1 = random_case(seed=4, B=1)
     s = s.clone().requires_grad_(True)
@@ -260,7 +260,7 @@ def test_soft_f1_gradient_is_p_minus_q():
 
 
 def test_soft_f1_window_without_rewards_is_zero_and_bad_tau_rejected():
-    from gp_mrc.losses import soft_f1_loss
+    from gp_mrc.training.losses import soft_f1_loss
 
     s, _, mask, _ = random_case(seed=5, B=2)
     assert torch.equal(soft_f1_loss(s, torch.zeros_like(s), mask), torch.zeros(2, dtype=s.dtype))
@@ -276,7 +276,7 @@ def test_reward_ramp_schedule():
 
 
 def test_start_end_cross_entropy_hand_computed_and_gradient():
-    from gp_mrc.losses import start_end_cross_entropy
+    from gp_mrc.training.losses import start_end_cross_entropy
 
     # 4 tokens; token 3 is not in the passage (cannot start or end a span); spans (0,0), (1,1), (1,2), (2,2)
     mask = torch.zeros(1, 4, 4, dtype=torch.bool)

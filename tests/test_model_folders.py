@@ -14,11 +14,11 @@ import torch
 from transformers import AutoConfig, AutoModel, BertForQuestionAnswering
 
 from conftest import make_tiny_config
-from gp_mrc.baseline import StartEndForQuestionAnswering
-from gp_mrc.configuration import GlobalPointerConfig
-from gp_mrc.loading import load_model, model_kind
-from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc.reader import Reader
+from gp_mrc.models.baseline import StartEndForQuestionAnswering
+from gp_mrc.models.configuration import GlobalPointerConfig
+from gp_mrc.models.loading import load_model, model_kind
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.inference.reader import Reader
 from gp_mrc.settings import PIPELINE_DEFAULTS, InferenceSettings
 from legacy_folders import old_head_config, save_old_globalpointer, save_old_start_end
 
@@ -102,7 +102,7 @@ def test_automodel_after_import_gp_mrc_in_either_order(gp_dir, imports):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
                        env=dict(os.environ, PYTHONPATH=ROOT))
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split() == ["gp_mrc.modeling", "GlobalPointerForQuestionAnswering"]
+    assert r.stdout.split() == ["gp_mrc.models.modeling", "GlobalPointerForQuestionAnswering"]
 
 
 def test_plain_transformers_qa_folder_loads_as_a_start_end_reader(hf_qa_dir, tiny_tokenizer):

@@ -1,9 +1,9 @@
 import torch
 
-from gp_mrc.losses import multilabel_categorical_crossentropy
-from gp_mrc.modeling import (MASK_VALUE, GlobalPointerForQuestionAnswering, apply_rope, rope_tables, span_scores,
+from gp_mrc.training.losses import multilabel_categorical_crossentropy
+from gp_mrc.models.modeling import (MASK_VALUE, GlobalPointerForQuestionAnswering, apply_rope, rope_tables, span_scores,
                              valid_span_mask)
-from gp_mrc.decoding import topk_spans
+from gp_mrc.inference.decoding import topk_spans
 
 
 def test_rope_scores_depend_on_relative_position_only():
@@ -85,7 +85,7 @@ def test_save_load_identical_logits(tiny_model, tiny_tokenizer, tmp_path):
 def test_load_missing_files_is_clear(tmp_path):
     import pytest
 
-    from gp_mrc.loading import load_model
+    from gp_mrc.models.loading import load_model
 
     with pytest.raises(FileNotFoundError, match="missing config.json, model.safetensors"):
         load_model(str(tmp_path))
@@ -93,7 +93,7 @@ def test_load_missing_files_is_clear(tmp_path):
 
 def test_rope_tables_made_under_inference_mode_do_not_break_training():
     """Evaluation (inference_mode) can meet a sequence length first; training at that length must still work."""
-    from gp_mrc.modeling import span_scores
+    from gp_mrc.models.modeling import span_scores
 
     q = torch.randn(1, 13, 8)
     with torch.inference_mode():
@@ -104,7 +104,7 @@ def test_rope_tables_made_under_inference_mode_do_not_break_training():
 
 
 def test_span_bias_adds_start_and_end_terms():
-    from gp_mrc.modeling import GlobalPointerHead
+    from gp_mrc.models.modeling import GlobalPointerHead
 
     torch.manual_seed(0)
     head = GlobalPointerHead(hidden_size=8, head_size=4, span_bias=True)
@@ -131,7 +131,7 @@ def test_span_bias_adds_start_and_end_terms():
 
 def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
     from conftest import make_tiny_config
-    from gp_mrc.modeling import HeadConfig
+    from gp_mrc.models.modeling import HeadConfig
 
     torch.manual_seed(0)
     model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
@@ -150,6 +150,6 @@ def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
     head = old_head_config(head_size=16)
     head.pop("span_bias")
     save_old_globalpointer(plain.encoder.config, plain.state_dict(), head, str(tmp_path / "old"))
-    from gp_mrc.loading import load_model
+    from gp_mrc.models.loading import load_model
 
     assert load_model(str(tmp_path / "old")).model.head.bias_dense is None

@@ -12,10 +12,10 @@ import os
 import pytest
 import torch
 
-from gp_mrc.collate import SpanCollator
+from gp_mrc.data.collate import SpanCollator
 from gp_mrc.band import to_band
-from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy, span_log_probs
-from gp_mrc.modeling import GlobalPointerHead, valid_span_mask
+from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy, span_log_probs
+from gp_mrc.models.modeling import GlobalPointerHead, valid_span_mask
 
 from test_train_e2e import write_toy_data
 
@@ -151,8 +151,8 @@ def test_training_steps_under_bf16_autocast_stay_finite(tiny_encoder_dir, tmp_pa
     losses); every logged value finite, the saved weights finite and moved, autocast really on."""
     from safetensors.torch import load_file
 
-    from gp_mrc.arguments import parse_args
-    from gp_mrc.training import train
+    from gp_mrc.training.arguments import parse_args
+    from gp_mrc.training.loop import train
 
     seen = []
     forward = GlobalPointerHead.scores_and_terms  # what the model calls (scores and start/end terms at once)

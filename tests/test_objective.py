@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from gp_mrc.band import to_band
-from gp_mrc.losses import expected_f1_loss, multilabel_categorical_crossentropy, soft_f1_loss, start_end_cross_entropy
-from gp_mrc.modeling import SpanOutput, valid_span_mask
-from gp_mrc.objective import Objective, steps_of
+from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy, soft_f1_loss, start_end_cross_entropy
+from gp_mrc.models.modeling import SpanOutput, valid_span_mask
+from gp_mrc.training.objective import Objective, steps_of
 
 
 def fake_batch(seed=0, B=2, n=12, width=4):
@@ -48,7 +48,7 @@ def test_mixed_objective_is_the_weighted_sum_of_its_losses():
 def test_f1_objective_drops_the_gold_loss_and_softmax_warm_start():
     out, batch, logits, mask = fake_batch(seed=1)
     obj = Objective("f1", warm_start_steps=3, gold_loss="softmax", entropy_lambda=0.1)
-    from gp_mrc.losses import span_cross_entropy
+    from gp_mrc.training.losses import span_cross_entropy
 
     assert obj(out, batch, 2)[0].item() == pytest.approx(span_cross_entropy(logits, batch["targets"], mask).mean().item())
     assert obj(out, batch, 3)[0].item() == pytest.approx(expected_f1_loss(logits, batch["f1"], mask, 0.1).loss.mean().item())
@@ -65,7 +65,7 @@ def test_objective_defaults_are_the_command_line_recipe():
     """One set of defaults: Objective() is train.py's default recipe (its step counts resolved to 0 steps)."""
     import dataclasses
 
-    from gp_mrc.arguments import parse_args
+    from gp_mrc.training.arguments import parse_args
 
     from_cli = Objective.from_config(parse_args([]).objective, total_steps=100)
     assert dataclasses.replace(from_cli, warm_start_steps=0, ramp_steps=0) == Objective()

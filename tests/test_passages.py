@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from conftest import make_tiny_config
-from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc.passages import is_duplicate, merge_ranked, normalized
-from gp_mrc.reader import Reader
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.inference.passages import is_duplicate, merge_ranked, normalized
+from gp_mrc.inference.reader import Reader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSAGES = ["the king was born in 1811 . the queen was born in 1861 .",

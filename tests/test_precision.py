@@ -30,8 +30,8 @@ def test_auto_is_bf16_only_where_native(tmp_path):
 
 
 def test_training_auto_resolves_per_machine(monkeypatch):
-    from gp_mrc.arguments import parse_args
-    from gp_mrc.training import resolve_training_precision
+    from gp_mrc.training.arguments import parse_args
+    from gp_mrc.training.loop import resolve_training_precision
 
     run = parse_args(["--cpu"]).run
     assert run.mixed_precision == "auto"
@@ -47,9 +47,9 @@ def test_bf16_logits_finite_and_answers_equal_to_fp32(tiny_tokenizer, tiny_model
     """The same model answers the same questions under fp32 and bf16 autocast: logits finite, every top-1 span
     equal, top-1 log-probabilities within 0.05 (bf16 keeps 8 bits of mantissa; the logits are computed in fp32
     from bf16 encoder states)."""
-    from gp_mrc.data import build_examples
-    from gp_mrc.features import prepare_features
-    from gp_mrc.inference import answer_features, inference_loader
+    from gp_mrc.data.examples import build_examples
+    from gp_mrc.data.features import prepare_features
+    from gp_mrc.inference.predict import answer_features, inference_loader
     from gp_mrc.precision import autocast
 
     ctx = "the river vell runs through cordale . cordale was founded in 1587 by wool traders from the north ."
@@ -81,7 +81,9 @@ def test_help_does_not_import_torch():
 
 
 def test_argument_choices_agree_with_the_library():
-    from gp_mrc import arguments, choices, decoding, losses
+    from gp_mrc import choices
+    from gp_mrc.inference import decoding
+    from gp_mrc.training import arguments, losses
 
     parser = arguments.build_parser()
     flag_choices = {a.dest: tuple(a.choices) for a in parser._actions if a.choices}

@@ -15,9 +15,9 @@ import sys
 import pytest
 import torch
 
-from gp_mrc.data import DataError
-from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc.reader import Reader
+from gp_mrc.data.examples import DataError
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.inference.reader import Reader
 
 from conftest import make_tiny_config
 

@@ -10,10 +10,10 @@ import torch
 from transformers import BertForQuestionAnswering
 
 from conftest import make_tiny_config
-from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.precision import cpu_runs_bf16_natively
-from gp_mrc.quantization import is_quantized, resolve_quantize
-from gp_mrc.reader import Reader
+from gp_mrc.inference.quantization import is_quantized, resolve_quantize
+from gp_mrc.inference.reader import Reader
 
 C = "the king was born in 1811 . the queen was born in 1861 . the river is long ."
 QS = ["when was the king born?", "when was the queen born?", "what is long?"]

@@ -20,9 +20,9 @@ import torch
 from safetensors.torch import load_file
 
 from gp_mrc.errors import UsageError
-from gp_mrc.arguments import parse_args
-from gp_mrc.checkpointing import STATE_FILE, find_checkpoint
-from gp_mrc.training import train
+from gp_mrc.training.arguments import parse_args
+from gp_mrc.training.checkpointing import STATE_FILE, find_checkpoint
+from gp_mrc.training.loop import train
 
 from test_train_e2e import write_toy_data
 
@@ -34,7 +34,7 @@ STEPS, EVERY, PAUSE_AT = 12, 4, 6  # 24 windows / batch 4 = 6 steps an epoch: ch
 # (so the kill lands after the step-4 checkpoint and after two more logged steps, every time).
 PAUSING_RUNNER = """
 import os, runpy, sys, time
-import gp_mrc.training as training
+import gp_mrc.training.loop as training
 log = training._log_jsonl
 def log_then_wait(path, record):
     log(path, record)

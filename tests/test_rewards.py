@@ -22,7 +22,7 @@ from gp_mrc.rewards import (
     load_f1_table,
     load_or_compute_f1_table,
 )
-from gp_mrc.scoring import f1_score, normalize_answer
+from gp_mrc.metrics.scoring import f1_score, normalize_answer
 
 NP = [-1, -1]  # offsets of a token that is not in the passage
 
@@ -414,7 +414,7 @@ def tiny_wordpiece_tokenizer():
 
 
 def test_rewards_on_features_from_a_real_tokenizer():
-    features_mod = pytest.importorskip("gp_mrc.features")
+    features_mod = pytest.importorskip("gp_mrc.data.features")
     context = ("The quick brown fox jumps over the lazy dog. Meanwhile, a cat watched the fox and the dog "
                "from the hill; the cat's owner (Anna) said: \"what a day!\"")
     records = [
@@ -497,7 +497,7 @@ def run_script(name: str, argv: list[str]) -> int:
 
 
 def test_precompute_and_check_scripts(tmp_path, capsys):
-    pytest.importorskip("gp_mrc.data")
+    pytest.importorskip("gp_mrc.data.examples")
     tok_dir = tmp_path / "tok"
     tiny_wordpiece_tokenizer().save_pretrained(str(tok_dir))
     context = "The quick brown fox jumps over the lazy dog. A cat watched the fox and the dog from the hill."
@@ -533,9 +533,9 @@ def test_bundled_sample_rewards_equal_the_metric_module(sample, lang, metric):
     evaluate module itself (loaded by path, as evaluation does) gives the same number."""
     from transformers import AutoTokenizer
 
-    from gp_mrc.data import load_examples
+    from gp_mrc.data.examples import load_examples
     from gp_mrc.defaults import DATA_DIR, default_encoder_path
-    from gp_mrc.features import prepare_features
+    from gp_mrc.data.features import prepare_features
     from gp_mrc.metrics import load_metric
 
     try:

@@ -1,8 +1,8 @@
-"""gp_mrc.scoring against values worked out by hand from the official SQuAD and CMRC2018 scripts."""
+"""gp_mrc.metrics.scoring against values worked out by hand from the official SQuAD and CMRC2018 scripts."""
 
 import pytest
 
-from gp_mrc.scoring import (
+from gp_mrc.metrics.scoring import (
     answer_tokens,
     exact_match,
     f1_score,

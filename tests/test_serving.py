@@ -13,8 +13,8 @@ pytest.importorskip("fastapi", reason="the service needs the serve extra: pip in
 from fastapi.testclient import TestClient
 
 from conftest import make_tiny_config
-from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc.reader import Reader
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.inference.reader import Reader
 from gp_mrc.serving.app import create_app
 from gp_mrc.serving.batcher import MicroBatcher
 from gp_mrc.serving.schema import Limits, shape_answers

@@ -20,8 +20,8 @@ pytest.importorskip("fastapi", reason="the service needs the serve extra: pip in
 import uvicorn
 
 from conftest import make_tiny_config
-from gp_mrc.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc.reader import Reader
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc.inference.reader import Reader
 from gp_mrc.serving.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from gp_mrc.errors import UsageError
-from gp_mrc.reader import Reader
-from gp_mrc.arguments import parse_args
-from gp_mrc.training import train
+from gp_mrc.inference.reader import Reader
+from gp_mrc.training.arguments import parse_args
+from gp_mrc.training.loop import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -109,7 +109,7 @@ def test_two_process_gloo_run_predicts_each_example_once(tiny_encoder_dir, tmp_p
 
 
 def test_param_groups_put_the_head_at_its_own_learning_rate(tiny_model):
-    from gp_mrc.optimization import param_groups
+    from gp_mrc.training.optimization import param_groups
 
     groups = param_groups(tiny_model, 1e-4, 2e-3, 0.01)
     ids = {id(p): g for g in groups for p in g["params"]}
@@ -122,7 +122,7 @@ def test_param_groups_put_the_head_at_its_own_learning_rate(tiny_model):
 
 
 def test_objective_switch_is_detected_once():
-    from gp_mrc.objective import Objective
+    from gp_mrc.training.objective import Objective
 
     assert [s for s in range(20) if Objective("f1", 6).switched(s)] == [6]
     assert [s for s in range(20) if Objective("mixed", 6, ramp_steps=4).switched(s)] == [6]  # a ramp: one switch
@@ -133,7 +133,7 @@ def test_objective_switch_is_detected_once():
 def test_reset_adam_moments_restores_full_size_steps():
     import torch
 
-    from gp_mrc.optimization import reset_adam_moments
+    from gp_mrc.training.optimization import reset_adam_moments
 
     def last_update(reset: bool) -> float:
         w = torch.nn.Parameter(torch.zeros(3))

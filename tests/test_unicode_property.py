@@ -6,9 +6,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gp_mrc.decoding import best_answers, collect_results, topk_spans
-from gp_mrc.features import prepare_features
-from gp_mrc.modeling import MASK_VALUE, valid_span_mask
+from gp_mrc.inference.decoding import best_answers, collect_results, topk_spans
+from gp_mrc.data.features import prepare_features
+from gp_mrc.models.modeling import MASK_VALUE, valid_span_mask
 from test_features import make_examples
 
 # Windows overlap by DOC_STRIDE tokens, so an answer of at most DOC_STRIDE tokens lies wholly inside some window.

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from gp_mrc.argtypes import check_output_dir, make_output_dir
-from gp_mrc.arguments import parse_args
+from gp_mrc.training.arguments import parse_args
 from gp_mrc.errors import UsageError, run_script
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -155,7 +155,7 @@ def test_train_script_output_dir_that_is_a_file():
 
 
 def test_reader_rejects_counts_out_of_range(tiny_model, tiny_tokenizer):
-    from gp_mrc.reader import Reader
+    from gp_mrc.inference.reader import Reader
 
     reader = Reader(tiny_model, tiny_tokenizer)
     record = [{"question": "who?", "context": "the cat sat"}]
@@ -169,7 +169,7 @@ def test_reader_rejects_counts_out_of_range(tiny_model, tiny_tokenizer):
 
 
 def test_one_question_through_reader_shows_no_progress_bar(tiny_model, tiny_tokenizer, capfd):
-    from gp_mrc.reader import Reader
+    from gp_mrc.inference.reader import Reader
 
     reader = Reader(tiny_model, tiny_tokenizer)
     capfd.readouterr()

@@ -1,7 +1,7 @@
 """Evaluation metrics shipped as evaluate modules inside the package (the hub copies are unreachable offline).
 
 Each folder holds one standard evaluate module file; `load_metric` loads it by path, so it works
-with HF_HUB_OFFLINE=1. All of them score with gp_mrc.scoring.
+with HF_HUB_OFFLINE=1. All of them score with gp_mrc.metrics.scoring.
 """
 
 from __future__ import annotations

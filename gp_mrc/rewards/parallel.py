@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from gp_mrc.scoring import check_lang
+from gp_mrc.metrics.scoring import check_lang
 from gp_mrc.settings import MAX_ANSWER_LENGTH
 
 from .inputs import RewardInputs, read_inputs

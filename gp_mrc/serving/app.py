@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..data import DataError
+from ..data.examples import DataError
 from .batcher import MicroBatcher, QueueFull
 from .schema import Limits, RequestError, parse_body, shape_answers
 
@@ -36,7 +36,7 @@ def model_max_positions(reader: Any) -> int | None:
 
 
 def architecture_of(reader: Any) -> str:
-    from ..modeling import GlobalPointerForQuestionAnswering
+    from ..models.modeling import GlobalPointerForQuestionAnswering
 
     return "globalpointer" if isinstance(reader.model, GlobalPointerForQuestionAnswering) else "start_end"
 

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         from .app import create_app
     except ImportError as e:
         return fail(f"the service needs FastAPI and uvicorn ({e.name} is missing): pip install -e \".[serve]\"")
-    from ..reader import Reader  # torch and transformers load only now: --help and flag errors come back at once
+    from ..inference.reader import Reader  # torch and transformers load only now: --help and flag errors come back at once
 
     try:
         reader = Reader.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,

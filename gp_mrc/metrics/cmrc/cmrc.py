@@ -2,7 +2,7 @@
 
 EM compares answers after lowercasing and removing the CMRC punctuation list; F1 uses the longest
 common contiguous run of tokens (each CJK character is a token, other text is word-tokenized).
-Same input format as the hub's `squad` metric. Scoring is gp_mrc.scoring.
+Same input format as the hub's `squad` metric. Scoring is gp_mrc.metrics.scoring.
 """
 
 import datasets

@@ -1,6 +1,6 @@
 """SQuAD v1.1 exact match and F1 (evaluate module kept in the package, loaded by path offline).
 
-Same inputs and outputs as the hub's `squad` metric; scoring is gp_mrc.scoring (official v1.1
+Same inputs and outputs as the hub's `squad` metric; scoring is gp_mrc.metrics.scoring (official v1.1
 normalization), so training rewards and this metric cannot drift apart.
 """
 

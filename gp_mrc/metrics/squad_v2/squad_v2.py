@@ -1,7 +1,7 @@
 """SQuAD v2.0 exact match and F1 with the HasAns / NoAns breakdown (evaluate module, loaded by path).
 
 Same inputs as the hub's `squad_v2` metric; numbers follow the official evaluate-v2.0.py
-(an unanswerable question is scored against the empty answer). Scoring is gp_mrc.scoring.
+(an unanswerable question is scored against the empty answer). Scoring is gp_mrc.metrics.scoring.
 """
 
 import datasets

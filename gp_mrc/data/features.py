@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import datasets
 import numpy as np
 
-from .settings import check_windows, query_room
+from ..settings import check_windows, query_room
 
 logger = logging.getLogger(__name__)
 

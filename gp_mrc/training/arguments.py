@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .choices import DECODINGS, OBJECTIVES, REWARDS
+from ..choices import DECODINGS, OBJECTIVES, REWARDS
 from .config import TrainConfig, default_decoding, default_objective, folder_architecture
-from .defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
-from .argtypes import (Parser, check_output_dir, finite_float, non_negative_float, non_negative_int, positive_float,
+from ..defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
+from ..argtypes import (Parser, check_output_dir, finite_float, non_negative_float, non_negative_int, positive_float,
                        positive_int, probability_or_encoder, steps_or_epoch, steps_or_fraction)
-from .errors import UsageError
-from .precision import MIXED_PRECISION_CHOICES
-from .settings import MAX_ANSWER_LENGTH, check_windows
+from ..errors import UsageError
+from ..precision import MIXED_PRECISION_CHOICES
+from ..settings import MAX_ANSWER_LENGTH, check_windows
 
 # the built-in sample's recipe (README: time and EM/F1 measured)
 SAMPLE_EPOCHS, SAMPLE_LEARNING_RATE, SAMPLE_MAX_SEQ_LENGTH = 4, 1e-4, 256
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """The run's configuration, every default decided here (see gp_mrc/config.py); errors are one line, exit 2."""
+    """The run's configuration, every default decided here (see gp_mrc/training/config.py); errors are one line, exit 2."""
     parser = build_parser()
     try:
         return resolve(vars(parser.parse_args(argv)))

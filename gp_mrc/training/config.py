@@ -1,4 +1,4 @@
-"""The configuration of a training run: typed, frozen, resolved once (gp_mrc.arguments.parse_args builds it from
+"""The configuration of a training run: typed, frozen, resolved once (gp_mrc.training.arguments.parse_args builds it from
 the command line) and passed down by the part each stage needs. Field names are the flags' names, so a flag, its
 field and training_args.json say the same thing. Imports nothing heavy.
 
@@ -15,9 +15,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .defaults import HUB_NAME
-from .errors import UsageError
-from .settings import MAX_ANSWER_LENGTH, InferenceSettings
+from ..defaults import HUB_NAME
+from ..errors import UsageError
+from ..settings import MAX_ANSWER_LENGTH, InferenceSettings
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    """The flags of gp_mrc.objective.Objective (steps as given: an int or a fraction of the run)."""
+    """The flags of gp_mrc.training.objective.Objective (steps as given: an int or a fraction of the run)."""
 
     objective: str = "mixed"
     warm_start_steps: float = 0.5
@@ -155,7 +155,7 @@ def default_objective(architecture: str) -> str:
 def folder_architecture(path: str) -> str | None:
     """The architecture of the reader in a model folder: "globalpointer" | "start_end", or None for an encoder.
     Read from its config.json (a hub name asks transformers)."""
-    from . import legacy
+    from ..models import legacy
 
     if not os.path.isdir(path) and (os.path.exists(path) or not HUB_NAME.fullmatch(path)):
         raise UsageError(f"--model_name_or_path {path}: no such model folder")
@@ -180,7 +180,7 @@ def folder_architecture(path: str) -> str | None:
 
 def inference_settings(config: TrainConfig, lang: str) -> InferenceSettings:
     """The settings a trained folder answers with (`lang`: the metric language the data resolved to)."""
-    from .metrics import metric_name
+    from ..metrics import metric_name
 
     d, e = config.data, config.eval
     return InferenceSettings(

@@ -11,9 +11,9 @@ from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
 from .batching import EpochPermutationSampler
-from .collate import SpanCollator
-from .data import DataError, detect_language, load_examples
-from .features import content_key, prepare_features
+from ..data.collate import SpanCollator
+from ..data.examples import DataError, detect_language, load_examples
+from ..data.features import content_key, prepare_features
 from .config import DataConfig, OptimConfig
 
 logger = logging.getLogger("gp_mrc")
@@ -35,7 +35,7 @@ class TrainingData:
 
 def load_data(data: DataConfig, do_eval: str = "auto") -> TrainingData:
     """The examples (a bad file ends the run with one line naming the record) and the metric they are scored by."""
-    from .metrics import metric_name
+    from ..metrics import metric_name
 
     train = load_train_examples(data.train_file or [data.dataset_name], version_2=data.version_2_with_negative,
                                 config_name=data.dataset_config_name, max_samples=data.max_train_samples)
@@ -84,7 +84,7 @@ def build_features(data: TrainingData, config: DataConfig, uses_rewards: bool, o
                 len(data.train_features), f"{len(data.eval_examples)} questions → {len(data.eval_features)} windows"
                 if data.eval_examples is not None else "none", data.lang, data.metric)
     if uses_rewards:
-        from .rewards import DEFAULT_F1_WINDOW, load_or_compute_f1_table
+        from ..rewards import DEFAULT_F1_WINDOW, load_or_compute_f1_table
 
         cache_dir = config.cache_dir or os.path.join(os.path.dirname(os.path.abspath(output_dir)), ".gp_mrc_cache")
         with accelerator.main_process_first():

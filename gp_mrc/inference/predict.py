@@ -9,10 +9,10 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .atomic import write_json_atomic  # also imported from here (inference.write_json_atomic)
-from .collate import SpanCollator
+from ..atomic import write_json_atomic  # also imported from here (inference.write_json_atomic)
+from ..data.collate import SpanCollator
 from .decoding import WindowTopK, best_answers, collect_results, topk_spans
-from .precision import autocast
+from ..precision import autocast
 
 INFERENCE_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "feature_index")
 
@@ -65,7 +65,7 @@ def squad_references(examples: Any) -> list[dict]:
 
 def score_predictions(predictions: dict[str, str], examples: Any, metric_name: str) -> dict[str, float]:
     """EM/F1 (etc.) from the packaged evaluate module for `metric_name` (squad | squad_v2 | cmrc)."""
-    from .metrics import load_metric
+    from ..metrics import load_metric
 
     metric = load_metric(metric_name)
     preds = [{"id": k, "prediction_text": v} for k, v in predictions.items()]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .choices import OBJECTIVES
+from ..choices import OBJECTIVES
 
 def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     """fp16/bf16 → fp32 for stable logsumexp; fp64 stays fp64 (gradcheck)."""

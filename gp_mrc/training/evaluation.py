@@ -8,14 +8,14 @@ from typing import Any
 from accelerate import Accelerator
 
 from .config import DataConfig, EvalConfig
-from .inference import answer_features, score_predictions, write_predictions
+from ..inference.predict import answer_features, score_predictions, write_predictions
 
 
 def dev_tuned_null_threshold(predictions: dict[str, str], nbest: dict[str, list[dict]], null_diff: dict[str, float],
                              examples: Any, lang: str) -> tuple[float, float]:
     """(best F1 in percent, its threshold) over `examples` (SQuAD v2's best_f1): the question is answered with
     its non-null answer when null_diff ≤ threshold, "" otherwise."""
-    from .metrics.aggregate import best_f1
+    from ..metrics.aggregate import best_f1
 
     golds = {ex["id"]: list(ex["answers"]["text"]) for ex in examples}
     answers = {q: predictions.get(q) or next((x["text"] for x in nbest.get(q, []) if x["text"]), "") for q in golds}

@@ -7,7 +7,7 @@ SQuAD-fine-tuned BERT.
 
 A JSON/JSONL record may carry "contexts": [passage, ...] instead of "context": its answers are ranked across
 the passages (each with its "passage" index; near-duplicates merged; --min_score drops the improbable ones,
-"" when none is left; see gp_mrc/passages.py).
+"" when none is left; see gp_mrc/inference/passages.py).
 
 Windows, answer length, decoding and the no-answer rule are the folder's inference settings (those the model
 was trained and evaluated with; transformers' pipeline defaults for a folder without them) unless given here.
@@ -71,10 +71,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     if out is not None:
         check_output_dir(out)  # before the model loads: a file in the way is one line, not a traceback at the end
     # torch, transformers and datasets load only now: --help and argument errors come back at once
-    from gp_mrc.data import DataError, LoadReport, load_examples
-    from gp_mrc.inference import write_predictions
-    from gp_mrc.passages import load_passage_records
-    from gp_mrc.reader import Reader
+    from gp_mrc.data.examples import DataError, LoadReport, load_examples
+    from gp_mrc.inference.predict import write_predictions
+    from gp_mrc.inference.passages import load_passage_records
+    from gp_mrc.inference.reader import Reader
 
     try:
         reader = Reader.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
@@ -119,8 +119,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
 def answer_passages_file(reader, records: list[dict], out: str, min_score: float, kw: dict) -> int:
     """predict.py --input with "contexts" records: answers ranked across each record's passages."""
-    from gp_mrc.inference import write_predictions
-    from gp_mrc.passages import answer_passage_records
+    from gp_mrc.inference.predict import write_predictions
+    from gp_mrc.inference.passages import answer_passage_records
 
     predictions, nbest = answer_passage_records(reader, records, min_score=min_score, **kw)
     write_predictions(out, predictions, nbest)

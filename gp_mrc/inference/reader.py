@@ -7,14 +7,14 @@ from typing import Any, Iterable
 
 import torch
 
-from .data import build_examples
-from .features import prepare_features
-from .inference import answer_features
-from .loading import as_span_model, load_model, load_tokenizer, settings_of
+from ..data.examples import build_examples
+from ..data.features import prepare_features
+from .predict import answer_features
+from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_records
-from .precision import resolve_mixed_precision
+from ..precision import resolve_mixed_precision
 from .quantization import quantize_encoder, resolve_quantize
-from .settings import InferenceSettings
+from ..settings import InferenceSettings
 
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
 
@@ -51,7 +51,7 @@ class Reader:
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader.
         `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them), "none", or "auto"
-        (int8 on a CPU without native bf16; see gp_mrc/quantization.py)."""
+        (int8 on a CPU without native bf16; see gp_mrc/inference/quantization.py)."""
         check_counts(batch_size=batch_size)
         self.device = resolve_device(device)
         self.quantize = resolve_quantize(quantize, self.device.type)
@@ -71,7 +71,7 @@ class Reader:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, **kwargs: Any) -> "Reader":
-        """Any model folder or hub name (see gp_mrc.loading). Raises FileNotFoundError (missing folder or files)
+        """Any model folder or hub name (see gp_mrc.models.loading). Raises FileNotFoundError (missing folder or files)
         or OSError (files that cannot be read), each with a one-line message naming the folder."""
         loaded = load_model(name_or_path)
         return cls(loaded.model, load_tokenizer(name_or_path), loaded.settings, **kwargs)
@@ -122,7 +122,7 @@ class Reader:
                         **kwargs: Any) -> list[dict]:
         """One question over several passages: the top_k answers across them, ranked by span probability, each
         {answer, score, start, end, passage} (character offsets into contexts[passage]); near-duplicates merged
-        and answers under `min_score` dropped ([] = no answer). See gp_mrc/passages.py; keyword arguments go to
+        and answers under `min_score` dropped ([] = no answer). See gp_mrc/inference/passages.py; keyword arguments go to
         `answer`."""
         from .passages import answer_passages
 

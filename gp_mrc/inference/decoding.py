@@ -17,9 +17,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from .choices import DECODINGS
-from .losses import span_log_probs
-from .scoring import answer_tokens
+from ..choices import DECODINGS
+from ..training.losses import span_log_probs
+from ..metrics.scoring import answer_tokens
 
 
 

@@ -30,7 +30,7 @@ def resolve_quantize(requested: str, device_type: str, *, cpu_bf16: bool | None 
     if device_type != "cpu":
         return "none"
     if cpu_bf16 is None:
-        from .precision import cpu_runs_bf16_natively
+        from ..precision import cpu_runs_bf16_natively
 
         cpu_bf16 = cpu_runs_bf16_natively()
     return "none" if cpu_bf16 else "int8"

@@ -19,7 +19,7 @@ try:  # transformers 5.x declares nested configs with a spec; 4.x with a plain m
 except ImportError:
     SubConfigSpec = None
 
-from .settings import MAX_ANSWER_LENGTH
+from ..settings import MAX_ANSWER_LENGTH
 
 MODEL_TYPE = "gp_mrc"
 

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from .band import is_banded
+from ..band import is_banded
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "passage_mask")
 

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 
 import datasets
 
-from .errors import DataError
+from ..errors import DataError
 from .json_files import JsonlRecords, parse_json_or_jsonl, read_text
 
 logger = logging.getLogger(__name__)

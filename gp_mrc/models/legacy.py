@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any
 
-from .settings import SETTINGS_KEY, InferenceSettings
+from ..settings import SETTINGS_KEY, InferenceSettings
 
 LEGACY_CONFIG_NAME = "gp_mrc_config.json"
 LEGACY_WEIGHTS_NAME = "model.safetensors"
@@ -50,7 +50,7 @@ def legacy_architecture(path: str) -> str:
 def legacy_settings(raw: dict[str, Any]) -> InferenceSettings:
     """The inference settings of a legacy folder: what its gp_mrc_config.json says, the rest as Reader and
     predict.py used them then (windows 384 / 128 / 64, argmax decoding, threshold 0)."""
-    from .metrics import metric_name
+    from ..metrics import metric_name
 
     lang, v2 = raw.get("lang", "en"), bool(raw.get("version_2_with_negative", False))
     return InferenceSettings(max_answer_length=raw.get("max_answer_length", LEGACY_MAX_ANSWER_LENGTH), lang=lang,

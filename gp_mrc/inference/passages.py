@@ -97,10 +97,10 @@ def answer_passages(reader: Any, question: str, contexts: Sequence[str], *, top_
 def load_passage_records(path: str) -> list[dict] | None:
     """The records of a flat JSON/JSONL input file if any carries "contexts" (a list of passages), each as
     {id, question, contexts} (a record with one "context" gets [context]); None for any other file (SQuAD
-    layout, one passage per record), which `gp_mrc.data.load_examples` reads. Bad records raise DataError
+    layout, one passage per record), which `gp_mrc.data.examples.load_examples` reads. Bad records raise DataError
     naming the file, the record and the problem."""
-    from .data import DataError
-    from .json_files import parse_json_or_jsonl, read_text
+    from ..data.examples import DataError
+    from ..data.json_files import parse_json_or_jsonl, read_text
 
     obj = parse_json_or_jsonl(path, read_text(path))
     if isinstance(obj, dict) and isinstance(obj.get("data"), list):

@@ -3,7 +3,7 @@
 * a GlobalPointer reader (config.json with model_type "gp_mrc": encoder config nested, head settings);
 * a start/end reader: any transformers `AutoModelForQuestionAnswering` folder — ours (trained by
   scripts/train.py --architecture start_end) or a plain one, e.g. a SQuAD-fine-tuned BERT;
-* the gp_mrc folders written before these were transformers models (gp_mrc/legacy.py).
+* the gp_mrc folders written before these were transformers models (gp_mrc/models/legacy.py).
 
 `load_model` returns the model with the gp_mrc forward signature and the folder's inference settings
 (gp_mrc/settings.py; transformers' pipeline defaults for a folder without them). Problems are one-line
@@ -22,13 +22,13 @@ from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenize
 from . import legacy
 from .baseline import StartEndForQuestionAnswering
 from .modeling import GlobalPointerForQuestionAnswering
-from .settings import PIPELINE_DEFAULTS, InferenceSettings, settings_from_config
+from ..settings import PIPELINE_DEFAULTS, InferenceSettings, settings_from_config
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model",
                    "sentencepiece.bpe.model")
-from .defaults import HUB_NAME
+from ..defaults import HUB_NAME
 
 
 class LoadedModel(NamedTuple):

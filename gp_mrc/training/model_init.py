@@ -9,11 +9,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from .baseline import StartEndForQuestionAnswering
+from ..models.baseline import StartEndForQuestionAnswering
 from .config import ModelConfig, TrainConfig
-from .loading import load_model, load_tokenizer, model_kind
-from .modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from .errors import UsageError
+from ..models.loading import load_model, load_tokenizer, model_kind
+from ..models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from ..errors import UsageError
 
 logger = logging.getLogger("gp_mrc")
 

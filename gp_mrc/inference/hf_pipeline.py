@@ -36,8 +36,8 @@ class SpanReaderModel:
     @classmethod
     def from_pretrained(cls, name_or_path: str, **_: Any) -> Any:
         # dtype, revision etc. from pipeline(): precision is the Reader's choice (mixed_precision= / quantize=)
-        from .baseline import StartEndForQuestionAnswering
-        from .loading import load_model
+        from ..models.baseline import StartEndForQuestionAnswering
+        from ..models.loading import load_model
 
         model = load_model(name_or_path).model
         return model.qa_model if isinstance(model, StartEndForQuestionAnswering) else model

@@ -23,18 +23,18 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
-from .argtypes import make_output_dir
-from .atomic import write_json_atomic
+from ..argtypes import make_output_dir
+from ..atomic import write_json_atomic
 from .batching import rng_neutral
 from .checkpointing import Position, model_signature, resume, save_checkpoint
 from .config import OptimConfig, RunConfig, TrainConfig, inference_settings
 from .evaluation import Evaluator, dev_tuned_null_threshold
-from .loading import save_model
+from ..models.loading import save_model
 from .model_init import model_for_training
 from .objective import Objective, steps_of
 from .optimization import param_groups, reset_adam_moments
-from .precision import describe_device, peak_gpu_memory, resolve_mixed_precision
-from .settings import store_settings
+from ..precision import describe_device, peak_gpu_memory, resolve_mixed_precision
+from ..settings import store_settings
 from .training_data import build_features, load_data, train_loader
 
 logger = logging.getLogger("gp_mrc")

@@ -17,8 +17,8 @@ from typing import Any
 
 from accelerate import Accelerator
 
-from .atomic import write_json_atomic, write_text_atomic
-from .errors import UsageError, first_line
+from ..atomic import write_json_atomic, write_text_atomic
+from ..errors import UsageError, first_line
 
 logger = logging.getLogger("gp_mrc")
 
@@ -151,7 +151,7 @@ def _check_signature(checkpoint: str, saved: dict[str, Any] | None, current: dic
 
 def resume(accelerator: Accelerator, run: Any, batches_per_epoch: int, model: Any = None) -> Position:
     """Load the checkpoint --resume_from_checkpoint names (if any) into the prepared objects; its position.
-    `run`: the run's gp_mrc.config.RunConfig (output_dir, resume_from_checkpoint, save_total_limit)."""
+    `run`: the run's gp_mrc.training.config.RunConfig (output_dir, resume_from_checkpoint, save_total_limit)."""
     checkpoint = find_checkpoint(run)
     if not checkpoint:
         return Position()

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from transformers import AutoModelForQuestionAnswering
 
-from .band import is_banded
+from ..band import is_banded
 from .modeling import MASK_VALUE, HeadConfig, SpanOutput, start_plus_end, valid_span_mask
-from .settings import InferenceSettings, store_settings
+from ..settings import InferenceSettings, store_settings
 
 ARCHITECTURES = ("globalpointer", "start_end")
 
@@ -27,7 +27,7 @@ class StartEndForQuestionAnswering(nn.Module):
     """AutoModelForQuestionAnswering behind the gp_mrc forward signature (returns a SpanOutput).
 
     Its folder is the transformers QA model's own (config.json + weights), the inference settings inside
-    config.json: any transformers QA folder loads as one (gp_mrc.loading.load_model)."""
+    config.json: any transformers QA folder loads as one (gp_mrc.models.loading.load_model)."""
 
     def __init__(self, qa_model: nn.Module, head_config: HeadConfig | None = None):
         super().__init__()

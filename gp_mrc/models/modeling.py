@@ -25,7 +25,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
 
 from .configuration import MODEL_TYPE, GlobalPointerConfig, HeadConfig
-from .band import band_of, band_windows, is_banded
+from ..band import band_of, band_windows, is_banded
 
 
 # Finite, representable in fp16 and bf16 (fp16 max is 65504), and exp() of it underflows to 0.
@@ -212,7 +212,7 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
 
     def save_pretrained(self, save_directory: str, *args: Any, tokenizer: Any = None, **kwargs: Any) -> None:
         """transformers' save_pretrained (config.json + model.safetensors), plus the tokenizer if given. (Folders
-        of earlier layouts are read by gp_mrc.loading.load_model, not here: the model does not know its loader.)"""
+        of earlier layouts are read by gp_mrc.models.loading.load_model, not here: the model does not know its loader.)"""
         super().save_pretrained(save_directory, *args, **kwargs)
         if tokenizer is not None:
             tokenizer.save_pretrained(save_directory)

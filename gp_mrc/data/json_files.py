@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-from .errors import DataError
+from ..errors import DataError
 
 
 def read_text(path: str) -> str:

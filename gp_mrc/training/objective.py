@@ -18,7 +18,7 @@ import torch
 
 from .losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights, soft_f1_loss,
                      span_cross_entropy, start_end_cross_entropy)
-from .band import to_band
+from ..band import to_band
 
 
 def steps_of(value: float, total: int) -> int:
@@ -28,7 +28,7 @@ def steps_of(value: float, total: int) -> int:
 
 @dataclass(frozen=True)
 class Objective:
-    """Defaults: the command line's recipe (gp_mrc.config.ObjectiveConfig), its step counts resolved to 0."""
+    """Defaults: the command line's recipe (gp_mrc.training.config.ObjectiveConfig), its step counts resolved to 0."""
 
     objective: str = "mixed"  # multilabel | f1 | mixed
     warm_start_steps: int = 0
@@ -44,7 +44,7 @@ class Objective:
 
     @classmethod
     def from_config(cls, config: Any, total_steps: int) -> "Objective":
-        """From a gp_mrc.config.ObjectiveConfig (steps as given: an int or a fraction of `total_steps`)."""
+        """From a gp_mrc.training.config.ObjectiveConfig (steps as given: an int or a fraction of `total_steps`)."""
         return cls(objective=config.objective,
                    warm_start_steps=steps_of(config.warm_start_steps, total_steps)
                    if config.objective != "multilabel" else 0,
