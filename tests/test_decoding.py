@@ -119,6 +119,18 @@ def test_expected_f1_prefers_the_shared_core_over_a_lone_top_span():
         expected_f1(texts, scores, "en", 0.0)
 
 
+def test_choose_leaves_its_entries_as_they_are():
+    """choose reads the n-best entries and writes nothing into them (best_answers adds "expected_f1" to copies)."""
+    import copy
+
+    texts = ["Carolina Panthers", "Denver Broncos team", "Denver Broncos", "Denver Broncos won"]
+    entries = [{"text": t, "score": float(s)} for t, s in zip(texts, np.log([0.4, 0.2, 0.2, 0.2]))]
+    before = copy.deepcopy(entries)
+    for decoding in ("argmax", "expected_f1"):
+        choose(entries, decoding, "en", 1.0)
+        assert entries == before
+
+
 def test_common_run_lengths_equals_the_pair_by_pair_reference():
     """The match-only dynamic programme (decoding) against CMRC's find_lcs (scoring) on random Chinese n-best
     lists cut from one passage, as a reader's candidates are (overlapping, repeated characters, mixed words)."""

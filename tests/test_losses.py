@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
+from gp_mrc.models.span_probs import span_log_probs
 from gp_mrc.training.losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
-                           span_cross_entropy, span_log_probs)
+                                    span_cross_entropy)
 from gp_mrc.models.modeling import MASK_VALUE, valid_span_mask
 
 

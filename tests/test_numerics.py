@@ -14,7 +14,8 @@ import torch
 
 from gp_mrc.data.collate import SpanCollator
 from gp_mrc.band import to_band
-from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy, span_log_probs
+from gp_mrc.models.span_probs import span_log_probs
+from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy
 from gp_mrc.models.modeling import GlobalPointerHead, valid_span_mask
 
 from test_train_e2e import write_toy_data

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..choices import DECODINGS
-from ..training.losses import span_log_probs
+from ..models.span_probs import span_log_probs
 from ..metrics.scoring import answer_tokens
 
 
@@ -125,17 +125,33 @@ def expected_f1(texts: Sequence[str], scores: Sequence[float], lang: str, temper
     return (pairwise_f1(texts, lang) if pairwise is None else pairwise) @ (w / w.sum())
 
 
-def choose(entries: list[dict], decoding: str, lang: str, temperature: float,
-           pairwise: np.ndarray | None = None) -> int:
-    """Index of the answer among n-best entries (sorted by score) under `decoding` (`pairwise`: see expected_f1)."""
+def entries_expected_f1(entries: Sequence[dict], decoding: str, lang: str, temperature: float,
+                        pairwise: np.ndarray | None = None) -> np.ndarray | None:
+    """The expected F1 of each n-best entry that `decoding` ranks by, or None where it ranks by score alone
+    (argmax, or fewer than two entries). Reads the entries' "text" and "score"; writes nothing."""
     if decoding not in DECODINGS:
         raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
     if decoding == "argmax" or len(entries) < 2:
-        return 0
-    ef = expected_f1([x["text"] for x in entries], [x["score"] for x in entries], lang, temperature, pairwise)
-    for x, v in zip(entries, ef):
-        x["expected_f1"] = float(v)
-    return int(np.argmax(ef))  # ties go to the higher-scored (earlier) entry
+        return None
+    return expected_f1([x["text"] for x in entries], [x["score"] for x in entries], lang, temperature, pairwise)
+
+
+def choose(entries: Sequence[dict], decoding: str, lang: str, temperature: float,
+           pairwise: np.ndarray | None = None) -> int:
+    """Index of the answer among n-best entries (sorted by score) under `decoding` (`pairwise`: see expected_f1).
+    The entries are left as they are."""
+    ef = entries_expected_f1(entries, decoding, lang, temperature, pairwise)
+    return 0 if ef is None else int(np.argmax(ef))  # ties go to the higher-scored (earlier) entry
+
+
+def _decoded(entries: list[dict], decoding: str, lang: str, temperature: float) -> tuple[list[dict], str]:
+    """(the n-best entries, each with its "expected_f1" where the decoding ranks by it; the chosen answer)."""
+    if not entries:
+        return entries, ""
+    ef = entries_expected_f1(entries, decoding, lang, temperature)
+    if ef is None:
+        return entries, entries[0]["text"]
+    return [dict(x, expected_f1=float(v)) for x, v in zip(entries, ef)], entries[int(np.argmax(ef))]["text"]
 
 
 @dataclass
@@ -185,7 +201,7 @@ def best_answers(
                     "score": c.log_prob, "probability": math.exp(c.log_prob)} for c in cands]
         best_lp = cands[0].log_prob if cands else -math.inf
         diff = null - best_lp if math.isfinite(null) else -math.inf
-        answer = entries[choose(entries, decoding, lang, temperature)]["text"] if entries else ""
+        entries, answer = _decoded(entries, decoding, lang, temperature)
         if version_2_with_negative and math.isfinite(null):
             entries.append({"text": "", "start": -1, "end": -1, "score": null, "probability": math.exp(null)})
             entries.sort(key=lambda x: -x["score"])

@@ -10,7 +10,8 @@ Both return one value per window; callers average. Masked spans take no part: th
 drops them, the softmax gives them exactly zero probability and zero gradient.
 
 The losses read either layout of the spans: dense (B, n, n), or the band (B, n, w), [b, i, l] = span (i, i + l),
-that training uses (gp_mrc/band.py: the one way the project takes the band).
+that training uses (gp_mrc/band.py: the one way the project takes the band). The span softmax itself is
+gp_mrc/models/span_probs.py's, shared with decoding.
 """
 
 from __future__ import annotations
@@ -20,14 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from ..choices import OBJECTIVES
-
-def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
-    """fp16/bf16 → fp32 for stable logsumexp; fp64 stays fp64 (gradcheck)."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
-
-
-# Finite fill for log-softmax: keeps p·log p at masked spans at 0·(finite) instead of 0·(−inf) = NaN.
-_FILL = -1e9
+from ..models.span_probs import FILL, at_least_fp32, span_log_probs
 
 
 def multilabel_categorical_crossentropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
@@ -38,7 +32,7 @@ def multilabel_categorical_crossentropy(logits: torch.Tensor, targets: torch.Ten
     with thousands of negatives a fresh head must first push *every* score below about −log N, a global shift
     that Adam makes at ~lr per step; starting the threshold at the uniform prior removes that phase. A per-window
     constant leaves the span softmax, expected F1 and decoding unchanged."""
-    s = _at_least_fp32(logits)
+    s = at_least_fp32(logits)
     if log_n_offset:
         n_valid = mask.flatten(1).sum(1).clamp(min=1).to(s.dtype)
         s = s - n_valid.log().view(-1, *([1] * (s.dim() - 1)))
@@ -57,16 +51,10 @@ def span_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.
     (positives compete with every negative directly, unlike the multilabel loss's separate "1 +" terms)."""
     logp = span_log_probs(logits, mask).flatten(1)
     pos = (targets & mask).flatten(1)
-    loss = -torch.logsumexp(torch.where(pos, logp, torch.full_like(logp, _FILL)), dim=1)
+    loss = -torch.logsumexp(torch.where(pos, logp, torch.full_like(logp, FILL)), dim=1)
     # a window whose gold lies outside the valid band (an answer longer than max_answer_length) has nothing to
     # rank: no gradient either way, and 0 instead of ~1e9 keeps the logged batch mean readable
     return torch.where(pos.any(1), loss, torch.zeros_like(loss))
-
-
-def span_log_probs(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """log p(i, j): log-softmax over the valid spans of each window, (B, n, n); masked spans ≈ −1e9."""
-    s = _at_least_fp32(logits).masked_fill(~mask, _FILL)
-    return torch.log_softmax(s.flatten(1), dim=1).view_as(s)
 
 
 @dataclass
@@ -92,7 +80,7 @@ def start_end_cross_entropy(start_logits: torch.Tensor, end_logits: torch.Tensor
     [CLS] for the null span), as the start/end reader is trained: the auxiliary "independent" half of Fajcik et
     al.'s compound objective, applied to the linear start/end terms of a `span_bias` GlobalPointer."""
     def ce(logits: torch.Tensor, valid: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        logp = torch.log_softmax(_at_least_fp32(logits).masked_fill(~valid, _FILL), dim=-1)
+        logp = torch.log_softmax(at_least_fp32(logits).masked_fill(~valid, FILL), dim=-1)
         return -logp.gather(1, target.view(-1, 1)).squeeze(1)
 
     # a token that can end a valid span can also start one (every passage token and [CLS], the null span, is a
@@ -112,7 +100,7 @@ def soft_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, tau
         raise ValueError(f"tau must be > 0, got {tau}")
     logp = span_log_probs(logits, mask)
     support = (f1 > 0) & mask
-    z = torch.where(support, f1.to(logp.dtype) / tau, torch.full_like(logp, _FILL))
+    z = torch.where(support, f1.to(logp.dtype) / tau, torch.full_like(logp, FILL))
     q = torch.softmax(z.flatten(1), dim=1) * support.flatten(1)
     return -(q * logp.flatten(1)).sum(1)
 
