@@ -99,6 +99,45 @@ def test_find_cycle_finds_one() -> None:
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
+# The stages, top to bottom: a module imports only from its own stage or the stages below it. The package root
+# (its public names load lazily by name) and cli.py (the console command over training, inference and serving)
+# stand above them all; the top-level modules not named here are the shared leaves at the bottom.
+LAYERS = ("serving", "training", "inference", "models", "rewards", "data", "leaves", "metrics")
+
+
+def layer(module: str) -> str | None:
+    """The stage of a gp_mrc module (None: the package root and cli.py, above every stage)."""
+    parts = module.split(".")
+    if module in ("gp_mrc", "gp_mrc.cli"):
+        return None
+    if len(parts) > 2 or parts[1] in LAYERS:
+        return parts[1]
+    return "leaves"
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports that run back up the stages: from a module to one of a stage above its own."""
+    rank = {name: n for n, name in enumerate(LAYERS)}
+    found = []
+    for mod, targets in graph.items():
+        if layer(mod) is None:
+            continue
+        for t in sorted(targets):
+            if layer(t) is None or rank[layer(t)] < rank[layer(mod)]:
+                found.append(f"{mod} -> {t}")
+    return found
+
+
+def test_imports_run_down_the_stages() -> None:
+    assert not upward_imports(import_graph())
+
+
+def test_upward_imports_are_found() -> None:
+    assert upward_imports({"gp_mrc.data.features": {"gp_mrc.training.loop", "gp_mrc.settings"},
+                           "gp_mrc.settings": {"gp_mrc.metrics"}}) == ["gp_mrc.data.features -> gp_mrc.training.loop"]
+    assert layer("gp_mrc.models.modeling") == "models" and layer("gp_mrc.band") == "leaves"
+
+
 def _functions(path: str) -> list[tuple[str, int]]:
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read())
