@@ -1,23 +1,18 @@
-"""scripts/study.py's scoring of saved n-best lists (the numbers every BENCHMARKS table is built from)."""
-import importlib.util
+"""The study's scoring of saved n-best lists (the numbers every BENCHMARKS table is built from) and its commands
+(gp_mrc_lab, behind scripts/study.py)."""
 import os
-import sys
 
 import pytest
 
-_SPEC = importlib.util.spec_from_file_location(
-    "study", os.path.join(os.path.dirname(__file__), os.pardir, "scripts", "study.py"))
-study = importlib.util.module_from_spec(_SPEC)
-sys.modules["study"] = study  # its dataclasses look their module up
-_SPEC.loader.exec_module(study)
+from gp_mrc_lab import commands, paths, rescoring
 
 
 def test_null_auc_counts_pairs_and_ties():
     odds = {"u1": 3.0, "u2": 1.0, "a1": 2.0, "a2": 1.0}
     unanswerable = {"u1": True, "u2": True, "a1": False, "a2": False}
     # pairs (u, a): (u1,a1) win, (u1,a2) win, (u2,a1) loss, (u2,a2) tie -> 2.5 of 4
-    assert study.null_auc(odds, unanswerable) == pytest.approx(2.5 / 4)
-    assert study.null_auc(odds, {q: True for q in odds}) is None
+    assert rescoring.null_auc(odds, unanswerable) == pytest.approx(2.5 / 4)
+    assert rescoring.null_auc(odds, {q: True for q in odds}) is None
 
 
 def test_v2_decodings_score_the_forced_span_and_the_tuned_threshold():
@@ -30,7 +25,7 @@ def test_v2_decodings_score_the_forced_span_and_the_tuned_threshold():
     }
     golds = {"a1": ["Paris"], "a2": ["red fox jumps"], "u1": []}
     null_odds = {"a1": -1.0, "a2": 0.5, "u1": 2.0}  # a2 is (wrongly) answered "" at threshold 0
-    argmax = study.decodings(nbest, golds, "en", null_odds)["argmax"]
+    argmax = rescoring.decodings(nbest, golds, "en", null_odds)["argmax"]
     f1_a2 = 2 * (2 / 2) * (2 / 3) / (1 + 2 / 3)  # "red fox" against "red fox jumps" (articles dropped)
     assert argmax["HasAns_span_f1"] == pytest.approx(100 * (1 + f1_a2) / 2)
     assert argmax["HasAns_f1"] == pytest.approx(100 * (1 + 0) / 2)
@@ -39,25 +34,25 @@ def test_v2_decodings_score_the_forced_span_and_the_tuned_threshold():
     # answering a1 and a2 (threshold 0.5) but not u1 is the best any threshold does
     assert argmax["best_f1"] == pytest.approx(100 * (1 + f1_a2 + 1) / 3)
     assert argmax["best_f1_thresh"] == pytest.approx(0.5)
-    assert study.decodings(nbest, golds, "en", null_odds)["diagnostics"]["null_auc"] == pytest.approx(1.0)
+    assert rescoring.decodings(nbest, golds, "en", null_odds)["diagnostics"]["null_auc"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("answer, kind", [("red fox", "too_short"), ("the quick red fox jumps high", "too_long"),
                                           ("fox jumps high", "overlap")])
 def test_partial_answers_are_sorted_by_how_they_miss(answer, kind):
-    assert study.partial_kind(answer, ["blue whale", "quick red fox jumps"], "en") == kind
+    assert rescoring.partial_kind(answer, ["blue whale", "quick red fox jumps"], "en") == kind
 
 
 def test_a_study_that_starts_from_another_points_every_run_at_its_own_variant_there():
     def flag(cmd, name):
         return cmd[cmd.index(name) + 1]
 
-    trunk = study.command("squad_v2_4k_from_v1", "gp_sm_ad0", 43)
-    branch = study.command("squad_v2_4k_from_v1", "gp_sm_ad0__f1_added", 43)
-    reader = study.command("squad_v2_4k_from_v1", "start_end_ad0", 43)
+    trunk = commands.command("squad_v2_4k_from_v1", "gp_sm_ad0", 43)
+    branch = commands.command("squad_v2_4k_from_v1", "gp_sm_ad0__f1_added", 43)
+    reader = commands.command("squad_v2_4k_from_v1", "start_end_ad0", 43)
     assert flag(trunk, "--model_name_or_path") == flag(branch, "--model_name_or_path") == os.path.relpath(
-        study.run_dir("squad_v1_4k", "gp_sm_ad0", 43), study.ROOT)  # the branch builds its trunk's model, then resumes
+        commands.run_dir("squad_v1_4k", "gp_sm_ad0", 43), paths.ROOT)  # the branch builds its trunk's model, then resumes
     assert flag(branch, "--resume_from_checkpoint") == os.path.relpath(os.path.join(
-        study.run_dir("squad_v2_4k_from_v1", "gp_sm_ad0", 43), "checkpoints", "step_156"), study.ROOT)
+        commands.run_dir("squad_v2_4k_from_v1", "gp_sm_ad0", 43), "checkpoints", "step_156"), paths.ROOT)
     assert flag(reader, "--model_name_or_path").endswith(os.path.join("squad_v1_4k", "start_end_ad0-seed43"))
-    assert "--model_name_or_path" not in study.command("squad_v2_4k", "start_end_ad0", 43)
+    assert "--model_name_or_path" not in commands.command("squad_v2_4k", "start_end_ad0", 43)

@@ -1,0 +1,180 @@
+"""The study's fixed protocols (`STUDIES`: data, steps, flags) and its variants (`VARIANTS`: objective, decoding
+and the trunk a branch resumes from)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from .paths import SHARED
+
+@dataclass(frozen=True)
+class Study:
+    train_file: str | tuple[str, ...]  # several: trained on as one set, in order
+    validation_file: str
+    max_train_samples: int
+    steps: int  # optimizer steps of the protocol (1 epoch): checkpoints and branch points are fractions of it
+    flags: tuple[str, ...] = ()
+    lang: str = "en"
+    # the study whose finished run of the same variant (a branch: its trunk) and seed each run starts from
+    init_from: str | None = None
+    encoder: str | None = None  # an optional packaged encoder (gp_mrc.defaults.OPTIONAL_ENCODERS); None: MiniLM
+    # (name, file) pairs answered after training by the saved model (Reader, argmax n-best) and scored like the dev
+    # file: out-of-domain checks beside the headline validation file
+    extra_evals: tuple[tuple[str, str], ...] = ()
+
+
+PROTOCOL = ("--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--max_seq_length", "256",
+            "--doc_stride", "128", "--learning_rate", "1e-4", "--head_learning_rate", "1e-3",
+            "--mixed_precision", "bf16", "--decoding", "argmax",  # curves by argmax; result files score every decoding
+            "--attention_dropout", "encoder")  # pinned: the default became 0 after the study's first runs
+SQUAD1 = os.path.join(SHARED, "squad_v1.1")
+SQUAD2 = os.path.join(SHARED, "squad_v2.0")
+STUDIES = {
+    "squad_v1_4k": Study(os.path.join(SQUAD1, "train-v1.1.explorer.json"), os.path.join(SQUAD1, "dev-v1.1.shared.json"),
+                         4000, 285, PROTOCOL + ("--eval_steps", "57", "--intermediate_eval_samples", "500")),
+    "squad_v1_16k": Study(os.path.join(SQUAD1, "train-v1.1.explorer.json"), os.path.join(SQUAD1, "dev-v1.1.shared.json"),
+                          16000, 1111, PROTOCOL + ("--eval_steps", "222", "--intermediate_eval_samples", "500")),
+    "squad_v2_4k": Study(os.path.join(SQUAD2, "train-from-dev-v2.0.shared.json"),
+                         os.path.join(SQUAD2, "dev-v2.0.shared.json"), 4000, 313,
+                         PROTOCOL + ("--version_2_with_negative", "--eval_steps", "60",
+                                     "--intermediate_eval_samples", "500")),
+}
+# the same, each reader starting from its squad_v1_4k run (at 4,000 v2 questions from the MiniLM encoder neither
+# reader learns to tell unanswerable questions: every best_f1 is "answer nothing")
+STUDIES["squad_v2_4k_from_v1"] = dataclasses.replace(STUDIES["squad_v2_4k"], init_from="squad_v1_4k")
+# Chinese (issue #17): DRCD's 3,000 training questions (traditional) + CMRC2018 trial's 1,002 (simplified; 2 have
+# an empty question), 4,000 questions → 5,344 windows, 1 epoch = 334 steps of 16. Windows of 512 tokens (the
+# encoders' maximum): the median passage is 404-451 tokens, so most questions fit in one window (1.34 windows a
+# question; 256/128 would need ~3.5 and process more tokens). Answers up to 50 tokens (characters, for CJK): 30
+# would cut 5.6% of CMRC dev's first golds, 50 cuts 1.2%. Encoder and learning rate chosen on the start/end
+# reader's dev curve (BENCHMARKS.md "Chinese"): m3e-small did not learn to read the question at lr 1e-4 or 3e-4
+# (CMRC dev F1 10); albert-tiny-chinese at lr 3e-4 reached 43 F1 on the first 400 dev questions after half an epoch.
+ZH_PROTOCOL = ("--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--max_seq_length", "512",
+               "--doc_stride", "128", "--max_answer_length", "50", "--head_learning_rate", "1e-3",
+               "--mixed_precision", "bf16", "--decoding", "argmax", "--attention_dropout", "encoder",
+               "--lang", "zh", "--eval_steps", "83", "--intermediate_eval_samples", "400")
+CMRC, DRCD = os.path.join(SHARED, "cmrc2018"), os.path.join(SHARED, "drcd")
+ZH_TRAIN = (os.path.join(DRCD, "DRCD_test.as_train.json"), os.path.join(CMRC, "cmrc2018_trial.json"))
+ZH_EXTRA = (("drcd_dev", os.path.join(DRCD, "DRCD_test.as_dev.json")),
+            ("dureader_demo_dev", os.path.join(SHARED, "dureader_robust", "demo_dev.json")))
+STUDIES["cmrc_zh"] = Study(ZH_TRAIN, os.path.join(CMRC, "cmrc2018_dev.shared.json"), 0, 334,
+                           ZH_PROTOCOL + ("--learning_rate", "3e-4"), lang="zh", encoder="albert-tiny-chinese",
+                           extra_evals=ZH_EXTRA)
+for _lr in ("1e-4", "3e-4"):  # the encoder that did not serve (start/end seed 42 only)
+    STUDIES[f"cmrc_zh_m3e_lr{_lr}"] = dataclasses.replace(STUDIES["cmrc_zh"], flags=ZH_PROTOCOL + ("--learning_rate", _lr),
+                                                          encoder="m3e-small")
+
+
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    flags: tuple[str, ...]
+    parent: str | None = None  # the trunk variant this one branches from
+    at: float = 0.5  # branch point, a fraction of the protocol's steps (a multiple of 1/4)
+    trunk: bool = False
+    versus: str | None = None  # the paired table's reference (default: the parent, else the multilabel GP)
+
+
+GP = ("--span_bias",)
+ML = ("--warm_start_loss", "multilabel")  # pinned: the default became softmax after these runs
+SM = ("--warm_start_loss", "softmax")
+AD0 = ("--attention_dropout", "0")
+ADDED = ("--mixed_weight", "1", "--reward_ramp_steps", "0.25", "--keep_optimizer_state")  # after "--objective mixed"
+VARIANTS = {
+    "start_end": Variant("start/end reader", ("--architecture", "start_end")),
+    "gp_ml": Variant("GP, multilabel CE", GP + ML + ("--objective", "multilabel"), trunk=True),
+    "gp_sm": Variant("GP, span-softmax CE", GP + ("--objective", "multilabel") + SM, trunk=True),
+    "gp_ml__f1_added": Variant("GP, multilabel + expected F1 ramped in (added)",
+                               GP + ML + ("--objective", "mixed") + ADDED, parent="gp_ml"),
+    "gp_sm__f1_added": Variant("GP, span-softmax CE + expected F1 ramped in (added)",
+                               GP + ("--objective", "mixed") + SM + ADDED, parent="gp_sm"),
+    # issue #10: the same run in fp32 (the later --mixed_precision wins over the protocol's bf16)
+    "gp_ml_fp32": Variant("GP, multilabel CE, fp32", GP + ML + ("--objective", "multilabel",
+                                                             "--mixed_precision", "no")),
+    "gp_ml__f1": Variant("GP, multilabel → expected F1 + 0.01·H (the seed's objective)",
+                         GP + ML + ("--objective", "f1"), parent="gp_ml"),
+    "gp_ml__soft_f1": Variant("GP, multilabel → F1 soft targets τ=0.3",
+                              GP + ML + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.3"),
+                              parent="gp_ml"),
+    "gp_ml__soft_f1_added": Variant("GP, multilabel + F1 soft targets τ=0.3 (added)",
+                                    GP + ML + ("--objective", "mixed", "--mixed_weight", "1", "--reward", "soft_f1",
+                                               "--soft_f1_tau", "0.3", "--keep_optimizer_state"), parent="gp_ml"),
+    "gp_sm__soft_f1": Variant("GP, span-softmax CE → F1 soft targets τ=0.3",
+                              GP + ("--objective", "f1") + SM + ("--reward", "soft_f1", "--soft_f1_tau", "0.3"),
+                              parent="gp_sm"),
+    "gp_ml__f1_lam0.1": Variant("GP, multilabel → expected F1 + 0.1·H", GP + ML + ("--objective", "f1",
+                                "--entropy_lambda", "0.1"), parent="gp_ml"),
+    "gp_ml__f1_at75": Variant("GP, multilabel (75%) → expected F1 + 0.01·H", GP + ML + ("--objective", "f1"),
+                              parent="gp_ml", at=0.75),
+    "gp_ml__soft_f1_t0.1": Variant("GP, multilabel → F1 soft targets τ=0.1",
+                                   GP + ML + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.1"),
+                                   parent="gp_ml"),
+    "gp_aux": Variant("GP, multilabel + start/end CE (compound)", GP + ML + ("--objective", "multilabel",
+                      "--aux_start_end_weight", "1"), trunk=True),
+    "gp_aux__soft_f1": Variant("GP, multilabel + start/end CE → F1 soft targets τ=0.3 (+ start/end CE)",
+                               GP + ML + ("--objective", "f1", "--aux_start_end_weight", "1", "--reward", "soft_f1",
+                                          "--soft_f1_tau", "0.3"), parent="gp_aux"),
+    # issue #10: attention dropout 0 (the fused CPU attention kernel; ~2x faster steps) for the default recipe;
+    # a "<name>_ad0…" variant is "<name>…" at attention dropout 0 (the report pairs them by that rule)
+    "start_end_ad0": Variant("start/end reader, attention dropout 0", ("--architecture", "start_end") + AD0),
+    "gp_ml_ad0": Variant("GP, multilabel CE, attention dropout 0", GP + ML + AD0 + ("--objective", "multilabel"),
+                         trunk=True),
+    "gp_ml_ad0__f1_added": Variant("GP, multilabel + expected F1 ramped in (added), attention dropout 0",
+                                   GP + ML + AD0 + ("--objective", "mixed") + ADDED, parent="gp_ml_ad0"),
+    "gp_sm_ad0": Variant("GP, span-softmax CE, attention dropout 0", GP + AD0 + ("--objective", "multilabel") + SM,
+                         trunk=True),
+    "gp_sm_ad0__f1_added": Variant("GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0",
+                                   GP + AD0 + ("--objective", "mixed") + SM + ADDED, parent="gp_sm_ad0"),
+    # issue #10: the default line in fp32, against gp_sm_ad0 (bf16) on the same seeds ("<name>_fp32" = "<name>")
+    "gp_sm_ad0_fp32": Variant("GP, span-softmax CE, attention dropout 0, fp32",
+                              GP + AD0 + ("--objective", "multilabel") + SM + ("--mixed_precision", "no")),
+    # the reward's share on the default line (attention dropout 0): replacing the gold-span loss, weighted up, earlier
+    "gp_sm_ad0__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H, attention dropout 0",
+                             GP + AD0 + ("--objective", "f1") + SM, parent="gp_sm_ad0"),
+    "gp_sm_ad0__f1_added_w3": Variant("GP, span-softmax CE + 3 × expected F1 ramped in (added), attention dropout 0",
+                                      GP + AD0 + ("--objective", "mixed") + SM
+                                      + ("--mixed_weight", "1", "--reward_weight", "3", "--reward_ramp_steps", "0.25",
+                                         "--keep_optimizer_state"),
+                                      parent="gp_sm_ad0"),
+    "gp_sm_ad0__f1_added_at25": Variant("GP, span-softmax CE + expected F1 ramped in from 25% (added), attention "
+                                        "dropout 0", GP + AD0 + ("--objective", "mixed") + SM + ADDED,
+                                        parent="gp_sm_ad0", at=0.25),
+    "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H", GP + ("--objective", "f1") + SM,
+                         parent="gp_sm"),
+    # issue #17 (Chinese): the seed's objective and F1 soft targets at attention dropout 0
+    "gp_ml_ad0__f1": Variant("GP, multilabel → expected F1 + 0.01·H (the seed's objective), attention dropout 0",
+                             GP + ML + AD0 + ("--objective", "f1"), parent="gp_ml_ad0"),
+    "gp_sm_ad0__soft_f1": Variant("GP, span-softmax CE → F1 soft targets τ=0.3, attention dropout 0",
+                                  GP + AD0 + ("--objective", "f1") + SM + ("--reward", "soft_f1", "--soft_f1_tau",
+                                                                          "0.3"), parent="gp_sm_ad0"),
+    # the compound objective (Fajcik et al. 2021) on the default line: + start/end CE on the span_bias terms
+    "gp_sm_ad0_aux": Variant("GP, span-softmax CE + start/end CE (compound), attention dropout 0",
+                             GP + AD0 + ("--objective", "multilabel") + SM + ("--aux_start_end_weight", "1"),
+                             trunk=True, versus="gp_sm_ad0"),
+    "gp_sm_ad0_aux__f1_added": Variant("GP, span-softmax CE + start/end CE + expected F1 ramped in (added), "
+                                       "attention dropout 0", GP + AD0 + ("--objective", "mixed") + SM + ADDED
+                                       + ("--aux_start_end_weight", "1"), parent="gp_sm_ad0_aux"),
+}
+
+
+# Issue #20: full SQuAD v1.1 (all 86,144 questions → 95,650 windows of 256, 1 epoch) on one lent GPU, run by
+# scripts/gpu_study.sh from the carried gpu_bundle/ (scripts/make_gpu_bundle.py). The encoder is the packaged MiniLM
+# stored in bf16 (trained as fp32 master weights); GPU-sized batches (32 windows, learning rates as the CPU
+# protocol), eval batches of 256, batches collated in worker processes. "…_smoke": the first 256 questions (274
+# windows, 9 steps) and 100 dev questions: a first call on a fresh machine, or `gpu_study.sh --smoke --device cpu`.
+GPU_ENCODER = os.path.join("gpu_bundle", "all-MiniLM-L6-v2-bf16")  # scripts/make_gpu_bundle.py ENCODER_DIR
+
+
+def gpu_protocol(eval_steps: int, *extra: str) -> tuple[str, ...]:
+    flags = list(PROTOCOL)
+    flags[flags.index("--per_device_train_batch_size") + 1] = "32"
+    return (*flags, "--model_name_or_path", GPU_ENCODER, "--per_device_eval_batch_size", "256",
+            "--dataloader_num_workers", "3", "--preprocessing_num_workers", "4", "--eval_steps", str(eval_steps),
+            "--intermediate_eval_samples", "500", *extra)
+
+
+_SQUAD1_TRAIN, _SQUAD1_DEV = (os.path.join(SQUAD1, f) for f in ("train-v1.1.explorer.json", "dev-v1.1.shared.json"))
+STUDIES["squad_v1_full"] = Study(_SQUAD1_TRAIN, _SQUAD1_DEV, 0, 2990, gpu_protocol(598))
+STUDIES["squad_v1_full_smoke"] = Study(_SQUAD1_TRAIN, _SQUAD1_DEV, 256, 9, gpu_protocol(5, "--max_eval_samples", "100"))
