@@ -14,12 +14,9 @@ import os
 import string
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from transformers import BertConfig, BertModel, BertTokenizerFast
 
-from transformers import BertConfig, BertModel, BertTokenizerFast  # noqa: E402
-
-from gp_mrc.data.examples import DataError, load_examples  # noqa: E402
+from gp_mrc.data.examples import DataError, load_examples
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

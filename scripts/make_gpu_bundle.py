@@ -27,7 +27,6 @@ import sys
 from importlib import metadata
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 SHARED = os.environ.get("GP_MRC_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
 BUNDLE = os.path.join(ROOT, "gpu_bundle")
 ENCODER_DIR = "all-MiniLM-L6-v2-bf16"  # scripts/study.py's GPU studies read the encoder from gpu_bundle/<this>
