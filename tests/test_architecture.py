@@ -1,4 +1,5 @@
-"""The package's shape (issue 19): no import cycle among gp_mrc's modules, short functions and modules, and the
+"""The package's shape (issue 19): no import cycle among gp_mrc's modules and no import back up its stages
+(serving, training, inference, models, rewards, data, the leaves, metrics), short functions and modules, and the
 argparse Namespace read only where arguments become configurations. Read from the source with `ast` (nothing is
 imported), so it runs in milliseconds."""
 
@@ -130,6 +131,19 @@ def upward_imports(graph: dict[str, set[str]]) -> list[str]:
 
 def test_imports_run_down_the_stages() -> None:
     assert not upward_imports(import_graph())
+
+
+def test_the_library_never_imports_the_lab() -> None:
+    """gp_mrc_lab (the study and benchmarks) sits on top of gp_mrc; nothing in gp_mrc imports it."""
+    offenders = []
+    for mod, path in modules().items():
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            offenders += [f"{mod} imports {n}" for n in names if n.split(".")[0] == "gp_mrc_lab"]
+    assert not offenders, offenders
 
 
 def test_upward_imports_are_found() -> None:
