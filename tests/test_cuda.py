@@ -98,7 +98,8 @@ def test_folder_saved_on_gpu_loads_on_cpu(tiny_model, tiny_tokenizer, tmp_path):
 def test_train_on_cuda_end_to_end(tiny_encoder_dir, tmp_path):
     """`train()` on the GPU as the study runs it: --mixed_precision auto (bf16), batches collated in worker
     processes and pinned, the default recipe's reward phase; the device is recorded with the timing."""
-    from gp_mrc.training import parse_args, train
+    from gp_mrc.arguments import parse_args
+    from gp_mrc.training import train
 
     data = tmp_path / "toy.jsonl"
     with open(data, "w") as f:
