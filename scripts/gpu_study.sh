@@ -7,7 +7,7 @@
 #   bash scripts/gpu_study.sh --checks             # the same, with the CUDA tests run beside it (one call does all)
 #   bash scripts/gpu_study.sh --smoke --device cpu # the smoke mode on a CPU machine (no CUDA tests)
 #
-# Options: --seeds "42 43 44" (run side by side, one process each: a MiniLM step is too small to fill the GPU),
+# Options: --seeds "42 43 44" (run side by side, two processes each: a MiniLM step is too small to fill the GPU),
 # --budget SECONDS (default 540 full / 300 smoke / 3600 with --device cpu: runs still going then are stopped
 # and whatever finished is packed), --out DIR (default $OUT, else runs/gpu_study/out).
 # Writes into DIR: results.tar.gz (results/<study>/<variant>-seed<N>.json, the CPU studies' result files),
@@ -99,19 +99,25 @@ print(f"probe: {r['train_steps']} steps of 32 windows in {r['train_seconds']} s 
 PROBE
   stage "probe done"
 fi
-# 5. the study: one process per seed, side by side, stopped at the budget (whatever finished stays)
+# 5. the study: two processes per seed (start/end; GP trunk → branch), all side by side, stopped at the budget (whatever finished stays)
 LEFT=$(( BUDGET - ($(date +%s) - START) - 30 ))  # 30 s to pack
 stage "study: ${LEFT}s left for it"
 [ "$LEFT" -ge 60 ] || { echo "error: the budget (${BUDGET}s) leaves no time for the study: raise --budget"; exit 5; }
-pids=()
+# Two processes a seed: the start/end run beside the GlobalPointer trunk and its branch (the trunk → branch chain
+# is the longer one), so that a budget stop leaves same-seed pairs rather than every seed's first variant only.
+pids=() names=()
 for seed in $SEEDS; do
-  timeout "$LEFT" $PY scripts/study.py run --study "$STUDY" --variants start_end_ad0 gp_sm_ad0 gp_sm_ad0__f1_added \
-      --seeds "$seed" > "$WORK/seed$seed.log" 2>&1 &
-  pids+=($!)
+  for group in start_end_ad0 "gp_sm_ad0 gp_sm_ad0__f1_added"; do
+    name="seed$seed-${group%% *}"
+    # shellcheck disable=SC2086  # the group's variants, split on spaces
+    timeout "$LEFT" $PY scripts/study.py run --study "$STUDY" --variants $group --seeds "$seed" \
+        > "$WORK/$name.log" 2>&1 &
+    pids+=($!) names+=("$name")
+  done
 done
 for i in "${!pids[@]}"; do
   wait "${pids[$i]}"; rc=$?
-  stage "seed $(echo $SEEDS | cut -d' ' -f$((i + 1))) ended (exit $rc$([ $rc = 124 ] && echo ': stopped at the budget'))"
+  stage "${names[$i]} ended (exit $rc$([ $rc = 124 ] && echo ': stopped at the budget'))"
 done
 cat "$WORK"/seed*.log | grep -v "it/s\]\|s/it\]"
 if [ -n "$TESTS_PID" ]; then wait "$TESTS_PID"; cat "$OUTDIR/cuda_tests.log"; fi

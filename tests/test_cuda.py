@@ -8,7 +8,13 @@ import os
 import pytest
 import torch
 
+# imported here, not inside the tests, so that a CPU run (where every test is skipped) still fails on a moved name
 from gp_mrc.data.collate import SpanCollator
+from gp_mrc.inference.reader import Reader
+from gp_mrc.models.loading import load_model
+from gp_mrc.precision import autocast
+from gp_mrc.training.arguments import parse_args
+from gp_mrc.training.loop import train
 from gp_mrc.training.objective import Objective
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
@@ -38,7 +44,6 @@ def _batch(tokenizer, band: int = 8) -> dict[str, torch.Tensor]:
 
 def _step(model, batch, precision: str) -> tuple[float, torch.Tensor]:
     """The default recipe's loss (span-softmax CE + expected F1) of one batch and the flattened gradient."""
-    from gp_mrc.precision import autocast
 
     objective = Objective("mixed", warm_start_steps=0, gold_loss="softmax", mixed_weight=1.0, reward_weight=1.0)
     model.zero_grad()
@@ -63,7 +68,6 @@ def test_bf16_autocast_step_is_finite_and_matches_fp32(tiny_model, tiny_tokenize
 
 
 def test_reader_on_cuda_answers_as_on_cpu(tiny_model, tiny_tokenizer):
-    from gp_mrc.inference.reader import Reader
 
     records = [{"id": f"q{i}", "question": q, "context": CTX} for i, q in enumerate(QUESTIONS)]
     cpu = Reader(tiny_model, tiny_tokenizer, device="cpu", mixed_precision="no").answer(records, top_k=3)
@@ -80,8 +84,6 @@ def test_reader_on_cuda_answers_as_on_cpu(tiny_model, tiny_tokenizer):
 
 
 def test_folder_saved_on_gpu_loads_on_cpu(tiny_model, tiny_tokenizer, tmp_path):
-    from gp_mrc.models.loading import load_model
-    from gp_mrc.inference.reader import Reader
 
     model = tiny_model.cuda()
     model.save_pretrained(str(tmp_path), tokenizer=tiny_tokenizer)
@@ -98,7 +100,6 @@ def test_folder_saved_on_gpu_loads_on_cpu(tiny_model, tiny_tokenizer, tmp_path):
 def test_train_on_cuda_end_to_end(tiny_encoder_dir, tmp_path):
     """`train()` on the GPU as the study runs it: --mixed_precision auto (bf16), batches collated in worker
     processes and pinned, the default recipe's reward phase; the device is recorded with the timing."""
-    from gp_mrc.training.loop import parse_args, train
 
     data = tmp_path / "toy.jsonl"
     with open(data, "w") as f:

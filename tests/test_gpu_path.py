@@ -55,20 +55,22 @@ def test_half_precision_checkpoint_trains_as_fp32_master_weights(bf16_encoder_di
     assert not fp32_master_weights(model)  # already fp32: left alone
 
 
-def test_loader_options():
-    data = parse_args([]).data
+def test_loader_options(tiny_encoder_dir):
+    # a model folder named: the packaged encoder may be absent (the GPU machine has none)
+    data = parse_args(["--model_name_or_path", tiny_encoder_dir]).data
     assert (data.dataloader_num_workers, data.dataloader_pin_memory) == (0, "auto")
     assert loader_options(0, "auto", "cpu") == {"num_workers": 0, "pin_memory": False}
     assert loader_options(0, "auto", "cuda") == {"num_workers": 0, "pin_memory": True}
-    data = parse_args(["--dataloader_num_workers", "2", "--dataloader_pin_memory", "no"]).data
+    data = parse_args(["--model_name_or_path", tiny_encoder_dir, "--dataloader_num_workers", "2",
+                       "--dataloader_pin_memory", "no"]).data
     assert loader_options(data.dataloader_num_workers, data.dataloader_pin_memory, "cuda") == \
         {"num_workers": 2, "pin_memory": False}
     with pytest.raises(SystemExit):  # a parser error: one line, exit 2
-        parse_args(["--dataloader_num_workers", "-1"])
+        parse_args(["--model_name_or_path", tiny_encoder_dir, "--dataloader_num_workers", "-1"])
     assert describe_device(torch.device("cpu")) == "cpu"
 
 
-def test_worker_processes_give_the_same_batches(tiny_tokenizer):
+def test_worker_processes_give_the_same_batches(tiny_tokenizer, tiny_encoder_dir):
     """Collation in worker processes changes nothing a run sees: the same batches in the same order."""
     from gp_mrc.data.examples import build_examples
     from gp_mrc.training.training_data import TrainingData, train_loader
@@ -84,7 +86,8 @@ def test_worker_processes_give_the_same_batches(tiny_tokenizer):
                         prepare_features(examples, tiny_tokenizer, max_seq_length=32, doc_stride=8, progress=False))
     runs = []
     for workers in (0, 2):
-        config = parse_args(["--per_device_train_batch_size", "4", "--dataloader_num_workers", str(workers)])
+        config = parse_args(["--model_name_or_path", tiny_encoder_dir, "--per_device_train_batch_size", "4",
+                             "--dataloader_num_workers", str(workers), "--dataloader_pin_memory", "no"])
         loader, _ = train_loader(data, config.data.max_answer_length, config.optim, 0,
                                  config.data.dataloader_num_workers, config.data.dataloader_pin_memory)
         assert loader.num_workers == workers and not loader.pin_memory

@@ -114,8 +114,11 @@ def test_a_real_sigint_exits_130_without_traceback(tmp_path):
     """SIGINT (Ctrl-C) to a running script: the process prints one line and exits 130."""
     code = ("import sys, time\nfrom gp_mrc.errors import run_script\n"
             "def main():\n    print('ready', flush=True)\n    time.sleep(60)\nrun_script(main)\n")
+    # SIGINT at its default disposition, as in a terminal: a shell's background job (`pytest &`) starts its
+    # children with SIGINT ignored, and Python then installs no KeyboardInterrupt handler
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=ROOT))
+                            env=dict(os.environ, PYTHONPATH=ROOT),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
