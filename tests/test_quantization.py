@@ -51,6 +51,10 @@ def test_int8_answers_are_near_fp32(tiny_tokenizer):
     assert int8.quantize == "int8" and int8.mixed_precision == "no" and is_quantized(int8.model)
     assert not is_quantized(fp32.model)
     assert type(int8.model.head.dense) is torch.nn.Linear  # the answer head stays fp32
+    layer = int8.model.encoder.encoder.layer[0]
+    assert type(layer.output.dense) is torch.nn.Linear  # the feed-forward down-projection stays fp32 ...
+    assert type(layer.intermediate.dense) is not torch.nn.Linear  # ... the up-projection and attention do not
+    assert type(layer.attention.self.query) is not torch.nn.Linear
     recs = [{"question": q, "context": C} for q in QS]
     a, b = fp32.answer(recs, top_k=10), int8.answer(recs, top_k=10)
     for x, y in zip(a, b):
@@ -60,6 +64,22 @@ def test_int8_answers_are_near_fp32(tiny_tokenizer):
         assert len(common) >= 7  # mostly the same top 10 spans ...
         for span in common:  # ... with nearly the same probabilities
             assert abs(math.log(fx[span]) - math.log(fy[span])) < 0.05
+
+
+def test_int8_layers_are_all_linears_but_the_down_projections():
+    """BERT's `layer.N.output.dense` (4h → h) stays fp32; query/key/value, attention output and the up-projection
+    go int8 — found by shape, so an ALBERT's `ffn_output` is left out the same way."""
+    from transformers import BertModel
+
+    from gp_mrc.inference.quantization import int8_layer_names
+
+    enc = BertModel(make_tiny_config(50))
+    names = set(int8_layer_names(enc))
+    for i in range(enc.config.num_hidden_layers):
+        p = f"encoder.layer.{i}."
+        assert {p + "attention.self.query", p + "attention.self.key", p + "attention.self.value",
+                p + "attention.output.dense", p + "intermediate.dense"} <= names
+        assert p + "output.dense" not in names
 
 
 def test_int8_with_bf16_is_refused(tiny_tokenizer):

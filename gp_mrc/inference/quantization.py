@@ -1,8 +1,11 @@
 """Dynamic int8 quantization of the encoder's linear layers, for CPU inference (`Reader(..., quantize=...)`).
 
-`torch.ao.quantization.quantize_dynamic` swaps every `nn.Linear` of the encoder for one with int8 weights (one
-scale per output channel) that quantizes its input per batch (fbgemm kernels: VNNI where the CPU has it). The answer head stays fp32: span
-scores are differences of large dot products, and the head is a few percent of the compute.
+`torch.ao.quantization.quantize_dynamic` swaps the encoder's `nn.Linear` layers for ones with int8 weights (one
+scale per output channel) that quantize their input per batch (fbgemm kernels: VNNI where the CPU has it) — all but
+the feed-forward down-projections (`int8_layer_names`): their input is the activation's output, whose few large
+values one per-batch scale cannot hold (all 36 MiniLM linears in int8 lost 2.2 F1 on the full SQuAD dev set;
+without the 6 down-projections no loss, BENCHMARKS.md "CPU int8"). The answer head stays fp32: span scores are
+differences of large dot products, and the head is a few percent of the compute.
 
 Rule of `quantize="auto"` (measured, BENCHMARKS.md "CPU int8"): int8 on a CPU without native bf16, where it
 is the fastest path at a small F1 cost; nothing on a CPU with native bf16 (bf16 is faster there) or on a GPU.
@@ -59,9 +62,21 @@ def quantize_encoder(model: Any) -> Any:
         warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
         # per-output-channel weight scales: on the SQuAD reader of BENCHMARKS.md they lose 0.1 F1 where one
         # scale per tensor lost 0.55 (100 dev questions), at the same speed
+        encoder = encoder_of(model)
+        qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
         torch.ao.quantization.quantize_dynamic(
-            encoder_of(model), {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}, inplace=True)
+            encoder, {name: qconfig for name in int8_layer_names(encoder)}, inplace=True)
     return model
+
+
+def int8_layer_names(encoder: Any) -> list[str]:
+    """The encoder's linears that int8 serves: every `nn.Linear` except the down-projections (in_features >
+    out_features: BERT's `layer.N.output.dense`, ALBERT's `ffn_output`), which read the activation's outliers.
+    Found by shape, so any encoder gets the same rule without knowing its layer names."""
+    from torch import nn
+
+    return [name for name, m in encoder.named_modules()
+            if isinstance(m, nn.Linear) and m.in_features <= m.out_features]
 
 
 def is_quantized(model: Any) -> bool:
