@@ -27,9 +27,9 @@ def tiny_gp(tokenizer):
 
 def test_resolve_quantize_values_and_the_auto_rule():
     assert resolve_quantize("none", "cpu") == "none" and resolve_quantize("int8", "cpu") == "int8"
-    assert resolve_quantize("auto", "cpu", cpu_bf16=False) == "int8"  # no native bf16: int8 is fastest
-    assert resolve_quantize("auto", "cpu", cpu_bf16=True) == "none"  # native bf16 wins there
-    assert resolve_quantize("auto", "cuda") == "none"
+    # int8 costs 1.6 F1 on the full SQuAD dev set with or without native bf16 (BENCHMARKS.md "CPU int8"):
+    # over the 0.5 bar, so auto picks it nowhere
+    assert resolve_quantize("auto", "cpu") == "none" and resolve_quantize("auto", "cuda") == "none"
     with pytest.raises(ValueError, match="quantize must be one of"):
         resolve_quantize("int4", "cpu")
     with pytest.raises(ValueError, match="runs on the CPU only"):
@@ -39,7 +39,6 @@ def test_resolve_quantize_values_and_the_auto_rule():
 def test_a_onednn_isa_cap_without_bf16_counts_as_a_cpu_without_it(monkeypatch):
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_VNNI")
     assert not cpu_runs_bf16_natively()
-    assert resolve_quantize("auto", "cpu") == "int8"
     monkeypatch.setenv("GP_MRC_CPU_BF16", "0")
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
     assert not cpu_runs_bf16_natively()

@@ -7,8 +7,9 @@ values one per-batch scale cannot hold (all 36 MiniLM linears in int8 lost 2.2 F
 without the 6 down-projections no loss, BENCHMARKS.md "CPU int8"). The answer head stays fp32: span scores are
 differences of large dot products, and the head is a few percent of the compute.
 
-Rule of `quantize="auto"` (measured, BENCHMARKS.md "CPU int8"): int8 on a CPU without native bf16, where it
-is the fastest path at a small F1 cost; nothing on a CPU with native bf16 (bf16 is faster there) or on a GPU.
+Rule of `quantize="auto"`: int8 only where it is faster at a cost under 0.5 F1 (issue #18). Measured on all 2,288
+SQuAD v1.1 dev questions (BENCHMARKS.md "CPU int8"), int8 costs 1.6 F1 on both readers, on a CPU with native bf16
+and on one without — so today `auto` picks it nowhere and int8 is an explicit choice (1.2-1.4x fp32 per CPU second).
 torch 2.13 deprecates the quantized tensors this uses (pytorch#184982, to be removed in a later release; torchao
 is the successor): it works and is tested with the torch pinned here.
 Importing this module does not import torch.
@@ -21,22 +22,13 @@ from typing import Any
 QUANTIZE_CHOICES = ("none", "int8", "auto")
 
 
-def resolve_quantize(requested: str, device_type: str, *, cpu_bf16: bool | None = None) -> str:
-    """"none" | "int8" from a requested value. `auto`: "int8" on a CPU without native bf16, else "none".
-    `cpu_bf16` overrides the hardware probe (tests simulate machines with it)."""
+def resolve_quantize(requested: str, device_type: str) -> str:
+    """"none" | "int8" from a requested value; `auto` is "none" (see the rule above)."""
     if requested not in QUANTIZE_CHOICES:
         raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {requested!r}")
     if requested == "int8" and device_type != "cpu":
         raise ValueError(f"quantize='int8' runs on the CPU only (dynamic int8 kernels), not on {device_type!r}")
-    if requested != "auto":
-        return requested
-    if device_type != "cpu":
-        return "none"
-    if cpu_bf16 is None:
-        from ..precision import cpu_runs_bf16_natively
-
-        cpu_bf16 = cpu_runs_bf16_natively()
-    return "none" if cpu_bf16 else "int8"
+    return "none" if requested == "auto" else requested
 
 
 def encoder_of(model: Any) -> Any:

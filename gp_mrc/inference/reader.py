@@ -51,7 +51,7 @@ class Reader:
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader.
         `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them), "none", or "auto"
-        (int8 on a CPU without native bf16; see gp_mrc/inference/quantization.py)."""
+        (int8 where it costs < 0.5 F1 — nowhere yet; see gp_mrc/inference/quantization.py)."""
         check_counts(batch_size=batch_size)
         self.device = resolve_device(device)
         self.quantize = resolve_quantize(quantize, self.device.type)
