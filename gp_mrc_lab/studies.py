@@ -62,6 +62,10 @@ ZH_EXTRA = (("drcd_dev", os.path.join(DRCD, "DRCD_test.as_dev.json")),
 STUDIES["cmrc_zh"] = Study(ZH_TRAIN, os.path.join(CMRC, "cmrc2018_dev.shared.json"), 0, 334,
                            ZH_PROTOCOL + ("--learning_rate", "3e-4"), lang="zh", encoder="albert-tiny-chinese",
                            extra_evals=ZH_EXTRA)
+# the same at 2 epochs (670 steps; curves every 167): does the GlobalPointer's still-rising curve widen the gap?
+_ZH_2EP = tuple("2" if i > 0 and ZH_PROTOCOL[i - 1] == "--num_train_epochs" else
+                "167" if i > 0 and ZH_PROTOCOL[i - 1] == "--eval_steps" else f for i, f in enumerate(ZH_PROTOCOL))
+STUDIES["cmrc_zh_2ep"] = dataclasses.replace(STUDIES["cmrc_zh"], steps=670, flags=_ZH_2EP + ("--learning_rate", "3e-4"))
 for _lr in ("1e-4", "3e-4"):  # the encoder that did not serve (start/end seed 42 only)
     STUDIES[f"cmrc_zh_m3e_lr{_lr}"] = dataclasses.replace(STUDIES["cmrc_zh"], flags=ZH_PROTOCOL + ("--learning_rate", _lr),
                                                           encoder="m3e-small")
