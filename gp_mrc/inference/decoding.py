@@ -22,7 +22,6 @@ from ..models.span_probs import span_log_probs
 from ..metrics.scoring import answer_tokens
 
 
-
 @dataclass
 class WindowTopK:
     """Top-k spans of each window in a batch (all tensors on CPU)."""

@@ -43,7 +43,6 @@ def encoder_of(model: Any) -> Any:
 def quantize_encoder(model: Any) -> Any:
     """The model with its encoder's nn.Linear layers replaced by dynamic int8 ones (in place; returned)."""
     import torch
-    from torch import nn
 
     if next(model.parameters()).device.type != "cpu":
         raise ValueError("int8 dynamic quantization runs on the CPU only: move the model to the CPU first")
