@@ -1,5 +1,5 @@
-"""The `gp-mrc` console command: `gp-mrc train | predict | serve [flags]`, the same functions as scripts/train.py,
-scripts/predict.py and scripts/serve.py (`gp-mrc COMMAND --help` lists a command's flags).
+"""The `gp-mrc` console command: `gp-mrc train | predict | serve | export [flags]`, the same functions as
+scripts/train.py, scripts/predict.py, scripts/serve.py and scripts/export.py (`gp-mrc COMMAND --help` lists a command's flags).
 
 Torch and transformers load only once a command runs, so `--help` and flag errors answer at once.
 """
@@ -13,6 +13,7 @@ COMMANDS = {
     "train": "fine-tune a reader (one process; `accelerate launch scripts/train.py` for several)",
     "predict": "answer questions with a model folder, from the command line or a file",
     "serve": "serve a model folder over HTTP: the Inference API's question-answering schema and a page",
+    "export": "write a model folder as an ONNX Runtime folder (fp32, or int8 with --quantize int8)",
 }
 
 
@@ -40,7 +41,13 @@ def serve_main(argv: list[str] | None = None, prog: str | None = None) -> int:
     return main(argv, prog)
 
 
-MAINS = {"train": train_main, "predict": predict_main, "serve": serve_main}
+def export_main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from .inference.export_command import main
+
+    return main(argv, prog)
+
+
+MAINS = {"train": train_main, "predict": predict_main, "serve": serve_main, "export": export_main}
 
 
 def build_parser() -> argparse.ArgumentParser:

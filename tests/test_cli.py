@@ -44,7 +44,7 @@ def test_help_lists_the_commands():
     assert r.returncode == 0 and all(c in r.stdout for c in ("train", "predict", "serve"))
 
 
-@pytest.mark.parametrize("command,flag", [("predict", "--question"), ("serve", "--max_wait_ms"),
+@pytest.mark.parametrize("command,flag", [("predict", "--question"), ("serve", "--max_wait_ms"), ("export", "--quantize"),
                                           ("train", "--learning_rate")])
 def test_command_help_is_the_scripts_help(command, flag):
     r = run(command, "--help")
@@ -62,7 +62,7 @@ def test_help_does_not_import_torch():
 
 def test_a_bad_command_exits_2_with_a_message():
     r = run("serv")
-    assert r.returncode == 2 and "unknown command 'serv' (choose from train, predict, serve)" in r.stderr
+    assert r.returncode == 2 and "unknown command 'serv' (choose from train, predict, serve, export)" in r.stderr
     r = run()
     assert r.returncode == 2 and "usage: gp-mrc" in r.stderr
 

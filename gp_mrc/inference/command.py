@@ -43,6 +43,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--quantize", default="none", choices=["none", "int8", "auto"],
                    help="int8: dynamic int8 encoder linears (CPU; measured: 1.2-1.4x fp32, -1.6 F1); auto: int8 where it "
                         "costs < 0.5 F1 (nowhere yet: BENCHMARKS.md \"CPU int8\")")
+    p.add_argument("--backend", default=None, choices=["torch", "onnxruntime"],
+                   help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)")
     p.add_argument("--min_score", type=float, default=0.0,
                    help="records with \"contexts\": drop answers of lower probability (none left: \"\")")
     s = p.add_argument_group("inference settings (default: the model folder's)")
@@ -78,9 +80,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from gp_mrc.inference.reader import Reader
 
     try:
-        reader = Reader.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
-                                        mixed_precision=args.mixed_precision, quantize=args.quantize,
-                                        **settings_overrides(args))
+        reader = Reader.from_pretrained(args.model, backend=args.backend, batch_size=args.batch_size,
+                                        device=args.device, mixed_precision=args.mixed_precision,
+                                        quantize=args.quantize, **settings_overrides(args))
     except (FileNotFoundError, OSError, ValueError) as e:  # ValueError: a setting out of range
         return fail(str(e))
     print("inference settings: " + " ".join(f"{k}={v}" for k, v in reader.settings.to_dict().items()),

@@ -32,13 +32,20 @@ def inference_loader(features: Any, pad_token_id: int, batch_size: int, num_work
                       pin_memory=pin_memory)
 
 
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Where the model's batches go: its parameters' device; the CPU for a backend without torch parameters
+    (ONNX Runtime, gp_mrc/inference/onnx_backend.py)."""
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
 @torch.no_grad()
 def predict_windows(model: torch.nn.Module, loader: DataLoader, n_best_size: int, accelerator: Any = None,
                     max_answer_length: int | None = None, disable_progress: bool = False) -> tuple[dict, bool]:
     """({feature_index: (log_probs, starts, ends, null)} for every feature, whether scores are raw); under
     Accelerate each process scores its shard and the results are gathered (padding duplicates removed)."""
     model.eval()
-    device = accelerator.device if accelerator is not None else next(model.parameters()).device
+    device = accelerator.device if accelerator is not None else model_device(model)
     batches, raw = [], False
     for batch in tqdm(loader, desc="Predicting", disable=disable_progress, leave=False):
         batch = {k: v.to(device) for k, v in batch.items()}
@@ -93,7 +100,7 @@ def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad
     `mixed_precision` ("no" | "bf16" | "fp16") autocasts the encoder outside Accelerate (which autocasts a
     prepared model itself); span log-probabilities are fp32 either way. Batches bound for a CUDA device are
     page-locked; `num_workers` processes collate them."""
-    device_type = next(model.parameters()).device.type
+    device_type = model_device(model).type
     loader = inference_loader(features, pad_token_id, batch_size, num_workers, pin_memory=device_type == "cuda")
     if accelerator is not None:
         loader = accelerator.prepare(loader)

@@ -13,8 +13,9 @@ from .predict import answer_features
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_records
 from ..precision import resolve_mixed_precision
+from .onnx_backend import OnnxSpanModel, load_onnx_model, resolve_backend
 from .quantization import quantize_encoder, resolve_quantize
-from ..settings import InferenceSettings
+from ..settings import PIPELINE_DEFAULTS, InferenceSettings
 
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
 
@@ -53,6 +54,10 @@ class Reader:
         `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them), "none", or "auto"
         (int8 where it costs < 0.5 F1 — nowhere yet; see gp_mrc/inference/quantization.py)."""
         check_counts(batch_size=batch_size)
+        if isinstance(model, OnnxSpanModel):  # ONNX Runtime: the CPU, the precision the export was written in
+            self._init_onnx(model, tokenizer, settings, batch_size, device, mixed_precision, quantize, overrides)
+            return
+        self.backend = "torch"
         self.device = resolve_device(device)
         self.quantize = resolve_quantize(quantize, self.device.type)
         if self.quantize == "int8" and mixed_precision not in ("auto", "no"):
@@ -69,10 +74,25 @@ class Reader:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
 
+    def _init_onnx(self, model: OnnxSpanModel, tokenizer: Any, settings: InferenceSettings | None, batch_size: int,
+                   device: str | None, mixed_precision: str, quantize: str, overrides: dict) -> None:
+        if device not in (None, "cpu") or mixed_precision not in ("auto", "no") or quantize not in ("none", "auto"):
+            raise ValueError("the onnxruntime backend runs the exported graph on the CPU as exported (fp32, or "
+                             "int8 with gp-mrc export --quantize int8): device, mixed_precision and quantize "
+                             "cannot change it")
+        self.backend, self.device, self.quantize, self.mixed_precision = "onnxruntime", torch.device("cpu"), "none", "no"
+        self.settings = (settings or PIPELINE_DEFAULTS).replace(**overrides)
+        self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
+
     @classmethod
-    def from_pretrained(cls, name_or_path: str, **kwargs: Any) -> "Reader":
-        """Any model folder or hub name (see gp_mrc.models.loading). Raises FileNotFoundError (missing folder or files)
-        or OSError (files that cannot be read), each with a one-line message naming the folder."""
+    def from_pretrained(cls, name_or_path: str, backend: str | None = None, **kwargs: Any) -> "Reader":
+        """Any model folder or hub name (see gp_mrc.models.loading), or a folder written by `gp-mrc export`
+        (`backend`: "torch" | "onnxruntime"; None: onnxruntime for an exported folder). Raises FileNotFoundError
+        (missing folder or files) or OSError (files that cannot be read), each with a one-line message naming
+        the folder."""
+        if resolve_backend(name_or_path, backend) == "onnxruntime":
+            model, settings = load_onnx_model(name_or_path)
+            return cls(model, load_tokenizer(name_or_path), settings, **kwargs)
         loaded = load_model(name_or_path)
         return cls(loaded.model, load_tokenizer(name_or_path), loaded.settings, **kwargs)
 

@@ -56,17 +56,10 @@ class StartEndForQuestionAnswering(nn.Module):
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         out = self.qa_model(input_ids=input_ids, attention_mask=attention_mask, start_positions=start_positions,
                             end_positions=end_positions, **kwargs)
-        start, end = out.start_logits.float(), out.end_logits.float()
         max_len = max_answer_length or self.head_config.max_answer_length
         band = banded and is_banded(input_ids.shape[-1], max_len)
-        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
-        logits = start_plus_end(start, end, max_len if band else None).masked_fill(~mask, MASK_VALUE)
-        allowed = passage_mask.bool() & attention_mask.bool()
-        allowed[:, 0] = True  # [CLS], the null answer: it takes the window's mass where the answer is not in it
-        start_lp = start.masked_fill(~allowed, float("-inf")).log_softmax(-1)
-        end_lp = end.masked_fill(~allowed, float("-inf")).log_softmax(-1)
-        return SpanOutput(logits=logits, span_mask=mask, loss=out.loss, raw_scores=True,
-                          start_log_probs=start_lp, end_log_probs=end_lp)
+        return start_end_output(out.start_logits, out.end_logits, attention_mask, passage_mask, max_len, band,
+                                loss=out.loss)
 
     def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None,
                         **kwargs: Any) -> None:
@@ -76,3 +69,19 @@ class StartEndForQuestionAnswering(nn.Module):
         self.qa_model.save_pretrained(save_directory, state_dict=state_dict, **kwargs)
         if tokenizer is not None:
             tokenizer.save_pretrained(save_directory)
+
+
+def start_end_output(start: torch.Tensor, end: torch.Tensor, attention_mask: torch.Tensor,
+                     passage_mask: torch.Tensor, max_len: int, band: bool, loss: torch.Tensor | None = None
+                     ) -> SpanOutput:
+    """A start/end reader's SpanOutput from its (B, n) start and end logits: the torch model and the ONNX Runtime
+    backend (gp_mrc/inference/onnx_backend.py) build the span scores and probabilities here, the one way."""
+    start, end = start.float(), end.float()
+    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
+    logits = start_plus_end(start, end, max_len if band else None).masked_fill(~mask, MASK_VALUE)
+    allowed = passage_mask.bool() & attention_mask.bool()
+    allowed[:, 0] = True  # [CLS], the null answer: it takes the window's mass where the answer is not in it
+    start_lp = start.masked_fill(~allowed, float("-inf")).log_softmax(-1)
+    end_lp = end.masked_fill(~allowed, float("-inf")).log_softmax(-1)
+    return SpanOutput(logits=logits, span_mask=mask, loss=loss, raw_scores=True,
+                      start_log_probs=start_lp, end_log_probs=end_lp)

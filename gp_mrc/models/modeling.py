@@ -32,6 +32,8 @@ from ..band import band_of, band_windows, is_banded
 MASK_VALUE = -30000.0
 
 
+# RoPE tables baked into an ONNX export (gp_mrc/inference/onnx_export.py): windows up to this many tokens
+ONNX_ROPE_POSITIONS = 4096
 _ROPE_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
@@ -66,7 +68,12 @@ def span_scores(q: torch.Tensor, k: torch.Tensor, use_rope: bool = True, rope_ba
     """s(i, j) = (R_i q_i)ᵀ (R_j k_j) / √d for q, k of shape (B, n, d) → (B, n, n)."""
     d = q.shape[-1]
     if use_rope:
-        cos, sin = rope_tables(q.shape[-2], d, rope_base, q.device, q.dtype)
+        n = q.shape[-2]
+        if torch.onnx.is_in_onnx_export():  # every window length: slices of the longest tables (same values),
+            # made before the trace (rope_tables_for_export): torch 2.13's tracer, building them, broke the graph
+            cos, sin = (t[:n] for t in rope_tables(ONNX_ROPE_POSITIONS, int(d), rope_base, q.device, q.dtype))
+        else:
+            cos, sin = rope_tables(n, d, rope_base, q.device, q.dtype)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
     return torch.einsum("bmd,bnd->bmn", q, k) / d ** 0.5
 
@@ -222,15 +229,26 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
                 banded: bool = False, **_: Any) -> SpanOutput:
         """banded: logits and mask in the band layout (B, n, max_answer_length) when it is narrower than the
         window (training: the losses read only the band); otherwise dense (B, n, n) (decoding)."""
-        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
         max_len = max_answer_length or self.config.max_answer_length
         band = banded and is_banded(input_ids.shape[-1], max_len)
         # fp32 scores: losses and softmax in fp32 whatever the autocast dtype
-        logits, start, end = self.head.scores_and_terms(hidden, max_len if band else None)
-        mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
-        return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, max_span_length=max_len,
-                          start_logits=start, end_logits=end)
+        logits, start, end = self.head.scores_and_terms(self.hidden(input_ids, attention_mask, token_type_ids),
+                                                        max_len if band else None)
+        return span_output(logits, start, end, attention_mask, passage_mask, max_len, band)
+
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+               token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+
+
+def span_output(logits: torch.Tensor, start: torch.Tensor | None, end: torch.Tensor | None,
+                attention_mask: torch.Tensor, passage_mask: torch.Tensor, max_len: int, band: bool) -> SpanOutput:
+    """A GlobalPointer's SpanOutput from its head's unmasked scores (dense, or the band): the torch model and the
+    ONNX Runtime backend (gp_mrc/inference/onnx_backend.py) mask and package them here, the one way."""
+    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
+    return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, max_span_length=max_len,
+                      start_logits=start, end_logits=end)
 
 
 # `AutoConfig.from_pretrained` / `AutoModel.from_pretrained` on a gp_mrc folder (gp_mrc/__init__.py makes sure this

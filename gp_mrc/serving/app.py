@@ -38,6 +38,9 @@ def model_max_positions(reader: Any) -> int | None:
 def architecture_of(reader: Any) -> str:
     from ..models.modeling import GlobalPointerForQuestionAnswering
 
+    exported = getattr(reader.model, "architecture", None)  # the ONNX Runtime backend names its own
+    if isinstance(exported, str):
+        return exported
     return "globalpointer" if isinstance(reader.model, GlobalPointerForQuestionAnswering) else "start_end"
 
 

@@ -25,6 +25,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
                    help="auto: bf16 where the hardware runs it natively, else fp32")
+    p.add_argument("--backend", default=None, choices=["torch", "onnxruntime"],
+                   help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)")
     p.add_argument("--batch_size", type=int, default=32, help="windows per forward pass")
     b = p.add_argument_group("batching: requests that arrive together are answered by one model call")
     b.add_argument("--max_batch_size", type=int, default=32, help="questions per model call")
@@ -67,8 +69,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..inference.reader import Reader  # torch and transformers load only now: --help and flag errors come back at once
 
     try:
-        reader = Reader.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
-                                        mixed_precision=args.mixed_precision)
+        reader = Reader.from_pretrained(args.model, backend=args.backend, batch_size=args.batch_size,
+                                        device=args.device, mixed_precision=args.mixed_precision)
     except (FileNotFoundError, OSError, ValueError) as e:
         return fail(str(e))
     app = create_app(reader, limits=limits, max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms,

@@ -1,0 +1,47 @@
+"""`gp-mrc export MODEL OUT --format onnx`: write a model folder as an ONNX Runtime folder (model.onnx, config.json
+with the inference settings, tokenizer) that `gp-mrc predict`, `gp-mrc serve` and `Reader.from_pretrained` answer
+with, without torch doing the forward pass (see gp_mrc/inference/onnx_export.py).
+
+    gp-mrc export runs/sample_gp exported/ --format onnx
+    gp-mrc export runs/sample_gp exported_int8/ --format onnx --quantize int8 --calibration train.json
+
+--quantize int8: static int8 (QDQ, per-channel weights) calibrated on windows of --calibration (SQuAD-layout
+JSON or JSON/JSONL records; default: windows built from the model's own tokenizer over a packaged sample), the
+feed-forward down-projections and the answer head kept fp32 (gp_mrc/inference/onnx_int8.py).
+Needs the `onnx` extra: pip install gp_mrc[onnx]. Problems are one line `error: ...`, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gp_mrc.argtypes import Parser, positive_int
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="a model folder or hub name (any that gp-mrc predict takes)")
+    p.add_argument("out", help="the folder to write (model.onnx, config.json, tokenizer files)")
+    p.add_argument("--format", default="onnx", choices=["onnx"])
+    p.add_argument("--quantize", default="none", choices=["none", "int8"],
+                   help="int8: static int8 calibrated on --calibration (fp32: the exact scores)")
+    p.add_argument("--calibration", default=None, help="questions whose windows calibrate int8 (JSON/JSONL)")
+    p.add_argument("--calibration_windows", type=positive_int, default=256)
+    return p
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    args = build_parser(prog).parse_args(argv)
+    from gp_mrc.errors import UsageError
+    from gp_mrc.inference.onnx_export import export_onnx  # torch loads only now: --help answers at once
+
+    try:
+        path = export_onnx(args.model, args.out, quantize=args.quantize, calibration=args.calibration,
+                           calibration_windows=args.calibration_windows)
+    except (UsageError, FileNotFoundError, OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({args.quantize if args.quantize != 'none' else 'fp32'}); answer with: "
+          f"gp-mrc predict --model {args.out} ...", file=sys.stderr)
+    return 0
