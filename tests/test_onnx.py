@@ -142,3 +142,32 @@ def test_a_missing_extra_names_the_install(monkeypatch, tiny_encoder_dir, tmp_pa
     assert cli.main(["export", tiny_encoder_dir, str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install gp_mrc[onnx]" in err[0]
+
+
+def test_int8_export_quantizes_the_encoder_but_not_the_down_projections_or_head(folders, tmp_path, capsys):
+    import onnx
+
+    torch_dir, _ = folders["globalpointer"]
+    out = tmp_path / "int8"
+    assert cli.main(["export", torch_dir, str(out), "--quantize", "int8", "--calibration_windows", "32"]) == 0
+    graph = onnx.load(str(out / "model.onnx")).graph
+    made_by = {o: n for n in graph.node for o in n.output}
+
+    def int8_input(name: str) -> bool:  # the MatMul's weight arrives through a DequantizeLinear (QDQ)
+        node = next(n for n in graph.node if n.name == name)
+        return made_by.get(node.input[1]) is not None and made_by[node.input[1]].op_type == "DequantizeLinear"
+
+    assert int8_input("/encoder/encoder/layer.0/attention/self/query/MatMul")
+    assert int8_input("/encoder/encoder/layer.1/intermediate/dense/MatMul")
+    assert not int8_input("/encoder/encoder/layer.0/output/dense/MatMul")  # the down-projection stays fp32
+    assert not int8_input("/dense/MatMul")  # the GlobalPointer head stays fp32
+    fp32 = Reader.from_pretrained(torch_dir, device="cpu", mixed_precision="no", **SETTINGS)
+    int8 = Reader.from_pretrained(str(out), **SETTINGS)
+    recs = [{"question": q, "context": C} for q in QS]
+    a, b = fp32.answer(recs, top_k=3), int8.answer(recs, top_k=3)
+    assert [r[0]["answer"] for r in a] == [r[0]["answer"] for r in b]
+    # a random tiny model: near-flat scores, 7-bit weights; the SQuAD figures are in BENCHMARKS.md
+    assert all(abs(x[0]["score"] - y[0]["score"]) < 0.25 * x[0]["score"] for x, y in zip(a, b))
+    assert cli.main(["export", torch_dir, str(tmp_path / "x"), "--quantize", "int8",
+                     "--calibration", str(tmp_path / "none.json")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: ")
