@@ -56,7 +56,7 @@ def calibration_batches(tokenizer: Any, settings: InferenceSettings, path: str |
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such calibration file; give --calibration FILE (SQuAD-layout JSON or "
                          "JSON/JSONL of {question, context})")
-    examples = load_examples(path, version_2=True, require_answers=False)
+    examples = load_examples(path, version_2=True, require_answers=False, max_samples=windows)  # >= 1 window each
     features = prepare_features(examples, tokenizer, max_seq_length=settings.max_seq_length,
                                 doc_stride=settings.doc_stride, max_query_length=settings.max_query_length,
                                 progress=False)

@@ -1,0 +1,100 @@
+"""ONNX Runtime against torch on the CPU, side by side on the same dev questions (issue #26), for BENCHMARKS.md's
+"ONNX Runtime" section.
+
+    python scripts/benchmark_onnx.py --model runs/sample_se --questions 300 --max_seq_length 256 \\
+        --output runs/onnx/squad_v1.json
+
+The model folder (a start/end reader: transformers' fp32 loop needs its QA model) is exported twice into
+--work_dir (fp32, and static int8 calibrated on --calibration_windows windows of --calibration_file, SQuAD v1.1
+training questions), then each system answers the questions in turn (interleaved, `--repeats` times, after a
+warm-up): transformers' fp32 loop (gp_mrc_lab/speed.py), predict.py's Reader on torch fp32 and bf16, on ONNX
+Runtime fp32 and int8. Reported: questions/s (median wall), F1 against the gold answers, and agreement: the share
+of questions answered exactly as torch fp32 answers them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+from .paths import SHARED
+from .speed import machine, transformers_loop
+
+
+def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from gp_mrc.inference.onnx_export import export_onnx
+    from gp_mrc.inference.reader import Reader
+
+    fp32_dir, int8_dir = os.path.join(args.work_dir, "fp32"), os.path.join(args.work_dir, "int8")
+    export_onnx(args.model, fp32_dir)
+    export_onnx(args.model, int8_dir, quantize="int8", calibration=args.calibration_file,
+                calibration_windows=args.calibration_windows)
+    kw = dict(max_seq_length=args.max_seq_length, doc_stride=128, batch_size=args.batch_size)
+    readers = {"predict.py torch fp32": Reader.from_pretrained(args.model, mixed_precision="no", **kw),
+               "predict.py torch bf16": Reader.from_pretrained(args.model, mixed_precision="bf16", **kw),
+               "predict.py onnxruntime fp32": Reader.from_pretrained(fp32_dir, **kw),
+               "predict.py onnxruntime int8": Reader.from_pretrained(int8_dir, **kw)}
+    systems = {k: (lambda r=r: [a[0]["answer"] if a else "" for a in r.answer(records)]) for k, r in readers.items()}
+    hf_model = AutoModelForQuestionAnswering.from_pretrained(args.model).eval()
+    tok = AutoTokenizer.from_pretrained(args.model)
+    qs, cs = [r["question"] for r in records], [r["context"] for r in records]
+    systems["transformers fp32 loop"] = lambda: transformers_loop(hf_model, tok, qs, cs, batch_size=args.batch_size,
+                                                                  max_seq_length=args.max_seq_length)
+    return systems
+
+
+def bench_onnx(args: argparse.Namespace) -> dict:
+    import datasets
+    import torch
+
+    from gp_mrc.data.examples import load_examples
+    from gp_mrc.inference.predict import score_predictions
+
+    datasets.disable_progress_bars()
+    examples = load_examples(args.dev_file, max_samples=args.questions)
+    records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
+    systems = build_systems(args, records)
+    torch.set_grad_enabled(False)
+    answers = {k: run() for k, run in systems.items()}  # the warm-up, and the answers scored
+    times: dict[str, list[float]] = {k: [] for k in systems}
+    for _ in range(args.repeats):
+        for k, run in systems.items():  # interleaved: machine noise hits every system alike
+            t = time.perf_counter()
+            run()
+            times[k].append(time.perf_counter() - t)
+    ref = answers["predict.py torch fp32"]
+    return {"questions": len(records), "repeats": args.repeats, "threads": torch.get_num_threads(),
+            "questions_per_s": {k: len(records) / statistics.median(v) for k, v in times.items()},
+            "f1": {k: score_predictions({r["id"]: a for r, a in zip(records, v)}, examples, "squad")["f1"]
+                   for k, v in answers.items()},
+            "agreement_with_torch_fp32": {k: sum(a == b for a, b in zip(v, ref)) / len(ref)
+                                          for k, v in answers.items()}}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="a start/end reader folder")
+    p.add_argument("--dev_file", default=os.path.join(SHARED, "squad_v1.1", "dev-v1.1.shared.json"))
+    p.add_argument("--calibration_file", default=os.path.join(SHARED, "squad_v1.1", "train-v1.1.explorer.json"))
+    p.add_argument("--calibration_windows", type=int, default=256)
+    p.add_argument("--work_dir", default=os.path.join("runs", "onnx_export"))
+    p.add_argument("--questions", type=int, default=300)
+    p.add_argument("--batch_size", type=int, default=16)
+    p.add_argument("--max_seq_length", type=int, default=256)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--output", default=None, help="also write the result JSON here")
+    args = p.parse_args(argv)
+    result = {"command": "python " + " ".join(sys.argv), "machine": machine(), **bench_onnx(args)}
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.output:
+        from gp_mrc.atomic import write_text_atomic
+
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        write_text_atomic(args.output, text + "\n")
