@@ -171,3 +171,18 @@ def test_int8_export_quantizes_the_encoder_but_not_the_down_projections_or_head(
     assert cli.main(["export", torch_dir, str(tmp_path / "x"), "--quantize", "int8",
                      "--calibration", str(tmp_path / "none.json")]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_the_service_answers_with_an_exported_folder(folders):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from gp_mrc.serving.app import create_app
+
+    torch_dir, onnx_dir = folders["globalpointer"]
+    fp32 = Reader.from_pretrained(torch_dir, device="cpu", mixed_precision="no", **SETTINGS)
+    body = {"inputs": {"question": QS[0], "context": C}, "parameters": {"top_k": 2}}
+    with TestClient(create_app(Reader.from_pretrained(onnx_dir, **SETTINGS), model_name="x")) as c:
+        assert c.get("/health").json()["architecture"] == "globalpointer"
+        got = c.post("/", json=body).json()
+    assert [a["answer"] for a in got] == [a["answer"] for a in fp32.answer([body["inputs"]], top_k=2)[0]]
