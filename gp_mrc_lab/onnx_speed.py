@@ -7,8 +7,8 @@
 The model folder (a start/end reader: transformers' fp32 loop needs its QA model) is exported twice into
 --work_dir (fp32, and static int8 calibrated on --calibration_windows windows of --calibration_file, SQuAD v1.1
 training questions), then each system answers the questions in turn (interleaved, `--repeats` times, after a
-warm-up): transformers' fp32 loop (gp_mrc_lab/speed.py), predict.py's Reader on torch fp32 and bf16, on ONNX
-Runtime fp32 and int8. Reported: questions/s (median wall), F1 against the gold answers, and agreement: the share
+warm-up): transformers' fp32 loop (gp_mrc_lab/speed.py), predict.py's Reader on torch fp32 and bf16 (bf16 only
+where the CPU has it natively, unless --emulated_bf16), on ONNX Runtime fp32 and int8. Reported: questions/s (median wall), F1 against the gold answers, and agreement: the share
 of questions answered exactly as torch fp32 answers them.
 """
 
@@ -29,6 +29,7 @@ def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from gp_mrc.inference.onnx_export import export_onnx
+    from gp_mrc.precision import cpu_has_native_bf16
     from gp_mrc.inference.reader import Reader
 
     fp32_dir, int8_dir = os.path.join(args.work_dir, "fp32"), os.path.join(args.work_dir, "int8")
@@ -37,9 +38,10 @@ def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
                 calibration_windows=args.calibration_windows)
     kw = dict(max_seq_length=args.max_seq_length, doc_stride=128, batch_size=args.batch_size)
     readers = {"predict.py torch fp32": Reader.from_pretrained(args.model, mixed_precision="no", **kw),
-               "predict.py torch bf16": Reader.from_pretrained(args.model, mixed_precision="bf16", **kw),
                "predict.py onnxruntime fp32": Reader.from_pretrained(fp32_dir, **kw),
                "predict.py onnxruntime int8": Reader.from_pretrained(int8_dir, **kw)}
+    if cpu_has_native_bf16() or args.emulated_bf16:  # emulated bf16 is several times slower than fp32
+        readers["predict.py torch bf16"] = Reader.from_pretrained(args.model, mixed_precision="bf16", **kw)
     systems = {k: (lambda r=r: [a[0]["answer"] if a else "" for a in r.answer(records)]) for k, r in readers.items()}
     hf_model = AutoModelForQuestionAnswering.from_pretrained(args.model).eval()
     tok = AutoTokenizer.from_pretrained(args.model)
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--max_seq_length", type=int, default=256)
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--emulated_bf16", action="store_true", help="time torch bf16 on a CPU without native bf16 too")
     p.add_argument("--output", default=None, help="also write the result JSON here")
     args = p.parse_args(argv)
     result = {"command": "python " + " ".join(sys.argv), "machine": machine(), **bench_onnx(args)}
