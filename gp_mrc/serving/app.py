@@ -93,7 +93,7 @@ def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int
     async def page() -> HTMLResponse:
         return HTMLResponse(resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8"))
 
-    @app.api_route("/health", methods=["GET", "HEAD"])
+    @app.get("/health")
     async def health() -> dict:
         lanes = {name: lane.stats.as_dict() for name, lane in service.lanes.items()}
         return {"status": "ok", "model": model_name, "architecture": architecture,
@@ -102,6 +102,8 @@ def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int
                 "batching": {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
                              "max_batch_windows": max_batch_windows, "lane_windows": lane_windows,
                              **total_stats(lanes), "lanes": lanes}}
+
+    app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)  # load balancers' probes
 
     @app.post("/", openapi_extra={"requestBody": {"required": True, "content": {
         "application/json": {"schema": REQUEST_SCHEMA}}}})
