@@ -127,3 +127,46 @@ def test_the_batcher_serves_long_jobs_in_chunks_round_robin():
     a, b_, c = asyncio.run(scenario())
     assert calls == [["a0", "a1"], ["b0", "b1"], ["c0"], ["a2", "a3"]]
     assert [r[0]["answer"] for r in a] == ["a0", "a1", "a2", "a3"] and c[0][0]["answer"] == "c0"
+
+
+def test_the_large_lane_lets_the_small_one_go_first_but_is_not_starved():
+    events: list = []
+
+    def answer_of(name, seconds):
+        def answer(records, top_k, settings):
+            events.append((name, "start", time.perf_counter()))
+            time.sleep(seconds)
+            events.append((name, "end", time.perf_counter()))
+            return [[{"answer": name}] for _ in records]
+        return answer
+
+    async def scenario():
+        small = MicroBatcher(answer_of("small", 0.3), max_wait_ms=1)
+        large = MicroBatcher(answer_of("large", 0.05), max_wait_ms=1, defer_to=small, max_defer_s=0.5)
+        await small.start()
+        await large.start()
+        first = asyncio.ensure_future(small.submit([{"question": "s"}], 1, ()))
+        await asyncio.sleep(0.05)  # the small one is in the model
+        await large.submit([{"question": "l"}], 1, ())
+        await first
+        # a flood: the small lane never idle for 1.5 s; the large one still runs within max_defer_s (+ one call)
+        async def one_after_another():
+            stop = time.perf_counter() + 1.5
+            while time.perf_counter() < stop:
+                await small.submit([{"question": "s"}], 1, ())
+
+        flood = asyncio.ensure_future(one_after_another())
+        await asyncio.sleep(0.05)
+        t = time.perf_counter()
+        await large.submit([{"question": "l"}], 1, ())
+        waited = time.perf_counter() - t
+        await flood
+        await small.stop()
+        await large.stop()
+        return waited
+
+    waited = asyncio.run(scenario())
+    small_end = next(t for name, kind, t in events if (name, kind) == ("small", "end"))
+    large_start = next(t for name, kind, t in events if (name, kind) == ("large", "start"))
+    assert large_start >= small_end  # it waited for the small lane's call
+    assert waited < 0.5 + 0.3 + 0.3, waited  # not starved by the flood

@@ -10,6 +10,7 @@ traceback (the traceback goes to the server's log).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -60,7 +61,7 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int = 32, max_wait_ms: float = 10.0,
-               max_queued: int = 1024, model_name: str = "", max_batch_windows: int = 64,
+               max_queued: int = 1024, model_name: str = "", max_batch_windows: int = 32,
                lane_windows: int = 16) -> FastAPI:
     """The service for `reader` (a gp_mrc.Reader, or anything with its `answer`, `model`, `tokenizer`,
     `settings`). `model_name` is shown on /health and the page: a folder's name or a hub name, never a path."""
@@ -145,11 +146,27 @@ def total_stats(lanes: dict[str, dict]) -> dict[str, Any]:
             "busy_s": round(sum(s["busy_s"] for s in lanes.values()), 3)}
 
 
+async def unless_disconnected(request: Request, work: Any, poll_s: float = 0.5) -> Any:
+    """`work`'s result; cancelled if the client goes away first, so its records leave the queue (the model does
+    not answer a request nobody waits for)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=poll_s)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                task.cancel()
+                raise RequestError(499, "the client closed the connection")
+    finally:
+        task.cancel()
+
+
 async def answer_request(request: Request, service: Service, limits: Limits) -> JSONResponse:
     """POST /: parse, cost, queue for a lane, shape the answers; every refusal a 4xx with one line."""
     try:
         body = await read_body(request.stream(), request.headers.get("content-length"), limits.max_body_bytes)
-        return JSONResponse(await service.answer(parse_body(body, limits)))
+        return JSONResponse(await unless_disconnected(request, service.answer(parse_body(body, limits))))
     except RequestError as e:
         return error(e.status, str(e))
     except QueueFull as e:

@@ -7,7 +7,8 @@ line) until it holds `max_batch_size` records or `max_batch_windows` windows, or
 in one worker thread (the event loop keeps accepting requests meanwhile). A job is answered once all its records
 are. Within a batch, records with the same reader settings go to the model in one call; a failing call is retried
 job by job, so one bad request cannot fail its neighbours; the reader answers every record on its own windows, so
-a record's answers do not depend on what shares its batch.
+a record's answers do not depend on what shares its batch. A batcher given `defer_to` (the service's large lane)
+lets that one finish what it holds before each batch, for at most `max_defer_s`.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class MicroBatcher:
     max_wait_ms: float = 10.0
     max_queued: int = 1024  # questions waiting; more are refused with QueueFull
     max_batch_windows: int = 64  # windows per model call: how long another request may wait behind one call
+    defer_to: "MicroBatcher | None" = None  # a lane that goes first: wait while it is busy (CPUs are shared)
+    max_defer_s: float = 2.0  # but never longer than this per batch, so a flood there cannot starve this lane
     stats: BatchStats = field(default_factory=BatchStats)
 
     def __post_init__(self) -> None:
@@ -81,6 +84,8 @@ class MicroBatcher:
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._queued = 0
+        self._running = False
+        self._idle: asyncio.Event | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gp_mrc-model")
 
     @property
@@ -88,8 +93,13 @@ class MicroBatcher:
         """Questions waiting for the model."""
         return self._queued
 
+    @property
+    def busy(self) -> bool:
+        """Answering, or holding questions that wait."""
+        return self._running or self._queued > 0
+
     async def start(self) -> None:
-        self._wakeup = asyncio.Event()
+        self._wakeup, self._idle = asyncio.Event(), asyncio.Event()
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
@@ -170,11 +180,30 @@ class MicroBatcher:
             if parts:
                 await self._answer(loop, parts)
 
+    async def _yield_to_the_other_lane(self) -> None:
+        other = self.defer_to
+        if other is None or other._idle is None:
+            return
+        deadline = asyncio.get_running_loop().time() + self.max_defer_s
+        while other.busy:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return
+            other._idle.clear()
+            try:
+                await asyncio.wait_for(other._idle.wait(), left)
+            except asyncio.TimeoutError:
+                return
+
     async def _answer(self, loop: asyncio.AbstractEventLoop, parts: list[_Part]) -> None:
+        await self._yield_to_the_other_lane()
+        self._running = True
         try:
             outcomes = await loop.run_in_executor(self._executor, self._run, parts)
         except Exception as e:  # noqa: BLE001  (a bug in _run must not leave requests waiting forever)
             outcomes = [e] * len(parts)
+        finally:
+            self._running = False
         for part, outcome in zip(parts, outcomes):
             job = part.job
             if job.future.done():  # the client went away, or another part failed
@@ -186,6 +215,8 @@ class MicroBatcher:
             job.done += part.stop - part.start
             if job.done == len(job.records):
                 job.future.set_result(job.results)
+        if not self.busy:
+            self._idle.set()  # type: ignore[union-attr]
 
     def _run(self, parts: list[_Part]) -> list[Any]:
         """In the worker thread: one model call per group of equal settings; per part, its answers or its error."""

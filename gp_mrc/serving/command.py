@@ -45,7 +45,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                      help="question-passage pairs in one request (each of \"contexts\" counts)")
     lim.add_argument("--max_request_windows", type=int, default=DEFAULTS.max_request_windows,
                      help="the cost cap: encoder windows one request may take; beyond, 413")
-    b.add_argument("--max_batch_windows", type=int, default=64,
+    b.add_argument("--max_batch_windows", type=int, default=32,
                    help="windows per model call: a long request is cut into chunks of this many, served in turn")
     b.add_argument("--lane_windows", type=int, default=16,
                    help="requests of at most this many windows run in their own lane, beside the long ones")

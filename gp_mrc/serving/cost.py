@@ -24,15 +24,18 @@ class WindowCounter:
         self._settings = settings
         self._lock = threading.Lock()
 
+    def _ids(self, texts: list[str]) -> list[list[int]]:
+        return self._tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+
     def count(self, records: list[dict], overrides: dict[str, Any]) -> list[int]:
         """Per record, its windows under the reader's settings with `overrides` (Reader.answer's keywords)."""
         s = self._settings
         seq = overrides.get("max_seq_length") or s.max_seq_length
         stride = overrides.get("doc_stride") or s.doc_stride
         max_query = min(overrides.get("max_query_length") or s.max_query_length, max(1, query_room(seq, stride)))
-        with self._lock:
-            questions = self._tokenizer([r["question"] for r in records], add_special_tokens=False)["input_ids"]
-            passages = self._tokenizer([r["context"] for r in records], add_special_tokens=False)["input_ids"]
+        with self._lock:  # verbose=False: a passage longer than one window is the point here, not a warning
+            questions = self._ids([r["question"] for r in records])
+            passages = self._ids([r["context"] for r in records])
             special = self._tokenizer.num_special_tokens_to_add(pair=True)
         out = []
         for q, c in zip(questions, passages):

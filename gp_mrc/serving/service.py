@@ -2,8 +2,9 @@
 
 Two lanes, each a MicroBatcher with its own worker thread and its own copy of the tokenizer (a fast tokenizer is
 not safe across threads): requests of at most `lane_windows` encoder windows go to the small lane, larger ones to
-the large lane, where they are cut into chunks served in turn. A one-line question never waits behind a long
-document, and long documents share their lane fairly.
+the large lane, where they are cut into chunks served in turn. Before each chunk the large lane lets the small
+lane finish what it holds (for at most 2 s, so a flood of small requests cannot starve it): both share the CPUs.
+A one-line question never waits behind a long document, and long documents share their lane fairly.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Service:
                                          max_wait_ms=max_wait_ms, max_queued=max_queued,
                                          max_batch_windows=max_batch_windows)
                       for name in ("small", "large")}
+        self.lanes["large"].defer_to = self.lanes["small"]  # long documents take the CPUs the small lane leaves
 
     async def start(self) -> None:
         for lane in self.lanes.values():
