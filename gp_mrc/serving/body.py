@@ -1,7 +1,8 @@
 """A request body, read and parsed safely: refused with 413 as soon as it passes the byte limit, and its JSON
 checked for nesting depth before `json.loads` recurses into it (a body of 100,000 "[" would otherwise end in a
-RecursionError, a 500). Every fault of the bytes (not UTF-8, not JSON, too deep, a number too long, a lone
-surrogate) is a 400 with one line."""
+RecursionError, a 500). Every fault of the bytes (not UTF-8, not JSON, too deep, a number too long) is a 400
+with one line; schema.py refuses a string holding a lone surrogate ("\\ud800", valid JSON but not Unicode text)
+with 400 too."""
 
 from __future__ import annotations
 

@@ -30,6 +30,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
                    help="auto: bf16 where the hardware runs it natively, else fp32")
     p.add_argument("--batch_size", type=int, default=32, help="windows per forward pass")
+    p.add_argument("--cpu_threads", type=int, default=None,
+                   help="torch threads on a CPU (default: half the cores, at least 1: the service's two lanes run "
+                        "side by side, and more threads than cores make every forward pass several times slower)")
     b = p.add_argument_group("batching: requests that arrive together are answered by one model call")
     b.add_argument("--max_batch_size", type=int, default=32, help="questions per model call")
     b.add_argument("--max_wait_ms", type=float, default=10.0,
@@ -96,9 +99,9 @@ def parse(argv: list[str] | None, prog: str | None) -> tuple[argparse.Namespace,
                         max_request_windows=args.max_request_windows)
     except ValueError as e:
         p.error(str(e))
-    if min(args.max_batch_size, args.max_queued, args.max_batch_windows, args.lane_windows) < 1 \
-            or args.max_wait_ms < 0:
-        p.error("--max_batch_size, --max_queued, --max_batch_windows and --lane_windows must be >= 1, "
+    if min(args.max_batch_size, args.max_queued, args.max_batch_windows, args.lane_windows,
+           args.cpu_threads or 1) < 1 or args.max_wait_ms < 0:
+        p.error("--max_batch_size, --max_queued, --max_batch_windows, --lane_windows and --cpu_threads must be >= 1, "
                 "--max_wait_ms >= 0")
     return args, limits
 
@@ -124,6 +127,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                                             mixed_precision=args.mixed_precision)
         except (FileNotFoundError, OSError, ValueError) as e:
             return fail(str(e))
+        if reader.device.type == "cpu":
+            import torch
+
+            torch.set_num_threads(args.cpu_threads or max(1, (os.cpu_count() or 2) // 2))
         app = create_app(reader, limits=limits, max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms,
                          max_queued=args.max_queued, model_name=display_name(args.model),
                          max_batch_windows=args.max_batch_windows, lane_windows=args.lane_windows)
