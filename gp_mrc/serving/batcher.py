@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +28,17 @@ AnswerFn = Callable[[list[dict], int, dict], list[list[dict]]]
 
 class QueueFull(RuntimeError):
     """More questions wait than the batcher takes (the service answers 503)."""
+
+
+def _set_nice(nice: int) -> None:
+    """In the worker thread: lower its priority (a Linux thread is a task of its own; the threads torch starts
+    from it inherit the value). A chunk of a long request already running cannot be paused, but at a higher
+    niceness it takes only the CPU time the other lane leaves."""
+    if nice and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except OSError:  # not allowed here: run at the process's priority
+            pass
 
 
 @dataclass(eq=False)
@@ -73,6 +86,7 @@ class MicroBatcher:
     max_batch_windows: int = 64  # windows per model call: how long another request may wait behind one call
     defer_to: "MicroBatcher | None" = None  # a lane that goes first: wait while it is busy (CPUs are shared)
     max_defer_s: float = 2.0  # but never longer than this per batch, so a flood there cannot starve this lane
+    worker_nice: int = 0  # the model thread's niceness (Linux): a higher one yields the CPUs to the other lane
     stats: BatchStats = field(default_factory=BatchStats)
 
     def __post_init__(self) -> None:
@@ -86,7 +100,8 @@ class MicroBatcher:
         self._queued = 0
         self._running = False
         self._idle: asyncio.Event | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gp_mrc-model")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gp_mrc-model",
+                                            initializer=_set_nice, initargs=(self.worker_nice,))
 
     @property
     def queued(self) -> int:

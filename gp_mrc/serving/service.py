@@ -3,7 +3,8 @@
 Two lanes, each a MicroBatcher with its own worker thread and its own copy of the tokenizer (a fast tokenizer is
 not safe across threads): requests of at most `lane_windows` encoder windows go to the small lane, larger ones to
 the large lane, where they are cut into chunks served in turn. Before each chunk the large lane lets the small
-lane finish what it holds (for at most 2 s, so a flood of small requests cannot starve it): both share the CPUs.
+lane finish what it holds (for at most 2 s, so a flood of small requests cannot starve it), and its thread runs
+at niceness 19, so a chunk already running takes only the CPU time the small lane leaves.
 A one-line question never waits behind a long document, and long documents share their lane fairly.
 """
 
@@ -19,6 +20,9 @@ from ..inference.passages import merge_ranked, no_answer_probability, with_passa
 from .batcher import MicroBatcher
 from .cost import WindowCounter
 from .schema import Limits, QARequest, RequestError, shape_answers, shape_passage_answers
+
+
+LARGE_LANE_NICE = 19  # the long requests' model thread runs at the lowest CPU priority (Linux)
 
 
 def accepted_keywords(fn: Any) -> set[str] | None:
@@ -52,8 +56,8 @@ class Service:
 
         self.lanes = {name: MicroBatcher(answer_fn_of(lane_reader(reader)), max_batch_size=max_batch_size,
                                          max_wait_ms=max_wait_ms, max_queued=max_queued,
-                                         max_batch_windows=max_batch_windows)
-                      for name in ("small", "large")}
+                                         max_batch_windows=max_batch_windows, worker_nice=nice)
+                      for name, nice in (("small", 0), ("large", LARGE_LANE_NICE))}
         self.lanes["large"].defer_to = self.lanes["small"]  # long documents take the CPUs the small lane leaves
 
     async def start(self) -> None:
