@@ -170,3 +170,27 @@ def test_the_large_lane_lets_the_small_one_go_first_but_is_not_starved():
     large_start = next(t for name, kind, t in events if (name, kind) == ("large", "start"))
     assert large_start >= small_end  # it waited for the small lane's call
     assert waited < 0.5 + 0.3 + 0.3, waited  # not starved by the flood
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "setpriority"), reason="thread niceness is Linux's")
+def test_the_large_lane_thread_runs_at_a_lower_priority(tiny_tokenizer):
+    import os
+
+    seen = {}
+
+    def answer(records, top_k, settings):
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return [[{"answer": "x"}] for _ in records]
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+
+    async def scenario():
+        b = MicroBatcher(answer, worker_nice=5)
+        await b.start()
+        await b.submit([{"question": "q"}], 1, ())
+        await b.stop()
+
+    asyncio.run(scenario())
+    assert seen["nice"] == min(19, base + 5)
+    app = create_app(SlowReader(tiny_tokenizer))
+    assert app.state.service.lanes["large"].worker_nice == 19 and app.state.service.lanes["small"].worker_nice == 0
