@@ -37,6 +37,7 @@ class DataConfig:
     max_query_length: int = 64
     max_answer_length: int = MAX_ANSWER_LENGTH
     max_train_samples: int | None = None
+    negative_passages: float = 0.0  # unanswerable copies of each question over other articles' passages (K)
     max_eval_samples: int | None = None
     preprocessing_num_workers: int | None = None
     dataloader_num_workers: int = 0  # batches collated in worker processes (a GPU waits on no Python collation)
