@@ -148,14 +148,16 @@ def named_model(value: str) -> tuple[str, str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gp_mrc.argtypes import non_negative_int, positive_int
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", type=named_model, default=[], help="NAME=MODEL_DIR (repeat)")
     p.add_argument("--dev_file", help="a SQuAD-layout dev file (titles name the articles)")
     p.add_argument("--name", help="the dev set's name in the result files and the table (e.g. squad_v1)")
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    p.add_argument("--max_questions", type=int, default=None, help="questions drawn (by --seed) per mode")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch_size", type=int, default=None)
+    p.add_argument("--max_questions", type=positive_int, default=None, help="questions drawn (by --seed) per mode")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--batch_size", type=positive_int, default=None)
     p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"])
     p.add_argument("--output_dir", default=DEFAULT_OUTPUT_DIR, help="where the result files go (and are read from)")
     p.add_argument("--table", action="store_true", help="print the markdown table of the result files and stop")
