@@ -103,7 +103,8 @@ def test_the_default_sample_reader_ranks_passages(tmp_path):
         ravling = next(p["context"] for a in json.load(f)["data"] for p in a["paragraphs"]
                        if "Ravling Limited has made" in p["context"])
     out = str(tmp_path / "gp_mrc")
-    subprocess.run([sys.executable, "scripts/train.py", "--output_dir", out], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "scripts/train.py", "--output_dir", out], cwd=ROOT, check=True,
+                   env={**os.environ, "PYTHONPATH": ROOT})
     reader = Reader.from_pretrained(out)
     got = reader.answer_passages("Who founded Ravling Limited?", [WEATHER, CORDALE, ravling], top_k=3)
     print("ranked:", [(a["answer"], round(a["score"], 3), a["passage"]) for a in got])
