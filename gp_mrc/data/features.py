@@ -114,6 +114,8 @@ def _tokenize_batch(batch: dict, indices: list[int], tokenizer: Any, max_seq_len
         if not batch["is_impossible"][ex]:
             answers = batch["answers"][ex]
             for text, a_start in zip(answers["text"], answers["answer_start"]):
+                if a_start < 0:  # a gold text kept for scoring only: it is not in the passage
+                    continue
                 span = char_to_token_span(offs, a_start, a_start + len(text))
                 if span is not None and span not in zip(starts, ends):
                     starts.append(span[0])

@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         p.error("--question and --context go together")
     if (args.input is None) == (args.question is None):
         p.error("give either --question and --context, or --input FILE")
+    if args.input is not None and os.path.isdir(args.input):
+        return fail(f"{args.input}: is a directory; give a JSON or JSONL file")
     if args.input is not None and not os.path.isfile(args.input):
         return fail(f"{args.input}: no such input file")
     out = None if args.input is None else args.output_dir or os.path.dirname(os.path.abspath(args.input))

@@ -11,6 +11,7 @@ from ..data.examples import build_examples
 from ..data.features import prepare_features
 from .predict import answer_features
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
+from ..models.positions import check_max_seq_length
 from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_records
 from ..precision import resolve_mixed_precision
 from .quantization import quantize_encoder, resolve_quantize
@@ -63,6 +64,7 @@ class Reader:
                                                                                             self.device.type)
         model = as_span_model(model)
         self.settings = (settings or settings_of(model)).replace(**overrides)
+        check_max_seq_length(self.settings.max_seq_length, model, tokenizer)  # before any work, one line
         self.model = model.to(self.device).eval()
         if self.quantize == "int8":
             self.model = quantize_encoder(self.model)
@@ -100,6 +102,7 @@ class Reader:
                                   null_score_diff_threshold=null_score_diff_threshold, decoding=decoding,
                                   decoding_temperature=temperature, max_seq_length=max_seq_length,
                                   doc_stride=doc_stride, max_query_length=max_query_length)
+        check_max_seq_length(s.max_seq_length, self.model, self.tokenizer)
         recs = []
         for n, r in enumerate(records):
             rec = {"id": str(r.get("id", n)), "title": r.get("title", ""), "context": r.get("context"),

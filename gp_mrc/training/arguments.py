@@ -4,6 +4,7 @@ method's own). Imports nothing heavy, so `--help` and argument errors come back 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from ..choices import DECODINGS, OBJECTIVES, REWARDS
@@ -190,6 +191,9 @@ def resolve(given: dict[str, Any]) -> TrainConfig:
     v["objective"] = v["objective"] or default_objective(v["architecture"])
     v["decoding"] = v["decoding"] or default_decoding(v["architecture"])
     check_windows(v["max_seq_length"], v["doc_stride"])
+    for flag, path in [("--train_file", f) for f in v["train_file"] or ()] + [("--validation_file", v["validation_file"])]:
+        if path and os.path.isdir(path):  # else a raw "[Errno 21] Is a directory" once loading starts
+            raise UsageError(f"{flag} {path}: is a directory; give a JSON or JSONL file")
     check_output_dir(v["output_dir"])
     if v["head_size"] % 2 and not v["no_rope"]:
         raise UsageError(f"--head_size must be even for RoPE (rotations act on pairs), got {v['head_size']}")
