@@ -190,7 +190,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Train (and evaluate) as the configuration says; returns the final eval results (empty if none)."""
     accelerator, mixed_precision = _setup(config)
     model, tokenizer = model_for_training(config)  # first: settings that do not fit the model end the run at once
-    data = load_data(config.data, config.eval.do_eval)
+    data = load_data(config.data, config.eval.do_eval, config.optim.seed)
     build_features(data, config.data, config.objective.objective != "multilabel", config.run.output_dir, tokenizer,
                    accelerator)
     pad_id = tokenizer.pad_token_id or 0
