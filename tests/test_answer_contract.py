@@ -7,6 +7,7 @@ from __future__ import annotations
 import datasets
 import pytest
 import torch
+from transformers import BertConfig
 
 from conftest import make_tiny_config
 from gp_mrc.inference.answers import in_word, word_span
@@ -35,20 +36,37 @@ def neighbours(n: int = 20) -> list[dict]:
              "context": " ".join(words[: 3 + (i * 7) % len(words)] * (1 + i % 4 * 5))} for i in range(n)]
 
 
+def record_of(tokenizer, n_tokens: int) -> dict:
+    """A record whose one window is n_tokens long (a multiple of 8: alone, it needs no padding)."""
+    context = C_WORDS
+    while len(tokenizer(Q2, context)["input_ids"]) < n_tokens:
+        context += " ."
+    return {"id": f"me{n_tokens}", "question": Q2, "context": context}
+
+
+@pytest.fixture(scope="module")
+def wide_reader(tiny_tokenizer):
+    """MiniLM's width (384, 12 heads) on 2 layers: the tiny model's 32 wide matmuls happened not to show it."""
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tiny_tokenizer), hidden_size=384, num_hidden_layers=2, num_attention_heads=12,
+                        intermediate_size=1536)
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(config, HeadConfig(head_size=16))
+    return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
+
+
 @pytest.mark.parametrize("precision", ["no", "bf16"])
-def test_an_answer_does_not_depend_on_its_batch_neighbours(reader, precision):
-    reader.mixed_precision = precision
+def test_an_answer_does_not_depend_on_its_batch_neighbours(wide_reader, precision):
+    """One record alone and among 20 others of mixed lengths: the same answers, to the last bit. Padded to the
+    batch's longest (384 here, 200 alone), its scores moved by ~1e-5 relative (issue #24: sometimes the order)."""
+    wide_reader.mixed_precision = precision
     try:
-        record = {"id": "me", "question": Q2, "context": C_WORDS}
-        kw = dict(top_k=3, max_seq_length=128, doc_stride=32, batch_size=8)
-        alone = reader.answer([record], **kw)[0]
-        for crowd in (neighbours()[:10] + [record] + neighbours()[10:], [record] + neighbours()[::-1]):
-            among = reader.answer(crowd, **kw)[crowd.index(record)]
-            assert [(a["answer"], a["start"], a["end"]) for a in among] == \
-                [(a["answer"], a["start"], a["end"]) for a in alone]
-            assert [a["score"] for a in among] == pytest.approx([a["score"] for a in alone], abs=1e-6, rel=0)
+        kw = dict(top_k=3, max_seq_length=384, doc_stride=128, batch_size=32)
+        record = record_of(wide_reader.tokenizer, 200)
+        alone = wide_reader.answer([record], **kw)[0]
+        crowd = neighbours()[:10] + [record] + neighbours()[10:]
+        assert wide_reader.answer(crowd, **kw)[10] == alone
     finally:
-        reader.mixed_precision = "no"
+        wide_reader.mixed_precision = "no"
 
 
 def test_batches_hold_one_length_bucket():

@@ -228,8 +228,9 @@ def test_min_score_applies_to_every_kind_of_input(model_dir, tmp_path, predict_m
     assert code == 0, err
     with open(tmp_path / "out" / "predictions.json") as f:
         assert json.load(f) == {"q1": ""}
-    code, _, err = run_predict(predict_main, monkeypatch, capsys, *args, "--input", str(path), "--min_score", "2")
-    assert code == 2 and "a probability in [0, 1]" in err
+    with pytest.raises(SystemExit) as exit_:
+        run_predict(predict_main, monkeypatch, capsys, *args, "--input", str(path), "--min_score", "2")
+    assert exit_.value.code == 2 and "a probability in [0, 1]" in capsys.readouterr().err
 
 
 def test_predict_aligns_answers_to_words_unless_told_not_to(model_dir, predict_main, monkeypatch, capsys):

@@ -99,13 +99,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     kw = dict(top_k=args.top_k, n_best_size=args.n_best_size, align_to_words=args.align_to_words)
     try:
         if args.question is not None:
-            answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]
-            if not answers:
-                return fail("the context has no token left after the tokenizer's normalization (only whitespace "
-                            "or control characters?): nothing to answer from")
-            for a in above(answers, args.min_score) or [NO_ANSWER]:
-                print(json.dumps(a, ensure_ascii=False))
-            return 0
+            return answer_one(reader, args, kw)
         multi = load_passage_records(args.input)  # records with "contexts": one question over several passages
         if multi is not None:
             return answer_passages_file(reader, multi, out, args.min_score, kw)
@@ -127,6 +121,17 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
           + (f" ({len(report.skipped_ids)} unusable questions answered with \"\")" if report.skipped_ids else ""),
           file=sys.stderr)
+    return 0
+
+
+def answer_one(reader, args: argparse.Namespace, kw: dict) -> int:
+    """predict.py --question --context: one JSON line per answer ("" when none is above --min_score)."""
+    answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]
+    if not answers:
+        return fail("the context has no token left after the tokenizer's normalization (only whitespace "
+                    "or control characters?): nothing to answer from")
+    for a in above(answers, args.min_score) or [NO_ANSWER]:
+        print(json.dumps(a, ensure_ascii=False))
     return 0
 
 
