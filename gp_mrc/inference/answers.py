@@ -11,7 +11,8 @@ null_score_diff_threshold kept a more probable "" from being the answer) and aft
 
 Words (`align_to_words`, the default, as transformers' question-answering pipeline had it): a span that starts
 or ends inside a word is widened to the word's edges, so "158" of "1587" comes back as "1587"; answers that
-become the same span are merged (the first, higher-ranked one kept). Words are runs of letters, digits and
+become the same span are merged (the first, higher-ranked one kept), so fewer than top_k answers come back when
+fewer distinct words are left among the n-best (Reader's n_best_size: 20 by default). Words are runs of letters, digits and
 marks of scripts written with spaces; Chinese, Japanese and Thai characters are never joined, so those answers
 stay character spans.
 """
