@@ -1,6 +1,7 @@
 """Make the "gp_mrc" model type known to transformers' Auto classes as soon as both are imported, so that
-`import gp_mrc` then `AutoModel.from_pretrained(folder)` works in either import order, while `import gp_mrc`
-alone (the command-line parsers, the data modules) still imports neither torch nor transformers.
+`import gp_mrc` then `AutoModel.from_pretrained(folder)` or `AutoModelForQuestionAnswering.from_pretrained(folder)`
+works in either import order, while `import gp_mrc` alone (the command-line parsers, the data modules) still imports
+neither torch nor transformers.
 
 The registration itself lives in gp_mrc/models/modeling.py (it runs whenever that module is imported); this only
 imports that module right away if transformers is already loaded, or right after transformers loads. The same

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gp-mrc", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Extractive reading comprehension with a GlobalPointer span head.",
         epilog="commands:\n" + "\n".join(f"  {name:<9}{text}" for name, text in COMMANDS.items())
-        + "\n\n`gp-mrc COMMAND --help` lists a command's flags.")
+        + "\n\n`gp-mrc COMMAND --help` lists a command's flags; `gp-mrc --version` the version.")
     p.add_argument("command", choices=list(COMMANDS), metavar="COMMAND", help=" | ".join(COMMANDS))
     p.add_argument("args", nargs=argparse.REMAINDER, help="the command's flags")
     return p
@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     p = build_parser()
+    if argv and argv[0] in ("-V", "--version"):
+        from . import __version__
+
+        print(f"gp-mrc {__version__}")
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         p.print_help(sys.stdout if argv else sys.stderr)
         return 0 if argv else 2

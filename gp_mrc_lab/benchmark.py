@@ -124,7 +124,8 @@ def load_golds(validation_file: str, max_eval_samples: int | None) -> dict[str, 
     from gp_mrc.data.examples import load_examples
 
     return {ex["id"]: list(ex["answers"]["text"])
-            for ex in load_examples(validation_file, version_2=True, max_samples=max_eval_samples)}
+            for ex in load_examples(validation_file, version_2=True, max_samples=max_eval_samples,
+                                            require_answers=False)}
 
 
 def v2_diagnostics(run_dir: str, golds: dict[str, list[str]]) -> dict[str, float]:

@@ -7,6 +7,14 @@ and a count showing nothing was dropped (every request answered 200).
 Starts scripts/serve.py on a free loopback port (or uses --url), then, per level, runs N clients for --duration
 seconds, each sending its next question as soon as the previous answer arrives (closed loop), with questions from
 --data (SQuAD layout; the packaged sample dev set by default). Prints a Markdown table for BENCHMARKS.md.
+
+Mixed sizes (issue #24: one request must not hold everyone):
+
+    python scripts/load_test.py --mixed --untrained_default --clients 2 --duration 30 --output runs/load_mixed.json
+
+measures the small requests' latency (p50/p95) first alone, then while one client keeps sending a large request
+(--big_passages passages of --big_chars characters each, one after another). `--untrained_default` serves the
+packaged all-MiniLM-L6-v2 with an untrained GlobalPointer head (latency only: the answers mean nothing).
 """
 
 from __future__ import annotations
@@ -35,7 +43,86 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="a request slower than this counts as dropped")
     p.add_argument("--output", default=None, help="write the figures as JSON here")
     p.add_argument("--serve_args", default="", help="more flags for scripts/serve.py, e.g. '--max_wait_ms 5'")
+    m = p.add_argument_group("mixed sizes (--mixed): small requests alone, then beside a large one")
+    m.add_argument("--mixed", action="store_true")
+    m.add_argument("--big_passages", type=int, default=32)
+    m.add_argument("--big_chars", type=int, default=19_000)
+    where.add_argument("--untrained_default", action="store_true",
+                       help="serve the packaged all-MiniLM-L6-v2 with an untrained GlobalPointer head")
     return p
+
+
+def untrained_default_folder(out_dir: str) -> str:
+    """The packaged default encoder with a fresh GlobalPointer head, saved as a model folder (for latency)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from gp_mrc.defaults import default_encoder_path
+    from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering
+
+    torch.manual_seed(0)
+    encoder = default_encoder_path()
+    GlobalPointerForQuestionAnswering.from_encoder(encoder).save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(encoder).save_pretrained(out_dir)
+    return out_dir
+
+
+def big_request(questions: list[dict], passages: int, chars: int) -> dict:
+    """One question over `passages` passages of `chars` characters (the sample passages, repeated)."""
+    text = " ".join(dict.fromkeys(q["context"] for q in questions))
+    text = (text + " ") * (chars // max(1, len(text)) + 1)
+    return {"inputs": [{"question": questions[0]["question"], "context": text[:chars]} for _ in range(passages)]}
+
+
+def percentiles(lat: list[float]) -> dict:
+    lat = sorted(lat)
+    pick = (lambda q: round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 1)) if lat else (lambda q: None)
+    return {"n": len(lat), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "max_ms": pick(1.0)}
+
+
+async def small_latencies(client, url: str, questions: list[dict], clients: int, duration: float,
+                          statuses: dict) -> list[float]:
+    latencies: list[float] = []
+    stop_at = time.monotonic() + duration
+
+    async def one_client(n: int) -> None:
+        while time.monotonic() < stop_at:
+            t = time.perf_counter()
+            r = await client.post(url + "/", json={"inputs": questions[n % len(questions)]})
+            statuses[str(r.status_code)] = statuses.get(str(r.status_code), 0) + 1
+            if r.status_code == 200:
+                latencies.append(time.perf_counter() - t)
+            n += clients
+
+    await asyncio.gather(*(one_client(k) for k in range(clients)))
+    return latencies
+
+
+async def mixed(client, url: str, questions: list[dict], args: argparse.Namespace) -> dict:
+    """Small requests' latency alone, then while one large request runs (the client leaves it after --duration)."""
+    clients, statuses = args.clients[0], {}
+    alone = await small_latencies(client, url, questions, clients, args.duration, statuses)
+    big, big_s = big_request(questions, args.big_passages, args.big_chars), {}
+
+    async def big_client() -> None:
+        t = time.perf_counter()
+        r = await client.post(url + "/", json=big, timeout=None)
+        statuses["big " + str(r.status_code)] = 1
+        big_s["latency_s"] = round(time.perf_counter() - t, 2)
+
+    task = asyncio.create_task(big_client())
+    await asyncio.sleep(1.0)  # the large request is in the model before the small ones are timed
+    started = time.perf_counter()
+    beside = await small_latencies(client, url, questions, clients, args.duration, statuses)
+    if not task.done():  # measured enough: the client leaves, and the server drops what is left of it
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        big_s["unfinished_after_s"] = round(time.perf_counter() - started + 1.0, 1)
+    lanes = (await client.get(url + "/health")).json()["batching"]["lanes"]
+    return {"small_clients": clients, "alone": percentiles(alone), "beside_big": percentiles(beside),
+            "big_request": {"passages": args.big_passages, "chars": args.big_chars, **big_s,
+                            "passages_answered": lanes["large"]["questions"]},
+            "statuses": statuses}
 
 
 def load_questions(path: str) -> list[dict]:
@@ -84,6 +171,7 @@ async def level(client, url: str, questions: list[dict], clients: int, duration:
 
 
 async def measure(args: argparse.Namespace, url: str) -> list[dict]:
+    """The levels (or, with --mixed, one row: small requests alone and beside a large one)."""
     import httpx
 
     questions = load_questions(args.data)
@@ -93,6 +181,8 @@ async def measure(args: argparse.Namespace, url: str) -> list[dict]:
         print(f"model {health['model']} ({health['architecture']}), batching {health['batching']}", file=sys.stderr)
         for q in questions[:args.warmup]:
             (await client.post(url + "/", json={"inputs": q})).raise_for_status()
+        if args.mixed:
+            return [await mixed(client, url, questions, args)]
         rows = []
         for n in args.clients:
             rows.append(await level(client, url, questions, n, args.duration, args.top_k))
@@ -100,18 +190,45 @@ async def measure(args: argparse.Namespace, url: str) -> list[dict]:
         return rows
 
 
+def serve_and_measure(args: argparse.Namespace) -> list[dict]:
+    if args.url:
+        return asyncio.run(measure(args, args.url))
+    from gp_mrc.serving.launch import served
+
+    if not args.untrained_default:
+        with served(args.model, args.serve_args.split()) as url:
+            return asyncio.run(measure(args, url))
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="gp_mrc_untrained_") as folder:
+        with served(untrained_default_folder(folder), args.serve_args.split()) as url:
+            return asyncio.run(measure(args, url))
+
+
+def print_mixed(row: dict) -> None:
+    print("| small requests | clients | p50 latency (ms) | p95 latency (ms) | max (ms) | answered |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, key in (("alone", "alone"), ("beside the large request", "beside_big")):
+        r = row[key]
+        print(f"| {name} | {row['small_clients']} | {r['p50_ms']} | {r['p95_ms']} | {r['max_ms']} | {r['n']} |")
+    big = row["big_request"]
+    print(f"\nlarge request: {big['passages']} passages x {big['chars']} characters: {big}; statuses {row['statuses']}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if min(args.clients) < 1 or args.duration <= 0:
         print("error: --clients must be >= 1 and --duration > 0", file=sys.stderr)
         return 2
-    if args.url:
-        rows = asyncio.run(measure(args, args.url))
-    else:
-        from gp_mrc.serving.launch import served
-
-        with served(args.model, args.serve_args.split()) as url:
-            rows = asyncio.run(measure(args, url))
+    rows = serve_and_measure(args)
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w", encoding="utf-8") as f:
+            json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "args": vars(args), "levels": rows},
+                      f, indent=1)
+    if args.mixed:
+        print_mixed(rows[0])
+        return 0 if set(rows[0]["statuses"]) <= {"200", "big 200"} else 1  # an unfinished large one is no error
     print("| concurrent clients | requests | answered 200 | other | throughput (req/s) | p50 latency (ms) "
           "| p99 latency (ms) | questions per model call |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -119,10 +236,4 @@ def main(argv: list[str] | None = None) -> int:
         other = r["sent"] - r["ok"]
         print(f"| {r['clients']} | {r['sent']} | {r['ok']} | {other} | {r['throughput_rps']} | {r['p50_ms']} "
               f"| {r['p99_ms']} | {r['mean_batch']} |")
-    if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        with open(args.output, "w", encoding="utf-8") as f:
-            json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "args": vars(args), "levels": rows},
-                      f, indent=1)
     return 0 if all(r["ok"] == r["sent"] for r in rows) else 1
-

@@ -12,6 +12,7 @@ study continues in the next session on any machine; `report` rebuilds every tabl
     python scripts/study.py run --study squad_v1_4k --variants start_end gp_ml gp_ml__f1 --seeds 42 43 44
     python scripts/study.py collect --study squad_v1_4k      # result files from finished run folders
     python scripts/study.py report                            # markdown tables (also: benchmark.py --report)
+    python scripts/study.py reward_share                      # the reward's share pooled over every study
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from .commands import command, run_dir
 from .paths import ROOT
 from .plots import plot
 from .report import compact, report
+from .reward_share import reward_share_table
 from .results import collect_one
 from .running import run
 from .studies import STUDIES, VARIANTS
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("action", choices=["run", "collect", "report", "compact", "commands", "plot"])
+    p.add_argument("action", choices=["run", "collect", "report", "compact", "commands", "plot", "reward_share"])
     p.add_argument("--study", default="squad_v1_4k", choices=list(STUDIES))
     p.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS))
     p.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
@@ -39,6 +41,8 @@ def main() -> None:
     variants = args.variants or list(VARIANTS)
     if args.action == "report":
         print(report(None if args.variants is None and "--study" not in sys.argv else args.study))
+    elif args.action == "reward_share":
+        print(reward_share_table())
     elif args.action == "compact":
         print(compact(args.study))
     elif args.action == "plot":

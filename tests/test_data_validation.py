@@ -170,7 +170,9 @@ def test_answer_start_off_by_a_few_characters_or_negative_is_repaired(tmp_path, 
         ds = load_examples(path)
     assert [a["answer_start"] for a in ds["answers"]] == [[21], [21], [21]]
     assert all(CTX[s:s + len(t)] == t for a in ds["answers"] for t, s in zip(a["text"], a["answer_start"]))
-    assert any("repaired 2 answer offsets" in m and "id 'b'" in m and "id 'c'" in m for m in messages(caplog))
+    # a stated offset that is wrong is repaired; a negative one is no offset: the answer is located by search
+    assert any("repaired 1 answer offsets" in m and "id 'b'" in m for m in messages(caplog))
+    assert any("located 1 answers without an offset" in m for m in messages(caplog))
 
 
 def test_repair_picks_the_occurrence_nearest_the_stated_start():
@@ -184,8 +186,16 @@ LONG_CTX = CTX + " the river was long and cold ." * 5  # "1811" is more than 100
 
 
 @pytest.mark.parametrize("answers", [
-    {"text": ["1811"], "answer_start": [10 ** 6]},  # out of range: searched near the passage end, not there
-    {"text": ["1811"], "answer_start": [140]},  # in range, but more than 100 characters from the text
+    {"text": ["1811"], "answer_start": [10 ** 6]},  # out of range: the occurrence nearest the passage end
+    {"text": ["1811"], "answer_start": [140]},  # in range, more than 100 characters from the text
+])
+def test_a_wrong_offset_far_from_the_text_is_repaired_anywhere_in_the_passage(tmp_path, answers):
+    """Before, only ±100 characters around the stated offset were searched and these answers were dropped."""
+    ds = load_examples(write_jsonl(tmp_path / "d.jsonl", [rec("b", context=LONG_CTX, answers=answers)]))
+    assert ds[0]["answers"] == {"text": ["1811"], "answer_start": [21]}
+
+
+@pytest.mark.parametrize("answers", [
     {"text": ["the emperor"], "answer_start": [4]},  # text not in the passage
     {"text": [""], "answer_start": [0]},  # empty answer text
 ])
@@ -195,7 +205,10 @@ def test_answer_not_found_is_dropped_and_counted(tmp_path, caplog, answers):
         train = load_examples(path)  # training: the question has no answer left, so it goes
         evaluation = load_examples(path, require_answers=False)  # evaluation: it stays (and counts as missed)
     assert train["id"] == ["a"]
-    assert evaluation["id"] == ["a", "b"] and evaluation[1]["answers"] == {"text": [], "answer_start": []}
+    assert evaluation["id"] == ["a", "b"]
+    # evaluation keeps a gold text that is not in the passage (start -1): the official scorers compare texts
+    kept = {"text": ["the emperor"], "answer_start": [-1]} if answers["text"][0] else {"text": [], "answer_start": []}
+    assert evaluation[1]["answers"] == kept
     assert any("dropped 1 answers not found in their passage, dropped 1 questions left with no answer" in m
                and "line 2 (id 'b')" in m for m in messages(caplog))
 

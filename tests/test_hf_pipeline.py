@@ -147,3 +147,18 @@ def test_import_gp_mrc_stays_light_and_registers_in_either_order(folders):
                              env=env, timeout=900)
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.split("\n")[:len(expected)] == expected
+
+
+def test_pipeline_align_to_words_and_a_generator_of_records(folders):
+    pipe = make_pipeline(folders["globalpointer"])
+    context = "cordale was founded in 1587 by wool traders and in 1611 it burnt ."
+    words = pipe(question=Q1, context=context, top_k=20)
+    pieces = pipe(question=Q1, context=context, top_k=20, align_to_words=False)
+    assert words != pieces  # no longer silently ignored
+    assert all(context[a["start"] - 1:a["start"]] in ("", " ") and context[a["end"]:a["end"] + 1] in ("", " ")
+               for a in words)
+    assert any(context[a["end"]:a["end"] + 1].isdigit() or context[a["start"] - 1:a["start"]].isdigit()
+               for a in pieces)
+    records = [{"question": Q1, "context": C1}, {"question": Q2, "context": C2}]
+    assert pipe(r for r in records) == pipe(records)
+    assert pipe(r for r in records[:1]) == [pipe(records[0])]

@@ -105,3 +105,11 @@ def test_predict_py_ranks_a_record_with_contexts(reader, tiny_tokenizer, tmp_pat
     out = subprocess.run(cmd[:5] + [str(bad)], capture_output=True, text=True, env=env, timeout=900)
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "line 1 (id 'z'): contexts must be a non-empty list" in out.stderr
+
+
+def test_no_answer_probability_is_haystacks_product():
+    from gp_mrc.inference.passages import no_answer_probability
+
+    assert no_answer_probability([]) == 1.0
+    assert no_answer_probability([a("x", 0.5, 0, 0), a("y", 0.2, 1, 0)]) == pytest.approx(0.5 * 0.8)
+    assert no_answer_probability([a("x", 1.0, 0, 0)]) == 0.0

@@ -200,3 +200,50 @@ def test_the_process_exits_2_without_traceback(model_dir, tmp_path):
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.strip().splitlines() == [r.stderr.strip()]  # exactly one line
     assert_one_error_line(r.stderr, "missing model.safetensors")
+
+
+def test_predict_never_writes_over_its_input(model_dir, tmp_path, predict_main, monkeypatch, capsys):
+    """--input X/predictions.json without --output_dir: the output would be the input itself."""
+    for name in ("predictions.json", "nbest_predictions.json"):
+        path = tmp_path / name
+        text = json.dumps([{"id": "q1", "question": "when was the king born?", "context": CTX}])
+        path.write_text(text)
+        code, out, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--input", str(path))
+        assert code == 2 and out == "" and path.read_text() == text
+        assert_one_error_line(err, name, "would replace the input file", "--output_dir")
+
+
+def test_min_score_applies_to_every_kind_of_input(model_dir, tmp_path, predict_main, monkeypatch, capsys):
+    """A random model is never sure: at --min_score 1 nothing is left, so every answer is ""."""
+    args = ("--model", model_dir, "--top_k", "3")
+    code, out, _ = run_predict(predict_main, monkeypatch, capsys, *args, "--question", "when?", "--context", CTX)
+    assert code == 0 and len(out.splitlines()) == 3 and all(json.loads(x)["answer"] for x in out.splitlines())
+    code, out, _ = run_predict(predict_main, monkeypatch, capsys, *args, "--question", "when?", "--context", CTX,
+                               "--min_score", "1")
+    assert code == 0 and [json.loads(x)["answer"] for x in out.splitlines()] == [""]
+    path = tmp_path / "questions.jsonl"
+    path.write_text(json.dumps({"id": "q1", "question": "when was the king born?", "context": CTX}) + "\n")
+    code, _, err = run_predict(predict_main, monkeypatch, capsys, *args, "--input", str(path), "--min_score", "1",
+                               "--output_dir", str(tmp_path / "out"))
+    assert code == 0, err
+    with open(tmp_path / "out" / "predictions.json") as f:
+        assert json.load(f) == {"q1": ""}
+    with pytest.raises(SystemExit) as exit_:
+        run_predict(predict_main, monkeypatch, capsys, *args, "--input", str(path), "--min_score", "2")
+    assert exit_.value.code == 2 and "a probability in [0, 1]" in capsys.readouterr().err
+
+
+def test_predict_aligns_answers_to_words_unless_told_not_to(model_dir, predict_main, monkeypatch, capsys):
+    context = "cordale was founded in 1587 by wool traders and in 1611 it burnt ."
+    args = ("--model", model_dir, "--question", "when was it founded?", "--context", context, "--top_k", "20")
+    spans = {}
+    for flag in ("--align_to_words", "--no_align_to_words"):
+        code, out, err = run_predict(predict_main, monkeypatch, capsys, *args, flag)
+        assert code == 0, err
+        spans[flag] = [(a["start"], a["end"]) for a in map(json.loads, out.splitlines())]
+    cuts = [(s, e) for s, e in spans["--no_align_to_words"]
+            if (s > 0 and context[s - 1].isalnum() and context[s].isalnum())
+            or (e < len(context) and context[e].isalnum() and context[e - 1].isalnum())]
+    assert cuts  # the tiny tokenizer cuts numbers into digits
+    assert not set(cuts) & set(spans["--align_to_words"])
+    assert all(context[s - 1:s] in ("", " ") and context[e:e + 1] in ("", " ") for s, e in spans["--align_to_words"])

@@ -29,6 +29,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CONTEXT = "the river is long . the city was founded in 1875 by the first king . the queen was born in 1861 ."
 QUESTION = "who founded the city?"
+# characters beyond U+FFFF (two UTF-16 units each in the page's JavaScript, one code point in Python) and Chinese
+ASTRAL = "🎉🎉🎉🎉 Party! 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 "
+CHINESE = " 这个城市是国王建立的 。"
 
 
 def require_browser():
@@ -72,49 +75,96 @@ def server(tiny_tokenizer):
     thread.join(timeout=10)
 
 
+def check_passage(page, box, context, answers, best):
+    """The passage box shows `context` whole, outlines `best` (or nothing) and shades each character by the summed
+    probability of `answers` covering it; offsets count code points, as Python's str does."""
+    marks = page.locator(f"{box} mark.answer")
+    if best is None:
+        assert marks.count() == 0
+    else:
+        assert marks.count() == 1 and marks.inner_text() == best["answer"] == context[best["start"]:best["end"]]
+    assert page.inner_text(box) == context  # the passage is shown whole, nothing lost or added
+    shades = page.evaluate(f"""() => [...document.querySelectorAll('{box} span')].map(s =>
+        [s.textContent, parseFloat(s.dataset.heat), s.style.background !== ''])""")
+    heat = [0.0] * len(context)
+    for a in answers:
+        for i in range(a["start"], a["end"]):
+            heat[i] += a["score"]
+    at = 0
+    for text, shade, shaded in shades:
+        assert context[at:at + len(text)] == text
+        assert shade == pytest.approx(heat[at], abs=1e-3) and shaded == (heat[at] > 0), text
+        at += len(text)
+    assert at == len(context)
+
+
+def ask_on_page(page, server, context, question, many=False):
+    page.goto(server + "/")
+    page.wait_for_function("document.getElementById('model-line').textContent.includes('globalpointer')")
+    page.fill("#context", context)
+    if many:
+        page.check("#many")
+    page.type("#question", question)  # typed key by key, as a person would
+    page.click("#submit")
+    page.wait_for_selector("#result:not([hidden])", timeout=30_000)
+    assert page.inner_text("#error") == ""
+
+
+def table(page):
+    rows = page.locator("#alternatives tbody tr")
+    return [[rows.nth(k).locator("td").nth(n).inner_text() for n in range(5)] for k in range(rows.count())]
+
+
 @pytest.mark.slow
-def test_the_page_highlights_the_answer_the_api_gives(server):
+@pytest.mark.parametrize("context", [CONTEXT, ASTRAL + CONTEXT + CHINESE], ids=["ascii", "emoji_and_chinese"])
+def test_the_page_highlights_the_answer_the_api_gives(server, context):
     sync_playwright = require_browser()
-    api = httpx.post(server + "/", json={"inputs": {"question": QUESTION, "context": CONTEXT},
+    api = httpx.post(server + "/", json={"inputs": {"question": QUESTION, "context": context},
                                          "parameters": {"top_k": 20}}, timeout=30).json()
     best = api[0]
-    assert best["answer"] and CONTEXT[best["start"]:best["end"]] == best["answer"]
+    assert best["answer"] and context[best["start"]:best["end"]] == best["answer"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
-            page.goto(server + "/")
-            page.wait_for_function("document.getElementById('model-line').textContent.includes('globalpointer')")
-            page.fill("#context", CONTEXT)
-            page.type("#question", QUESTION)  # typed key by key, as a person would
-            page.click("#submit")
-            page.wait_for_selector("#result:not([hidden])", timeout=30_000)
-            assert page.inner_text("#error") == ""
-            marks = page.locator("#passage mark.answer")
-            assert marks.count() == 1 and marks.inner_text() == best["answer"]
+            ask_on_page(page, server, context, QUESTION)
             assert page.inner_text("#answer") == best["answer"]
             assert page.inner_text("#probability") == f"{best['score']:.3f}"
-            assert page.inner_text("#passage") == CONTEXT  # the passage is shown whole, nothing lost or added
-            rows = page.locator("#alternatives tbody tr")
-            assert rows.count() == 5  # the default number of alternatives
-            assert [rows.nth(k).locator("td").nth(1).inner_text() for k in range(5)] == [a["answer"] for a in api[:5]]
-            # the heat map: each character's shade is the summed probability of the n-best spans covering it
-            shades = page.evaluate("""() => [...document.querySelectorAll('#passage span')].map(s =>
-                [s.textContent, parseFloat(s.dataset.heat), s.style.background !== ''])""")
-            heat = [0.0] * len(CONTEXT)
-            for a in api:
-                for i in range(a["start"], a["end"]):
-                    heat[i] += a["score"]
-            at = 0
-            for text, shade, shaded in shades:
-                assert shade == pytest.approx(heat[at], abs=1e-3) and shaded == (heat[at] > 0), text
-                at += len(text)
-            assert at == len(CONTEXT)
+            check_passage(page, ".passage", context, api, best)
+            # the default 5 alternatives, in the order the server ranked them
+            assert [row[1] for row in table(page)] == [a["answer"] for a in api[:5]]
+            assert [row[4] for row in table(page)] == [f"{a['start']}–{a['end']}" for a in api[:5]]
             # a bad request shows the server's message on the page
             page.fill("#question", "")
             page.click("#submit")
             page.wait_for_function("document.getElementById('error').textContent !== ''")
             assert page.inner_text("#error") == "inputs.question is empty"
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_the_page_answers_over_several_passages(server):
+    sync_playwright = require_browser()
+    passages = [CONTEXT, ASTRAL + "the king was born in 1811 .", CHINESE.strip()]
+    api = httpx.post(server + "/", json={"inputs": {"question": QUESTION, "contexts": passages},
+                                         "parameters": {"top_k": 20}}, timeout=30).json()
+    assert api["answers"]
+    best = api["answers"][0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            ask_on_page(page, server, "\n\n".join(passages) + "\n", QUESTION, many=True)
+            assert page.inner_text("#answer") == best["answer"]
+            assert page.inner_text("#no-answer") == f"{api['no_answer']:.3f}"
+            assert page.locator(".passage").count() == len(passages)
+            for n, text in enumerate(passages):
+                mine = [a for a in api["answers"] if a["passage"] == n]
+                check_passage(page, f'.passage[data-passage="{n}"]', text, mine,
+                              best if best["passage"] == n else None)
+            assert [(row[1], row[3]) for row in table(page)] == [(a["answer"], str(a["passage"] + 1))
+                                                                 for a in api["answers"][:5]]
         finally:
             browser.close()
 

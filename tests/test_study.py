@@ -56,3 +56,24 @@ def test_a_study_that_starts_from_another_points_every_run_at_its_own_variant_th
         commands.run_dir("squad_v2_4k_from_v1", "gp_sm_ad0", 43), "checkpoints", "step_156"), paths.ROOT)
     assert flag(reader, "--model_name_or_path").endswith(os.path.join("squad_v1_4k", "start_end_ad0-seed43"))
     assert "--model_name_or_path" not in commands.command("squad_v2_4k", "start_end_ad0", 43)
+
+
+def _result(study: str, variant: str, seed: int, f1_argmax: float, f1_ef1: float, parent: str | None = None) -> dict:
+    return {"study": study, "variant": variant, "seed": seed, "parent": parent,
+            "decoding": {"argmax": {"f1": f1_argmax}, "expected_f1@1": {"f1": f1_ef1}}}
+
+
+def test_reward_share_pairs_each_branch_with_its_own_trunk_and_seed_and_pools_them():
+    from gp_mrc_lab.reward_share import pooled, reward_pairs, reward_share_table
+
+    results = [_result("a", "gp", 1, 60.0, 61.0), _result("a", "gp__f1_added", 1, 60.5, 61.2, parent="gp"),
+               _result("a", "gp", 2, 59.0, 60.0), _result("a", "gp__f1_added", 2, 58.8, 60.4, parent="gp"),
+               _result("b", "gp__f1_added", 1, 70.0, 71.0, parent="gp"),  # its trunk is in another study: no pair
+               _result("a", "start_end", 1, 55.0, 55.0)]
+    pairs = reward_pairs(results)
+    assert [(b["seed"], t["seed"], t["variant"]) for b, t in pairs] == [(1, 1, "gp"), (2, 2, "gp")]
+    mean, se, positive = pooled([0.2, 0.4])
+    assert (round(mean, 6), round(se, 6), positive) == (0.3, 0.1, 2)
+    table = reward_share_table(results)
+    assert "Pooled, expected_f1@1: **+0.30 F1**, standard error 0.10; positive in 2 of 2 pairs (1 studies)" in table
+    assert "Pooled, argmax: **+0.15 F1**, standard error 0.35; positive in 1 of 2 pairs" in table

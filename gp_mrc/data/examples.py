@@ -10,14 +10,13 @@ Accepted inputs, all turned into one flat `datasets.Dataset` with the columns
 Bad records never surface as a traceback from deep inside: structural problems (not JSON, not UTF-8,
 no `data` list, a missing or mistyped field, a duplicate id, ...) raise `DataError` naming the file and
 the record (its JSONL line, its place in the SQuAD tree, its id); records that are well formed but
-unusable (an empty question or passage) are skipped, and repairable ones (an `answer_start` that is off
-by a few characters) are fixed — both counted in one warning that names a few of them.
-docs/bad_inputs.md lists every case.
+unusable (an empty question or passage) are skipped; answer offsets that are -1, missing or wrong are found
+by searching the passage (gp_mrc/data/answer_search.py) — all counted in one warning naming a few records.
+For evaluation every gold text is kept, even one not in its passage (start -1). docs/bad_inputs.md lists all.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import unicodedata
@@ -27,12 +26,10 @@ from typing import Any, Iterable
 import datasets
 
 from ..errors import DataError
-from .json_files import JsonlRecords, parse_json_or_jsonl, read_text
+from .answer_search import ABSENT, LOCATED, REPAIRED, locate_answers
+from .json_files import parse_json_or_jsonl, read_text
 
 logger = logging.getLogger(__name__)
-
-# How far (in characters) an answer may be from its stated `answer_start` and still be repaired.
-REPAIR_RADIUS = 100
 
 COLUMNS = ("id", "title", "context", "question", "answers", "is_impossible")
 
@@ -41,8 +38,10 @@ COLUMNS = ("id", "title", "context", "question", "answers", "is_impossible")
 class LoadReport:
     """What validation changed, so one summary warning can be logged instead of thousands of lines."""
 
-    repaired_answers: int = 0
+    located_answers: int = 0  # no offset (-1, missing): found by searching the passage
+    repaired_answers: int = 0  # a wrong offset moved to the nearest occurrence
     dropped_answers: int = 0
+    unplaced_answers: int = 0  # evaluation: texts not in the passage, kept (start -1) for scoring only
     dropped_questions: int = 0
     skipped_empty: int = 0  # questions with an empty question or passage
     examples: list[str] = field(default_factory=list)  # a few record ids, for the message
@@ -136,19 +135,29 @@ def _flat_records(path: str, records: list) -> Iterable[tuple[str, dict]]:
         }
 
 
-def _repair_start(context: str, text: str, start: Any) -> int | None:
-    """The exact start of `text` in `context`: as given, else the nearest occurrence within REPAIR_RADIUS."""
-    if isinstance(start, int) and 0 <= start and context[start:start + len(text)] == text:
-        return start
-    hint = min(start, len(context)) if isinstance(start, int) and start >= 0 else 0  # out of range: from the end
-    lo = max(0, hint - REPAIR_RADIUS)
-    best = None
-    pos = context.find(text, lo)
-    while pos != -1 and pos <= hint + REPAIR_RADIUS:
-        if best is None or abs(pos - hint) < abs(best - hint):
-            best = pos
-        pos = context.find(text, pos + 1)
-    return best
+def _checked_answers(where: str, context: str, answers: dict, report: LoadReport,
+                     keep_unplaced: bool) -> tuple[list[str], list[int]]:
+    """The answers with their start in the passage (see answer_search for the rules), counted in `report`.
+    A text not in the passage is dropped, or with `keep_unplaced` kept at start -1: the official scorers
+    compare texts, so evaluation scores against every gold text, free-form ones included."""
+    texts, kept_t, kept_s = answers["text"], [], []
+    for text, (start, how) in zip(texts, locate_answers(context, texts, answers["answer_start"])):
+        if how == LOCATED:
+            report.located_answers += 1
+        elif how == REPAIRED:
+            report.repaired_answers += 1
+            report.note(where)
+        elif how == ABSENT:
+            if not keep_unplaced or not isinstance(text, str) or not text.strip():
+                report.dropped_answers += 1
+                report.note(where)
+                continue
+            report.unplaced_answers += 1
+            report.note(where)
+            start = -1
+        kept_t.append(text)
+        kept_s.append(start)
+    return kept_t, kept_s
 
 
 def validate_record(where: str, r: dict, version_2: bool, report: LoadReport, require_answers: bool) -> dict | None:
@@ -168,30 +177,14 @@ def validate_record(where: str, r: dict, version_2: bool, report: LoadReport, re
             report.skip(r["id"], where, f"empty {key}" if not r[key].strip()
                         else f"{key} has only control/format characters")
             return None
-    texts, starts = r["answers"]["text"], r["answers"]["answer_start"]
+    texts = r["answers"]["text"]
     impossible = bool(r["is_impossible"]) if r["is_impossible"] is not None else (len(texts) == 0 and version_2)
     if impossible and not version_2:
         raise DataError(f"{where}: the question is unanswerable (is_impossible) but SQuAD v2 mode is off; "
                         "pass --version_2_with_negative to train/evaluate with unanswerable questions")
     kept_t, kept_s = [], []
     if not impossible:
-        if len(starts) != len(texts):
-            starts = list(starts) + [None] * (len(texts) - len(starts))
-        for text, start in zip(texts, starts):
-            if not isinstance(text, str) or not text:
-                report.dropped_answers += 1
-                report.note(where)
-                continue
-            fixed = _repair_start(r["context"], text, start)
-            if fixed is None:
-                report.dropped_answers += 1
-                report.note(where)
-                continue
-            if fixed != start:
-                report.repaired_answers += 1
-                report.note(where)
-            kept_t.append(text)
-            kept_s.append(fixed)
+        kept_t, kept_s = _checked_answers(where, r["context"], r["answers"], report, not require_answers)
         if not kept_t and require_answers:
             report.dropped_questions += 1
             return None
@@ -267,11 +260,7 @@ def build_examples(
     if version_2 and not any(r["is_impossible"] for r in rows):
         logger.warning("%s: SQuAD v2 mode is on but the file has no unanswerable questions "
                        "(a v1 file?); the null answer will only be learnt from windows without the answer", source)
-    if report.repaired_answers or report.dropped_answers or report.dropped_questions or report.skipped_empty:
-        logger.warning("%s: repaired %d answer offsets, dropped %d answers not found in their passage, "
-                       "dropped %d questions left with no answer, skipped %d questions with an empty question "
-                       "or passage (e.g. %s)", source, report.repaired_answers, report.dropped_answers,
-                       report.dropped_questions, report.skipped_empty, "; ".join(report.examples))
+    _log_report(source, report)
     features = datasets.Features({
         "id": datasets.Value("string"),
         "title": datasets.Value("string"),
@@ -282,6 +271,21 @@ def build_examples(
         "is_impossible": datasets.Value("bool"),
     })
     return datasets.Dataset.from_list([{k: r[k] for k in COLUMNS} for r in rows], features=features)
+
+
+def _log_report(source: str, report: LoadReport) -> None:
+    """One warning for everything loading changed (nothing when the file was used as it is)."""
+    if report.located_answers:  # normal for published files (DuReader-robust dev gives -1 everywhere): say so once
+        logger.warning("%s: located %d answers without an offset (answer_start -1 or missing) by searching their "
+                       "passage", source, report.located_answers)
+    if report.repaired_answers or report.dropped_answers or report.dropped_questions or report.skipped_empty \
+            or report.unplaced_answers:
+        kept = (f", kept {report.unplaced_answers} gold texts not found in their passage for scoring only"
+                if report.unplaced_answers else "")
+        logger.warning("%s: repaired %d answer offsets, dropped %d answers not found in their passage, "
+                       "dropped %d questions left with no answer%s, skipped %d questions with an empty question "
+                       "or passage (e.g. %s)", source, report.repaired_answers, report.dropped_answers,
+                       report.dropped_questions, kept, report.skipped_empty, "; ".join(report.examples))
 
 
 def detect_language(examples: datasets.Dataset, sample: int = 200) -> str:

@@ -114,6 +114,8 @@ def _tokenize_batch(batch: dict, indices: list[int], tokenizer: Any, max_seq_len
         if not batch["is_impossible"][ex]:
             answers = batch["answers"][ex]
             for text, a_start in zip(answers["text"], answers["answer_start"]):
+                if a_start < 0:  # a gold text kept for scoring only: it is not in the passage
+                    continue
                 span = char_to_token_span(offs, a_start, a_start + len(text))
                 if span is not None and span not in zip(starts, ends):
                     starts.append(span[0])
@@ -159,14 +161,20 @@ def prepare_features(
                          f"{type(tokenizer).__name__} is a slow one — load it with use_fast=True")
     check_windows(max_seq_length, doc_stride)
     max_query_length = min(max_query_length, query_room(max_seq_length, doc_stride))
+    kwargs = dict(tokenizer=tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride,
+                  max_query_length=max_query_length)
+    if not progress and num_proc is None:
+        # no datasets.map: its bar is switched by a process-wide flag that a concurrent caller (the service's
+        # threads) may turn back on mid-call
+        features = datasets.Dataset.from_dict(_tokenize_batch(examples[:], list(range(len(examples))), **kwargs))
+        return features.add_column("feature_index", list(range(len(features))))
     with _progress_bars(progress):
         features = examples.map(
             _tokenize_batch,
             batched=True,
             with_indices=True,
             remove_columns=examples.column_names,
-            fn_kwargs=dict(tokenizer=tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride,
-                           max_query_length=max_query_length),
+            fn_kwargs=kwargs,
             num_proc=num_proc,
             desc=desc,
         )

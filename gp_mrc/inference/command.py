@@ -6,8 +6,11 @@ SQuAD-fine-tuned BERT.
     python scripts/predict.py --model runs/gp_mrc --input questions.jsonl --output_dir preds/
 
 A JSON/JSONL record may carry "contexts": [passage, ...] instead of "context": its answers are ranked across
-the passages (each with its "passage" index; near-duplicates merged; --min_score drops the improbable ones,
-"" when none is left; see gp_mrc/inference/passages.py).
+the passages (each with its "passage" index; near-duplicates merged; see gp_mrc/inference/passages.py).
+--min_score drops answers of lower probability everywhere ("" when none is left). Answers are whole words
+(--no_align_to_words: the model's token spans as they are) in the order of gp_mrc/inference/answers.py: by
+probability, or by expected F1 under --decoding expected_f1 (each answer then carries its "expected_f1").
+predictions.json goes next to the input file unless --output_dir says otherwise; it never replaces the input.
 
 Windows, answer length, decoding and the no-answer rule are the folder's inference settings (those the model
 was trained and evaluated with; transformers' pipeline defaults for a folder without them) unless given here.
@@ -24,7 +27,7 @@ import json
 import os
 import sys
 
-from gp_mrc.argtypes import Parser, check_output_dir, finite_float, positive_float, positive_int
+from gp_mrc.argtypes import Parser, check_output_dir, finite_float, positive_float, positive_int, probability
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -45,8 +48,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "costs < 0.5 F1 (nowhere yet: BENCHMARKS.md \"CPU int8\")")
     p.add_argument("--backend", default=None, choices=["torch", "onnxruntime"],
                    help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)")
-    p.add_argument("--min_score", type=float, default=0.0,
-                   help="records with \"contexts\": drop answers of lower probability (none left: \"\")")
+    p.add_argument("--min_score", type=probability, default=0.0,
+                   help="drop answers of lower probability (none left: the answer \"\")")
+    p.add_argument("--align_to_words", dest="align_to_words", action="store_true", default=True,
+                   help="widen answers to whole words (the default)")
+    p.add_argument("--no_align_to_words", dest="align_to_words", action="store_false",
+                   help="answer with the model's token spans as they are (e.g. \"158\" of \"1587\")")
     s = p.add_argument_group("inference settings (default: the model folder's)")
     s.add_argument("--max_seq_length", type=positive_int, default=None)
     s.add_argument("--doc_stride", type=positive_int, default=None)
@@ -68,10 +75,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         p.error("--question and --context go together")
     if (args.input is None) == (args.question is None):
         p.error("give either --question and --context, or --input FILE")
+    if args.input is not None and os.path.isdir(args.input):
+        return fail(f"{args.input}: is a directory; give a JSON or JSONL file")
     if args.input is not None and not os.path.isfile(args.input):
         return fail(f"{args.input}: no such input file")
     out = None if args.input is None else args.output_dir or os.path.dirname(os.path.abspath(args.input))
     if out is not None:
+        clash = input_clash(args.input, out)
+        if clash:
+            return fail(f"{args.input}: writing {clash} there would replace the input file; "
+                        "give --output_dir another folder")
         check_output_dir(out)  # before the model loads: a file in the way is one line, not a traceback at the end
     # torch, transformers and datasets load only now: --help and argument errors come back at once
     from gp_mrc.data.examples import DataError, LoadReport, load_examples
@@ -87,16 +100,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return fail(str(e))
     print("inference settings: " + " ".join(f"{k}={v}" for k, v in reader.settings.to_dict().items()),
           file=sys.stderr)
-    kw = dict(top_k=args.top_k, n_best_size=args.n_best_size)
+    kw = dict(top_k=args.top_k, n_best_size=args.n_best_size, align_to_words=args.align_to_words)
     try:
         if args.question is not None:
-            answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]
-            if not answers:
-                return fail("the context has no token left after the tokenizer's normalization (only whitespace "
-                            "or control characters?): nothing to answer from")
-            for a in answers:
-                print(json.dumps(a, ensure_ascii=False))
-            return 0
+            return answer_one(reader, args, kw)
         multi = load_passage_records(args.input)  # records with "contexts": one question over several passages
         if multi is not None:
             return answer_passages_file(reader, multi, out, args.min_score, kw)
@@ -109,6 +116,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     if not any(answers):
         return fail(f"{args.input}: no passage has any token left after the tokenizer's normalization; "
                     "nothing to answer from")
+    answers = [above(a, args.min_score) for a in answers]
     predictions = {r["id"]: (a[0]["answer"] if a else "") for r, a in zip(records, answers)}
     nbest = {r["id"]: a for r, a in zip(records, answers)}
     for skipped in report.skipped_ids:  # every input id gets a prediction, "" for the unusable ones
@@ -117,6 +125,17 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
           + (f" ({len(report.skipped_ids)} unusable questions answered with \"\")" if report.skipped_ids else ""),
           file=sys.stderr)
+    return 0
+
+
+def answer_one(reader, args: argparse.Namespace, kw: dict) -> int:
+    """predict.py --question --context: one JSON line per answer ("" when none is above --min_score)."""
+    answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]
+    if not answers:
+        return fail("the context has no token left after the tokenizer's normalization (only whitespace "
+                    "or control characters?): nothing to answer from")
+    for a in above(answers, args.min_score) or [NO_ANSWER]:
+        print(json.dumps(a, ensure_ascii=False))
     return 0
 
 
@@ -129,6 +148,24 @@ def answer_passages_file(reader, records: list[dict], out: str, min_score: float
     write_predictions(out, predictions, nbest)
     print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}", file=sys.stderr)
     return 0
+
+
+NO_ANSWER = {"answer": "", "score": 0.0, "start": -1, "end": -1}  # a question with no answer above --min_score
+
+
+def above(answers: list[dict], min_score: float) -> list[dict]:
+    return [a for a in answers if a["score"] >= min_score]
+
+
+def input_clash(input_path: str | None, out: str) -> str | None:
+    """The name of an output file that would be the input file itself, else None."""
+    if input_path is None:
+        return None
+    for name in ("predictions.json", "nbest_predictions.json"):
+        target = os.path.join(out, name)
+        if os.path.realpath(target) == os.path.realpath(input_path):
+            return name
+    return None
 
 
 def settings_overrides(args: argparse.Namespace) -> dict:

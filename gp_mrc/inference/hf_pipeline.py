@@ -1,7 +1,8 @@
 """`transformers.pipeline("extractive-question-answering", model=DIR)` after `import gp_mrc`: the question-answering
 pipeline transformers 5.3 removed, for every folder `Reader` takes (GlobalPointer, start/end, a plain transformers
-QA model, the older gp_mrc layouts), with its arguments (top_k, doc_stride, max_answer_len, max_seq_len,
-max_question_len, handle_impossible_answer) and its outputs ({score, start, end, answer}).
+QA model, the older gp_mrc layouts), with its arguments (top_k or topk, align_to_words, doc_stride, max_answer_len,
+max_seq_len, max_question_len, handle_impossible_answer), its inputs (a generator of records included) and its
+outputs ({score, start, end, answer}, in Reader's order: gp_mrc/inference/answers.py).
 
 It is a thin `transformers.Pipeline` over a `Reader`: the same windows, the same batched forward and the same
 decoder as `Reader` and scripts/predict.py (no second decoder), so its answers are Reader's.
@@ -47,8 +48,8 @@ class ExtractiveQuestionAnsweringPipeline(Pipeline):
     """transformers' removed QuestionAnsweringPipeline, answered by a gp_mrc `Reader` (see the module doc).
 
     `pipe(question=..., context=...)`, `pipe(question, context)`, `pipe({"question", "context"})` or lists of
-    those, with top_k, handle_impossible_answer, max_answer_len, doc_stride, max_seq_len, max_question_len given
-    to the call or to `pipeline(...)`. `batch_size` (of `pipeline(...)`) is the Reader's windows per forward."""
+    those, with top_k, align_to_words, handle_impossible_answer, max_answer_len, doc_stride, max_seq_len,
+    max_question_len given to the call or to `pipeline(...)`. `batch_size` (of `pipeline(...)`) is the Reader's windows per forward."""
 
     def __init__(self, model: Any, tokenizer: Any = None, *, mixed_precision: str = "auto", quantize: str = "none",
                  **kwargs: Any):
@@ -67,7 +68,6 @@ class ExtractiveQuestionAnsweringPipeline(Pipeline):
         params = {k: v for k, v in kwargs.items() if v is not None}
         if "topk" in params:  # the old pipeline's deprecated alias
             params["top_k"] = params.pop("topk")
-        params.pop("align_to_words", None)  # spans are always whole tokens cut at character offsets
         return {}, {}, params
 
     def __call__(self, *args: Any, **kwargs: Any) -> dict | list:

@@ -15,7 +15,9 @@ exact match and F1). Within one passage, a span found in several windows keeps i
 Merging: an answer is dropped from the top-k when a higher-scored kept answer has the same normalized text
 (any passage) or overlaps its character range in the same passage; the kept one keeps its own score (scores are
 never summed, so the ranking is exactly that of the per-passage answers merged by score). No answer: answers
-under `min_score` are dropped; none left → [].
+under `min_score` are dropped; none left → []. `no_answer_probability(answers)` is the probability that none
+of the returned answers is right, Π(1 − score), as haystack's ExtractiveReader gives its no-answer (the answers
+treated as independent events; 1.0 when none is left).
 """
 
 from __future__ import annotations
@@ -56,6 +58,14 @@ def merge_ranked(answers: Iterable[dict], *, top_k: int, min_score: float = 0.0)
             continue  # the null answer of a SQuAD v2 reader: "no answer" is min_score's job here
         kept.append(a)
     return kept
+
+
+def no_answer_probability(answers: Iterable[dict]) -> float:
+    """Π(1 − score) over the answers: haystack's ExtractiveReader no-answer score (1.0 for no answers)."""
+    p = 1.0
+    for a in answers:
+        p *= max(0.0, 1.0 - float(a["score"]))
+    return p
 
 
 def check_limits(top_k: int, min_score: float) -> None:

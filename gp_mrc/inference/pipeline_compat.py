@@ -1,14 +1,15 @@
 """The calling convention of transformers' removed pipeline("question-answering"), for `Reader.__call__`.
 
 Inputs: question= and context= as two strings, a list of questions with one context, or two lists of the
-same length; or a {"question", "context"} dict, or a list of them, as the first argument. Outputs: per
-question its top_k answers as {"score", "start", "end", "answer"} dicts, sorted by score; one answer comes
-back as the dict itself, several as a list; several questions give a list with one such result each.
+same length; or a {"question", "context"} dict, or a list or generator of them, as the first argument. Outputs:
+per question its top_k answers as {"score", "start", "end", "answer"} dicts, in Reader's order (by score, or by
+expected F1 under that decoding: gp_mrc/inference/answers.py); one answer comes back as the dict itself, several
+as a list; several questions (or any generator of records) give a list with one such result each.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 NO_ANSWER = {"score": 0.0, "start": 0, "end": 0, "answer": ""}  # the pipeline's impossible answer
 
@@ -17,14 +18,22 @@ def _is_record(x: Any) -> bool:
     return isinstance(x, dict) and "question" in x and "context" in x
 
 
-def pipeline_records(question: Any, context: Any) -> list[dict]:
-    """[{question, context}, ...] from the pipeline's argument forms (its error messages included)."""
+def pipeline_records(question: Any, context: Any) -> tuple[list[dict], bool]:
+    """([{question, context}, ...], whether the output is a list of one result per record whatever their number:
+    for a generator of records) from the pipeline's argument forms (its error messages included)."""
     if context is None:
         if _is_record(question):
-            return [dict(question)]
+            return [dict(question)], False
+        streamed = isinstance(question, Iterator)
+        if streamed:
+            question = list(question)
         if isinstance(question, (list, tuple)) and question and all(_is_record(x) for x in question):
-            return [dict(x) for x in question]
+            return [dict(x) for x in question], streamed
         raise ValueError("give question= and context=, or {'question': ..., 'context': ...} records")
+    return _pairs(question, context), False
+
+
+def _pairs(question: Any, context: Any) -> list[dict]:
     if isinstance(question, list) and isinstance(context, str):
         return [{"question": q, "context": context} for q in question]
     if isinstance(question, list) and isinstance(context, list):
@@ -36,7 +45,17 @@ def pipeline_records(question: Any, context: Any) -> list[dict]:
     raise ValueError("Arguments can't be understood")
 
 
-def check_pipeline_limits(top_k: int, max_answer_len: int | None) -> None:
+def resolve_top_k(top_k: Any, topk: Any) -> int:
+    """top_k, or `topk` (the pipeline's deprecated alias); both given: a ValueError; neither: 1."""
+    if top_k is not None and topk is not None:
+        raise ValueError("give top_k or its old alias topk, not both")
+    return 1 if top_k is None and topk is None else (topk if top_k is None else top_k)
+
+
+def check_pipeline_limits(top_k: Any, max_answer_len: Any) -> None:
+    for name, value in (("top_k", top_k), ("max_answer_len", max_answer_len)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name} parameter should be an integer (got {value!r})")
     if top_k < 1:
         raise ValueError(f"top_k parameter should be >= 1 (got {top_k})")
     if max_answer_len is not None and max_answer_len < 1:
@@ -44,16 +63,20 @@ def check_pipeline_limits(top_k: int, max_answer_len: int | None) -> None:
 
 
 def as_pipeline_answer(answer: dict) -> dict:
-    """{score, start, end, answer} in the pipeline's key order; the null answer at (0, 0) as the pipeline had it."""
+    """{score, start, end, answer} in the pipeline's key order, then expected_f1 where the decoding ranked by it;
+    the null answer at (0, 0) as the pipeline had it."""
     start, end = (0, 0) if answer["start"] < 0 else (answer["start"], answer["end"])
-    return {"score": answer["score"], "start": start, "end": end, "answer": answer["answer"]}
+    out = {"score": answer["score"], "start": start, "end": end, "answer": answer["answer"]}
+    if "expected_f1" in answer:
+        out["expected_f1"] = answer["expected_f1"]
+    return out
 
 
-def pipeline_output(per_record: list[list[dict]]) -> dict | list:
+def pipeline_output(per_record: list[list[dict]], one_per_record: bool = False) -> dict | list:
     """The pipeline's shapes: one question → its answer dict (or list of answers when there are several);
-    several questions → a list of those."""
+    several questions, or `one_per_record` → a list of those."""
     shaped: list[Any] = []
     for answers in per_record:
         answers = [as_pipeline_answer(a) for a in answers] or [dict(NO_ANSWER)]
         shaped.append(answers[0] if len(answers) == 1 else answers)
-    return shaped[0] if len(shaped) == 1 else shaped
+    return shaped[0] if len(shaped) == 1 and not one_per_record else shaped

@@ -9,9 +9,11 @@ import torch
 
 from ..data.examples import build_examples
 from ..data.features import prepare_features
+from .answers import ranked_answers
 from .predict import answer_features
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
-from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_records
+from ..models.positions import check_max_seq_length
+from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_records, resolve_top_k
 from ..precision import resolve_mixed_precision
 from .onnx_backend import OnnxSpanModel, load_onnx_model, resolve_backend
 from .quantization import quantize_encoder, resolve_quantize
@@ -25,6 +27,11 @@ def check_counts(**counts: int | None) -> None:
     for name, value in counts.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -68,6 +75,7 @@ class Reader:
                                                                                             self.device.type)
         model = as_span_model(model)
         self.settings = (settings or settings_of(model)).replace(**overrides)
+        check_max_seq_length(self.settings.max_seq_length, model, tokenizer)  # before any work, one line
         self.model = model.to(self.device).eval()
         if self.quantize == "int8":
             self.model = quantize_encoder(self.model)
@@ -100,26 +108,29 @@ class Reader:
     def version_2(self) -> bool:
         return self.settings.version_2_with_negative
 
-    def answer(self, records: Iterable[dict], *, top_k: int = 1, n_best_size: int = 20,
+    def answer(self, records: Iterable[dict], *, top_k: int = 1, align_to_words: bool = True, n_best_size: int = 20,
                max_answer_length: int | None = None, handle_impossible_answer: bool | None = None,
                null_score_diff_threshold: float | None = None, progress: bool = False, decoding: str | None = None,
                temperature: float | None = None, max_seq_length: int | None = None, doc_stride: int | None = None,
                max_query_length: int | None = None, batch_size: int | None = None) -> list[list[dict]]:
         """records: dicts with id (optional), question, context. Returns, per record and in their order, the
-        top_k answers as {answer, score (probability), start, end} (character offsets, end exclusive; the null
-        answer "" of a SQuAD v2 model at -1, -1). Every None setting is the reader's (see `self.settings`, and
-        `self.batch_size`).
-        `decoding="expected_f1"` puts first the n-best answer of highest expected F1 under the model's span
-        distribution (temperature on p), scored with the model's metric language. Progress bars show only
-        with `progress` and more than PROGRESS_MIN_RECORDS records.
+        top_k answers as {answer, score (probability), start, end[, expected_f1]} (character offsets, end
+        exclusive; the null answer "" of a SQuAD v2 model at -1, -1), sorted by the decoding's key: score, or
+        under `decoding="expected_f1"` the expected F1 under the model's span distribution (temperature on p,
+        the model's metric language); `align_to_words` widens spans to whole words (gp_mrc/inference/answers.py).
+        Every None setting is the reader's (see `self.settings`, and `self.batch_size`). An answer does not
+        depend on the other records of the call (length-bucketed batches: gp_mrc/inference/predict.py).
+        Progress bars show only with `progress` and more than PROGRESS_MIN_RECORDS records.
 
         A record with an empty question or passage gets no answers ([]), with a warning naming it; if no record
         is usable, raises `DataError`."""
         check_counts(top_k=top_k, n_best_size=n_best_size, batch_size=batch_size)
+        check_flag("align_to_words", align_to_words)
         s = self.settings.replace(max_answer_length=max_answer_length, version_2_with_negative=handle_impossible_answer,
                                   null_score_diff_threshold=null_score_diff_threshold, decoding=decoding,
                                   decoding_temperature=temperature, max_seq_length=max_seq_length,
                                   doc_stride=doc_stride, max_query_length=max_query_length)
+        check_max_seq_length(s.max_seq_length, self.model, self.tokenizer)
         recs = []
         for n, r in enumerate(records):
             rec = {"id": str(r.get("id", n)), "title": r.get("title", ""), "context": r.get("context"),
@@ -136,39 +147,37 @@ class Reader:
             version_2_with_negative=s.version_2_with_negative, null_score_diff_threshold=s.null_score_diff_threshold,
             max_answer_length=s.max_answer_length, disable_progress=not show, decoding=s.decoding,
             temperature=s.decoding_temperature, lang=s.lang, mixed_precision=self.mixed_precision)
-        return [self._top(nbest.get(rec["id"], []), preds.get(rec["id"]), top_k) for _, rec in recs]
+        return [ranked_answers(nbest.get(rec["id"], []), preds.get(rec["id"]), rec["context"], top_k, align_to_words)
+                for _, rec in recs]
 
     def answer_passages(self, question: str, contexts: list[str], *, top_k: int = 5, min_score: float = 0.0,
-                        **kwargs: Any) -> list[dict]:
+                        align_to_words: bool = True, **kwargs: Any) -> list[dict]:
         """One question over several passages: the top_k answers across them, ranked by span probability, each
         {answer, score, start, end, passage} (character offsets into contexts[passage]); near-duplicates merged
         and answers under `min_score` dropped ([] = no answer). See gp_mrc/inference/passages.py; keyword arguments go to
         `answer`."""
         from .passages import answer_passages
 
-        return answer_passages(self, question, contexts, top_k=top_k, min_score=min_score, **kwargs)
+        return answer_passages(self, question, contexts, top_k=top_k, min_score=min_score,
+                               align_to_words=align_to_words, **kwargs)
 
-    @staticmethod
-    def _top(entries: list[dict], decoded: str | None, top_k: int) -> list[dict]:
-        # absent from nbest: skipped as unusable; the decoded answer first (the null one, or the expected-F1 choice)
-        if decoded is not None:
-            entries = sorted(entries, key=lambda x: x["text"] != decoded)
-        return [{"answer": x["text"], "score": x["probability"], "start": x["start"], "end": x["end"]}
-                for x in entries[:top_k]]
-
-    def __call__(self, question: Any = None, context: Any = None, top_k: int = 1, *,
+    def __call__(self, question: Any = None, context: Any = None, top_k: int | None = None, *,
+                 topk: int | None = None, align_to_words: bool = True,
                  handle_impossible_answer: bool | None = None, max_answer_len: int | None = None,
                  doc_stride: int | None = None, max_seq_len: int | None = None, max_question_len: int | None = None,
                  **kwargs: Any) -> dict | list:
         """transformers' pipeline("question-answering") call: `reader(question=..., context=..., top_k=1,
-        handle_impossible_answer=..., max_answer_len=..., doc_stride=..., max_seq_len=..., max_question_len=...)`
-        with a question and a context, a list of questions and one context, two lists, or {question, context}
-        records; returns {"score", "start", "end", "answer"} (a list when top_k > 1 finds several answers, and
-        a list of those for several questions), as the pipeline did. Settings left None are the folder's (for a
+        align_to_words=True, handle_impossible_answer=..., max_answer_len=..., doc_stride=..., max_seq_len=...,
+        max_question_len=...)` (`topk`: the old alias of top_k) with a question and a context, a list of questions
+        and one context, two lists, or {question, context} records (a list or a generator); returns {"score",
+        "start", "end", "answer"} (a list when top_k > 1 finds several answers, and a list of those for several
+        questions or any generator of records), as the pipeline did. Settings left None are the folder's (for a
         plain transformers folder, the pipeline's defaults). Other keyword arguments go to `answer`."""
+        top_k = resolve_top_k(top_k, topk)
         check_pipeline_limits(top_k, max_answer_len)
-        records = pipeline_records(question, context)
-        answers = self.answer(records, top_k=top_k, handle_impossible_answer=handle_impossible_answer,
+        records, one_per_record = pipeline_records(question, context)
+        answers = self.answer(records, top_k=top_k, align_to_words=align_to_words,
+                              handle_impossible_answer=handle_impossible_answer,
                               max_answer_length=max_answer_len, doc_stride=doc_stride, max_seq_length=max_seq_len,
                               max_query_length=max_question_len, **kwargs)
-        return pipeline_output(answers)
+        return pipeline_output(answers, one_per_record)

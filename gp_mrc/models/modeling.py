@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModel, PretrainedConfig, PreTrainedModel
+from transformers import AutoConfig, AutoModel, AutoModelForQuestionAnswering, PretrainedConfig, PreTrainedModel
 
 from .configuration import MODEL_TYPE, GlobalPointerConfig, HeadConfig
 from ..band import band_of, band_windows, is_banded
@@ -255,3 +255,5 @@ def span_output(logits: torch.Tensor, start: torch.Tensor | None, end: torch.Ten
 # module is imported once transformers is).
 AutoConfig.register(MODEL_TYPE, GlobalPointerConfig, exist_ok=True)
 AutoModel.register(GlobalPointerConfig, GlobalPointerForQuestionAnswering, exist_ok=True)
+# it is a question-answering model: the task's Auto class resolves a gp_mrc folder too (issue #24)
+AutoModelForQuestionAnswering.register(GlobalPointerConfig, GlobalPointerForQuestionAnswering, exist_ok=True)

@@ -2,14 +2,17 @@
 every bad request gets one clear line (`RequestError`, an HTTP 4xx) instead of a validation dump or a 500.
 
 Request: {"inputs": {"question": str, "context": str} | [those...], "parameters": {top_k, doc_stride,
-max_answer_len, max_seq_len, max_question_len, handle_impossible_answer}} (parameters optional, each optional).
-Response per input: {"answer", "score", "start", "end"}, a list of them when top_k > 1; a list of inputs gives a
-list of those. Importing this module does not import torch, transformers or FastAPI.
+max_answer_len, max_seq_len, max_question_len, handle_impossible_answer, align_to_words, min_score}} (parameters
+optional, each optional). An input may give "contexts": [str, ...] instead of "context": one question over many
+passages (Reader.answer_passages), answered as {"answers": [{..., "passage": index}], "no_answer": probability}.
+Response per single-passage input: {"answer", "score", "start", "end"}, a list of them when top_k > 1; a list of
+inputs gives a list of those. Offsets count Unicode code points, as Python's str does. Importing this module does
+not import torch, transformers or FastAPI.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +33,8 @@ class Limits:
     max_context_chars: int = 20_000
     max_question_chars: int = 1_000
     max_inputs: int = 32  # questions in one request
+    max_passages: int = 64  # question-passage pairs in one request ("contexts" counts each passage)
+    max_request_windows: int = 2048  # the cost cap: encoder windows one request may take (413 beyond)
     max_top_k: int = 20  # also the n-best size the page's heat map sums over
     max_seq_len: int = 512  # the encoder's positions (create_app lowers it to the model's)
 
@@ -49,42 +54,48 @@ class Parameters:
     max_seq_len: int | None = None
     max_question_len: int | None = None
     handle_impossible_answer: bool | None = None
+    align_to_words: bool | None = None
+    min_score: float = 0.0  # "contexts" inputs only: answers under it are dropped
 
     def reader_settings(self) -> tuple[tuple[str, Any], ...]:
-        """`Reader.answer` keyword arguments other than top_k: requests with equal settings share one batch."""
-        return (("doc_stride", self.doc_stride), ("max_answer_length", self.max_answer_len),
-                ("max_seq_length", self.max_seq_len), ("max_query_length", self.max_question_len),
-                ("handle_impossible_answer", self.handle_impossible_answer))
+        """`Reader.answer` keyword arguments other than top_k: requests with equal settings share one batch.
+        align_to_words is there only when the request set it (the app passes it only to a Reader taking it)."""
+        settings = (("doc_stride", self.doc_stride), ("max_answer_length", self.max_answer_len),
+                    ("max_seq_length", self.max_seq_len), ("max_query_length", self.max_question_len),
+                    ("handle_impossible_answer", self.handle_impossible_answer))
+        return settings + ((("align_to_words", self.align_to_words),) if self.align_to_words is not None else ())
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input: a question and its passages (`many`: given as "contexts", answered across them)."""
+
+    question: str
+    contexts: list[str]
+    many: bool
 
 
 @dataclass(frozen=True)
 class QARequest:
-    records: list[dict]  # [{question, context}], in the request's order
+    items: list[Item]  # in the request's order
     parameters: Parameters
     is_list: bool  # inputs came as a list: the response is a list too
 
+    @property
+    def records(self) -> list[dict]:
+        """[{question, context}] for every passage of every input, in order: what the reader answers."""
+        return [{"question": it.question, "context": c} for it in self.items for c in it.contexts]
+
 
 INT_PARAMETERS = ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len")
-PARAMETERS = INT_PARAMETERS + ("handle_impossible_answer",)
+BOOL_PARAMETERS = ("handle_impossible_answer", "align_to_words")
+PARAMETERS = INT_PARAMETERS + BOOL_PARAMETERS + ("min_score",)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _type_name(value: Any) -> str:
     return "null" if value is None else {dict: "object", list: "array", str: "string", bool: "boolean",
                                          int: "integer", float: "number"}.get(type(value), type(value).__name__)
-
-
-def parse_body(body: bytes, limits: Limits) -> QARequest:
-    """The request body → a QARequest, or RequestError (400 not JSON, 413 too big, 422 a field wrong)."""
-    if len(body) > limits.max_body_bytes:
-        raise RequestError(413, f"request body is {len(body)} bytes; the limit is {limits.max_body_bytes}")
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise RequestError(400, "request body is not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise RequestError(400, f"request body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") \
-            from None
-    return parse_request(data, limits)
 
 
 def parse_request(data: Any, limits: Limits) -> QARequest:
@@ -97,32 +108,52 @@ def parse_request(data: Any, limits: Limits) -> QARequest:
         raise RequestError(422, "missing field \"inputs\": give {\"question\": ..., \"context\": ...} or a list")
     inputs = data["inputs"]
     is_list = isinstance(inputs, list)
-    items = inputs if is_list else [inputs]
-    if is_list and not items:
+    raw = inputs if is_list else [inputs]
+    if is_list and not raw:
         raise RequestError(422, "\"inputs\" is an empty list")
-    if len(items) > limits.max_inputs:
-        raise RequestError(422, f"\"inputs\" has {len(items)} questions; the limit is {limits.max_inputs} a request")
-    records = [_parse_input(x, f"inputs[{n}]" if is_list else "inputs", limits) for n, x in enumerate(items)]
-    return QARequest(records, parse_parameters(data.get("parameters"), limits), is_list)
+    if len(raw) > limits.max_inputs:
+        raise RequestError(422, f"\"inputs\" has {len(raw)} questions; the limit is {limits.max_inputs} a request")
+    items = [_parse_input(x, f"inputs[{n}]" if is_list else "inputs", limits) for n, x in enumerate(raw)]
+    passages = sum(len(it.contexts) for it in items)
+    if passages > limits.max_passages:
+        raise RequestError(422, f"the request has {passages} passages; the limit is {limits.max_passages}")
+    parameters = parse_parameters(data.get("parameters"), limits)
+    if parameters.min_score and not any(it.many for it in items):
+        raise RequestError(422, "parameter min_score applies to inputs with \"contexts\" (many passages)")
+    return QARequest(items, parameters, is_list)
 
 
-def _parse_input(item: Any, where: str, limits: Limits) -> dict:
+def check_text(value: str, where: str, limit: int) -> None:
+    if not value.strip():
+        raise RequestError(422, f"{where} is empty")
+    if len(value) > limit:
+        raise RequestError(422, f"{where} has {len(value)} characters; the limit is {limit}")
+    bad = _SURROGATE.search(value)  # a lone surrogate ("\\ud800") is not Unicode text: no tokenizer takes it
+    if bad:
+        raise RequestError(400, f"{where} holds a lone surrogate (U+{ord(bad.group()):04X}) at character "
+                                f"{bad.start()}: not valid Unicode text")
+
+
+def _parse_input(item: Any, where: str, limits: Limits) -> Item:
     if not isinstance(item, dict):
         raise RequestError(422, f"{where} must be an object {{\"question\", \"context\"}}, got {_type_name(item)}")
-    for key in ("question", "context"):
-        if key not in item:
-            raise RequestError(422, f"{where} is missing \"{key}\"")
-        if not isinstance(item[key], str):
-            raise RequestError(422, f"{where}.{key} must be a string, got {_type_name(item[key])}")
-        if not item[key].strip():
-            raise RequestError(422, f"{where}.{key} is empty")
-    extra = sorted(set(item) - {"question", "context"})
+    many = "contexts" in item
+    key = "contexts" if many else "context"
+    for name in ("question", key):
+        if name not in item:
+            raise RequestError(422, f"{where} is missing \"{name}\"")
+    extra = sorted(set(item) - {"question", key})
     if extra:
-        raise RequestError(422, f"{where} has an unknown field {extra[0]!r}; expected \"question\" and \"context\"")
-    for key, limit in (("question", limits.max_question_chars), ("context", limits.max_context_chars)):
-        if len(item[key]) > limit:
-            raise RequestError(422, f"{where}.{key} has {len(item[key])} characters; the limit is {limit}")
-    return {"question": item["question"], "context": item["context"]}
+        raise RequestError(422, f"{where} has an unknown field {extra[0]!r}; expected \"question\" and \"{key}\"")
+    contexts = item[key] if many else [item[key]]
+    if many and (not isinstance(contexts, list) or not contexts):
+        raise RequestError(422, f"{where}.contexts must be a non-empty array of strings, got {_type_name(contexts)}")
+    for name, value, limit in [("question", item["question"], limits.max_question_chars)] + [
+            (f"contexts[{n}]" if many else "context", c, limits.max_context_chars) for n, c in enumerate(contexts)]:
+        if not isinstance(value, str):
+            raise RequestError(422, f"{where}.{name} must be a string, got {_type_name(value)}")
+        check_text(value, f"{where}.{name}", limit)
+    return Item(item["question"], list(contexts), many)
 
 
 def parse_parameters(raw: Any, limits: Limits) -> Parameters:
@@ -139,9 +170,12 @@ def parse_parameters(raw: Any, limits: Limits) -> Parameters:
             raise RequestError(422, f"parameter {name} must be an integer, got {_type_name(values[name])}")
         if name in values and values[name] < 1:
             raise RequestError(422, f"parameter {name} must be >= 1, got {values[name]}")
-    if "handle_impossible_answer" in values and not isinstance(values["handle_impossible_answer"], bool):
-        raise RequestError(422, "parameter handle_impossible_answer must be true or false, got "
-                                + _type_name(values["handle_impossible_answer"]))
+    for name in BOOL_PARAMETERS:
+        if name in values and not isinstance(values[name], bool):
+            raise RequestError(422, f"parameter {name} must be true or false, got {_type_name(values[name])}")
+    score = values.get("min_score", 0.0)
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0:
+        raise RequestError(422, f"parameter min_score must be a probability in [0, 1], got {score!r}")
     if values.get("top_k", 1) > limits.max_top_k:
         raise RequestError(422, f"parameter top_k must be <= {limits.max_top_k}, got {values['top_k']}")
     if values.get("max_seq_len", 0) > limits.max_seq_len:
@@ -158,3 +192,9 @@ def shape_answers(answers: list[dict], top_k: int) -> dict | list:
         start, end = (0, 0) if a["start"] < 0 else (a["start"], a["end"])
         shaped.append({"answer": a["answer"], "score": float(a["score"]), "start": start, "end": end})
     return shaped if top_k > 1 else shaped[0]
+
+
+def shape_passage_answers(answers: list[dict], no_answer: float) -> dict:
+    """A "contexts" input's answers: every one with its passage index, and the probability that none answers."""
+    return {"answers": [{"answer": a["answer"], "score": float(a["score"]), "start": a["start"], "end": a["end"],
+                         "passage": a["passage"]} for a in answers], "no_answer": float(no_answer)}

@@ -189,8 +189,8 @@ def _save(accelerator: Accelerator, model: Any, tokenizer: Any, config: TrainCon
 def train(config: TrainConfig) -> dict[str, Any]:
     """Train (and evaluate) as the configuration says; returns the final eval results (empty if none)."""
     accelerator, mixed_precision = _setup(config)
-    data = load_data(config.data, config.eval.do_eval)
-    model, tokenizer = model_for_training(config)
+    model, tokenizer = model_for_training(config)  # first: settings that do not fit the model end the run at once
+    data = load_data(config.data, config.eval.do_eval, config.optim.seed)
     build_features(data, config.data, config.objective.objective != "multilabel", config.run.output_dir, tokenizer,
                    accelerator)
     pad_id = tokenizer.pad_token_id or 0

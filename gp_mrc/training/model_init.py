@@ -12,6 +12,7 @@ from torch import nn
 from ..models.baseline import StartEndForQuestionAnswering
 from .config import ModelConfig, TrainConfig
 from ..models.loading import load_model, load_tokenizer, model_kind
+from ..models.positions import check_max_seq_length
 from ..models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from ..errors import UsageError
 
@@ -119,6 +120,10 @@ def model_for_training(config: TrainConfig) -> tuple[nn.Module, Any]:
         raise UsageError("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
     if fp32_master_weights(model):
         logger.info("%s stores half-precision weights: trained as fp32 master weights", path)
+    try:  # a window longer than the encoder's positions fails only once a passage is long: say so now
+        check_max_seq_length(config.data.max_seq_length, model, tokenizer, flag="--max_seq_length")
+    except ValueError as e:
+        raise UsageError(f"{path}: {e}") from None
     set_max_answer_length(model, config.data.max_answer_length)
     if config.model.attention_dropout != "encoder":
         n = set_attention_dropout(model, config.model.attention_dropout)

@@ -33,19 +33,26 @@ class TrainingData:
     f1_table: Any = None
 
 
-def load_data(data: DataConfig, do_eval: str = "auto") -> TrainingData:
-    """The examples (a bad file ends the run with one line naming the record) and the metric they are scored by."""
+def load_data(data: DataConfig, do_eval: str = "auto", seed: int = 42) -> TrainingData:
+    """The examples (a bad file ends the run with one line naming the record), with --negative_passages' unanswerable
+    copies (drawn by `seed`) after them, and the metric they are scored by."""
+    from ..data.negatives import with_negative_passages
     from ..metrics import metric_name
 
     train = load_train_examples(data.train_file or [data.dataset_name], version_2=data.version_2_with_negative,
                                 config_name=data.dataset_config_name, max_samples=data.max_train_samples)
+    lang = data.lang if data.lang != "auto" else detect_language(train)  # from the real passages only
+    if data.negative_passages:
+        n = len(train)
+        train = with_negative_passages(train, data.negative_passages, seed)
+        logger.info("--negative_passages %g: %d questions + %d over passages of other articles (null target)",
+                    data.negative_passages, n, len(train) - n)
     eval_source = data.validation_file or data.dataset_name
     evaluation = None
     if eval_source and do_eval != "no":
         evaluation = load_examples(eval_source, version_2=data.version_2_with_negative, split="validation",
                                    config_name=data.dataset_config_name, require_answers=False,
                                    max_samples=data.max_eval_samples)
-    lang = data.lang if data.lang != "auto" else detect_language(train)
     return TrainingData(train, evaluation, lang, metric_name(lang, data.version_2_with_negative))
 
 
