@@ -9,8 +9,6 @@ import torch
 
 from ..band import is_banded
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "passage_mask")
-
 
 class SparseRows(Protocol):
     def row(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...

@@ -25,7 +25,6 @@ import unicodedata
 from typing import Any, Iterator
 
 import datasets
-import numpy as np
 
 from ..settings import check_windows, query_room
 
@@ -213,8 +212,3 @@ def content_key(*parts: Any) -> str:
         else:
             h.update(repr(part).encode())
     return h.hexdigest()
-
-
-def passage_mask_from_offsets(offsets: np.ndarray) -> np.ndarray:
-    """Boolean mask of passage tokens from an (n, 2) offsets array with -1 for non-passage tokens."""
-    return offsets[..., 0] >= 0

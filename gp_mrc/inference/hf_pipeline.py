@@ -26,7 +26,6 @@ OLD_TASK = "question-answering"
 # The removed pipeline's call parameters (its `topk` alias included); anything else is an error, as there.
 CALL_PARAMETERS = ("top_k", "topk", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len",
                    "handle_impossible_answer", "align_to_words")
-READER_OPTIONS = ("mixed_precision", "quantize")  # pipeline(..., quantize="int8") builds the Reader so
 
 
 class SpanReaderModel:

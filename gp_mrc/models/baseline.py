@@ -20,8 +20,6 @@ from ..band import is_banded
 from .modeling import MASK_VALUE, HeadConfig, SpanOutput, start_plus_end, valid_span_mask
 from ..settings import InferenceSettings, store_settings
 
-ARCHITECTURES = ("globalpointer", "start_end")
-
 
 class StartEndForQuestionAnswering(nn.Module):
     """AutoModelForQuestionAnswering behind the gp_mrc forward signature (returns a SpanOutput).

@@ -91,7 +91,8 @@ class Objective:
         w_gold, w_reward = self.weights(step)
         loss = torch.zeros((), device=out.logits.device)
         stats: dict[str, float] = {}
-        # on the band j − i < max_answer_length: the same values as the dense matrix, ~8x less work
+        # on the band j − i < max_answer_length: the same values as the dense matrix, ~8x less work. A no-op on
+        # training's banded output; kept for callers passing dense output (gp_mrc_lab/speed.py's dense variant)
         mask, logits = to_band(out.max_span_length, out.span_mask, out.logits)
         if w_gold:
             gold = self._gold_span_loss(logits, batch["targets"], mask).mean()
