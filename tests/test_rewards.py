@@ -483,17 +483,12 @@ def test_cache_info_and_overwrite(tmp_path):
 
 def run_script(name: str, argv: list[str]) -> int:
     import importlib.util
-    import sys
 
     scripts = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
-    sys.path.insert(0, scripts)  # check_rewards imports its sibling precompute_f1
-    try:
-        spec = importlib.util.spec_from_file_location(name, os.path.join(scripts, f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.main(argv)
-    finally:
-        sys.path.remove(scripts)
+    spec = importlib.util.spec_from_file_location(name, os.path.join(scripts, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # no sys.path entry: the scripts import only the library
+    return module.main(argv)
 
 
 def test_precompute_and_check_scripts(tmp_path, capsys):

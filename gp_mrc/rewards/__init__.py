@@ -7,7 +7,8 @@ One module per part:
 * ``inputs``   — reading and validating features/examples (``check_offsets``, the one offset validator);
 * ``parallel`` — computing a whole table, sharded over worker processes;
 * ``cache``    — the .npz cache keyed by the content of every input, checked before it is trusted;
-* ``verify``   — checking a table against ``scoring.f1_score`` on sampled spans.
+* ``verify``   — checking a table against ``scoring.f1_score`` on sampled spans;
+* ``command``  — scripts/precompute_f1.py and scripts/check_rewards.py (the cache training loads, checked).
 
 Everything is importable from ``gp_mrc.rewards`` as it was when this was one module.
 """
@@ -24,6 +25,7 @@ from .cache import (
     load_f1_table,
     load_or_compute_f1_table,
     load_or_compute_with_info,
+    reward_table_inputs,
     save_f1_table,
 )
 from .inputs import RewardInputs, check_offsets, read_inputs
@@ -37,5 +39,5 @@ __all__ = [
     "F1Table", "RewardInputs", "CacheError", "CacheInfo", "VerifyReport",
     "candidate_spans", "feature_span_f1", "check_offsets", "read_inputs", "compute_f1_table",
     "cache_key", "cache_path", "save_f1_table", "load_f1_table", "load_or_compute_with_info",
-    "load_or_compute_f1_table", "verify_f1_table", "sample_entries",
+    "load_or_compute_f1_table", "reward_table_inputs", "verify_f1_table", "sample_entries",
 ]

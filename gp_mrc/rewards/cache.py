@@ -46,6 +46,17 @@ def cache_key(inputs_digest: str, *, data_key: str, lang: str, window: int, max_
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
+def reward_table_inputs(features: Any, examples: Any, tokenizer: Any, *, cache_dir: str | None, output_dir: str,
+                        f1_window: int | None) -> dict[str, Any]:
+    """{cache_dir, data_key, window} for load_or_compute_f1_table, as training decides them: the one place, so
+    scripts/precompute_f1.py fills the very cache file a run then loads. cache_dir None: <output_dir>/../.gp_mrc_cache."""
+    from ..data.features import content_key
+
+    return {"cache_dir": cache_dir or os.path.join(os.path.dirname(os.path.abspath(output_dir)), ".gp_mrc_cache"),
+            "data_key": content_key(features, examples, type(tokenizer).__name__),
+            "window": f1_window if f1_window is not None else DEFAULT_F1_WINDOW}
+
+
 def cache_path(cache_dir: str | os.PathLike, key: str) -> str:
     return os.path.join(os.fspath(cache_dir), f"f1_table-{key[:32]}.npz")
 

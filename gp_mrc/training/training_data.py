@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,7 @@ from torch.utils.data import DataLoader
 from .batching import EpochPermutationSampler
 from ..data.collate import SpanCollator
 from ..data.examples import DataError, detect_language, load_examples
-from ..data.features import content_key, prepare_features
+from ..data.features import prepare_features
 from .config import DataConfig, OptimConfig
 
 logger = logging.getLogger("gp_mrc")
@@ -91,15 +90,14 @@ def build_features(data: TrainingData, config: DataConfig, uses_rewards: bool, o
                 len(data.train_features), f"{len(data.eval_examples)} questions → {len(data.eval_features)} windows"
                 if data.eval_examples is not None else "none", data.lang, data.metric)
     if uses_rewards:
-        from ..rewards import DEFAULT_F1_WINDOW, load_or_compute_f1_table
+        from ..rewards import load_or_compute_f1_table, reward_table_inputs
 
-        cache_dir = config.cache_dir or os.path.join(os.path.dirname(os.path.abspath(output_dir)), ".gp_mrc_cache")
+        where = reward_table_inputs(data.train_features, data.train_examples, tokenizer, cache_dir=config.cache_dir,
+                                    output_dir=output_dir, f1_window=config.f1_window)
         with accelerator.main_process_first():
             data.f1_table = load_or_compute_f1_table(
-                data.train_features, data.train_examples, cache_dir=cache_dir,
-                data_key=content_key(data.train_features, data.train_examples, type(tokenizer).__name__),
-                lang=data.lang, window=config.f1_window if config.f1_window is not None else DEFAULT_F1_WINDOW,
-                max_answer_length=config.max_answer_length, num_proc=config.preprocessing_num_workers or 1)
+                data.train_features, data.train_examples, lang=data.lang, max_answer_length=config.max_answer_length,
+                num_proc=config.preprocessing_num_workers or 1, **where)
 
 
 def loader_options(workers: int, pin_memory: str, device_type: str) -> dict[str, Any]:
