@@ -180,11 +180,11 @@ STUDIES["squad_v1_4k_2ep"] = dataclasses.replace(
 
 
 # Issue #20: full SQuAD v1.1 (all 86,144 questions → 95,650 windows of 256, 1 epoch) on one lent GPU, run by
-# scripts/gpu_study.sh from the carried gpu_bundle/ (scripts/make_gpu_bundle.py). The encoder is the packaged MiniLM
-# stored in bf16 (trained as fp32 master weights); GPU-sized batches (32 windows, learning rates as the CPU
+# tools/gpu/gpu_study.sh from the carried gpu_bundle/ (tools/gpu/make_gpu_bundle.py). The encoder is the packaged
+# MiniLM stored in bf16 (trained as fp32 master weights); GPU-sized batches (32 windows, learning rates as the CPU
 # protocol), eval batches of 256, batches collated in worker processes. "…_smoke": the first 256 questions (274
 # windows, 9 steps) and 100 dev questions: a first call on a fresh machine, or `gpu_study.sh --smoke --device cpu`.
-GPU_ENCODER = os.path.join("gpu_bundle", "all-MiniLM-L6-v2-bf16")  # scripts/make_gpu_bundle.py ENCODER_DIR
+GPU_ENCODER = os.path.join("gpu_bundle", "all-MiniLM-L6-v2-bf16")  # tools/gpu/make_gpu_bundle.py ENCODER_DIR
 
 
 def gpu_protocol(eval_steps: int, *extra: str) -> tuple[str, ...]:

@@ -6,9 +6,8 @@
 The logic lives in gp_mrc/serving/command.py (needs `pip install -e ".[serve]"`).
 """
 
-import sys
-
+from gp_mrc.errors import run_script
 from gp_mrc.serving.command import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_script(main)

@@ -1,6 +1,6 @@
 """The CUDA path (issue #20): bf16 autocast training, `Reader` on a GPU, folders moved between GPU and CPU, and a
 whole `train()` run there. Collected everywhere, run only where CUDA exists (on a lent GPU machine:
-`bash scripts/gpu_study.sh --smoke` runs this file first); skipped with that reason elsewhere."""
+`bash tools/gpu/gpu_study.sh --smoke` runs this file first); skipped with that reason elsewhere."""
 
 import json
 import os
@@ -18,7 +18,7 @@ from gp_mrc.training.loop import train
 from gp_mrc.training.objective import Objective
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason="needs a CUDA device (on a lent GPU: bash scripts/gpu_study.sh --smoke)")
+                                reason="needs a CUDA device (on a lent GPU: bash tools/gpu/gpu_study.sh --smoke)")
 
 CTX = "the river vell runs through cordale . cordale was founded in 1587 by wool traders from the north ."
 QUESTIONS = ["when was cordale founded?", "who founded cordale?", "what river runs through cordale?"]

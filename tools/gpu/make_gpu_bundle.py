@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Build gpu_bundle/: what a lent GPU machine needs beside the repository to run scripts/gpu_study.sh offline.
+"""Build gpu_bundle/: what a lent GPU machine needs beside the repository to run tools/gpu/gpu_study.sh offline.
 
-    python scripts/make_gpu_bundle.py            # builds (or completes) gpu_bundle/, prints its size, checks the limit
+    python tools/gpu/make_gpu_bundle.py   # builds (or completes) gpu_bundle/, prints its size, checks the limit
 
 The device tool sends the working tree plus the ignored paths named in `carry` (64 MiB in all), and the machine
 has no network. The bundle holds:
@@ -26,7 +26,7 @@ import subprocess
 import sys
 from importlib import metadata
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/gpu/ → the repository
 SHARED = os.environ.get("GP_MRC_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
 BUNDLE = os.path.join(ROOT, "gpu_bundle")
 ENCODER_DIR = "all-MiniLM-L6-v2-bf16"  # scripts/study.py's GPU studies read the encoder from gpu_bundle/<this>
@@ -68,7 +68,7 @@ def gzip_data(out: str) -> None:
     for rel in DATA_FILES:
         src = os.path.join(SHARED, rel)
         if not os.path.exists(src):
-            raise SystemExit(f"error: {src} is missing (set GP_MRC_SHARED_DATA to the folder holding squad_v1.1/)")
+            raise FileNotFoundError(f"{src} is missing (set GP_MRC_SHARED_DATA to the folder holding squad_v1.1/)")
         dst = os.path.join(out, rel + ".gz")
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         with open(src, "rb") as f, open(dst + ".tmp", "wb") as raw:
@@ -106,7 +106,7 @@ def working_tree_bytes() -> int:
     return sum(os.path.getsize(os.path.join(ROOT, p)) for p in paths if os.path.isfile(os.path.join(ROOT, p)))
 
 
-def main() -> None:
+def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=BUNDLE)
     p.add_argument("--rebuild", action="store_true", help="rebuild every part (default: build what is missing)")
@@ -134,8 +134,12 @@ def main() -> None:
     print(f"bundle {bundle / mib:.2f} MiB + working tree {tree / mib:.2f} MiB = {(bundle + tree) / mib:.2f} MiB "
           f"(limit {LIMIT_MIB} MiB)")
     if bundle + tree > LIMIT_MIB * mib:
-        raise SystemExit(f"error: {(bundle + tree) / mib:.2f} MiB is over the device tool's {LIMIT_MIB} MiB")
+        print(f"error: {(bundle + tree) / mib:.2f} MiB is over the device tool's {LIMIT_MIB} MiB", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    from gp_mrc.errors import run_script
+
+    run_script(main)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The full-SQuAD study on one lent GPU (issue #20), offline, from a checkout plus the carried gpu_bundle/
-# (python scripts/make_gpu_bundle.py builds it here). README "On a GPU" has the device tool calls.
+# (python tools/gpu/make_gpu_bundle.py builds it here). README "On a GPU" has the device tool calls.
 #
-#   bash scripts/gpu_study.sh --smoke              # versions, a throughput probe, CUDA tests, the study on 256 questions
-#   bash scripts/gpu_study.sh                      # the study: start/end, GP span-softmax CE, the default recipe
-#   bash scripts/gpu_study.sh --checks             # the same, with the CUDA tests run beside it (one call does all)
-#   bash scripts/gpu_study.sh --smoke --device cpu # the smoke mode on a CPU machine (no CUDA tests)
+#   bash tools/gpu/gpu_study.sh --smoke              # versions, a throughput probe, CUDA tests, the study on 256 questions
+#   bash tools/gpu/gpu_study.sh                      # the study: start/end, GP span-softmax CE, the default recipe
+#   bash tools/gpu/gpu_study.sh --checks             # the same, with the CUDA tests run beside it (one call does all)
+#   bash tools/gpu/gpu_study.sh --smoke --device cpu # the smoke mode on a CPU machine (no CUDA tests)
 #
 # Options: --seeds "42 43 44" (run side by side, two processes each: a MiniLM step is too small to fill the GPU),
 # --budget SECONDS (default 540 full / 300 smoke / 3600 with --device cpu: runs still going then are stopped
@@ -14,7 +14,7 @@
 # report.md (scripts/study.py report), study.log (everything printed, with stage timings), logs.tar.gz (each
 # run's train.log and jsonl logs), cuda_tests.log; at most 8 files, as the device tool returns.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."  # the repository root: tools/gpu/ is two levels down
 ROOT=$PWD
 START=$(date +%s)
 MODE=full DEVICE=cuda SEEDS="" BUDGET="" CHECKS=0 TESTS_PID="" OUTDIR="${OUT:-$ROOT/runs/gpu_study/out}"
@@ -40,7 +40,7 @@ mkdir -p "$OUTDIR" "$WORK"
 LOG=$OUTDIR/study.log
 exec > >(tee -a "$LOG") 2>&1
 stage() { echo "[gpu_study +$(( $(date +%s) - START ))s] $*"; }
-[ -f "$BUNDLE/manifest.json" ] || { echo "error: $BUNDLE/manifest.json missing: run python scripts/make_gpu_bundle.py here and carry gpu_bundle"; exit 2; }
+[ -f "$BUNDLE/manifest.json" ] || { echo "error: $BUNDLE/manifest.json missing: run python tools/gpu/make_gpu_bundle.py here and carry gpu_bundle"; exit 2; }
 stage "mode $MODE, study $STUDY, device $DEVICE, seeds $SEEDS, budget ${BUDGET}s, out $OUTDIR"
 
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
