@@ -22,12 +22,7 @@ import os
 import platform
 import sys
 
-
-def named_model(value: str) -> tuple[str, str]:
-    name, sep, path = value.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=MODEL_DIR, got {value!r}")
-    return name, path
+from .argtypes import named_model
 
 
 def evaluate_reader(name: str, path: str, examples, args: argparse.Namespace) -> dict:

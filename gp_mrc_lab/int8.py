@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 
+from .argtypes import named_model
 from .paths import ROOT
 
 ISAS = ("native", "AVX512_CORE_VNNI")
@@ -83,13 +84,6 @@ def child(args: argparse.Namespace) -> dict:
                 "same_answer_as_fp32": statistics.mean(
                     float(p == q) for p, q in zip(preds, [a[0]["answer"] if a else "" for a in answers["fp32"]]))}
     return out
-
-
-def named_model(value: str) -> tuple[str, str]:
-    name, sep, path = value.partition("=")
-    if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=MODEL_DIR, got {value!r}")
-    return name, path
 
 
 def main() -> int:

@@ -27,6 +27,7 @@ import os
 import sys
 from typing import Any, Sequence
 
+from .argtypes import named_model
 from .passage_sets import MODES, PassageSet, build_sets
 
 DEFAULT_OUTPUT_DIR = os.path.join("benchmarks", "results", "passages")
@@ -140,9 +141,10 @@ def read_results(output_dir: str) -> list[dict]:
     return out
 
 
-def named_model(value: str) -> tuple[str, str]:
-    name, sep, path = value.partition("=")
-    if not sep or not name or not path or os.sep in name:
+def file_named_model(value: str) -> tuple[str, str]:
+    """named_model whose name also names files: no path separator in it."""
+    name, path = named_model(value)
+    if os.sep in name:
         raise argparse.ArgumentTypeError(f"expected NAME=MODEL_DIR, got {value!r}")
     return name, path
 
@@ -151,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     from gp_mrc.argtypes import non_negative_int, positive_int
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", type=named_model, default=[], help="NAME=MODEL_DIR (repeat)")
+    p.add_argument("--model", action="append", type=file_named_model, default=[], help="NAME=MODEL_DIR (repeat)")
     p.add_argument("--dev_file", help="a SQuAD-layout dev file (titles name the articles)")
     p.add_argument("--name", help="the dev set's name in the result files and the table (e.g. squad_v1)")
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))

@@ -15,6 +15,7 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 from transformers import BertConfig, BertTokenizerFast
 
+from gp_mrc.inference.reader import Reader
 from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,6 +67,15 @@ def tiny_model(tiny_tokenizer) -> GlobalPointerForQuestionAnswering:
     torch.manual_seed(0)
     return GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
                                                                  HeadConfig(head_size=16))
+
+
+@pytest.fixture(scope="module")
+def reader(tiny_tokenizer) -> Reader:
+    """A Reader over a tiny random GlobalPointer (seed 0), one per test module."""
+    torch.manual_seed(0)
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
+                                                                  HeadConfig(head_size=16))
+    return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
 
 
 @pytest.fixture(scope="session")

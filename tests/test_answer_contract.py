@@ -9,7 +9,6 @@ import pytest
 import torch
 from transformers import BertConfig
 
-from conftest import make_tiny_config
 from gp_mrc.inference.answers import in_word, word_span
 from gp_mrc.inference.predict import LENGTH_BUCKET, bucket_batches
 from gp_mrc.inference.reader import Reader
@@ -19,14 +18,6 @@ C1 = "the king was born in 1811 . the queen was born in 1861 ."
 C_WORDS = "cordale is a market town on the vell river . it was founded in 1587 by wool traders ."
 C_ZH = "北京是中国的首都，上海是中国最大的城市。长江是中国最长的河流。"
 Q1, Q2 = "when was the king born?", "when was it founded?"
-
-
-@pytest.fixture(scope="module")
-def reader(tiny_tokenizer):
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
-    return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
 
 
 def neighbours(n: int = 20) -> list[dict]:

@@ -9,12 +9,8 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
-from conftest import make_tiny_config
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.inference.passages import is_duplicate, merge_ranked, normalized
-from gp_mrc.inference.reader import Reader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSAGES = ["the king was born in 1811 . the queen was born in 1861 .",
@@ -22,14 +18,6 @@ PASSAGES = ["the king was born in 1811 . the queen was born in 1861 .",
             "",  # unusable: no answers from it, a warning
             "the king was born in 1811 ."]  # the same text again: its answers merge with passage 0's
 Q = "when was the king born?"
-
-
-@pytest.fixture(scope="module")
-def reader(tiny_tokenizer):
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
-    return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
 
 
 def a(text, score, passage, start):

@@ -4,6 +4,7 @@ command end to end on a tiny reader."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -125,3 +126,20 @@ def test_the_command_writes_one_file_per_reader_and_a_table(tiny_reader_dir, tmp
     assert printed.count("| toy |") == 4 and "same article" in printed
     with pytest.raises(SystemExit):
         main(["--name", "toy"])  # no model, no dev file: one usage line
+
+
+def test_named_model_flags():
+    """The one NAME=MODEL_DIR parser (gp_mrc_lab/argtypes.py); the passage benchmark's names also name files."""
+    import argparse
+
+    from gp_mrc_lab.argtypes import named_model
+    from gp_mrc_lab.passages_bench import file_named_model
+
+    assert named_model("gp=runs/a=b") == ("gp", "runs/a=b")
+    assert named_model("a/b=dir") == ("a/b", "dir")
+    assert file_named_model("gp=runs/gp") == ("gp", "runs/gp")
+    for bad in ("gp", "=dir", "gp="):
+        with pytest.raises(argparse.ArgumentTypeError):
+            named_model(bad)
+    with pytest.raises(argparse.ArgumentTypeError):
+        file_named_model(f"a{os.sep}b=dir")

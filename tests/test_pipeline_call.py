@@ -14,7 +14,6 @@ import torch
 from transformers import BertForQuestionAnswering
 
 from conftest import make_tiny_config
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.inference.reader import Reader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,14 +22,6 @@ C1 = "the king was born in 1811 . the queen was born in 1861 ."
 C2 = "the river is long . the city was founded in 1875 by the first king ."
 Q1, Q2 = "when was the king born?", "who founded the city?"
 KEYS = ["score", "start", "end", "answer"]
-
-
-@pytest.fixture(scope="module")
-def reader(tiny_tokenizer):
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
-    return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,6 @@ import torch
 pytest.importorskip("fastapi", reason="the service needs the serve extra: pip install -e '.[serve]'")
 from fastapi.testclient import TestClient
 
-from conftest import make_tiny_config
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc.inference.reader import Reader
 from gp_mrc.serving.app import create_app
 from gp_mrc.serving.batcher import MicroBatcher
 from gp_mrc.serving.schema import Limits, shape_answers
@@ -23,14 +20,6 @@ C1 = "the king was born in 1811 . the queen was born in 1861 ."
 C2 = "the river is long . the city was founded in 1875 by the first king ."
 Q1, Q2 = "when was the king born?", "who founded the city?"
 LIMITS = Limits(max_body_bytes=4000, max_context_chars=300, max_question_chars=50, max_inputs=3, max_top_k=5)
-
-
-@pytest.fixture(scope="module")
-def reader(tiny_tokenizer):
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
-    return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
 
 
 @pytest.fixture(scope="module")
