@@ -132,11 +132,11 @@ def v2_diagnostics(run_dir: str, golds: dict[str, list[str]]) -> dict[str, float
     """SQuAD v2 figures that do not depend on the null threshold: F1 of the best non-null span on answerable
     questions, and the official script's best_f1 (null threshold tuned on the dev set itself, an upper bound).
     Short runs often answer "" everywhere at threshold 0, which hides how well they read."""
+    from gp_mrc.inference.nbest_file import read_nbest
     from gp_mrc.metrics.aggregate import best_f1
     from gp_mrc.metrics.scoring import f1_score
 
-    with open(os.path.join(run_dir, "nbest_predictions.json")) as f:
-        nbest = json.load(f)
+    nbest = read_nbest(os.path.join(run_dir, "nbest_predictions.json"))  # either format, as the decoder's entries
     with open(os.path.join(run_dir, "null_odds.json")) as f:
         odds = json.load(f)
     best_span = {}

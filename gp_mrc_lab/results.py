@@ -11,6 +11,7 @@ import platform
 import subprocess
 
 from gp_mrc.atomic import write_text_atomic
+from gp_mrc.inference.nbest_file import read_nbest
 
 from .commands import branch_step, command, result_path, run_dir
 from .paths import RESULTS, ROOT
@@ -32,8 +33,7 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         final = json.load(f)
     with open(os.path.join(out, "training_args.json")) as f:
         train_args = json.load(f)
-    with open(os.path.join(out, "nbest_predictions.json")) as f:
-        nbest = json.load(f)
+    nbest = read_nbest(os.path.join(out, "nbest_predictions.json"))  # this format or an older run's
     null_odds = None
     if os.path.exists(os.path.join(out, "null_odds.json")):
         with open(os.path.join(out, "null_odds.json")) as f:
@@ -94,12 +94,11 @@ def extra_scores(study: Study, out: str, name: str, path: str, train_args: dict)
         records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
         n_best = train_args.get("n_best_size", 20)
         answers = reader.answer(records, top_k=n_best, n_best_size=n_best, decoding="argmax")
-        # score: the log-probability, as in training's n-best (expected-F1 decoding softmaxes it)
-        nbest = {r["id"]: [{"text": a["answer"], "probability": a["score"], "score": math.log(max(a["score"], 1e-300)),
-                            "start": a["start"], "end": a["end"]} for a in ans] for r, ans in zip(records, answers)}
+        # nbest_predictions.json's format; log_prob as in training's n-best (expected-F1 decoding softmaxes it)
+        nbest = {r["id"]: [dict(a, log_prob=math.log(max(a["score"], 1e-300))) for a in ans]
+                 for r, ans in zip(records, answers)}
         write_text_atomic(cache, json.dumps(nbest, ensure_ascii=False))
-    with open(cache) as f:
-        nbest = json.load(f)
+    nbest = read_nbest(cache)  # older caches hold the old format
     if path not in GOLDS:
         GOLDS[path] = load_golds(path, False)
     return {"file": os.path.relpath(path, ROOT), "questions": len(GOLDS[path]),

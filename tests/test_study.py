@@ -37,6 +37,30 @@ def test_v2_decodings_score_the_forced_span_and_the_tuned_threshold():
     assert rescoring.decodings(nbest, golds, "en", null_odds)["diagnostics"]["null_auc"] == pytest.approx(1.0)
 
 
+def test_training_nbest_files_of_either_format_rescore_alike(tmp_path):
+    """nbest_predictions.json in the Reader's answer format (with log_prob) and in the format of older runs read
+    back as the same decoder entries, so re-collected run folders score as before."""
+    import json
+
+    from gp_mrc.inference.nbest_file import read_nbest, to_file
+
+    old = {"a1": [{"text": "Paris", "start": 0, "end": 5, "score": -0.5, "probability": 0.61, "expected_f1": 0.9},
+                  {"text": "", "start": -1, "end": -1, "score": -1.2, "probability": 0.3}]}
+    new = to_file(old)
+    assert new["a1"][0] == {"answer": "Paris", "score": 0.61, "start": 0, "end": 5, "expected_f1": 0.9,
+                            "log_prob": -0.5}
+    for name, nbest in (("old.json", old), ("new.json", new)):
+        (tmp_path / name).write_text(json.dumps(nbest))
+    assert read_nbest(tmp_path / "old.json") == read_nbest(tmp_path / "new.json") == old
+    golds = {"a1": ["Paris"]}
+    assert (rescoring.decodings(read_nbest(tmp_path / "new.json"), golds, "en")
+            == rescoring.decodings(old, golds, "en"))
+    (tmp_path / "predict.json").write_text(json.dumps({"a1": [{"answer": "Paris", "score": 0.6, "start": 0,
+                                                               "end": 5}]}))
+    with pytest.raises(ValueError, match="log_prob"):  # predict.py's answers carry no decoding score
+        read_nbest(tmp_path / "predict.json")
+
+
 @pytest.mark.parametrize("answer, kind", [("red fox", "too_short"), ("the quick red fox jumps high", "too_long"),
                                           ("fox jumps high", "overlap")])
 def test_partial_answers_are_sorted_by_how_they_miss(answer, kind):

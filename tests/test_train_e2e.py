@@ -1,6 +1,7 @@
 """Train a tiny model for a few steps through the training entry point, predict, and evaluate."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -177,11 +178,12 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
     nbest = json.load(open(out / "nbest_predictions.json"))
     preds = json.load(open(out / "predictions.json"))
     ctx = {json.loads(line)["id"]: json.loads(line)["context"] for line in open(data)}
-    for qid, entries in nbest.items():
-        assert preds[qid] in [e["text"] for e in entries]
-        assert all(ctx[qid][e["start"]:e["end"]] == e["text"] for e in entries)
+    for qid, entries in nbest.items():  # the Reader's answer format (inference/nbest_file.py), plus log_prob
+        assert preds[qid] in [e["answer"] for e in entries]
+        assert all(ctx[qid][e["start"]:e["end"]] == e["answer"] for e in entries)
+        assert all(e["score"] == pytest.approx(math.exp(e["log_prob"])) for e in entries)
         if len(entries) > 1:
-            assert preds[qid] == max(entries, key=lambda e: e["expected_f1"])["text"]
+            assert preds[qid] == max(entries, key=lambda e: e["expected_f1"])["answer"]
 
 
 def test_aux_start_end_needs_span_bias(tiny_encoder_dir, tmp_path):

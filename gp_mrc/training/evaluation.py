@@ -8,6 +8,7 @@ from typing import Any
 from accelerate import Accelerator
 
 from .config import DataConfig, EvalConfig
+from ..inference.nbest_file import to_file
 from ..inference.predict import answer_features, score_predictions, write_predictions
 
 
@@ -61,7 +62,8 @@ class Evaluator:
             if len(preds) != len(examples):
                 raise RuntimeError(f"{len(preds)} predictions for {len(examples)} examples")
             results = score_predictions(preds, examples, self.metric)
-            write_predictions(self.output_dir, preds, nbest, null_diff if self.version_2 else None,
+            # the file holds the Reader's answer format (inference/nbest_file.py); `last` keeps the decoder's
+            write_predictions(self.output_dir, preds, to_file(nbest), null_diff if self.version_2 else None,
                               prefix="" if tag == "final" else f"{tag}_")
         model.train()
         self.seconds += time.time() - t0
