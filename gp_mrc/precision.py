@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:  # annotations only: importing this module must not load torch
+    import torch
 
 MIXED_PRECISION_CHOICES = ("auto", "no", "fp16", "bf16")
 # CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: AVX512-BF16 (Cooper Lake, Zen 4 and later),

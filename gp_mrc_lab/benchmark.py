@@ -319,7 +319,7 @@ def main() -> None:
 
         cell = f"{speed['pipeline(a)']:.1f}" if "pipeline(a)" in speed else \
             f"n/a: removed in transformers {transformers.__version__} (use --pipeline_python)"
-        lines.append(f"| transformers pipeline(\"question-answering\") on (a)'s model | | |" + (" | | | |" if v2 else "") +
+        lines.append("| transformers pipeline(\"question-answering\") on (a)'s model | | |" + (" | | | |" if v2 else "") +
                      f" | {cell} | |")
     table = "\n".join(lines)
     f1m = {c: statistics.mean(summary[c]["f1"]) for c in summary}

@@ -74,7 +74,6 @@ def test_duplicate_gathered_windows_collapse():
 
 # ---- expected-F1 (minimum-Bayes-risk) decoding
 
-import itertools
 
 import numpy as np
 import pytest

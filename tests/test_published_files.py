@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import string
-import sys
 from collections import Counter
 
 import pytest

@@ -15,7 +15,6 @@ Everything is importable from ``gp_mrc.rewards`` as it was when this was one mod
 
 from __future__ import annotations
 
-from . import cache, inputs, parallel, scorer, table, verify
 from .cache import (
     CACHE_VERSION,
     CacheError,
