@@ -515,6 +515,21 @@ def test_precompute_and_check_scripts(tmp_path, capsys):
     assert len(cache_files(tmp_path / "cache")) == 1
     assert run_script("check_rewards", common + ["--n_samples", "50"]) == 0
     assert "mismatches: 0" in capsys.readouterr().out
+    # training with the same data flags loads that very file (reward_table_inputs: one cache dir, key and window)
+    from accelerate import Accelerator
+    from transformers import AutoTokenizer
+
+    from gp_mrc.training.config import DataConfig
+    from gp_mrc.training.training_data import build_features, load_data
+
+    config = DataConfig(model_name_or_path=str(tok_dir), train_file=(str(train_file),), max_seq_length=40,
+                        doc_stride=12, max_query_length=8, cache_dir=str(tmp_path / "cache"))
+    data = load_data(config)
+    build_features(data, config, True, str(tmp_path / "run"), AutoTokenizer.from_pretrained(str(tok_dir)),
+                   Accelerator(cpu=True))
+    assert len(cache_files(tmp_path / "cache")) == 1
+    script_table = rewards.load_f1_table(tmp_path / "cache" / cache_files(tmp_path / "cache")[0])
+    assert data.f1_table.checksum() == script_table.checksum()
 
 
 # ----------------------------------------------------------------------------- the bundled samples, real tokenizer
