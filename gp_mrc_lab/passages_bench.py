@@ -170,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
     if args.table:
-        print(table(read_results(args.output_dir)))
+        from .passages_report import pooled_table
+
+        results = read_results(args.output_dir)
+        print(table(results) + "\n\nOver seeds (readers named <reader>_s<seed>):\n\n"
+              + pooled_table(results, versus=("gp", "se")))
         return 0
     if not args.model or not args.dev_file or not args.name:
         p.error("give --model NAME=DIR, --dev_file and --name (or --table)")

@@ -122,7 +122,7 @@ def test_the_command_writes_one_file_per_reader_and_a_table(tiny_reader_dir, tmp
     capsys.readouterr()
     assert main(["--table", "--output_dir", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert printed == table([res, json.loads((out / "toy_gp2.json").read_text())]) + "\n"
+    assert printed.startswith(table([res, json.loads((out / "toy_gp2.json").read_text())]) + "\n\nOver seeds")
     assert printed.count("| toy |") == 4 and "same article" in printed
     with pytest.raises(SystemExit):
         main(["--name", "toy"])  # no model, no dev file: one usage line
@@ -143,3 +143,20 @@ def test_named_model_flags():
             named_model(bad)
     with pytest.raises(argparse.ArgumentTypeError):
         file_named_model(f"a{os.sep}b=dir")
+
+
+def test_pooled_table_averages_seeds_and_pairs_readers_by_seed():
+    from gp_mrc_lab.passages_report import paired_mean, pooled_table
+
+    def result(reader: str, accuracy: float, auroc: float) -> dict:
+        metrics = {"sets": 10, "passage_accuracy": accuracy, "top1_f1": 50.0, "single_passage_f1": 60.0,
+                   "auroc": auroc, "unanswerable_answered": 5.0}
+        return {"reader": reader, "name": "dev", "modes": {"same_article": metrics}}
+
+    results = [result("gp_s1", 80.0, 0.9), result("gp_s2", 70.0, 0.8), result("se_s1", 60.0, 0.7),
+               result("se_s2", 65.0, 0.75), result("other", 10.0, 0.1)]  # no seed suffix: left out
+    table = pooled_table(results, versus=("gp", "se"))
+    assert "| dev | same article | gp | 2 | 75.0 ± 7.1 | 50.0 ± 0.0 | 60.0 ± 0.0 | 0.850 ± 0.071 | 5.0 ± 0.0 |" in table
+    assert "| dev | same article | gp − se (paired) | 2 | 12.5 ± 10.6 |" in table
+    assert "other" not in table
+    assert paired_mean(results, "dev", "same_article", "gp", "se", "auroc") == pytest.approx(0.125)
