@@ -9,6 +9,7 @@ import math
 import os
 import platform
 import subprocess
+import sysconfig
 
 from gp_mrc.atomic import write_text_atomic
 from gp_mrc.inference.nbest_file import read_nbest
@@ -74,10 +75,17 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         result.update(command=previous["command"], date=previous["date"], git_commit=previous["git_commit"],
                       rescored=result["date"])
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    write_text_atomic(path, json.dumps(result, indent=1))
+    write_text_atomic(path, portable(json.dumps(result, indent=1)))
     print(f"[{variant} seed {seed}] wrote {os.path.relpath(path, ROOT)}: F1 {result['eval'].get('f1', 0):.2f}",
           flush=True)
     return result
+
+
+def portable(text: str) -> str:
+    """Committed result files name no machine path: the installed packages' folder becomes <site-packages> (the
+    optional encoders live there) and the project's parent folder becomes "..", as the commands are run from ROOT."""
+    site = sysconfig.get_paths()["purelib"]
+    return text.replace(site + os.sep, "<site-packages>/").replace(os.path.dirname(ROOT) + os.sep, "../")
 
 
 def extra_scores(study: Study, out: str, name: str, path: str, train_args: dict) -> dict:

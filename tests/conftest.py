@@ -88,3 +88,20 @@ def tiny_encoder_dir(tiny_tokenizer, tmp_path_factory) -> str:
     BertModel(make_tiny_config(len(tiny_tokenizer)), add_pooling_layer=False).save_pretrained(str(d))
     tiny_tokenizer.save_pretrained(str(d))
     return str(d)
+
+
+def serving_client(reader, limits):
+    """A TestClient of the service over `reader` (server errors come back as responses, as a client sees them)."""
+    from fastapi.testclient import TestClient
+
+    from gp_mrc.serving.app import create_app
+
+    return TestClient(create_app(reader, limits=limits, model_name="tiny"), raise_server_exceptions=False)
+
+
+def post_json(client, body):
+    """POST / with a JSON body (bytes and str are sent as they are, for malformed-body tests)."""
+    import json
+
+    body = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post("/", content=body, headers={"Content-Type": "application/json"})

@@ -4,9 +4,9 @@ requests batched together, and every bad request refused with a 4xx and a one-li
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
+from conftest import post_json, serving_client
 import torch
 
 pytest.importorskip("fastapi", reason="the service needs the serve extra: pip install -e '.[serve]'")
@@ -24,13 +24,11 @@ LIMITS = Limits(max_body_bytes=4000, max_context_chars=300, max_question_chars=5
 
 @pytest.fixture(scope="module")
 def client(reader):
-    with TestClient(create_app(reader, limits=LIMITS, model_name="tiny"), raise_server_exceptions=False) as c:
+    with serving_client(reader, LIMITS) as c:
         yield c
 
 
-def post(client, payload):
-    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
-    return client.post("/", content=body, headers={"Content-Type": "application/json"})
+post = post_json
 
 
 def test_one_question_answers_as_reader_does(client, reader):

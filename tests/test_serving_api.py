@@ -3,10 +3,10 @@ endpoints (HEAD, /docs, /metrics, Retry-After; point 8), many passages and align
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
+from conftest import post_json, serving_client
 import torch
 
 pytest.importorskip("fastapi", reason="the service needs the serve extra: pip install -e '.[serve]'")
@@ -34,13 +34,11 @@ def reader(tiny_tokenizer):
 
 @pytest.fixture(scope="module")
 def client(reader):
-    with TestClient(create_app(reader, limits=LIMITS, model_name="tiny"), raise_server_exceptions=False) as c:
+    with serving_client(reader, LIMITS) as c:
         yield c
 
 
-def post(client, body):
-    body = body if isinstance(body, (bytes, str)) else json.dumps(body)
-    return client.post("/", content=body, headers={"Content-Type": "application/json"})
+post = post_json
 
 
 # ------------------------------------------------------------------ point 6: every fault of the bytes is a 400

