@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..data.examples import DataError
+from ..models.positions import max_positions
 from .batcher import QueueFull
 from .body import parse_body, read_body
 from .metrics import Metrics, merged_sizes
@@ -37,16 +38,6 @@ REQUEST_SCHEMA = {  # for /docs: the body is read by hand (schema.py), so FastAP
                    "parameters": {"type": "object", "description": "top_k, doc_stride, max_answer_len, max_seq_len, "
                                   "max_question_len, handle_impossible_answer, align_to_words, min_score"}},
     "example": {"inputs": {"question": "Who founded the city?", "context": "The city was founded by Ana."}}}
-
-
-def model_max_positions(reader: Any) -> int | None:
-    """The longest window the encoder takes (its position embeddings, or the tokenizer's limit), if known."""
-    found = [getattr(getattr(m, "config", None), "max_position_embeddings", None) for m in reader.model.modules()]
-    found = [n for n in found if isinstance(n, int) and n > 0]
-    tok_max = getattr(reader.tokenizer, "model_max_length", None)
-    if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
-        found.append(tok_max)
-    return min(found) if found else None
 
 
 def architecture_of(reader: Any) -> str:
@@ -69,7 +60,7 @@ def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int
     """The service for `reader` (a gp_mrc.Reader, or anything with its `answer`, `model`, `tokenizer`,
     `settings`). `model_name` is shown on /health and the page: a folder's name or a hub name, never a path."""
     limits = limits or Limits()
-    positions = model_max_positions(reader)
+    positions = max_positions(reader.model, reader.tokenizer)
     if positions is not None and positions < limits.max_seq_len:
         limits = replace(limits, max_seq_len=positions)
     architecture = architecture_of(reader)
