@@ -1,5 +1,6 @@
-"""The `gp-mrc` console command: `gp-mrc train | predict | serve | export [flags]`, the same functions as
-scripts/train.py, scripts/predict.py, scripts/serve.py and scripts/export.py (`gp-mrc COMMAND --help` lists a command's flags).
+"""The `gp-mrc` console command: `gp-mrc train | predict | serve | export | convert [flags]`, the same functions as
+scripts/train.py, scripts/predict.py, scripts/serve.py and scripts/export.py (`gp-mrc COMMAND --help` lists a command's
+flags); `convert` rewrites a model folder of an older layout as the current one.
 
 Torch and transformers load only once a command runs, so `--help` and flag errors answer at once.
 """
@@ -14,6 +15,7 @@ COMMANDS = {
     "predict": "answer questions with a model folder, from the command line or a file",
     "serve": "serve a model folder over HTTP: the Inference API's question-answering schema and a page",
     "export": "write a model folder as an ONNX Runtime folder (fp32, or int8 with --quantize int8)",
+    "convert": "write a model folder of an older gp_mrc layout in the current one (OLD NEW)",
 }
 
 
@@ -47,7 +49,14 @@ def export_main(argv: list[str] | None = None, prog: str | None = None) -> int:
     return main(argv, prog)
 
 
-MAINS = {"train": train_main, "predict": predict_main, "serve": serve_main, "export": export_main}
+def convert_main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from .models.convert_command import main
+
+    return main(argv, prog)
+
+
+MAINS = {"train": train_main, "predict": predict_main, "serve": serve_main, "export": export_main,
+         "convert": convert_main}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 300
 # where flags become configurations: training's parser, and the predict / serve commands (their flags become the
 # Reader's settings and the service's limits, once, in main)
 ARGUMENT_READERS = {"gp_mrc/training/arguments.py", "gp_mrc/training/config.py", "gp_mrc/inference/command.py", "gp_mrc/serving/command.py",
-                    "gp_mrc/inference/export_command.py", "gp_mrc/rewards/command.py"}
+                    "gp_mrc/inference/export_command.py", "gp_mrc/rewards/command.py", "gp_mrc/models/convert_command.py"}
 
 
 def modules() -> dict[str, str]:

@@ -62,7 +62,7 @@ def test_help_does_not_import_torch():
 
 def test_a_bad_command_exits_2_with_a_message():
     r = run("serv")
-    assert r.returncode == 2 and "unknown command 'serv' (choose from train, predict, serve, export)" in r.stderr
+    assert r.returncode == 2 and "unknown command 'serv' (choose from train, predict, serve, export, convert)" in r.stderr
     r = run()
     assert r.returncode == 2 and "usage: gp-mrc" in r.stderr
 

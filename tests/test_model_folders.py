@@ -16,7 +16,8 @@ from transformers import AutoConfig, AutoModel, BertForQuestionAnswering
 from conftest import make_tiny_config
 from gp_mrc.models.baseline import StartEndForQuestionAnswering
 from gp_mrc.models.configuration import GlobalPointerConfig
-from gp_mrc.models.loading import load_model, model_kind
+from gp_mrc.models.folders import FolderKind, folder_kind
+from gp_mrc.models.loading import load_model
 from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.inference.reader import Reader
 from gp_mrc.settings import PIPELINE_DEFAULTS, InferenceSettings
@@ -143,7 +144,7 @@ def test_our_start_end_folder_round_trips_with_its_settings(tiny_tokenizer, tmp_
 
 
 def test_an_encoder_folder_is_not_a_reader(tiny_encoder_dir):
-    assert model_kind(tiny_encoder_dir) == "encoder"
+    assert folder_kind(tiny_encoder_dir) == FolderKind(None, "current")
     with pytest.raises(OSError, match="not a question-answering model"):
         Reader.from_pretrained(tiny_encoder_dir)
 
@@ -155,7 +156,7 @@ def test_legacy_globalpointer_folder_loads_with_identical_logits(tiny_tokenizer,
     model = tiny_gp(tiny_tokenizer, span_bias=True, max_answer_length=20)
     head = old_head_config(head_size=16, span_bias=True, max_answer_length=20, version_2_with_negative=True)
     save_old_globalpointer(model.encoder.config, model.state_dict(), head, str(tmp_path), tiny_tokenizer)
-    assert model_kind(str(tmp_path)) == "legacy_globalpointer"
+    assert folder_kind(str(tmp_path)) == FolderKind("globalpointer", "legacy")
     loaded = load_model(str(tmp_path))
     assert isinstance(loaded.model, GlobalPointerForQuestionAnswering) and loaded.architecture == "globalpointer"
     assert loaded.model.head_config == model.head_config
@@ -171,7 +172,7 @@ def test_legacy_globalpointer_folder_loads_with_identical_logits(tiny_tokenizer,
 def test_legacy_start_end_folder_loads_with_identical_logits(tiny_tokenizer, tmp_path):
     qa = tiny_bert_qa(tiny_tokenizer)
     save_old_start_end(qa, old_head_config(max_answer_length=25, lang="zh"), str(tmp_path), tiny_tokenizer)
-    assert model_kind(str(tmp_path)) == "legacy_start_end"
+    assert folder_kind(str(tmp_path)) == FolderKind("start_end", "legacy")
     loaded = load_model(str(tmp_path))
     assert isinstance(loaded.model, StartEndForQuestionAnswering) and loaded.architecture == "start_end"
     assert loaded.settings == InferenceSettings(max_answer_length=25, lang="zh", metric="cmrc")
@@ -190,7 +191,7 @@ def test_a_legacy_folder_saved_again_has_the_current_layout(tiny_tokenizer, tmp_
     loaded.model.save_pretrained(str(tmp_path / "new"))
     assert not os.path.exists(tmp_path / "new" / "gp_mrc_config.json")
     again = load_model(str(tmp_path / "new"))
-    assert model_kind(str(tmp_path / "new")) == "globalpointer" and again.settings == loaded.settings
+    assert folder_kind(str(tmp_path / "new")) == FolderKind("globalpointer", "current") and again.settings == loaded.settings
     assert again.settings.lang == "zh"
     batch = batch_for(tiny_tokenizer)
     assert torch.equal(logits(again.model, batch), logits(model, batch))

@@ -1,4 +1,5 @@
 """The readers and their folders: the GlobalPointer model and its config (modeling.py, configuration.py), the
-start/end baseline (baseline.py), the span distribution both train and answer on (span_probs.py), and the loader
-of every folder layout (loading.py; layouts written before in legacy.py). The models do not import the loader.
+start/end baseline (baseline.py), the span distribution both train and answer on (span_probs.py), what a folder
+holds (folders.py, JSON only; older layouts as fix-ups in legacy.py; `gp-mrc convert` in convert_command.py) and the
+loader (loading.py). The models do not import the loader.
 Importing this package imports nothing heavy."""

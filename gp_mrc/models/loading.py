@@ -3,7 +3,8 @@
 * a GlobalPointer reader (config.json with model_type "gp_mrc": encoder config nested, head settings);
 * a start/end reader: any transformers `AutoModelForQuestionAnswering` folder — ours (trained by
   scripts/train.py --architecture start_end) or a plain one, e.g. a SQuAD-fine-tuned BERT;
-* the gp_mrc folders written before these were transformers models (gp_mrc/models/legacy.py).
+* a folder in an older layout: gp_mrc/models/folders.py fixes its config.json up in memory (one warning per
+  load saying to run `gp-mrc convert`), and it loads as the current layout does.
 
 `load_model` returns the model with the gp_mrc forward signature and the folder's inference settings
 (gp_mrc/settings.py; transformers' pipeline defaults for a folder without them). Problems are one-line
@@ -12,62 +13,28 @@ FileNotFoundError (missing folder or files) or OSError (files that cannot be rea
 
 from __future__ import annotations
 
-import json
+import logging
 import os
 from typing import Any, NamedTuple
 
 from torch import nn
-from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+from transformers import CONFIG_MAPPING, AutoModelForQuestionAnswering, AutoTokenizer, PretrainedConfig
 
-from . import legacy
 from .baseline import StartEndForQuestionAnswering
+from .folders import (FolderConfig, check_folder_files, check_name, config_architecture, folder_config, legacy_warning,
+                      remove_retired_files)
 from .modeling import GlobalPointerForQuestionAnswering
 from ..settings import PIPELINE_DEFAULTS, InferenceSettings, settings_from_config
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model",
                    "sentencepiece.bpe.model")
-from ..defaults import HUB_NAME
+logger = logging.getLogger("gp_mrc")
 
 
 class LoadedModel(NamedTuple):
     model: nn.Module  # GlobalPointerForQuestionAnswering or StartEndForQuestionAnswering
     settings: InferenceSettings
     architecture: str  # "globalpointer" | "start_end"
-
-
-def _config_dict(name_or_path: str) -> dict[str, Any]:
-    if os.path.isdir(name_or_path):
-        with open(os.path.join(name_or_path, "config.json"), encoding="utf-8") as f:
-            return json.load(f)
-    return AutoConfig.from_pretrained(name_or_path).to_dict()
-
-
-def is_qa_config(config: dict[str, Any]) -> bool:
-    return any(a.endswith("ForQuestionAnswering") for a in config.get("architectures") or [])
-
-
-def model_kind(name_or_path: str) -> str:
-    """"globalpointer" | "start_end" | "legacy_globalpointer" | "legacy_start_end" | "encoder" (a model
-    without a question-answering head, e.g. a pretrained encoder)."""
-    if legacy.is_legacy_folder(name_or_path):
-        return "legacy_" + legacy.legacy_architecture(name_or_path)
-    config = _config_dict(name_or_path)
-    if config.get("model_type") == "gp_mrc":
-        return "globalpointer"
-    return "start_end" if is_qa_config(config) else "encoder"
-
-
-def check_folder_files(path: str) -> None:
-    """A local folder must hold config.json and weights (hub names are checked by the hub)."""
-    if not os.path.isdir(path):
-        return
-    missing = [] if os.path.exists(os.path.join(path, "config.json")) else ["config.json"]
-    if not any(os.path.exists(os.path.join(path, w)) for w in WEIGHT_FILES):
-        missing.append(WEIGHT_FILES[0])
-    if missing:
-        raise FileNotFoundError(f"{path} is not a model folder: missing {', '.join(missing)}")
 
 
 def _require_all_weights(info: dict[str, Any], path: str) -> None:
@@ -78,18 +45,23 @@ def _require_all_weights(info: dict[str, Any], path: str) -> None:
                            + (" ..." if len(missing) > 5 else ""))
 
 
-def load_qa_model(name_or_path: str) -> nn.Module:
+def load_qa_model(name_or_path: str, **kwargs: Any) -> nn.Module:
     """A transformers AutoModelForQuestionAnswering, with every weight from the checkpoint."""
     check_folder_files(name_or_path)
-    model, info = AutoModelForQuestionAnswering.from_pretrained(name_or_path, output_loading_info=True)
+    model, info = AutoModelForQuestionAnswering.from_pretrained(name_or_path, output_loading_info=True, **kwargs)
     _require_all_weights(info, name_or_path)
     return model
 
 
-def _load_globalpointer(name_or_path: str) -> GlobalPointerForQuestionAnswering:
-    model, info = GlobalPointerForQuestionAnswering.from_pretrained(name_or_path, output_loading_info=True)
+def _load_globalpointer(name_or_path: str, **kwargs: Any) -> GlobalPointerForQuestionAnswering:
+    model, info = GlobalPointerForQuestionAnswering.from_pretrained(name_or_path, output_loading_info=True, **kwargs)
     _require_all_weights(info, name_or_path)
     return model
+
+
+def _config_object(config: dict[str, Any]) -> PretrainedConfig:
+    """The transformers config of a config.json dict, built as AutoConfig.from_pretrained builds it."""
+    return CONFIG_MAPPING[config["model_type"]].from_dict(dict(config))
 
 
 def settings_of(model: nn.Module) -> InferenceSettings:
@@ -110,19 +82,16 @@ def as_span_model(model: nn.Module) -> nn.Module:
     return StartEndForQuestionAnswering.with_settings(model, settings_of(model))
 
 
-def _load(name_or_path: str, kind: str) -> nn.Module:
-    if kind == "legacy_globalpointer":
-        return legacy.load_legacy_globalpointer(name_or_path)
-    if kind == "legacy_start_end":
-        settings = legacy.legacy_start_end_settings(name_or_path)
-        return StartEndForQuestionAnswering.with_settings(load_qa_model(name_or_path), settings)
-    if kind == "globalpointer":
-        return _load_globalpointer(name_or_path)
-    if kind == "start_end":
-        return as_span_model(load_qa_model(name_or_path))
-    config = _config_dict(name_or_path)
-    raise ValueError(f"not a question-answering model (architectures: {config.get('architectures')}); an encoder "
-                     "has no answer head yet: train a reader on it with scripts/train.py")
+def _load(name_or_path: str, found: FolderConfig) -> nn.Module:
+    # a fixed-up layout loads its weights with the config built here; a current one reads its own
+    kwargs = {"config": _config_object(found.config)} if found.fixups else {}
+    architecture = config_architecture(found.config)
+    if architecture == "globalpointer":
+        return _load_globalpointer(name_or_path, **kwargs)
+    if architecture == "start_end":
+        return as_span_model(load_qa_model(name_or_path, **kwargs))
+    raise ValueError(f"not a question-answering model (architectures: {found.config.get('architectures')}); an "
+                     "encoder has no answer head yet: train a reader on it with scripts/train.py")
 
 
 def _one_line(e: BaseException) -> str:
@@ -135,12 +104,12 @@ def load_model(name_or_path: str) -> LoadedModel:
     from safetensors import SafetensorError
 
     name_or_path = str(name_or_path)
+    check_name(name_or_path)
     is_dir = os.path.isdir(name_or_path)
-    if not is_dir and (os.path.exists(name_or_path) or not HUB_NAME.fullmatch(name_or_path)):
-        raise FileNotFoundError(f"{name_or_path}: no such model folder")
     try:
         check_folder_files(name_or_path)
-        model = _load(name_or_path, model_kind(name_or_path))
+        found = folder_config(name_or_path)
+        model = _load(name_or_path, found)
         settings = settings_of(model)
     except FileNotFoundError:
         raise
@@ -150,15 +119,16 @@ def load_model(name_or_path: str) -> LoadedModel:
                           f"from the hub ({_one_line(e)})") from None
         raise OSError(f"{name_or_path}: cannot load the model ({_one_line(e)}); is it a complete model folder "
                       "(scripts/train.py's output, or a transformers question-answering model)?") from None
-    architecture = "globalpointer" if isinstance(model, GlobalPointerForQuestionAnswering) else "start_end"
-    return LoadedModel(model.eval(), settings, architecture)
+    if found.fixups:
+        logger.warning(legacy_warning(name_or_path))
+    return LoadedModel(model.eval(), settings, config_architecture(found.config))
 
 
 def save_model(model: nn.Module, directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:
-    """The folder in the current layout (config.json with the inference settings, weights, tokenizer); a
-    gp_mrc_config.json of an earlier layout left there by a previous save is removed."""
+    """The folder in the current layout (config.json with the inference settings, weights, tokenizer); files of an
+    older layout left there by a previous save (gp_mrc_config.json) are removed."""
     model.save_pretrained(directory, tokenizer=tokenizer, state_dict=state_dict)
-    legacy.remove_legacy_files(directory)
+    remove_retired_files(directory)
 
 
 def load_tokenizer(name_or_path: str) -> Any:

@@ -10,13 +10,11 @@ windows of 256 tokens, --negative_passages 0.5) when no data is named. Nothing i
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..defaults import HUB_NAME
 from ..errors import UsageError
+from ..models.folders import check_name, folder_kind
 from ..settings import MAX_ANSWER_LENGTH, InferenceSettings
 
 
@@ -154,29 +152,16 @@ def default_objective(architecture: str) -> str:
 
 
 def folder_architecture(path: str) -> str | None:
-    """The architecture of the reader in a model folder: "globalpointer" | "start_end", or None for an encoder.
-    Read from its config.json (a hub name asks transformers)."""
-    from ..models import legacy
-
-    if not os.path.isdir(path) and (os.path.exists(path) or not HUB_NAME.fullmatch(path)):
-        raise UsageError(f"--model_name_or_path {path}: no such model folder")
+    """The reader in --model_name_or_path ("globalpointer" | "start_end"; None: an encoder), as the loader sees
+    it (gp_mrc.models.folders.folder_kind, which reads only JSON); its problems as flag errors."""
     try:
-        if legacy.is_legacy_folder(path):
-            return legacy.legacy_architecture(path)
-        if os.path.isdir(path):
-            with open(os.path.join(path, "config.json"), encoding="utf-8") as f:
-                config = json.load(f)
-        else:
-            from transformers import AutoConfig
-
-            config = AutoConfig.from_pretrained(path).to_dict()
+        check_name(path)
+    except FileNotFoundError as e:
+        raise UsageError(f"--model_name_or_path {e}") from None
+    try:
+        return folder_kind(path).architecture
     except (OSError, ValueError) as e:
         raise UsageError(f"--model_name_or_path {path}: cannot read its config ({e})") from None
-    if config.get("model_type") == "gp_mrc":
-        return "globalpointer"
-    if any(a.endswith("ForQuestionAnswering") for a in config.get("architectures") or []):
-        return "start_end"
-    return None
 
 
 def inference_settings(config: TrainConfig, lang: str) -> InferenceSettings:

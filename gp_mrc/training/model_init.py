@@ -10,23 +10,13 @@ import torch
 from torch import nn
 
 from ..models.baseline import StartEndForQuestionAnswering
-from .config import ModelConfig, TrainConfig
-from ..models.loading import load_model, load_tokenizer, model_kind
+from .config import ModelConfig, TrainConfig, folder_architecture as architecture_in
+from ..models.loading import load_model, load_tokenizer
 from ..models.positions import check_max_seq_length
 from ..models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from ..errors import UsageError
 
 logger = logging.getLogger("gp_mrc")
-
-FOLDER_ARCHITECTURE = {"globalpointer": "globalpointer", "legacy_globalpointer": "globalpointer",
-                       "start_end": "start_end", "legacy_start_end": "start_end", "encoder": None}
-
-
-def _kind(path: str) -> str:
-    try:
-        return model_kind(path)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"--model_name_or_path {path}: cannot read its config ({e})") from None
 
 
 def _fresh_model(config: ModelConfig, max_answer_length: int, path: str, folder_architecture: str | None) -> nn.Module:
@@ -106,7 +96,7 @@ def model_for_training(config: TrainConfig) -> tuple[nn.Module, Any]:
         tokenizer = load_tokenizer(config.data.tokenizer_name or path)
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
-    folder_architecture = FOLDER_ARCHITECTURE[_kind(path)]
+    folder_architecture = architecture_in(path)
     if folder_architecture == architecture:
         try:
             model = load_model(path).model
