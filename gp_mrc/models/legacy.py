@@ -16,7 +16,7 @@ from ..settings import SETTINGS_KEY, InferenceSettings
 
 LEGACY_CONFIG_NAME = "gp_mrc_config.json"
 LEGACY_WEIGHTS_NAME = "model.safetensors"
-LEGACY_HEAD_KEYS = ("head_size", "use_rope", "rope_base", "span_bias", "max_answer_length")
+LEGACY_HEAD_KEYS = ("head_size", "use_rope", "rope_base", "span_bias")  # its max_answer_length: legacy_settings
 LEGACY_MAX_ANSWER_LENGTH = 30  # the HeadConfig default of the time (fixed: a later default must not change it)
 
 

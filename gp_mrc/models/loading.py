@@ -22,7 +22,7 @@ from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenize
 from . import legacy
 from .baseline import StartEndForQuestionAnswering
 from .modeling import GlobalPointerForQuestionAnswering
-from ..settings import PIPELINE_DEFAULTS, InferenceSettings, settings_from_config
+from ..settings import PIPELINE_DEFAULTS, SETTINGS_KEY, InferenceSettings, settings_from_config, store_settings
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
@@ -89,23 +89,41 @@ def load_qa_model(name_or_path: str) -> nn.Module:
 def _load_globalpointer(name_or_path: str) -> GlobalPointerForQuestionAnswering:
     model, info = GlobalPointerForQuestionAnswering.from_pretrained(name_or_path, output_loading_info=True)
     _require_all_weights(info, name_or_path)
+    move_answer_limit(model.config)
     return model
 
 
+def move_answer_limit(config: Any) -> None:
+    """A GlobalPointer config.json written before the answer-length limit was only an inference setting has it at
+    the top level (with or without `inference_settings`): the value moves into the inference settings where
+    those lack it (a folder without settings: the pipeline's, with that limit, as it answered then) and leaves
+    the model's config, so the model answers as before and a save writes the current layout."""
+    limit = vars(config).pop("max_answer_length", None)  # transformers keeps unknown config.json keys as attributes
+    if limit is None:
+        return
+    stored = getattr(config, SETTINGS_KEY, None)
+    if stored is None:
+        store_settings(config, PIPELINE_DEFAULTS.replace(max_answer_length=limit))
+    elif isinstance(stored, dict) and "max_answer_length" not in stored:
+        setattr(config, SETTINGS_KEY, {**stored, "max_answer_length": limit})
+
+
 def settings_of(model: nn.Module) -> InferenceSettings:
-    """The inference settings a model carries in its config; without any, the pipeline's (a GlobalPointer
-    keeps its own answer-length limit)."""
+    """The inference settings a model carries in its config; without any, gp_mrc's defaults for a GlobalPointer
+    (answers up to MAX_ANSWER_LENGTH tokens) and the pipeline's for a transformers QA model (15)."""
     stored = settings_from_config(model.config)
     if stored is not None:
         return stored
-    if isinstance(model, GlobalPointerForQuestionAnswering):
-        return PIPELINE_DEFAULTS.replace(max_answer_length=model.config.max_answer_length)
-    return PIPELINE_DEFAULTS
+    return InferenceSettings() if isinstance(model, GlobalPointerForQuestionAnswering) else PIPELINE_DEFAULTS
 
 
 def as_span_model(model: nn.Module) -> nn.Module:
-    """A model with the gp_mrc forward signature: a plain transformers QA model gets the start/end wrapper."""
-    if isinstance(model, (GlobalPointerForQuestionAnswering, StartEndForQuestionAnswering)):
+    """A model with the gp_mrc forward signature: a plain transformers QA model gets the start/end wrapper; a
+    GlobalPointer loaded by transformers' Auto classes from an older folder gets its limit moved (above)."""
+    if isinstance(model, GlobalPointerForQuestionAnswering):
+        move_answer_limit(model.config)
+        return model
+    if isinstance(model, StartEndForQuestionAnswering):
         return model
     return StartEndForQuestionAnswering.with_settings(model, settings_of(model))
 
