@@ -57,6 +57,16 @@ def test_masking_no_invalid_span_can_be_decoded(tiny_model, tiny_tokenizer):
     assert (out.logits[~out.span_mask] == MASK_VALUE).all()
 
 
+def test_a_forward_without_a_limit_is_an_error(tiny_model, tiny_tokenizer):
+    """The model holds no answer-length limit: its caller gives one (training's config, the inference settings)."""
+    import pytest
+
+    batch = _batch(tiny_tokenizer, "who was born?", "he was born in 1875.")
+    with pytest.raises(TypeError, match="max_answer_length"):
+        tiny_model(**batch)
+    assert not hasattr(tiny_model.config, "max_answer_length")
+
+
 def test_half_precision_masking_is_finite(tiny_model, tiny_tokenizer):
     batch = _batch(tiny_tokenizer, "who was born?", "he was born in 1875.")
     targets = torch.zeros(1, batch["input_ids"].shape[1], batch["input_ids"].shape[1], dtype=torch.bool)

@@ -3,10 +3,11 @@
 * a GlobalPointer reader (config.json with model_type "gp_mrc": encoder config nested, head settings);
 * a start/end reader: any transformers `AutoModelForQuestionAnswering` folder — ours (trained by
   scripts/train.py --architecture start_end) or a plain one, e.g. a SQuAD-fine-tuned BERT;
-* the gp_mrc folders written before these were transformers models (gp_mrc/models/legacy.py).
+* the gp_mrc folders written before these were transformers models (gp_mrc/models/legacy.py), and GlobalPointer
+  folders with the answer-length limit at the top level of config.json (`move_answer_limit`).
 
 `load_model` returns the model with the gp_mrc forward signature and the folder's inference settings
-(gp_mrc/settings.py; transformers' pipeline defaults for a folder without them). Problems are one-line
+(gp_mrc/settings.py; without them, `settings_of`'s defaults). Problems are one-line
 FileNotFoundError (missing folder or files) or OSError (files that cannot be read) naming the folder.
 """
 

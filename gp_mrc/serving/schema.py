@@ -3,8 +3,8 @@ every bad request gets one clear line (`RequestError`, an HTTP 4xx) instead of a
 
 Request: {"inputs": {"question": str, "context": str} | [those...], "parameters": {...}}: the question-answering
 pipeline's parameters (PARAMETERS below: gp_mrc/inference/pipeline_compat.py names and translates them) and
-min_score (parameters optional, each optional). An input may give "contexts": [str, ...] instead of "context": one question over many
-passages (Reader.answer_passages), answered as {"answers": [{..., "passage": index}], "no_answer": probability}.
+min_score (parameters optional, each optional). An input may give "contexts": [str, ...] instead of "context": one
+question over many passages (Reader.answer_passages), answered as {"answers": [{..., "passage": index}], "no_answer": probability}.
 Response per single-passage input: {"answer", "score", "start", "end"}, a list of them when top_k > 1; a list of
 inputs gives a list of those. Offsets count Unicode code points, as Python's str does. Importing this module does
 not import torch, transformers or FastAPI.
