@@ -160,9 +160,11 @@ def mean_sd(xs: list[float]) -> str:
 
 
 def load_for_speed(model_dir: str):
+    """(model, its folder's answer-length limit)."""
     from gp_mrc.models.loading import load_model
 
-    return load_model(model_dir).model.eval()
+    loaded = load_model(model_dir)
+    return loaded.model.eval(), loaded.settings.max_answer_length
 
 
 def measure_inference(args: argparse.Namespace, model_dirs: dict[str, str]) -> dict[str, float]:
@@ -179,13 +181,13 @@ def measure_inference(args: argparse.Namespace, model_dirs: dict[str, str]) -> d
     tokenizer = AutoTokenizer.from_pretrained(next(iter(model_dirs.values())))
     models = {c: load_for_speed(d) for c, d in model_dirs.items()}
     runners = {}
-    for c, model in models.items():
-        def run(model=model):
+    for c, (model, max_answer_length) in models.items():
+        def run(model=model, max_answer_length=max_answer_length):
             feats = prepare_features(examples, tokenizer, max_seq_length=args.max_seq_length,
                                      doc_stride=args.doc_stride, desc="speed")
             answer_features(model, examples, feats, pad_token_id=tokenizer.pad_token_id or 0, batch_size=32,
                             n_best_size=20, version_2_with_negative=args.version_2_with_negative,
-                            disable_progress=True)
+                            max_answer_length=max_answer_length, disable_progress=True)
         runners[c] = run
     questions, contexts = list(examples["question"]), list(examples["context"])
     pipe_kwargs = dict(batch_size=32, max_seq_len=args.max_seq_length, doc_stride=args.doc_stride,
@@ -244,12 +246,12 @@ def measure_step_overhead(args: argparse.Namespace) -> dict[str, float]:
 
     path = args.model_name_or_path or default_encoder_path()
     rows, collate = step_rows(path, args.train_file, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
-                              batch_size=args.per_device_train_batch_size, band_width=MAX_ANSWER_LENGTH,
+                              batch_size=args.per_device_train_batch_size, max_answer_length=MAX_ANSWER_LENGTH,
                               max_samples=200, version_2=args.version_2_with_negative,
                               pad_to_multiple_of=args.max_seq_length)
     torch.manual_seed(0)
     gp = GlobalPointerForQuestionAnswering.from_encoder(path, HeadConfig(span_bias=True))
-    se = StartEndForQuestionAnswering.from_encoder(path, HeadConfig())
+    se = StartEndForQuestionAnswering.from_encoder(path)
     med = median_step_seconds({"a": Timed(se, collate["start_end"]), "gp": Timed(gp, collate["globalpointer"])},
                               rows, multilabel_and_expected_f1(), 0, args.step_repeats)
     n = collate["start_end"](rows)["input_ids"].shape[1]

@@ -72,7 +72,8 @@ def bench_step(args: argparse.Namespace) -> dict:
 
     path = args.model_name_or_path or default_encoder_path()
     rows, collate = step_rows(path, args.train_file, max_seq_length=args.max_seq_length,
-                              doc_stride=min(128, args.max_seq_length // 4), batch_size=args.batch_size, band_width=30)
+                              doc_stride=min(128, args.max_seq_length // 4), batch_size=args.batch_size,
+                              max_answer_length=30)
     objective = Objective.from_config(parse_args([]).objective, total_steps=100)  # train.py's default recipe
     last = 99  # a step where the default recipe pays both its gold-span loss and the (fully ramped-in) reward
     assert all(objective.weights(last)), objective.weights(last)
@@ -81,7 +82,7 @@ def bench_step(args: argparse.Namespace) -> dict:
                                                f"(weights {objective.weights(last)})"}
     for ad in args.attention_dropout:
         torch.manual_seed(0)
-        se = StartEndForQuestionAnswering.from_encoder(path, HeadConfig())
+        se = StartEndForQuestionAnswering.from_encoder(path)
         gp = GlobalPointerForQuestionAnswering.from_encoder(path, HeadConfig(span_bias=True))
         for m in (se, gp):
             if ad != "encoder":

@@ -21,7 +21,7 @@ class Timed(NamedTuple):
 
 
 def step_rows(model_path: str, train_file: str, *, max_seq_length: int, doc_stride: int, batch_size: int,
-              band_width: int, max_samples: int = 100, version_2: bool = False,
+              max_answer_length: int, max_samples: int = 100, version_2: bool = False,
               pad_to_multiple_of: int = 8) -> tuple[list[dict], dict[str, Any]]:
     """The first `batch_size` training windows of `train_file` and the training collators of both heads:
     {"start_end": without rewards, "globalpointer": with the windows' F1 table}."""
@@ -37,7 +37,7 @@ def step_rows(model_path: str, train_file: str, *, max_seq_length: int, doc_stri
     feats = prepare_features(examples, tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride)
     table = compute_f1_table(feats, examples, lang="en")
     pad = tokenizer.pad_token_id or 0
-    kw = dict(band_width=band_width, pad_to_multiple_of=pad_to_multiple_of)
+    kw = dict(max_answer_length=max_answer_length, pad_to_multiple_of=pad_to_multiple_of)
     collate = {"start_end": SpanCollator(pad, **kw), "globalpointer": SpanCollator(pad, table, **kw)}
     return [feats[i] for i in range(batch_size)], collate
 
@@ -49,6 +49,8 @@ def median_step_seconds(models: dict[str, Timed], rows: list[dict], objective: A
     the forward under CPU bf16 autocast."""
     import torch
 
+    from gp_mrc.band import to_band
+
     opts = {}
     for name, timed in models.items():
         timed.model.train()  # from_pretrained returns eval mode: no dropout at all, unlike a training step
@@ -57,8 +59,11 @@ def median_step_seconds(models: dict[str, Timed], rows: list[dict], objective: A
     def step(name: str, dtype: str) -> None:
         timed = models[name]
         batch = timed.collate(rows)
+        limit = timed.collate.max_answer_length  # the band its targets and rewards are laid out in
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
-            out = timed.model(**batch, banded=timed.banded)  # as train.py calls them
+            out = timed.model(**batch, max_answer_length=limit, banded=timed.banded)  # as train.py calls them
+        if not timed.banded:  # the dense variant: (B, n, n) scores cut to the band the losses read
+            out.span_mask, out.logits = to_band(limit, out.span_mask, out.logits)
         loss, _ = objective(out, batch, at_step)
         loss.backward()
         opts[name].step()

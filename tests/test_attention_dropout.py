@@ -19,7 +19,7 @@ def _train_mode_outputs(model: torch.nn.Module, seed: int) -> torch.Tensor:
     ids = torch.randint(5, 30, (2, 12), generator=torch.Generator().manual_seed(0))
     torch.manual_seed(seed)  # the dropout draws
     mask = torch.ones_like(ids)
-    return model(input_ids=ids, attention_mask=mask, passage_mask=mask.bool()).logits
+    return model(input_ids=ids, attention_mask=mask, passage_mask=mask.bool(), max_answer_length=30).logits
 
 
 def test_attention_dropout_zero_makes_the_attention_deterministic(tiny_tokenizer, tmp_path):
@@ -40,7 +40,7 @@ def test_attention_dropout_zero_makes_the_attention_deterministic(tiny_tokenizer
 
 
 def test_attention_dropout_on_the_start_end_reader(tiny_encoder_dir):
-    model = StartEndForQuestionAnswering.from_encoder(tiny_encoder_dir, HeadConfig())
+    model = StartEndForQuestionAnswering.from_encoder(tiny_encoder_dir)
     assert _attention_ps(model) == [0.1, 0.1]
     set_attention_dropout(model, 0.25)
     assert _attention_ps(model) == [0.25, 0.25]

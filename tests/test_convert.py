@@ -36,7 +36,7 @@ def old_folders(tiny_tokenizer, tmp_path_factory):
     """One folder of each layout written before 0.1.0 (tests/legacy_folders.py)."""
     torch.manual_seed(0)
     gp = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16, span_bias=True, max_answer_length=20))
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16, span_bias=True))
     gp_dir = str(tmp_path_factory.mktemp("old_gp"))
     save_old_globalpointer(gp.encoder.config, gp.state_dict(),
                            old_head_config(head_size=16, span_bias=True, max_answer_length=20,

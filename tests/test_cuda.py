@@ -37,7 +37,7 @@ def _batch(tokenizer, band: int = 8) -> dict[str, torch.Tensor]:
         rows.append({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
                      "token_type_ids": enc["token_type_ids"], "offset_mapping": offs, "feature_index": k,
                      "gold_starts": [start], "gold_ends": [end]})
-    batch = SpanCollator(tokenizer.pad_token_id, band_width=band)(rows)
+    batch = SpanCollator(tokenizer.pad_token_id, max_answer_length=band)(rows)
     batch["f1"] = batch["targets"].float()
     return batch
 

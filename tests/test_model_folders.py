@@ -35,9 +35,9 @@ def batch_for(tokenizer, question=QUESTION, context=CTX):
                 token_type_ids=enc["token_type_ids"], passage_mask=passage)
 
 
-def logits(model, batch):
+def logits(model, batch, max_answer_length=30):
     with torch.no_grad():
-        return model.eval()(**batch).logits
+        return model.eval()(**batch, max_answer_length=max_answer_length).logits
 
 
 def tiny_gp(tokenizer, **head):
@@ -114,7 +114,7 @@ def test_plain_transformers_qa_folder_loads_as_a_start_end_reader(hf_qa_dir, tin
     batch = batch_for(tiny_tokenizer)
     with torch.no_grad():
         out = tiny_bert_qa(tiny_tokenizer)(**{k: v for k, v in batch.items() if k != "passage_mask"})
-        spans = loaded.model(**batch)
+        spans = loaded.model(**batch, max_answer_length=loaded.settings.max_answer_length)
     i, j = torch.nonzero(spans.span_mask[0] & (torch.arange(len(batch["input_ids"][0])) > 0)[:, None])[3]
     assert spans.logits[0, i, j] == out.start_logits[0, i] + out.end_logits[0, j]  # scores start_i + end_j
 
@@ -140,7 +140,8 @@ def test_our_start_end_folder_round_trips_with_its_settings(tiny_tokenizer, tmp_
     assert loaded.architecture == "start_end" and loaded.settings == settings
     batch = batch_for(tiny_tokenizer)
     assert torch.equal(logits(loaded.model, batch), logits(model, batch))
-    assert load_model(str(tmp_path)).model.head_config.max_answer_length == 12
+    spans = loaded.model(**batch, max_answer_length=loaded.settings.max_answer_length).span_mask[0].nonzero()
+    assert (spans[:, 1] - spans[:, 0]).max() == 12 - 1  # the settings' limit masks: the model holds none
 
 
 def test_an_encoder_folder_is_not_a_reader(tiny_encoder_dir):
@@ -153,7 +154,7 @@ def test_an_encoder_folder_is_not_a_reader(tiny_encoder_dir):
 
 
 def test_legacy_globalpointer_folder_loads_with_identical_logits(tiny_tokenizer, tmp_path):
-    model = tiny_gp(tiny_tokenizer, span_bias=True, max_answer_length=20)
+    model = tiny_gp(tiny_tokenizer, span_bias=True)
     head = old_head_config(head_size=16, span_bias=True, max_answer_length=20, version_2_with_negative=True)
     save_old_globalpointer(model.encoder.config, model.state_dict(), head, str(tmp_path), tiny_tokenizer)
     assert folder_kind(str(tmp_path)) == FolderKind("globalpointer", "legacy")
@@ -164,7 +165,7 @@ def test_legacy_globalpointer_folder_loads_with_identical_logits(tiny_tokenizer,
     batch = batch_for(tiny_tokenizer)
     reader = Reader.from_pretrained(str(tmp_path), device="cpu", mixed_precision="no")
     for m in (loaded.model, reader.model):
-        assert torch.equal(logits(m, batch), logits(model, batch))
+        assert torch.equal(logits(m, batch, 20), logits(model, batch, 20))
     assert reader.version_2
     assert_answers_cut_from_context(reader.answer([{"question": QUESTION, "context": CTX}], top_k=3)[0][:1])
 
@@ -177,9 +178,10 @@ def test_legacy_start_end_folder_loads_with_identical_logits(tiny_tokenizer, tmp
     assert isinstance(loaded.model, StartEndForQuestionAnswering) and loaded.architecture == "start_end"
     assert loaded.settings == InferenceSettings(max_answer_length=25, lang="zh", metric="cmrc")
     batch = batch_for(tiny_tokenizer)
-    expected = logits(StartEndForQuestionAnswering(qa, HeadConfig(max_answer_length=25)), batch)
+    expected = logits(StartEndForQuestionAnswering(qa), batch, 25)
     reader = Reader.from_pretrained(str(tmp_path), device="cpu", mixed_precision="no")
-    assert torch.equal(logits(loaded.model, batch), expected) and torch.equal(logits(reader.model, batch), expected)
+    assert torch.equal(logits(loaded.model, batch, 25), expected)
+    assert torch.equal(logits(reader.model, batch, 25), expected)
     assert_answers_cut_from_context([reader(question=QUESTION, context=CTX)])
 
 
@@ -218,22 +220,56 @@ def test_reader_wraps_a_transformers_qa_model_object(hf_qa_dir, tiny_tokenizer):
     assert reader(question=QUESTION, context=CTX, top_k=3) == expected(question=QUESTION, context=CTX, top_k=3)
 
 
-def test_max_answer_length_is_stored_once_and_old_folders_still_load(tiny_tokenizer, tmp_path):
-    """A GlobalPointer folder keeps max_answer_length in one place (its inference settings); a folder written
-    before, with it at the top level as well, loads with the same value."""
+def config_json(folder):
+    with open(os.path.join(folder, "config.json")) as f:
+        return json.load(f)
+
+
+def folder_with_config(tmp_path, source, name, raw):
+    """A copy of the folder `source` whose config.json is `raw`."""
+    shutil.copytree(source, tmp_path / name)
+    with open(tmp_path / name / "config.json", "w") as f:
+        json.dump(raw, f)
+    return str(tmp_path / name)
+
+
+def token_lengths(reader, answers):
+    return [len(reader.tokenizer(a["answer"], add_special_tokens=False)["input_ids"]) for a in answers]
+
+
+def test_the_limit_is_an_inference_setting_and_old_folders_keep_theirs(tiny_tokenizer, tmp_path):
+    """The answer-length limit lives in the inference settings only: neither the head's config nor the model's
+    holds it, and a saved config.json has none at the top level. A GlobalPointer folder written before kept it at
+    the top level (with or without inference settings): the loader moves it into the settings, so the folder
+    answers within it, and saved again it has the current layout."""
     from gp_mrc.settings import MAX_ANSWER_LENGTH, store_settings
 
-    assert HeadConfig().max_answer_length == InferenceSettings().max_answer_length == MAX_ANSWER_LENGTH
-    model = tiny_gp(tiny_tokenizer, max_answer_length=12)
+    assert "max_answer_length" not in vars(HeadConfig()) and InferenceSettings().max_answer_length == MAX_ANSWER_LENGTH
+    model = tiny_gp(tiny_tokenizer)
+    assert not hasattr(model.config, "max_answer_length")
     store_settings(model.config, InferenceSettings(max_answer_length=12))
     model.save_pretrained(str(tmp_path / "new"), tokenizer=tiny_tokenizer)
-    with open(tmp_path / "new" / "config.json") as f:
-        raw = json.load(f)
+    raw = config_json(tmp_path / "new")
     assert "max_answer_length" not in raw and raw["inference_settings"]["max_answer_length"] == 12
-    assert load_model(str(tmp_path / "new")).model.config.max_answer_length == 12
-    raw["max_answer_length"] = 12  # the layout before: both places
-    shutil.copytree(tmp_path / "new", tmp_path / "old")
-    with open(tmp_path / "old" / "config.json", "w") as f:
-        json.dump(raw, f)
-    loaded = load_model(str(tmp_path / "old"))
-    assert loaded.model.config.max_answer_length == 12 and loaded.settings.max_answer_length == 12
+    assert load_model(str(tmp_path / "new")).settings.max_answer_length == 12
+    # written before: the limit at the top level, no inference settings (it answered with the pipeline's windows)
+    old = folder_with_config(tmp_path, tmp_path / "new", "old", {k: v for k, v in raw.items()
+                                                                 if k != "inference_settings"} | {"max_answer_length": 7})
+    loaded = load_model(old)
+    assert loaded.settings == PIPELINE_DEFAULTS.replace(max_answer_length=7)
+    assert not hasattr(loaded.model.config, "max_answer_length")
+    reader = Reader.from_pretrained(old, device="cpu", mixed_precision="no")
+    record = [{"question": QUESTION, "context": CTX}]
+    assert max(token_lengths(reader, reader.answer(record, top_k=100, align_to_words=False)[0])) == 7
+    longer = reader.answer(record, top_k=100, align_to_words=False, max_answer_length=12)[0]
+    assert max(token_lengths(reader, longer)) > 7  # the limit is what held them to 7
+    loaded.model.save_pretrained(str(tmp_path / "again"))
+    again = config_json(tmp_path / "again")
+    assert "max_answer_length" not in again and again["inference_settings"]["max_answer_length"] == 7
+    # written before with both (top level and settings), and settings that lack the limit: the top level's value
+    both = folder_with_config(tmp_path, tmp_path / "new", "both", raw | {"max_answer_length": 12})
+    assert load_model(both).settings == InferenceSettings(max_answer_length=12)
+    lacking = {k: v for k, v in raw["inference_settings"].items() if k != "max_answer_length"}
+    partial = folder_with_config(tmp_path, tmp_path / "new", "partial",
+                                 raw | {"max_answer_length": 9, "inference_settings": lacking})
+    assert load_model(partial).settings == InferenceSettings(max_answer_length=9)

@@ -46,7 +46,7 @@ def test_masking_no_invalid_span_can_be_decoded(tiny_model, tiny_tokenizer):
     tiny_model.eval()
     batch = _batch(tiny_tokenizer, "who was born in 1875?", "he was born in 1875 in the city.")
     with torch.no_grad():
-        out = tiny_model(**batch)
+        out = tiny_model(**batch, max_answer_length=30)
         # push every invalid span far above the valid ones: decoding must still ignore them
         hacked = torch.where(out.span_mask, out.logits, torch.full_like(out.logits, 1e4))
         top = topk_spans(hacked, out.span_mask, k=50)
@@ -57,6 +57,16 @@ def test_masking_no_invalid_span_can_be_decoded(tiny_model, tiny_tokenizer):
     assert (out.logits[~out.span_mask] == MASK_VALUE).all()
 
 
+def test_a_forward_without_a_limit_is_an_error(tiny_model, tiny_tokenizer):
+    """The model holds no answer-length limit: its caller gives one (training's config, the inference settings)."""
+    import pytest
+
+    batch = _batch(tiny_tokenizer, "who was born?", "he was born in 1875.")
+    with pytest.raises(TypeError, match="max_answer_length"):
+        tiny_model(**batch)
+    assert not hasattr(tiny_model.config, "max_answer_length")
+
+
 def test_half_precision_masking_is_finite(tiny_model, tiny_tokenizer):
     batch = _batch(tiny_tokenizer, "who was born?", "he was born in 1875.")
     targets = torch.zeros(1, batch["input_ids"].shape[1], batch["input_ids"].shape[1], dtype=torch.bool)
@@ -64,7 +74,7 @@ def test_half_precision_masking_is_finite(tiny_model, tiny_tokenizer):
     for dtype in (torch.bfloat16, torch.float16):
         assert torch.tensor(MASK_VALUE, dtype=dtype).isfinite()
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = tiny_model(**batch)
+            out = tiny_model(**batch, max_answer_length=30)
             loss = multilabel_categorical_crossentropy(out.logits, targets, out.span_mask).mean()
         loss.backward()
         assert torch.isfinite(loss)
@@ -78,7 +88,7 @@ def test_save_load_identical_logits(tiny_model, tiny_tokenizer, tmp_path):
     tiny_model.save_pretrained(str(tmp_path), tokenizer=tiny_tokenizer)
     loaded = GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path)).eval()
     with torch.no_grad():
-        assert torch.equal(tiny_model(**batch).logits, loaded(**batch).logits)
+        assert torch.equal(tiny_model(**batch, max_answer_length=30).logits, loaded(**batch, max_answer_length=30).logits)
     assert loaded.head_config == tiny_model.head_config
 
 
@@ -141,7 +151,7 @@ def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
     loaded = GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path / "bias")).eval()
     assert loaded.head_config.span_bias
     with torch.no_grad():
-        assert torch.equal(model(**batch).logits, loaded(**batch).logits)
+        assert torch.equal(model(**batch, max_answer_length=30).logits, loaded(**batch, max_answer_length=30).logits)
     # a folder written before the option existed has no span_bias key: it loads as the plain head
     from legacy_folders import old_head_config, save_old_globalpointer
 

@@ -125,8 +125,8 @@ def test_model_under_bf16_autocast_with_edge_windows(tiny_model, tiny_tokenizer)
     f1[0, 9, 9] = 1.0
     tiny_model.train()
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = tiny_model(**batch)
-        mask, logits, targets, f1b = to_band(out.max_span_length, out.span_mask, out.logits, batch["targets"], f1)
+        out = tiny_model(**batch, max_answer_length=30)
+        mask, logits, targets, f1b = to_band(30, out.span_mask, out.logits, batch["targets"], f1)
         ml, ef = both_losses(logits, targets, f1b, mask)
     assert out.span_mask[1].sum() == 1  # the null span only
     loss = ml.mean() + ef.loss.mean()
@@ -158,9 +158,9 @@ def test_training_steps_under_bf16_autocast_stay_finite(tiny_encoder_dir, tmp_pa
     seen = []
     forward = GlobalPointerHead.scores_and_terms  # what the model calls (scores and start/end terms at once)
 
-    def recording_forward(self, hidden, band_width=None):
+    def recording_forward(self, hidden, max_answer_length=None):
         seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"), self.dense(hidden).dtype))
-        return forward(self, hidden, band_width)
+        return forward(self, hidden, max_answer_length)
 
     monkeypatch.setattr(GlobalPointerHead, "scores_and_terms", recording_forward)
     data = write_toy_data(tmp_path / "toy.jsonl", n=12)
@@ -200,11 +200,11 @@ def test_banded_collator_equals_the_dense_matrix_cut_to_the_band():
         table_rows.append(f1)
     table = F1Table.from_rows(table_rows)
     dense = SpanCollator(0, table)(rows)
-    band = SpanCollator(0, table, band_width=6)(rows)
+    band = SpanCollator(0, table, max_answer_length=6)(rows)
     n = dense["input_ids"].shape[1]
     mask = valid_span_mask(dense["passage_mask"], 6)
     _, targets, f1 = to_band(6, mask, dense["targets"], dense["f1"])
     assert band["targets"].shape == (3, n, 6)
     assert torch.equal(band["targets"], targets) and torch.equal(band["f1"], f1)
     assert band["targets"][2].sum() == 1  # the gold (5, 30) is longer than the band
-    assert torch.equal(SpanCollator(0, table, band_width=n)(rows)["targets"], dense["targets"])  # band ≥ n: dense
+    assert torch.equal(SpanCollator(0, table, max_answer_length=n)(rows)["targets"], dense["targets"])  # band ≥ n: dense

@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from gp_mrc.band import to_band
 from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy, soft_f1_loss, start_end_cross_entropy
 from gp_mrc.models.modeling import SpanOutput, valid_span_mask
 from gp_mrc.training.objective import Objective, steps_of
@@ -13,11 +12,11 @@ def fake_batch(seed=0, B=2, n=12, width=4):
     g = torch.Generator().manual_seed(seed)
     passage = torch.ones(B, n, dtype=torch.bool)
     passage[:, :3] = False
-    mask = valid_span_mask(passage, width)
-    out = SpanOutput(logits=torch.randn(B, n, n, generator=g, dtype=torch.float64), span_mask=mask,
-                     max_span_length=width, start_logits=torch.randn(B, n, generator=g, dtype=torch.float64),
+    band_mask = valid_span_mask(passage, width, banded=True)  # the model's output in training: the band
+    out = SpanOutput(logits=torch.randn(B, n, width, generator=g, dtype=torch.float64), span_mask=band_mask,
+                     start_logits=torch.randn(B, n, generator=g, dtype=torch.float64),
                      end_logits=torch.randn(B, n, generator=g, dtype=torch.float64))
-    band_mask, band_logits = to_band(width, mask, out.logits)
+    band_logits = out.logits
     targets = torch.zeros_like(band_mask)
     targets[:, 5, 1] = True  # span (5, 6)
     f1 = torch.zeros(band_logits.shape, dtype=torch.float64)

@@ -85,6 +85,24 @@ def test_pipeline_settings_apply_per_call(reader):
         reader(question=Q1, context=C1, max_seq_len=32, doc_stride=30)
 
 
+def test_the_pipelines_names_are_translated_in_one_place(reader):
+    """pipeline_compat.answer_keywords: the pipeline's three differently named settings become Reader.answer's
+    keywords (the others pass as they are); one setting under both names is refused."""
+    from gp_mrc.inference.pipeline_compat import CALL_PARAMETERS, PIPELINE_NAMES, answer_keywords, as_pipeline_answer
+
+    assert answer_keywords({"max_answer_len": 3, "max_seq_len": 64, "max_question_len": 9, "doc_stride": 16,
+                            "handle_impossible_answer": True}) == {
+        "max_answer_length": 3, "max_seq_length": 64, "max_query_length": 9, "doc_stride": 16,
+        "handle_impossible_answer": True}
+    assert set(PIPELINE_NAMES) < set(CALL_PARAMETERS)
+    with pytest.raises(ValueError, match="give max_answer_len or max_answer_length, not both"):
+        reader(question=Q1, context=C1, max_answer_len=3, max_answer_length=4)
+    records = [{"question": Q1, "context": C1}]
+    ours = reader.answer(records, top_k=5, max_answer_length=2, max_seq_length=32, doc_stride=8)[0]
+    assert reader(question=Q1, context=C1, top_k=5, max_answer_len=2, max_seq_len=32, doc_stride=8) == \
+        [as_pipeline_answer(a) for a in ours]
+
+
 def test_impossible_answer_is_empty_at_0_0(hf_qa_dir):
     """handle_impossible_answer=True: the null answer comes back as the pipeline's {"answer": "", start 0, end 0}."""
     reader = Reader.from_pretrained(hf_qa_dir, device="cpu", mixed_precision="no")

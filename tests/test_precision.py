@@ -62,9 +62,9 @@ def test_bf16_logits_finite_and_answers_equal_to_fp32(tiny_tokenizer, tiny_model
     model = tiny_model.eval()
     with torch.no_grad(), autocast("cpu", "bf16"):
         batch = next(iter(inference_loader(features, 0, 8)))
-        out = model(**batch)
+        out = model(**batch, max_answer_length=30)
     assert torch.isfinite(out.logits).all() and out.logits.dtype == torch.float32
-    kw = dict(pad_token_id=0, batch_size=8, n_best_size=5, version_2_with_negative=False)
+    kw = dict(pad_token_id=0, batch_size=8, n_best_size=5, version_2_with_negative=False, max_answer_length=30)
     p32, n32, _ = answer_features(model, examples, features, mixed_precision="no", **kw)
     p16, n16, _ = answer_features(model, examples, features, mixed_precision="bf16", **kw)
     assert p16 == p32

@@ -1,8 +1,8 @@
 """`transformers.pipeline("extractive-question-answering", model=DIR)` after `import gp_mrc`: the question-answering
 pipeline transformers 5.3 removed, for every folder `Reader` takes (GlobalPointer, start/end, a plain transformers
-QA model, the older gp_mrc layouts), with its arguments (top_k or topk, align_to_words, doc_stride, max_answer_len,
-max_seq_len, max_question_len, handle_impossible_answer), its inputs (a generator of records included) and its
-outputs ({score, start, end, answer}, in Reader's order: gp_mrc/inference/answers.py).
+QA model, the older gp_mrc layouts), with its arguments (top_k or topk and the rest of the pipeline's parameters,
+gp_mrc/inference/pipeline_compat.py), its inputs (a generator of records included) and its outputs ({score, start,
+end, answer}, in Reader's order: gp_mrc/inference/answers.py).
 
 It is a thin `transformers.Pipeline` over a `Reader`: the same windows, the same batched forward and the same
 decoder as `Reader` and scripts/predict.py (no second decoder), so its answers are Reader's.
@@ -21,11 +21,10 @@ from typing import Any
 from transformers import Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from .pipeline_compat import CALL_PARAMETERS
+
 TASK = "extractive-question-answering"
 OLD_TASK = "question-answering"
-# The removed pipeline's call parameters (its `topk` alias included); anything else is an error, as there.
-CALL_PARAMETERS = ("top_k", "topk", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len",
-                   "handle_impossible_answer", "align_to_words")
 
 
 class SpanReaderModel:
@@ -47,8 +46,8 @@ class ExtractiveQuestionAnsweringPipeline(Pipeline):
     """transformers' removed QuestionAnsweringPipeline, answered by a gp_mrc `Reader` (see the module doc).
 
     `pipe(question=..., context=...)`, `pipe(question, context)`, `pipe({"question", "context"})` or lists of
-    those, with top_k, align_to_words, handle_impossible_answer, max_answer_len, doc_stride, max_seq_len,
-    max_question_len given to the call or to `pipeline(...)`. `batch_size` (of `pipeline(...)`) is the Reader's windows per forward."""
+    those, with the removed pipeline's parameters (pipeline_compat.CALL_PARAMETERS; anything else is an error, as
+    there) given to the call or to `pipeline(...)`. `batch_size` (of `pipeline(...)`) is the Reader's windows per forward."""
 
     def __init__(self, model: Any, tokenizer: Any = None, *, mixed_precision: str = "auto", quantize: str = "none",
                  **kwargs: Any):

@@ -70,22 +70,22 @@ def onnx_config(path: str) -> dict[str, Any]:
 class OnnxSpanModel(nn.Module):
     """An exported graph behind the gp_mrc forward signature (no parameters: it runs on the CPU, outside torch)."""
 
-    def __init__(self, session: Any, architecture: str, max_answer_length: int):
+    def __init__(self, session: Any, architecture: str):
         super().__init__()
-        self.session, self.architecture, self.max_answer_length = session, architecture, max_answer_length
+        self.session, self.architecture = session, architecture
         self.input_names = [i.name for i in session.get_inputs()]
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, max_answer_length: int | None = None,
-                **_: Any) -> Any:
+                token_type_ids: torch.Tensor | None = None, *, max_answer_length: int, **_: Any) -> Any:
+        """The graph's unmasked scores, masked to spans of at most max_answer_length tokens here (the graph holds
+        no limit: the inference settings, and an override at answer time, choose it)."""
         given = {"input_ids": input_ids, "attention_mask": attention_mask,
                  "token_type_ids": token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)}
         feed = {name: given[name].cpu().numpy().astype(np.int64) for name in self.input_names}
         outs = [torch.from_numpy(o) for o in self.session.run(list(GRAPH_OUTPUTS[self.architecture]), feed)]
-        max_len = max_answer_length or self.max_answer_length
         if self.architecture == "globalpointer":
-            return span_output(outs[0], None, None, attention_mask, passage_mask, max_len, band=False)
-        return start_end_output(outs[0], outs[1], attention_mask, passage_mask, max_len, band=False)
+            return span_output(outs[0], None, None, attention_mask, passage_mask, max_answer_length, band=False)
+        return start_end_output(outs[0], outs[1], attention_mask, passage_mask, max_answer_length, band=False)
 
 
 def open_session(model_path: str, threads: int | None = None) -> Any:
@@ -112,4 +112,4 @@ def load_onnx_model(path: str, threads: int | None = None) -> tuple[OnnxSpanMode
     if missing or not {"input_ids", "attention_mask"} <= {i.name for i in session.get_inputs()}:
         raise OSError(f"{path}/{MODEL_FILE}: not a gp_mrc export (it lacks the outputs {sorted(missing)} "
                       "or the inputs input_ids, attention_mask)")
-    return OnnxSpanModel(session, architecture, settings.max_answer_length), settings
+    return OnnxSpanModel(session, architecture), settings

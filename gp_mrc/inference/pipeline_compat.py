@@ -5,6 +5,10 @@ same length; or a {"question", "context"} dict, or a list or generator of them, 
 per question its top_k answers as {"score", "start", "end", "answer"} dicts, in Reader's order (by score, or by
 expected F1 under that decoding: gp_mrc/inference/answers.py); one answer comes back as the dict itself, several
 as a list; several questions (or any generator of records) give a list with one such result each.
+
+Parameters: the pipeline's names, read here and only here (for `Reader.__call__`, the pipeline task of
+hf_pipeline.py and the HTTP API's "parameters" in gp_mrc/serving/schema.py): `answer_keywords` turns them into
+`Reader.answer`'s keywords, which are gp_mrc's setting names (gp_mrc/settings.py).
 """
 
 from __future__ import annotations
@@ -12,6 +16,14 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 NO_ANSWER = {"score": 0.0, "start": 0, "end": 0, "answer": ""}  # the pipeline's impossible answer
+
+LIMIT_PARAMETER = "max_answer_len"  # the pipeline's answer-length limit: gp_mrc's max_answer_length
+# the pipeline's name → Reader.answer's keyword (the inference setting); its other parameters share their names
+PIPELINE_NAMES = {LIMIT_PARAMETER: "max_answer_length", "max_seq_len": "max_seq_length",
+                  "max_question_len": "max_query_length"}
+INT_PARAMETERS = ("top_k", "doc_stride", *PIPELINE_NAMES)
+BOOL_PARAMETERS = ("handle_impossible_answer", "align_to_words")
+CALL_PARAMETERS = INT_PARAMETERS + BOOL_PARAMETERS + ("topk",)  # the call's; `topk`: its deprecated top_k
 
 
 def _is_record(x: Any) -> bool:
@@ -52,14 +64,22 @@ def resolve_top_k(top_k: Any, topk: Any) -> int:
     return 1 if top_k is None and topk is None else (topk if top_k is None else top_k)
 
 
-def check_pipeline_limits(top_k: Any, max_answer_len: Any) -> None:
-    for name, value in (("top_k", top_k), ("max_answer_len", max_answer_len)):
+def check_pipeline_limits(top_k: Any, params: dict[str, Any]) -> None:
+    """top_k and the answer-length limit among the pipeline-named `params`, with the pipeline's messages."""
+    for name, value in (("top_k", top_k), (LIMIT_PARAMETER, params.get(LIMIT_PARAMETER))):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"{name} parameter should be an integer (got {value!r})")
-    if top_k < 1:
-        raise ValueError(f"top_k parameter should be >= 1 (got {top_k})")
-    if max_answer_len is not None and max_answer_len < 1:
-        raise ValueError(f"max_answer_len parameter should be >= 1 (got {max_answer_len})")
+        if value is not None and value < 1:
+            raise ValueError(f"{name} parameter should be >= 1 (got {value})")
+
+
+def answer_keywords(params: dict[str, Any]) -> dict[str, Any]:
+    """Pipeline-named parameters (and any others, as they are) → `Reader.answer`'s keywords; a setting given
+    under both names is a ValueError."""
+    both = sorted(k for k in PIPELINE_NAMES if k in params and PIPELINE_NAMES[k] in params)
+    if both:
+        raise ValueError(f"give {both[0]} or {PIPELINE_NAMES[both[0]]}, not both")
+    return {PIPELINE_NAMES.get(k, k): v for k, v in params.items()}
 
 
 def as_pipeline_answer(answer: dict) -> dict:

@@ -64,8 +64,8 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def predict_windows(model: torch.nn.Module, loader: DataLoader, n_best_size: int, accelerator: Any = None,
-                    max_answer_length: int | None = None, disable_progress: bool = False) -> tuple[dict, bool]:
+def predict_windows(model: torch.nn.Module, loader: DataLoader, n_best_size: int, accelerator: Any,
+                    max_answer_length: int, disable_progress: bool = False) -> tuple[dict, bool]:
     """({feature_index: (log_probs, starts, ends, null)} for every feature, whether scores are raw); under
     Accelerate each process scores its shard and the results are gathered (padding duplicates removed)."""
     model.eval()
@@ -115,8 +115,8 @@ def write_predictions(output_dir: str, predictions: dict, nbest: dict, null_diff
 
 
 def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad_token_id: int, batch_size: int,
-                    n_best_size: int, version_2_with_negative: bool, null_score_diff_threshold: float = 0.0,
-                    max_answer_length: int | None = None, accelerator: Any = None,
+                    n_best_size: int, version_2_with_negative: bool, max_answer_length: int,
+                    null_score_diff_threshold: float = 0.0, accelerator: Any = None,
                     disable_progress: bool = False, decoding: str = "argmax", temperature: float = 1.0,
                     lang: str = "en", mixed_precision: str = "no", num_workers: int = 0) -> tuple[dict, dict, dict]:
     """Model + examples/features → (predictions, nbest, null_diff), the one path used everywhere.

@@ -13,7 +13,8 @@ from .answers import ranked_answers
 from .predict import answer_features
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from ..models.positions import check_max_seq_length
-from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_records, resolve_top_k
+from .pipeline_compat import (answer_keywords, check_pipeline_limits, pipeline_output, pipeline_records,
+                              resolve_top_k)
 from ..precision import resolve_mixed_precision
 from .onnx_backend import OnnxSpanModel, load_onnx_model, resolve_backend
 from .quantization import quantize_encoder, resolve_quantize
@@ -162,22 +163,17 @@ class Reader:
                                align_to_words=align_to_words, **kwargs)
 
     def __call__(self, question: Any = None, context: Any = None, top_k: int | None = None, *,
-                 topk: int | None = None, align_to_words: bool = True,
-                 handle_impossible_answer: bool | None = None, max_answer_len: int | None = None,
-                 doc_stride: int | None = None, max_seq_len: int | None = None, max_question_len: int | None = None,
-                 **kwargs: Any) -> dict | list:
-        """transformers' pipeline("question-answering") call: `reader(question=..., context=..., top_k=1,
-        align_to_words=True, handle_impossible_answer=..., max_answer_len=..., doc_stride=..., max_seq_len=...,
-        max_question_len=...)` (`topk`: the old alias of top_k) with a question and a context, a list of questions
-        and one context, two lists, or {question, context} records (a list or a generator); returns {"score",
-        "start", "end", "answer"} (a list when top_k > 1 finds several answers, and a list of those for several
-        questions or any generator of records), as the pipeline did. Settings left None are the folder's (for a
-        plain transformers folder, the pipeline's defaults). Other keyword arguments go to `answer`."""
+                 topk: int | None = None, **kwargs: Any) -> dict | list:
+        """transformers' pipeline("question-answering") call: `reader(question=..., context=..., top_k=1, ...)`
+        with the pipeline's keyword parameters (align_to_words, handle_impossible_answer, doc_stride and the
+        three it names differently: pipeline_compat.PIPELINE_NAMES; `topk`: the old alias of top_k) and a question
+        and a context, a list of questions and one context, two lists, or {question, context} records (a list or a
+        generator); returns {"score", "start", "end", "answer"} (a list when top_k > 1 finds several answers, and
+        a list of those for several questions or any generator of records), as the pipeline did. Settings left
+        None are the folder's (for a plain transformers folder, the pipeline's defaults). Other keyword arguments
+        go to `answer`."""
         top_k = resolve_top_k(top_k, topk)
-        check_pipeline_limits(top_k, max_answer_len)
+        check_pipeline_limits(top_k, kwargs)
         records, one_per_record = pipeline_records(question, context)
-        answers = self.answer(records, top_k=top_k, align_to_words=align_to_words,
-                              handle_impossible_answer=handle_impossible_answer,
-                              max_answer_length=max_answer_len, doc_stride=doc_stride, max_seq_length=max_seq_len,
-                              max_query_length=max_question_len, **kwargs)
+        answers = self.answer(records, top_k=top_k, **answer_keywords(kwargs))
         return pipeline_output(answers, one_per_record)

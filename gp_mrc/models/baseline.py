@@ -17,7 +17,7 @@ from torch import nn
 from transformers import AutoModelForQuestionAnswering
 
 from ..band import is_banded
-from .modeling import MASK_VALUE, HeadConfig, SpanOutput, start_plus_end, valid_span_mask
+from .modeling import MASK_VALUE, SpanOutput, start_plus_end, valid_span_mask
 from ..settings import InferenceSettings, store_settings
 
 
@@ -25,39 +25,39 @@ class StartEndForQuestionAnswering(nn.Module):
     """AutoModelForQuestionAnswering behind the gp_mrc forward signature (returns a SpanOutput).
 
     Its folder is the transformers QA model's own (config.json + weights), the inference settings inside
-    config.json: any transformers QA folder loads as one (gp_mrc.models.loading.load_model)."""
+    config.json: any transformers QA folder loads as one (gp_mrc.models.loading.load_model). It has no head
+    settings of its own: the answer-length limit comes with each forward call, as for a GlobalPointer."""
 
-    def __init__(self, qa_model: nn.Module, head_config: HeadConfig | None = None):
+    def __init__(self, qa_model: nn.Module):
         super().__init__()
         self.qa_model = qa_model
-        self.head_config = head_config or HeadConfig()
 
     @property
     def config(self) -> Any:
         return self.qa_model.config
 
     @classmethod
-    def from_encoder(cls, name_or_path: str, head_config: HeadConfig | None = None) -> "StartEndForQuestionAnswering":
-        return cls(AutoModelForQuestionAnswering.from_pretrained(name_or_path), head_config)
+    def from_encoder(cls, name_or_path: str) -> "StartEndForQuestionAnswering":
+        return cls(AutoModelForQuestionAnswering.from_pretrained(name_or_path))
 
     @classmethod
     def with_settings(cls, qa_model: nn.Module, settings: InferenceSettings) -> "StartEndForQuestionAnswering":
         """A loaded QA model with its inference settings (kept in its config, so a save writes them)."""
         store_settings(qa_model.config, settings)
-        return cls(qa_model, HeadConfig(max_answer_length=settings.max_answer_length))
+        return cls(qa_model)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, max_answer_length: int | None = None,
+                token_type_ids: torch.Tensor | None = None, *, max_answer_length: int,
                 start_positions: torch.Tensor | None = None, end_positions: torch.Tensor | None = None,
                 banded: bool = False, **_: Any) -> SpanOutput:
-        """Span scores start_i + end_j, dense or (banded, as GlobalPointerForQuestionAnswering) the band."""
+        """Span scores start_i + end_j over spans of at most max_answer_length tokens, dense or (banded, as
+        GlobalPointerForQuestionAnswering) the band."""
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         out = self.qa_model(input_ids=input_ids, attention_mask=attention_mask, start_positions=start_positions,
                             end_positions=end_positions, **kwargs)
-        max_len = max_answer_length or self.head_config.max_answer_length
-        band = banded and is_banded(input_ids.shape[-1], max_len)
-        return start_end_output(out.start_logits, out.end_logits, attention_mask, passage_mask, max_len, band,
-                                loss=out.loss)
+        band = banded and is_banded(input_ids.shape[-1], max_answer_length)
+        return start_end_output(out.start_logits, out.end_logits, attention_mask, passage_mask, max_answer_length,
+                                band, loss=out.loss)
 
     def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None,
                         **kwargs: Any) -> None:
@@ -70,13 +70,14 @@ class StartEndForQuestionAnswering(nn.Module):
 
 
 def start_end_output(start: torch.Tensor, end: torch.Tensor, attention_mask: torch.Tensor,
-                     passage_mask: torch.Tensor, max_len: int, band: bool, loss: torch.Tensor | None = None
-                     ) -> SpanOutput:
+                     passage_mask: torch.Tensor, max_answer_length: int, band: bool,
+                     loss: torch.Tensor | None = None) -> SpanOutput:
     """A start/end reader's SpanOutput from its (B, n) start and end logits: the torch model and the ONNX Runtime
     backend (gp_mrc/inference/onnx_backend.py) build the span scores and probabilities here, the one way."""
     start, end = start.float(), end.float()
-    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
-    logits = start_plus_end(start, end, max_len if band else None).masked_fill(~mask, MASK_VALUE)
+    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, allow_null=True,
+                           banded=band)
+    logits = start_plus_end(start, end, max_answer_length if band else None).masked_fill(~mask, MASK_VALUE)
     allowed = passage_mask.bool() & attention_mask.bool()
     allowed[:, 0] = True  # [CLS], the null answer: it takes the window's mass where the answer is not in it
     start_lp = start.masked_fill(~allowed, float("-inf")).log_softmax(-1)

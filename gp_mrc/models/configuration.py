@@ -4,7 +4,11 @@ It nests the encoder's own config (any `AutoModel` encoder) and adds the span he
 folder's inference settings, so one config.json describes the whole model:
 
     {"model_type": "gp_mrc", "encoder": {"model_type": "bert", ...}, "head_size": 64, "use_rope": true,
-     "rope_base": 10000.0, "span_bias": false, "max_answer_length": 30, "inference_settings": {...}, ...}
+     "rope_base": 10000.0, "span_bias": false, "inference_settings": {"max_answer_length": 30, ...}, ...}
+
+The answer-length limit is an inference setting, not the model's: the head scores every span and the forward
+masks with the limit its caller gives (a folder written before kept a copy at the top level: the loader moves
+it, gp_mrc/models/loading.py).
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ try:  # transformers 5.x declares nested configs with a spec; 4.x with a plain m
 except ImportError:
     SubConfigSpec = None
 
-from ..settings import MAX_ANSWER_LENGTH
-
 MODEL_TYPE = "gp_mrc"
 
 
@@ -31,7 +33,6 @@ class HeadConfig:
     head_size: int = 64
     use_rope: bool = True
     rope_base: float = 10000.0
-    max_answer_length: int = MAX_ANSWER_LENGTH  # spans longer than this many tokens are masked
     span_bias: bool = False  # add linear start/end terms u_sᵀh_i + u_eᵀh_j to the bilinear score
 
 
@@ -55,15 +56,9 @@ class GlobalPointerConfig(PretrainedConfig):
         sub_configs = {"encoder": AutoConfig}
 
     def __init__(self, encoder: Any = None, head_size: int = 64, use_rope: bool = True, rope_base: float = 10000.0,
-                 span_bias: bool = False, max_answer_length: int | None = None, inference_settings: dict | None = None,
-                 **kwargs: Any):
-        # stored once: a folder with inference settings keeps the answer-length limit there (to_dict); folders
-        # written before keep it at the top level as well, and either way it is read back here
-        if max_answer_length is None:
-            max_answer_length = (inference_settings or {}).get("max_answer_length", MAX_ANSWER_LENGTH)
+                 span_bias: bool = False, inference_settings: dict | None = None, **kwargs: Any):
         self.encoder = _as_encoder_config(encoder)
-        self.head_size, self.use_rope, self.rope_base = head_size, use_rope, rope_base
-        self.span_bias, self.max_answer_length = span_bias, max_answer_length
+        self.head_size, self.use_rope, self.rope_base, self.span_bias = head_size, use_rope, rope_base, span_bias
         self.inference_settings = inference_settings  # see gp_mrc/settings.py
         super().__init__(**kwargs)
 
@@ -72,16 +67,9 @@ class GlobalPointerConfig(PretrainedConfig):
                          **kwargs: Any) -> "GlobalPointerConfig":
         h = head or HeadConfig()
         return cls(encoder=encoder, head_size=h.head_size, use_rope=h.use_rope, rope_base=h.rope_base,
-                   span_bias=h.span_bias, max_answer_length=h.max_answer_length, **kwargs)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        settings = out.get("inference_settings")
-        if isinstance(settings, dict) and settings.get("max_answer_length") == out.get("max_answer_length"):
-            out.pop("max_answer_length")  # one place in config.json: the inference settings
-        return out
+                   span_bias=h.span_bias, **kwargs)
 
     @property
     def head_config(self) -> HeadConfig:
         return HeadConfig(head_size=self.head_size, use_rope=self.use_rope, rope_base=self.rope_base,
-                          max_answer_length=self.max_answer_length, span_bias=self.span_bias)
+                          span_bias=self.span_bias)

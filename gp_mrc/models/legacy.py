@@ -16,7 +16,7 @@ import json
 import os
 from typing import Any, Callable
 
-from ..settings import SETTINGS_KEY, InferenceSettings
+from ..settings import PIPELINE_DEFAULTS, SETTINGS_KEY, InferenceSettings
 
 LEGACY_CONFIG_NAME = "gp_mrc_config.json"
 LEGACY_HEAD_KEYS = ("head_size", "use_rope", "rope_base", "span_bias")  # the limit goes to the inference settings
@@ -61,4 +61,24 @@ def head_config_file(folder: str, config: dict[str, Any]) -> dict[str, Any] | No
             "encoder": encoder, **{k: raw[k] for k in LEGACY_HEAD_KEYS if k in raw}, SETTINGS_KEY: settings}
 
 
-FIXUPS: tuple[Fixup, ...] = (head_config_file,)
+def limit_in_settings(config: dict[str, Any]) -> dict[str, Any] | None:
+    """A GlobalPointer config.json written while the answer-length limit was also a model setting has it at the top
+    level (with or without `inference_settings`): it moves into the inference settings where those lack it (no
+    settings at all: the pipeline's, with that limit, as such a folder answered then) and leaves the model config."""
+    if config.get("model_type") != "gp_mrc" or "max_answer_length" not in config:
+        return None
+    fixed = dict(config)
+    limit = fixed.pop("max_answer_length")
+    stored = fixed.get(SETTINGS_KEY)
+    if stored is None:
+        fixed[SETTINGS_KEY] = PIPELINE_DEFAULTS.replace(max_answer_length=limit).to_dict()
+    elif isinstance(stored, dict) and "max_answer_length" not in stored:
+        fixed[SETTINGS_KEY] = {**stored, "max_answer_length": limit}
+    return fixed
+
+
+def top_level_answer_limit(folder: str, config: dict[str, Any]) -> dict[str, Any] | None:
+    return limit_in_settings(config)
+
+
+FIXUPS: tuple[Fixup, ...] = (head_config_file, top_level_answer_limit)

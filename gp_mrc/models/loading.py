@@ -7,7 +7,7 @@
   load saying to run `gp-mrc convert`), and it loads as the current layout does.
 
 `load_model` returns the model with the gp_mrc forward signature and the folder's inference settings
-(gp_mrc/settings.py; transformers' pipeline defaults for a folder without them). Problems are one-line
+(gp_mrc/settings.py; without them, `settings_of`'s defaults). Problems are one-line
 FileNotFoundError (missing folder or files) or OSError (files that cannot be read) naming the folder.
 """
 
@@ -24,7 +24,8 @@ from .baseline import StartEndForQuestionAnswering
 from .folders import (FolderConfig, check_folder_files, check_name, config_architecture, folder_config, legacy_warning,
                       remove_retired_files)
 from .modeling import GlobalPointerForQuestionAnswering
-from ..settings import PIPELINE_DEFAULTS, InferenceSettings, settings_from_config
+from .legacy import limit_in_settings
+from ..settings import PIPELINE_DEFAULTS, SETTINGS_KEY, InferenceSettings, settings_from_config
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model",
                    "sentencepiece.bpe.model")
@@ -64,20 +65,32 @@ def _config_object(config: dict[str, Any]) -> PretrainedConfig:
     return CONFIG_MAPPING[config["model_type"]].from_dict(dict(config))
 
 
+def move_answer_limit(config: PretrainedConfig) -> None:
+    """The same fix-up (legacy.limit_in_settings) on a config transformers' Auto classes loaded from an older folder
+    (they keep config.json's unknown keys as attributes): the model answers as before, and a save writes the
+    current layout."""
+    fixed = limit_in_settings({"model_type": getattr(config, "model_type", None), **vars(config)})
+    if fixed is not None:
+        del config.max_answer_length
+        setattr(config, SETTINGS_KEY, fixed[SETTINGS_KEY])
+
+
 def settings_of(model: nn.Module) -> InferenceSettings:
-    """The inference settings a model carries in its config; without any, the pipeline's (a GlobalPointer
-    keeps its own answer-length limit)."""
+    """The inference settings a model carries in its config; without any, gp_mrc's defaults for a GlobalPointer
+    (answers up to MAX_ANSWER_LENGTH tokens) and the pipeline's for a transformers QA model (15)."""
     stored = settings_from_config(model.config)
     if stored is not None:
         return stored
-    if isinstance(model, GlobalPointerForQuestionAnswering):
-        return PIPELINE_DEFAULTS.replace(max_answer_length=model.config.max_answer_length)
-    return PIPELINE_DEFAULTS
+    return InferenceSettings() if isinstance(model, GlobalPointerForQuestionAnswering) else PIPELINE_DEFAULTS
 
 
 def as_span_model(model: nn.Module) -> nn.Module:
-    """A model with the gp_mrc forward signature: a plain transformers QA model gets the start/end wrapper."""
-    if isinstance(model, (GlobalPointerForQuestionAnswering, StartEndForQuestionAnswering)):
+    """A model with the gp_mrc forward signature: a plain transformers QA model gets the start/end wrapper; a
+    GlobalPointer loaded by transformers' Auto classes from an older folder gets its limit moved (above)."""
+    if isinstance(model, GlobalPointerForQuestionAnswering):
+        move_answer_limit(model.config)
+        return model
+    if isinstance(model, StartEndForQuestionAnswering):
         return model
     return StartEndForQuestionAnswering.with_settings(model, settings_of(model))
 

@@ -78,9 +78,12 @@ def span_scores(q: torch.Tensor, k: torch.Tensor, use_rope: bool = True, rope_ba
     return torch.einsum("bmd,bnd->bmn", q, k) / d ** 0.5
 
 
-def start_plus_end(start: torch.Tensor, end: torch.Tensor, band_width: int | None = None) -> torch.Tensor:
-    """start_i + end_j for every span, from (B, n) terms: (B, n, n), or the band (B, n, band_width) if given."""
-    return start[:, :, None] + (band_windows(end, band_width) if band_width is not None else end[:, None, :])
+def start_plus_end(start: torch.Tensor, end: torch.Tensor, max_answer_length: int | None = None) -> torch.Tensor:
+    """start_i + end_j for every span, from (B, n) terms: (B, n, n), or the band (B, n, max_answer_length) if
+    given."""
+    if max_answer_length is None:
+        return start[:, :, None] + end[:, None, :]
+    return start[:, :, None] + band_windows(end, max_answer_length)
 
 
 def valid_span_mask(passage_mask: torch.Tensor, max_answer_length: int | None = None,
@@ -131,19 +134,19 @@ class GlobalPointerHead(nn.Module):
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.scores_and_terms(hidden)[0]
 
-    def scores_and_terms(self, hidden: torch.Tensor, band_width: int | None = None
+    def scores_and_terms(self, hidden: torch.Tensor, max_answer_length: int | None = None
                          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(span scores, start terms (B, n), end terms (B, n)) in fp32; the terms are None without span_bias.
-        Scores are (B, n, n), or the band (B, n, band_width) if given: the same values either way (the sum is
-        taken in the autocast dtype in both, before the cast to fp32)."""
+        Scores are (B, n, n), or the band (B, n, max_answer_length) if given: the same values either way (the
+        sum is taken in the autocast dtype in both, before the cast to fp32). Unmasked: the limit masks later."""
         q, k = self.dense(hidden).split(self.head_size, dim=-1)
         scores = span_scores(q, k, self.use_rope, self.rope_base)
-        if band_width is not None:
-            scores = band_of(scores, band_width)
+        if max_answer_length is not None:
+            scores = band_of(scores, max_answer_length)
         if self.bias_dense is None:
             return scores.float(), None, None
         start, end = self.bias_dense(hidden).unbind(-1)
-        return (scores + start_plus_end(start, end, band_width)).float(), start.float(), end.float()
+        return (scores + start_plus_end(start, end, max_answer_length)).float(), start.float(), end.float()
 
 
 @dataclass
@@ -152,7 +155,6 @@ class SpanOutput:
     span_mask: torch.Tensor  # (B, n, n) bool; or (B, n, w)
     loss: torch.Tensor | None = None  # a model's own loss (the start/end baseline)
     raw_scores: bool = False  # rank spans by raw score across windows (start/end) instead of log p
-    max_span_length: int | None = None  # spans with j − i ≥ this are masked: losses may work on the band
     start_logits: torch.Tensor | None = None  # (B, n) the linear start/end terms of a `span_bias` head
     end_logits: torch.Tensor | None = None
     # start/end reader: log-softmax of the start and end logits over each window's passage tokens and [CLS],
@@ -225,16 +227,17 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
             tokenizer.save_pretrained(save_directory)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, max_answer_length: int | None = None,
-                banded: bool = False, **_: Any) -> SpanOutput:
-        """banded: logits and mask in the band layout (B, n, max_answer_length) when it is narrower than the
-        window (training: the losses read only the band); otherwise dense (B, n, n) (decoding)."""
-        max_len = max_answer_length or self.config.max_answer_length
-        band = banded and is_banded(input_ids.shape[-1], max_len)
+                token_type_ids: torch.Tensor | None = None, *, max_answer_length: int, banded: bool = False,
+                **_: Any) -> SpanOutput:
+        """max_answer_length: spans of more tokens are masked; the caller's setting (training's config, the
+        inference settings), never the model's: the model holds no limit. banded: logits and mask in the band
+        layout (B, n, max_answer_length) when it is narrower than the window (training: the losses read only the
+        band); otherwise dense (B, n, n) (decoding)."""
+        band = banded and is_banded(input_ids.shape[-1], max_answer_length)
         # fp32 scores: losses and softmax in fp32 whatever the autocast dtype
         logits, start, end = self.head.scores_and_terms(self.hidden(input_ids, attention_mask, token_type_ids),
-                                                        max_len if band else None)
-        return span_output(logits, start, end, attention_mask, passage_mask, max_len, band)
+                                                        max_answer_length if band else None)
+        return span_output(logits, start, end, attention_mask, passage_mask, max_answer_length, band)
 
     def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
@@ -243,12 +246,14 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
 
 
 def span_output(logits: torch.Tensor, start: torch.Tensor | None, end: torch.Tensor | None,
-                attention_mask: torch.Tensor, passage_mask: torch.Tensor, max_len: int, band: bool) -> SpanOutput:
+                attention_mask: torch.Tensor, passage_mask: torch.Tensor, max_answer_length: int,
+                band: bool) -> SpanOutput:
     """A GlobalPointer's SpanOutput from its head's unmasked scores (dense, or the band): the torch model and the
     ONNX Runtime backend (gp_mrc/inference/onnx_backend.py) mask and package them here, the one way."""
-    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_len, allow_null=True, banded=band)
-    return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, max_span_length=max_len,
-                      start_logits=start, end_logits=end)
+    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, allow_null=True,
+                           banded=band)
+    return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, start_logits=start,
+                      end_logits=end)
 
 
 # `AutoConfig.from_pretrained` / `AutoModel.from_pretrained` on a gp_mrc folder (gp_mrc/__init__.py makes sure this

@@ -27,7 +27,7 @@ from ..models.positions import max_positions
 from .batcher import QueueFull
 from .body import parse_body, read_body
 from .metrics import Metrics, merged_sizes
-from .schema import Limits, RequestError
+from .schema import PARAMETERS, Limits, RequestError
 from .service import Service
 
 log = logging.getLogger("gp_mrc.serving")
@@ -35,8 +35,7 @@ RETRY_AFTER_S = 1
 REQUEST_SCHEMA = {  # for /docs: the body is read by hand (schema.py), so FastAPI cannot infer it
     "type": "object", "required": ["inputs"],
     "properties": {"inputs": {"description": "{question, context} or {question, contexts: [...]}, or a list"},
-                   "parameters": {"type": "object", "description": "top_k, doc_stride, max_answer_len, max_seq_len, "
-                                  "max_question_len, handle_impossible_answer, align_to_words, min_score"}},
+                   "parameters": {"type": "object", "description": ", ".join(PARAMETERS)}},
     "example": {"inputs": {"question": "Who founded the city?", "context": "The city was founded by Ana."}}}
 
 

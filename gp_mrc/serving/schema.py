@@ -1,10 +1,10 @@
 """The request and response shapes of the Hugging Face Inference API's question-answering task, checked by hand so
 every bad request gets one clear line (`RequestError`, an HTTP 4xx) instead of a validation dump or a 500.
 
-Request: {"inputs": {"question": str, "context": str} | [those...], "parameters": {top_k, doc_stride,
-max_answer_len, max_seq_len, max_question_len, handle_impossible_answer, align_to_words, min_score}} (parameters
-optional, each optional). An input may give "contexts": [str, ...] instead of "context": one question over many
-passages (Reader.answer_passages), answered as {"answers": [{..., "passage": index}], "no_answer": probability}.
+Request: {"inputs": {"question": str, "context": str} | [those...], "parameters": {...}}: the question-answering
+pipeline's parameters (PARAMETERS below: gp_mrc/inference/pipeline_compat.py names and translates them) and
+min_score (parameters optional, each optional). An input may give "contexts": [str, ...] instead of "context": one
+question over many passages (Reader.answer_passages), answered as {"answers": [{..., "passage": index}], "no_answer": probability}.
 Response per single-passage input: {"answer", "score", "start", "end"}, a list of them when top_k > 1; a list of
 inputs gives a list of those. Offsets count Unicode code points, as Python's str does. Importing this module does
 not import torch, transformers or FastAPI.
@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from ..inference.pipeline_compat import BOOL_PARAMETERS, INT_PARAMETERS, answer_keywords
 
 
 class RequestError(ValueError):
@@ -46,24 +48,16 @@ class Limits:
 
 @dataclass(frozen=True)
 class Parameters:
-    """A request's parameters (None: the model folder's inference setting)."""
+    """A request's parameters: top_k, min_score, and the settings it gives (absent: the model folder's)."""
 
     top_k: int = 1
-    doc_stride: int | None = None
-    max_answer_len: int | None = None
-    max_seq_len: int | None = None
-    max_question_len: int | None = None
-    handle_impossible_answer: bool | None = None
-    align_to_words: bool | None = None
     min_score: float = 0.0  # "contexts" inputs only: answers under it are dropped
+    settings: tuple[tuple[str, Any], ...] = ()  # (Reader.answer keyword, value), sorted; pipeline names translated
 
     def reader_settings(self) -> tuple[tuple[str, Any], ...]:
         """`Reader.answer` keyword arguments other than top_k: requests with equal settings share one batch.
         align_to_words is there only when the request set it (the app passes it only to a Reader taking it)."""
-        settings = (("doc_stride", self.doc_stride), ("max_answer_length", self.max_answer_len),
-                    ("max_seq_length", self.max_seq_len), ("max_query_length", self.max_question_len),
-                    ("handle_impossible_answer", self.handle_impossible_answer))
-        return settings + ((("align_to_words", self.align_to_words),) if self.align_to_words is not None else ())
+        return self.settings
 
 
 @dataclass(frozen=True)
@@ -87,9 +81,7 @@ class QARequest:
         return [{"question": it.question, "context": c} for it in self.items for c in it.contexts]
 
 
-INT_PARAMETERS = ("top_k", "doc_stride", "max_answer_len", "max_seq_len", "max_question_len")
-BOOL_PARAMETERS = ("handle_impossible_answer", "align_to_words")
-PARAMETERS = INT_PARAMETERS + BOOL_PARAMETERS + ("min_score",)
+PARAMETERS = INT_PARAMETERS + BOOL_PARAMETERS + ("min_score",)  # the pipeline's (no topk alias) and min_score
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -181,7 +173,8 @@ def parse_parameters(raw: Any, limits: Limits) -> Parameters:
     if values.get("max_seq_len", 0) > limits.max_seq_len:
         raise RequestError(422, f"parameter max_seq_len must be <= {limits.max_seq_len} (the model's positions), "
                                 f"got {values['max_seq_len']}")
-    return Parameters(**values)
+    settings = answer_keywords({k: v for k, v in values.items() if k not in ("top_k", "min_score")})
+    return Parameters(top_k=values.get("top_k", 1), min_score=score, settings=tuple(sorted(settings.items())))
 
 
 def shape_answers(answers: list[dict], top_k: int) -> dict | list:

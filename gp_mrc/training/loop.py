@@ -100,7 +100,7 @@ def _update(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: Any
             config: TrainConfig, batch: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:
     """One forward/backward (an optimizer step once gradients are accumulated); the loss and its parts."""
     with accelerator.accumulate(model):
-        loss, stats = objective(model(**batch, banded=True), batch, step)  # the losses read only the band
+        loss, stats = objective(model(**batch, max_answer_length=config.data.max_answer_length, banded=True), batch, step)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {step}; lower --learning_rate or use fp32")
         accelerator.backward(loss)

@@ -19,25 +19,16 @@ from ..errors import UsageError
 logger = logging.getLogger("gp_mrc")
 
 
-def _fresh_model(config: ModelConfig, max_answer_length: int, path: str, folder_architecture: str | None) -> nn.Module:
-    head = HeadConfig(head_size=config.head_size, use_rope=not config.no_rope, span_bias=config.span_bias,
-                      max_answer_length=max_answer_length)
+def _fresh_model(config: ModelConfig, path: str, folder_architecture: str | None) -> nn.Module:
     if config.architecture == "start_end":
         if folder_architecture == "globalpointer":
             raise UsageError(f"{path} holds a GlobalPointer reader; a start/end reader starts from an encoder "
                              "or a start/end folder")
-        return StartEndForQuestionAnswering.from_encoder(path, head)
+        return StartEndForQuestionAnswering.from_encoder(path)
     if folder_architecture == "start_end":
         logger.info("%s holds a start/end reader: the GlobalPointer starts from its encoder", path)
+    head = HeadConfig(head_size=config.head_size, use_rope=not config.no_rope, span_bias=config.span_bias)
     return GlobalPointerForQuestionAnswering.from_encoder(path, head)
-
-
-def set_max_answer_length(model: nn.Module, max_answer_length: int) -> None:
-    """The span band the model masks to (and its losses work on)."""
-    if isinstance(model, GlobalPointerForQuestionAnswering):
-        model.config.max_answer_length = max_answer_length
-    else:
-        model.head_config.max_answer_length = max_answer_length
 
 
 ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")  # BERT family; DistilBERT, ModernBERT
@@ -104,7 +95,7 @@ def model_for_training(config: TrainConfig) -> tuple[nn.Module, Any]:
             raise UsageError(str(e)) from None
         logger.info("continuing the %s reader of %s", architecture, path)
     else:
-        model = _fresh_model(config.model, config.data.max_answer_length, path, folder_architecture)
+        model = _fresh_model(config.model, path, folder_architecture)
     if config.objective.aux_start_end_weight and not (isinstance(model, GlobalPointerForQuestionAnswering)
                                                       and model.config.span_bias):
         raise UsageError("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
@@ -114,7 +105,6 @@ def model_for_training(config: TrainConfig) -> tuple[nn.Module, Any]:
         check_max_seq_length(config.data.max_seq_length, model, tokenizer, flag="--max_seq_length")
     except ValueError as e:
         raise UsageError(f"{path}: {e}") from None
-    set_max_answer_length(model, config.data.max_answer_length)
     if config.model.attention_dropout != "encoder":
         n = set_attention_dropout(model, config.model.attention_dropout)
         logger.info("attention dropout %g (%d modules)", config.model.attention_dropout, n)

@@ -18,7 +18,6 @@ import torch
 
 from .losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights, soft_f1_loss,
                      span_cross_entropy, start_end_cross_entropy)
-from ..band import to_band
 
 
 def steps_of(value: float, total: int) -> int:
@@ -91,9 +90,7 @@ class Objective:
         w_gold, w_reward = self.weights(step)
         loss = torch.zeros((), device=out.logits.device)
         stats: dict[str, float] = {}
-        # on the band j − i < max_answer_length: the same values as the dense matrix, ~8x less work. A no-op on
-        # training's banded output; kept for callers passing dense output (gp_mrc_lab/speed.py's dense variant)
-        mask, logits = to_band(out.max_span_length, out.span_mask, out.logits)
+        mask, logits = out.span_mask, out.logits  # the band, as the targets (the model called with banded=True)
         if w_gold:
             gold = self._gold_span_loss(logits, batch["targets"], mask).mean()
             loss = loss + w_gold * gold

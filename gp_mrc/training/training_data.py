@@ -115,6 +115,6 @@ def train_loader(data: TrainingData, max_answer_length: int, optim: OptimConfig,
     sampler = EpochPermutationSampler(len(data.train_features), optim.seed)
     loader = DataLoader(data.train_features.select_columns(cols), batch_size=optim.per_device_train_batch_size,
                         sampler=sampler, collate_fn=SpanCollator(pad_token_id, data.f1_table,
-                                                                 band_width=max_answer_length),
+                                                                 max_answer_length=max_answer_length),
                         **loader_options(workers, pin_memory, device_type))
     return loader, sampler
