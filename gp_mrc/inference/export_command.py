@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gp_mrc.argtypes import Parser, positive_int
+from ..argtypes import Parser, positive_int
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -33,8 +33,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     args = build_parser(prog).parse_args(argv)
-    from gp_mrc.errors import UsageError
-    from gp_mrc.inference.onnx_export import export_onnx  # torch loads only now: --help answers at once
+    from ..errors import UsageError
+    from .onnx_export import export_onnx  # torch loads only now: --help answers at once
 
     try:
         path = export_onnx(args.model, args.out, quantize=args.quantize, calibration=args.calibration,

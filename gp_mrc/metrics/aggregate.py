@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gp_mrc.metrics.scoring import exact_match, f1_score
+from .scoring import exact_match, f1_score
 
 
 def index_predictions(predictions: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:

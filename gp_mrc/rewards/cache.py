@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from gp_mrc.atomic import atomic_path
-from gp_mrc.settings import MAX_ANSWER_LENGTH
+from ..atomic import atomic_path
+from ..settings import MAX_ANSWER_LENGTH
 
 from .inputs import read_inputs
 from .parallel import _compute_table

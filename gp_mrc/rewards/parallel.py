@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from gp_mrc.metrics.scoring import check_lang
-from gp_mrc.settings import MAX_ANSWER_LENGTH
+from ..metrics.scoring import check_lang
+from ..settings import MAX_ANSWER_LENGTH
 
 from .inputs import RewardInputs, read_inputs
 from .scorer import DEFAULT_F1_WINDOW, SpanScorer, check_params, score_feature

@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from gp_mrc.metrics.scoring import answer_tokens, check_lang, f1_from_overlap, gold_answers, longest_common_substring
-from gp_mrc.settings import MAX_ANSWER_LENGTH
+from ..metrics.scoring import answer_tokens, check_lang, f1_from_overlap, gold_answers, longest_common_substring
+from ..settings import MAX_ANSWER_LENGTH
 
 from .inputs import check_offsets
 from .table import NULL_INDEX

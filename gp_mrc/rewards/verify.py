@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gp_mrc.metrics.scoring import f1_score
+from ..metrics.scoring import f1_score
 
 from .scorer import candidate_spans
 from .table import NULL_INDEX, F1Table
