@@ -4,11 +4,11 @@
     python scripts/benchmark_onnx.py --model runs/sample_se --questions 300 --max_seq_length 256 \\
         --output runs/onnx/squad_v1.json
 
-The model folder (a start/end reader: transformers' fp32 loop needs its QA model) is exported twice into
---work_dir (fp32, and static int8 calibrated on --calibration_windows windows of --calibration_file, SQuAD v1.1
-training questions), then each system answers the questions in turn (interleaved, `--repeats` times, after a
+The model folder (a start/end reader: transformers' fp32 loop needs its QA model) is exported three times into
+--work_dir (fp32; int8 as `gp-mrc export --quantize int8` writes it, dynamic; and the lab's static int8 calibrated on
+--calibration_windows windows of --calibration_file, SQuAD v1.1 training questions: gp_mrc_lab/onnx_static.py), then each system answers the questions in turn (interleaved, `--repeats` times, after a
 warm-up): transformers' fp32 loop (gp_mrc_lab/speed.py), predict.py's Reader on torch fp32 and bf16 (bf16 only
-where the CPU has it natively, unless --emulated_bf16), on ONNX Runtime fp32 and int8. Reported: questions/s (median wall), F1 against the gold answers, and agreement: the share
+where the CPU has it natively, unless --emulated_bf16), on ONNX Runtime fp32, int8 (dynamic) and int8 (static). Reported: questions/s (median wall), F1 against the gold answers, and agreement: the share
 of questions answered exactly as torch fp32 answers them.
 """
 
@@ -32,14 +32,17 @@ def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
     from gp_mrc.precision import cpu_has_native_bf16
     from gp_mrc.inference.reader import Reader
 
-    fp32_dir, int8_dir = os.path.join(args.work_dir, "fp32"), os.path.join(args.work_dir, "int8")
-    export_onnx(args.model, fp32_dir)
-    export_onnx(args.model, int8_dir, quantize="int8", calibration=args.calibration_file,
-                calibration_windows=args.calibration_windows)
+    from .onnx_static import export_static_int8
+
+    dirs = {k: os.path.join(args.work_dir, k) for k in ("fp32", "int8", "int8_static")}
+    export_onnx(args.model, dirs["fp32"])
+    export_onnx(args.model, dirs["int8"], quantize="int8")
+    export_static_int8(args.model, dirs["int8_static"], args.calibration_file, args.calibration_windows)
     kw = dict(max_seq_length=args.max_seq_length, doc_stride=128, batch_size=args.batch_size)
     readers = {"predict.py torch fp32": Reader.from_pretrained(args.model, mixed_precision="no", **kw),
-               "predict.py onnxruntime fp32": Reader.from_pretrained(fp32_dir, **kw),
-               "predict.py onnxruntime int8": Reader.from_pretrained(int8_dir, **kw)}
+               "predict.py onnxruntime fp32": Reader.from_pretrained(dirs["fp32"], **kw),
+               "predict.py onnxruntime int8 (dynamic)": Reader.from_pretrained(dirs["int8"], **kw),
+               "predict.py onnxruntime int8 (static, lab)": Reader.from_pretrained(dirs["int8_static"], **kw)}
     if cpu_has_native_bf16() or args.emulated_bf16:  # emulated bf16 is several times slower than fp32
         readers["predict.py torch bf16"] = Reader.from_pretrained(args.model, mixed_precision="bf16", **kw)
     systems = {k: (lambda r=r: [a[0]["answer"] if a else "" for a in r.answer(records)]) for k, r in readers.items()}

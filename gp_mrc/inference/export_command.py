@@ -3,11 +3,10 @@ with the inference settings, tokenizer) that `gp-mrc predict`, `gp-mrc serve` an
 with, without torch doing the forward pass (see gp_mrc/inference/onnx_export.py).
 
     gp-mrc export runs/sample_gp exported/ --format onnx
-    gp-mrc export runs/sample_gp exported_int8/ --format onnx --quantize int8 --calibration train.json
+    gp-mrc export runs/sample_gp exported_int8/ --format onnx --quantize int8
 
---quantize int8: static int8 (QDQ, per-channel weights) calibrated on windows of --calibration (SQuAD-layout
-JSON or JSON/JSONL records; default: windows built from the model's own tokenizer over a packaged sample), the
-feed-forward down-projections and the answer head kept fp32 (gp_mrc/inference/onnx_int8.py).
+--quantize int8: ONNX Runtime's dynamic int8 (per-channel weights, activation ranges per batch), the feed-forward
+down-projections and the answer head kept fp32 (gp_mrc/inference/onnx_int8.py).
 Needs the `onnx` extra: pip install gp_mrc[onnx]. Problems are one line `error: ...`, exit 2.
 """
 
@@ -16,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..argtypes import Parser, positive_int
+from ..argtypes import Parser
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -25,9 +24,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("out", help="the folder to write (model.onnx, config.json, tokenizer files)")
     p.add_argument("--format", default="onnx", choices=["onnx"])
     p.add_argument("--quantize", default="none", choices=["none", "int8"],
-                   help="int8: static int8 calibrated on --calibration (fp32: the exact scores)")
-    p.add_argument("--calibration", default=None, help="questions whose windows calibrate int8 (JSON/JSONL)")
-    p.add_argument("--calibration_windows", type=positive_int, default=256)
+                   help="int8: dynamic int8 of the encoder's MatMuls (none: fp32, the exact scores)")
     return p
 
 
@@ -37,8 +34,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from .onnx_export import export_onnx  # torch loads only now: --help answers at once
 
     try:
-        path = export_onnx(args.model, args.out, quantize=args.quantize, calibration=args.calibration,
-                           calibration_windows=args.calibration_windows)
+        path = export_onnx(args.model, args.out, quantize=args.quantize)
     except (UsageError, FileNotFoundError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

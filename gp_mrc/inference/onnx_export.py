@@ -68,8 +68,7 @@ def export_graph(model: nn.Module, architecture: str, tokenizer: Any, path: str)
                           output_names=outputs, dynamic_axes=axes, opset_version=OPSET, dynamo=False)
 
 
-def export_onnx(model_dir: str, out_dir: str, quantize: str = "none", calibration: str | None = None,
-                calibration_windows: int = 256) -> str:
+def export_onnx(model_dir: str, out_dir: str, quantize: str = "none") -> str:
     """Export `model_dir` into the folder `out_dir` (created; an earlier export there is replaced); returns the
     path of model.onnx. A folder that is not a model is FileNotFoundError / OSError with a one-line message."""
     require_onnxruntime()
@@ -85,9 +84,9 @@ def export_onnx(model_dir: str, out_dir: str, quantize: str = "none", calibratio
     path = os.path.join(out_dir, MODEL_FILE)
     export_graph(model, loaded.architecture, tokenizer, path)
     if quantize == "int8":
-        from .onnx_int8 import quantize_static_int8
+        from .onnx_int8 import quantize_dynamic_int8
 
-        quantize_static_int8(path, model, tokenizer, loaded.settings, calibration, calibration_windows)
+        quantize_dynamic_int8(path)
     elif quantize != "none":
         raise UsageError(f"quantize must be none or int8, got {quantize!r}")
     write_config(model.config, loaded.settings.to_dict(), loaded.architecture, quantize, out_dir)
