@@ -13,7 +13,7 @@ from hypothesis import settings
 # passes or fails by luck; locally they explore new cases each run.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-from transformers import BertConfig, BertTokenizerFast
+from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast
 
 from gp_mrc.inference.reader import Reader
 from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
@@ -86,6 +86,16 @@ def tiny_encoder_dir(tiny_tokenizer, tmp_path_factory) -> str:
     d = tmp_path_factory.mktemp("tiny_encoder")
     torch.manual_seed(0)
     BertModel(make_tiny_config(len(tiny_tokenizer)), add_pooling_layer=False).save_pretrained(str(d))
+    tiny_tokenizer.save_pretrained(str(d))
+    return str(d)
+
+
+@pytest.fixture(scope="session")
+def hf_qa_dir(tiny_tokenizer, tmp_path_factory) -> str:
+    """A plain transformers start/end QA folder (BertForQuestionAnswering, seed 1) with the tiny tokenizer."""
+    d = tmp_path_factory.mktemp("bert_qa")
+    torch.manual_seed(1)
+    BertForQuestionAnswering(make_tiny_config(len(tiny_tokenizer))).save_pretrained(str(d))
     tiny_tokenizer.save_pretrained(str(d))
     return str(d)
 

@@ -11,10 +11,7 @@ import sys
 import time
 
 import pytest
-import torch
-from transformers import BertForQuestionAnswering
 
-from conftest import make_tiny_config
 from gp_mrc import cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -75,30 +72,22 @@ def test_bad_flags_exit_2_naming_them(capsys):
     assert "error: /nonexistent/model" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def qa_dir(tiny_tokenizer, tmp_path_factory):
-    d = tmp_path_factory.mktemp("bert_qa")
-    torch.manual_seed(1)
-    BertForQuestionAnswering(make_tiny_config(len(tiny_tokenizer))).save_pretrained(str(d))
-    tiny_tokenizer.save_pretrained(str(d))
-    return str(d)
 
-
-def test_predict_answers_as_the_script_does(qa_dir, capsys):
-    assert cli.main(["predict", "--model", qa_dir, "--question", Q1, "--context", C1, "--top_k", "2"]) == 0
+def test_predict_answers_as_the_script_does(hf_qa_dir, capsys):
+    assert cli.main(["predict", "--model", hf_qa_dir, "--question", Q1, "--context", C1, "--top_k", "2"]) == 0
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(answers) == 2 and all(C1[a["start"]:a["end"]] == a["answer"] for a in answers)
 
 
 @pytest.mark.slow
-def test_scripts_serve_answers_over_http(qa_dir):
+def test_scripts_serve_answers_over_http(hf_qa_dir):
     """scripts/serve.py in its own process: /health, one answer, a bad request, then a clean stop."""
     import httpx
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "serve.py"), "--model", qa_dir,
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "serve.py"), "--model", hf_qa_dir,
                              "--port", str(port), "--log_level", "warning"], cwd=ROOT,
                             env=dict(os.environ, PYTHONPATH=ROOT), stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"

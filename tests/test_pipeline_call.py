@@ -11,9 +11,7 @@ import sys
 
 import pytest
 import torch
-from transformers import BertForQuestionAnswering
 
-from conftest import make_tiny_config
 from gp_mrc.inference.reader import Reader
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,14 +21,6 @@ C2 = "the river is long . the city was founded in 1875 by the first king ."
 Q1, Q2 = "when was the king born?", "who founded the city?"
 KEYS = ["score", "start", "end", "answer"]
 
-
-@pytest.fixture(scope="module")
-def hf_qa_dir(tiny_tokenizer, tmp_path_factory):
-    d = tmp_path_factory.mktemp("bert_qa")
-    torch.manual_seed(1)
-    BertForQuestionAnswering(make_tiny_config(len(tiny_tokenizer))).save_pretrained(str(d))
-    tiny_tokenizer.save_pretrained(str(d))
-    return str(d)
 
 
 def is_answer(a, context):
