@@ -62,6 +62,19 @@ def make_tiny_config(vocab_size: int) -> BertConfig:
                       attention_probs_dropout_prob=0.1)
 
 
+def tiny_gp(tokenizer, **head) -> GlobalPointerForQuestionAnswering:
+    """The tiny GlobalPointer of the model tests (seed 0, head size 16), in eval mode."""
+    torch.manual_seed(0)
+    return GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tokenizer)),
+                                                                 HeadConfig(head_size=16, **head)).eval()
+
+
+def tiny_bert_qa(tokenizer, seed: int = 0) -> BertForQuestionAnswering:
+    """A tiny plain transformers start/end reader, in eval mode."""
+    torch.manual_seed(seed)
+    return BertForQuestionAnswering(make_tiny_config(len(tokenizer))).eval()
+
+
 @pytest.fixture
 def tiny_model(tiny_tokenizer) -> GlobalPointerForQuestionAnswering:
     torch.manual_seed(0)

@@ -9,13 +9,10 @@ import subprocess
 import sys
 
 import pytest
-import torch
-from transformers import BertForQuestionAnswering
 
 import gp_mrc  # noqa: F401  (registers the task)
-from conftest import make_tiny_config
+from conftest import tiny_bert_qa, tiny_gp
 from gp_mrc.models.baseline import StartEndForQuestionAnswering
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.inference.reader import Reader
 from gp_mrc.settings import InferenceSettings
 from legacy_folders import old_head_config, save_old_globalpointer
@@ -27,15 +24,6 @@ Q1, Q2 = "when was the king born?", "who founded the city?"
 TASK = "extractive-question-answering"
 
 
-def tiny_gp(tokenizer, **head):
-    torch.manual_seed(0)
-    return GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tokenizer)),
-                                                                 HeadConfig(head_size=16, **head)).eval()
-
-
-def tiny_bert_qa(tokenizer):
-    torch.manual_seed(1)
-    return BertForQuestionAnswering(make_tiny_config(len(tokenizer))).eval()
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +35,11 @@ def folders(tiny_tokenizer, tmp_path_factory):
     out["globalpointer"] = d
     d = str(tmp_path_factory.mktemp("se"))
     settings = InferenceSettings(max_seq_length=64, doc_stride=16, max_answer_length=12)
-    StartEndForQuestionAnswering.with_settings(tiny_bert_qa(tiny_tokenizer), settings).save_pretrained(
+    StartEndForQuestionAnswering.with_settings(tiny_bert_qa(tiny_tokenizer, seed=1), settings).save_pretrained(
         d, tokenizer=tiny_tokenizer)
     out["start_end"] = d
     d = str(tmp_path_factory.mktemp("plain"))
-    tiny_bert_qa(tiny_tokenizer).save_pretrained(d)
+    tiny_bert_qa(tiny_tokenizer, seed=1).save_pretrained(d)
     tiny_tokenizer.save_pretrained(d)
     out["plain_transformers_qa"] = d
     d = str(tmp_path_factory.mktemp("legacy_gp"))

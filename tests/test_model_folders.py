@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel, BertForQuestionAnswering
 
-from conftest import make_tiny_config
+from conftest import tiny_bert_qa, tiny_gp
 from gp_mrc.models.baseline import StartEndForQuestionAnswering
 from gp_mrc.models.configuration import GlobalPointerConfig
 from gp_mrc.models.folders import FolderKind, folder_kind
@@ -40,15 +40,6 @@ def logits(model, batch, max_answer_length=30):
         return model.eval()(**batch, max_answer_length=max_answer_length).logits
 
 
-def tiny_gp(tokenizer, **head):
-    torch.manual_seed(0)
-    return GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tokenizer)),
-                                                                 HeadConfig(head_size=16, **head)).eval()
-
-
-def tiny_bert_qa(tokenizer):
-    torch.manual_seed(0)
-    return BertForQuestionAnswering(make_tiny_config(len(tokenizer))).eval()
 
 
 def assert_answers_cut_from_context(answers, context=CTX):

@@ -9,8 +9,7 @@ import pytest
 import torch
 from transformers import BertForQuestionAnswering
 
-from conftest import make_tiny_config
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from conftest import make_tiny_config, tiny_gp
 from gp_mrc.precision import cpu_runs_bf16_natively
 from gp_mrc.inference.quantization import is_quantized, resolve_quantize
 from gp_mrc.inference.reader import Reader
@@ -18,11 +17,6 @@ from gp_mrc.inference.reader import Reader
 C = "the king was born in 1811 . the queen was born in 1861 . the river is long ."
 QS = ["when was the king born?", "when was the queen born?", "what is long?"]
 
-
-def tiny_gp(tokenizer):
-    torch.manual_seed(0)
-    return GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tokenizer)),
-                                                                 HeadConfig(head_size=16))
 
 
 def test_resolve_quantize_values_and_the_auto_rule():
