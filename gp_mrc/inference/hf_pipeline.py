@@ -21,6 +21,8 @@ from typing import Any
 from transformers import Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from ..precision import AUTO
+
 TASK = "extractive-question-answering"
 OLD_TASK = "question-answering"
 # The removed pipeline's call parameters (its `topk` alias included); anything else is an error, as there.
@@ -50,7 +52,7 @@ class ExtractiveQuestionAnsweringPipeline(Pipeline):
     those, with top_k, align_to_words, handle_impossible_answer, max_answer_len, doc_stride, max_seq_len,
     max_question_len given to the call or to `pipeline(...)`. `batch_size` (of `pipeline(...)`) is the Reader's windows per forward."""
 
-    def __init__(self, model: Any, tokenizer: Any = None, *, mixed_precision: str = "auto", quantize: str = "none",
+    def __init__(self, model: Any, tokenizer: Any = None, *, mixed_precision: str = AUTO, quantize: str = "none",
                  **kwargs: Any):
         super().__init__(model, tokenizer=tokenizer, **kwargs)
         from .reader import Reader

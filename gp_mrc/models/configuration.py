@@ -19,7 +19,7 @@ try:  # transformers 5.x declares nested configs with a spec; 4.x with a plain m
 except ImportError:
     SubConfigSpec = None
 
-from ..settings import MAX_ANSWER_LENGTH
+from ..settings import HEAD_SIZE, MAX_ANSWER_LENGTH
 
 MODEL_TYPE = "gp_mrc"
 
@@ -28,11 +28,13 @@ MODEL_TYPE = "gp_mrc"
 class HeadConfig:
     """The span head's settings (the constructor argument of `from_encoder` / `from_encoder_config`)."""
 
-    head_size: int = 64
+    head_size: int = HEAD_SIZE
     use_rope: bool = True
     rope_base: float = 10000.0
     max_answer_length: int = MAX_ANSWER_LENGTH  # spans longer than this many tokens are masked
-    span_bias: bool = False  # add linear start/end terms u_sᵀh_i + u_eᵀh_j to the bilinear score
+    # add linear start/end terms u_sᵀh_i + u_eᵀh_j to the bilinear score. False: what a head (or a folder) that
+    # does not say has; a fresh head in training takes training's own default (training.config.ModelConfig, True)
+    span_bias: bool = False
 
 
 def _as_encoder_config(encoder: Any) -> PretrainedConfig:
@@ -54,9 +56,10 @@ class GlobalPointerConfig(PretrainedConfig):
     else:
         sub_configs = {"encoder": AutoConfig}
 
-    def __init__(self, encoder: Any = None, head_size: int = 64, use_rope: bool = True, rope_base: float = 10000.0,
-                 span_bias: bool = False, max_answer_length: int | None = None, inference_settings: dict | None = None,
-                 **kwargs: Any):
+    def __init__(self, encoder: Any = None, head_size: int = HeadConfig.head_size,
+                 use_rope: bool = HeadConfig.use_rope, rope_base: float = HeadConfig.rope_base,
+                 span_bias: bool = HeadConfig.span_bias, max_answer_length: int | None = None,
+                 inference_settings: dict | None = None, **kwargs: Any):
         # stored once: a folder with inference settings keeps the answer-length limit there (to_dict); folders
         # written before keep it at the top level as well, and either way it is read back here
         if max_answer_length is None:

@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 
+from ..precision import AUTO, MIXED_PRECISION_CHOICES
 from .schema import Limits
 
 DEFAULTS = Limits()
@@ -27,7 +28,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default=None)
-    p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
+    p.add_argument("--mixed_precision", default=AUTO, choices=MIXED_PRECISION_CHOICES,
                    help="auto: bf16 where the hardware runs it natively, else fp32")
     p.add_argument("--backend", default=None, choices=["torch", "onnxruntime"],
                    help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)")

@@ -30,7 +30,7 @@ def _kind(path: str) -> str:
 
 
 def _fresh_model(config: ModelConfig, max_answer_length: int, path: str, folder_architecture: str | None) -> nn.Module:
-    head = HeadConfig(head_size=config.head_size, use_rope=not config.no_rope, span_bias=config.span_bias,
+    head = HeadConfig(head_size=config.head_size, use_rope=config.use_rope, span_bias=config.span_bias,
                       max_answer_length=max_answer_length)
     if config.architecture == "start_end":
         if folder_architecture == "globalpointer":
@@ -114,17 +114,14 @@ def model_for_training(config: TrainConfig) -> tuple[nn.Module, Any]:
             raise UsageError(str(e)) from None
         logger.info("continuing the %s reader of %s", architecture, path)
     else:
-        model = _fresh_model(config.model, config.data.max_answer_length, path, folder_architecture)
-    if config.objective.aux_start_end_weight and not (isinstance(model, GlobalPointerForQuestionAnswering)
-                                                      and model.config.span_bias):
-        raise UsageError("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
+        model = _fresh_model(config.model, config.inference.max_answer_length, path, folder_architecture)
     if fp32_master_weights(model):
         logger.info("%s stores half-precision weights: trained as fp32 master weights", path)
     try:  # a window longer than the encoder's positions fails only once a passage is long: say so now
-        check_max_seq_length(config.data.max_seq_length, model, tokenizer, flag="--max_seq_length")
+        check_max_seq_length(config.inference.max_seq_length, model, tokenizer, flag="--max_seq_length")
     except ValueError as e:
         raise UsageError(f"{path}: {e}") from None
-    set_max_answer_length(model, config.data.max_answer_length)
+    set_max_answer_length(model, config.inference.max_answer_length)
     if config.model.attention_dropout != "encoder":
         n = set_attention_dropout(model, config.model.attention_dropout)
         logger.info("attention dropout %g (%d modules)", config.model.attention_dropout, n)
