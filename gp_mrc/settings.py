@@ -20,6 +20,7 @@ from .metrics import METRIC_NAMES
 SETTINGS_KEY = "inference_settings"  # the config.json key
 # The one default answer-length limit (tokens) of gp_mrc: training, the span head, rewards, the command lines.
 MAX_ANSWER_LENGTH = 30
+READER_BATCH_SIZE = 32  # windows per forward pass of a Reader (predict.py --batch_size, the service's)
 N_BEST_SIZE = 20  # candidate answers kept per question (training's evaluation, predict.py, Reader, the decoder)
 HEAD_SIZE = 64  # the one default size of the span head's query/key vectors (training's flag, HeadConfig, the config)
 PIPELINE_MAX_ANSWER_LEN = 15  # transformers' pipeline("question-answering"): for a folder without our settings

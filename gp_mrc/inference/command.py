@@ -30,7 +30,7 @@ import sys
 from gp_mrc.argtypes import Parser, check_output_dir, positive_int, probability
 from gp_mrc.flags import add_flags
 from gp_mrc.precision import AUTO, MIXED_PRECISION_CHOICES
-from gp_mrc.settings import N_BEST_SIZE, InferenceSettings
+from gp_mrc.settings import N_BEST_SIZE, READER_BATCH_SIZE, InferenceSettings
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -42,7 +42,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--output_dir", default=None, help="where predictions.json and nbest_predictions.json go")
     p.add_argument("--top_k", type=positive_int, default=1)
     p.add_argument("--n_best_size", type=positive_int, default=N_BEST_SIZE)
-    p.add_argument("--batch_size", type=positive_int, default=32)
+    p.add_argument("--batch_size", type=positive_int, default=READER_BATCH_SIZE)
     p.add_argument("--device", default=None)
     p.add_argument("--mixed_precision", default=AUTO, choices=MIXED_PRECISION_CHOICES,
                    help="auto: bf16 where the hardware runs it natively, else fp32; no: always fp32")

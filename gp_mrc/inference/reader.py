@@ -17,7 +17,7 @@ from .pipeline_compat import check_pipeline_limits, pipeline_output, pipeline_re
 from ..precision import AUTO, resolve_mixed_precision
 from .onnx_backend import OnnxSpanModel, load_onnx_model, resolve_backend
 from .quantization import quantize_encoder, resolve_quantize
-from ..settings import N_BEST_SIZE, PIPELINE_DEFAULTS, InferenceSettings
+from ..settings import N_BEST_SIZE, PIPELINE_DEFAULTS, READER_BATCH_SIZE, InferenceSettings
 
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
 
@@ -54,7 +54,7 @@ class Reader:
     """A model, its tokenizer and its inference settings (the folder's unless overridden), ready to answer."""
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, settings: InferenceSettings | None = None, *,
-                 batch_size: int = 32, device: str | None = None, mixed_precision: str = AUTO,
+                 batch_size: int = READER_BATCH_SIZE, device: str | None = None, mixed_precision: str = AUTO,
                  quantize: str = "none", **overrides: Any):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader.

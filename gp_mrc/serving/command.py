@@ -17,6 +17,7 @@ import socket
 import sys
 
 from ..precision import AUTO, MIXED_PRECISION_CHOICES
+from ..settings import READER_BATCH_SIZE
 from .schema import Limits
 
 DEFAULTS = Limits()
@@ -32,7 +33,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="auto: bf16 where the hardware runs it natively, else fp32")
     p.add_argument("--backend", default=None, choices=["torch", "onnxruntime"],
                    help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)")
-    p.add_argument("--batch_size", type=int, default=32, help="windows per forward pass")
+    p.add_argument("--batch_size", type=int, default=READER_BATCH_SIZE, help="windows per forward pass")
     p.add_argument("--cpu_threads", type=int, default=None,
                    help="torch threads on a CPU (default: half the cores, at least 1: the service's two lanes run "
                         "side by side, and more threads than cores make every forward pass several times slower)")
