@@ -5,10 +5,10 @@ field (`setting(...)`), and the parsers are built from the fields (`add_flags`).
 
 is the field `max_seq_length` (default 384) of a frozen configuration part and the flag `--max_seq_length`
 (default 384, the help above). A flag whose default depends on something else (the built-in sample's recipe, the
-architecture, a model folder) is declared with `depends="..."` (its help: "{default}" names the field's
-default): its parser default is None and the resolver that
-builds the configuration decides it (training/arguments.resolve); the field keeps the plain default.
-A `research=True` flag is left out of the product's command line (train.py) and offered by gp_mrc_lab's.
+architecture, a model folder) is declared with `depends="..."` (its help; "{default}" names the field's default):
+its parser default is None and the resolver that builds the configuration decides it (training/arguments.resolve);
+the field keeps the plain default. A `research=True` flag is left out of the product's command line (train.py)
+and offered by gp_mrc_lab's (gp_mrc_lab/train_variant.py).
 """
 
 from __future__ import annotations
