@@ -1,5 +1,5 @@
 """The names the command line, the settings and the library share (torch-free, so the parsers can import them)."""
 
-OBJECTIVES = ("multilabel", "f1", "mixed")  # losses.objective_weights
-REWARDS = ("expected_f1", "soft_f1")  # objective.Objective
+OBJECTIVES = ("multilabel", "f1", "mixed")  # training.objective.objective_weights
+GOLD_SPAN_LOSSES = ("multilabel", "softmax")  # training.objective.ObjectiveConfig.gold_span_loss
 DECODINGS = ("argmax", "expected_f1")  # decoding.choose

@@ -11,6 +11,7 @@ DATA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 SAMPLE_TRAIN_FILE = os.path.join(DATA_DIR, "sample_train.json")
 SAMPLE_DEV_FILE = os.path.join(DATA_DIR, "sample_dev.json")
 
+DEFAULT_OUTPUT_DIR = "runs/gp_mrc"  # where train.py writes its model folder (and, beside it, the reward cache)
 HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # "name" or "owner/name"; anything else is a local path
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:  # annotations only: importing this module must not load torch
     import torch
 
-MIXED_PRECISION_CHOICES = ("auto", "no", "fp16", "bf16")
+AUTO = "auto"  # every command's default: bf16 where the hardware runs it natively, else fp32
+MIXED_PRECISION_CHOICES = (AUTO, "no", "fp16", "bf16")
 # CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: AVX512-BF16 (Cooper Lake, Zen 4 and later),
 # AMX-BF16 (Sapphire Rapids and later). Without them bf16 is emulated and slower than fp32.
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")

@@ -12,12 +12,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from .argtypes import finite_float, positive_float, positive_int
 from .choices import DECODINGS
+from .flags import setting
 from .metrics import METRIC_NAMES
 
 SETTINGS_KEY = "inference_settings"  # the config.json key
 # The one default answer-length limit (tokens) of gp_mrc: training, the span head, rewards, the command lines.
 MAX_ANSWER_LENGTH = 30
+READER_BATCH_SIZE = 32  # windows per forward pass of a Reader (predict.py --batch_size, the service's)
+N_BEST_SIZE = 20  # candidate answers kept per question (training's evaluation, predict.py, Reader, the decoder)
+HEAD_SIZE = 64  # the one default size of the span head's query/key vectors (training's flag, HeadConfig, the config)
 PIPELINE_MAX_ANSWER_LEN = 15  # transformers' pipeline("question-answering"): for a folder without our settings
 LANGS = ("en", "zh")
 
@@ -40,16 +45,24 @@ class InferenceSettings:
     64, handle_impossible_answer False); answers up to gp_mrc's MAX_ANSWER_LENGTH tokens (PIPELINE_DEFAULTS: the
     pipeline's 15, for a folder that carries no settings of its own)."""
 
-    max_seq_length: int = 384
-    doc_stride: int = 128
-    max_query_length: int = 64
-    max_answer_length: int = MAX_ANSWER_LENGTH
+    max_seq_length: int = setting(384, "tokens per window (question, passage and special tokens)", type=positive_int,
+                                  depends="{default}, 256 on the built-in sample")
+    doc_stride: int = setting(128, "tokens two windows of one passage share", type=positive_int)
+    max_query_length: int = setting(64, "question tokens kept", type=positive_int, research=True)
+    max_answer_length: int = setting(MAX_ANSWER_LENGTH, "the longest answer, in tokens (spans masked beyond it; "
+                                     "saved with the model)", type=positive_int)
     lang: str = "en"  # the metric's language: en = SQuAD, zh = CMRC (also used by expected-F1 decoding)
     metric: str = "squad"
-    version_2_with_negative: bool = False  # "" (no answer) is a possible answer
-    null_score_diff_threshold: float = 0.0
-    decoding: str = "argmax"
-    decoding_temperature: float = 1.0
+    version_2_with_negative: bool = setting(False, "questions may be unanswerable (SQuAD v2): \"\" (no answer) "
+                                            "is a possible answer")
+    null_score_diff_threshold: float = setting(0.0, "answer \"\" when the null score beats the best span's by "
+                                               "more than this", type=finite_float)
+    decoding: str = setting("argmax", "the answer: the most probable span (argmax), or the n-best entry of highest "
+                            "expected F1 under the model's span distribution (expected_f1)", choices=DECODINGS,
+                            depends="expected_f1 for GlobalPointer (its span softmax is a distribution over "
+                            "answers), {default} for start/end (its n-best scores are not)")
+    decoding_temperature: float = setting(1.0, "temperature on p for --decoding expected_f1", type=positive_float,
+                                          research=True)
 
     def __post_init__(self) -> None:
         for name in ("max_seq_length", "doc_stride", "max_query_length", "max_answer_length"):

@@ -2,7 +2,7 @@
 """Side by side: the start/end reader against GlobalPointer (multilabel, + expected F1, without RoPE).
 
 Every configuration trains with the same encoder, data subset, steps, learning rate, batch size, seeds and
-max_seq_length (each run is `scripts/train.py` in a subprocess, so runs cannot leak state into each other),
+max_seq_length (each run is gp_mrc_lab/train_variant.py, train.py with the research flags, in a subprocess, so runs cannot leak state into each other),
 then this script measures, in one process and interleaved so machine noise hits all alike:
 inference throughput of each trained model and of transformers' pipeline("question-answering") on (a)'s
 model, and the training-step time of GlobalPointer head + loss against the start/end head.
@@ -29,6 +29,7 @@ from gp_mrc.settings import MAX_ANSWER_LENGTH
 
 from .paths import ROOT
 from .report import report
+from .commands import ENTRY
 from .running import finished, train_in_subprocess
 
 # GlobalPointer rows use the additive start/end terms (--span_bias), which measured better than the plain
@@ -77,7 +78,7 @@ def parse_args() -> argparse.Namespace:
     a("--step_repeats", type=int, default=7)
     a("--pipeline_python", default=None, help="a Python with transformers<5 to time pipeline('question-answering') "
       "(transformers 5 removed that pipeline)")
-    a("--extra", nargs=argparse.REMAINDER, default=[], help="more scripts/train.py flags for every run")
+    a("--extra", nargs=argparse.REMAINDER, default=[], help="more training flags (gp_mrc_lab/train_variant.py) for every run")
     return p.parse_args()
 
 
@@ -99,7 +100,7 @@ def train_flags(args: argparse.Namespace) -> list[str]:
 
 def run_training(args: argparse.Namespace, config: str, seed: int) -> dict:
     out = os.path.join(args.output_root, args.name, f"{config}-seed{seed}")
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "train.py"), *train_flags(args), *CONFIGS[config][1],
+    cmd = [sys.executable, *ENTRY, *train_flags(args), *CONFIGS[config][1],
            "--seed", str(seed), "--output_dir", out]
     if finished(out, "bench_command.json", cmd[1:]):
         print(f"[{config} seed {seed}] reusing {out}", flush=True)
@@ -225,10 +226,11 @@ def measure_inference(args: argparse.Namespace, model_dirs: dict[str, str]) -> d
 
 def multilabel_and_expected_f1():
     """The heavier of our objectives, both losses at weight 1 (the mixed schedule after its warm start), as the
-    training's own Objective computes them."""
-    from gp_mrc.training.objective import Objective
+    training's own ObjectiveConfig computes them."""
+    from gp_mrc.training.objective import ObjectiveConfig
 
-    objective = Objective("mixed", gold_loss="multilabel", mixed_weight=1.0, reward_weight=1.0, entropy_lambda=0.01)
+    objective = ObjectiveConfig("mixed", warm_start_steps=0, warm_start_loss="multilabel", mixed_weight=1.0,
+                                reward_weight=1.0, entropy_lambda=0.01, reward_ramp_steps=0)
     assert objective.weights(0) == (1.0, 1.0)
     return objective
 

@@ -1,4 +1,6 @@
-"""The scripts/train.py command of one run of a study (variant, seed) and where its folders and result file go."""
+"""The training command of one run of a study (variant, seed) and where its folders and result file go. Runs
+train through gp_mrc_lab/train_variant.py (scripts/train.py's flags and the research ones), `python -m
+gp_mrc_lab.train_variant ...` from the project root; runs before it used scripts/train.py with the same flags."""
 
 from __future__ import annotations
 
@@ -6,6 +8,9 @@ import os
 
 from .paths import RESULTS, ROOT, RUNS
 from .studies import STUDIES, VARIANTS, Study, Variant
+
+ENTRY = ["-m", "gp_mrc_lab.train_variant"]  # what `python` runs (the same flags as scripts/train.py, and more)
+LEGACY_ENTRY = ["scripts/train.py"]  # what it ran before the research flags left train.py
 
 def run_dir(study: str, variant: str, seed: int) -> str:
     return os.path.join(RUNS, study, f"{variant}-seed{seed}")
@@ -27,10 +32,10 @@ def branch_step(study: Study, v: Variant) -> int:
 
 
 def command(study_name: str, variant: str, seed: int) -> list[str]:
-    """The scripts/train.py argument list of one run (paths relative to the project root)."""
+    """The argument list of `python` for one run (paths relative to the project root)."""
     study, v = STUDIES[study_name], VARIANTS[variant]
     train_files = (study.train_file,) if isinstance(study.train_file, str) else study.train_file
-    cmd = ["scripts/train.py", *encoder_flags(study), *init_flags(study, v, variant, seed),
+    cmd = [*ENTRY, *encoder_flags(study), *init_flags(study, v, variant, seed),
            "--train_file", *(os.path.relpath(f, ROOT) for f in train_files),
            "--validation_file", os.path.relpath(study.validation_file, ROOT),
            *(["--max_train_samples", str(study.max_train_samples)] if study.max_train_samples else []),

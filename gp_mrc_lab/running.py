@@ -1,5 +1,5 @@
-"""Running a study: each run is scripts/train.py in a subprocess, trunks before their branches, a finished run
-stamped with its command so that it is never trained twice."""
+"""Running a study: each run is gp_mrc_lab/train_variant.py (train.py with the research flags) in a subprocess,
+trunks before their branches, a finished run stamped with its command so that it is never trained twice."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 
 from gp_mrc.atomic import write_text_atomic
 
-from .commands import branch_step, command, init_folder, result_path, run_dir
+from .commands import ENTRY, LEGACY_ENTRY, branch_step, command, init_folder, result_path, run_dir
 from .paths import ROOT
 from .results import collect_one
 from .studies import STUDIES, VARIANTS
@@ -52,17 +52,19 @@ LOG_FILES = ("eval_log.jsonl", "train_log.jsonl")
 
 
 def finished(out: str, stamp: str, argv: list[str]) -> bool:
-    """A run folder that holds eval_results.json and a stamp equal to `argv` (the scripts/train.py arguments)."""
+    """A run folder that holds eval_results.json and a stamp equal to `argv` (the training command's arguments;
+    a run stamped with scripts/train.py and the same flags counts: the same configuration)."""
     path = os.path.join(out, stamp)
     if not (os.path.exists(os.path.join(out, "eval_results.json")) and os.path.exists(path)):
         return False
     with open(path) as f:
-        return json.load(f) == argv
+        stamped = json.load(f)
+    return stamped in (argv, LEGACY_ENTRY + argv[len(ENTRY):])
 
 
 def train_in_subprocess(argv: list[str], out: str, label: str, *, fresh_logs: bool, log_mode: str,
                         stamp: tuple[str, list[str]], cwd: str = ROOT) -> None:
-    """`python <argv>` (scripts/train.py and its flags) with its output in <out>/train.log; on success the stamp
+    """`python <argv>` (the training entry and its flags) with its output in <out>/train.log; on success the stamp
     file (name, content) is written. fresh_logs: drop the jsonl logs a previous attempt left."""
     os.makedirs(out, exist_ok=True)
     if fresh_logs:

@@ -41,6 +41,7 @@ import subprocess
 import sys
 import time
 
+from .commands import ENTRY
 from .paths import ROOT
 
 
@@ -57,7 +58,7 @@ def machine() -> str:
 def bench_step(args: argparse.Namespace) -> dict:
     """One training step (collate + forward + loss + backward + AdamW) of each head on the same batch, CPU time,
     at each --attention_dropout value (gp_mrc_lab/step.py). The GlobalPointer pays the default recipe's most
-    expensive phase: the span-softmax CE and expected F1 together (train.py's own Objective, built from its
+    expensive phase: the span-softmax CE and expected F1 together (train.py's own ObjectiveConfig, from its
     default arguments)."""
     import torch
 
@@ -66,7 +67,6 @@ def bench_step(args: argparse.Namespace) -> dict:
     from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
     from gp_mrc.training.arguments import parse_args
     from gp_mrc.training.model_init import set_attention_dropout
-    from gp_mrc.training.objective import Objective
 
     from .step import Timed, median_step_seconds, step_rows
 
@@ -74,11 +74,11 @@ def bench_step(args: argparse.Namespace) -> dict:
     rows, collate = step_rows(path, args.train_file, max_seq_length=args.max_seq_length,
                               doc_stride=min(128, args.max_seq_length // 4), batch_size=args.batch_size,
                               max_answer_length=30)
-    objective = Objective.from_config(parse_args([]).objective, total_steps=100)  # train.py's default recipe
+    objective = parse_args([]).objective.resolved(total_steps=100)  # train.py's default recipe
     last = 99  # a step where the default recipe pays both its gold-span loss and the (fully ramped-in) reward
     assert all(objective.weights(last)), objective.weights(last)
     result: dict = {"batch": f"{args.batch_size} x {args.max_seq_length}", "repeats": args.repeats,
-                    "globalpointer_objective": f"{objective.gold_loss} CE + {objective.reward} "
+                    "globalpointer_objective": f"{objective.warm_start_loss} CE + expected_f1 "
                                                f"(weights {objective.weights(last)})"}
     for ad in args.attention_dropout:
         torch.manual_seed(0)
@@ -242,8 +242,9 @@ def bench_zh_decoding(args: argparse.Namespace) -> dict:
 
 
 def train_command(args: argparse.Namespace, out: str, mixed_precision: str, attention_dropout: str) -> list[str]:
-    """scripts/train.py on the first 600 training questions for --train_steps steps, no evaluation."""
-    return [os.path.join(ROOT, "scripts", "train.py"), "--train_file", args.train_file, "--max_train_samples", "600",
+    """train.py with the research flags (gp_mrc_lab/train_variant.py) on the first 600 training questions for
+    --train_steps steps, no evaluation."""
+    return [*ENTRY, "--train_file", args.train_file, "--max_train_samples", "600",
             "--max_train_steps", str(args.train_steps), "--do_eval", "no", "--max_seq_length",
             str(args.max_seq_length), "--doc_stride", "128", "--span_bias", "--mixed_precision", mixed_precision,
             "--attention_dropout", attention_dropout, "--output_dir", out, "--learning_rate", "1e-4"]

@@ -1,5 +1,5 @@
 """One training step timed, the one way both benchmarks time it: the training collator (F1 rewards included for
-GlobalPointer) + forward + train.py's own `Objective` + backward + AdamW, every model on the same rows, in CPU
+GlobalPointer) + forward + train.py's own `ObjectiveConfig` + backward + AdamW, every model on the same rows, in CPU
 time (time.process_time: other jobs on a shared machine delay a step without changing its work), interleaved so
 that a busy machine's drift hits every model alike, the first round a warm-up.
 

@@ -198,3 +198,13 @@ def gpu_protocol(eval_steps: int, *extra: str) -> tuple[str, ...]:
 _SQUAD1_TRAIN, _SQUAD1_DEV = (os.path.join(SQUAD1, f) for f in ("train-v1.1.explorer.json", "dev-v1.1.shared.json"))
 STUDIES["squad_v1_full"] = Study(_SQUAD1_TRAIN, _SQUAD1_DEV, 0, 2990, gpu_protocol(598))
 STUDIES["squad_v1_full_smoke"] = Study(_SQUAD1_TRAIN, _SQUAD1_DEV, 256, 9, gpu_protocol(5, "--max_eval_samples", "100"))
+
+
+# a tiny protocol on the built-in sample (a minute on a CPU): re-runs the rejected variants from the lab against
+# result files written by the code before they left train.py (issue #25; tests/test_study.py)
+_SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
+STUDIES["sample_tiny"] = Study(os.path.join(_SAMPLE, "sample_train.json"), os.path.join(_SAMPLE, "sample_dev.json"),
+                               48, 8, ("--num_train_epochs", "1", "--max_train_steps", "8",
+                                       "--per_device_train_batch_size", "6", "--max_seq_length", "256",
+                                       "--learning_rate", "1e-4", "--mixed_precision", "no", "--decoding", "argmax",
+                                       "--negative_passages", "0", "--max_eval_samples", "24", "--cpu"))

@@ -194,12 +194,21 @@ def test_no_reexports_kept_for_tests(name: str) -> None:
 
 
 def test_help_groups_research_flags_apart() -> None:
-    """train.py --help: the flags a user sets, then a "research" group with the study's knobs."""
+    """train.py --help: the flags a user sets, grouped by configuration part; the research knobs are the lab's
+    command line only (gp_mrc_lab/train_variant.py: train.py's groups, then a "research" group)."""
     from gp_mrc.training.arguments import build_parser
+    from gp_mrc_lab.train_variant import build_parser as lab_parser
 
-    groups = {g.title: {a.dest for a in g._group_actions} for g in build_parser()._action_groups}
-    research = groups["research"]
-    assert {"no_rope", "multilabel_offset", "attention_dropout", "mixed_weight", "warm_start_loss"} <= research
-    user = groups["data and windows"] | groups["model"] | groups["objective and decoding"] | groups["training"]
+    def groups(parser):
+        return {g.title: {a.dest for a in g._group_actions} for g in parser._action_groups}
+
+    product, lab = groups(build_parser()), groups(lab_parser())
+    user = set().union(*product.values()) - {"help"}
+    assert "research" not in product
+    research = lab.pop("research")
+    assert {"no_rope", "multilabel_offset", "attention_dropout", "mixed_weight", "warm_start_loss", "span_bias",
+            "reward", "soft_f1_tau", "aux_start_end_weight", "keep_optimizer_state"} <= research
     assert not research & user
-    assert {"model_name_or_path", "train_file", "output_dir", "objective", "decoding"} <= user
+    assert set().union(*lab.values()) - {"help"} == user  # the lab's other groups: train.py's flags, unchanged
+    assert {"model_name_or_path", "train_file", "output_dir", "objective", "decoding", "entropy_lambda",
+            "warm_start_steps", "reward_weight"} <= user

@@ -60,7 +60,7 @@ def test_attention_dropout_without_attention_is_rejected():
 
 
 def test_attention_dropout_argument():
-    from gp_mrc.training.arguments import parse_args
+    from gp_mrc_lab.train_variant import parse_args  # a research flag: the lab's command line
 
     assert parse_args([]).model.attention_dropout == 0.0  # the default: the fused attention kernel on CPU
     assert parse_args(["--attention_dropout", "encoder"]).model.attention_dropout == "encoder"

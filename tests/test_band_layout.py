@@ -9,9 +9,8 @@ from transformers import BertForQuestionAnswering
 from conftest import make_tiny_config
 from gp_mrc.models.baseline import StartEndForQuestionAnswering
 from gp_mrc.band import band_of, band_windows, to_band
-from gp_mrc.training.losses import start_end_cross_entropy
 from gp_mrc.models.modeling import MASK_VALUE, GlobalPointerForQuestionAnswering, HeadConfig, valid_span_mask
-from gp_mrc.training.objective import Objective
+from gp_mrc_lab.objectives import LabObjectiveConfig, start_end_cross_entropy
 
 
 def test_band_of_and_band_windows_by_hand():
@@ -75,7 +74,7 @@ def test_banded_output_equals_the_band_of_the_dense_output(name):
 
 def test_banded_training_step_has_the_dense_losses_and_gradients():
     """The default recipe's losses (span-softmax CE + expected F1 + the auxiliary start/end CE) through the
-    Objective: the same values and parameter gradients from the band as from the dense matrix."""
+    objective (the auxiliary term: gp_mrc_lab's piece): the same values and parameter gradients from the band as from the dense matrix."""
     model = models()["gp_span_bias"].eval()  # eval: no dropout, so both passes see the same network
     batch = batch_of()
     B, n, w = 3, 20, 5
@@ -84,8 +83,8 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
     f1 = torch.zeros(B, n, w)
     f1[:, 8, 2], f1[:, 8, 1], f1[:, 9, 0] = 1.0, 0.8, 0.5
     batch.update(targets=targets, f1=f1, start_positions=torch.tensor([8, 8, 8]), end_positions=torch.tensor([10] * 3))
-    objective = Objective("mixed", warm_start_steps=0, gold_loss="softmax", mixed_weight=1.0, reward_weight=1.0,
-                          aux_start_end_weight=0.5)
+    objective = LabObjectiveConfig("mixed", warm_start_steps=0, warm_start_loss="softmax", mixed_weight=1.0,
+                                   reward_weight=1.0, reward_ramp_steps=0, aux_start_end_weight=0.5)
     losses, grads = [], []
     for banded in (False, True):
         model.zero_grad()

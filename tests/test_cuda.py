@@ -15,7 +15,7 @@ from gp_mrc.models.loading import load_model
 from gp_mrc.precision import autocast
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
-from gp_mrc.training.objective import Objective
+from gp_mrc.training.objective import ObjectiveConfig
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA device (on a lent GPU: bash tools/gpu/gpu_study.sh --smoke)")
@@ -45,7 +45,8 @@ def _batch(tokenizer, band: int = 8) -> dict[str, torch.Tensor]:
 def _step(model, batch, precision: str) -> tuple[float, torch.Tensor]:
     """The default recipe's loss (span-softmax CE + expected F1) of one batch and the flattened gradient."""
 
-    objective = Objective("mixed", warm_start_steps=0, gold_loss="softmax", mixed_weight=1.0, reward_weight=1.0)
+    objective = ObjectiveConfig("mixed", warm_start_steps=0, warm_start_loss="softmax", mixed_weight=1.0,
+                                reward_weight=1.0, reward_ramp_steps=0)
     model.zero_grad()
     with autocast("cuda", precision):
         loss, _ = objective(model(**batch, max_answer_length=8, banded=True), batch, step=3)

@@ -17,6 +17,7 @@ from gp_mrc.inference.reader import Reader
 from gp_mrc.settings import InferenceSettings
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
+from gp_mrc_lab.train_variant import parse_args as lab_parse_args
 from test_train_e2e import write_toy_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,7 +33,7 @@ def trained(request, tiny_encoder_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp(f"settings_{request.param}")
     data = write_toy_data(d / "toy.jsonl", n=8)
     out = str(d / "run")
-    train(parse_args([
+    train(lab_parse_args([  # every inference setting (--max_query_length, --decoding_temperature: research flags)
         "--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--output_dir", out, "--do_eval", "no",
         "--architecture", request.param, "--max_seq_length", "256", "--doc_stride", "64", "--max_query_length", "32",
         "--max_answer_length", "12", "--version_2_with_negative", "--null_score_diff_threshold", "0.5",

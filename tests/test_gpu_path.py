@@ -13,6 +13,7 @@ from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.model_init import fp32_master_weights, model_for_training
 from gp_mrc.precision import describe_device
 from gp_mrc.training.training_data import loader_options
+from gp_mrc_lab.train_variant import parse_args as lab_parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -61,8 +62,8 @@ def test_loader_options(tiny_encoder_dir):
     assert (data.dataloader_num_workers, data.dataloader_pin_memory) == (0, "auto")
     assert loader_options(0, "auto", "cpu") == {"num_workers": 0, "pin_memory": False}
     assert loader_options(0, "auto", "cuda") == {"num_workers": 0, "pin_memory": True}
-    data = parse_args(["--model_name_or_path", tiny_encoder_dir, "--dataloader_num_workers", "2",
-                       "--dataloader_pin_memory", "no"]).data
+    data = lab_parse_args(["--model_name_or_path", tiny_encoder_dir, "--dataloader_num_workers", "2",
+                           "--dataloader_pin_memory", "no"]).data
     assert loader_options(data.dataloader_num_workers, data.dataloader_pin_memory, "cuda") == \
         {"num_workers": 2, "pin_memory": False}
     with pytest.raises(SystemExit):  # a parser error: one line, exit 2
@@ -86,9 +87,9 @@ def test_worker_processes_give_the_same_batches(tiny_tokenizer, tiny_encoder_dir
                         prepare_features(examples, tiny_tokenizer, max_seq_length=32, doc_stride=8, progress=False))
     runs = []
     for workers in (0, 2):
-        config = parse_args(["--model_name_or_path", tiny_encoder_dir, "--per_device_train_batch_size", "4",
-                             "--dataloader_num_workers", str(workers), "--dataloader_pin_memory", "no"])
-        loader, _ = train_loader(data, config.data.max_answer_length, config.optim, 0,
+        config = lab_parse_args(["--model_name_or_path", tiny_encoder_dir, "--per_device_train_batch_size", "4",
+                                 "--dataloader_num_workers", str(workers), "--dataloader_pin_memory", "no"])
+        loader, _ = train_loader(data, config.inference.max_answer_length, config.optim, 0,
                                  config.data.dataloader_num_workers, config.data.dataloader_pin_memory)
         assert loader.num_workers == workers and not loader.pin_memory
         runs.append(list(loader))

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from gp_mrc.models.span_probs import span_log_probs
-from gp_mrc.training.losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights,
-                                    span_cross_entropy)
+from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy, span_cross_entropy
+from gp_mrc.training.objective import objective_weights
 from gp_mrc.models.modeling import MASK_VALUE, valid_span_mask
 
 
@@ -175,12 +175,12 @@ def test_extreme_logits_are_finite():
 
 
 def test_objective_schedule():
-    assert objective_weights(0, "multilabel", 0) == (1.0, 0.0)
-    assert objective_weights(9, "f1", 10) == (1.0, 0.0)
-    assert objective_weights(10, "f1", 10) == (0.0, 1.0)
-    assert objective_weights(10, "mixed", 10, 0.25) == (0.25, 1.0)
+    assert objective_weights(0, "multilabel", 0, 1.0, 1.0, 0) == (1.0, 0.0)
+    assert objective_weights(9, "f1", 10, 1.0, 1.0, 0) == (1.0, 0.0)
+    assert objective_weights(10, "f1", 10, 1.0, 1.0, 0) == (0.0, 1.0)
+    assert objective_weights(10, "mixed", 10, 0.25, 1.0, 0) == (0.25, 1.0)
     with pytest.raises(ValueError, match="objective"):
-        objective_weights(0, "ce", 0)
+        objective_weights(0, "ce", 0, 1.0, 1.0, 0)
 
 
 def test_band_losses_equal_dense_losses_and_gradients():
@@ -226,7 +226,7 @@ def brute_soft_f1(s, f1, mask, tau):
 
 
 def test_soft_f1_hand_computed():
-    from gp_mrc.training.losses import soft_f1_loss
+    from gp_mrc_lab.objectives import soft_f1_loss
 
     # three valid spans with scores 0, 1, 2; rewards 1, 0.5, 0 (the last is outside q's support)
     s = torch.tensor([[[0.0, 1.0], [9.0, 2.0]]], dtype=torch.float64)
@@ -240,7 +240,7 @@ def test_soft_f1_hand_computed():
 
 
 def test_soft_f1_matches_brute_force_and_numerical_gradient():
-    from gp_mrc.training.losses import soft_f1_loss
+    from gp_mrc_lab.objectives import soft_f1_loss
 
     s, _, mask, f1 = random_case(seed=3)
     f1 = torch.where(f1 > 0.5, f1, torch.zeros_like(f1))  # sparse rewards, as the pruned table
@@ -250,7 +250,7 @@ def test_soft_f1_matches_brute_force_and_numerical_gradient():
 
 
 def test_soft_f1_gradient_is_p_minus_q():
-    from gp_mrc.training.losses import soft_f1_loss
+    from gp_mrc_lab.objectives import soft_f1_loss
 
     s, _, mask, f1 = random_case(seed=4, B=1)
     s = s.clone().requires_grad_(True)
@@ -261,7 +261,7 @@ def test_soft_f1_gradient_is_p_minus_q():
 
 
 def test_soft_f1_window_without_rewards_is_zero_and_bad_tau_rejected():
-    from gp_mrc.training.losses import soft_f1_loss
+    from gp_mrc_lab.objectives import soft_f1_loss
 
     s, _, mask, _ = random_case(seed=5, B=2)
     assert torch.equal(soft_f1_loss(s, torch.zeros_like(s), mask), torch.zeros(2, dtype=s.dtype))
@@ -273,11 +273,11 @@ def test_reward_ramp_schedule():
     # warm start of 10 steps, then the reward weight 2 ramps in over 4 steps, the gold-span loss kept at 1
     ws = [objective_weights(t, "mixed", 10, 1.0, reward_weight=2.0, ramp_steps=4) for t in range(8, 16)]
     assert ws == [(1.0, 0.0), (1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (1.0, 1.5), (1.0, 2.0), (1.0, 2.0), (1.0, 2.0)]
-    assert objective_weights(12, "f1", 10, ramp_steps=4) == (0.0, 0.75)
+    assert objective_weights(12, "f1", 10, 1.0, reward_weight=1.0, ramp_steps=4) == (0.0, 0.75)
 
 
 def test_start_end_cross_entropy_hand_computed_and_gradient():
-    from gp_mrc.training.losses import start_end_cross_entropy
+    from gp_mrc_lab.objectives import start_end_cross_entropy
 
     # 4 tokens; token 3 is not in the passage (cannot start or end a span); spans (0,0), (1,1), (1,2), (2,2)
     mask = torch.zeros(1, 4, 4, dtype=torch.bool)

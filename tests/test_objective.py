@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy, soft_f1_loss, start_end_cross_entropy
+from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy
 from gp_mrc.models.modeling import SpanOutput, valid_span_mask
-from gp_mrc.training.objective import Objective, steps_of
+from gp_mrc.training.objective import ObjectiveConfig, steps_of
+from gp_mrc_lab.objectives import LabObjectiveConfig, soft_f1_loss, start_end_cross_entropy
 
 
 def fake_batch(seed=0, B=2, n=12, width=4):
@@ -27,10 +28,11 @@ def fake_batch(seed=0, B=2, n=12, width=4):
 
 
 def test_mixed_objective_is_the_weighted_sum_of_its_losses():
+    """The lab's pieces (soft-F1 reward, auxiliary start/end CE) plug into the product's sum."""
     out, batch, logits, mask = fake_batch()
-    obj = Objective("mixed", warm_start_steps=10, gold_loss="multilabel", mixed_weight=0.5, reward="soft_f1",
-                    soft_f1_tau=0.3,
-                    reward_weight=2.0, ramp_steps=4, aux_start_end_weight=0.25)
+    obj = LabObjectiveConfig("mixed", warm_start_steps=10, warm_start_loss="multilabel", mixed_weight=0.5,
+                             reward="soft_f1", soft_f1_tau=0.3, reward_weight=2.0, reward_ramp_steps=4,
+                             aux_start_end_weight=0.25)
     ml = multilabel_categorical_crossentropy(logits, batch["targets"], mask, log_n_offset=True).mean()
     soft = soft_f1_loss(logits, batch["f1"], mask, 0.3).mean()
     aux = start_end_cross_entropy(out.start_logits, out.end_logits, batch["start_positions"],
@@ -46,7 +48,7 @@ def test_mixed_objective_is_the_weighted_sum_of_its_losses():
 
 def test_f1_objective_drops_the_gold_loss_and_softmax_warm_start():
     out, batch, logits, mask = fake_batch(seed=1)
-    obj = Objective("f1", warm_start_steps=3, gold_loss="softmax", entropy_lambda=0.1)
+    obj = ObjectiveConfig("f1", warm_start_steps=3, warm_start_loss="softmax", entropy_lambda=0.1)
     from gp_mrc.training.losses import span_cross_entropy
 
     assert obj(out, batch, 2)[0].item() == pytest.approx(span_cross_entropy(logits, batch["targets"], mask).mean().item())
@@ -55,17 +57,21 @@ def test_f1_objective_drops_the_gold_loss_and_softmax_warm_start():
 
 
 def test_adam_moments_reset_only_where_the_gold_loss_drops():
-    assert [s for s in range(10) if Objective("f1", 4).resets_optimizer(s)] == [4]
-    assert [s for s in range(10) if Objective("mixed", 4, mixed_weight=0.1).resets_optimizer(s)] == [4]
-    assert not any(Objective("mixed", 4, mixed_weight=1.0, ramp_steps=3).resets_optimizer(s) for s in range(10))
+    assert [s for s in range(10) if ObjectiveConfig("f1", 4).resets_optimizer(s)] == [4]
+    assert [s for s in range(10) if ObjectiveConfig("mixed", 4, mixed_weight=0.1).resets_optimizer(s)] == [4]
+    assert not any(ObjectiveConfig("mixed", 4, mixed_weight=1.0, reward_ramp_steps=3).resets_optimizer(s)
+                   for s in range(10))
+    kept = LabObjectiveConfig("f1", 4, keep_optimizer_state=True)  # the lab's switch: never reset
+    assert not any(kept.resets_optimizer(s) for s in range(10))
 
 
 def test_objective_defaults_are_the_command_line_recipe():
-    """One set of defaults: Objective() is train.py's default recipe (its step counts resolved to 0 steps)."""
-    import dataclasses
-
+    """One set of defaults: ObjectiveConfig() is train.py's default recipe; resolved, its fractions become steps."""
     from gp_mrc.training.arguments import parse_args
 
-    from_cli = Objective.from_config(parse_args([]).objective, total_steps=100)
-    assert dataclasses.replace(from_cli, warm_start_steps=0, ramp_steps=0) == Objective()
-    assert (from_cli.warm_start_steps, from_cli.ramp_steps) == (50, 25)  # the fractions 0.5 and 0.25 of 100
+    from_cli = parse_args([]).objective
+    assert from_cli == ObjectiveConfig()
+    resolved = from_cli.resolved(total_steps=100)
+    assert (resolved.warm_start_steps, resolved.reward_ramp_steps) == (50, 25)  # the fractions 0.5 and 0.25 of 100
+    assert resolved.resolved(total_steps=100) == resolved  # steps stay steps
+    assert ObjectiveConfig("multilabel").resolved(100).warm_start_steps == 0  # no reward to bring in

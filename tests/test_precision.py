@@ -81,15 +81,21 @@ def test_help_does_not_import_torch():
 
 
 def test_argument_choices_agree_with_the_library():
-    from gp_mrc import choices
-    from gp_mrc.inference import decoding
-    from gp_mrc.training import arguments, losses
+    from gp_mrc import choices, precision
+    from gp_mrc.inference import command as predict_command, decoding
+    from gp_mrc.serving import command as serve_command
+    from gp_mrc.training import arguments, objective
+    from gp_mrc_lab import objectives, train_variant
 
-    parser = arguments.build_parser()
-    flag_choices = {a.dest: tuple(a.choices) for a in parser._actions if a.choices}
-    assert flag_choices["objective"] == choices.OBJECTIVES == losses.OBJECTIVES
-    assert flag_choices["reward"] == choices.REWARDS
-    assert flag_choices["decoding"] == choices.DECODINGS == decoding.DECODINGS
+    def flag_choices(parser):
+        return {a.dest: tuple(a.choices) for a in parser._actions if a.choices}
+
+    train, predict, serve = (flag_choices(m.build_parser()) for m in (arguments, predict_command, serve_command))
+    assert train["objective"] == choices.OBJECTIVES == objective.OBJECTIVES
+    assert flag_choices(train_variant.build_parser())["reward"] == objectives.REWARDS
+    assert train["decoding"] == predict["decoding"] == choices.DECODINGS == decoding.DECODINGS
+    assert train["mixed_precision"] == predict["mixed_precision"] == serve["mixed_precision"] \
+        == precision.MIXED_PRECISION_CHOICES
 
 
 def _root():

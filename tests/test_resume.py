@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 
 from gp_mrc.errors import UsageError
 from gp_mrc.training.arguments import parse_args
+from gp_mrc_lab.train_variant import parse_args as lab_parse_args
 from gp_mrc.training.checkpointing import STATE_FILE, find_checkpoint
 from gp_mrc.training.loop import train
 
@@ -200,8 +201,8 @@ def test_a_branch_from_a_warm_start_checkpoint_equals_the_whole_run(tiny_encoder
     branch_flags = ["--objective", "f1", "--reward", "soft_f1", "--warm_start_steps", "8"]
     whole, branch = uninterrupted.dir / "whole_f1", uninterrupted.dir / "branch_f1"
     with one_thread():
-        train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, whole, *branch_flags)))
-        train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, branch, *branch_flags,
+        train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, whole, *branch_flags)))
+        train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, branch, *branch_flags,
                                     "--resume_from_checkpoint", str(uninterrupted.out / "checkpoints" / "step_8"))))
     _, loss_whole = losses(whole)
     steps, loss_branch = losses(branch)
@@ -219,8 +220,8 @@ def test_a_checkpoint_of_another_model_is_one_clear_error(tiny_encoder_dir, unin
     for extra, fragment in ((("--architecture", "start_end"), "StartEndForQuestionAnswering"),
                             (("--head_size", "8"), "head")):
         with pytest.raises(UsageError, match=f"belongs to another model .*{fragment}"):
-            train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "other",
-                                        "--resume_from_checkpoint", checkpoint, *extra)))
+            train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "other",
+                                            "--resume_from_checkpoint", checkpoint, *extra)))
 
 
 def test_an_old_checkpoint_that_does_not_fit_is_one_clear_error(tiny_encoder_dir, uninterrupted):
@@ -232,5 +233,5 @@ def test_an_old_checkpoint_that_does_not_fit_is_one_clear_error(tiny_encoder_dir
     del state["model"]
     (old / STATE_FILE).write_text(json.dumps(state))
     with pytest.raises(UsageError, match="its weights do not fit this run's model"):
-        train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "old",
-                                    "--resume_from_checkpoint", str(old), "--head_size", "8")))
+        train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "old",
+                                        "--resume_from_checkpoint", str(old), "--head_size", "8")))

@@ -519,13 +519,14 @@ def test_precompute_and_check_scripts(tmp_path, capsys):
     from accelerate import Accelerator
     from transformers import AutoTokenizer
 
+    from gp_mrc.settings import InferenceSettings
     from gp_mrc.training.config import DataConfig
     from gp_mrc.training.training_data import build_features, load_data
 
-    config = DataConfig(model_name_or_path=str(tok_dir), train_file=(str(train_file),), max_seq_length=40,
-                        doc_stride=12, max_query_length=8, cache_dir=str(tmp_path / "cache"))
-    data = load_data(config)
-    build_features(data, config, True, str(tmp_path / "run"), AutoTokenizer.from_pretrained(str(tok_dir)),
+    config = DataConfig(model_name_or_path=str(tok_dir), train_file=(str(train_file),), cache_dir=str(tmp_path / "cache"))
+    windows = InferenceSettings(max_seq_length=40, doc_stride=12, max_query_length=8)
+    data = load_data(config, version_2=False, do_eval="auto", seed=42)
+    build_features(data, config, windows, True, str(tmp_path / "run"), AutoTokenizer.from_pretrained(str(tok_dir)),
                    Accelerator(cpu=True))
     assert len(cache_files(tmp_path / "cache")) == 1
     script_table = rewards.load_f1_table(tmp_path / "cache" / cache_files(tmp_path / "cache")[0])

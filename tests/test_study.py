@@ -1,5 +1,6 @@
 """The study's scoring of saved n-best lists (the numbers every BENCHMARKS table is built from) and its commands
 (gp_mrc_lab, behind scripts/study.py)."""
+import json
 import os
 
 import pytest
@@ -121,3 +122,49 @@ def test_the_report_reads_every_committed_result_file():
     folders = sorted(os.listdir(paths.RESULTS))
     text = report()
     assert folders and all(f"### {name}\n" in text for name in folders)
+
+
+def test_every_variant_launches_through_the_lab_with_its_flags():
+    """Each variant's command is the lab's training entry with the study's flags, and the lab's parser takes all
+    of them (the research flags left train.py, not the study)."""
+    from gp_mrc_lab import studies, train_variant
+
+    parser = train_variant.build_parser()
+    for variant in studies.VARIANTS:
+        cmd = commands.command("squad_v1_4k", variant, 42)
+        assert cmd[:2] == commands.ENTRY
+        args, unknown = parser.parse_known_args(cmd[2:])
+        assert not unknown, (variant, unknown)
+    branch = commands.command("squad_v1_4k", "gp_aux__soft_f1", 42)
+    args = parser.parse_args(branch[2:])
+    assert (args.reward, args.soft_f1_tau, args.aux_start_end_weight, args.warm_start_loss) == ("soft_f1", 0.3, 1.0,
+                                                                                               "multilabel")
+
+
+def test_a_run_stamped_with_train_py_and_the_same_flags_is_finished(tmp_path):
+    from gp_mrc_lab.running import STAMP, finished
+
+    cmd = commands.command("squad_v1_4k", "gp_ml", 42)
+    (tmp_path / "eval_results.json").write_text("{}")
+    (tmp_path / STAMP).write_text(json.dumps(commands.LEGACY_ENTRY + cmd[2:]))
+    assert finished(str(tmp_path), STAMP, cmd)
+    (tmp_path / STAMP).write_text(json.dumps(commands.LEGACY_ENTRY + cmd[2:] + ["--seed", "7"]))
+    assert not finished(str(tmp_path), STAMP, cmd)
+
+
+@pytest.mark.slow
+def test_a_rejected_variant_reruns_from_the_lab_as_it_ran_in_train_py(tmp_path, monkeypatch):
+    """The tiny protocol on the built-in sample: the compound objective's trunk and its soft-F1 branch (rejected
+    variants: --aux_start_end_weight, --reward soft_f1) re-run through gp_mrc_lab score what scripts/train.py scored
+    before they left it (commit 0312500, the same machine type: EM/F1 on the 24 dev questions)."""
+    from gp_mrc_lab import results, running
+
+    monkeypatch.setattr(commands, "RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(commands, "RESULTS", str(tmp_path / "results"))
+    running.run("sample_tiny", "gp_aux__soft_f1", 42)
+    trunk = results._load(commands.result_path("sample_tiny", "gp_aux", 42))
+    branch = results._load(commands.result_path("sample_tiny", "gp_aux__soft_f1", 42))
+    assert branch["command"].startswith("python -m gp_mrc_lab.train_variant ")
+    assert trunk["eval"] == pytest.approx({"exact_match": 0.0, "f1": 2.3245}, abs=0.01)
+    assert branch["eval"] == pytest.approx({"exact_match": 4.1667, "f1": 6.0185}, abs=0.01)
+    assert branch["train_args"]["reward"] == "soft_f1" and branch["train_args"]["aux_start_end_weight"] == 1.0

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from gp_mrc.errors import UsageError
 from gp_mrc.inference.reader import Reader
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
+from gp_mrc_lab.train_variant import parse_args as lab_parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -125,12 +125,15 @@ def test_param_groups_put_the_head_at_its_own_learning_rate(tiny_model):
 
 
 def test_objective_switch_is_detected_once():
-    from gp_mrc.training.objective import Objective
+    from gp_mrc.training.objective import ObjectiveConfig
 
-    assert [s for s in range(20) if Objective("f1", 6).switched(s)] == [6]
-    assert [s for s in range(20) if Objective("mixed", 6, ramp_steps=4).switched(s)] == [6]  # a ramp: one switch
-    assert not any(Objective("multilabel", 6).switched(s) for s in range(20))
-    assert [Objective("mixed", 2).phase(s) for s in range(4)] == ["softmax", "softmax", "mixed", "mixed"]
+    def objective(name, warm, ramp=0):
+        return ObjectiveConfig(name, warm, reward_ramp_steps=ramp)
+
+    assert [s for s in range(20) if objective("f1", 6).switched(s)] == [6]
+    assert [s for s in range(20) if objective("mixed", 6, 4).switched(s)] == [6]  # a ramp: one switch
+    assert not any(objective("multilabel", 6).switched(s) for s in range(20))
+    assert [objective("mixed", 2).phase(s) for s in range(4)] == ["softmax", "softmax", "mixed", "mixed"]
 
 
 def test_reset_adam_moments_restores_full_size_steps():
@@ -161,10 +164,10 @@ def test_reset_adam_moments_restores_full_size_steps():
 def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder_dir, tmp_path):
     """--aux_start_end_weight adds the start/end cross-entropy of the span_bias terms (logged, finite), the soft-F1
     reward ramps in, and evaluation decodes by expected F1; the answers are still cut from the passage;
-    --attention_dropout reaches the saved encoder config."""
+    --attention_dropout reaches the saved encoder config (gp_mrc_lab's objective pieces, through the lab's entry)."""
     data = write_toy_data(tmp_path / "toy.jsonl", n=16)
     out = tmp_path / "run"
-    results = train(parse_args([
+    results = train(lab_parse_args([
         "--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--validation_file", data,
         "--max_seq_length", "64", "--doc_stride", "16", "--per_device_train_batch_size", "8", "--max_train_steps", "6",
         "--learning_rate", "1e-3", "--output_dir", str(out), "--span_bias", "--aux_start_end_weight", "0.5",
@@ -186,8 +189,10 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
             assert preds[qid] == max(entries, key=lambda e: e["expected_f1"])["answer"]
 
 
-def test_aux_start_end_needs_span_bias(tiny_encoder_dir, tmp_path):
+def test_aux_start_end_needs_span_bias(tiny_encoder_dir, tmp_path, capsys):
     data = write_toy_data(tmp_path / "toy.jsonl", n=4)
-    with pytest.raises(UsageError, match="span_bias"):
-        train(parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--no-span_bias",
-                          "--aux_start_end_weight", "1", "--output_dir", str(tmp_path / "r")]))
+    with pytest.raises(SystemExit) as e:
+        lab_parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--no-span_bias",
+                        "--aux_start_end_weight", "1", "--output_dir", str(tmp_path / "r")])
+    assert e.value.code == 2
+    assert "--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias" in capsys.readouterr().err

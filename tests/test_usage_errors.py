@@ -14,6 +14,7 @@ import pytest
 from gp_mrc.argtypes import check_output_dir, make_output_dir
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.errors import UsageError, run_script
+from gp_mrc_lab.train_variant import parse_args as lab_parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREDICT = os.path.join(ROOT, "scripts", "predict.py")
@@ -25,6 +26,9 @@ def one_error_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     return lines[0]
+
+
+LAB_FLAGS = ("--decoding_temperature", "--soft_f1_tau", "--mixed_weight", "--attention_dropout")
 
 
 @pytest.mark.parametrize("flag,value,fragment", [
@@ -47,8 +51,9 @@ def one_error_line(err: str) -> str:
     ("--null_score_diff_threshold", "inf", "a finite number"),
 ])
 def test_train_flags_out_of_range_are_one_line(flag, value, fragment, capsys):
+    parse = lab_parse_args if flag in LAB_FLAGS else parse_args  # the research flags: the lab's command line
     with pytest.raises(SystemExit) as e:
-        parse_args([f"{flag}={value}"])
+        parse([f"{flag}={value}"])
     assert e.value.code == 2
     line = one_error_line(capsys.readouterr().err)
     assert flag in line and fragment in line, line
@@ -56,7 +61,6 @@ def test_train_flags_out_of_range_are_one_line(flag, value, fragment, capsys):
 
 def test_train_cross_checks(tmp_path, capsys):
     for argv, fragment in ((["--max_seq_length", "64", "--doc_stride", "128"], "doc_stride=128 leaves no room"),
-                           (["--head_size", "15"], "--head_size must be even"),
                            (["--output_dir", __file__], "is a file, not a folder"),
                            (["--output_dir", os.path.join(__file__, "run")], "is a file, not a folder"),
                            (["--model_name_or_path", str(tmp_path / "missing")], "no such model folder"),
@@ -65,7 +69,14 @@ def test_train_cross_checks(tmp_path, capsys):
             parse_args(argv)
         assert e.value.code == 2
         assert fragment in one_error_line(capsys.readouterr().err)
-    assert parse_args(["--head_size", "15", "--no_rope"]).model.head_size == 15  # odd is fine without rotations
+    with pytest.raises(SystemExit):
+        lab_parse_args(["--head_size", "15"])
+    assert "--head_size must be even" in one_error_line(capsys.readouterr().err)
+    assert lab_parse_args(["--head_size", "15", "--no_rope"]).model.head_size == 15  # odd is fine without rotations
+    for research in (["--head_size", "16"], ["--reward", "soft_f1"]):  # train.py takes no research flag
+        with pytest.raises(SystemExit):
+            parse_args(research)
+        assert f"unrecognized arguments: {' '.join(research)}" in one_error_line(capsys.readouterr().err)
 
 
 def test_unwritable_output_folder(tmp_path, monkeypatch):

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 import datasets
 
-from ..settings import check_windows, query_room
+from ..settings import InferenceSettings, check_windows, query_room
 
 logger = logging.getLogger(__name__)
 
@@ -146,9 +146,9 @@ def prepare_features(
     examples: datasets.Dataset,
     tokenizer: Any,
     *,
-    max_seq_length: int = 384,
-    doc_stride: int = 128,
-    max_query_length: int = 64,
+    max_seq_length: int = InferenceSettings.max_seq_length,
+    doc_stride: int = InferenceSettings.doc_stride,
+    max_query_length: int = InferenceSettings.max_query_length,
     num_proc: int | None = None,
     desc: str = "Building windows",
     progress: bool = True,

@@ -27,7 +27,10 @@ import json
 import os
 import sys
 
-from gp_mrc.argtypes import Parser, check_output_dir, finite_float, positive_float, positive_int, probability
+from gp_mrc.argtypes import Parser, check_output_dir, positive_int, probability
+from gp_mrc.flags import add_flags
+from gp_mrc.precision import AUTO, MIXED_PRECISION_CHOICES
+from gp_mrc.settings import N_BEST_SIZE, READER_BATCH_SIZE, InferenceSettings
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -38,10 +41,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--input", help="SQuAD-layout JSON, or JSON/JSONL of {id, question, context}")
     p.add_argument("--output_dir", default=None, help="where predictions.json and nbest_predictions.json go")
     p.add_argument("--top_k", type=positive_int, default=1)
-    p.add_argument("--n_best_size", type=positive_int, default=20)
-    p.add_argument("--batch_size", type=positive_int, default=32)
+    p.add_argument("--n_best_size", type=positive_int, default=N_BEST_SIZE)
+    p.add_argument("--batch_size", type=positive_int, default=READER_BATCH_SIZE)
     p.add_argument("--device", default=None)
-    p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
+    p.add_argument("--mixed_precision", default=AUTO, choices=MIXED_PRECISION_CHOICES,
                    help="auto: bf16 where the hardware runs it natively, else fp32; no: always fp32")
     p.add_argument("--quantize", default="none", choices=["none", "int8", "auto"],
                    help="int8: dynamic int8 encoder linears (CPU; measured: 1.2-1.4x fp32, -1.6 F1); auto: int8 where it "
@@ -55,16 +58,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--no_align_to_words", dest="align_to_words", action="store_false",
                    help="answer with the model's token spans as they are (e.g. \"158\" of \"1587\")")
     s = p.add_argument_group("inference settings (default: the model folder's)")
-    s.add_argument("--max_seq_length", type=positive_int, default=None)
-    s.add_argument("--doc_stride", type=positive_int, default=None)
-    s.add_argument("--max_query_length", type=positive_int, default=None)
-    s.add_argument("--max_answer_length", type=positive_int, default=None)
+    add_flags(s, InferenceSettings, research=None, folder_default=True)  # the fields' types, choices and help
     s.add_argument("--handle_impossible_answer", default=None, choices=["yes", "no"],
                    help="whether \"\" (no answer) may be the answer (the folder's version_2_with_negative)")
-    s.add_argument("--null_score_diff_threshold", type=finite_float, default=None)
-    s.add_argument("--decoding", default=None, choices=["argmax", "expected_f1"],
-                   help="the most probable span, or the n-best answer of highest expected F1 under the model")
-    s.add_argument("--decoding_temperature", type=positive_float, default=None)
     return p
 
 

@@ -20,6 +20,7 @@ import torch
 from ..choices import DECODINGS
 from ..models.span_probs import span_log_probs
 from ..metrics.scoring import answer_tokens
+from ..settings import N_BEST_SIZE, InferenceSettings
 
 
 @dataclass
@@ -165,13 +166,13 @@ def best_answers(
     features: Any,
     results: dict[int, tuple[Sequence[float], Sequence[int], Sequence[int], float]],
     *,
-    n_best_size: int = 20,
-    version_2_with_negative: bool = False,
-    null_score_diff_threshold: float = 0.0,
+    n_best_size: int = N_BEST_SIZE,
+    version_2_with_negative: bool = InferenceSettings.version_2_with_negative,
+    null_score_diff_threshold: float = InferenceSettings.null_score_diff_threshold,
     raw_scores: bool = False,
-    decoding: str = "argmax",
-    temperature: float = 1.0,
-    lang: str = "en",
+    decoding: str = InferenceSettings.decoding,
+    temperature: float = InferenceSettings.decoding_temperature,
+    lang: str = InferenceSettings.lang,
 ) -> tuple[dict[str, str], dict[str, list[dict]], dict[str, float]]:
     """Per example: the best answer text over all its windows, an n-best list, and the null score diff.
 

@@ -22,6 +22,7 @@ from transformers import Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .pipeline_compat import CALL_PARAMETERS
+from ..precision import AUTO
 
 TASK = "extractive-question-answering"
 OLD_TASK = "question-answering"
@@ -49,7 +50,7 @@ class ExtractiveQuestionAnsweringPipeline(Pipeline):
     those, with the removed pipeline's parameters (pipeline_compat.CALL_PARAMETERS; anything else is an error, as
     there) given to the call or to `pipeline(...)`. `batch_size` (of `pipeline(...)`) is the Reader's windows per forward."""
 
-    def __init__(self, model: Any, tokenizer: Any = None, *, mixed_precision: str = "auto", quantize: str = "none",
+    def __init__(self, model: Any, tokenizer: Any = None, *, mixed_precision: str = AUTO, quantize: str = "none",
                  **kwargs: Any):
         super().__init__(model, tokenizer=tokenizer, **kwargs)
         from .reader import Reader

@@ -27,6 +27,8 @@ import string
 import unicodedata
 from typing import Any, Iterable, Sequence
 
+from ..settings import N_BEST_SIZE
+
 _PUNCT = set(string.punctuation) | {"，", "。", "、", "；", "：", "？", "！", "“", "”", "‘", "’", "（", "）", "《", "》"}
 
 
@@ -91,7 +93,7 @@ def with_passage(answers: list[dict], passage: int) -> list[dict]:
 
 
 def answer_passages(reader: Any, question: str, contexts: Sequence[str], *, top_k: int = 5,
-                    min_score: float = 0.0, n_best_size: int = 20, **kwargs: Any) -> list[dict]:
+                    min_score: float = 0.0, n_best_size: int = N_BEST_SIZE, **kwargs: Any) -> list[dict]:
     """`reader.answer` on (question, passage) for every passage in one batched call, then merge_ranked.
     Each passage contributes its n-best (at least top_k spans); fewer than top_k answers come back when what is
     left of those after merging overlaps is fewer."""

@@ -13,6 +13,7 @@ from ..atomic import write_json_atomic  # also imported from here (inference.wri
 from ..data.collate import SpanCollator
 from .decoding import WindowTopK, best_answers, collect_results, topk_spans
 from ..precision import autocast
+from ..settings import InferenceSettings
 
 INFERENCE_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "feature_index")
 
@@ -116,9 +117,11 @@ def write_predictions(output_dir: str, predictions: dict, nbest: dict, null_diff
 
 def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad_token_id: int, batch_size: int,
                     n_best_size: int, version_2_with_negative: bool, max_answer_length: int,
-                    null_score_diff_threshold: float = 0.0, accelerator: Any = None,
-                    disable_progress: bool = False, decoding: str = "argmax", temperature: float = 1.0,
-                    lang: str = "en", mixed_precision: str = "no", num_workers: int = 0) -> tuple[dict, dict, dict]:
+                    null_score_diff_threshold: float = InferenceSettings.null_score_diff_threshold,
+                    accelerator: Any = None,
+                    disable_progress: bool = False, decoding: str = InferenceSettings.decoding,
+                    temperature: float = InferenceSettings.decoding_temperature, lang: str = InferenceSettings.lang,
+                    mixed_precision: str = "no", num_workers: int = 0) -> tuple[dict, dict, dict]:
     """Model + examples/features → (predictions, nbest, null_diff), the one path used everywhere.
 
     `mixed_precision` ("no" | "bf16" | "fp16") autocasts the encoder outside Accelerate (which autocasts a

@@ -15,10 +15,10 @@ from ..models.loading import as_span_model, load_model, load_tokenizer, settings
 from ..models.positions import check_max_seq_length
 from .pipeline_compat import (answer_keywords, check_pipeline_limits, pipeline_output, pipeline_records,
                               resolve_top_k)
-from ..precision import resolve_mixed_precision
+from ..precision import AUTO, resolve_mixed_precision
 from .onnx_backend import OnnxSpanModel, load_onnx_model, resolve_backend
 from .quantization import quantize_encoder, resolve_quantize
-from ..settings import PIPELINE_DEFAULTS, InferenceSettings
+from ..settings import N_BEST_SIZE, PIPELINE_DEFAULTS, READER_BATCH_SIZE, InferenceSettings
 
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
 
@@ -55,7 +55,7 @@ class Reader:
     """A model, its tokenizer and its inference settings (the folder's unless overridden), ready to answer."""
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, settings: InferenceSettings | None = None, *,
-                 batch_size: int = 32, device: str | None = None, mixed_precision: str = "auto",
+                 batch_size: int = READER_BATCH_SIZE, device: str | None = None, mixed_precision: str = AUTO,
                  quantize: str = "none", **overrides: Any):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader.
@@ -109,7 +109,7 @@ class Reader:
     def version_2(self) -> bool:
         return self.settings.version_2_with_negative
 
-    def answer(self, records: Iterable[dict], *, top_k: int = 1, align_to_words: bool = True, n_best_size: int = 20,
+    def answer(self, records: Iterable[dict], *, top_k: int = 1, align_to_words: bool = True, n_best_size: int = N_BEST_SIZE,
                max_answer_length: int | None = None, handle_impossible_answer: bool | None = None,
                null_score_diff_threshold: float | None = None, progress: bool = False, decoding: str | None = None,
                temperature: float | None = None, max_seq_length: int | None = None, doc_stride: int | None = None,

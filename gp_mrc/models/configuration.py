@@ -23,6 +23,8 @@ try:  # transformers 5.x declares nested configs with a spec; 4.x with a plain m
 except ImportError:
     SubConfigSpec = None
 
+from ..settings import HEAD_SIZE
+
 MODEL_TYPE = "gp_mrc"
 
 
@@ -30,10 +32,12 @@ MODEL_TYPE = "gp_mrc"
 class HeadConfig:
     """The span head's settings (the constructor argument of `from_encoder` / `from_encoder_config`)."""
 
-    head_size: int = 64
+    head_size: int = HEAD_SIZE
     use_rope: bool = True
     rope_base: float = 10000.0
-    span_bias: bool = False  # add linear start/end terms u_sᵀh_i + u_eᵀh_j to the bilinear score
+    # add linear start/end terms u_sᵀh_i + u_eᵀh_j to the bilinear score. False: what a head (or a folder) that
+    # does not say has; a fresh head in training takes training's own default (training.config.ModelConfig, True)
+    span_bias: bool = False
 
 
 def _as_encoder_config(encoder: Any) -> PretrainedConfig:
@@ -55,8 +59,9 @@ class GlobalPointerConfig(PretrainedConfig):
     else:
         sub_configs = {"encoder": AutoConfig}
 
-    def __init__(self, encoder: Any = None, head_size: int = 64, use_rope: bool = True, rope_base: float = 10000.0,
-                 span_bias: bool = False, inference_settings: dict | None = None, **kwargs: Any):
+    def __init__(self, encoder: Any = None, head_size: int = HeadConfig.head_size,
+                 use_rope: bool = HeadConfig.use_rope, rope_base: float = HeadConfig.rope_base,
+                 span_bias: bool = HeadConfig.span_bias, inference_settings: dict | None = None, **kwargs: Any):
         self.encoder = _as_encoder_config(encoder)
         self.head_size, self.use_rope, self.rope_base, self.span_bias = head_size, use_rope, rope_base, span_bias
         self.inference_settings = inference_settings  # see gp_mrc/settings.py

@@ -64,7 +64,8 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos + rotated * sin
 
 
-def span_scores(q: torch.Tensor, k: torch.Tensor, use_rope: bool = True, rope_base: float = 10000.0) -> torch.Tensor:
+def span_scores(q: torch.Tensor, k: torch.Tensor, use_rope: bool = HeadConfig.use_rope,
+                rope_base: float = HeadConfig.rope_base) -> torch.Tensor:
     """s(i, j) = (R_i q_i)ᵀ (R_j k_j) / √d for q, k of shape (B, n, d) → (B, n, n)."""
     d = q.shape[-1]
     if use_rope:
@@ -112,8 +113,8 @@ class GlobalPointerHead(nn.Module):
     """One-type GlobalPointer: a single linear map to (q, k), RoPE, scaled dot product; optionally plus
     linear start/end terms (`span_bias`)."""
 
-    def __init__(self, hidden_size: int, head_size: int = 64, use_rope: bool = True, rope_base: float = 10000.0,
-                 span_bias: bool = False):
+    def __init__(self, hidden_size: int, head_size: int = HeadConfig.head_size, use_rope: bool = HeadConfig.use_rope,
+                 rope_base: float = HeadConfig.rope_base, span_bias: bool = HeadConfig.span_bias):
         super().__init__()
         if use_rope and head_size % 2:
             raise ValueError(f"head_size must be even for RoPE, got {head_size}")

@@ -17,7 +17,9 @@ import sys
 import time
 from typing import Any
 
-from ..settings import MAX_ANSWER_LENGTH
+from ..defaults import DEFAULT_OUTPUT_DIR
+from ..flags import add_flags
+from ..settings import InferenceSettings
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
@@ -27,14 +29,11 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     a("--train_file", required=True, help="SQuAD JSON or flat JSON/JSONL")
     a("--model_name_or_path", default=None, help="tokenizer source; default: the packaged all-MiniLM-L6-v2")
     a("--tokenizer_name", default=None)
-    a("--version_2_with_negative", action="store_true")
     a("--lang", default="auto", choices=["auto", "en", "zh"])
-    a("--max_seq_length", type=int, default=384)
-    a("--doc_stride", type=int, default=128)
-    a("--max_query_length", type=int, default=64)
-    a("--max_answer_length", type=int, default=MAX_ANSWER_LENGTH)
+    add_flags(p, InferenceSettings, research=None, resolved=True, only=(  # training's windows, as their fields say
+        "max_seq_length", "doc_stride", "max_query_length", "max_answer_length", "version_2_with_negative"))
     a("--f1_window", type=int, default=None, help="pruning window W in tokens (default: DEFAULT_F1_WINDOW)")
-    a("--output_dir", default="runs/gp_mrc", help="only used to derive the default --cache_dir, as in training")
+    a("--output_dir", default=DEFAULT_OUTPUT_DIR, help="only used to derive the default --cache_dir, as in training")
     a("--cache_dir", default=None, help="default: <output_dir>/../.gp_mrc_cache (training's default)")
     a("--max_train_samples", type=int, default=None)
     a("--num_proc", type=int, default=1)

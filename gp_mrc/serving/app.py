@@ -27,7 +27,7 @@ from ..models.positions import max_positions
 from .batcher import QueueFull
 from .body import parse_body, read_body
 from .metrics import Metrics, merged_sizes
-from .schema import PARAMETERS, Limits, RequestError
+from .schema import PARAMETERS, Batching, Limits, RequestError
 from .service import Service
 
 log = logging.getLogger("gp_mrc.serving")
@@ -53,9 +53,10 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int = 32, max_wait_ms: float = 10.0,
-               max_queued: int = 1024, model_name: str = "", max_batch_windows: int = 32,
-               lane_windows: int = 16) -> FastAPI:
+def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int = Batching.max_batch_size,
+               max_wait_ms: float = Batching.max_wait_ms, max_queued: int = Batching.max_queued, model_name: str = "",
+               max_batch_windows: int = Batching.max_batch_windows,
+               lane_windows: int = Batching.lane_windows) -> FastAPI:
     """The service for `reader` (a gp_mrc.Reader, or anything with its `answer`, `model`, `tokenizer`,
     `settings`). `model_name` is shown on /health and the page: a folder's name or a hub name, never a path."""
     limits = limits or Limits()

@@ -16,9 +16,11 @@ import os
 import socket
 import sys
 
-from .schema import Limits
+from ..precision import AUTO, MIXED_PRECISION_CHOICES
+from ..settings import READER_BATCH_SIZE
+from .schema import Batching, Limits
 
-DEFAULTS = Limits()
+DEFAULTS, BATCHING = Limits(), Batching()
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -27,19 +29,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default=None)
-    p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
+    p.add_argument("--mixed_precision", default=AUTO, choices=MIXED_PRECISION_CHOICES,
                    help="auto: bf16 where the hardware runs it natively, else fp32")
     p.add_argument("--backend", default=None, choices=["torch", "onnxruntime"],
                    help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)")
-    p.add_argument("--batch_size", type=int, default=32, help="windows per forward pass")
+    p.add_argument("--batch_size", type=int, default=READER_BATCH_SIZE, help="windows per forward pass")
     p.add_argument("--cpu_threads", type=int, default=None,
                    help="torch threads on a CPU (default: half the cores, at least 1: the service's two lanes run "
                         "side by side, and more threads than cores make every forward pass several times slower)")
     b = p.add_argument_group("batching: requests that arrive together are answered by one model call")
-    b.add_argument("--max_batch_size", type=int, default=32, help="questions per model call")
-    b.add_argument("--max_wait_ms", type=float, default=10.0,
+    b.add_argument("--max_batch_size", type=int, default=BATCHING.max_batch_size, help="questions per model call")
+    b.add_argument("--max_wait_ms", type=float, default=BATCHING.max_wait_ms,
                    help="how long the first waiting request waits for others to join its batch")
-    b.add_argument("--max_queued", type=int, default=1024, help="questions waiting; beyond this, 503")
+    b.add_argument("--max_queued", type=int, default=BATCHING.max_queued, help="questions waiting; beyond this, 503")
     lim = p.add_argument_group("limits per request (beyond them: 4xx with a message)")
     lim.add_argument("--max_body_bytes", type=int, default=DEFAULTS.max_body_bytes)
     lim.add_argument("--max_context_chars", type=int, default=DEFAULTS.max_context_chars)
@@ -50,9 +52,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                      help="question-passage pairs in one request (each of \"contexts\" counts)")
     lim.add_argument("--max_request_windows", type=int, default=DEFAULTS.max_request_windows,
                      help="the cost cap: encoder windows one request may take; beyond, 413")
-    b.add_argument("--max_batch_windows", type=int, default=32,
+    b.add_argument("--max_batch_windows", type=int, default=BATCHING.max_batch_windows,
                    help="windows per model call: a long request is cut into chunks of this many, served in turn")
-    b.add_argument("--lane_windows", type=int, default=16,
+    b.add_argument("--lane_windows", type=int, default=BATCHING.lane_windows,
                    help="requests of at most this many windows run in their own lane, beside the long ones")
     p.add_argument("--log_level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access_log", action="store_true", help="log every request")

@@ -1,123 +1,151 @@
-"""The configuration of a training run: typed, frozen, resolved once (gp_mrc.training.arguments.parse_args builds it from
-the command line) and passed down by the part each stage needs. Field names are the flags' names, so a flag, its
-field and training_args.json say the same thing. Imports nothing heavy.
+"""The configuration of a training run: typed, frozen parts, each field one setting with its type, default and help
+(gp_mrc/flags.setting), so train.py's parser is built from the fields (training/arguments.py) and training_args.json
+holds every flag by the same name. Resolved once (arguments.resolve: the defaults that depend on the data, the
+architecture or a model folder) and passed down by the part each stage needs. Imports nothing heavy.
 
-Defaults that depend on something are decided here, once: the architecture (a reader folder's own, else
-GlobalPointer), and from it the objective and the decoding; the built-in sample's recipe (3 epochs, lr 1e-4,
-windows of 256 tokens, --negative_passages 0.5) when no data is named. Nothing is changed after this.
+The windows and decoding are `InferenceSettings` (gp_mrc/settings.py), the part a trained folder saves
+(`config.inference`; its language and metric are set once the data is read: `inference_settings`). A field marked
+research is a flag of gp_mrc_lab's command line only (gp_mrc_lab/train_variant.py), its default the recipe's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ..argtypes import (finite_float, non_negative_float, non_negative_int, positive_float, positive_int,
+                        probability_or_encoder, steps_or_epoch, steps_or_fraction)
+from ..defaults import DEFAULT_OUTPUT_DIR
 from ..errors import UsageError
+from ..flags import flag_fields, setting
 from ..models.folders import check_name, folder_kind
-from ..settings import MAX_ANSWER_LENGTH, InferenceSettings
+from ..precision import AUTO, MIXED_PRECISION_CHOICES
+from ..settings import HEAD_SIZE, LANGS, N_BEST_SIZE, InferenceSettings
+from .objective import ObjectiveConfig
+
+YES_NO, AUTO_YES_NO = ("yes", "no"), ("auto", "yes", "no")
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """What is read and how it is cut into windows; max_answer_length also bounds the spans (band, rewards)."""
+    """What is read and how (the windows: `InferenceSettings`)."""
 
-    model_name_or_path: str
-    tokenizer_name: str | None = None
-    train_file: tuple[str, ...] | None = None
-    validation_file: str | None = None
-    dataset_name: str | None = None
-    dataset_config_name: str | None = None
-    version_2_with_negative: bool = False
-    lang: str = "auto"
-    max_seq_length: int = 384
-    doc_stride: int = 128
-    max_query_length: int = 64
-    max_answer_length: int = MAX_ANSWER_LENGTH
-    max_train_samples: int | None = None
-    negative_passages: float = 0.0  # unanswerable copies of each question over other articles' passages (K)
-    max_eval_samples: int | None = None
-    preprocessing_num_workers: int | None = None
-    dataloader_num_workers: int = 0  # batches collated in worker processes (a GPU waits on no Python collation)
-    dataloader_pin_memory: str = "auto"  # auto | yes | no: page-locked batches; auto pins only for CUDA
-    cache_dir: str | None = None
-    f1_window: int | None = None
+    model_name_or_path: str | None = setting(
+        None, "encoder (hub name or folder), or a reader folder (GlobalPointer or start/end, e.g. a transformers QA "
+        "model) to train further", depends="the packaged all-MiniLM-L6-v2")
+    tokenizer_name: str | None = setting(None)
+    train_file: tuple[str, ...] | None = setting(
+        None, "SQuAD JSON or flat JSON/JSONL; several files are trained on as one set (e.g. DRCD + CMRC2018)",
+        nargs="+", depends="data/sample_train.json")
+    validation_file: str | None = setting(None, depends="data/sample_dev.json when training on the sample")
+    dataset_name: str | None = setting(None, "hub dataset (e.g. squad, squad_v2); needs internet")
+    dataset_config_name: str | None = setting(None)
+    lang: str = setting("auto", "metric: en = SQuAD, zh = CMRC char-level; auto: from the passages",
+                        choices=("auto", *LANGS))
+    max_train_samples: int | None = setting(None, type=positive_int)
+    negative_passages: float = setting(
+        0.0, "add K unanswerable copies of each training question, over passages of other articles (target: the "
+        "null span; drawn by --seed; a fraction: that share of the questions get one), so the reader learns what a "
+        "passage without the answer looks like and can rank passages", type=non_negative_float, metavar="K",
+        depends="{default}, 0.5 on the built-in sample")
+    max_eval_samples: int | None = setting(None, type=positive_int)
+    preprocessing_num_workers: int | None = setting(None, type=positive_int)
+    dataloader_num_workers: int = setting(0, "processes that collate training and evaluation batches (0: the main "
+                                          "process); on a GPU a few keep it fed", type=non_negative_int)
+    dataloader_pin_memory: str = setting("auto", "page-locked batches (faster copies to the GPU); auto: yes when "
+                                         "training on CUDA", choices=AUTO_YES_NO, research=True)
+    cache_dir: str | None = setting(None, "where the F1 reward cache lives (default: <output_dir>/../.gp_mrc_cache)")
+    f1_window: int | None = setting(None, "pruning window W (tokens) for the per-span F1", type=positive_int,
+                                    research=True)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    architecture: str = "globalpointer"  # globalpointer | start_end
-    head_size: int = 64
-    no_rope: bool = False
-    span_bias: bool = True
-    attention_dropout: float | str = 0.0  # a probability, or "encoder" (the encoder's own)
+    """The reader a run trains (a fresh head's settings; a reader folder trained further keeps its own)."""
 
+    architecture: str = setting(
+        "globalpointer", "start_end: the AutoModelForQuestionAnswering reader (baseline)",
+        choices=("globalpointer", "start_end"), depends="a reader folder's own, else {default}")
+    head_size: int = setting(HEAD_SIZE, type=positive_int, research=True)
+    span_bias: bool = setting(
+        True, "add linear start/end terms to the span score (Efficient GlobalPointer): they learn from step one "
+        "while the bilinear term grows from zero (--no-span_bias: the plain bilinear head)", research=True)
+    attention_dropout: float | str = setting(
+        0.0, "dropout on the encoder's attention probabilities while training: 0 (no cost in dev F1 at the study's "
+        "protocol, and the fused attention kernel — with dropout PyTorch's CPU attention falls back to an unfused "
+        "path, 1.8x slower steps here), a probability, or 'encoder' for the encoder's own (0.1 for BERT)",
+        type=probability_or_encoder, research=True)
 
-@dataclass(frozen=True)
-class ObjectiveConfig:
-    """The flags of gp_mrc.training.objective.Objective (steps as given: an int or a fraction of the run)."""
+    @property
+    def use_rope(self) -> bool:
+        """Rotary position embedding in the head (gp_mrc_lab's ablation turns it off)."""
+        return True
 
-    objective: str = "mixed"
-    warm_start_steps: float = 0.5
-    entropy_lambda: float = 0.01
-    warm_start_loss: str = "softmax"
-    keep_optimizer_state: bool = False
-    multilabel_offset: str = "log_n"
-    mixed_weight: float = 1.0
-    reward: str = "expected_f1"
-    soft_f1_tau: float = 0.3
-    reward_weight: float = 1.0
-    reward_ramp_steps: float = 0.25
-    aux_start_end_weight: float = 0.0
+    def __post_init__(self) -> None:
+        if self.head_size % 2 and self.use_rope:
+            raise UsageError(f"--head_size must be even for RoPE (rotations act on pairs), got {self.head_size}")
 
 
 @dataclass(frozen=True)
 class OptimConfig:
-    per_device_train_batch_size: int = 16
-    gradient_accumulation_steps: int = 1
-    learning_rate: float = 5e-5
-    head_learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    num_train_epochs: float = 3
-    max_train_steps: int | None = None  # None: num_train_epochs × batches per epoch (known once data is built)
-    lr_scheduler_type: str = "linear"
-    num_warmup_steps: float = 0.1
-    seed: int = 42
+    per_device_train_batch_size: int = setting(16, type=positive_int)
+    gradient_accumulation_steps: int = setting(1, type=positive_int)
+    learning_rate: float = setting(5e-5, type=positive_float, depends="{default}, 1e-4 on the built-in sample")
+    head_learning_rate: float = setting(1e-3, "learning rate of the randomly initialised span head (its own AdamW "
+                                        "group); 0 or a negative value: --learning_rate", type=finite_float,
+                                        research=True)
+    weight_decay: float = setting(0.01, type=non_negative_float)
+    max_grad_norm: float = setting(1.0, type=non_negative_float, research=True)
+    num_train_epochs: float = setting(3, type=positive_float, depends="{default} (also on the built-in sample)")
+    max_train_steps: int | None = setting(None, "overrides num_train_epochs", type=positive_int)
+    lr_scheduler_type: str = setting("linear")
+    num_warmup_steps: float = setting(0.1, "an int, or a fraction (< 1) of the training steps",
+                                      type=steps_or_fraction)
+    seed: int = setting(42, type=non_negative_int)
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    """Evaluation and the decoding it uses (saved with the model as its inference settings)."""
-
-    do_eval: str = "auto"
-    per_device_eval_batch_size: int = 32
-    n_best_size: int = 20
-    null_score_diff_threshold: float = 0.0
-    tune_null_threshold: str = "yes"
-    decoding: str = "expected_f1"
-    decoding_temperature: float = 1.0
-    eval_steps: int | None = None
-    intermediate_eval_samples: int | None = None
-    eval_every_epoch: bool = False
+    do_eval: str = setting("auto", choices=AUTO_YES_NO)
+    per_device_eval_batch_size: int = setting(32, type=positive_int)
+    n_best_size: int = setting(N_BEST_SIZE, type=positive_int)
+    tune_null_threshold: str = setting(
+        "yes", "SQuAD v2: after the final evaluation, save with the model the null threshold that maximises dev F1 "
+        "(the official best_f1; predict.py then uses it) and report best_f1 / best_f1_thresh", choices=YES_NO,
+        research=True)
+    eval_steps: int | None = setting(None, "also evaluate every N steps (logged to eval_log.jsonl)",
+                                     type=positive_int, research=True)
+    intermediate_eval_samples: int | None = setting(None, "evaluations before the final one use only the first N "
+                                                    "eval questions (cheap learning curves)", type=positive_int,
+                                                    research=True)
+    eval_every_epoch: bool = setting(False, research=True)
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    output_dir: str = "runs/gp_mrc"
-    checkpointing_steps: int | str | None = None
-    save_total_limit: int = 2
-    resume_from_checkpoint: str | None = None
-    with_tracking: bool = False
-    report_to: str = "all"
-    mixed_precision: str = "auto"  # as asked; training resolves auto for its device
-    cpu: bool = False
-    logging_steps: int = 10
+    output_dir: str = setting(DEFAULT_OUTPUT_DIR)
+    checkpointing_steps: int | str | None = setting(None, "an int (every N steps) or 'epoch'", type=steps_or_epoch)
+    save_total_limit: int = setting(2, type=positive_int, research=True)
+    resume_from_checkpoint: str | None = setting(None, "a checkpoint folder, or 'latest'")
+    with_tracking: bool = setting(False, "log to the trackers accelerate finds (tensorboard, wandb, ...)")
+    report_to: str = setting("all")
+    mixed_precision: str = setting(
+        AUTO, "auto: bf16 where the hardware runs it natively (CUDA with bf16, CPUs with AVX512-BF16/AMX), else "
+        "fp32 (`accelerate launch --mixed_precision` is honoured); span logits and losses are fp32 in every case",
+        choices=MIXED_PRECISION_CHOICES)  # as asked; training resolves auto for its device
+    cpu: bool = setting(False, "force CPU; with torchrun gives multi-process gloo DDP")
+    logging_steps: int = setting(10, type=positive_int)
+
+
+# the parts, in the order of the command line's help and of training_args.json
+PARTS = {"data": DataConfig, "inference": InferenceSettings, "model": ModelConfig, "objective": ObjectiveConfig,
+         "optim": OptimConfig, "eval": EvalConfig, "run": RunConfig}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     data: DataConfig
+    inference: InferenceSettings
     model: ModelConfig
     objective: ObjectiveConfig
     optim: OptimConfig
@@ -125,30 +153,18 @@ class TrainConfig:
     run: RunConfig
 
     @classmethod
-    def from_values(cls, values: dict[str, Any]) -> "TrainConfig":
-        """From resolved flag values ({dest: value}); every flag lands in exactly one part."""
-        parts = {f.name: f.type for f in dataclasses.fields(cls)}
-        groups = {"data": DataConfig, "model": ModelConfig, "objective": ObjectiveConfig, "optim": OptimConfig,
-                  "eval": EvalConfig, "run": RunConfig}
-        assert set(groups) == set(parts)
-        built = {name: group(**{f.name: values[f.name] for f in dataclasses.fields(group)})
-                 for name, group in groups.items()}
+    def from_values(cls, values: dict[str, Any], parts: dict[str, type] | None = None) -> "TrainConfig":
+        """From resolved flag values ({dest: value}; None or absent: the field's default). `parts` replaces
+        part classes (gp_mrc_lab's subclasses with further fields)."""
+        classes = {**PARTS, **(parts or {})}
+        built = {name: part(**{f.name: values[f.name] for f in flag_fields(part) if values.get(f.name) is not None})
+                 for name, part in classes.items()}
         return cls(**built)
 
     def flat(self) -> dict[str, Any]:
         """{flag: value} of every part (training_args.json, trackers)."""
-        out: dict[str, Any] = {}
-        for part in dataclasses.fields(self):
-            out.update(dataclasses.asdict(getattr(self, part.name)))
-        return out
-
-
-def default_decoding(architecture: str) -> str:
-    return "expected_f1" if architecture == "globalpointer" else "argmax"
-
-
-def default_objective(architecture: str) -> str:
-    return "mixed" if architecture == "globalpointer" else "multilabel"
+        return {f.name: getattr(part, f.name) for part in (getattr(self, name) for name in PARTS)
+                for f in flag_fields(part)}
 
 
 def folder_architecture(path: str) -> str | None:
@@ -168,9 +184,4 @@ def inference_settings(config: TrainConfig, lang: str) -> InferenceSettings:
     """The settings a trained folder answers with (`lang`: the metric language the data resolved to)."""
     from ..metrics import metric_name
 
-    d, e = config.data, config.eval
-    return InferenceSettings(
-        max_seq_length=d.max_seq_length, doc_stride=d.doc_stride, max_query_length=d.max_query_length,
-        max_answer_length=d.max_answer_length, lang=lang, metric=metric_name(lang, d.version_2_with_negative),
-        version_2_with_negative=d.version_2_with_negative, null_score_diff_threshold=e.null_score_diff_threshold,
-        decoding=e.decoding, decoding_temperature=e.decoding_temperature)
+    return config.inference.replace(lang=lang, metric=metric_name(lang, config.inference.version_2_with_negative))

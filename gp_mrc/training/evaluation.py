@@ -7,7 +7,7 @@ from typing import Any
 
 from accelerate import Accelerator
 
-from .config import DataConfig, EvalConfig
+from .config import TrainConfig
 from ..inference.nbest_file import to_file
 from ..inference.predict import answer_features, score_predictions, write_predictions
 
@@ -29,12 +29,12 @@ class Evaluator:
     (cheap learning curves) and prefix their files with the tag. Keeps the time it took (training speed
     excludes it)."""
 
-    def __init__(self, config: EvalConfig, data: DataConfig, output_dir: str, accelerator: Accelerator,
-                 examples: Any, features: Any, pad_token_id: int, lang: str, metric: str):
-        self.config, self.accelerator = config, accelerator
-        self.max_answer_length, self.version_2 = data.max_answer_length, data.version_2_with_negative
-        self.num_workers = data.dataloader_num_workers
-        self.output_dir = output_dir
+    def __init__(self, config: TrainConfig, accelerator: Accelerator, examples: Any, features: Any, pad_token_id: int,
+                 lang: str, metric: str):
+        self.config, self.settings, self.accelerator = config.eval, config.inference, accelerator
+        self.version_2 = config.inference.version_2_with_negative
+        self.num_workers = config.data.dataloader_num_workers
+        self.output_dir = config.run.output_dir
         self.examples, self.features = examples, features
         self.pad_token_id, self.lang, self.metric = pad_token_id, lang, metric
         self.seconds = 0.0
@@ -48,14 +48,14 @@ class Evaluator:
         return examples, self.features.filter(lambda x: x < n, input_columns="example_index")
 
     def __call__(self, model: Any, tag: str) -> dict[str, Any]:
-        t0, c, acc = time.time(), self.config, self.accelerator
+        t0, c, s, acc = time.time(), self.config, self.settings, self.accelerator
         examples, features = self._subset(tag)
         preds, nbest, null_diff = answer_features(
             model, examples, features, pad_token_id=self.pad_token_id, batch_size=c.per_device_eval_batch_size,
             n_best_size=c.n_best_size, version_2_with_negative=self.version_2,
-            null_score_diff_threshold=c.null_score_diff_threshold, max_answer_length=self.max_answer_length,
-            accelerator=acc, disable_progress=not acc.is_local_main_process, decoding=c.decoding,
-            temperature=c.decoding_temperature, lang=self.lang, num_workers=self.num_workers)
+            null_score_diff_threshold=s.null_score_diff_threshold, max_answer_length=s.max_answer_length,
+            accelerator=acc, disable_progress=not acc.is_local_main_process, decoding=s.decoding,
+            temperature=s.decoding_temperature, lang=self.lang, num_workers=self.num_workers)
         results: dict[str, Any] = {}
         self.last = (preds, nbest, null_diff)
         if acc.is_main_process:

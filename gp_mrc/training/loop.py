@@ -31,7 +31,7 @@ from .config import OptimConfig, RunConfig, TrainConfig, inference_settings
 from .evaluation import Evaluator, dev_tuned_null_threshold
 from ..models.loading import save_model
 from .model_init import model_for_training
-from .objective import Objective, steps_of
+from .objective import ObjectiveConfig, steps_of
 from .optimization import param_groups, reset_adam_moments
 from ..precision import describe_device, peak_gpu_memory, resolve_mixed_precision
 from ..settings import store_settings
@@ -96,18 +96,17 @@ def _prepare(accelerator: Accelerator, optim: OptimConfig, model: Any, loader: A
     return model, optimizer, loader, scheduler, plan
 
 
-def _update(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: Any, objective: Objective,
+def _update(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: Any, objective: ObjectiveConfig,
             config: TrainConfig, batch: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:
     """One forward/backward (an optimizer step once gradients are accumulated); the loss and its parts."""
     with accelerator.accumulate(model):
-        loss, stats = objective(model(**batch, max_answer_length=config.data.max_answer_length, banded=True), batch, step)
+        loss, stats = objective(model(**batch, max_answer_length=config.inference.max_answer_length, banded=True), batch, step)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {step}; lower --learning_rate or use fp32")
         accelerator.backward(loss)
         if accelerator.sync_gradients and config.optim.max_grad_norm:
             accelerator.clip_grad_norm_(model.parameters(), config.optim.max_grad_norm)
-        if accelerator.sync_gradients and not config.objective.keep_optimizer_state \
-                and objective.resets_optimizer(step):
+        if accelerator.sync_gradients and objective.resets_optimizer(step):
             reset_adam_moments(optimizer)
             logger.info("step %d: objective switched; AdamW moments reset", step)
         optimizer.step()
@@ -144,7 +143,7 @@ def _finish(accelerator: Accelerator, config: TrainConfig, plan: Plan, model: An
             results = {**results, **timing, "train_windows": len(data.train_features),
                        "eval_examples": len(data.eval_examples),
                        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-            if config.data.version_2_with_negative and config.eval.tune_null_threshold == "yes":
+            if config.inference.version_2_with_negative and config.eval.tune_null_threshold == "yes":
                 results.update(_tune_null_threshold(accelerator, model, config, data, evaluate))
             write_json_atomic(os.path.join(out, "eval_results.json"), results)
             _log_jsonl(os.path.join(out, "eval_log.jsonl"), {"step": steps, **results})
@@ -190,21 +189,21 @@ def train(config: TrainConfig) -> dict[str, Any]:
     """Train (and evaluate) as the configuration says; returns the final eval results (empty if none)."""
     accelerator, mixed_precision = _setup(config)
     model, tokenizer = model_for_training(config)  # first: settings that do not fit the model end the run at once
-    data = load_data(config.data, config.eval.do_eval, config.optim.seed)
-    build_features(data, config.data, config.objective.objective != "multilabel", config.run.output_dir, tokenizer,
-                   accelerator)
+    data = load_data(config.data, config.inference.version_2_with_negative, config.eval.do_eval, config.optim.seed)
+    build_features(data, config.data, config.inference, config.objective.uses_rewards, config.run.output_dir,
+                   tokenizer, accelerator)
     pad_id = tokenizer.pad_token_id or 0
-    loader, sampler = train_loader(data, config.data.max_answer_length, config.optim, pad_id,
+    loader, sampler = train_loader(data, config.inference.max_answer_length, config.optim, pad_id,
                                    config.data.dataloader_num_workers, config.data.dataloader_pin_memory,
                                    accelerator.device.type)
     model, optimizer, loader, scheduler, plan = _prepare(accelerator, config.optim, model, loader, mixed_precision)
-    objective = Objective.from_config(config.objective, plan.max_train_steps)
+    objective = config.objective.resolved(plan.max_train_steps)
     if config.run.with_tracking:
         accelerator.init_trackers("gp_mrc", {k: v for k, v in training_args(config, plan).items()
                                              if isinstance(v, (int, float, str, bool))})
     pos = resume(accelerator, config.run, len(loader), model)
-    evaluate = Evaluator(config.eval, config.data, config.run.output_dir, accelerator, data.eval_examples,
-                         data.eval_features, pad_id, data.lang, data.metric) if data.eval_examples is not None else None
+    evaluate = Evaluator(config, accelerator, data.eval_examples, data.eval_features, pad_id, data.lang,
+                         data.metric) if data.eval_examples is not None else None
     logger.info("***** training: %d windows, %d epochs, %d steps, batch %d (x%d processes x%d accumulation), "
                 "objective %s (warm start %d steps) *****", len(data.train_features), plan.num_epochs,
                 plan.max_train_steps, plan.total_batch, accelerator.num_processes,
@@ -220,7 +219,7 @@ class Loop:
     """The epochs and steps of a run: updates, logs, checkpoints and intermediate evaluations."""
 
     def __init__(self, accelerator: Accelerator, config: TrainConfig, plan: Plan, model: Any, optimizer: Any,
-                 scheduler: Any, objective: Objective, evaluate: Evaluator | None, pos: Position):
+                 scheduler: Any, objective: ObjectiveConfig, evaluate: Evaluator | None, pos: Position):
         self.acc, self.config, self.plan, self.model = accelerator, config, plan, model
         self.optimizer, self.scheduler, self.objective, self.evaluate, self.pos = optimizer, scheduler, objective, \
             evaluate, pos

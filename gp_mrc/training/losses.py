@@ -1,13 +1,12 @@
-"""Span losses on (B, n, n) logits with a boolean mask of valid spans, and the schedule between them.
+"""Span losses on (B, n, n) logits with a boolean mask of valid spans.
 
 * multilabel categorical cross-entropy (the GlobalPointer warm start):
       log(1 + Σ_pos e^{−s}) + log(1 + Σ_neg e^{s})
 * expected F1 with entropy, p = softmax of s over the valid spans of a window:
       −Σ p·f1 + λ Σ p log p
-* F1 soft targets (reward-augmented maximum likelihood): −Σ q log p, q ∝ exp(f1 / τ) over the spans with f1 > 0
 
-Both return one value per window; callers average. Masked spans take no part: the multilabel loss
-drops them, the softmax gives them exactly zero probability and zero gradient.
+Each returns one value per window; callers average (the schedule between them: objective.py). Masked spans take no
+part: the multilabel loss drops them, the softmax gives them exactly zero probability and zero gradient.
 
 The losses read either layout of the spans: dense (B, n, n), or the band (B, n, w), [b, i, l] = span (i, i + l),
 that training uses (gp_mrc/band.py: the one way the project takes the band). The span softmax itself is
@@ -20,7 +19,6 @@ from dataclasses import dataclass
 
 import torch
 
-from ..choices import OBJECTIVES
 from ..models.span_probs import FILL, at_least_fp32, span_log_probs
 
 
@@ -72,51 +70,3 @@ def expected_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor,
     exp_f1 = (p * f1.to(p.dtype) * maskf).flatten(1).sum(1)
     entropy = -(p * logp * maskf).flatten(1).sum(1)
     return ExpectedF1(loss=-exp_f1 - entropy_lambda * entropy, expected_f1=exp_f1, entropy=entropy)
-
-
-def start_end_cross_entropy(start_logits: torch.Tensor, end_logits: torch.Tensor, start_positions: torch.Tensor,
-                            end_positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-window (CE(start) + CE(end)) / 2 over the tokens that can start / end a valid span (passage tokens and
-    [CLS] for the null span), as the start/end reader is trained: the auxiliary "independent" half of Fajcik et
-    al.'s compound objective, applied to the linear start/end terms of a `span_bias` GlobalPointer."""
-    def ce(logits: torch.Tensor, valid: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        logp = torch.log_softmax(at_least_fp32(logits).masked_fill(~valid, FILL), dim=-1)
-        return -logp.gather(1, target.view(-1, 1)).squeeze(1)
-
-    # a token that can end a valid span can also start one (every passage token and [CLS], the null span, is a
-    # one-token span), so the rows of the mask name both sets — in the dense layout and in the band alike
-    tokens = mask.any(-1)
-    return (ce(start_logits, tokens, start_positions) + ce(end_logits, tokens, end_positions)) / 2
-
-
-def soft_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, tau: float = 0.3) -> torch.Tensor:
-    """Per-window −Σ q log p with q(i, j) ∝ exp(f1(i, j) / τ) over the valid spans whose reward is > 0.
-
-    The optimum of −E_p[F1] − τ·H(p) restricted to those spans, reached by plain cross-entropy: its gradient
-    p − q stays large while p is diffuse, where the expected-F1 gradient p·(f1 − E[f1]) vanishes. Windows
-    without the answer have f1 = 1 on the null span only, so q is one-hot there. A window with no
-    rewarded span contributes 0."""
-    if tau <= 0:
-        raise ValueError(f"tau must be > 0, got {tau}")
-    logp = span_log_probs(logits, mask)
-    support = (f1 > 0) & mask
-    z = torch.where(support, f1.to(logp.dtype) / tau, torch.full_like(logp, FILL))
-    q = torch.softmax(z.flatten(1), dim=1) * support.flatten(1)
-    return -(q * logp.flatten(1)).sum(1)
-
-
-def objective_weights(step: int, objective: str, warm_start_steps: int, mixed_weight: float = 1.0,
-                      reward_weight: float = 1.0, ramp_steps: int = 0) -> tuple[float, float]:
-    """(weight of the gold-span loss, weight of the reward loss) at an optimizer step.
-
-    multilabel: (1, 0) always.  f1: the gold-span loss for the first `warm_start_steps`, then (0, w).
-    mixed: the gold-span loss for the warm start, then both: (mixed_weight, w). The reward weight w rises
-    linearly from reward_weight / ramp_steps to reward_weight over the first `ramp_steps` steps after the
-    warm start (DCN+ and the Reinforced Mnemonic Reader bring the reward in once cross-entropy has converged).
-    """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-    if objective == "multilabel" or step < warm_start_steps:
-        return 1.0, 0.0
-    w = reward_weight * min(1.0, (step - warm_start_steps + 1) / ramp_steps) if ramp_steps > 0 else reward_weight
-    return (0.0, w) if objective == "f1" else (mixed_weight, w)

@@ -27,7 +27,7 @@ def _fresh_model(config: ModelConfig, path: str, folder_architecture: str | None
         return StartEndForQuestionAnswering.from_encoder(path)
     if folder_architecture == "start_end":
         logger.info("%s holds a start/end reader: the GlobalPointer starts from its encoder", path)
-    head = HeadConfig(head_size=config.head_size, use_rope=not config.no_rope, span_bias=config.span_bias)
+    head = HeadConfig(head_size=config.head_size, use_rope=config.use_rope, span_bias=config.span_bias)
     return GlobalPointerForQuestionAnswering.from_encoder(path, head)
 
 
@@ -96,13 +96,10 @@ def model_for_training(config: TrainConfig) -> tuple[nn.Module, Any]:
         logger.info("continuing the %s reader of %s", architecture, path)
     else:
         model = _fresh_model(config.model, path, folder_architecture)
-    if config.objective.aux_start_end_weight and not (isinstance(model, GlobalPointerForQuestionAnswering)
-                                                      and model.config.span_bias):
-        raise UsageError("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")
     if fp32_master_weights(model):
         logger.info("%s stores half-precision weights: trained as fp32 master weights", path)
     try:  # a window longer than the encoder's positions fails only once a passage is long: say so now
-        check_max_seq_length(config.data.max_seq_length, model, tokenizer, flag="--max_seq_length")
+        check_max_seq_length(config.inference.max_seq_length, model, tokenizer, flag="--max_seq_length")
     except ValueError as e:
         raise UsageError(f"{path}: {e}") from None
     if config.model.attention_dropout != "encoder":

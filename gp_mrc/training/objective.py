@@ -1,23 +1,35 @@
-"""The training objective: which losses a batch pays at a given step, and their weights.
+"""The training objective: `ObjectiveConfig` is both the objective's flags (its fields) and its behaviour — which
+losses a batch pays at a given step, and their weights.
 
-    gold-span loss (multilabel CE, or span-softmax CE)      for the warm start, and after it × mixed_weight (mixed)
-  + reward loss (expected F1 + λ·H, or F1 soft targets)     after the warm start, ramped in over ramp_steps
-  + aux_start_end_weight × start/end CE                     every step, if asked (needs the span_bias terms)
+    gold-span loss (span-softmax CE, or multilabel CE)      for the warm start, and after it × mixed_weight (mixed)
+  + reward loss (−E[F1] − λ·H)                               after the warm start, ramped in over reward_ramp_steps
 
-The start/end baseline brings its own loss (the model's `loss`) and ignores all of this. The pure pieces (the
-losses and `objective_weights`) live in losses.py; this module only combines them.
+`config.resolved(total_steps)` turns the step counts given as fractions of the run into steps; the schedule
+(`weights`, `switched`, `resets_optimizer`, `phase`) and the loss (`objective(out, batch, step)`) read a resolved
+one. The start/end baseline brings its own loss (the model's `loss`) and ignores all of this. The pure pieces (the
+losses) live in losses.py; this module only combines them, and imports torch only when a loss is computed (the
+command line's parser reads the fields).
+
+Extension point (gp_mrc_lab/objectives.py uses it for the variants the study measured and rejected): a frozen
+subclass may add fields (flags of the lab's command line, built the same way) and override `gold_span_loss`,
+`reward_loss`, `extra_loss` or `resets_optimizer`; training calls only these methods.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import torch
+from ..argtypes import non_negative_float, steps_or_fraction
+from ..choices import GOLD_SPAN_LOSSES, OBJECTIVES
+from ..flags import setting
 
-from .losses import (expected_f1_loss, multilabel_categorical_crossentropy, objective_weights, soft_f1_loss,
-                     span_cross_entropy, start_end_cross_entropy)
+if TYPE_CHECKING:  # annotations only: the parsers import this module without torch
+    import torch
+
+    from .losses import ExpectedF1
 
 
 def steps_of(value: float, total: int) -> int:
@@ -25,33 +37,52 @@ def steps_of(value: float, total: int) -> int:
     return int(value * total) if 0 < value < 1 else int(value)
 
 
+def objective_weights(step: int, objective: str, warm_start_steps: int, mixed_weight: float, reward_weight: float,
+                      ramp_steps: int) -> tuple[float, float]:
+    """(weight of the gold-span loss, weight of the reward loss) at an optimizer step.
+
+    multilabel: (1, 0) always.  f1: the gold-span loss for the first `warm_start_steps`, then (0, w).
+    mixed: the gold-span loss for the warm start, then both: (mixed_weight, w). The reward weight w rises
+    linearly from reward_weight / ramp_steps to reward_weight over the first `ramp_steps` steps after the
+    warm start (DCN+ and the Reinforced Mnemonic Reader bring the reward in once cross-entropy has converged).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if objective == "multilabel" or step < warm_start_steps:
+        return 1.0, 0.0
+    w = reward_weight * min(1.0, (step - warm_start_steps + 1) / ramp_steps) if ramp_steps > 0 else reward_weight
+    return (0.0, w) if objective == "f1" else (mixed_weight, w)
+
+
 @dataclass(frozen=True)
-class Objective:
-    """Defaults: the command line's recipe (gp_mrc.training.config.ObjectiveConfig), its step counts resolved to 0."""
+class ObjectiveConfig:
+    """The objective's flags (steps as given: an int or a fraction of the run) and its behaviour."""
 
-    objective: str = "mixed"  # multilabel | f1 | mixed
-    warm_start_steps: int = 0
-    gold_loss: str = "softmax"  # multilabel | softmax
-    log_n_offset: bool = True
-    reward: str = "expected_f1"  # expected_f1 | soft_f1
-    entropy_lambda: float = 0.01
-    soft_f1_tau: float = 0.3
-    mixed_weight: float = 1.0
-    reward_weight: float = 1.0
-    ramp_steps: int = 0
-    aux_start_end_weight: float = 0.0
+    objective: str = setting(
+        "mixed", "multilabel: the gold-span loss only; f1: the reward replaces it after the warm start (the seed's "
+        "recipe); mixed: the reward is added to it after the warm start", choices=OBJECTIVES,
+        depends="{default} for GlobalPointer (the study's best, BENCHMARKS.md), multilabel for start/end (which "
+        "trains on its own cross-entropy)")
+    warm_start_steps: float = setting(0.5, "gold-span-loss steps before the reward comes in: an int, or a fraction "
+                                      "(< 1) of the training steps", type=steps_or_fraction)
+    entropy_lambda: float = setting(0.01, "λ of the reward loss −E[F1] − λ·H (entropy bonus)",
+                                    type=non_negative_float)
+    reward_weight: float = setting(1.0, "weight of the F1 loss after the warm start", type=non_negative_float)
+    warm_start_loss: str = setting(
+        "softmax", "the gold-span loss (objective multilabel, and the warm start of f1/mixed): softmax, −log Σ_gold p "
+        "under the span softmax (the study's best, BENCHMARKS.md), or the multilabel categorical cross-entropy",
+        choices=GOLD_SPAN_LOSSES, research=True)
+    mixed_weight: float = setting(1.0, "weight of the gold-span loss after the warm start (mixed)",
+                                  type=non_negative_float, research=True)
+    reward_ramp_steps: float = setting(0.25, "raise the F1 loss's weight linearly over this many steps after the "
+                                       "warm start (int or fraction)", type=steps_or_fraction, research=True)
 
-    @classmethod
-    def from_config(cls, config: Any, total_steps: int) -> "Objective":
-        """From a gp_mrc.training.config.ObjectiveConfig (steps as given: an int or a fraction of `total_steps`)."""
-        return cls(objective=config.objective,
-                   warm_start_steps=steps_of(config.warm_start_steps, total_steps)
-                   if config.objective != "multilabel" else 0,
-                   gold_loss=config.warm_start_loss, log_n_offset=config.multilabel_offset == "log_n",
-                   reward=config.reward, entropy_lambda=config.entropy_lambda, soft_f1_tau=config.soft_f1_tau,
-                   mixed_weight=config.mixed_weight, reward_weight=config.reward_weight,
-                   ramp_steps=steps_of(config.reward_ramp_steps, total_steps),
-                   aux_start_end_weight=config.aux_start_end_weight)
+    def resolved(self, total_steps: int) -> "ObjectiveConfig":
+        """The same objective with its step counts in steps of a run of `total_steps` (no warm start for
+        multilabel, which has no reward to bring in)."""
+        warm = steps_of(self.warm_start_steps, total_steps) if self.uses_rewards else 0
+        return dataclasses.replace(self, warm_start_steps=warm,
+                                   reward_ramp_steps=steps_of(self.reward_ramp_steps, total_steps))
 
     @property
     def uses_rewards(self) -> bool:
@@ -60,11 +91,11 @@ class Objective:
     def weights(self, step: int) -> tuple[float, float]:
         """(gold-span loss weight, reward loss weight) at an optimizer step."""
         return objective_weights(step, self.objective, self.warm_start_steps, self.mixed_weight,
-                                 self.reward_weight, self.ramp_steps)
+                                 self.reward_weight, self.reward_ramp_steps)
 
     def switched(self, step: int) -> bool:
         """True at the first step after the warm start (the reward comes in; a ramp does not count)."""
-        return self.objective != "multilabel" and 0 < self.warm_start_steps == step
+        return self.uses_rewards and 0 < self.warm_start_steps == step
 
     def resets_optimizer(self, step: int) -> bool:
         """At the switch, when the gold-span loss is dropped or down-weighted: AdamW's second moments, learnt on
@@ -74,17 +105,32 @@ class Objective:
 
     def phase(self, step: int) -> str:
         w_gold, w_reward = self.weights(step)
-        return self.gold_loss if not w_reward else ("f1" if not w_gold else "mixed")
+        return self.warm_start_loss if not w_reward else ("f1" if not w_gold else "mixed")
 
-    @functools.cached_property
-    def _gold_span_loss(self) -> Callable[..., torch.Tensor]:
-        if self.gold_loss == "softmax":
-            return span_cross_entropy
-        return functools.partial(multilabel_categorical_crossentropy, log_n_offset=self.log_n_offset)
+    def gold_span_loss(self) -> Callable[..., torch.Tensor]:
+        """(logits, targets, mask) → per-window loss of the gold spans."""
+        from . import losses
+
+        if self.warm_start_loss == "softmax":
+            return losses.span_cross_entropy
+        return functools.partial(losses.multilabel_categorical_crossentropy, log_n_offset=True)
+
+    def reward_loss(self, logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ExpectedF1]:
+        """(per-window reward loss, the expected F1 and entropy to log)."""
+        from .losses import expected_f1_loss
+
+        ef = expected_f1_loss(logits, f1, mask, self.entropy_lambda)
+        return ef.loss, ef
+
+    def extra_loss(self, out: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, dict[str, float]]:
+        """A further term added every step (weighted already) and its stats: none here."""
+        return None, {}
 
     def __call__(self, out: Any, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """(loss, stats to log) of one batch: `out` is the model's SpanOutput, `batch` the collator's (targets and
         rewards in the band layout of max_answer_length)."""
+        import torch
+
         if out.loss is not None:  # the start/end baseline's own cross-entropy
             return out.loss, {"start_end_ce": out.loss.item()}
         w_gold, w_reward = self.weights(step)
@@ -92,22 +138,15 @@ class Objective:
         stats: dict[str, float] = {}
         mask, logits = out.span_mask, out.logits  # the band, as the targets (the model called with banded=True)
         if w_gold:
-            gold = self._gold_span_loss(logits, batch["targets"], mask).mean()
+            gold = self.gold_span_loss()(logits, batch["targets"], mask).mean()
             loss = loss + w_gold * gold
-            stats[self.gold_loss] = gold.item()  # "multilabel" or "softmax"
+            stats[self.warm_start_loss] = gold.item()  # "multilabel" or "softmax"
         if w_reward:
-            if self.reward == "expected_f1":
-                ef = expected_f1_loss(logits, batch["f1"], mask, self.entropy_lambda)
-                reward = ef.loss
-            else:
-                reward = soft_f1_loss(logits, batch["f1"], mask, self.soft_f1_tau)
-                with torch.no_grad():  # logged only: no graph to build or backpropagate
-                    ef = expected_f1_loss(logits, batch["f1"], mask, self.entropy_lambda)
+            reward, ef = self.reward_loss(logits, batch["f1"], mask)
             loss = loss + w_reward * reward.mean()
             stats.update(expected_f1=ef.expected_f1.mean().item(), entropy=ef.entropy.mean().item())
-        if self.aux_start_end_weight:
-            aux = start_end_cross_entropy(out.start_logits, out.end_logits, batch["start_positions"],
-                                          batch["end_positions"], out.span_mask).mean()
-            loss = loss + self.aux_start_end_weight * aux
-            stats["aux_start_end"] = aux.item()
+        extra, extra_stats = self.extra_loss(out, batch)
+        if extra is not None:
+            loss = loss + extra
+            stats.update(extra_stats)
         return loss, stats

@@ -13,6 +13,7 @@ from .batching import EpochPermutationSampler
 from ..data.collate import SpanCollator
 from ..data.examples import DataError, detect_language, load_examples
 from ..data.features import prepare_features
+from ..settings import InferenceSettings
 from .config import DataConfig, OptimConfig
 
 logger = logging.getLogger("gp_mrc")
@@ -32,13 +33,13 @@ class TrainingData:
     f1_table: Any = None
 
 
-def load_data(data: DataConfig, do_eval: str = "auto", seed: int = 42) -> TrainingData:
+def load_data(data: DataConfig, version_2: bool, do_eval: str, seed: int) -> TrainingData:
     """The examples (a bad file ends the run with one line naming the record), with --negative_passages' unanswerable
     copies (drawn by `seed`) after them, and the metric they are scored by."""
     from ..data.negatives import with_negative_passages
     from ..metrics import metric_name
 
-    train = load_train_examples(data.train_file or [data.dataset_name], version_2=data.version_2_with_negative,
+    train = load_train_examples(data.train_file or [data.dataset_name], version_2=version_2,
                                 config_name=data.dataset_config_name, max_samples=data.max_train_samples)
     lang = data.lang if data.lang != "auto" else detect_language(train)  # from the real passages only
     if data.negative_passages:
@@ -49,10 +50,10 @@ def load_data(data: DataConfig, do_eval: str = "auto", seed: int = 42) -> Traini
     eval_source = data.validation_file or data.dataset_name
     evaluation = None
     if eval_source and do_eval != "no":
-        evaluation = load_examples(eval_source, version_2=data.version_2_with_negative, split="validation",
+        evaluation = load_examples(eval_source, version_2=version_2, split="validation",
                                    config_name=data.dataset_config_name, require_answers=False,
                                    max_samples=data.max_eval_samples)
-    return TrainingData(train, evaluation, lang, metric_name(lang, data.version_2_with_negative))
+    return TrainingData(train, evaluation, lang, metric_name(lang, version_2))
 
 
 def load_train_examples(sources: list[str], *, version_2: bool, config_name: str | None,
@@ -76,12 +77,12 @@ def load_train_examples(sources: list[str], *, version_2: bool, config_name: str
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 
-def build_features(data: TrainingData, config: DataConfig, uses_rewards: bool, output_dir: str, tokenizer: Any,
-                   accelerator: Accelerator) -> None:
+def build_features(data: TrainingData, config: DataConfig, windows: InferenceSettings, uses_rewards: bool,
+                   output_dir: str, tokenizer: Any, accelerator: Accelerator) -> None:
     """Windows for training and evaluation, and the F1 rewards when the objective uses them (the main process
     builds, the others read its caches)."""
-    kw = dict(max_seq_length=config.max_seq_length, doc_stride=config.doc_stride,
-              max_query_length=config.max_query_length, num_proc=config.preprocessing_num_workers)
+    kw = dict(max_seq_length=windows.max_seq_length, doc_stride=windows.doc_stride,
+              max_query_length=windows.max_query_length, num_proc=config.preprocessing_num_workers)
     with accelerator.main_process_first():
         data.train_features = prepare_features(data.train_examples, tokenizer, **kw)
         if data.eval_examples is not None:
@@ -96,7 +97,7 @@ def build_features(data: TrainingData, config: DataConfig, uses_rewards: bool, o
                                     output_dir=output_dir, f1_window=config.f1_window)
         with accelerator.main_process_first():
             data.f1_table = load_or_compute_f1_table(
-                data.train_features, data.train_examples, lang=data.lang, max_answer_length=config.max_answer_length,
+                data.train_features, data.train_examples, lang=data.lang, max_answer_length=windows.max_answer_length,
                 num_proc=config.preprocessing_num_workers or 1, **where)
 
 

@@ -87,7 +87,7 @@ if [ "$MODE" = smoke ]; then
   PROBE_STEPS=$([ "$DEVICE" = cuda ] && echo 150 || echo 2)
   probe=$($PY scripts/study.py commands --study squad_v1_full --variants gp_sm_ad0 --seeds 42 | head -1)
   rm -rf "$WORK/probe"
-  # shellcheck disable=SC2086  # the study's train.py arguments, split on spaces (no path holds one)
+  # shellcheck disable=SC2086  # the study's training command (-m gp_mrc_lab.train_variant ...), split on spaces
   $PY ${probe#python } --max_train_samples 8000 --max_train_steps "$PROBE_STEPS" --do_eval no \
       --output_dir "$WORK/probe" > "$WORK/probe.log" 2>&1
   $PY - "$WORK/probe/train_results.json" <<'PROBE' || { echo "error: the probe failed:"; tail -20 "$WORK/probe.log"; exit 4; }
