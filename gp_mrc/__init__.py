@@ -5,8 +5,16 @@ from typing import Any
 from .auto_registration import register_with_transformers
 
 __version__ = "0.1.0"
-__all__ = ["Reader", "GlobalPointerForQuestionAnswering", "GlobalPointerConfig", "HeadConfig",
-           "StartEndForQuestionAnswering", "InferenceSettings", "load_model", "enable_question_answering_task"]
+__all__ = [
+    "Reader",
+    "GlobalPointerForQuestionAnswering",
+    "GlobalPointerConfig",
+    "HeadConfig",
+    "StartEndForQuestionAnswering",
+    "InferenceSettings",
+    "load_model",
+    "enable_question_answering_task",
+]
 
 # AutoConfig / AutoModel know model_type "gp_mrc" once transformers is imported (before or after this line), and
 # transformers.pipeline() the task "extractive-question-answering" once transformers.pipelines is (hf_pipeline.py).
@@ -21,9 +29,16 @@ def enable_question_answering_task() -> None:
 
     enable()
 
-_LAZY = {"Reader": "inference.reader", "GlobalPointerForQuestionAnswering": "models.modeling",
-         "GlobalPointerConfig": "models.configuration", "HeadConfig": "models.configuration",
-         "StartEndForQuestionAnswering": "models.baseline", "InferenceSettings": "settings", "load_model": "models.loading"}
+
+_LAZY = {
+    "Reader": "inference.reader",
+    "GlobalPointerForQuestionAnswering": "models.modeling",
+    "GlobalPointerConfig": "models.configuration",
+    "HeadConfig": "models.configuration",
+    "StartEndForQuestionAnswering": "models.baseline",
+    "InferenceSettings": "settings",
+    "load_model": "models.loading",
+}
 
 
 def __getattr__(name: str) -> Any:

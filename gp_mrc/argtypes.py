@@ -40,8 +40,9 @@ non_negative_float = _number(float, lambda v: v >= 0, "a number ≥ 0")
 probability = _number(float, lambda v: 0 <= v <= 1, "a probability in [0, 1]")
 finite_float = _number(float, lambda v: abs(v) != float("inf") and v == v, "a finite number")
 # an int (steps), or a fraction (0 < value < 1) of the training steps (objective.steps_of)
-steps_or_fraction = _number(float, lambda v: v >= 0 and (v < 1 or v == int(v)),
-                            "a whole number of steps ≥ 0 or a fraction below 1")
+steps_or_fraction = _number(
+    float, lambda v: v >= 0 and (v < 1 or v == int(v)), "a whole number of steps ≥ 0 or a fraction below 1"
+)
 
 
 def probability_or_encoder(text: str) -> float | str:

@@ -20,7 +20,7 @@ def band_windows(x: torch.Tensor, max_answer_length: int) -> torch.Tensor:
     """(B, n) → (B, n, max_answer_length) view-like windows: [b, i, l] = x[b, i + l], zero (False) past the
     window's end."""
     padded = torch.cat([x, x.new_zeros(x.shape[0], max_answer_length)], dim=1)
-    return padded.unfold(1, max_answer_length, 1)[:, :x.shape[1]]
+    return padded.unfold(1, max_answer_length, 1)[:, : x.shape[1]]
 
 
 def band_of(scores: torch.Tensor, max_answer_length: int) -> torch.Tensor:

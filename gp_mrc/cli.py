@@ -55,16 +55,24 @@ def convert_main(argv: list[str] | None = None, prog: str | None = None) -> int:
     return main(argv, prog)
 
 
-MAINS = {"train": train_main, "predict": predict_main, "serve": serve_main, "export": export_main,
-         "convert": convert_main}
+MAINS = {
+    "train": train_main,
+    "predict": predict_main,
+    "serve": serve_main,
+    "export": export_main,
+    "convert": convert_main,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="gp-mrc", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="gp-mrc",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Extractive reading comprehension with a GlobalPointer span head.",
-        epilog="commands:\n" + "\n".join(f"  {name:<9}{text}" for name, text in COMMANDS.items())
-        + "\n\n`gp-mrc COMMAND --help` lists a command's flags; `gp-mrc --version` the version.")
+        epilog="commands:\n"
+        + "\n".join(f"  {name:<9}{text}" for name, text in COMMANDS.items())
+        + "\n\n`gp-mrc COMMAND --help` lists a command's flags; `gp-mrc --version` the version.",
+    )
     p.add_argument("command", choices=list(COMMANDS), metavar="COMMAND", help=" | ".join(COMMANDS))
     p.add_argument("args", nargs=argparse.REMAINDER, help="the command's flags")
     return p

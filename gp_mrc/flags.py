@@ -20,8 +20,14 @@ from typing import Any
 FLAG = "flag"  # the metadata key of a field that is a flag
 
 
-def setting(default: Any, help: str | None = None, *, research: bool = False, depends: str | None = None,
-            **argparse_keywords: Any) -> Any:
+def setting(
+    default: Any,
+    help: str | None = None,
+    *,
+    research: bool = False,
+    depends: str | None = None,
+    **argparse_keywords: Any,
+) -> Any:
     """A dataclass field that is also the flag --<field name>: `argparse_keywords` (type, choices, nargs, metavar)
     go to add_argument; a bool field is a switch (store_true, or --name/--no-name when its default is True)."""
     meta = {"help": help, "research": research, "depends": depends, "argparse": argparse_keywords}
@@ -42,8 +48,15 @@ def parser_default(field: dataclasses.Field) -> Any:
     return None if field.metadata[FLAG]["depends"] else field.default
 
 
-def add_flags(group: Any, part: Any, *, research: bool | None = False, folder_default: bool = False,
-              only: tuple[str, ...] | None = None, resolved: bool = False) -> None:
+def add_flags(
+    group: Any,
+    part: Any,
+    *,
+    research: bool | None = False,
+    folder_default: bool = False,
+    only: tuple[str, ...] | None = None,
+    resolved: bool = False,
+) -> None:
     """Add a part's flags (or the `only` ones) to a parser or argument group. research: False the product's flags
     only, True the research ones only, None both. folder_default: every default None ("the model folder's
     value": predict.py); switches are then left out (the caller words them itself). resolved: the field's default

@@ -50,8 +50,9 @@ def cpu_runs_bf16_natively(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
     return cpu_has_native_bf16(cpuinfo_path)
 
 
-def resolve_mixed_precision(requested: str, device_type: str, *, cuda_bf16: bool | None = None,
-                            cpu_bf16: bool | None = None) -> str:
+def resolve_mixed_precision(
+    requested: str, device_type: str, *, cuda_bf16: bool | None = None, cpu_bf16: bool | None = None
+) -> str:
     """`auto` → "bf16" on a CUDA device that supports it or a CPU with native bf16, else "no"; other values pass.
 
     cuda_bf16 / cpu_bf16 override the hardware probes (tests simulate machines with them)."""
@@ -86,7 +87,7 @@ def autocast(device_type: str, mixed_precision: str) -> Iterator[Any]:
 
 
 def describe_device(device: torch.device) -> str:
-    """"cpu", or the GPU a run trained on and what drove it: "NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0)"."""
+    """ "cpu", or the GPU a run trained on and what drove it: "NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0)"."""
     if device.type != "cuda":
         return device.type
     import torch

@@ -35,8 +35,10 @@ def query_room(max_seq_length: int, doc_stride: int) -> int:
 
 def check_windows(max_seq_length: int, doc_stride: int) -> None:
     if query_room(max_seq_length, doc_stride) < 1:
-        raise ValueError(f"doc_stride={doc_stride} leaves no room for the question in a window of "
-                         f"max_seq_length={max_seq_length}; use a doc_stride below max_seq_length / 2")
+        raise ValueError(
+            f"doc_stride={doc_stride} leaves no room for the question in a window of "
+            f"max_seq_length={max_seq_length}; use a doc_stride below max_seq_length / 2"
+        )
 
 
 @dataclass(frozen=True)
@@ -45,24 +47,38 @@ class InferenceSettings:
     64, handle_impossible_answer False); answers up to gp_mrc's MAX_ANSWER_LENGTH tokens (PIPELINE_DEFAULTS: the
     pipeline's 15, for a folder that carries no settings of its own)."""
 
-    max_seq_length: int = setting(384, "tokens per window (question, passage and special tokens)", type=positive_int,
-                                  depends="{default}, 256 on the built-in sample")
+    max_seq_length: int = setting(
+        384,
+        "tokens per window (question, passage and special tokens)",
+        type=positive_int,
+        depends="{default}, 256 on the built-in sample",
+    )
     doc_stride: int = setting(128, "tokens two windows of one passage share", type=positive_int)
     max_query_length: int = setting(64, "question tokens kept", type=positive_int, research=True)
-    max_answer_length: int = setting(MAX_ANSWER_LENGTH, "the longest answer, in tokens (spans masked beyond it; "
-                                     "saved with the model)", type=positive_int)
+    max_answer_length: int = setting(
+        MAX_ANSWER_LENGTH,
+        "the longest answer, in tokens (spans masked beyond it; saved with the model)",
+        type=positive_int,
+    )
     lang: str = "en"  # the metric's language: en = SQuAD, zh = CMRC (also used by expected-F1 decoding)
     metric: str = "squad"
-    version_2_with_negative: bool = setting(False, "questions may be unanswerable (SQuAD v2): \"\" (no answer) "
-                                            "is a possible answer")
-    null_score_diff_threshold: float = setting(0.0, "answer \"\" when the null score beats the best span's by "
-                                               "more than this", type=finite_float)
-    decoding: str = setting("argmax", "the answer: the most probable span (argmax), or the n-best entry of highest "
-                            "expected F1 under the model's span distribution (expected_f1)", choices=DECODINGS,
-                            depends="expected_f1 for GlobalPointer (its span softmax is a distribution over "
-                            "answers), {default} for start/end (its n-best scores are not)")
-    decoding_temperature: float = setting(1.0, "temperature on p for --decoding expected_f1", type=positive_float,
-                                          research=True)
+    version_2_with_negative: bool = setting(
+        False, 'questions may be unanswerable (SQuAD v2): "" (no answer) is a possible answer'
+    )
+    null_score_diff_threshold: float = setting(
+        0.0, 'answer "" when the null score beats the best span\'s by more than this', type=finite_float
+    )
+    decoding: str = setting(
+        "argmax",
+        "the answer: the most probable span (argmax), or the n-best entry of highest "
+        "expected F1 under the model's span distribution (expected_f1)",
+        choices=DECODINGS,
+        depends="expected_f1 for GlobalPointer (its span softmax is a distribution over "
+        "answers), {default} for start/end (its n-best scores are not)",
+    )
+    decoding_temperature: float = setting(
+        1.0, "temperature on p for --decoding expected_f1", type=positive_float, research=True
+    )
 
     def __post_init__(self) -> None:
         for name in ("max_seq_length", "doc_stride", "max_query_length", "max_answer_length"):

@@ -12,6 +12,7 @@ from .studies import STUDIES, VARIANTS, Study, Variant
 ENTRY = ["-m", "gp_mrc_lab.train_variant"]  # what `python` runs (the same flags as scripts/train.py, and more)
 LEGACY_ENTRY = ["scripts/train.py"]  # what it ran before the research flags left train.py
 
+
 def run_dir(study: str, variant: str, seed: int) -> str:
     return os.path.join(RUNS, study, f"{variant}-seed{seed}")
 
@@ -35,11 +36,20 @@ def command(study_name: str, variant: str, seed: int) -> list[str]:
     """The argument list of `python` for one run (paths relative to the project root)."""
     study, v = STUDIES[study_name], VARIANTS[variant]
     train_files = (study.train_file,) if isinstance(study.train_file, str) else study.train_file
-    cmd = [*ENTRY, *encoder_flags(study), *init_flags(study, v, variant, seed),
-           "--train_file", *(os.path.relpath(f, ROOT) for f in train_files),
-           "--validation_file", os.path.relpath(study.validation_file, ROOT),
-           *(["--max_train_samples", str(study.max_train_samples)] if study.max_train_samples else []),
-           *study.flags, "--seed", str(seed), *v.flags]
+    cmd = [
+        *ENTRY,
+        *encoder_flags(study),
+        *init_flags(study, v, variant, seed),
+        "--train_file",
+        *(os.path.relpath(f, ROOT) for f in train_files),
+        "--validation_file",
+        os.path.relpath(study.validation_file, ROOT),
+        *(["--max_train_samples", str(study.max_train_samples)] if study.max_train_samples else []),
+        *study.flags,
+        "--seed",
+        str(seed),
+        *v.flags,
+    ]
     if v.trunk:
         cmd += ["--checkpointing_steps", str(steps_of(study) // 4), "--save_total_limit", "4"]
     if v.parent:

@@ -31,8 +31,7 @@ from .argtypes import named_model
 from .paths import ROOT
 
 ISAS = ("native", "AVX512_CORE_VNNI")
-CONFIGS = {"fp32": dict(mixed_precision="no"), "bf16": dict(mixed_precision="bf16"),
-           "int8": dict(quantize="int8")}
+CONFIGS = {"fp32": dict(mixed_precision="no"), "bf16": dict(mixed_precision="bf16"), "int8": dict(quantize="int8")}
 
 
 def onednn_isa(isa: str) -> str:
@@ -41,8 +40,7 @@ def onednn_isa(isa: str) -> str:
     env.pop("ONEDNN_MAX_CPU_ISA", None)
     if isa != "native":
         env["ONEDNN_MAX_CPU_ISA"] = isa
-    code = ("import torch; torch.nn.functional.linear(torch.randn(64, 384).bfloat16(), "
-            "torch.randn(384, 384).bfloat16())")
+    code = "import torch; torch.nn.functional.linear(torch.randn(64, 384).bfloat16(), torch.randn(384, 384).bfloat16())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     lines = [x for x in out.stdout.splitlines() if ",isa:" in x]
     return lines[0].split("isa:", 1)[1] if lines else "(no oneDNN report)"
@@ -57,8 +55,9 @@ def child(args: argparse.Namespace) -> dict:
     records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
     out = {}
     for name, path in args.model:
-        readers = {c: Reader.from_pretrained(path, batch_size=args.batch_size, device="cpu", **kw)
-                   for c, kw in CONFIGS.items()}
+        readers = {
+            c: Reader.from_pretrained(path, batch_size=args.batch_size, device="cpu", **kw) for c, kw in CONFIGS.items()
+        }
         wall: dict[str, list[float]] = {c: [] for c in readers}
         cpu: dict[str, list[float]] = {c: [] for c in readers}
         answers = {}
@@ -78,11 +77,14 @@ def child(args: argparse.Namespace) -> dict:
             out[name][c] = {
                 "questions_per_s": len(records) / statistics.median(wall[c]),
                 "questions_per_cpu_s": len(records) / statistics.median(cpu[c]),
-                "wall_s": wall[c], "cpu_s": cpu[c],
+                "wall_s": wall[c],
+                "cpu_s": cpu[c],
                 "em": 100 * statistics.mean(exact_match(p, g, lang) for p, g in zip(preds, golds)),
                 "f1": 100 * statistics.mean(f1_score(p, g, lang) for p, g in zip(preds, golds)),
                 "same_answer_as_fp32": statistics.mean(
-                    float(p == q) for p, q in zip(preds, [a[0]["answer"] if a else "" for a in answers["fp32"]]))}
+                    float(p == q) for p, q in zip(preds, [a[0]["answer"] if a else "" for a in answers["fp32"]])
+                ),
+            }
     return out
 
 
@@ -102,17 +104,33 @@ def main() -> int:
         return 0
     from gp_mrc.precision import cpu_has_native_bf16
 
-    results = {"date": datetime.date.today().isoformat(), "machine": f"{platform.processor() or platform.machine()}"
-               f", {os.cpu_count()} cores, native bf16 flags: {cpu_has_native_bf16()}", "questions": args.questions,
-               "repeats": args.repeats, "command": " ".join(sys.argv), "isa": {}}
+    results = {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.processor() or platform.machine()}"
+        f", {os.cpu_count()} cores, native bf16 flags: {cpu_has_native_bf16()}",
+        "questions": args.questions,
+        "repeats": args.repeats,
+        "command": " ".join(sys.argv),
+        "isa": {},
+    }
     for isa in args.isa:
         env = dict(os.environ)
         env.pop("ONEDNN_MAX_CPU_ISA", None)
         if isa != "native":
             env["ONEDNN_MAX_CPU_ISA"] = isa
-        cmd = [sys.executable, os.path.join(ROOT, "scripts", "benchmark_int8.py"), "--child",  # this command again
-               "--dev_file", args.dev_file, "--questions",
-               str(args.questions), "--repeats", str(args.repeats), "--batch_size", str(args.batch_size)]
+        cmd = [
+            sys.executable,
+            os.path.join(ROOT, "scripts", "benchmark_int8.py"),
+            "--child",  # this command again
+            "--dev_file",
+            args.dev_file,
+            "--questions",
+            str(args.questions),
+            "--repeats",
+            str(args.repeats),
+            "--batch_size",
+            str(args.batch_size),
+        ]
         for name, path in args.model:
             cmd += ["--model", f"{name}={path}"]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -124,12 +142,14 @@ def main() -> int:
         results["isa"][isa] = {"onednn_reports": onednn_isa(isa), "readers": json.loads(line[0][7:])}
         for name, cfgs in results["isa"][isa]["readers"].items():
             for c, r in cfgs.items():
-                print(f"{isa:>17} {name:>14} {c}: {r['questions_per_s']:6.2f} q/s ({r['questions_per_cpu_s']:.2f} "
-                      f"per CPU-s)  EM {r['em']:.2f} F1 {r['f1']:.2f}  same answer as fp32 "
-                      f"{r['same_answer_as_fp32']:.1%}", flush=True)
+                print(
+                    f"{isa:>17} {name:>14} {c}: {r['questions_per_s']:6.2f} q/s ({r['questions_per_cpu_s']:.2f} "
+                    f"per CPU-s)  EM {r['em']:.2f} F1 {r['f1']:.2f}  same answer as fp32 "
+                    f"{r['same_answer_as_fp32']:.1%}",
+                    flush=True,
+                )
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output, "w", encoding="utf-8") as f:
             json.dump(results, f, indent=1)
     return 0
-

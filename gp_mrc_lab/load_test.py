@@ -47,8 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--mixed", action="store_true")
     m.add_argument("--big_passages", type=int, default=32)
     m.add_argument("--big_chars", type=int, default=19_000)
-    where.add_argument("--untrained_default", action="store_true",
-                       help="serve the packaged all-MiniLM-L6-v2 with an untrained GlobalPointer head")
+    where.add_argument(
+        "--untrained_default",
+        action="store_true",
+        help="serve the packaged all-MiniLM-L6-v2 with an untrained GlobalPointer head",
+    )
     return p
 
 
@@ -80,8 +83,9 @@ def percentiles(lat: list[float]) -> dict:
     return {"n": len(lat), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "max_ms": pick(1.0)}
 
 
-async def small_latencies(client, url: str, questions: list[dict], clients: int, duration: float,
-                          statuses: dict) -> list[float]:
+async def small_latencies(
+    client, url: str, questions: list[dict], clients: int, duration: float, statuses: dict
+) -> list[float]:
     latencies: list[float] = []
     stop_at = time.monotonic() + duration
 
@@ -119,17 +123,29 @@ async def mixed(client, url: str, questions: list[dict], args: argparse.Namespac
         await asyncio.gather(task, return_exceptions=True)
         big_s["unfinished_after_s"] = round(time.perf_counter() - started + 1.0, 1)
     lanes = (await client.get(url + "/health")).json()["batching"]["lanes"]
-    return {"small_clients": clients, "alone": percentiles(alone), "beside_big": percentiles(beside),
-            "big_request": {"passages": args.big_passages, "chars": args.big_chars, **big_s,
-                            "passages_answered": lanes["large"]["questions"]},
-            "statuses": statuses}
+    return {
+        "small_clients": clients,
+        "alone": percentiles(alone),
+        "beside_big": percentiles(beside),
+        "big_request": {
+            "passages": args.big_passages,
+            "chars": args.big_chars,
+            **big_s,
+            "passages_answered": lanes["large"]["questions"],
+        },
+        "statuses": statuses,
+    }
 
 
 def load_questions(path: str) -> list[dict]:
     with open(path, encoding="utf-8") as f:
         data = json.load(f)["data"]
-    return [{"question": qa["question"], "context": par["context"]}
-            for art in data for par in art["paragraphs"] for qa in par["qas"]]
+    return [
+        {"question": qa["question"], "context": par["context"]}
+        for art in data
+        for par in art["paragraphs"]
+        for qa in par["qas"]
+    ]
 
 
 async def level(client, url: str, questions: list[dict], clients: int, duration: float, top_k: int) -> dict:
@@ -162,12 +178,18 @@ async def level(client, url: str, questions: list[dict], clients: int, duration:
     after = (await client.get(url + "/health")).json()["batching"]
     calls = after["model_calls"] - before["model_calls"]
     lat = sorted(latencies)
-    return {"clients": clients, "sent": sent, "ok": statuses.get("200", 0), "statuses": statuses,
-            "wall_s": round(wall, 2), "throughput_rps": round(len(lat) / wall, 2),
-            "p50_ms": round(1000 * statistics.median(lat), 1) if lat else None,
-            "p99_ms": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1) if lat else None,
-            "model_calls": calls,
-            "mean_batch": round((after["questions"] - before["questions"]) / calls, 2) if calls else None}
+    return {
+        "clients": clients,
+        "sent": sent,
+        "ok": statuses.get("200", 0),
+        "statuses": statuses,
+        "wall_s": round(wall, 2),
+        "throughput_rps": round(len(lat) / wall, 2),
+        "p50_ms": round(1000 * statistics.median(lat), 1) if lat else None,
+        "p99_ms": round(1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1) if lat else None,
+        "model_calls": calls,
+        "mean_batch": round((after["questions"] - before["questions"]) / calls, 2) if calls else None,
+    }
 
 
 async def measure(args: argparse.Namespace, url: str) -> list[dict]:
@@ -179,7 +201,7 @@ async def measure(args: argparse.Namespace, url: str) -> list[dict]:
     async with httpx.AsyncClient(timeout=args.timeout, limits=limits) as client:
         health = (await client.get(url + "/health")).json()
         print(f"model {health['model']} ({health['architecture']}), batching {health['batching']}", file=sys.stderr)
-        for q in questions[:args.warmup]:
+        for q in questions[: args.warmup]:
             (await client.post(url + "/", json={"inputs": q})).raise_for_status()
         if args.mixed:
             return [await mixed(client, url, questions, args)]
@@ -224,16 +246,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output, "w", encoding="utf-8") as f:
-            json.dump({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "args": vars(args), "levels": rows},
-                      f, indent=1)
+            json.dump(
+                {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "args": vars(args), "levels": rows},
+                f,
+                indent=1,
+            )
     if args.mixed:
         print_mixed(rows[0])
         return 0 if set(rows[0]["statuses"]) <= {"200", "big 200"} else 1  # an unfinished large one is no error
-    print("| concurrent clients | requests | answered 200 | other | throughput (req/s) | p50 latency (ms) "
-          "| p99 latency (ms) | questions per model call |")
+    print(
+        "| concurrent clients | requests | answered 200 | other | throughput (req/s) | p50 latency (ms) "
+        "| p99 latency (ms) | questions per model call |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         other = r["sent"] - r["ok"]
-        print(f"| {r['clients']} | {r['sent']} | {r['ok']} | {other} | {r['throughput_rps']} | {r['p50_ms']} "
-              f"| {r['p99_ms']} | {r['mean_batch']} |")
+        print(
+            f"| {r['clients']} | {r['sent']} | {r['ok']} | {other} | {r['throughput_rps']} | {r['p50_ms']} "
+            f"| {r['p99_ms']} | {r['mean_batch']} |"
+        )
     return 0 if all(r["ok"] == r["sent"] for r in rows) else 1

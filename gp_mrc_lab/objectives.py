@@ -44,11 +44,17 @@ def soft_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, tau
     return -(q * logp.flatten(1)).sum(1)
 
 
-def start_end_cross_entropy(start_logits: torch.Tensor, end_logits: torch.Tensor, start_positions: torch.Tensor,
-                            end_positions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def start_end_cross_entropy(
+    start_logits: torch.Tensor,
+    end_logits: torch.Tensor,
+    start_positions: torch.Tensor,
+    end_positions: torch.Tensor,
+    mask: torch.Tensor,
+) -> torch.Tensor:
     """Per-window (CE(start) + CE(end)) / 2 over the tokens that can start / end a valid span (passage tokens and
     [CLS] for the null span), as the start/end reader is trained: the auxiliary "independent" half of Fajcik et
     al.'s compound objective, applied to the linear start/end terms of a `span_bias` GlobalPointer."""
+
     def ce(logits: torch.Tensor, valid: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logp = torch.log_softmax(at_least_fp32(logits).masked_fill(~valid, FILL), dim=-1)
         return -logp.gather(1, target.view(-1, 1)).squeeze(1)
@@ -63,18 +69,32 @@ def start_end_cross_entropy(start_logits: torch.Tensor, end_logits: torch.Tensor
 class LabObjectiveConfig(ObjectiveConfig):
     """The product objective and the rejected variants' switches (their defaults: the product's behaviour)."""
 
-    keep_optimizer_state: bool = setting(False, "keep AdamW's moments at the end of the warm start (default: reset "
-                                         "them when the gold-span loss is dropped or down-weighted there)",
-                                         research=True)
-    multilabel_offset: str = setting("log_n", "log_n: the multilabel loss scores spans by s − log(#valid spans); "
-                                     "none: raw s", choices=("log_n", "none"), research=True)
-    reward: str = setting("expected_f1", "the F1 loss after the warm start: expected_f1 = −Σ p·f1 + λ Σ p log p; "
-                          "soft_f1 = cross-entropy against q ∝ exp(f1 / τ) over the rewarded spans", choices=REWARDS,
-                          research=True)
+    keep_optimizer_state: bool = setting(
+        False,
+        "keep AdamW's moments at the end of the warm start (default: reset "
+        "them when the gold-span loss is dropped or down-weighted there)",
+        research=True,
+    )
+    multilabel_offset: str = setting(
+        "log_n",
+        "log_n: the multilabel loss scores spans by s − log(#valid spans); none: raw s",
+        choices=("log_n", "none"),
+        research=True,
+    )
+    reward: str = setting(
+        "expected_f1",
+        "the F1 loss after the warm start: expected_f1 = −Σ p·f1 + λ Σ p log p; "
+        "soft_f1 = cross-entropy against q ∝ exp(f1 / τ) over the rewarded spans",
+        choices=REWARDS,
+        research=True,
+    )
     soft_f1_tau: float = setting(0.3, "temperature τ of the soft_f1 targets", type=positive_float, research=True)
-    aux_start_end_weight: float = setting(0.0, "add this weight × the start/end cross-entropy of the head's linear "
-                                          "start/end terms (needs --span_bias)", type=non_negative_float,
-                                          research=True)
+    aux_start_end_weight: float = setting(
+        0.0,
+        "add this weight × the start/end cross-entropy of the head's linear start/end terms (needs --span_bias)",
+        type=non_negative_float,
+        research=True,
+    )
 
     def resets_optimizer(self, step: int) -> bool:
         return not self.keep_optimizer_state and super().resets_optimizer(step)
@@ -84,7 +104,9 @@ class LabObjectiveConfig(ObjectiveConfig):
             return functools.partial(multilabel_categorical_crossentropy, log_n_offset=False)
         return super().gold_span_loss()
 
-    def reward_loss(self, logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ExpectedF1]:
+    def reward_loss(
+        self, logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, ExpectedF1]:
         if self.reward == "expected_f1":
             return super().reward_loss(logits, f1, mask)
         with torch.no_grad():  # logged only: no graph to build or backpropagate
@@ -94,8 +116,9 @@ class LabObjectiveConfig(ObjectiveConfig):
     def extra_loss(self, out: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, dict[str, float]]:
         if not self.aux_start_end_weight:
             return None, {}
-        aux = start_end_cross_entropy(out.start_logits, out.end_logits, batch["start_positions"],
-                                      batch["end_positions"], out.span_mask).mean()
+        aux = start_end_cross_entropy(
+            out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"], out.span_mask
+        ).mean()
         return self.aux_start_end_weight * aux, {"aux_start_end": aux.item()}
 
 
@@ -113,6 +136,7 @@ LAB_PARTS = {"model": LabModelConfig, "objective": LabObjectiveConfig}
 
 def check(config: TrainConfig) -> None:
     """The checks across the lab's parts."""
-    if config.objective.aux_start_end_weight and not (config.model.architecture == "globalpointer"
-                                                      and config.model.span_bias):
+    if config.objective.aux_start_end_weight and not (
+        config.model.architecture == "globalpointer" and config.model.span_bias
+    ):
         raise UsageError("--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias")

@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     copy_type0_into_type1(model)
     model.save_pretrained(args.output_dir)
     AutoTokenizer.from_pretrained(src).save_pretrained(args.output_dir)
-    print(f"token-type embedding norms {[round(x, 3) for x in before]} -> "
-          f"{[round(x, 3) for x in type_embedding_norms(model)]}; written to {args.output_dir}")
+    print(
+        f"token-type embedding norms {[round(x, 3) for x in before]} -> "
+        f"{[round(x, 3) for x in type_embedding_norms(model)]}; written to {args.output_dir}"
+    )
     return 0
 
 

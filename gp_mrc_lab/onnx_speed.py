@@ -39,18 +39,21 @@ def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
     export_onnx(args.model, dirs["int8"], quantize="int8")
     export_static_int8(args.model, dirs["int8_static"], args.calibration_file, args.calibration_windows)
     kw = dict(max_seq_length=args.max_seq_length, doc_stride=128, batch_size=args.batch_size)
-    readers = {"predict.py torch fp32": Reader.from_pretrained(args.model, mixed_precision="no", **kw),
-               "predict.py onnxruntime fp32": Reader.from_pretrained(dirs["fp32"], **kw),
-               "predict.py onnxruntime int8 (dynamic)": Reader.from_pretrained(dirs["int8"], **kw),
-               "predict.py onnxruntime int8 (static, lab)": Reader.from_pretrained(dirs["int8_static"], **kw)}
+    readers = {
+        "predict.py torch fp32": Reader.from_pretrained(args.model, mixed_precision="no", **kw),
+        "predict.py onnxruntime fp32": Reader.from_pretrained(dirs["fp32"], **kw),
+        "predict.py onnxruntime int8 (dynamic)": Reader.from_pretrained(dirs["int8"], **kw),
+        "predict.py onnxruntime int8 (static, lab)": Reader.from_pretrained(dirs["int8_static"], **kw),
+    }
     if cpu_has_native_bf16() or args.emulated_bf16:  # emulated bf16 is several times slower than fp32
         readers["predict.py torch bf16"] = Reader.from_pretrained(args.model, mixed_precision="bf16", **kw)
     systems = {k: (lambda r=r: [a[0]["answer"] if a else "" for a in r.answer(records)]) for k, r in readers.items()}
     hf_model = AutoModelForQuestionAnswering.from_pretrained(args.model).eval()
     tok = AutoTokenizer.from_pretrained(args.model)
     qs, cs = [r["question"] for r in records], [r["context"] for r in records]
-    systems["transformers fp32 loop"] = lambda: transformers_loop(hf_model, tok, qs, cs, batch_size=args.batch_size,
-                                                                  max_seq_length=args.max_seq_length)
+    systems["transformers fp32 loop"] = lambda: transformers_loop(
+        hf_model, tok, qs, cs, batch_size=args.batch_size, max_seq_length=args.max_seq_length
+    )
     return systems
 
 
@@ -74,12 +77,17 @@ def bench_onnx(args: argparse.Namespace) -> dict:
             run()
             times[k].append(time.perf_counter() - t)
     ref = answers["predict.py torch fp32"]
-    return {"questions": len(records), "repeats": args.repeats, "threads": torch.get_num_threads(),
-            "questions_per_s": {k: len(records) / statistics.median(v) for k, v in times.items()},
-            "f1": {k: score_predictions({r["id"]: a for r, a in zip(records, v)}, examples, "squad")["f1"]
-                   for k, v in answers.items()},
-            "agreement_with_torch_fp32": {k: sum(a == b for a, b in zip(v, ref)) / len(ref)
-                                          for k, v in answers.items()}}
+    return {
+        "questions": len(records),
+        "repeats": args.repeats,
+        "threads": torch.get_num_threads(),
+        "questions_per_s": {k: len(records) / statistics.median(v) for k, v in times.items()},
+        "f1": {
+            k: score_predictions({r["id"]: a for r, a in zip(records, v)}, examples, "squad")["f1"]
+            for k, v in answers.items()
+        },
+        "agreement_with_torch_fp32": {k: sum(a == b for a, b in zip(v, ref)) / len(ref) for k, v in answers.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

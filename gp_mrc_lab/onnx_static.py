@@ -17,8 +17,14 @@ from gp_mrc.inference.onnx_int8 import int8_matmuls
 from gp_mrc.settings import InferenceSettings
 
 
-def calibration_batches(tokenizer: Any, settings: InferenceSettings, path: str | None, windows: int,
-                        input_names: list[str], batch_size: int = 16) -> list[dict[str, np.ndarray]]:
+def calibration_batches(
+    tokenizer: Any,
+    settings: InferenceSettings,
+    path: str | None,
+    windows: int,
+    input_names: list[str],
+    batch_size: int = 16,
+) -> list[dict[str, np.ndarray]]:
     """The first `windows` windows of the questions in `path` (default: the packaged sample's training questions),
     as the model sees them (the folder's window settings), in feed dicts of `batch_size`."""
     from gp_mrc.data.examples import load_examples
@@ -27,12 +33,19 @@ def calibration_batches(tokenizer: Any, settings: InferenceSettings, path: str |
 
     path = path or SAMPLE_TRAIN_FILE
     if not os.path.isfile(path):
-        raise UsageError(f"{path}: no such calibration file; give --calibration FILE (SQuAD-layout JSON or "
-                         "JSON/JSONL of {question, context})")
+        raise UsageError(
+            f"{path}: no such calibration file; give --calibration FILE (SQuAD-layout JSON or "
+            "JSON/JSONL of {question, context})"
+        )
     examples = load_examples(path, version_2=True, require_answers=False, max_samples=windows)  # >= 1 window each
-    features = prepare_features(examples, tokenizer, max_seq_length=settings.max_seq_length,
-                                doc_stride=settings.doc_stride, max_query_length=settings.max_query_length,
-                                progress=False)
+    features = prepare_features(
+        examples,
+        tokenizer,
+        max_seq_length=settings.max_seq_length,
+        doc_stride=settings.doc_stride,
+        max_query_length=settings.max_query_length,
+        progress=False,
+    )
     features = features.select(range(min(windows, len(features))))
     batches = []
     for batch in inference_loader(features, tokenizer.pad_token_id or 0, batch_size):
@@ -54,8 +67,9 @@ class WindowReader:
         pass
 
 
-def quantize_static_int8(model_path: str, model: Any, tokenizer: Any, settings: InferenceSettings,
-                         calibration: str | None, windows: int) -> None:
+def quantize_static_int8(
+    model_path: str, model: Any, tokenizer: Any, settings: InferenceSettings, calibration: str | None, windows: int
+) -> None:
     """Replace the fp32 graph at `model_path` by its static int8 version (calibrated as above)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -64,10 +78,19 @@ def quantize_static_int8(model_path: str, model: Any, tokenizer: Any, settings: 
     batches = calibration_batches(tokenizer, settings, calibration, windows, names)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "int8.onnx")
-        quantize_static(model_path, out, WindowReader(batches), quant_format=QuantFormat.QDQ,
-                        per_channel=True, reduce_range=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, nodes_to_quantize=int8_matmuls(model_path),
-                        op_types_to_quantize=["MatMul"], calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            model_path,
+            out,
+            WindowReader(batches),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_quantize=int8_matmuls(model_path),
+            op_types_to_quantize=["MatMul"],
+            calibrate_method=CalibrationMethod.MinMax,
+        )
         # (not CalibMaxIntermediateOutputs: onnxruntime 1.32 drops the collected batches at that count unmeasured)
         shutil.move(out, model_path)
 

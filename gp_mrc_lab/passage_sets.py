@@ -28,15 +28,16 @@ class PassageSet:
 
     def answerable(self) -> list[str]:
         rest = list(self.distractors[:DISTRACTORS])
-        return rest[:self.position] + [self.gold] + rest[self.position:]
+        return rest[: self.position] + [self.gold] + rest[self.position :]
 
     def unanswerable(self) -> list[str]:
         rest = list(self.distractors[:DISTRACTORS])
-        return rest[:self.position] + [self.distractors[DISTRACTORS]] + rest[self.position:]
+        return rest[: self.position] + [self.distractors[DISTRACTORS]] + rest[self.position :]
 
 
-def _candidates(mode: str, title: str, context: str, by_title: dict[str, list[str]],
-                everything: list[tuple[str, str]]) -> list[str]:
+def _candidates(
+    mode: str, title: str, context: str, by_title: dict[str, list[str]], everything: list[tuple[str, str]]
+) -> list[str]:
     if mode == "same_article":
         return [c for c in by_title[title] if c != context]
     return [c for t, c in everything if t != title and c != context]
@@ -47,22 +48,36 @@ def build_sets(examples: Any, mode: str, *, max_questions: int | None, seed: int
     `examples` are gp_mrc.data.examples' rows (id, title, context, question, answers)."""
     if mode not in MODES:
         raise ValueError(f"unknown set mode {mode!r}: expected one of {', '.join(MODES)}")
-    rows = examples.select_columns(["id", "title", "context", "question", "answers"]).to_list() \
-        if hasattr(examples, "select_columns") else list(examples)
+    rows = (
+        examples.select_columns(["id", "title", "context", "question", "answers"]).to_list()
+        if hasattr(examples, "select_columns")
+        else list(examples)
+    )
     by_title: dict[str, list[str]] = {}
     for r in rows:  # distinct paragraphs per article, in file order
         if r["context"] not in by_title.setdefault(r["title"], []):
             by_title[r["title"]].append(r["context"])
     everything = [(t, c) for t, cs in by_title.items() for c in cs]
     need = DISTRACTORS + 1
-    eligible = [i for i, r in enumerate(rows) if r["answers"]["text"]
-                and len(_candidates(mode, r["title"], r["context"], by_title, everything)) >= need]
+    eligible = [
+        i
+        for i, r in enumerate(rows)
+        if r["answers"]["text"] and len(_candidates(mode, r["title"], r["context"], by_title, everything)) >= need
+    ]
     rng = random.Random(seed)
     chosen = sorted(rng.sample(eligible, min(len(eligible), max_questions or len(eligible))))
     sets = []
     for i in chosen:
         r = rows[i]
         pool = _candidates(mode, r["title"], r["context"], by_title, everything)
-        sets.append(PassageSet(id=r["id"], question=r["question"], golds=tuple(r["answers"]["text"]), gold=r["context"],
-                               distractors=tuple(rng.sample(pool, need)), position=rng.randrange(DISTRACTORS + 1)))
+        sets.append(
+            PassageSet(
+                id=r["id"],
+                question=r["question"],
+                golds=tuple(r["answers"]["text"]),
+                gold=r["context"],
+                distractors=tuple(rng.sample(pool, need)),
+                position=rng.randrange(DISTRACTORS + 1),
+            )
+        )
     return sets

@@ -67,10 +67,13 @@ def set_outcome(s: PassageSet, nbest: dict[str, list[dict]], lang: str) -> dict:
     top = top_answer([nbest[p] for p in s.answerable()])
     empty = top_answer([nbest[p] for p in s.unanswerable()])
     alone = nbest[s.gold][0]["answer"] if nbest[s.gold] else ""
-    return {"gold_passage": top is not None and top["passage"] == s.position,
-            "f1": f1_score(top["answer"] if top else "", list(s.golds), lang),
-            "single_f1": f1_score(alone, list(s.golds), lang),
-            "score": top["score"] if top else 0.0, "unanswerable_score": empty["score"] if empty else 0.0}
+    return {
+        "gold_passage": top is not None and top["passage"] == s.position,
+        "f1": f1_score(top["answer"] if top else "", list(s.golds), lang),
+        "single_f1": f1_score(alone, list(s.golds), lang),
+        "score": top["score"] if top else 0.0,
+        "unanswerable_score": empty["score"] if empty else 0.0,
+    }
 
 
 def summarize(outcomes: list[dict]) -> dict:
@@ -78,19 +81,28 @@ def summarize(outcomes: list[dict]) -> dict:
     if not n:
         return {"sets": 0}
     pos, neg = [o["score"] for o in outcomes], [o["unanswerable_score"] for o in outcomes]
-    return {"sets": n, "passage_accuracy": 100 * sum(o["gold_passage"] for o in outcomes) / n,
-            "top1_f1": 100 * sum(o["f1"] for o in outcomes) / n,
-            "single_passage_f1": 100 * sum(o["single_f1"] for o in outcomes) / n, "auroc": auroc(pos, neg),
-            "unanswerable_answered": 100 * sum(s >= THRESHOLD for s in neg) / n,
-            "answerable_answered": 100 * sum(s >= THRESHOLD for s in pos) / n}
+    return {
+        "sets": n,
+        "passage_accuracy": 100 * sum(o["gold_passage"] for o in outcomes) / n,
+        "top1_f1": 100 * sum(o["f1"] for o in outcomes) / n,
+        "single_passage_f1": 100 * sum(o["single_f1"] for o in outcomes) / n,
+        "auroc": auroc(pos, neg),
+        "unanswerable_answered": 100 * sum(s >= THRESHOLD for s in neg) / n,
+        "answerable_answered": 100 * sum(s >= THRESHOLD for s in pos) / n,
+    }
 
 
 def measure(reader: Any, sets: list[PassageSet], lang: str, batch_size: int | None = None) -> dict:
     """The summary figures of `reader` (gp_mrc.inference.reader.Reader) over the sets: each distinct (question,
     passage) is read once, as answer_passages reads it."""
     keys = list(dict.fromkeys((s.question, p) for s in sets for p in (s.gold, *s.distractors)))
-    answers = reader.answer([{"id": str(i), "question": q, "context": p} for i, (q, p) in enumerate(keys)],
-                            top_k=N_BEST, n_best_size=N_BEST, progress=True, batch_size=batch_size)
+    answers = reader.answer(
+        [{"id": str(i), "question": q, "context": p} for i, (q, p) in enumerate(keys)],
+        top_k=N_BEST,
+        n_best_size=N_BEST,
+        progress=True,
+        batch_size=batch_size,
+    )
     by_key = dict(zip(keys, answers))
     outcomes = [set_outcome(s, {p: by_key[(s.question, p)] for p in (s.gold, *s.distractors)}, lang) for s in sets]
     return summarize(outcomes)
@@ -100,24 +112,38 @@ def result_path(output_dir: str, name: str, reader: str) -> str:
     return os.path.join(output_dir, f"{name}_{reader}.json")
 
 
-def run_reader(reader_name: str, path: str, sets: dict[str, list[PassageSet]], args: argparse.Namespace,
-               command: str) -> dict:
+def run_reader(
+    reader_name: str, path: str, sets: dict[str, list[PassageSet]], args: argparse.Namespace, command: str
+) -> dict:
     from gp_mrc.inference.reader import Reader
 
     reader = Reader.from_pretrained(path, mixed_precision=args.mixed_precision)
     lang = reader.settings.lang
     modes = {mode: measure(reader, mode_sets, lang, args.batch_size) for mode, mode_sets in sets.items()}
-    return {"reader": reader_name, "model": os.path.basename(os.path.normpath(path)), "name": args.name,
-            "dev_file": os.path.basename(args.dev_file), "lang": lang, "seed": args.seed,
-            "max_questions": args.max_questions, "threshold": THRESHOLD, "modes": modes,
-            "date": datetime.date.today().isoformat(), "command": command}
+    return {
+        "reader": reader_name,
+        "model": os.path.basename(os.path.normpath(path)),
+        "name": args.name,
+        "dev_file": os.path.basename(args.dev_file),
+        "lang": lang,
+        "seed": args.seed,
+        "max_questions": args.max_questions,
+        "threshold": THRESHOLD,
+        "modes": modes,
+        "date": datetime.date.today().isoformat(),
+        "command": command,
+    }
 
 
-COLUMNS = (("sets", "sets", "{:d}"), ("passage_accuracy", "gold passage top-1 %", "{:.1f}"),
-           ("top1_f1", "top-1 F1", "{:.1f}"), ("single_passage_f1", "F1, gold passage alone", "{:.1f}"),
-           ("auroc", "AUROC answerable vs not", "{:.3f}"),
-           ("unanswerable_answered", f"unanswerable answered (score ≥ {THRESHOLD})", "{:.1f}%"),
-           ("answerable_answered", f"answerable answered (score ≥ {THRESHOLD})", "{:.1f}%"))
+COLUMNS = (
+    ("sets", "sets", "{:d}"),
+    ("passage_accuracy", "gold passage top-1 %", "{:.1f}"),
+    ("top1_f1", "top-1 F1", "{:.1f}"),
+    ("single_passage_f1", "F1, gold passage alone", "{:.1f}"),
+    ("auroc", "AUROC answerable vs not", "{:.3f}"),
+    ("unanswerable_answered", f"unanswerable answered (score ≥ {THRESHOLD})", "{:.1f}%"),
+    ("answerable_answered", f"answerable answered (score ≥ {THRESHOLD})", "{:.1f}%"),
+)
 
 
 def table(results: list[dict]) -> str:
@@ -173,8 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         from .passages_report import pooled_table
 
         results = read_results(args.output_dir)
-        print(table(results) + "\n\nOver seeds (readers named <reader>_s<seed>):\n\n"
-              + pooled_table(results, versus=("gp", "se")))
+        print(
+            table(results)
+            + "\n\nOver seeds (readers named <reader>_s<seed>):\n\n"
+            + pooled_table(results, versus=("gp", "se"))
+        )
         return 0
     if not args.model or not args.dev_file or not args.name:
         p.error("give --model NAME=DIR, --dev_file and --name (or --table)")

@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 import statistics
 
-POOLED = (("passage_accuracy", "gold passage top-1 %", 1), ("top1_f1", "top-1 F1", 1),
-          ("single_passage_f1", "F1, gold passage alone", 1), ("auroc", "AUROC answerable vs not", 3),
-          ("unanswerable_answered", "unanswerable answered %", 1))
+POOLED = (
+    ("passage_accuracy", "gold passage top-1 %", 1),
+    ("top1_f1", "top-1 F1", 1),
+    ("single_passage_f1", "F1, gold passage alone", 1),
+    ("auroc", "AUROC answerable vs not", 3),
+    ("unanswerable_answered", "unanswerable answered %", 1),
+)
 _SEED = re.compile(r"^(?P<reader>.+)_s(?P<seed>\d+)$")
 
 
@@ -47,8 +51,11 @@ def pooled_table(results: list[dict], versus: tuple[str, str] | None = None) -> 
             if reader != a or not common:
                 continue
             cells = [mean_sd([seeds[s][key] - other[s][key] for s in common], d) for key, _, d in POOLED]
-            lines.append(f"| {name} | {mode.replace('_', ' ')} | {a} − {b} (paired) | {len(common)} | "
-                         + " | ".join(cells) + " |")
+            lines.append(
+                f"| {name} | {mode.replace('_', ' ')} | {a} − {b} (paired) | {len(common)} | "
+                + " | ".join(cells)
+                + " |"
+            )
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ import statistics
 from .results import load_results
 from .studies import STUDIES
 
+
 def plot(study: str, path: str) -> None:
     import matplotlib
 

@@ -8,6 +8,7 @@ import statistics
 from .results import load_results
 from .studies import STUDIES, VARIANTS
 
+
 def mean_sd(xs: list[float]) -> str:
     if len(xs) == 1:
         return f"{xs[0]:.1f}"
@@ -25,7 +26,9 @@ def f1_of(r: dict, decoding: str) -> float:
 
 def best_decoding(results: list[dict], expected_f1_only: bool = False) -> str:
     """The decoding (argmax or expected_f1@T) with the highest mean dev F1 over a variant's seeds."""
-    keys = [k for k in results[0]["decoding"] if k.startswith("expected_f1@") or (k == "argmax" and not expected_f1_only)]
+    keys = [
+        k for k in results[0]["decoding"] if k.startswith("expected_f1@") or (k == "argmax" and not expected_f1_only)
+    ]
     return max(keys, key=lambda k: statistics.mean(f1_of(r, k) for r in results))
 
 
@@ -45,16 +48,21 @@ def report(study: str | None = None) -> str:
         length = ("mean_answer_chars", "mean_gold_chars") if zh else ("mean_answer_tokens", "mean_gold_tokens")
         lines += [f"### {name}", ""]
         if v2:
-            lines += ["SQuAD v2.0: F1 = the official best_f1 (the null threshold tuned on this dev set, as saved with "
-                      "the model); the last columns score argmax decoding: F1 at null threshold 0 (all, answerable, "
-                      "unanswerable questions), the F1 of the best non-null span on the answerable questions (the "
-                      "reader forced to answer) and the null odds' ranking AUC (unanswerable above answerable; 0.5 "
-                      "= chance).", ""]
-        lines += ["| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) | per-seed F1 (argmax / expected-F1) "
-                  f"| top-1 F1 = 0 | top-1 too short / too long | answer / gold {'characters' if zh else 'tokens'} "
-                  "| top p | train s (with trunk) |"
-                  + (" F1 at threshold 0 | HasAns F1 | NoAns F1 | HasAns span F1 | null AUC (%) |" if v2 else ""),
-                  "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|---|" if v2 else "")]
+            lines += [
+                "SQuAD v2.0: F1 = the official best_f1 (the null threshold tuned on this dev set, as saved with "
+                "the model); the last columns score argmax decoding: F1 at null threshold 0 (all, answerable, "
+                "unanswerable questions), the F1 of the best non-null span on the answerable questions (the "
+                "reader forced to answer) and the null odds' ranking AUC (unanswerable above answerable; 0.5 "
+                "= chance).",
+                "",
+            ]
+        lines += [
+            "| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) | per-seed F1 (argmax / expected-F1) "
+            f"| top-1 F1 = 0 | top-1 too short / too long | answer / gold {'characters' if zh else 'tokens'} "
+            "| top p | train s (with trunk) |"
+            + (" F1 at threshold 0 | HasAns F1 | NoAns F1 | HasAns span F1 | null AUC (%) |" if v2 else ""),
+            "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|---|" if v2 else ""),
+        ]
         order = [k for k in VARIANTS if k in variants] + [k for k in variants if k not in VARIANTS]
         for key in order:
             rs = sorted(variants[key], key=lambda r: r["seed"])
@@ -72,13 +80,28 @@ def report(study: str | None = None) -> str:
                 f"{statistics.mean(d['share_too_long'] for d in diag):.1%} | "
                 f"{statistics.mean(d[length[0]] for d in diag):.2f} / "
                 f"{diag[0][length[1]]:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
-                f"| {statistics.mean(secs):.0f} |" + (" " + " | ".join(
-                    mean_sd([r["decoding"]["argmax"].get(k, float("nan")) for r in rs])
-                    for k in ("f1", "HasAns_f1", "NoAns_f1", "HasAns_span_f1")) + " | "
-                    + mean_sd([100 * (d.get("null_auc") or float("nan")) for d in diag]) + " |" if v2 else ""))
+                f"| {statistics.mean(secs):.0f} |"
+                + (
+                    " "
+                    + " | ".join(
+                        mean_sd([r["decoding"]["argmax"].get(k, float("nan")) for r in rs])
+                        for k in ("f1", "HasAns_f1", "NoAns_f1", "HasAns_span_f1")
+                    )
+                    + " | "
+                    + mean_sd([100 * (d.get("null_auc") or float("nan")) for d in diag])
+                    + " |"
+                    if v2
+                    else ""
+                )
+            )
         lines += extra_table(variants)
-        lines += ["", "Paired F1 differences (same seed):", "",
-                  "| difference | seeds | mean ± sd | per seed |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "Paired F1 differences (same seed):",
+            "",
+            "| difference | seeds | mean ± sd | per seed |",
+            "|---|---|---|---|",
+        ]
         for key, reference, decoding in comparisons(variants):
             lines += paired_difference(variants, key, reference, decoding)
         lines.append("")
@@ -92,11 +115,18 @@ def extra_table(variants: dict[str, list[dict]]) -> list[str]:
     if not names:
         return []
     first = next(r["extra"][n] for n in names for rs in variants.values() for r in rs if n in r.get("extra", {}))
-    lines = ["", "Extra evaluation files (F1 argmax / expected-F1 at the headline dev set's temperature; EM argmax): "
-             + "; ".join(f"{n}: `{next(r['extra'][n]['file'] for rs in variants.values() for r in rs if n in r.get('extra', {}))}`"
-                         for n in names) + f" ({first['questions']} questions in the first)", "",
-             "| variant | seeds | " + " | ".join(f"{n} EM | {n} F1 (argmax / expected F1)" for n in names) + " |",
-             "|---|---|" + "---|---|" * len(names)]
+    lines = [
+        "",
+        "Extra evaluation files (F1 argmax / expected-F1 at the headline dev set's temperature; EM argmax): "
+        + "; ".join(
+            f"{n}: `{next(r['extra'][n]['file'] for rs in variants.values() for r in rs if n in r.get('extra', {}))}`"
+            for n in names
+        )
+        + f" ({first['questions']} questions in the first)",
+        "",
+        "| variant | seeds | " + " | ".join(f"{n} EM | {n} F1 (argmax / expected F1)" for n in names) + " |",
+        "|---|---|" + "---|---|" * len(names),
+    ]
     for key in [k for k in VARIANTS if k in variants] + [k for k in variants if k not in VARIANTS]:
         rs = [r for r in sorted(variants[key], key=lambda r: r["seed"]) if all(n in r.get("extra", {}) for n in names)]
         if not rs:
@@ -105,8 +135,10 @@ def extra_table(variants: dict[str, list[dict]]) -> list[str]:
         cells = []
         for n in names:
             dec = [r["extra"][n]["decoding"] for r in rs]
-            cells += [mean_sd([d["argmax"]["exact_match"] for d in dec]),
-                      f"{mean_sd([d['argmax']['f1'] for d in dec])} / {mean_sd([d[t]['f1'] for d in dec])}"]
+            cells += [
+                mean_sd([d["argmax"]["exact_match"] for d in dec]),
+                f"{mean_sd([d['argmax']['f1'] for d in dec])} / {mean_sd([d[t]['f1'] for d in dec])}",
+            ]
         lines.append(f"| `{key}` | {len(rs)} | " + " | ".join(cells) + " |")
     return lines
 
@@ -137,8 +169,9 @@ def comparisons(variants: dict[str, list[dict]]) -> list[tuple[str, str, str | N
     return rows
 
 
-def paired_difference(variants: dict[str, list[dict]], key: str, reference: str,
-                      same_decoding: str | None) -> list[str]:
+def paired_difference(
+    variants: dict[str, list[dict]], key: str, reference: str, same_decoding: str | None
+) -> list[str]:
     """The row "variant − reference" (none if they share no seed): F1 differences on the seeds both have, mean ±
     sd of the per-seed differences. same_decoding: both decoded that way (e.g. "expected_f1@1"); None: each with
     its own best decoding (the temperature with the best mean dev F1 over its seeds, argmax included)."""
@@ -153,8 +186,11 @@ def paired_difference(variants: dict[str, list[dict]], key: str, reference: str,
     else:
         ka, kb = best_decoding([mine[s] for s in common]), best_decoding([ref[s] for s in common])
     diffs = [f1_of(mine[s], ka) - f1_of(ref[s], kb) for s in common]
-    return [f"| `{key}` ({ka}) − `{reference}` ({kb}) | {len(common)} | {mean_sd(diffs)} | "
-            + ", ".join(f"{s}: {d:+.1f}" for s, d in zip(common, diffs)) + " |"]
+    return [
+        f"| `{key}` ({ka}) − `{reference}` ({kb}) | {len(common)} | {mean_sd(diffs)} | "
+        + ", ".join(f"{s}: {d:+.1f}" for s, d in zip(common, diffs))
+        + " |"
+    ]
 
 
 def compact(study: str) -> str:
@@ -166,7 +202,9 @@ def compact(study: str) -> str:
     for key in [k for k in VARIANTS if k in variants]:
         rs = variants[key]
         t = best_temperature(rs)
-        lines.append(f"| {rs[0]['label']} | {len(rs)} | {mean_sd([r['decoding']['argmax']['exact_match'] for r in rs])}"
-                     f" | {mean_sd([f1_of(r, 'argmax') for r in rs])} | "
-                     f"{mean_sd([f1_of(r, t) for r in rs])} ({t.split('@')[1]}) |")
+        lines.append(
+            f"| {rs[0]['label']} | {len(rs)} | {mean_sd([r['decoding']['argmax']['exact_match'] for r in rs])}"
+            f" | {mean_sd([f1_of(r, 'argmax') for r in rs])} | "
+            f"{mean_sd([f1_of(r, t) for r in rs])} ({t.split('@')[1]}) |"
+        )
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from .studies import Study
 
 TEMPERATURES = (0.25, 0.5, 1.0, 2.0)
 
+
 def load_golds(path: str, version_2: bool) -> dict[str, list[str]]:
     from gp_mrc.data.examples import load_examples
 
@@ -20,8 +21,9 @@ def load_golds(path: str, version_2: bool) -> dict[str, list[str]]:
 GOLDS: dict[str, dict[str, list[str]]] = {}
 
 
-def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: str,
-              null_odds: dict[str, float] | None = None) -> dict[str, dict]:
+def decodings(
+    nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: str, null_odds: dict[str, float] | None = None
+) -> dict[str, dict]:
     """EM/F1 of argmax and expected-F1 decoding at several temperatures, from a run's saved n-best lists (the
     same `choose` the library decodes with), plus diagnostics of the argmax answers. With `null_odds` (SQuAD v2)
     a question is answered "" where its null odds are > 0, and each decoding also gets the official best_f1
@@ -36,8 +38,9 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
     has = {q: bool(g) for q, g in golds.items()}
     odds = {q: null_odds.get(q, float("inf")) for q in golds} if null_odds is not None else None
     out: dict[str, dict] = {}
-    for name, decoding, temp in [("argmax", "argmax", 1.0)] + [(f"expected_f1@{t:g}", "expected_f1", t)
-                                                                for t in TEMPERATURES]:
+    for name, decoding, temp in [("argmax", "argmax", 1.0)] + [
+        (f"expected_f1@{t:g}", "expected_f1", t) for t in TEMPERATURES
+    ]:
         spans, span_f1, pred_f1, em = {}, {}, {}, 0.0
         for qid, gold in golds.items():
             entries = [dict(x) for x in cands[qid]]
@@ -76,7 +79,7 @@ def decodings(nbest: dict[str, list[dict]], golds: dict[str, list[str]], lang: s
 
 
 def partial_kind(answer: str, golds: list[str], lang: str) -> str:
-    """"too_short" if the answer's tokens are a run inside the gold it matches best, "too_long" if that gold's
+    """ "too_short" if the answer's tokens are a run inside the gold it matches best, "too_long" if that gold's
     tokens are a run inside the answer, else "overlap"."""
     from gp_mrc.metrics.scoring import answer_tokens, gold_answers, token_f1
 
@@ -84,7 +87,7 @@ def partial_kind(answer: str, golds: list[str], lang: str) -> str:
     g = max((answer_tokens(x, lang) for x in gold_answers(golds, lang)), key=lambda g: token_f1(a, g, lang))
 
     def inside(small: list[str], big: list[str]) -> bool:
-        return any(big[i:i + len(small)] == small for i in range(len(big) - len(small) + 1))
+        return any(big[i : i + len(small)] == small for i in range(len(big) - len(small) + 1))
 
     return "too_short" if inside(a, g) else "too_long" if inside(g, a) else "overlap"
 
@@ -106,5 +109,5 @@ def evaluated_golds(study: Study) -> dict[str, list[str]]:
     golds = GOLDS[study.validation_file]
     if "--max_eval_samples" in study.flags:
         at = max(i for i, flag in enumerate(study.flags) if flag == "--max_eval_samples")  # the last one wins
-        golds = dict(list(golds.items())[:int(study.flags[at + 1])])
+        golds = dict(list(golds.items())[: int(study.flags[at + 1])])
     return golds

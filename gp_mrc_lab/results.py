@@ -19,6 +19,7 @@ from .paths import RESULTS, ROOT
 from .rescoring import GOLDS, decodings, evaluated_golds, load_golds
 from .studies import STUDIES, VARIANTS, Study
 
+
 def _read_jsonl(path: str) -> list[dict]:
     if not os.path.exists(path):
         return []
@@ -43,8 +44,10 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         GOLDS[study.validation_file] = load_golds(study.validation_file, "--version_2_with_negative" in study.flags)
     # intermediate points score the first --intermediate_eval_samples questions; the last point (the final
     # evaluation, the record with train_seconds) scores all of them
-    curve = [{"step": r["step"], "exact_match": r.get("exact_match"), "f1": r.get("f1")}
-             for r in _read_jsonl(os.path.join(out, "eval_log.jsonl"))]
+    curve = [
+        {"step": r["step"], "exact_match": r.get("exact_match"), "f1": r.get("f1")}
+        for r in _read_jsonl(os.path.join(out, "eval_log.jsonl"))
+    ]
     timing = {k: final.get(k) for k in ("train_seconds", "train_steps", "train_windows_per_second", "peak_rss_mb")}
     timing.update({k: final[k] for k in ("peak_gpu_mb",) if k in final})  # GPU runs only
     if v.parent:
@@ -53,31 +56,43 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
         if parent:
             curve = [c for c in parent["curve"] if c["step"] <= at] + curve
             share = at / parent["timing"]["train_steps"]
-            timing["train_seconds_with_trunk"] = round(parent["timing"]["train_seconds"] * share
-                                                       + (timing["train_seconds"] or 0), 1)
+            timing["train_seconds_with_trunk"] = round(
+                parent["timing"]["train_seconds"] * share + (timing["train_seconds"] or 0), 1
+            )
     extra = {name: extra_scores(study, out, name, path, train_args) for name, path in study.extra_evals}
     result = {
-        "study": study_name, "variant": variant, "label": v.label, "seed": seed, "parent": v.parent,
+        "study": study_name,
+        "variant": variant,
+        "label": v.label,
+        "seed": seed,
+        "parent": v.parent,
         "branch_step": branch_step(study, v) if v.parent else None,
         "command": "python " + " ".join(command(study_name, variant, seed)),
         "dtype": train_args.get("mixed_precision") or "fp32",
         "eval": {k: final[k] for k in ("exact_match", "f1") if k in final},
         "decoding": decodings(nbest, evaluated_golds(study), study.lang, null_odds),
         **({"extra": extra} if extra else {}),
-        "curve": curve, "timing": timing,
+        "curve": curve,
+        "timing": timing,
         "machine": machine_of(final),
-        "date": datetime.date.today().isoformat(), "git_commit": _git_commit(),
+        "date": datetime.date.today().isoformat(),
+        "git_commit": _git_commit(),
         "train_args": train_args,
     }
     path = result_path(study_name, variant, seed)
     previous = _load(path)
     if previous:  # re-scored from the same run folder: the run keeps the command, date and commit it was trained by
-        result.update(command=previous["command"], date=previous["date"], git_commit=previous["git_commit"],
-                      rescored=result["date"])
+        result.update(
+            command=previous["command"],
+            date=previous["date"],
+            git_commit=previous["git_commit"],
+            rescored=result["date"],
+        )
     os.makedirs(os.path.dirname(path), exist_ok=True)
     write_text_atomic(path, portable(json.dumps(result, indent=1)))
-    print(f"[{variant} seed {seed}] wrote {os.path.relpath(path, ROOT)}: F1 {result['eval'].get('f1', 0):.2f}",
-          flush=True)
+    print(
+        f"[{variant} seed {seed}] wrote {os.path.relpath(path, ROOT)}: F1 {result['eval'].get('f1', 0):.2f}", flush=True
+    )
     return result
 
 
@@ -103,14 +118,19 @@ def extra_scores(study: Study, out: str, name: str, path: str, train_args: dict)
         n_best = train_args.get("n_best_size", 20)
         answers = reader.answer(records, top_k=n_best, n_best_size=n_best, decoding="argmax")
         # nbest_predictions.json's format; log_prob as in training's n-best (expected-F1 decoding softmaxes it)
-        nbest = {r["id"]: [dict(a, log_prob=math.log(max(a["score"], 1e-300))) for a in ans]
-                 for r, ans in zip(records, answers)}
+        nbest = {
+            r["id"]: [dict(a, log_prob=math.log(max(a["score"], 1e-300))) for a in ans]
+            for r, ans in zip(records, answers)
+        }
         write_text_atomic(cache, json.dumps(nbest, ensure_ascii=False))
     nbest = read_nbest(cache)  # older caches hold the old format
     if path not in GOLDS:
         GOLDS[path] = load_golds(path, False)
-    return {"file": os.path.relpath(path, ROOT), "questions": len(GOLDS[path]),
-            "decoding": decodings(nbest, GOLDS[path], study.lang)}
+    return {
+        "file": os.path.relpath(path, ROOT),
+        "questions": len(GOLDS[path]),
+        "decoding": decodings(nbest, GOLDS[path], study.lang),
+    }
 
 
 def machine_of(final: dict) -> str:
@@ -122,8 +142,9 @@ def machine_of(final: dict) -> str:
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         return "unknown"
 

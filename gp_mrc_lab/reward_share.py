@@ -16,9 +16,11 @@ DECODINGS = ("expected_f1@1", "argmax")  # both runs decoded the same way, as th
 def reward_pairs(results: list[dict]) -> list[tuple[dict, dict]]:
     """(branch, trunk) result pairs of the same study and seed, ordered by study, variant and seed."""
     by_key = {(r["study"], r["variant"], r["seed"]): r for r in results}
-    pairs = [(r, by_key[(r["study"], r["parent"], r["seed"])]) for r in results
-             if r["variant"].endswith(BRANCH) and r.get("parent")
-             and (r["study"], r["parent"], r["seed"]) in by_key]
+    pairs = [
+        (r, by_key[(r["study"], r["parent"], r["seed"])])
+        for r in results
+        if r["variant"].endswith(BRANCH) and r.get("parent") and (r["study"], r["parent"], r["seed"]) in by_key
+    ]
     return sorted(pairs, key=lambda p: (p[0]["study"], p[0]["variant"], p[0]["seed"]))
 
 
@@ -33,20 +35,27 @@ def reward_share_table(results: list[dict] | None = None) -> str:
     pairs = reward_pairs(load_results() if results is None else results)
     if not pairs:
         return "no (branch, trunk) pairs in the result files"
-    lines = ["| study | branch − trunk | seed | " + " | ".join(f"ΔF1 {d}" for d in DECODINGS) + " |",
-             "|---|---|---|" + "---|" * len(DECODINGS)]
+    lines = [
+        "| study | branch − trunk | seed | " + " | ".join(f"ΔF1 {d}" for d in DECODINGS) + " |",
+        "|---|---|---|" + "---|" * len(DECODINGS),
+    ]
     diffs: dict[str, list[float]] = {d: [] for d in DECODINGS}
     for branch, trunk in pairs:
         row = []
         for d in DECODINGS:
             diffs[d].append(f1_of(branch, d) - f1_of(trunk, d))
             row.append(f"{diffs[d][-1]:+.2f}")
-        lines.append(f"| {branch['study']} | `{branch['variant']}` − `{trunk['variant']}` | {branch['seed']} | "
-                     + " | ".join(row) + " |")
+        lines.append(
+            f"| {branch['study']} | `{branch['variant']}` − `{trunk['variant']}` | {branch['seed']} | "
+            + " | ".join(row)
+            + " |"
+        )
     studies = len({b["study"] for b, _ in pairs})
     for d in DECODINGS:
         mean, se, positive = pooled(diffs[d])
         se_text = f", standard error {se:.2f}" if se is not None else ""
-        lines.append(f"\nPooled, {d}: **{mean:+.2f} F1**{se_text}; positive in {positive} of {len(pairs)} pairs "
-                     f"({studies} studies).")
+        lines.append(
+            f"\nPooled, {d}: **{mean:+.2f} F1**{se_text}; positive in {positive} of {len(pairs)} pairs "
+            f"({studies} studies)."
+        )
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from .paths import ROOT
 from .results import collect_one
 from .studies import STUDIES, VARIANTS
 
+
 def run(study_name: str, variant: str, seed: int) -> None:
     """Train one run unless its result file exists (parents first); then write its result file."""
     if os.path.exists(result_path(study_name, variant, seed)):
@@ -27,23 +28,27 @@ def run(study_name: str, variant: str, seed: int) -> None:
     if folder and not os.path.exists(os.path.join(folder, "config.json")):
         run(study.init_from, v.parent or variant, seed)
         if not os.path.exists(os.path.join(folder, "config.json")):
-            raise SystemExit(f"[{variant} seed {seed}] the model folder {folder} to start from is missing (run on "
-                             f"another machine?): delete its result file in {study.init_from} and rerun it here")
+            raise SystemExit(
+                f"[{variant} seed {seed}] the model folder {folder} to start from is missing (run on "
+                f"another machine?): delete its result file in {study.init_from} and rerun it here"
+            )
     if v.parent:
-        parent_ckpt = os.path.join(run_dir(study_name, v.parent, seed), "checkpoints",
-                                   f"step_{branch_step(study, v)}")
+        parent_ckpt = os.path.join(run_dir(study_name, v.parent, seed), "checkpoints", f"step_{branch_step(study, v)}")
         if not os.path.isdir(parent_ckpt):
             run(study_name, v.parent, seed)
         if not os.path.isdir(parent_ckpt):
-            raise SystemExit(f"[{variant} seed {seed}] the trunk checkpoint {parent_ckpt} is missing (trunk run "
-                             "on another machine?): delete the trunk's result file and rerun it here")
+            raise SystemExit(
+                f"[{variant} seed {seed}] the trunk checkpoint {parent_ckpt} is missing (trunk run "
+                "on another machine?): delete the trunk's result file and rerun it here"
+            )
     out = run_dir(study_name, variant, seed)
     cmd = command(study_name, variant, seed)
     if not finished(out, STAMP, cmd):
         # a killed trunk resumes from its own checkpoints; a branch restarts from its trunk's
         cmd_run = cmd + (["--resume_from_checkpoint", "latest"] if v.trunk else [])
-        train_in_subprocess(cmd_run, out, f"[{variant} seed {seed}]", fresh_logs=bool(v.parent), log_mode="a",
-                            stamp=(STAMP, cmd))
+        train_in_subprocess(
+            cmd_run, out, f"[{variant} seed {seed}]", fresh_logs=bool(v.parent), log_mode="a", stamp=(STAMP, cmd)
+        )
     collect_one(study_name, variant, seed)
 
 
@@ -59,11 +64,19 @@ def finished(out: str, stamp: str, argv: list[str]) -> bool:
         return False
     with open(path) as f:
         stamped = json.load(f)
-    return stamped in (argv, LEGACY_ENTRY + argv[len(ENTRY):])
+    return stamped in (argv, LEGACY_ENTRY + argv[len(ENTRY) :])
 
 
-def train_in_subprocess(argv: list[str], out: str, label: str, *, fresh_logs: bool, log_mode: str,
-                        stamp: tuple[str, list[str]], cwd: str = ROOT) -> None:
+def train_in_subprocess(
+    argv: list[str],
+    out: str,
+    label: str,
+    *,
+    fresh_logs: bool,
+    log_mode: str,
+    stamp: tuple[str, list[str]],
+    cwd: str = ROOT,
+) -> None:
     """`python <argv>` (the training entry and its flags) with its output in <out>/train.log; on success the stamp
     file (name, content) is written. fresh_logs: drop the jsonl logs a previous attempt left."""
     os.makedirs(out, exist_ok=True)

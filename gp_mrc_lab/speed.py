@@ -48,8 +48,10 @@ from .paths import ROOT
 def machine() -> str:
     from gp_mrc.precision import cpu_has_native_bf16
 
-    return (f"{platform.machine()}, {os.cpu_count()} cores, native bf16: {cpu_has_native_bf16()}, "
-            f"{datetime.date.today().isoformat()}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, native bf16: {cpu_has_native_bf16()}, "
+        f"{datetime.date.today().isoformat()}"
+    )
 
 
 # --------------------------------------------------------------------------- step
@@ -71,15 +73,22 @@ def bench_step(args: argparse.Namespace) -> dict:
     from .step import Timed, median_step_seconds, step_rows
 
     path = args.model_name_or_path or default_encoder_path()
-    rows, collate = step_rows(path, args.train_file, max_seq_length=args.max_seq_length,
-                              doc_stride=min(128, args.max_seq_length // 4), batch_size=args.batch_size,
-                              max_answer_length=30)
+    rows, collate = step_rows(
+        path,
+        args.train_file,
+        max_seq_length=args.max_seq_length,
+        doc_stride=min(128, args.max_seq_length // 4),
+        batch_size=args.batch_size,
+        max_answer_length=30,
+    )
     objective = parse_args([]).objective.resolved(total_steps=100)  # train.py's default recipe
     last = 99  # a step where the default recipe pays both its gold-span loss and the (fully ramped-in) reward
     assert all(objective.weights(last)), objective.weights(last)
-    result: dict = {"batch": f"{args.batch_size} x {args.max_seq_length}", "repeats": args.repeats,
-                    "globalpointer_objective": f"{objective.warm_start_loss} CE + expected_f1 "
-                                               f"(weights {objective.weights(last)})"}
+    result: dict = {
+        "batch": f"{args.batch_size} x {args.max_seq_length}",
+        "repeats": args.repeats,
+        "globalpointer_objective": f"{objective.warm_start_loss} CE + expected_f1 (weights {objective.weights(last)})",
+    }
     for ad in args.attention_dropout:
         torch.manual_seed(0)
         se = StartEndForQuestionAnswering.from_encoder(path)
@@ -87,9 +96,12 @@ def bench_step(args: argparse.Namespace) -> dict:
         for m in (se, gp):
             if ad != "encoder":
                 set_attention_dropout(m, float(ad))
-        models = {"start_end": Timed(se, collate["start_end"]), "globalpointer": Timed(gp, collate["globalpointer"]),
-                  # the same model, scores built as (B, n, n) first
-                  "globalpointer_dense": Timed(gp, collate["globalpointer"], banded=False)}
+        models = {
+            "start_end": Timed(se, collate["start_end"]),
+            "globalpointer": Timed(gp, collate["globalpointer"]),
+            # the same model, scores built as (B, n, n) first
+            "globalpointer_dense": Timed(gp, collate["globalpointer"], banded=False),
+        }
         seconds = median_step_seconds(models, rows, objective, last, args.repeats, dtypes=("fp32", "bf16"))
         med = {k: round(v, 4) for k, v in seconds.items()}
         out = {"median_cpu_s": med}
@@ -104,20 +116,38 @@ def bench_step(args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------- predict
 
 
-def transformers_loop(model, tokenizer, questions, contexts, *, max_seq_length=384, doc_stride=128, batch_size=32,
-                      n_best_size=20, max_answer_length=30) -> list[str]:
+def transformers_loop(
+    model,
+    tokenizer,
+    questions,
+    contexts,
+    *,
+    max_seq_length=384,
+    doc_stride=128,
+    batch_size=32,
+    n_best_size=20,
+    max_answer_length=30,
+) -> list[str]:
     """What pipeline("question-answering") did, in fp32: windows with stride, start/end logits, then per window
     the top-n starts × top-n ends (the QA examples' postprocess_qa_predictions), best over windows."""
     import numpy as np
     import torch
 
-    enc = tokenizer(questions, contexts, truncation="only_second", max_length=max_seq_length, stride=doc_stride,
-                    return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest")
+    enc = tokenizer(
+        questions,
+        contexts,
+        truncation="only_second",
+        max_length=max_seq_length,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+        padding="longest",
+    )
     sample = enc.pop("overflow_to_sample_mapping")
     offsets = enc.pop("offset_mapping")
     best: dict[int, tuple[float, str]] = {}
     for lo in range(0, len(sample), batch_size):
-        inputs = {k: torch.tensor(v[lo:lo + batch_size]) for k, v in enc.items()}
+        inputs = {k: torch.tensor(v[lo : lo + batch_size]) for k, v in enc.items()}
         with torch.inference_mode():
             out = model(**inputs)
         starts, ends = out.start_logits.numpy(), out.end_logits.numpy()
@@ -125,13 +155,13 @@ def transformers_loop(model, tokenizer, questions, contexts, *, max_seq_length=3
             f = lo + b
             seq = enc.sequence_ids(f)
             offs, ex = offsets[f], sample[f]
-            for s in np.argsort(starts[b])[-1:-n_best_size - 1:-1]:
-                for e in np.argsort(ends[b])[-1:-n_best_size - 1:-1]:
+            for s in np.argsort(starts[b])[-1 : -n_best_size - 1 : -1]:
+                for e in np.argsort(ends[b])[-1 : -n_best_size - 1 : -1]:
                     if seq[s] != 1 or seq[e] != 1 or e < s or e - s + 1 > max_answer_length:
                         continue
                     score = float(starts[b][s] + ends[b][e])
                     if ex not in best or score > best[ex][0]:
-                        best[ex] = (score, contexts[ex][offs[s][0]:offs[e][1]])
+                        best[ex] = (score, contexts[ex][offs[s][0] : offs[e][1]])
     return [best.get(i, (0.0, ""))[1] for i in range(len(questions))]
 
 
@@ -148,15 +178,18 @@ def bench_predict(args: argparse.Namespace) -> dict:
     records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
     qs, cs = [r["question"] for r in records], [r["context"] for r in records]
     kw = dict(max_seq_length=args.max_seq_length, doc_stride=128)
-    readers = {"predict.py start/end (auto)": Reader.from_pretrained(args.start_end_model, **kw),
-               "predict.py GlobalPointer (auto)": Reader.from_pretrained(args.globalpointer_model, **kw),
-               "predict.py GlobalPointer (fp32)": Reader.from_pretrained(args.globalpointer_model,
-                                                                          mixed_precision="no", **kw)}
+    readers = {
+        "predict.py start/end (auto)": Reader.from_pretrained(args.start_end_model, **kw),
+        "predict.py GlobalPointer (auto)": Reader.from_pretrained(args.globalpointer_model, **kw),
+        "predict.py GlobalPointer (fp32)": Reader.from_pretrained(args.globalpointer_model, mixed_precision="no", **kw),
+    }
     hf_model = AutoModelForQuestionAnswering.from_pretrained(args.start_end_model).eval()
     tok = AutoTokenizer.from_pretrained(args.start_end_model)
     runners = {k: (lambda r=r: r.answer(records)) for k, r in readers.items()}
     gp = readers["predict.py GlobalPointer (auto)"]
-    runners["predict.py GlobalPointer (auto, expected-F1 decoding)"] = lambda: gp.answer(records, decoding="expected_f1")
+    runners["predict.py GlobalPointer (auto, expected-F1 decoding)"] = lambda: gp.answer(
+        records, decoding="expected_f1"
+    )
     runners["transformers fp32 loop, start/end"] = lambda: transformers_loop(hf_model, tok, qs, cs, **kw)
     times: dict[str, list[float]] = {k: [] for k in runners}
     torch.set_grad_enabled(False)
@@ -167,11 +200,15 @@ def bench_predict(args: argparse.Namespace) -> dict:
             times[k].append(time.perf_counter() - t)
     qps = {k: len(records) / statistics.median(v) for k, v in times.items()}
     base = qps["transformers fp32 loop, start/end"]
-    return {"questions": len(records), "repeats": args.repeats, "questions_per_s": qps,
-            "ratio_to_transformers_fp32": {k: v / base for k, v in qps.items()},
-            "globalpointer_over_start_end": qps["predict.py GlobalPointer (auto)"] / qps["predict.py start/end (auto)"],
-            "expected_f1_over_argmax": qps["predict.py GlobalPointer (auto, expected-F1 decoding)"]
-            / qps["predict.py GlobalPointer (auto)"]}
+    return {
+        "questions": len(records),
+        "repeats": args.repeats,
+        "questions_per_s": qps,
+        "ratio_to_transformers_fp32": {k: v / base for k, v in qps.items()},
+        "globalpointer_over_start_end": qps["predict.py GlobalPointer (auto)"] / qps["predict.py start/end (auto)"],
+        "expected_f1_over_argmax": qps["predict.py GlobalPointer (auto, expected-F1 decoding)"]
+        / qps["predict.py GlobalPointer (auto)"],
+    }
 
 
 def bench_zh_decoding(args: argparse.Namespace) -> dict:
@@ -193,8 +230,13 @@ def bench_zh_decoding(args: argparse.Namespace) -> dict:
     examples = load_examples(args.validation_file, max_samples=args.questions, require_answers=False)
     clock = time.process_time
     t = clock()
-    features = prepare_features(examples, reader.tokenizer, max_seq_length=s.max_seq_length, doc_stride=s.doc_stride,
-                                max_query_length=s.max_query_length)
+    features = prepare_features(
+        examples,
+        reader.tokenizer,
+        max_seq_length=s.max_seq_length,
+        doc_stride=s.doc_stride,
+        max_query_length=s.max_query_length,
+    )
     windows_s = clock() - t
     loader = inference_loader(features, reader.tokenizer.pad_token_id or 0, args.batch_size)
     t = clock()
@@ -217,8 +259,16 @@ def bench_zh_decoding(args: argparse.Namespace) -> dict:
             times, preds = [], None
             for _ in range(args.repeats):
                 t = clock()
-                preds = decoding.best_answers(examples, features, results, n_best_size=20, raw_scores=raw,
-                                              decoding=kind, temperature=1.0, lang=s.lang)[0]
+                preds = decoding.best_answers(
+                    examples,
+                    features,
+                    results,
+                    n_best_size=20,
+                    raw_scores=raw,
+                    decoding=kind,
+                    temperature=1.0,
+                    lang=s.lang,
+                )[0]
                 times.append(clock() - t)
             return statistics.median(times), preds
         finally:
@@ -229,13 +279,24 @@ def bench_zh_decoding(args: argparse.Namespace) -> dict:
     old_s, old = decode("expected_f1", pair_by_pair)
     new_s, new = decode("expected_f1")
     total_new = windows_s + model_s + new_s
-    return {"questions": len(examples), "windows": len(features), "lang": s.lang, "repeats (decoding)": args.repeats,
-            "cpu_seconds": {"windows": windows_s, "model": model_s, "decode argmax": argmax_s,
-                            "decode expected_f1, pair by pair": old_s, "decode expected_f1, match-only": new_s},
-            "expected_f1_lcs_share_of_predict": {
-                "pair by pair": (old_s - argmax_s) / (windows_s + model_s + old_s),
-                "match-only": (new_s - argmax_s) / total_new},
-            "same_answers": old == new}
+    return {
+        "questions": len(examples),
+        "windows": len(features),
+        "lang": s.lang,
+        "repeats (decoding)": args.repeats,
+        "cpu_seconds": {
+            "windows": windows_s,
+            "model": model_s,
+            "decode argmax": argmax_s,
+            "decode expected_f1, pair by pair": old_s,
+            "decode expected_f1, match-only": new_s,
+        },
+        "expected_f1_lcs_share_of_predict": {
+            "pair by pair": (old_s - argmax_s) / (windows_s + model_s + old_s),
+            "match-only": (new_s - argmax_s) / total_new,
+        },
+        "same_answers": old == new,
+    }
 
 
 # --------------------------------------------------------------------------- train
@@ -244,10 +305,30 @@ def bench_zh_decoding(args: argparse.Namespace) -> dict:
 def train_command(args: argparse.Namespace, out: str, mixed_precision: str, attention_dropout: str) -> list[str]:
     """train.py with the research flags (gp_mrc_lab/train_variant.py) on the first 600 training questions for
     --train_steps steps, no evaluation."""
-    return [*ENTRY, "--train_file", args.train_file, "--max_train_samples", "600",
-            "--max_train_steps", str(args.train_steps), "--do_eval", "no", "--max_seq_length",
-            str(args.max_seq_length), "--doc_stride", "128", "--span_bias", "--mixed_precision", mixed_precision,
-            "--attention_dropout", attention_dropout, "--output_dir", out, "--learning_rate", "1e-4"]
+    return [
+        *ENTRY,
+        "--train_file",
+        args.train_file,
+        "--max_train_samples",
+        "600",
+        "--max_train_steps",
+        str(args.train_steps),
+        "--do_eval",
+        "no",
+        "--max_seq_length",
+        str(args.max_seq_length),
+        "--doc_stride",
+        "128",
+        "--span_bias",
+        "--mixed_precision",
+        mixed_precision,
+        "--attention_dropout",
+        attention_dropout,
+        "--output_dir",
+        out,
+        "--learning_rate",
+        "1e-4",
+    ]
 
 
 def run_train(cmd: list[str], out: str) -> dict:
@@ -267,11 +348,14 @@ def bench_train(args: argparse.Namespace) -> dict:
             d = os.path.join(ROOT, "runs", "speed", f"train_{name[mp, ad]}_{r}")
             out[name[mp, ad]].append(run_train(train_command(args, d, mp, ad), d)["train_windows_per_second"])
     med = {k: statistics.median(v) for k, v in out.items()}
-    ratios = {f"{name['auto', ad]}_over_{name['no', ad]}": med[name["auto", ad]] / med[name["no", ad]]
-              for ad in args.attention_dropout}
+    ratios = {
+        f"{name['auto', ad]}_over_{name['no', ad]}": med[name["auto", ad]] / med[name["no", ad]]
+        for ad in args.attention_dropout
+    }
     if "encoder" in args.attention_dropout:
-        ratios.update({f"{name[mp, ad]}_over_{mp}": med[name[mp, ad]] / med[mp]
-                       for mp, ad in configs if ad != "encoder"})
+        ratios.update(
+            {f"{name[mp, ad]}_over_{mp}": med[name[mp, ad]] / med[mp] for mp, ad in configs if ad != "encoder"}
+        )
     return {"train_windows_per_s": out, "median": med, "ratios": ratios, "steps": args.train_steps}
 
 
@@ -315,8 +399,10 @@ def bench_profile(args: argparse.Namespace) -> dict:
         prof = os.path.join(d, "train.prof")
         os.makedirs(d, exist_ok=True)
         timing = run_train(["-m", "cProfile", "-o", prof, *train_command(args, d, "bf16", ad)], d)
-        result[f"attention_dropout={ad}"] = {"seconds_per_step": round(timing["train_seconds"] / args.train_steps, 3),
-                                             "parts_per_step": profile_parts(prof, args.train_steps)}
+        result[f"attention_dropout={ad}"] = {
+            "seconds_per_step": round(timing["train_seconds"] / args.train_steps, 3),
+            "parts_per_step": profile_parts(prof, args.train_steps),
+        }
     return {"steps": args.train_steps, "profiles": result}
 
 
@@ -330,8 +416,7 @@ def bench_attention(args: argparse.Namespace) -> dict:
     import torch.nn.functional as F
 
     def seconds(dtype: torch.dtype, p: float, backward: bool) -> float:
-        q, k, v = (torch.randn(16, 12, args.max_seq_length, 32, dtype=dtype, requires_grad=backward)
-                   for _ in range(3))
+        q, k, v = (torch.randn(16, 12, args.max_seq_length, 32, dtype=dtype, requires_grad=backward) for _ in range(3))
         times = []
         for _ in range(args.repeats):
             t = time.perf_counter()
@@ -341,19 +426,28 @@ def bench_attention(args: argparse.Namespace) -> dict:
             times.append(time.perf_counter() - t)
         return round(statistics.median(times), 4)
 
-    return {f"{dt}_p{p}": {"forward_s": seconds(getattr(torch, dt), p, False),
-                           "forward_backward_s": seconds(getattr(torch, dt), p, True)}
-            for dt in ("float32", "bfloat16") for p in (0.0, 0.1)}
+    return {
+        f"{dt}_p{p}": {
+            "forward_s": seconds(getattr(torch, dt), p, False),
+            "forward_backward_s": seconds(getattr(torch, dt), p, True),
+        }
+        for dt in ("float32", "bfloat16")
+        for p in (0.0, 0.1)
+    }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["step", "predict", "train", "profile", "attention", "zh_decoding"])
     p.add_argument("--model_name_or_path", default=None)
-    p.add_argument("--train_file", default=os.path.join(os.path.dirname(ROOT), "shared", "data", "squad_v1.1",
-                                                        "train-v1.1.explorer.json"))
-    p.add_argument("--validation_file", default=os.path.join(os.path.dirname(ROOT), "shared", "data", "squad_v1.1",
-                                                             "dev-v1.1.shared.json"))
+    p.add_argument(
+        "--train_file",
+        default=os.path.join(os.path.dirname(ROOT), "shared", "data", "squad_v1.1", "train-v1.1.explorer.json"),
+    )
+    p.add_argument(
+        "--validation_file",
+        default=os.path.join(os.path.dirname(ROOT), "shared", "data", "squad_v1.1", "dev-v1.1.shared.json"),
+    )
     p.add_argument("--start_end_model")
     p.add_argument("--globalpointer_model")
     p.add_argument("--questions", type=int, default=300)
@@ -361,14 +455,27 @@ def main() -> None:
     p.add_argument("--max_seq_length", type=int, default=256)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--train_steps", type=int, default=20)
-    p.add_argument("--attention_dropout", nargs="+", default=["0"],
-                   help="step/train/profile: the --attention_dropout values to time, e.g. encoder 0")
+    p.add_argument(
+        "--attention_dropout",
+        nargs="+",
+        default=["0"],
+        help="step/train/profile: the --attention_dropout values to time, e.g. encoder 0",
+    )
     p.add_argument("--output", default=None, help="also write the result JSON here")
     args = p.parse_args()
-    result = {"what": args.what, "command": "python " + " ".join(sys.argv), "machine": machine(),
-              **{"step": bench_step, "predict": bench_predict, "train": bench_train,
-                 "profile": bench_profile, "attention": bench_attention,
-                 "zh_decoding": bench_zh_decoding}[args.what](args)}
+    result = {
+        "what": args.what,
+        "command": "python " + " ".join(sys.argv),
+        "machine": machine(),
+        **{
+            "step": bench_step,
+            "predict": bench_predict,
+            "train": bench_train,
+            "profile": bench_profile,
+            "attention": bench_attention,
+            "zh_decoding": bench_zh_decoding,
+        }[args.what](args),
+    }
     text = json.dumps(result, indent=1)
     print(text)
     if args.output:
@@ -376,4 +483,3 @@ def main() -> None:
 
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         write_text_atomic(args.output, text + "\n")
-

@@ -15,14 +15,24 @@ from typing import Any, NamedTuple
 
 class Timed(NamedTuple):
     """A model to time: its collator (the training one) and whether its span scores are built as the band."""
+
     model: Any
     collate: Any
     banded: bool = True
 
 
-def step_rows(model_path: str, train_file: str, *, max_seq_length: int, doc_stride: int, batch_size: int,
-              max_answer_length: int, max_samples: int = 100, version_2: bool = False,
-              pad_to_multiple_of: int = 8) -> tuple[list[dict], dict[str, Any]]:
+def step_rows(
+    model_path: str,
+    train_file: str,
+    *,
+    max_seq_length: int,
+    doc_stride: int,
+    batch_size: int,
+    max_answer_length: int,
+    max_samples: int = 100,
+    version_2: bool = False,
+    pad_to_multiple_of: int = 8,
+) -> tuple[list[dict], dict[str, Any]]:
     """The first `batch_size` training windows of `train_file` and the training collators of both heads:
     {"start_end": without rewards, "globalpointer": with the windows' F1 table}."""
     from transformers import AutoTokenizer
@@ -42,8 +52,14 @@ def step_rows(model_path: str, train_file: str, *, max_seq_length: int, doc_stri
     return [feats[i] for i in range(batch_size)], collate
 
 
-def median_step_seconds(models: dict[str, Timed], rows: list[dict], objective: Any, at_step: int, repeats: int,
-                        dtypes: tuple[str, ...] = ("fp32",)) -> dict[str, float]:
+def median_step_seconds(
+    models: dict[str, Timed],
+    rows: list[dict],
+    objective: Any,
+    at_step: int,
+    repeats: int,
+    dtypes: tuple[str, ...] = ("fp32",),
+) -> dict[str, float]:
     """{"<name>/<dtype>": median CPU seconds of one training step} over `repeats` rounds after a warm-up round.
     `objective(out, batch, at_step)` is the loss (a start/end model's own CE comes back as out.loss); "bf16" runs
     the forward under CPU bf16 autocast."""

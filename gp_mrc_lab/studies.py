@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .paths import SHARED
 
+
 @dataclass(frozen=True)
 class Study:
     train_file: str | tuple[str, ...]  # several: trained on as one set, in order
@@ -25,21 +26,50 @@ class Study:
     extra_evals: tuple[tuple[str, str], ...] = ()
 
 
-PROTOCOL = ("--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--max_seq_length", "256",
-            "--doc_stride", "128", "--learning_rate", "1e-4", "--head_learning_rate", "1e-3",
-            "--mixed_precision", "bf16", "--decoding", "argmax",  # curves by argmax; result files score every decoding
-            "--attention_dropout", "encoder")  # pinned: the default became 0 after the study's first runs
+PROTOCOL = (
+    "--num_train_epochs",
+    "1",
+    "--per_device_train_batch_size",
+    "16",
+    "--max_seq_length",
+    "256",
+    "--doc_stride",
+    "128",
+    "--learning_rate",
+    "1e-4",
+    "--head_learning_rate",
+    "1e-3",
+    "--mixed_precision",
+    "bf16",
+    "--decoding",
+    "argmax",  # curves by argmax; result files score every decoding
+    "--attention_dropout",
+    "encoder",
+)  # pinned: the default became 0 after the study's first runs
 SQUAD1 = os.path.join(SHARED, "squad_v1.1")
 SQUAD2 = os.path.join(SHARED, "squad_v2.0")
 STUDIES = {
-    "squad_v1_4k": Study(os.path.join(SQUAD1, "train-v1.1.explorer.json"), os.path.join(SQUAD1, "dev-v1.1.shared.json"),
-                         4000, 285, PROTOCOL + ("--eval_steps", "57", "--intermediate_eval_samples", "500")),
-    "squad_v1_16k": Study(os.path.join(SQUAD1, "train-v1.1.explorer.json"), os.path.join(SQUAD1, "dev-v1.1.shared.json"),
-                          16000, 1111, PROTOCOL + ("--eval_steps", "222", "--intermediate_eval_samples", "500")),
-    "squad_v2_4k": Study(os.path.join(SQUAD2, "train-from-dev-v2.0.shared.json"),
-                         os.path.join(SQUAD2, "dev-v2.0.shared.json"), 4000, 313,
-                         PROTOCOL + ("--version_2_with_negative", "--eval_steps", "60",
-                                     "--intermediate_eval_samples", "500")),
+    "squad_v1_4k": Study(
+        os.path.join(SQUAD1, "train-v1.1.explorer.json"),
+        os.path.join(SQUAD1, "dev-v1.1.shared.json"),
+        4000,
+        285,
+        PROTOCOL + ("--eval_steps", "57", "--intermediate_eval_samples", "500"),
+    ),
+    "squad_v1_16k": Study(
+        os.path.join(SQUAD1, "train-v1.1.explorer.json"),
+        os.path.join(SQUAD1, "dev-v1.1.shared.json"),
+        16000,
+        1111,
+        PROTOCOL + ("--eval_steps", "222", "--intermediate_eval_samples", "500"),
+    ),
+    "squad_v2_4k": Study(
+        os.path.join(SQUAD2, "train-from-dev-v2.0.shared.json"),
+        os.path.join(SQUAD2, "dev-v2.0.shared.json"),
+        4000,
+        313,
+        PROTOCOL + ("--version_2_with_negative", "--eval_steps", "60", "--intermediate_eval_samples", "500"),
+    ),
 }
 # the same, each reader starting from its squad_v1_4k run (at 4,000 v2 questions from the MiniLM encoder neither
 # reader learns to tell unanswerable questions: every best_f1 is "answer nothing")
@@ -51,33 +81,72 @@ STUDIES["squad_v2_4k_from_v1"] = dataclasses.replace(STUDIES["squad_v2_4k"], ini
 # would cut 5.6% of CMRC dev's first golds, 50 cuts 1.2%. Encoder and learning rate chosen on the start/end
 # reader's dev curve (BENCHMARKS.md "Chinese"): m3e-small did not learn to read the question at lr 1e-4 or 3e-4
 # (CMRC dev F1 10); albert-tiny-chinese at lr 3e-4 reached 43 F1 on the first 400 dev questions after half an epoch.
-ZH_PROTOCOL = ("--num_train_epochs", "1", "--per_device_train_batch_size", "16", "--max_seq_length", "512",
-               "--doc_stride", "128", "--max_answer_length", "50", "--head_learning_rate", "1e-3",
-               "--mixed_precision", "bf16", "--decoding", "argmax", "--attention_dropout", "encoder",
-               "--lang", "zh", "--eval_steps", "83", "--intermediate_eval_samples", "400")
+ZH_PROTOCOL = (
+    "--num_train_epochs",
+    "1",
+    "--per_device_train_batch_size",
+    "16",
+    "--max_seq_length",
+    "512",
+    "--doc_stride",
+    "128",
+    "--max_answer_length",
+    "50",
+    "--head_learning_rate",
+    "1e-3",
+    "--mixed_precision",
+    "bf16",
+    "--decoding",
+    "argmax",
+    "--attention_dropout",
+    "encoder",
+    "--lang",
+    "zh",
+    "--eval_steps",
+    "83",
+    "--intermediate_eval_samples",
+    "400",
+)
 # The later --mixed_precision wins over the protocol's bf16. fp32 and bf16 runs agree within 0.15 F1 on every seed
 # (squad_v1_4k: gp_sm_ad0 against gp_sm_ad0_fp32), so studies run on CPUs without native bf16 use it.
 FP32 = ("--mixed_precision", "no")
 CMRC, DRCD = os.path.join(SHARED, "cmrc2018"), os.path.join(SHARED, "drcd")
 ZH_TRAIN = (os.path.join(DRCD, "DRCD_test.as_train.json"), os.path.join(CMRC, "cmrc2018_trial.json"))
-ZH_EXTRA = (("drcd_dev", os.path.join(DRCD, "DRCD_test.as_dev.json")),
-            ("dureader_demo_dev", os.path.join(SHARED, "dureader_robust", "demo_dev.json")))
-STUDIES["cmrc_zh"] = Study(ZH_TRAIN, os.path.join(CMRC, "cmrc2018_dev.shared.json"), 0, 334,
-                           ZH_PROTOCOL + ("--learning_rate", "3e-4"), lang="zh", encoder="albert-tiny-chinese",
-                           extra_evals=ZH_EXTRA)
+ZH_EXTRA = (
+    ("drcd_dev", os.path.join(DRCD, "DRCD_test.as_dev.json")),
+    ("dureader_demo_dev", os.path.join(SHARED, "dureader_robust", "demo_dev.json")),
+)
+STUDIES["cmrc_zh"] = Study(
+    ZH_TRAIN,
+    os.path.join(CMRC, "cmrc2018_dev.shared.json"),
+    0,
+    334,
+    ZH_PROTOCOL + ("--learning_rate", "3e-4"),
+    lang="zh",
+    encoder="albert-tiny-chinese",
+    extra_evals=ZH_EXTRA,
+)
 # the same at 2 epochs (670 steps; curves every 167): does the GlobalPointer's still-rising curve widen the gap?
-_ZH_2EP = tuple("2" if i > 0 and ZH_PROTOCOL[i - 1] == "--num_train_epochs" else
-                "167" if i > 0 and ZH_PROTOCOL[i - 1] == "--eval_steps" else f for i, f in enumerate(ZH_PROTOCOL))
+_ZH_2EP = tuple(
+    "2"
+    if i > 0 and ZH_PROTOCOL[i - 1] == "--num_train_epochs"
+    else "167"
+    if i > 0 and ZH_PROTOCOL[i - 1] == "--eval_steps"
+    else f
+    for i, f in enumerate(ZH_PROTOCOL)
+)
 STUDIES["cmrc_zh_2ep"] = dataclasses.replace(STUDIES["cmrc_zh"], steps=670, flags=_ZH_2EP + ("--learning_rate", "3e-4"))
 # issue #27 point 2: is the Chinese over-length a data effect? The same protocol trained on DRCD alone, CMRC2018's
 # trial set (first answers of 30.9 characters on average, CMRC dev 10.8) left out: 3,000 questions → 3,907 windows
 # of 512/128 → 245 steps of 16.
 # fp32 (FP32 below): these runs were made on a CPU without native bf16, where emulated bf16 ran 50x slower.
-STUDIES["cmrc_zh_drcd_only"] = dataclasses.replace(STUDIES["cmrc_zh"], train_file=ZH_TRAIN[0], steps=245,
-                                                   flags=STUDIES["cmrc_zh"].flags + FP32)
+STUDIES["cmrc_zh_drcd_only"] = dataclasses.replace(
+    STUDIES["cmrc_zh"], train_file=ZH_TRAIN[0], steps=245, flags=STUDIES["cmrc_zh"].flags + FP32
+)
 for _lr in ("1e-4", "3e-4"):  # the encoder that did not serve (start/end seed 42 only)
-    STUDIES[f"cmrc_zh_m3e_lr{_lr}"] = dataclasses.replace(STUDIES["cmrc_zh"], flags=ZH_PROTOCOL + ("--learning_rate", _lr),
-                                                          encoder="m3e-small")
+    STUDIES[f"cmrc_zh_m3e_lr{_lr}"] = dataclasses.replace(
+        STUDIES["cmrc_zh"], flags=ZH_PROTOCOL + ("--learning_rate", _lr), encoder="m3e-small"
+    )
 
 
 @dataclass(frozen=True)
@@ -99,84 +168,151 @@ VARIANTS = {
     "start_end": Variant("start/end reader", ("--architecture", "start_end")),
     "gp_ml": Variant("GP, multilabel CE", GP + ML + ("--objective", "multilabel"), trunk=True),
     "gp_sm": Variant("GP, span-softmax CE", GP + ("--objective", "multilabel") + SM, trunk=True),
-    "gp_ml__f1_added": Variant("GP, multilabel + expected F1 ramped in (added)",
-                               GP + ML + ("--objective", "mixed") + ADDED, parent="gp_ml"),
-    "gp_sm__f1_added": Variant("GP, span-softmax CE + expected F1 ramped in (added)",
-                               GP + ("--objective", "mixed") + SM + ADDED, parent="gp_sm"),
+    "gp_ml__f1_added": Variant(
+        "GP, multilabel + expected F1 ramped in (added)", GP + ML + ("--objective", "mixed") + ADDED, parent="gp_ml"
+    ),
+    "gp_sm__f1_added": Variant(
+        "GP, span-softmax CE + expected F1 ramped in (added)",
+        GP + ("--objective", "mixed") + SM + ADDED,
+        parent="gp_sm",
+    ),
     # issue #10: the same run in fp32 (the later --mixed_precision wins over the protocol's bf16)
-    "gp_ml_fp32": Variant("GP, multilabel CE, fp32", GP + ML + ("--objective", "multilabel",
-                                                             "--mixed_precision", "no")),
-    "gp_ml__f1": Variant("GP, multilabel → expected F1 + 0.01·H (the seed's objective)",
-                         GP + ML + ("--objective", "f1"), parent="gp_ml"),
-    "gp_ml__soft_f1": Variant("GP, multilabel → F1 soft targets τ=0.3",
-                              GP + ML + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.3"),
-                              parent="gp_ml"),
-    "gp_ml__soft_f1_added": Variant("GP, multilabel + F1 soft targets τ=0.3 (added)",
-                                    GP + ML + ("--objective", "mixed", "--mixed_weight", "1", "--reward", "soft_f1",
-                                               "--soft_f1_tau", "0.3", "--keep_optimizer_state"), parent="gp_ml"),
-    "gp_sm__soft_f1": Variant("GP, span-softmax CE → F1 soft targets τ=0.3",
-                              GP + ("--objective", "f1") + SM + ("--reward", "soft_f1", "--soft_f1_tau", "0.3"),
-                              parent="gp_sm"),
-    "gp_ml__f1_lam0.1": Variant("GP, multilabel → expected F1 + 0.1·H", GP + ML + ("--objective", "f1",
-                                "--entropy_lambda", "0.1"), parent="gp_ml"),
-    "gp_ml__f1_at75": Variant("GP, multilabel (75%) → expected F1 + 0.01·H", GP + ML + ("--objective", "f1"),
-                              parent="gp_ml", at=0.75),
-    "gp_ml__soft_f1_t0.1": Variant("GP, multilabel → F1 soft targets τ=0.1",
-                                   GP + ML + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.1"),
-                                   parent="gp_ml"),
-    "gp_aux": Variant("GP, multilabel + start/end CE (compound)", GP + ML + ("--objective", "multilabel",
-                      "--aux_start_end_weight", "1"), trunk=True),
-    "gp_aux__soft_f1": Variant("GP, multilabel + start/end CE → F1 soft targets τ=0.3 (+ start/end CE)",
-                               GP + ML + ("--objective", "f1", "--aux_start_end_weight", "1", "--reward", "soft_f1",
-                                          "--soft_f1_tau", "0.3"), parent="gp_aux"),
+    "gp_ml_fp32": Variant(
+        "GP, multilabel CE, fp32", GP + ML + ("--objective", "multilabel", "--mixed_precision", "no")
+    ),
+    "gp_ml__f1": Variant(
+        "GP, multilabel → expected F1 + 0.01·H (the seed's objective)", GP + ML + ("--objective", "f1"), parent="gp_ml"
+    ),
+    "gp_ml__soft_f1": Variant(
+        "GP, multilabel → F1 soft targets τ=0.3",
+        GP + ML + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.3"),
+        parent="gp_ml",
+    ),
+    "gp_ml__soft_f1_added": Variant(
+        "GP, multilabel + F1 soft targets τ=0.3 (added)",
+        GP
+        + ML
+        + (
+            "--objective",
+            "mixed",
+            "--mixed_weight",
+            "1",
+            "--reward",
+            "soft_f1",
+            "--soft_f1_tau",
+            "0.3",
+            "--keep_optimizer_state",
+        ),
+        parent="gp_ml",
+    ),
+    "gp_sm__soft_f1": Variant(
+        "GP, span-softmax CE → F1 soft targets τ=0.3",
+        GP + ("--objective", "f1") + SM + ("--reward", "soft_f1", "--soft_f1_tau", "0.3"),
+        parent="gp_sm",
+    ),
+    "gp_ml__f1_lam0.1": Variant(
+        "GP, multilabel → expected F1 + 0.1·H",
+        GP + ML + ("--objective", "f1", "--entropy_lambda", "0.1"),
+        parent="gp_ml",
+    ),
+    "gp_ml__f1_at75": Variant(
+        "GP, multilabel (75%) → expected F1 + 0.01·H", GP + ML + ("--objective", "f1"), parent="gp_ml", at=0.75
+    ),
+    "gp_ml__soft_f1_t0.1": Variant(
+        "GP, multilabel → F1 soft targets τ=0.1",
+        GP + ML + ("--objective", "f1", "--reward", "soft_f1", "--soft_f1_tau", "0.1"),
+        parent="gp_ml",
+    ),
+    "gp_aux": Variant(
+        "GP, multilabel + start/end CE (compound)",
+        GP + ML + ("--objective", "multilabel", "--aux_start_end_weight", "1"),
+        trunk=True,
+    ),
+    "gp_aux__soft_f1": Variant(
+        "GP, multilabel + start/end CE → F1 soft targets τ=0.3 (+ start/end CE)",
+        GP + ML + ("--objective", "f1", "--aux_start_end_weight", "1", "--reward", "soft_f1", "--soft_f1_tau", "0.3"),
+        parent="gp_aux",
+    ),
     # issue #10: attention dropout 0 (the fused CPU attention kernel; ~2x faster steps) for the default recipe;
     # a "<name>_ad0…" variant is "<name>…" at attention dropout 0 (the report pairs them by that rule)
     "start_end_ad0": Variant("start/end reader, attention dropout 0", ("--architecture", "start_end") + AD0),
-    "gp_ml_ad0": Variant("GP, multilabel CE, attention dropout 0", GP + ML + AD0 + ("--objective", "multilabel"),
-                         trunk=True),
-    "gp_ml_ad0__f1_added": Variant("GP, multilabel + expected F1 ramped in (added), attention dropout 0",
-                                   GP + ML + AD0 + ("--objective", "mixed") + ADDED, parent="gp_ml_ad0"),
-    "gp_sm_ad0": Variant("GP, span-softmax CE, attention dropout 0", GP + AD0 + ("--objective", "multilabel") + SM,
-                         trunk=True),
-    "gp_sm_ad0__f1_added": Variant("GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0",
-                                   GP + AD0 + ("--objective", "mixed") + SM + ADDED, parent="gp_sm_ad0"),
+    "gp_ml_ad0": Variant(
+        "GP, multilabel CE, attention dropout 0", GP + ML + AD0 + ("--objective", "multilabel"), trunk=True
+    ),
+    "gp_ml_ad0__f1_added": Variant(
+        "GP, multilabel + expected F1 ramped in (added), attention dropout 0",
+        GP + ML + AD0 + ("--objective", "mixed") + ADDED,
+        parent="gp_ml_ad0",
+    ),
+    "gp_sm_ad0": Variant(
+        "GP, span-softmax CE, attention dropout 0", GP + AD0 + ("--objective", "multilabel") + SM, trunk=True
+    ),
+    "gp_sm_ad0__f1_added": Variant(
+        "GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0",
+        GP + AD0 + ("--objective", "mixed") + SM + ADDED,
+        parent="gp_sm_ad0",
+    ),
     # issue #10: the default line in fp32, against gp_sm_ad0 (bf16) on the same seeds ("<name>_fp32" = "<name>")
-    "gp_sm_ad0_fp32": Variant("GP, span-softmax CE, attention dropout 0, fp32",
-                              GP + AD0 + ("--objective", "multilabel") + SM + ("--mixed_precision", "no")),
+    "gp_sm_ad0_fp32": Variant(
+        "GP, span-softmax CE, attention dropout 0, fp32",
+        GP + AD0 + ("--objective", "multilabel") + SM + ("--mixed_precision", "no"),
+    ),
     # the reward's share on the default line (attention dropout 0): replacing the gold-span loss, weighted up, earlier
-    "gp_sm_ad0__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H, attention dropout 0",
-                             GP + AD0 + ("--objective", "f1") + SM, parent="gp_sm_ad0"),
-    "gp_sm_ad0__f1_added_w3": Variant("GP, span-softmax CE + 3 × expected F1 ramped in (added), attention dropout 0",
-                                      GP + AD0 + ("--objective", "mixed") + SM
-                                      + ("--mixed_weight", "1", "--reward_weight", "3", "--reward_ramp_steps", "0.25",
-                                         "--keep_optimizer_state"),
-                                      parent="gp_sm_ad0"),
-    "gp_sm_ad0__f1_added_at25": Variant("GP, span-softmax CE + expected F1 ramped in from 25% (added), attention "
-                                        "dropout 0", GP + AD0 + ("--objective", "mixed") + SM + ADDED,
-                                        parent="gp_sm_ad0", at=0.25),
-    "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H", GP + ("--objective", "f1") + SM,
-                         parent="gp_sm"),
+    "gp_sm_ad0__f1": Variant(
+        "GP, span-softmax CE → expected F1 + 0.01·H, attention dropout 0",
+        GP + AD0 + ("--objective", "f1") + SM,
+        parent="gp_sm_ad0",
+    ),
+    "gp_sm_ad0__f1_added_w3": Variant(
+        "GP, span-softmax CE + 3 × expected F1 ramped in (added), attention dropout 0",
+        GP
+        + AD0
+        + ("--objective", "mixed")
+        + SM
+        + ("--mixed_weight", "1", "--reward_weight", "3", "--reward_ramp_steps", "0.25", "--keep_optimizer_state"),
+        parent="gp_sm_ad0",
+    ),
+    "gp_sm_ad0__f1_added_at25": Variant(
+        "GP, span-softmax CE + expected F1 ramped in from 25% (added), attention dropout 0",
+        GP + AD0 + ("--objective", "mixed") + SM + ADDED,
+        parent="gp_sm_ad0",
+        at=0.25,
+    ),
+    "gp_sm__f1": Variant("GP, span-softmax CE → expected F1 + 0.01·H", GP + ("--objective", "f1") + SM, parent="gp_sm"),
     # issue #17 (Chinese): the seed's objective and F1 soft targets at attention dropout 0
-    "gp_ml_ad0__f1": Variant("GP, multilabel → expected F1 + 0.01·H (the seed's objective), attention dropout 0",
-                             GP + ML + AD0 + ("--objective", "f1"), parent="gp_ml_ad0"),
-    "gp_sm_ad0__soft_f1": Variant("GP, span-softmax CE → F1 soft targets τ=0.3, attention dropout 0",
-                                  GP + AD0 + ("--objective", "f1") + SM + ("--reward", "soft_f1", "--soft_f1_tau",
-                                                                          "0.3"), parent="gp_sm_ad0"),
+    "gp_ml_ad0__f1": Variant(
+        "GP, multilabel → expected F1 + 0.01·H (the seed's objective), attention dropout 0",
+        GP + ML + AD0 + ("--objective", "f1"),
+        parent="gp_ml_ad0",
+    ),
+    "gp_sm_ad0__soft_f1": Variant(
+        "GP, span-softmax CE → F1 soft targets τ=0.3, attention dropout 0",
+        GP + AD0 + ("--objective", "f1") + SM + ("--reward", "soft_f1", "--soft_f1_tau", "0.3"),
+        parent="gp_sm_ad0",
+    ),
     # the compound objective (Fajcik et al. 2021) on the default line: + start/end CE on the span_bias terms
-    "gp_sm_ad0_aux": Variant("GP, span-softmax CE + start/end CE (compound), attention dropout 0",
-                             GP + AD0 + ("--objective", "multilabel") + SM + ("--aux_start_end_weight", "1"),
-                             trunk=True, versus="gp_sm_ad0"),
-    "gp_sm_ad0_aux__f1_added": Variant("GP, span-softmax CE + start/end CE + expected F1 ramped in (added), "
-                                       "attention dropout 0", GP + AD0 + ("--objective", "mixed") + SM + ADDED
-                                       + ("--aux_start_end_weight", "1"), parent="gp_sm_ad0_aux"),
+    "gp_sm_ad0_aux": Variant(
+        "GP, span-softmax CE + start/end CE (compound), attention dropout 0",
+        GP + AD0 + ("--objective", "multilabel") + SM + ("--aux_start_end_weight", "1"),
+        trunk=True,
+        versus="gp_sm_ad0",
+    ),
+    "gp_sm_ad0_aux__f1_added": Variant(
+        "GP, span-softmax CE + start/end CE + expected F1 ramped in (added), attention dropout 0",
+        GP + AD0 + ("--objective", "mixed") + SM + ADDED + ("--aux_start_end_weight", "1"),
+        parent="gp_sm_ad0_aux",
+    ),
 }
 
 
 # issue #27 point 1: a second epoch at 4,000 SQuAD questions (570 steps; curves every 114), for both readers
 STUDIES["squad_v1_4k_2ep"] = dataclasses.replace(
-    STUDIES["squad_v1_4k"], steps=570,
+    STUDIES["squad_v1_4k"],
+    steps=570,
     flags=tuple("2" if i > 0 and PROTOCOL[i - 1] == "--num_train_epochs" else f for i, f in enumerate(PROTOCOL))
-    + ("--eval_steps", "114", "--intermediate_eval_samples", "500") + FP32)
+    + ("--eval_steps", "114", "--intermediate_eval_samples", "500")
+    + FP32,
+)
 
 
 # Issue #20: full SQuAD v1.1 (all 86,144 questions → 95,650 windows of 256, 1 epoch) on one lent GPU, run by
@@ -190,9 +326,22 @@ GPU_ENCODER = os.path.join("gpu_bundle", "all-MiniLM-L6-v2-bf16")  # tools/gpu/m
 def gpu_protocol(eval_steps: int, *extra: str) -> tuple[str, ...]:
     flags = list(PROTOCOL)
     flags[flags.index("--per_device_train_batch_size") + 1] = "32"
-    return (*flags, "--model_name_or_path", GPU_ENCODER, "--per_device_eval_batch_size", "256",
-            "--dataloader_num_workers", "3", "--preprocessing_num_workers", "4", "--eval_steps", str(eval_steps),
-            "--intermediate_eval_samples", "500", *extra)
+    return (
+        *flags,
+        "--model_name_or_path",
+        GPU_ENCODER,
+        "--per_device_eval_batch_size",
+        "256",
+        "--dataloader_num_workers",
+        "3",
+        "--preprocessing_num_workers",
+        "4",
+        "--eval_steps",
+        str(eval_steps),
+        "--intermediate_eval_samples",
+        "500",
+        *extra,
+    )
 
 
 _SQUAD1_TRAIN, _SQUAD1_DEV = (os.path.join(SQUAD1, f) for f in ("train-v1.1.explorer.json", "dev-v1.1.shared.json"))
@@ -203,8 +352,30 @@ STUDIES["squad_v1_full_smoke"] = Study(_SQUAD1_TRAIN, _SQUAD1_DEV, 256, 9, gpu_p
 # a tiny protocol on the built-in sample (a minute on a CPU): re-runs the rejected variants from the lab against
 # result files written by the code before they left train.py (issue #25; tests/test_study.py)
 _SAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data")
-STUDIES["sample_tiny"] = Study(os.path.join(_SAMPLE, "sample_train.json"), os.path.join(_SAMPLE, "sample_dev.json"),
-                               48, 8, ("--num_train_epochs", "1", "--max_train_steps", "8",
-                                       "--per_device_train_batch_size", "6", "--max_seq_length", "256",
-                                       "--learning_rate", "1e-4", "--mixed_precision", "no", "--decoding", "argmax",
-                                       "--negative_passages", "0", "--max_eval_samples", "24", "--cpu"))
+STUDIES["sample_tiny"] = Study(
+    os.path.join(_SAMPLE, "sample_train.json"),
+    os.path.join(_SAMPLE, "sample_dev.json"),
+    48,
+    8,
+    (
+        "--num_train_epochs",
+        "1",
+        "--max_train_steps",
+        "8",
+        "--per_device_train_batch_size",
+        "6",
+        "--max_seq_length",
+        "256",
+        "--learning_rate",
+        "1e-4",
+        "--mixed_precision",
+        "no",
+        "--decoding",
+        "argmax",
+        "--negative_passages",
+        "0",
+        "--max_eval_samples",
+        "24",
+        "--cpu",
+    ),
+)

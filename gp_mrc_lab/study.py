@@ -30,6 +30,7 @@ from .results import collect_one
 from .running import run
 from .studies import STUDIES, VARIANTS
 
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", choices=["run", "collect", "report", "compact", "commands", "plot", "reward_share"])

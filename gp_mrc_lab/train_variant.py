@@ -18,8 +18,9 @@ from .objectives import LAB_PARTS, check
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return arguments.build_parser(research=True, parts=LAB_PARTS,
-                                  description="Train a study variant: train.py's flags and the research flags.")
+    return arguments.build_parser(
+        research=True, parts=LAB_PARTS, description="Train a study variant: train.py's flags and the research flags."
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:

@@ -66,14 +66,21 @@ def main() -> int:
     import torch
 
     torch.manual_seed(args.seed)
-    config = BertConfig(vocab_size=len(tokenizer), hidden_size=args.hidden_size, num_hidden_layers=args.num_layers,
-                        num_attention_heads=args.num_heads, intermediate_size=4 * args.hidden_size,
-                        max_position_embeddings=args.max_position_embeddings)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=args.hidden_size,
+        num_hidden_layers=args.num_layers,
+        num_attention_heads=args.num_heads,
+        intermediate_size=4 * args.hidden_size,
+        max_position_embeddings=args.max_position_embeddings,
+    )
     BertModel(config, add_pooling_layer=False).save_pretrained(args.output_dir)
     tokenizer.save_pretrained(args.output_dir)
     unk = sum(tokenizer(texts[:200])["input_ids"][i].count(tokenizer.unk_token_id) for i in range(min(200, len(texts))))
-    print(f"wrote {args.output_dir}: vocab {len(tokenizer)}, hidden {args.hidden_size} x {args.num_layers} layers; "
-          f"[UNK] in the first 200 texts: {unk}")
+    print(
+        f"wrote {args.output_dir}: vocab {len(tokenizer)}, hidden {args.hidden_size} x {args.num_layers} layers; "
+        f"[UNK] in the first 200 texts: {unk}"
+    )
     return 0
 
 

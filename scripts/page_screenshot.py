@@ -13,13 +13,23 @@ import argparse
 import os
 import sys
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-CONTEXT = ("Super Bowl 50 was an American football game to determine the champion of the National Football League "
-           "(NFL) for the 2015 season. The American Football Conference (AFC) champion Denver Broncos defeated the "
-           "National Football Conference (NFC) champion Carolina Panthers 24–10 to earn their third Super Bowl "
-           "title. The game was played on February 7, 2016, at Levi's Stadium in the San Francisco Bay Area at "
-           "Santa Clara, California.")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CONTEXT = (
+    "Super Bowl 50 was an American football game to determine the champion of the National Football League "
+    "(NFL) for the 2015 season. The American Football Conference (AFC) champion Denver Broncos defeated the "
+    "National Football Conference (NFC) champion Carolina Panthers 24–10 to earn their third Super Bowl "
+    "title. The game was played on February 7, 2016, at Levi's Stadium in the San Francisco Bay Area at "
+    "Santa Clara, California."
+)
 QUESTION = "Where was Super Bowl 50 played?"
 
 
@@ -58,8 +68,9 @@ def shoot(url: str, args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not os.path.exists(args.chromium):
-        print(f"error: {args.chromium} is missing (apt-get install -y --no-install-recommends chromium)",
-              file=sys.stderr)
+        print(
+            f"error: {args.chromium} is missing (apt-get install -y --no-install-recommends chromium)", file=sys.stderr
+        )
         return 2
     if args.url:
         answer = shoot(args.url, args)

@@ -20,9 +20,11 @@ from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CJK = "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别她手角期根论运农指几九区强放决西被干做必战先回则任取据处队南给色光门即保治北造百规热领七海口东导器压志世金增争济阶油思术极交受联什认六共权收证改清己美再采转更单风切打白教速花带安场身车例真务具万每目至达走积示议声报斗完类八离华名确才科张信马节话米整空元况今集温传土许步群广石记需段研界拉林律叫且究观越织装影算低持音众书布复容儿须际商非验连断深难近矿千周委素技备半办青省列习响约支般史感劳便团往酸历市克何除消构府称太准精值号率族维划选标写存候毛亲快效斯院查江型眼王按格养易置派层片始却专状育厂京识适属圆包火住调满县局照参红细引听该铁价严龙飞"
-WORDS = ("what who when where which how why is was were the a an of in on at to and or for by with from "
-         "born year city river founded company invented name long population capital king queen first last "
-         "many did does do it its he she his her they their this that as be has have had not").split()
+WORDS = (
+    "what who when where which how why is was were the a an of in on at to and or for by with from "
+    "born year city river founded company invented name long population capital king queen first last "
+    "many did does do it its he she his her they their this that as be has have had not"
+).split()
 
 
 def tiny_vocab() -> list[str]:
@@ -57,16 +59,24 @@ def build_tokenizer(vocab_path: str) -> BertTokenizerFast:
 
 
 def make_tiny_config(vocab_size: int) -> BertConfig:
-    return BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=64, max_position_embeddings=512, hidden_dropout_prob=0.1,
-                      attention_probs_dropout_prob=0.1)
+    return BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+    )
 
 
 def tiny_gp(tokenizer, **head) -> GlobalPointerForQuestionAnswering:
     """The tiny GlobalPointer of the model tests (seed 0, head size 16), in eval mode."""
     torch.manual_seed(0)
-    return GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tokenizer)),
-                                                                 HeadConfig(head_size=16, **head)).eval()
+    return GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tokenizer)), HeadConfig(head_size=16, **head)
+    ).eval()
 
 
 def tiny_bert_qa(tokenizer, seed: int = 0) -> BertForQuestionAnswering:
@@ -78,16 +88,18 @@ def tiny_bert_qa(tokenizer, seed: int = 0) -> BertForQuestionAnswering:
 @pytest.fixture
 def tiny_model(tiny_tokenizer) -> GlobalPointerForQuestionAnswering:
     torch.manual_seed(0)
-    return GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                 HeadConfig(head_size=16))
+    return GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    )
 
 
 @pytest.fixture(scope="module")
 def reader(tiny_tokenizer) -> Reader:
     """A Reader over a tiny random GlobalPointer (seed 0), one per test module."""
     torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    )
     return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
 
 

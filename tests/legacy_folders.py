@@ -14,16 +14,30 @@ HEAD_CONFIG_NAME = "gp_mrc_config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 
-def old_head_config(head_size: int = 64, use_rope: bool = True, rope_base: float = 10000.0, max_answer_length: int = 30,
-                    version_2_with_negative: bool = False, lang: str = "en", span_bias: bool = False) -> dict:
+def old_head_config(
+    head_size: int = 64,
+    use_rope: bool = True,
+    rope_base: float = 10000.0,
+    max_answer_length: int = 30,
+    version_2_with_negative: bool = False,
+    lang: str = "en",
+    span_bias: bool = False,
+) -> dict:
     """`asdict(HeadConfig(...))` of the time, in its field order."""
-    return {"head_size": head_size, "use_rope": use_rope, "rope_base": rope_base,
-            "max_answer_length": max_answer_length, "version_2_with_negative": version_2_with_negative,
-            "lang": lang, "span_bias": span_bias}
+    return {
+        "head_size": head_size,
+        "use_rope": use_rope,
+        "rope_base": rope_base,
+        "max_answer_length": max_answer_length,
+        "version_2_with_negative": version_2_with_negative,
+        "lang": lang,
+        "span_bias": span_bias,
+    }
 
 
-def save_old_globalpointer(encoder_config: Any, state_dict: dict, head_config: dict, save_directory: str,
-                           tokenizer: Any = None) -> None:
+def save_old_globalpointer(
+    encoder_config: Any, state_dict: dict, head_config: dict, save_directory: str, tokenizer: Any = None
+) -> None:
     """GlobalPointerForQuestionAnswering.save_pretrained of the time: encoder config.json + gp_mrc_config.json +
     model.safetensors (keys encoder.*, head.*) (+ tokenizer)."""
     os.makedirs(save_directory, exist_ok=True)

@@ -23,8 +23,14 @@ Q1, Q2 = "when was the king born?", "when was it founded?"
 def neighbours(n: int = 20) -> list[dict]:
     """n records of mixed lengths: short ones, and long ones that fill several windows."""
     words = C_WORDS.split()
-    return [{"id": f"n{i}", "question": Q2 if i % 2 else Q1,
-             "context": " ".join(words[: 3 + (i * 7) % len(words)] * (1 + i % 4 * 5))} for i in range(n)]
+    return [
+        {
+            "id": f"n{i}",
+            "question": Q2 if i % 2 else Q1,
+            "context": " ".join(words[: 3 + (i * 7) % len(words)] * (1 + i % 4 * 5)),
+        }
+        for i in range(n)
+    ]
 
 
 def record_of(tokenizer, n_tokens: int) -> dict:
@@ -39,8 +45,13 @@ def record_of(tokenizer, n_tokens: int) -> dict:
 def wide_reader(tiny_tokenizer):
     """MiniLM's width (384, 12 heads) on 2 layers: the tiny model's 32 wide matmuls happened not to show it."""
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tiny_tokenizer), hidden_size=384, num_hidden_layers=2, num_attention_heads=12,
-                        intermediate_size=1536)
+    config = BertConfig(
+        vocab_size=len(tiny_tokenizer),
+        hidden_size=384,
+        num_hidden_layers=2,
+        num_attention_heads=12,
+        intermediate_size=1536,
+    )
     model = GlobalPointerForQuestionAnswering.from_encoder_config(config, HeadConfig(head_size=16))
     return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
 
@@ -87,11 +98,21 @@ def test_the_null_answer_is_first_exactly_when_chosen(reader):
         one = reader.answer(rec, top_k=1, decoding=decoding, **chosen)[0]
         five = reader.answer(rec, top_k=5, decoding=decoding, **chosen)[0]
         assert one[0]["answer"] == "" and five[0] == one[0] and len(five) == 5
-        never = reader.answer(rec, top_k=30, n_best_size=30, decoding=decoding, handle_impossible_answer=True,
-                              null_score_diff_threshold=1e9)[0]
+        never = reader.answer(
+            rec,
+            top_k=30,
+            n_best_size=30,
+            decoding=decoding,
+            handle_impossible_answer=True,
+            null_score_diff_threshold=1e9,
+        )[0]
         assert never[0]["answer"] and "" in [a["answer"] for a in never]
-        assert reader.answer(rec, n_best_size=30, decoding=decoding, handle_impossible_answer=True,
-                             null_score_diff_threshold=1e9)[0] == never[:1]
+        assert (
+            reader.answer(
+                rec, n_best_size=30, decoding=decoding, handle_impossible_answer=True, null_score_diff_threshold=1e9
+            )[0]
+            == never[:1]
+        )
 
 
 def test_word_span_widens_to_words_but_not_through_chinese():
@@ -105,8 +126,9 @@ def test_word_span_widens_to_words_but_not_through_chinese():
 
 def cuts_a_word(context: str, a: dict) -> bool:
     s, e = a["start"], a["end"]
-    return (s > 0 and in_word(context[s - 1]) and in_word(context[s])) or \
-        (e < len(context) and in_word(context[e]) and in_word(context[e - 1]))
+    return (s > 0 and in_word(context[s - 1]) and in_word(context[s])) or (
+        e < len(context) and in_word(context[e]) and in_word(context[e - 1])
+    )
 
 
 def test_answers_are_whole_words_without_duplicates(reader):
@@ -115,10 +137,11 @@ def test_answers_are_whole_words_without_duplicates(reader):
     assert any(cuts_a_word(C_WORDS, a) for a in pieces)  # the tiny tokenizer cuts words into characters
     words = reader.answer(rec, top_k=20)[0]
     assert words and not any(cuts_a_word(C_WORDS, a) for a in words)
-    assert all(C_WORDS[a["start"]:a["end"]] == a["answer"] for a in words)
+    assert all(C_WORDS[a["start"] : a["end"]] == a["answer"] for a in words)
     assert len({(a["start"], a["end"]) for a in words}) == len(words)
-    assert reader(question=Q2, context=C_WORDS, top_k=20) == reader(question=Q2, context=C_WORDS, top_k=20,
-                                                                   align_to_words=True)
+    assert reader(question=Q2, context=C_WORDS, top_k=20) == reader(
+        question=Q2, context=C_WORDS, top_k=20, align_to_words=True
+    )
     zh = [{"question": "中国的首都是哪里？", "context": C_ZH}]
     assert reader.answer(zh, top_k=10)[0] == reader.answer(zh, top_k=10, align_to_words=False)[0]
 

@@ -17,8 +17,15 @@ MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 300
 # where command-line arguments become configurations: the only modules that read an argparse Namespace
 # where flags become configurations: training's parser, and the predict / serve commands (their flags become the
 # Reader's settings and the service's limits, once, in main)
-ARGUMENT_READERS = {"gp_mrc/training/arguments.py", "gp_mrc/training/config.py", "gp_mrc/inference/command.py", "gp_mrc/serving/command.py",
-                    "gp_mrc/inference/export_command.py", "gp_mrc/rewards/command.py", "gp_mrc/models/convert_command.py"}
+ARGUMENT_READERS = {
+    "gp_mrc/training/arguments.py",
+    "gp_mrc/training/config.py",
+    "gp_mrc/inference/command.py",
+    "gp_mrc/serving/command.py",
+    "gp_mrc/inference/export_command.py",
+    "gp_mrc/rewards/command.py",
+    "gp_mrc/models/convert_command.py",
+}
 
 
 def modules() -> dict[str, str]:
@@ -75,7 +82,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(m)
         for t in sorted(edges[m]):
             if state.get(t) == 1:
-                return stack[stack.index(t):] + [t]
+                return stack[stack.index(t) :] + [t]
             if t not in state:
                 found = visit(t)
                 if found:
@@ -141,28 +148,49 @@ def test_the_library_never_imports_the_lab() -> None:
         with open(path, encoding="utf-8") as f:
             tree = ast.parse(f.read())
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else []
+            )
             offenders += [f"{mod} imports {n}" for n in names if n.split(".")[0] == "gp_mrc_lab"]
     assert not offenders, offenders
 
 
 def test_upward_imports_are_found() -> None:
-    assert upward_imports({"gp_mrc.data.features": {"gp_mrc.training.loop", "gp_mrc.settings"},
-                           "gp_mrc.settings": {"gp_mrc.metrics"}}) == ["gp_mrc.data.features -> gp_mrc.training.loop"]
+    assert upward_imports(
+        {"gp_mrc.data.features": {"gp_mrc.training.loop", "gp_mrc.settings"}, "gp_mrc.settings": {"gp_mrc.metrics"}}
+    ) == ["gp_mrc.data.features -> gp_mrc.training.loop"]
     assert layer("gp_mrc.models.modeling") == "models" and layer("gp_mrc.band") == "leaves"
 
 
 def _functions(path: str) -> list[tuple[str, int]]:
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read())
-    return [(n.name, n.end_lineno - n.lineno + 1) for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [
+        (n.name, n.end_lineno - n.lineno + 1)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+    ]
 
 
-def test_functions_and_modules_are_short() -> None:
+def python_files(folder: str) -> dict[str, str]:
+    """{name relative to the root: path} of every .py file under ROOT/folder."""
+    found = {}
+    for sub, _, files in os.walk(os.path.join(ROOT, folder)):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(sub, name)
+                found[os.path.relpath(path, ROOT)] = path
+    return found
+
+
+@pytest.mark.parametrize("folder", ["gp_mrc", "gp_mrc_lab", "scripts"])
+def test_functions_and_modules_are_short(folder: str) -> None:
     long_functions, long_modules = [], []
-    for mod, path in modules().items():
+    for mod, path in python_files(folder).items():
         long_functions += [f"{mod}.{name}: {n} lines" for name, n in _functions(path) if n > MAX_FUNCTION_LINES]
         with open(path, encoding="utf-8") as f:
             n_lines = sum(1 for _ in f)
@@ -206,9 +234,27 @@ def test_help_groups_research_flags_apart() -> None:
     user = set().union(*product.values()) - {"help"}
     assert "research" not in product
     research = lab.pop("research")
-    assert {"no_rope", "multilabel_offset", "attention_dropout", "mixed_weight", "warm_start_loss", "span_bias",
-            "reward", "soft_f1_tau", "aux_start_end_weight", "keep_optimizer_state"} <= research
+    assert {
+        "no_rope",
+        "multilabel_offset",
+        "attention_dropout",
+        "mixed_weight",
+        "warm_start_loss",
+        "span_bias",
+        "reward",
+        "soft_f1_tau",
+        "aux_start_end_weight",
+        "keep_optimizer_state",
+    } <= research
     assert not research & user
     assert set().union(*lab.values()) - {"help"} == user  # the lab's other groups: train.py's flags, unchanged
-    assert {"model_name_or_path", "train_file", "output_dir", "objective", "decoding", "entropy_lambda",
-            "warm_start_steps", "reward_weight"} <= user
+    assert {
+        "model_name_or_path",
+        "train_file",
+        "output_dir",
+        "objective",
+        "decoding",
+        "entropy_lambda",
+        "warm_start_steps",
+        "reward_weight",
+    } <= user

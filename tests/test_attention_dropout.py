@@ -76,13 +76,25 @@ def test_attention_dropout_leaves_hidden_dropouts_inside_attention_modules(famil
     (hidden_dropout_prob) and must keep their rate."""
     from transformers import AlbertConfig, AlbertModel, DebertaV2Config, DebertaV2Model
 
-    sizes = dict(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                 hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
-    model = (AlbertModel(AlbertConfig(embedding_size=16, **sizes)) if family == "albert"
-             else DebertaV2Model(DebertaV2Config(relative_attention=True, pos_att_type=["p2c", "c2p"], **sizes)))
+    sizes = dict(
+        vocab_size=50,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+    )
+    model = (
+        AlbertModel(AlbertConfig(embedding_size=16, **sizes))
+        if family == "albert"
+        else DebertaV2Model(DebertaV2Config(relative_attention=True, pos_att_type=["p2c", "c2p"], **sizes))
+    )
     set_attention_dropout(model, 0.0)
     rates = {n: m.p for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout)}
-    attention, hidden = {"albert": ("attention_dropout", "output_dropout"),
-                         "deberta-v2": ("attention.self.dropout", "pos_dropout")}[family]
+    attention, hidden = {
+        "albert": ("attention_dropout", "output_dropout"),
+        "deberta-v2": ("attention.self.dropout", "pos_dropout"),
+    }[family]
     assert [p for n, p in rates.items() if n.endswith(attention)] == [0.0], rates
     assert [p for n, p in rates.items() if n.endswith(hidden)] == [0.1], rates

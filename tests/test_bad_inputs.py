@@ -71,8 +71,9 @@ def test_non_utf8_bytes_name_the_line(tmp_path):
 
 
 def test_v2_file_with_v1_flags_is_an_error_naming_the_flag(tmp_path):
-    path = write(tmp_path, "v2.json", squad([qa("q1"), {"id": "q2", "question": "Why?", "answers": [],
-                                                          "is_impossible": True}]))
+    path = write(
+        tmp_path, "v2.json", squad([qa("q1"), {"id": "q2", "question": "Why?", "answers": [], "is_impossible": True}])
+    )
     with pytest.raises(DataError, match=r"\(id 'q2'\).*--version_2_with_negative"):
         load_examples(path)
     assert sum(load_examples(path, version_2=True)["is_impossible"]) == 1
@@ -109,21 +110,28 @@ def test_empty_question_or_passage_is_skipped_and_counted(tmp_path, caplog):
 
 def test_answer_start_repaired_else_dropped_and_counted(tmp_path, caplog):
     context = "The cat sat on the mat in 1875."
-    qas = [qa("off_by_3", start=12),                     # "the mat" is at 15: repaired
-           qa("out_of_range", start=999),                # beyond the passage, the text is there: repaired
-           qa("absent", text="the dog", start=15),       # nowhere in the passage: dropped (question too)
-           {"id": "two", "question": "When?", "answers": [{"text": "1875", "answer_start": 26},
-                                                           {"text": "1876", "answer_start": 26}]}]
+    qas = [
+        qa("off_by_3", start=12),  # "the mat" is at 15: repaired
+        qa("out_of_range", start=999),  # beyond the passage, the text is there: repaired
+        qa("absent", text="the dog", start=15),  # nowhere in the passage: dropped (question too)
+        {
+            "id": "two",
+            "question": "When?",
+            "answers": [{"text": "1875", "answer_start": 26}, {"text": "1876", "answer_start": 26}],
+        },
+    ]
     with caplog.at_level(logging.WARNING, logger="gp_mrc.data.examples"):
         ex = load_examples(write(tmp_path, "a.json", squad(qas, context)))
     by_id = {e["id"]: e for e in ex}
     assert set(by_id) == {"off_by_3", "out_of_range", "two"}
     for e in ex:
         for t, s in zip(e["answers"]["text"], e["answers"]["answer_start"]):
-            assert context[s:s + len(t)] == t
+            assert context[s : s + len(t)] == t
     assert by_id["two"]["answers"]["text"] == ["1875"]
-    assert "repaired 2 answer offsets, dropped 2 answers not found in their passage, " \
-           "dropped 1 questions left with no answer" in caplog.text
+    assert (
+        "repaired 2 answer offsets, dropped 2 answers not found in their passage, "
+        "dropped 1 questions left with no answer" in caplog.text
+    )
     # for evaluation the question is kept with its gold text (it still counts in EM/F1, scored on that text)
     evaluation = load_examples(write(tmp_path, "a2.json", squad(qas, context)), require_answers=False)
     assert {e["id"]: e["answers"]["text"] for e in evaluation}["absent"] == ["the dog"]
@@ -140,7 +148,10 @@ def test_question_longer_than_the_window_is_truncated_with_a_warning(tiny_tokeni
     assert "longer than max_query_length" in caplog.text and "truncated" in caplog.text
     assert all(len(f["input_ids"]) <= 64 for f in feats)
     f = feats[0]
-    assert ex[0]["context"][f["offset_mapping"][f["gold_starts"][0]][0]:f["offset_mapping"][f["gold_ends"][0]][1]] == "1875"
+    assert (
+        ex[0]["context"][f["offset_mapping"][f["gold_starts"][0]][0] : f["offset_mapping"][f["gold_ends"][0]][1]]
+        == "1875"
+    )
 
 
 def test_passage_of_200k_characters_is_windowed_in_bounded_memory(tiny_tokenizer):
@@ -159,13 +170,16 @@ def test_passage_of_200k_characters_is_windowed_in_bounded_memory(tiny_tokenizer
     hits = [f for f in feats if f["gold_starts"]]
     assert 1 <= len(hits) <= 3
     f = hits[0]
-    assert context[f["offset_mapping"][f["gold_starts"][0]][0]:f["offset_mapping"][f["gold_ends"][0]][1]] == "1875"
+    assert context[f["offset_mapping"][f["gold_starts"][0]][0] : f["offset_mapping"][f["gold_ends"][0]][1]] == "1875"
 
 
 UNUSUAL = [
     ("emoji", "The party 🎉🎉 started at noon with 🍰 cake and ended at dusk.", "🍰 cake"),
-    ("combining marks", "The cafe\u0301 in Zu\u0308rich opened in 1875; its owner was Jose\u0301 Nun\u0303ez.",
-     "Jose\u0301 Nun\u0303ez"),
+    (
+        "combining marks",
+        "The cafe\u0301 in Zu\u0308rich opened in 1875; its owner was Jose\u0301 Nun\u0303ez.",
+        "Jose\u0301 Nun\u0303ez",
+    ),
     ("full-width punctuation", "他说：“我们明天出发！”然后（在1875年）离开了。", "“我们明天出发！”"),
     ("mixed CJK/Latin", "张三在2019年加入Google公司，担任AI研究员。", "Google公司"),
     ("mixed CJK/Latin digits", "张三在2019年加入Google公司，担任AI研究员。", "2019年"),
@@ -187,7 +201,7 @@ def test_unusual_text_answer_recovered_exactly(tiny_tokenizer, name, context, an
         s = torch.full((1, n, n), -5.0)
         if f["gold_starts"]:
             gs, ge = f["gold_starts"][0], f["gold_ends"][0]
-            assert context[f["offset_mapping"][gs][0]:f["offset_mapping"][ge][1]] == answer
+            assert context[f["offset_mapping"][gs][0] : f["offset_mapping"][ge][1]] == answer
             s[0, gs, ge] = 10.0
             found = True
         batches.append((torch.tensor([k]), topk_spans(s.masked_fill(~mask, MASK_VALUE), mask, 5)))
@@ -195,4 +209,4 @@ def test_unusual_text_answer_recovered_exactly(tiny_tokenizer, name, context, an
     preds, nbest, _ = best_answers(ex, feats, collect_results(batches), n_best_size=5)
     assert preds["q0"] == answer
     top = nbest["q0"][0]
-    assert context[top["start"]:top["end"]] == answer
+    assert context[top["start"] : top["end"]] == answer

@@ -17,8 +17,9 @@ def test_band_of_and_band_windows_by_hand():
     s = torch.arange(16.0).view(1, 4, 4)  # s[0, i, j] = 4i + j
     assert band_of(s, 2).tolist() == [[[0, 1], [5, 6], [10, 11], [15, 0]]]  # (i, i), (i, i+1); 0 past the end
     assert band_windows(torch.tensor([[1, 2, 3]]), 2).tolist() == [[[1, 2], [2, 3], [3, 0]]]
-    assert band_windows(torch.tensor([[True, False, True]]), 2).tolist() == [[[True, False], [False, True],
-                                                                             [True, False]]]
+    assert band_windows(torch.tensor([[True, False, True]]), 2).tolist() == [
+        [[True, False], [False, True], [True, False]]
+    ]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -26,7 +27,7 @@ def test_banded_mask_is_the_band_of_the_dense_mask(seed):
     g = torch.Generator().manual_seed(seed)
     passage = torch.rand(3, 11, generator=g) > 0.3
     dense = valid_span_mask(passage, 4)
-    band_mask, = to_band(4, dense)
+    (band_mask,) = to_band(4, dense)
     assert torch.equal(valid_span_mask(passage, 4, banded=True), band_mask)
     with pytest.raises(ValueError, match="no band layout"):
         valid_span_mask(passage, 11, banded=True)  # as wide as the window: only the dense layout
@@ -38,8 +39,12 @@ def batch_of(B=3, n=20, seed=0):
     passage[:, 6:] = True
     attention = torch.ones(B, n, dtype=torch.long)
     attention[1, 15:] = 0  # a padded window: its last tokens are neither passage nor attended
-    return {"input_ids": torch.randint(5, 60, (B, n), generator=g), "attention_mask": attention,
-            "passage_mask": passage, "token_type_ids": (passage | (attention == 0)).long()}
+    return {
+        "input_ids": torch.randint(5, 60, (B, n), generator=g),
+        "attention_mask": attention,
+        "passage_mask": passage,
+        "token_type_ids": (passage | (attention == 0)).long(),
+    }
 
 
 def models():
@@ -83,8 +88,15 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
     f1 = torch.zeros(B, n, w)
     f1[:, 8, 2], f1[:, 8, 1], f1[:, 9, 0] = 1.0, 0.8, 0.5
     batch.update(targets=targets, f1=f1, start_positions=torch.tensor([8, 8, 8]), end_positions=torch.tensor([10] * 3))
-    objective = LabObjectiveConfig("mixed", warm_start_steps=0, warm_start_loss="softmax", mixed_weight=1.0,
-                                   reward_weight=1.0, reward_ramp_steps=0, aux_start_end_weight=0.5)
+    objective = LabObjectiveConfig(
+        "mixed",
+        warm_start_steps=0,
+        warm_start_loss="softmax",
+        mixed_weight=1.0,
+        reward_weight=1.0,
+        reward_ramp_steps=0,
+        aux_start_end_weight=0.5,
+    )
     losses, grads = [], []
     for banded in (False, True):
         model.zero_grad()

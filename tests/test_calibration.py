@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from conftest import make_tiny_config
-from gp_mrc.metrics.calibration import accuracy_at_coverage, coverage_curve, expected_calibration_error, reliability_bins
+from gp_mrc.metrics.calibration import (
+    accuracy_at_coverage,
+    coverage_curve,
+    expected_calibration_error,
+    reliability_bins,
+)
 from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,7 +46,10 @@ def test_accuracy_at_coverage_answers_the_most_confident_first():
     scores, em, f1 = [0.9, 0.1, 0.8, 0.2], [1, 0, 1, 0], [1.0, 0.5, 1.0, 0.0]
     rows = accuracy_at_coverage(scores, em, f1, coverages=(1.0, 0.5, 0.25))
     assert [(r["answered"], r["threshold"], r["em"], r["f1"]) for r in rows] == [
-        (4, 0.1, 50.0, 62.5), (2, 0.8, 100.0, 100.0), (1, 0.9, 100.0, 100.0)]
+        (4, 0.1, 50.0, 62.5),
+        (2, 0.8, 100.0, 100.0),
+        (1, 0.9, 100.0, 100.0),
+    ]
     cov, curve = coverage_curve(scores, f1, points=4)
     assert cov.tolist() == [0.25, 0.5, 0.75, 1.0] and curve.tolist() == pytest.approx([100.0, 100.0, 200 / 3, 62.5])
 
@@ -49,17 +57,44 @@ def test_accuracy_at_coverage_answers_the_most_confident_first():
 @pytest.mark.slow  # a subprocess: imports torch and transformers afresh
 def test_calibration_script_end_to_end(tiny_tokenizer, tmp_path):
     torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    )
     model.save_pretrained(str(tmp_path / "gp"), tokenizer=tiny_tokenizer)
     dev = tmp_path / "dev.jsonl"
-    dev.write_text("\n".join(json.dumps({"id": str(i), "question": "when was the king born?",
-                                         "context": "the king was born in 1811 .",
-                                         "answers": {"text": ["1811"], "answer_start": [21]}}) for i in range(6)))
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "calibration.py"), "--model",
-                          f"gp={tmp_path / 'gp'}", "--dev_file", str(dev), "--mixed_precision", "no", "--output",
-                          str(tmp_path / "c.json"), "--plot", str(tmp_path / "c.png")],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ROOT}, timeout=900)
+    dev.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": str(i),
+                    "question": "when was the king born?",
+                    "context": "the king was born in 1811 .",
+                    "answers": {"text": ["1811"], "answer_start": [21]},
+                }
+            )
+            for i in range(6)
+        )
+    )
+    out = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "scripts", "calibration.py"),
+            "--model",
+            f"gp={tmp_path / 'gp'}",
+            "--dev_file",
+            str(dev),
+            "--mixed_precision",
+            "no",
+            "--output",
+            str(tmp_path / "c.json"),
+            "--plot",
+            str(tmp_path / "c.png"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        timeout=900,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     res = json.loads((tmp_path / "c.json").read_text())["readers"][0]
     assert res["questions"] == 6 and 0 <= res["ece_em"] <= 1 and len(res["coverage"]) == 10

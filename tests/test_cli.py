@@ -41,25 +41,32 @@ def test_help_lists_the_commands():
     assert r.returncode == 0 and all(c in r.stdout for c in ("train", "predict", "serve"))
 
 
-@pytest.mark.parametrize("command,flag", [("predict", "--question"), ("serve", "--max_wait_ms"), ("export", "--quantize"),
-                                          ("train", "--learning_rate")])
+@pytest.mark.parametrize(
+    "command,flag",
+    [("predict", "--question"), ("serve", "--max_wait_ms"), ("export", "--quantize"), ("train", "--learning_rate")],
+)
 def test_command_help_is_the_scripts_help(command, flag):
     r = run(command, "--help")
     assert r.returncode == 0 and r.stdout.startswith(f"usage: gp-mrc {command}") and flag in r.stdout
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from gp_mrc.cli import main\ntry:\n    main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
-            "try:\n    main(['predict', '--help'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('torch', 'transformers', 'fastapi') if m in sys.modules))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       env=dict(os.environ, PYTHONPATH=ROOT))
+    code = (
+        "import sys; from gp_mrc.cli import main\ntry:\n    main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
+        "try:\n    main(['predict', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'fastapi') if m in sys.modules))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT)
+    )
     assert r.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_a_bad_command_exits_2_with_a_message():
     r = run("serv")
-    assert r.returncode == 2 and "unknown command 'serv' (choose from train, predict, serve, export, convert)" in r.stderr
+    assert (
+        r.returncode == 2 and "unknown command 'serv' (choose from train, predict, serve, export, convert)" in r.stderr
+    )
     r = run()
     assert r.returncode == 2 and "usage: gp-mrc" in r.stderr
 
@@ -72,11 +79,10 @@ def test_bad_flags_exit_2_naming_them(capsys):
     assert "error: /nonexistent/model" in capsys.readouterr().err
 
 
-
 def test_predict_answers_as_the_script_does(hf_qa_dir, capsys):
     assert cli.main(["predict", "--model", hf_qa_dir, "--question", Q1, "--context", C1, "--top_k", "2"]) == 0
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert len(answers) == 2 and all(C1[a["start"]:a["end"]] == a["answer"] for a in answers)
+    assert len(answers) == 2 and all(C1[a["start"] : a["end"]] == a["answer"] for a in answers)
 
 
 @pytest.mark.slow
@@ -87,9 +93,22 @@ def test_scripts_serve_answers_over_http(hf_qa_dir):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "serve.py"), "--model", hf_qa_dir,
-                             "--port", str(port), "--log_level", "warning"], cwd=ROOT,
-                            env=dict(os.environ, PYTHONPATH=ROOT), stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(ROOT, "scripts", "serve.py"),
+            "--model",
+            hf_qa_dir,
+            "--port",
+            str(port),
+            "--log_level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 120
@@ -103,7 +122,7 @@ def test_scripts_serve_answers_over_http(hf_qa_dir):
                 time.sleep(0.3)
         assert health["architecture"] == "start_end" and health["heat_map"] is False
         a = httpx.post(url, json={"inputs": {"question": Q1, "context": C1}}, timeout=30).json()
-        assert C1[a["start"]:a["end"]] == a["answer"] != ""
+        assert C1[a["start"] : a["end"]] == a["answer"] != ""
         r = httpx.post(url, content=b"{", headers={"Content-Type": "application/json"}, timeout=30)
         assert r.status_code == 400 and r.json()["error"].startswith("request body is not valid JSON")
     finally:

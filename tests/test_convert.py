@@ -27,8 +27,10 @@ from legacy_folders import old_head_config, save_old_globalpointer, save_old_sta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CTX = "the king was born in 1811 . the queen was born in 1861 in paris ."
-RECORDS = [{"id": "a", "question": "when was the king born?", "context": CTX},
-           {"id": "b", "question": "where was the queen born?", "context": CTX}]
+RECORDS = [
+    {"id": "a", "question": "when was the king born?", "context": CTX},
+    {"id": "b", "question": "where was the queen born?", "context": CTX},
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +38,24 @@ def old_folders(tiny_tokenizer, tmp_path_factory):
     """One folder of each layout written before 0.1.0 (tests/legacy_folders.py)."""
     torch.manual_seed(0)
     gp = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16, span_bias=True))
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16, span_bias=True)
+    )
     gp_dir = str(tmp_path_factory.mktemp("old_gp"))
-    save_old_globalpointer(gp.encoder.config, gp.state_dict(),
-                           old_head_config(head_size=16, span_bias=True, max_answer_length=20,
-                                           version_2_with_negative=True), gp_dir, tiny_tokenizer)
+    save_old_globalpointer(
+        gp.encoder.config,
+        gp.state_dict(),
+        old_head_config(head_size=16, span_bias=True, max_answer_length=20, version_2_with_negative=True),
+        gp_dir,
+        tiny_tokenizer,
+    )
     torch.manual_seed(1)
     se_dir = str(tmp_path_factory.mktemp("old_se"))
-    save_old_start_end(BertForQuestionAnswering(make_tiny_config(len(tiny_tokenizer))),
-                       old_head_config(max_answer_length=25, lang="zh"), se_dir, tiny_tokenizer)
+    save_old_start_end(
+        BertForQuestionAnswering(make_tiny_config(len(tiny_tokenizer))),
+        old_head_config(max_answer_length=25, lang="zh"),
+        se_dir,
+        tiny_tokenizer,
+    )
     return {"globalpointer": gp_dir, "start_end": se_dir}
 
 
@@ -58,8 +69,9 @@ def answers(path: str) -> list:
 
 
 @pytest.mark.parametrize("architecture", ["globalpointer", "start_end"])
-def test_a_converted_folder_loads_without_warning_and_answers_as_the_old_one(old_folders, architecture, tmp_path,
-                                                                            caplog, capsys):
+def test_a_converted_folder_loads_without_warning_and_answers_as_the_old_one(
+    old_folders, architecture, tmp_path, caplog, capsys
+):
     old, new = old_folders[architecture], str(tmp_path / "new")
     assert folder_kind(old) == FolderKind(architecture, "legacy")
     assert cli.main(["convert", old, new]) == 0
@@ -82,8 +94,9 @@ def test_a_converted_folder_loads_without_warning_and_answers_as_the_old_one(old
 
 def test_the_old_layouts_settings_survive_conversion(old_folders, tmp_path):
     for architecture, expected in (
-            ("globalpointer", InferenceSettings(max_answer_length=20, version_2_with_negative=True, metric="squad_v2")),
-            ("start_end", InferenceSettings(max_answer_length=25, lang="zh", metric="cmrc"))):
+        ("globalpointer", InferenceSettings(max_answer_length=20, version_2_with_negative=True, metric="squad_v2")),
+        ("start_end", InferenceSettings(max_answer_length=25, lang="zh", metric="cmrc")),
+    ):
         new = str(tmp_path / architecture)
         folders.convert_folder(old_folders[architecture], new)
         with open(os.path.join(new, "config.json"), encoding="utf-8") as f:
@@ -107,7 +120,9 @@ def test_a_current_folder_is_copied_as_it_is(old_folders, tmp_path, capsys):
     os.makedirs(again)  # an empty folder is fine
     assert cli.main(["convert", converted, again]) == 0
     assert "copied (already in the current layout)" in capsys.readouterr().err
-    assert not filecmp.dircmp(converted, again).diff_files and sorted(os.listdir(converted)) == sorted(os.listdir(again))
+    assert not filecmp.dircmp(converted, again).diff_files and sorted(os.listdir(converted)) == sorted(
+        os.listdir(again)
+    )
 
 
 def one_error(capsys) -> str:
@@ -124,17 +139,24 @@ def test_bad_input_is_one_error_line_and_exit_2(old_folders, tmp_path, capsys):
     (tmp_path / "a_file").write_text("x")
     (tmp_path / "empty").mkdir()
     (tmp_path / "encoder").mkdir()
-    (tmp_path / "encoder" / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
+    (tmp_path / "encoder" / "config.json").write_text(
+        json.dumps({"model_type": "bert", "architectures": ["BertModel"]})
+    )
     (tmp_path / "encoder" / "model.safetensors").write_text("")
-    cases = [([str(tmp_path / "missing"), str(tmp_path / "n1")], f"{tmp_path / 'missing'}: no such model folder"),
-             ([str(tmp_path / "a_file"), str(tmp_path / "n2")], f"{tmp_path / 'a_file'}: not a folder"),
-             ([str(tmp_path / "empty"), str(tmp_path / "n3")], "is not a model folder: missing config.json, model.safetensors"),
-             ([str(tmp_path / "encoder"), str(tmp_path / "n4")], "holds no reader"),
-             ([old, str(tmp_path / "full")], f"{tmp_path / 'full'}: already exists and is not an empty folder"),
-             ([old, str(tmp_path / "a_file")], f"{tmp_path / 'a_file'}: already exists and is not an empty folder"),
-             ([old, old], "must lie outside"),
-             ([old, old + "/"], "must lie outside"),
-             ([old, os.path.join(old, "inside")], "must lie outside")]
+    cases = [
+        ([str(tmp_path / "missing"), str(tmp_path / "n1")], f"{tmp_path / 'missing'}: no such model folder"),
+        ([str(tmp_path / "a_file"), str(tmp_path / "n2")], f"{tmp_path / 'a_file'}: not a folder"),
+        (
+            [str(tmp_path / "empty"), str(tmp_path / "n3")],
+            "is not a model folder: missing config.json, model.safetensors",
+        ),
+        ([str(tmp_path / "encoder"), str(tmp_path / "n4")], "holds no reader"),
+        ([old, str(tmp_path / "full")], f"{tmp_path / 'full'}: already exists and is not an empty folder"),
+        ([old, str(tmp_path / "a_file")], f"{tmp_path / 'a_file'}: already exists and is not an empty folder"),
+        ([old, old], "must lie outside"),
+        ([old, old + "/"], "must lie outside"),
+        ([old, os.path.join(old, "inside")], "must lie outside"),
+    ]
     for argv, fragment in cases:
         assert cli.main(["convert", *argv]) == 2, argv
         assert fragment in one_error(capsys), argv
@@ -147,14 +169,28 @@ def test_bad_input_is_one_error_line_and_exit_2(old_folders, tmp_path, capsys):
 
 
 def test_convert_is_the_console_command_and_loads_no_torch(old_folders, tmp_path):
-    code = ("import sys; from gp_mrc.cli import main\nrc = main(sys.argv[1:])\n"
-            "print(rc, sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    code = (
+        "import sys; from gp_mrc.cli import main\nrc = main(sys.argv[1:])\n"
+        "print(rc, sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
     env = dict(os.environ, PYTHONPATH=ROOT)
-    r = subprocess.run([sys.executable, "-c", code, "convert", old_folders["start_end"], str(tmp_path / "new")],
-                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", code, "convert", old_folders["start_end"], str(tmp_path / "new")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert r.stdout.strip() == "0 []", r.stderr
-    r = subprocess.run([sys.executable, "-m", "gp_mrc.cli", "convert", str(tmp_path / "nope"), str(tmp_path / "x")],
-                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "gp_mrc.cli", "convert", str(tmp_path / "nope"), str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 2 and r.stderr.strip() == f"error: {tmp_path / 'nope'}: no such model folder"
 
 
@@ -179,8 +215,10 @@ def test_training_from_an_old_folder_takes_its_architecture_and_warns_once(old_f
     from gp_mrc.training.model_init import model_for_training
 
     for architecture, old in old_folders.items():
-        assert parse_args(["--model_name_or_path", old, "--output_dir", str(tmp_path / architecture)]
-                          ).model.architecture == architecture
+        assert (
+            parse_args(["--model_name_or_path", old, "--output_dir", str(tmp_path / architecture)]).model.architecture
+            == architecture
+        )
     config = parse_args(["--model_name_or_path", old_folders["globalpointer"], "--output_dir", str(tmp_path / "run")])
     caplog.set_level(logging.WARNING)
     model, _ = model_for_training(config)
@@ -199,4 +237,6 @@ def test_saving_over_an_old_folder_leaves_the_current_layout(old_folders, tmp_pa
     loaded = load_model(folder)
     save_model(loaded.model, folder)
     assert not os.path.exists(os.path.join(folder, "gp_mrc_config.json"))
-    assert folder_kind(folder) == FolderKind("globalpointer", "current") and load_model(folder).settings == loaded.settings
+    assert (
+        folder_kind(folder) == FolderKind("globalpointer", "current") and load_model(folder).settings == loaded.settings
+    )

@@ -17,8 +17,9 @@ from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
 from gp_mrc.training.objective import ObjectiveConfig
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason="needs a CUDA device (on a lent GPU: bash tools/gpu/gpu_study.sh --smoke)")
+pytestmark = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device (on a lent GPU: bash tools/gpu/gpu_study.sh --smoke)"
+)
 
 CTX = "the river vell runs through cordale . cordale was founded in 1587 by wool traders from the north ."
 QUESTIONS = ["when was cordale founded?", "who founded cordale?", "what river runs through cordale?"]
@@ -34,9 +35,17 @@ def _batch(tokenizer, band: int = 8) -> dict[str, torch.Tensor]:
         a, b = CTX.index(gold), CTX.index(gold) + len(gold)
         start = next(i for i, o in enumerate(offs) if o[0] == a)
         end = next(i for i, o in enumerate(offs) if o[1] == b)
-        rows.append({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-                     "token_type_ids": enc["token_type_ids"], "offset_mapping": offs, "feature_index": k,
-                     "gold_starts": [start], "gold_ends": [end]})
+        rows.append(
+            {
+                "input_ids": enc["input_ids"],
+                "attention_mask": enc["attention_mask"],
+                "token_type_ids": enc["token_type_ids"],
+                "offset_mapping": offs,
+                "feature_index": k,
+                "gold_starts": [start],
+                "gold_ends": [end],
+            }
+        )
     batch = SpanCollator(tokenizer.pad_token_id, max_answer_length=band)(rows)
     batch["f1"] = batch["targets"].float()
     return batch
@@ -45,8 +54,9 @@ def _batch(tokenizer, band: int = 8) -> dict[str, torch.Tensor]:
 def _step(model, batch, precision: str) -> tuple[float, torch.Tensor]:
     """The default recipe's loss (span-softmax CE + expected F1) of one batch and the flattened gradient."""
 
-    objective = ObjectiveConfig("mixed", warm_start_steps=0, warm_start_loss="softmax", mixed_weight=1.0,
-                                reward_weight=1.0, reward_ramp_steps=0)
+    objective = ObjectiveConfig(
+        "mixed", warm_start_steps=0, warm_start_loss="softmax", mixed_weight=1.0, reward_weight=1.0, reward_ramp_steps=0
+    )
     model.zero_grad()
     with autocast("cuda", precision):
         loss, _ = objective(model(**batch, max_answer_length=8, banded=True), batch, step=3)
@@ -94,8 +104,9 @@ def test_folder_saved_on_gpu_loads_on_cpu(tiny_model, tiny_tokenizer, tmp_path):
         assert v.device.type == "cpu"
         torch.testing.assert_close(v, on_gpu[k], rtol=0, atol=0)
     answers = Reader.from_pretrained(str(tmp_path), device="cpu", mixed_precision="no")(
-        question=QUESTIONS[0], context=CTX)
-    assert CTX[answers["start"]:answers["end"]] == answers["answer"]
+        question=QUESTIONS[0], context=CTX
+    )
+    assert CTX[answers["start"] : answers["end"]] == answers["answer"]
 
 
 def test_train_on_cuda_end_to_end(tiny_encoder_dir, tmp_path):
@@ -107,14 +118,47 @@ def test_train_on_cuda_end_to_end(tiny_encoder_dir, tmp_path):
         for i in range(40):
             y = 1800 + i
             ctx = f"the king was born in {y} . the queen was born in {y + 50} ."
-            f.write(json.dumps({"id": f"x{i}", "title": "t", "context": ctx, "question": "when was the king born?",
-                                "answers": {"text": [str(y)], "answer_start": [ctx.index(str(y))]}}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"x{i}",
+                        "title": "t",
+                        "context": ctx,
+                        "question": "when was the king born?",
+                        "answers": {"text": [str(y)], "answer_start": [ctx.index(str(y))]},
+                    }
+                )
+                + "\n"
+            )
     out = str(tmp_path / "run")
-    results = train(parse_args([
-        "--model_name_or_path", tiny_encoder_dir, "--train_file", str(data), "--validation_file", str(data),
-        "--max_seq_length", "64", "--doc_stride", "16", "--per_device_train_batch_size", "8",
-        "--max_train_steps", "8", "--learning_rate", "1e-3", "--output_dir", out, "--seed", "0",
-        "--dataloader_num_workers", "2"]))
+    results = train(
+        parse_args(
+            [
+                "--model_name_or_path",
+                tiny_encoder_dir,
+                "--train_file",
+                str(data),
+                "--validation_file",
+                str(data),
+                "--max_seq_length",
+                "64",
+                "--doc_stride",
+                "16",
+                "--per_device_train_batch_size",
+                "8",
+                "--max_train_steps",
+                "8",
+                "--learning_rate",
+                "1e-3",
+                "--output_dir",
+                out,
+                "--seed",
+                "0",
+                "--dataloader_num_workers",
+                "2",
+            ]
+        )
+    )
     with open(os.path.join(out, "training_args.json")) as f:
         args = json.load(f)
     assert args["mixed_precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "no")

@@ -23,8 +23,13 @@ CTX = "the king was born in 1811 . the queen was born in 1861 ."
 
 
 def rec(id_, **overrides):
-    r = {"id": id_, "title": "t", "context": CTX, "question": "when was the king born?",
-         "answers": {"text": ["1811"], "answer_start": [21]}}
+    r = {
+        "id": id_,
+        "title": "t",
+        "context": CTX,
+        "question": "when was the king born?",
+        "answers": {"text": ["1811"], "answer_start": [21]},
+    }
     r.update(overrides)
     return r
 
@@ -35,8 +40,13 @@ def write_jsonl(path, records):
 
 
 def squad_file(path, qas, context=CTX):
-    path.write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [
-        {"context": context, "qas": qas}]}]}, ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": context, "qas": qas}]}]},
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     return str(path)
 
 
@@ -70,32 +80,52 @@ def test_missing_field_names_line_id_and_field(tmp_path, missing):
         load_examples(path)
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("context", 5, "field 'context' must be a string, got int"),
-    ("question", ["q"], "field 'question' must be a string, got list"),
-    ("answers", "1811", "'answers' must be"),
-    # a string where a list belongs used to be split into characters: answers '1', '8', '1', '1'
-    ("answers", {"text": "1811", "answer_start": 21}, "answers.text and answers.answer_start must be lists"),
-    ("answers", ["1811"], r"answers\[0\] must be an object"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("context", 5, "field 'context' must be a string, got int"),
+        ("question", ["q"], "field 'question' must be a string, got list"),
+        ("answers", "1811", "'answers' must be"),
+        # a string where a list belongs used to be split into characters: answers '1', '8', '1', '1'
+        ("answers", {"text": "1811", "answer_start": 21}, "answers.text and answers.answer_start must be lists"),
+        ("answers", ["1811"], r"answers\[0\] must be an object"),
+    ],
+)
 def test_mistyped_fields_are_errors(tmp_path, field, value, message):
     path = write_jsonl(tmp_path / "d.jsonl", [rec("a", **{field: value})])
     with pytest.raises(DataError, match=rf"d\.jsonl: line 1 \(id 'a'\): {message}"):
         load_examples(path)
 
 
-@pytest.mark.parametrize("obj, message", [
-    ({"version": "1.1"}, "neither SQuAD layout"),
-    ({"data": 5}, "neither SQuAD layout"),
-    ({"data": [{"title": "t", "paragraphs": [{"context": CTX}]}]}, r"data\[0\]\.paragraphs\[0\] needs 'context' and 'qas'"),
-    ({"data": [{"title": "t", "paragraphs": 3}]}, r"data\[0\] \('t'\) has no 'paragraphs' list"),
-    ({"data": [{"title": "t", "paragraphs": [{"context": CTX, "qas": ["q1"]}]}]},
-     r"data\[0\]\.paragraphs\[0\]\.qas\[0\] must be an object"),
-    ({"data": [{"paragraphs": []}, "oops"]}, r"data\[1\] must be an object"),
-    ({"data": [{"title": "t", "paragraphs": [{"context": CTX, "qas": [squad_qa("q", answers=()) | {"answers": [7]}]}]}]},
-     r"qas\[0\] \(id 'q'\): answers\[0\] must be an object"),
-    ([1, 2], r"record 1: expected an object"),
-])
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        ({"version": "1.1"}, "neither SQuAD layout"),
+        ({"data": 5}, "neither SQuAD layout"),
+        (
+            {"data": [{"title": "t", "paragraphs": [{"context": CTX}]}]},
+            r"data\[0\]\.paragraphs\[0\] needs 'context' and 'qas'",
+        ),
+        ({"data": [{"title": "t", "paragraphs": 3}]}, r"data\[0\] \('t'\) has no 'paragraphs' list"),
+        (
+            {"data": [{"title": "t", "paragraphs": [{"context": CTX, "qas": ["q1"]}]}]},
+            r"data\[0\]\.paragraphs\[0\]\.qas\[0\] must be an object",
+        ),
+        ({"data": [{"paragraphs": []}, "oops"]}, r"data\[1\] must be an object"),
+        (
+            {
+                "data": [
+                    {
+                        "title": "t",
+                        "paragraphs": [{"context": CTX, "qas": [squad_qa("q", answers=()) | {"answers": [7]}]}],
+                    }
+                ]
+            },
+            r"qas\[0\] \(id 'q'\): answers\[0\] must be an object",
+        ),
+        ([1, 2], r"record 1: expected an object"),
+    ],
+)
 def test_structural_problems_name_the_place(tmp_path, obj, message):
     path = tmp_path / "d.json"
     path.write_text(json.dumps(obj), encoding="utf-8")
@@ -122,9 +152,10 @@ def test_no_usable_questions(tmp_path):
 def test_empty_question_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
     """CMRC2018's trial set has a question that is the empty string (TRIAL_776_QUERY_4): loading used to stop
     with a DataError; the record is skipped and named, the others are kept."""
-    path = squad_file(tmp_path / "cmrc_trial.json", [squad_qa("TRIAL_776_QUERY_3"),
-                                                     squad_qa("TRIAL_776_QUERY_4", question=""),
-                                                     squad_qa("TRIAL_776_QUERY_5")])
+    path = squad_file(
+        tmp_path / "cmrc_trial.json",
+        [squad_qa("TRIAL_776_QUERY_3"), squad_qa("TRIAL_776_QUERY_4", question=""), squad_qa("TRIAL_776_QUERY_5")],
+    )
     report = LoadReport()
     with caplog.at_level(logging.WARNING, logger="gp_mrc"):
         ds = load_examples(path, require_answers=False, report=report)
@@ -136,21 +167,32 @@ def test_empty_question_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
     assert "(id 'TRIAL_776_QUERY_4'): empty question" in warning[0]
 
 
-@pytest.mark.parametrize("context, reason", [("", "empty context"), ("  \n\t\u3000", "empty context"),
-                                             ("\x00\u200b\ufeff\x01", "context has only control/format characters")])
+@pytest.mark.parametrize(
+    "context, reason",
+    [
+        ("", "empty context"),
+        ("  \n\t\u3000", "empty context"),
+        ("\x00\u200b\ufeff\x01", "context has only control/format characters"),
+    ],
+)
 def test_blank_passages_are_skipped(tmp_path, caplog, context, reason):
-    path = write_jsonl(tmp_path / "d.jsonl", [rec("a"), rec("b", context=context, answers={"text": [], "answer_start": []}),
-                                              rec("c")])
+    path = write_jsonl(
+        tmp_path / "d.jsonl", [rec("a"), rec("b", context=context, answers={"text": [], "answer_start": []}), rec("c")]
+    )
     with caplog.at_level(logging.WARNING, logger="gp_mrc"):
         ds = load_examples(path)
     assert ds["id"] == ["a", "c"]
-    assert any("skipped 1 questions with an empty question or passage" in m and f"line 2 (id 'b'): {reason}" in m
-               for m in messages(caplog))
+    assert any(
+        "skipped 1 questions with an empty question or passage" in m and f"line 2 (id 'b'): {reason}" in m
+        for m in messages(caplog)
+    )
 
 
 def test_only_unusable_records_is_an_error_saying_why(tmp_path):
     path = write_jsonl(tmp_path / "d.jsonl", [rec("a", question=" "), rec("b", context="")])
-    with pytest.raises(DataError, match=r"no usable questions \(2 skipped: .*id 'a'\): empty question; .*id 'b'\): empty context"):
+    with pytest.raises(
+        DataError, match=r"no usable questions \(2 skipped: .*id 'a'\): empty question; .*id 'b'\): empty context"
+    ):
         load_examples(path)
 
 
@@ -164,12 +206,18 @@ def test_skipped_record_does_not_hide_a_structural_error_later(tmp_path):
 
 
 def test_answer_start_off_by_a_few_characters_or_negative_is_repaired(tmp_path, caplog):
-    path = write_jsonl(tmp_path / "d.jsonl", [rec("a"), rec("b", answers={"text": ["1811"], "answer_start": [25]}),
-                                              rec("c", answers={"text": ["1811"], "answer_start": [-3]})])
+    path = write_jsonl(
+        tmp_path / "d.jsonl",
+        [
+            rec("a"),
+            rec("b", answers={"text": ["1811"], "answer_start": [25]}),
+            rec("c", answers={"text": ["1811"], "answer_start": [-3]}),
+        ],
+    )
     with caplog.at_level(logging.WARNING, logger="gp_mrc"):
         ds = load_examples(path)
     assert [a["answer_start"] for a in ds["answers"]] == [[21], [21], [21]]
-    assert all(CTX[s:s + len(t)] == t for a in ds["answers"] for t, s in zip(a["text"], a["answer_start"]))
+    assert all(CTX[s : s + len(t)] == t for a in ds["answers"] for t, s in zip(a["text"], a["answer_start"]))
     # a stated offset that is wrong is repaired; a negative one is no offset: the answer is located by search
     assert any("repaired 1 answer offsets" in m and "id 'b'" in m for m in messages(caplog))
     assert any("located 1 answers without an offset" in m for m in messages(caplog))
@@ -177,28 +225,47 @@ def test_answer_start_off_by_a_few_characters_or_negative_is_repaired(tmp_path, 
 
 def test_repair_picks_the_occurrence_nearest_the_stated_start():
     ctx = "born in 1811 . " * 3
-    examples = build_examples([("r", {"id": "x", "title": "", "context": ctx, "question": "when?",
-                                      "answers": {"text": ["1811"], "answer_start": [24]}, "is_impossible": None})])
+    examples = build_examples(
+        [
+            (
+                "r",
+                {
+                    "id": "x",
+                    "title": "",
+                    "context": ctx,
+                    "question": "when?",
+                    "answers": {"text": ["1811"], "answer_start": [24]},
+                    "is_impossible": None,
+                },
+            )
+        ]
+    )
     assert examples[0]["answers"]["answer_start"] == [23]  # not 8 (first) nor 38
 
 
 LONG_CTX = CTX + " the river was long and cold ." * 5  # "1811" is more than 100 characters from the end
 
 
-@pytest.mark.parametrize("answers", [
-    {"text": ["1811"], "answer_start": [10 ** 6]},  # out of range: the occurrence nearest the passage end
-    {"text": ["1811"], "answer_start": [140]},  # in range, more than 100 characters from the text
-])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"text": ["1811"], "answer_start": [10**6]},  # out of range: the occurrence nearest the passage end
+        {"text": ["1811"], "answer_start": [140]},  # in range, more than 100 characters from the text
+    ],
+)
 def test_a_wrong_offset_far_from_the_text_is_repaired_anywhere_in_the_passage(tmp_path, answers):
     """Before, only ±100 characters around the stated offset were searched and these answers were dropped."""
     ds = load_examples(write_jsonl(tmp_path / "d.jsonl", [rec("b", context=LONG_CTX, answers=answers)]))
     assert ds[0]["answers"] == {"text": ["1811"], "answer_start": [21]}
 
 
-@pytest.mark.parametrize("answers", [
-    {"text": ["the emperor"], "answer_start": [4]},  # text not in the passage
-    {"text": [""], "answer_start": [0]},  # empty answer text
-])
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"text": ["the emperor"], "answer_start": [4]},  # text not in the passage
+        {"text": [""], "answer_start": [0]},  # empty answer text
+    ],
+)
 def test_answer_not_found_is_dropped_and_counted(tmp_path, caplog, answers):
     path = write_jsonl(tmp_path / "d.jsonl", [rec("a"), rec("b", context=LONG_CTX, answers=answers)])
     with caplog.at_level(logging.WARNING, logger="gp_mrc"):
@@ -209,8 +276,11 @@ def test_answer_not_found_is_dropped_and_counted(tmp_path, caplog, answers):
     # evaluation keeps a gold text that is not in the passage (start -1): the official scorers compare texts
     kept = {"text": ["the emperor"], "answer_start": [-1]} if answers["text"][0] else {"text": [], "answer_start": []}
     assert evaluation[1]["answers"] == kept
-    assert any("dropped 1 answers not found in their passage, dropped 1 questions left with no answer" in m
-               and "line 2 (id 'b')" in m for m in messages(caplog))
+    assert any(
+        "dropped 1 answers not found in their passage, dropped 1 questions left with no answer" in m
+        and "line 2 (id 'b')" in m
+        for m in messages(caplog)
+    )
 
 
 # ----------------------------------------------------------------------------- long questions and passages
@@ -218,20 +288,41 @@ def test_answer_not_found_is_dropped_and_counted(tmp_path, caplog, answers):
 
 def test_question_longer_than_max_seq_length_is_truncated_with_a_warning(tiny_tokenizer, caplog):
     long_q = "who was the first king of the city and " * 40  # ~360 tokens
-    recs = [("r0", {"id": "short", "title": "", "context": CTX, "question": "when?",
-                    "answers": {"text": ["1811"], "answer_start": [21]}, "is_impossible": None}),
-            ("r1", {"id": "long", "title": "", "context": CTX, "question": long_q,
-                    "answers": {"text": ["1861"], "answer_start": [CTX.index("1861")]}, "is_impossible": None})]
+    recs = [
+        (
+            "r0",
+            {
+                "id": "short",
+                "title": "",
+                "context": CTX,
+                "question": "when?",
+                "answers": {"text": ["1811"], "answer_start": [21]},
+                "is_impossible": None,
+            },
+        ),
+        (
+            "r1",
+            {
+                "id": "long",
+                "title": "",
+                "context": CTX,
+                "question": long_q,
+                "answers": {"text": ["1861"], "answer_start": [CTX.index("1861")]},
+                "is_impossible": None,
+            },
+        ),
+    ]
     assert len(tiny_tokenizer(long_q)["input_ids"]) > 64
     with caplog.at_level(logging.WARNING, logger="gp_mrc"):
-        feats = prepare_features(build_examples(recs), tiny_tokenizer, max_seq_length=64, doc_stride=16,
-                                 max_query_length=200)
+        feats = prepare_features(
+            build_examples(recs), tiny_tokenizer, max_seq_length=64, doc_stride=16, max_query_length=200
+        )
     assert any("1 questions longer than max_query_length" in m and "'long'" in m for m in messages(caplog))
     assert all(len(ids) <= 64 for ids in feats["input_ids"])
     long_windows = [f for f in feats if f["example_id"] == "long"]
     assert long_windows and all(any(o[0] >= 0 for o in f["offset_mapping"]) for f in long_windows)
     f = next(f for f in long_windows if f["gold_starts"])
-    assert CTX[f["offset_mapping"][f["gold_starts"][0]][0]:f["offset_mapping"][f["gold_ends"][0]][1]] == "1861"
+    assert CTX[f["offset_mapping"][f["gold_starts"][0]][0] : f["offset_mapping"][f["gold_ends"][0]][1]] == "1861"
 
 
 def peaked_decode(examples, features, peak=12.0):
@@ -263,9 +354,21 @@ def test_200k_character_passage_gives_the_expected_windows_in_seconds(tiny_token
     ctx = (unit * (200_000 // len(unit) + 1))[:199_985] + " bay in 1875 ."
     assert len(ctx) == 199_999
     answer_start = ctx.index("1875")
-    examples = build_examples([("r", {"id": "big", "title": "", "context": ctx, "question": "when was he born?",
-                                      "answers": {"text": ["1875"], "answer_start": [answer_start]},
-                                      "is_impossible": None})])
+    examples = build_examples(
+        [
+            (
+                "r",
+                {
+                    "id": "big",
+                    "title": "",
+                    "context": ctx,
+                    "question": "when was he born?",
+                    "answers": {"text": ["1875"], "answer_start": [answer_start]},
+                    "is_impossible": None,
+                },
+            )
+        ]
+    )
     t0 = time.perf_counter()
     feats = prepare_features(examples, tiny_tokenizer, max_seq_length=384, doc_stride=128, max_query_length=64)
     seconds = time.perf_counter() - t0
@@ -291,7 +394,7 @@ def test_long_passage_through_the_reader(tiny_model, tiny_tokenizer):
     ctx = "the river was long and cold . " * 667
     reader = Reader(tiny_model, tiny_tokenizer, max_seq_length=128, doc_stride=32, batch_size=16, device="cpu")
     ans = reader("how long was the river?", ctx)
-    assert ans["answer"] and ctx[ans["start"]:ans["end"]] == ans["answer"]
+    assert ans["answer"] and ctx[ans["start"] : ans["end"]] == ans["answer"]
 
 
 # ----------------------------------------------------------------------------- unusual characters
@@ -319,8 +422,21 @@ UNICODE_CASES = [
 @pytest.mark.parametrize("context, answer", UNICODE_CASES)
 def test_unusual_characters_round_trip_exactly(tiny_tokenizer, context, answer):
     start = context.index(answer)
-    examples = build_examples([("r", {"id": "u", "title": "", "context": context, "question": "what is it?",
-                                      "answers": {"text": [answer], "answer_start": [start]}, "is_impossible": None})])
+    examples = build_examples(
+        [
+            (
+                "r",
+                {
+                    "id": "u",
+                    "title": "",
+                    "context": context,
+                    "question": "what is it?",
+                    "answers": {"text": [answer], "answer_start": [start]},
+                    "is_impossible": None,
+                },
+            )
+        ]
+    )
     feats = prepare_features(examples, tiny_tokenizer, max_seq_length=64, doc_stride=16)
     f = next(f for f in feats if f["gold_starts"])
     offs = f["offset_mapping"]

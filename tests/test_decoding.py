@@ -23,8 +23,11 @@ def test_topk_spans_is_vectorised_argmax():
     s = torch.tensor([[[0.0, 9.0, 0.0], [0.0, 1.0, 3.0], [0.0, 0.0, 2.0]]])
     mask = valid_span_mask(torch.tensor([[False, True, True]]), None)
     top = topk_spans(s.masked_fill(~mask, MASK_VALUE), mask, k=5)
-    pairs = [(a, b) for a, b, lp in zip(top.starts[0].tolist(), top.ends[0].tolist(), top.log_probs[0].tolist())
-             if lp > -math.inf]
+    pairs = [
+        (a, b)
+        for a, b, lp in zip(top.starts[0].tolist(), top.ends[0].tolist(), top.log_probs[0].tolist())
+        if lp > -math.inf
+    ]
     assert pairs == [(1, 2), (2, 2), (1, 1)]  # (0,1) is invalid even with the highest score
     z = math.log(math.exp(0) + math.exp(1) + math.exp(3) + math.exp(2))
     assert math.isclose(top.log_probs[0, 0].item(), 3 - z, rel_tol=1e-5)
@@ -50,7 +53,7 @@ def test_best_answer_across_windows(tiny_tokenizer):
     preds, nbest, null_diff = best_answers(ex, feats, results, n_best_size=5)
     assert preds["q0"] == answer
     top = nbest["q0"][0]
-    assert LONG_EN[top["start"]:top["end"]] == answer
+    assert LONG_EN[top["start"] : top["end"]] == answer
     assert 0 < top["probability"] <= 1 and math.isclose(math.log(top["probability"]), top["score"], rel_tol=1e-6)
     assert [e["score"] for e in nbest["q0"]] == sorted((e["score"] for e in nbest["q0"]), reverse=True)
     assert len({(e["start"], e["end"]) for e in nbest["q0"]}) == len(nbest["q0"])  # overlap windows merged
@@ -68,8 +71,6 @@ def test_duplicate_gathered_windows_collapse():
     t = topk_spans(s.masked_fill(~mask, MASK_VALUE), mask, 2)
     results = collect_results([(torch.tensor([0, 1]), t), (torch.tensor([1, 1]), t)])
     assert sorted(results) == [0, 1]
-
-
 
 
 # ---- expected-F1 (minimum-Bayes-risk) decoding
@@ -138,14 +139,16 @@ def test_common_run_lengths_equals_the_pair_by_pair_reference():
     from gp_mrc.inference.decoding import common_run_lengths
     from gp_mrc.metrics.scoring import answer_tokens, longest_common_substring
 
-    passage = ("北京是中华人民共和国的首都，也是全国的政治、文化中心。2008年北京举办了第29届夏季奥运会，"
-               "共有204个国家和地区参加。The Games cost 3.14 billion。北京北京北京。")
+    passage = (
+        "北京是中华人民共和国的首都，也是全国的政治、文化中心。2008年北京举办了第29届夏季奥运会，"
+        "共有204个国家和地区参加。The Games cost 3.14 billion。北京北京北京。"
+    )
     rng = random.Random(0)
     for _ in range(200):
         texts = []
         for _ in range(rng.randint(1, 20)):
             s = rng.randrange(len(passage))
-            texts.append(passage[s:s + rng.randint(0, 45)])
+            texts.append(passage[s : s + rng.randint(0, 45)])
         toks = [answer_tokens(t, "zh") for t in texts]
         reference = np.array([[longest_common_substring(a, b) if a is not b else len(a) for b in toks] for a in toks])
         assert np.array_equal(common_run_lengths(toks), reference), texts

@@ -32,9 +32,11 @@ def fields_by_name(parts: dict) -> dict[str, dataclasses.Field]:
     return out
 
 
-@pytest.mark.parametrize("parser,parts,research", [(arguments.build_parser(), PARTS, False),
-                                                   (train_variant.build_parser(), {**PARTS, **LAB_PARTS}, True)],
-                         ids=["train.py", "lab"])
+@pytest.mark.parametrize(
+    "parser,parts,research",
+    [(arguments.build_parser(), PARTS, False), (train_variant.build_parser(), {**PARTS, **LAB_PARTS}, True)],
+    ids=["train.py", "lab"],
+)
 def test_parser_defaults_are_the_fields_defaults(parser, parts, research):
     """Each flag is one field; its parser default is the field's, or None where it depends on something else
     (then the help says on what)."""
@@ -51,25 +53,39 @@ def test_parser_defaults_are_the_fields_defaults(parser, parts, research):
             assert action.default is None and "default: " in action.help, name
         else:
             assert action.default == f.default, name
-    assert sorted(depends) == ["architecture", "decoding", "learning_rate", "max_seq_length", "model_name_or_path",
-                               "negative_passages", "num_train_epochs", "objective", "train_file", "validation_file"]
+    assert sorted(depends) == [
+        "architecture",
+        "decoding",
+        "learning_rate",
+        "max_seq_length",
+        "model_name_or_path",
+        "negative_passages",
+        "num_train_epochs",
+        "objective",
+        "train_file",
+        "validation_file",
+    ]
 
 
 def test_a_resolved_run_takes_every_other_default_from_the_fields(tiny_encoder_dir, tmp_path):
     """Off the built-in sample, with a fresh encoder: the configuration equals the parts built from their own
     defaults, but for what was named and the GlobalPointer's decoding (BY_ARCHITECTURE)."""
     train_file = os.path.join(ROOT, "data", "sample_train.json")
-    config = arguments.parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", train_file,
-                                   "--output_dir", str(tmp_path)])
+    config = arguments.parse_args(
+        ["--model_name_or_path", tiny_encoder_dir, "--train_file", train_file, "--output_dir", str(tmp_path)]
+    )
     expected = TrainConfig(**{name: part() for name, part in PARTS.items()})
     expected = dataclasses.replace(
-        expected, data=dataclasses.replace(expected.data, model_name_or_path=tiny_encoder_dir, train_file=(train_file,)),
+        expected,
+        data=dataclasses.replace(expected.data, model_name_or_path=tiny_encoder_dir, train_file=(train_file,)),
         inference=expected.inference.replace(decoding="expected_f1"),
-        run=dataclasses.replace(expected.run, output_dir=str(tmp_path)))
+        run=dataclasses.replace(expected.run, output_dir=str(tmp_path)),
+    )
     assert config == expected
     assert InferenceSettings().decoding == "argmax"  # a folder without settings: the start/end default
-    start_end = arguments.parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", train_file,
-                                      "--architecture", "start_end"])
+    start_end = arguments.parse_args(
+        ["--model_name_or_path", tiny_encoder_dir, "--train_file", train_file, "--architecture", "start_end"]
+    )
     assert (start_end.objective.objective, start_end.inference.decoding) == ("multilabel", "argmax")
 
 
@@ -112,10 +128,16 @@ def default_literals(root: str, names: set[str]) -> dict[str, list[str]]:
                 elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     a = node.args
                     positional = a.posonlyargs + a.args
-                    pairs += [(arg.arg, d) for arg, d in zip(positional[len(positional) - len(a.defaults):], a.defaults)]
+                    pairs += [
+                        (arg.arg, d) for arg, d in zip(positional[len(positional) - len(a.defaults) :], a.defaults)
+                    ]
                     pairs += [(arg.arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults)]
-                elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                        and str(node.args[0].value).startswith("--"):
+                elif (
+                    isinstance(node, ast.Call)
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and str(node.args[0].value).startswith("--")
+                ):
                     pairs += [(node.args[0].value[2:], k.value) for k in node.keywords if k.arg == "default"]
                 for setting, value in pairs:
                     if setting in names and _literal(value):
@@ -135,8 +157,14 @@ NOT_A_COPY = {
 
 
 def test_each_default_literal_is_written_once():
-    names = set(fields_by_name({**PARTS, **LAB_PARTS})) | {"head_size", "use_rope", "rope_base", "span_bias",
-                                                            "max_answer_length", "n_best_size"}
+    names = set(fields_by_name({**PARTS, **LAB_PARTS})) | {
+        "head_size",
+        "use_rope",
+        "rope_base",
+        "span_bias",
+        "max_answer_length",
+        "n_best_size",
+    }
     found = default_literals(os.path.join(ROOT, "gp_mrc"), names)
     copies = {}
     for setting, places in found.items():
@@ -156,13 +184,24 @@ def test_each_default_literal_is_written_once():
 
 
 def test_train_help_is_the_product_command_line():
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--help"], capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": ROOT}, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        check=True,
+    ).stdout
     flags = {a.option_strings[-1] for a in arguments.build_parser()._actions}
     assert len(flags) <= 45
     assert all(flag in out for flag in flags)
-    for flag in ("--objective", "--entropy_lambda", "--warm_start_steps", "--reward_weight", "--decoding",
-                 "--architecture"):
+    for flag in (
+        "--objective",
+        "--entropy_lambda",
+        "--warm_start_steps",
+        "--reward_weight",
+        "--decoding",
+        "--architecture",
+    ):
         assert flag in flags
     for research in ("--span_bias", "--attention_dropout", "--warm_start_loss", "--mixed_weight", "--head_size"):
         assert research not in out

@@ -23,9 +23,18 @@ from test_train_e2e import write_toy_data
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREDICT = os.path.join(ROOT, "scripts", "predict.py")
 CTX = "the king was born in 1811 . the queen was born in 1861 ."
-TRAINED = InferenceSettings(max_seq_length=256, doc_stride=64, max_query_length=32, max_answer_length=12,
-                            lang="en", metric="squad_v2", version_2_with_negative=True,
-                            null_score_diff_threshold=0.5, decoding="expected_f1", decoding_temperature=0.7)
+TRAINED = InferenceSettings(
+    max_seq_length=256,
+    doc_stride=64,
+    max_query_length=32,
+    max_answer_length=12,
+    lang="en",
+    metric="squad_v2",
+    version_2_with_negative=True,
+    null_score_diff_threshold=0.5,
+    decoding="expected_f1",
+    decoding_temperature=0.7,
+)
 
 
 @pytest.fixture(scope="module", params=["globalpointer", "start_end"])
@@ -33,12 +42,45 @@ def trained(request, tiny_encoder_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp(f"settings_{request.param}")
     data = write_toy_data(d / "toy.jsonl", n=8)
     out = str(d / "run")
-    train(lab_parse_args([  # every inference setting (--max_query_length, --decoding_temperature: research flags)
-        "--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--output_dir", out, "--do_eval", "no",
-        "--architecture", request.param, "--max_seq_length", "256", "--doc_stride", "64", "--max_query_length", "32",
-        "--max_answer_length", "12", "--version_2_with_negative", "--null_score_diff_threshold", "0.5",
-        "--decoding", "expected_f1", "--decoding_temperature", "0.7", "--lang", "en",
-        "--per_device_train_batch_size", "4", "--max_train_steps", "2", "--learning_rate", "1e-3"]))
+    train(
+        lab_parse_args(
+            [  # every inference setting (--max_query_length, --decoding_temperature: research flags)
+                "--model_name_or_path",
+                tiny_encoder_dir,
+                "--train_file",
+                data,
+                "--output_dir",
+                out,
+                "--do_eval",
+                "no",
+                "--architecture",
+                request.param,
+                "--max_seq_length",
+                "256",
+                "--doc_stride",
+                "64",
+                "--max_query_length",
+                "32",
+                "--max_answer_length",
+                "12",
+                "--version_2_with_negative",
+                "--null_score_diff_threshold",
+                "0.5",
+                "--decoding",
+                "expected_f1",
+                "--decoding_temperature",
+                "0.7",
+                "--lang",
+                "en",
+                "--per_device_train_batch_size",
+                "4",
+                "--max_train_steps",
+                "2",
+                "--learning_rate",
+                "1e-3",
+            ]
+        )
+    )
     return request.param, out
 
 
@@ -68,8 +110,9 @@ def test_reader_windows_and_decodes_with_the_folders_settings(trained, monkeypat
     assert (seen["max_seq_length"], seen["doc_stride"], seen["max_query_length"]) == (256, 64, 32)
     reader(question="when was the king born?", context=CTX, max_seq_len=128, doc_stride=32)  # per call
     assert (seen["max_seq_length"], seen["doc_stride"]) == (128, 32)
-    assert Reader.from_pretrained(out, max_seq_length=192, decoding="argmax").settings == \
-        TRAINED.replace(max_seq_length=192, decoding="argmax")
+    assert Reader.from_pretrained(out, max_seq_length=192, decoding="argmax").settings == TRAINED.replace(
+        max_seq_length=192, decoding="argmax"
+    )
 
 
 def run_predict_main(monkeypatch, capsys, *argv):
@@ -81,15 +124,31 @@ def run_predict_main(monkeypatch, capsys, *argv):
 
 def test_predict_uses_the_folders_settings_unless_given(trained, monkeypatch, capsys):
     _, out = trained
-    code, stdout, err = run_predict_main(monkeypatch, capsys, "--model", out, "--question", "when was the king born?",
-                                         "--context", CTX, "--top_k", "3")
+    code, stdout, err = run_predict_main(
+        monkeypatch, capsys, "--model", out, "--question", "when was the king born?", "--context", CTX, "--top_k", "3"
+    )
     assert code == 0, err
     assert ("inference settings: " + " ".join(f"{k}={v}" for k, v in TRAINED.to_dict().items())) in err
     answers = [json.loads(line) for line in stdout.splitlines()]
-    assert answers and all(CTX[a["start"]:a["end"]] == a["answer"] for a in answers if a["start"] >= 0)
-    code, _, err = run_predict_main(monkeypatch, capsys, "--model", out, "--question", "when?", "--context", CTX,
-                                    "--max_seq_length", "128", "--doc_stride", "32", "--decoding", "argmax",
-                                    "--handle_impossible_answer", "no")
+    assert answers and all(CTX[a["start"] : a["end"]] == a["answer"] for a in answers if a["start"] >= 0)
+    code, _, err = run_predict_main(
+        monkeypatch,
+        capsys,
+        "--model",
+        out,
+        "--question",
+        "when?",
+        "--context",
+        CTX,
+        "--max_seq_length",
+        "128",
+        "--doc_stride",
+        "32",
+        "--decoding",
+        "argmax",
+        "--handle_impossible_answer",
+        "no",
+    )
     assert code == 0, err
     assert "max_seq_length=128 doc_stride=32" in err and "version_2_with_negative=False" in err
     assert "decoding=argmax" in err
@@ -100,15 +159,33 @@ def test_predict_process_answers_with_a_trained_folder(trained, tmp_path):
     """The folder of either architecture answers through scripts/predict.py (a start/end folder could not be
     read by it before: "Error(s) in loading state_dict for GlobalPointerForQuestionAnswering")."""
     _, out = trained
-    r = subprocess.run([sys.executable, PREDICT, "--model", out, "--question", "when was the king born?",
-                        "--context", CTX, "--handle_impossible_answer", "no"], capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            PREDICT,
+            "--model",
+            out,
+            "--question",
+            "when was the king born?",
+            "--context",
+            CTX,
+            "--handle_impossible_answer",
+            "no",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     a = json.loads(r.stdout.strip().splitlines()[0])
-    assert CTX[a["start"]:a["end"]] == a["answer"] and a["answer"]
+    assert CTX[a["start"] : a["end"]] == a["answer"] and a["answer"]
     data = write_toy_data(tmp_path / "q.jsonl", n=5)
-    r = subprocess.run([sys.executable, PREDICT, "--model", out, "--input", data, "--output_dir", str(tmp_path)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, PREDICT, "--model", out, "--input", data, "--output_dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     with open(tmp_path / "predictions.json") as f:
         assert sorted(json.load(f)) == [f"x{i}" for i in range(5)]
@@ -117,9 +194,26 @@ def test_predict_process_answers_with_a_trained_folder(trained, tmp_path):
 def test_training_continues_a_trained_folder_as_its_architecture(trained, tmp_path):
     architecture, out = trained
     data = write_toy_data(tmp_path / "toy.jsonl", n=4)
-    args = parse_args(["--model_name_or_path", out, "--train_file", data, "--output_dir", str(tmp_path / "more"),
-                       "--do_eval", "no", "--max_seq_length", "64", "--doc_stride", "16",
-                       "--per_device_train_batch_size", "4", "--max_train_steps", "1"])
+    args = parse_args(
+        [
+            "--model_name_or_path",
+            out,
+            "--train_file",
+            data,
+            "--output_dir",
+            str(tmp_path / "more"),
+            "--do_eval",
+            "no",
+            "--max_seq_length",
+            "64",
+            "--doc_stride",
+            "16",
+            "--per_device_train_batch_size",
+            "4",
+            "--max_train_steps",
+            "1",
+        ]
+    )
     train(args)
     assert args.model.architecture == architecture
     again = load_model(str(tmp_path / "more"))
@@ -137,15 +231,50 @@ def test_squad_v2_run_saves_its_dev_tuned_null_threshold(tiny_encoder_dir, tmp_p
             ctx = f"the king was born in {y} . the queen was born in {y + 50} ."
             answerable = i % 3 != 0
             q = "when was the king born?" if answerable else "when was the prince born?"
-            ans = {"text": [str(y)], "answer_start": [ctx.index(str(y))]} if answerable else \
-                {"text": [], "answer_start": []}
-            f.write(json.dumps({"id": f"v{i}", "title": "t", "context": ctx, "question": q, "answers": ans,
-                                "is_impossible": not answerable}) + "\n")
+            ans = (
+                {"text": [str(y)], "answer_start": [ctx.index(str(y))]}
+                if answerable
+                else {"text": [], "answer_start": []}
+            )
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"v{i}",
+                        "title": "t",
+                        "context": ctx,
+                        "question": q,
+                        "answers": ans,
+                        "is_impossible": not answerable,
+                    }
+                )
+                + "\n"
+            )
     out = str(tmp_path / "run")
-    results = train(parse_args([
-        "--model_name_or_path", tiny_encoder_dir, "--train_file", str(path), "--validation_file", str(path),
-        "--output_dir", out, "--version_2_with_negative", "--max_seq_length", "64", "--doc_stride", "16",
-        "--per_device_train_batch_size", "4", "--max_train_steps", "3", "--learning_rate", "1e-3"]))
+    results = train(
+        parse_args(
+            [
+                "--model_name_or_path",
+                tiny_encoder_dir,
+                "--train_file",
+                str(path),
+                "--validation_file",
+                str(path),
+                "--output_dir",
+                out,
+                "--version_2_with_negative",
+                "--max_seq_length",
+                "64",
+                "--doc_stride",
+                "16",
+                "--per_device_train_batch_size",
+                "4",
+                "--max_train_steps",
+                "3",
+                "--learning_rate",
+                "1e-3",
+            ]
+        )
+    )
     assert {"best_f1", "best_f1_thresh", "HasAns_f1", "NoAns_f1"} <= set(results)
     assert results["best_f1"] >= results["f1"] - 1e-9  # the tuned threshold is at least as good as 0 on dev
     saved = load_model(out).settings

@@ -44,8 +44,9 @@ def test_half_precision_checkpoint_trains_as_fp32_master_weights(bf16_encoder_di
     """transformers 5 loads a bf16 checkpoint in bf16, head included: AdamW steps of lr 1e-4 would round away."""
     from safetensors.torch import load_file
 
-    args = parse_args(["--model_name_or_path", bf16_encoder_dir, "--architecture", architecture,
-                       "--output_dir", str(tmp_path)])
+    args = parse_args(
+        ["--model_name_or_path", bf16_encoder_dir, "--architecture", architecture, "--output_dir", str(tmp_path)]
+    )
     model, _ = model_for_training(args)
     assert {p.dtype for p in model.parameters()} == {torch.float32}
     stored = load_file(os.path.join(bf16_encoder_dir, "model.safetensors"))
@@ -62,10 +63,13 @@ def test_loader_options(tiny_encoder_dir):
     assert (data.dataloader_num_workers, data.dataloader_pin_memory) == (0, "auto")
     assert loader_options(0, "auto", "cpu") == {"num_workers": 0, "pin_memory": False}
     assert loader_options(0, "auto", "cuda") == {"num_workers": 0, "pin_memory": True}
-    data = lab_parse_args(["--model_name_or_path", tiny_encoder_dir, "--dataloader_num_workers", "2",
-                           "--dataloader_pin_memory", "no"]).data
-    assert loader_options(data.dataloader_num_workers, data.dataloader_pin_memory, "cuda") == \
-        {"num_workers": 2, "pin_memory": False}
+    data = lab_parse_args(
+        ["--model_name_or_path", tiny_encoder_dir, "--dataloader_num_workers", "2", "--dataloader_pin_memory", "no"]
+    ).data
+    assert loader_options(data.dataloader_num_workers, data.dataloader_pin_memory, "cuda") == {
+        "num_workers": 2,
+        "pin_memory": False,
+    }
     with pytest.raises(SystemExit):  # a parser error: one line, exit 2
         parse_args(["--model_name_or_path", tiny_encoder_dir, "--dataloader_num_workers", "-1"])
     assert describe_device(torch.device("cpu")) == "cpu"
@@ -77,20 +81,52 @@ def test_worker_processes_give_the_same_batches(tiny_tokenizer, tiny_encoder_dir
     from gp_mrc.training.training_data import TrainingData, train_loader
 
     ctx = "the king was born in 1811 . the queen was born in 1861 ."
-    recs = [(f"r{i}", {"id": f"q{i}", "title": "", "context": ctx, "question": "when was the king born?",
-                       "answers": {"text": ["1811"], "answer_start": [21]}, "is_impossible": None})
-            for i in range(20)]
+    recs = [
+        (
+            f"r{i}",
+            {
+                "id": f"q{i}",
+                "title": "",
+                "context": ctx,
+                "question": "when was the king born?",
+                "answers": {"text": ["1811"], "answer_start": [21]},
+                "is_impossible": None,
+            },
+        )
+        for i in range(20)
+    ]
     from gp_mrc.data.features import prepare_features
 
     examples = build_examples(recs, source="t", version_2=False, require_answers=True)
-    data = TrainingData(examples, None, "en", "squad",
-                        prepare_features(examples, tiny_tokenizer, max_seq_length=32, doc_stride=8, progress=False))
+    data = TrainingData(
+        examples,
+        None,
+        "en",
+        "squad",
+        prepare_features(examples, tiny_tokenizer, max_seq_length=32, doc_stride=8, progress=False),
+    )
     runs = []
     for workers in (0, 2):
-        config = lab_parse_args(["--model_name_or_path", tiny_encoder_dir, "--per_device_train_batch_size", "4",
-                                 "--dataloader_num_workers", str(workers), "--dataloader_pin_memory", "no"])
-        loader, _ = train_loader(data, config.inference.max_answer_length, config.optim, 0,
-                                 config.data.dataloader_num_workers, config.data.dataloader_pin_memory)
+        config = lab_parse_args(
+            [
+                "--model_name_or_path",
+                tiny_encoder_dir,
+                "--per_device_train_batch_size",
+                "4",
+                "--dataloader_num_workers",
+                str(workers),
+                "--dataloader_pin_memory",
+                "no",
+            ]
+        )
+        loader, _ = train_loader(
+            data,
+            config.inference.max_answer_length,
+            config.optim,
+            0,
+            config.data.dataloader_num_workers,
+            config.data.dataloader_pin_memory,
+        )
         assert loader.num_workers == workers and not loader.pin_memory
         runs.append(list(loader))
     assert len(runs[0]) == len(runs[1]) > 1
@@ -124,8 +160,10 @@ def test_gpu_study_definitions():
     # a run's result file names the GPU it trained on; CPU runs keep the line they always had
     cpu_line = results.machine_of({})
     assert results.machine_of({"device": "cpu"}) == cpu_line
-    assert results.machine_of({"device": "NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0)"}) == \
-        f"NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0); host {cpu_line}"
+    assert (
+        results.machine_of({"device": "NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0)"})
+        == f"NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0); host {cpu_line}"
+    )
 
 
 @pytest.mark.slow
@@ -143,10 +181,14 @@ def test_bundle_encoder_is_minilm_rounded_to_bf16(tmp_path):
     out = str(tmp_path / "enc")
     bundle.encoder_bf16(out)
     assert os.path.getsize(os.path.join(out, "model.safetensors")) < 0.51 * os.path.getsize(
-        os.path.join(src, "model.safetensors"))
+        os.path.join(src, "model.safetensors")
+    )
     with open(os.path.join(out, "config.json")) as f:
         assert json.load(f)["dtype"] == "bfloat16"
-    original, rounded = load_file(os.path.join(src, "model.safetensors")), load_file(os.path.join(out, "model.safetensors"))
+    original, rounded = (
+        load_file(os.path.join(src, "model.safetensors")),
+        load_file(os.path.join(out, "model.safetensors")),
+    )
     assert original.keys() == rounded.keys()
     for k, v in original.items():
         assert torch.equal(rounded[k], v.to(torch.bfloat16) if v.is_floating_point() else v), k

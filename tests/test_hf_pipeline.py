@@ -24,8 +24,6 @@ Q1, Q2 = "when was the king born?", "who founded the city?"
 TASK = "extractive-question-answering"
 
 
-
-
 @pytest.fixture(scope="module")
 def folders(tiny_tokenizer, tmp_path_factory):
     """One folder of each kind Reader takes."""
@@ -36,7 +34,8 @@ def folders(tiny_tokenizer, tmp_path_factory):
     d = str(tmp_path_factory.mktemp("se"))
     settings = InferenceSettings(max_seq_length=64, doc_stride=16, max_answer_length=12)
     StartEndForQuestionAnswering.with_settings(tiny_bert_qa(tiny_tokenizer, seed=1), settings).save_pretrained(
-        d, tokenizer=tiny_tokenizer)
+        d, tokenizer=tiny_tokenizer
+    )
     out["start_end"] = d
     d = str(tmp_path_factory.mktemp("plain"))
     tiny_bert_qa(tiny_tokenizer, seed=1).save_pretrained(d)
@@ -60,7 +59,7 @@ def test_pipeline_answers_equal_readers_for_every_folder_kind(folders, kind):
     pipe = make_pipeline(folders[kind])
     reader = Reader.from_pretrained(folders[kind], device="cpu", mixed_precision="no")
     one = pipe(question=Q1, context=C1)
-    assert set(one) == {"score", "start", "end", "answer"} and C1[one["start"]:one["end"]] == one["answer"]
+    assert set(one) == {"score", "start", "end", "answer"} and C1[one["start"] : one["end"]] == one["answer"]
     assert one == reader(question=Q1, context=C1)
     assert pipe(Q1, C1) == one == pipe({"question": Q1, "context": C1})
     batched = pipe(question=[Q1, Q2], context=[C1, C2])
@@ -78,8 +77,14 @@ def test_pipeline_top_k_and_handle_impossible_answer_equal_readers(folders):
     assert [a["score"] for a in top] == sorted((a["score"] for a in top), reverse=True)
     assert pipe(question=Q1, context=C1, topk=3) == top  # the old alias
     for flag in (True, False):
-        kw = dict(top_k=100, handle_impossible_answer=flag, max_answer_len=5, doc_stride=16, max_seq_len=48,
-                  max_question_len=16)
+        kw = dict(
+            top_k=100,
+            handle_impossible_answer=flag,
+            max_answer_len=5,
+            doc_stride=16,
+            max_seq_len=48,
+            max_question_len=16,
+        )
         got = pipe(question=[Q1, Q2], context=[C1, C2], **kw)
         assert got == reader(question=[Q1, Q2], context=[C1, C2], **kw)
         nulls = [a for answers in got for a in answers if a["answer"] == ""]  # every span is in a top 100
@@ -104,37 +109,47 @@ def test_bad_arguments_are_one_line_errors(folders):
 
 @pytest.mark.slow  # a subprocess: imports torch and transformers afresh
 def test_the_old_task_name_needs_the_explicit_opt_in(folders):
-    code = ("import gp_mrc, sys\n"
-            "from transformers import pipeline\n"
-            "try:\n    pipeline('question-answering', model=sys.argv[1], device='cpu')\n"
-            "except KeyError as e:\n    print('refused', 'has been removed' in str(e))\n"
-            "gp_mrc.enable_question_answering_task()\n"
-            "p = pipeline('question-answering', model=sys.argv[1], device='cpu', mixed_precision='no')\n"
-            "print(type(p).__name__, p(question='when was the king born?', context=sys.argv[2]) =="
-            " gp_mrc.Reader.from_pretrained(sys.argv[1], device='cpu', mixed_precision='no')("
-            "question='when was the king born?', context=sys.argv[2]))\n")
+    code = (
+        "import gp_mrc, sys\n"
+        "from transformers import pipeline\n"
+        "try:\n    pipeline('question-answering', model=sys.argv[1], device='cpu')\n"
+        "except KeyError as e:\n    print('refused', 'has been removed' in str(e))\n"
+        "gp_mrc.enable_question_answering_task()\n"
+        "p = pipeline('question-answering', model=sys.argv[1], device='cpu', mixed_precision='no')\n"
+        "print(type(p).__name__, p(question='when was the king born?', context=sys.argv[2]) =="
+        " gp_mrc.Reader.from_pretrained(sys.argv[1], device='cpu', mixed_precision='no')("
+        "question='when was the king born?', context=sys.argv[2]))\n"
+    )
     env = {**os.environ, "PYTHONPATH": ROOT}
-    out = subprocess.run([sys.executable, "-c", code, folders["globalpointer"], C1], capture_output=True, text=True,
-                         env=env, timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-c", code, folders["globalpointer"], C1], capture_output=True, text=True, env=env, timeout=900
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split("\n")[:2] == ["refused True", "ExtractiveQuestionAnsweringPipeline True"]
 
 
 @pytest.mark.slow  # a subprocess: imports torch and transformers afresh
 def test_import_gp_mrc_stays_light_and_registers_in_either_order(folders):
-    code = ("import sys, gp_mrc\n"
-            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
-            "from transformers import pipeline\n"
-            "print(type(pipeline('extractive-question-answering', model=sys.argv[1], device='cpu')).__name__)\n")
-    late = ("import sys\nfrom transformers import pipeline\nimport gp_mrc\n"
-            "print(type(pipeline('extractive-question-answering', model=sys.argv[1], device='cpu')).__name__)\n")
+    code = (
+        "import sys, gp_mrc\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+        "from transformers import pipeline\n"
+        "print(type(pipeline('extractive-question-answering', model=sys.argv[1], device='cpu')).__name__)\n"
+    )
+    late = (
+        "import sys\nfrom transformers import pipeline\nimport gp_mrc\n"
+        "print(type(pipeline('extractive-question-answering', model=sys.argv[1], device='cpu')).__name__)\n"
+    )
     env = {**os.environ, "PYTHONPATH": ROOT}
-    for src, expected in ((code, ["[]", "ExtractiveQuestionAnsweringPipeline"]),
-                          (late, ["ExtractiveQuestionAnsweringPipeline"])):
-        out = subprocess.run([sys.executable, "-c", src, folders["globalpointer"]], capture_output=True, text=True,
-                             env=env, timeout=900)
+    for src, expected in (
+        (code, ["[]", "ExtractiveQuestionAnsweringPipeline"]),
+        (late, ["ExtractiveQuestionAnsweringPipeline"]),
+    ):
+        out = subprocess.run(
+            [sys.executable, "-c", src, folders["globalpointer"]], capture_output=True, text=True, env=env, timeout=900
+        )
         assert out.returncode == 0, out.stderr[-2000:]
-        assert out.stdout.split("\n")[:len(expected)] == expected
+        assert out.stdout.split("\n")[: len(expected)] == expected
 
 
 def test_pipeline_align_to_words_and_a_generator_of_records(folders):
@@ -143,10 +158,13 @@ def test_pipeline_align_to_words_and_a_generator_of_records(folders):
     words = pipe(question=Q1, context=context, top_k=20)
     pieces = pipe(question=Q1, context=context, top_k=20, align_to_words=False)
     assert words != pieces  # no longer silently ignored
-    assert all(context[a["start"] - 1:a["start"]] in ("", " ") and context[a["end"]:a["end"] + 1] in ("", " ")
-               for a in words)
-    assert any(context[a["end"]:a["end"] + 1].isdigit() or context[a["start"] - 1:a["start"]].isdigit()
-               for a in pieces)
+    assert all(
+        context[a["start"] - 1 : a["start"]] in ("", " ") and context[a["end"] : a["end"] + 1] in ("", " ")
+        for a in words
+    )
+    assert any(
+        context[a["end"] : a["end"] + 1].isdigit() or context[a["start"] - 1 : a["start"]].isdigit() for a in pieces
+    )
     records = [{"question": Q1, "context": C1}, {"question": Q2, "context": C2}]
     assert pipe(r for r in records) == pipe(records)
     assert pipe(r for r in records[:1]) == [pipe(records[0])]

@@ -12,10 +12,18 @@ from gp_mrc.models.modeling import MASK_VALUE, valid_span_mask
 def brute_multilabel(s, targets, mask):
     out = []
     for b in range(s.shape[0]):
-        pos = sum(math.exp(-s[b, i, j].item()) for i in range(s.shape[1]) for j in range(s.shape[2])
-                  if mask[b, i, j] and targets[b, i, j])
-        neg = sum(math.exp(s[b, i, j].item()) for i in range(s.shape[1]) for j in range(s.shape[2])
-                  if mask[b, i, j] and not targets[b, i, j])
+        pos = sum(
+            math.exp(-s[b, i, j].item())
+            for i in range(s.shape[1])
+            for j in range(s.shape[2])
+            if mask[b, i, j] and targets[b, i, j]
+        )
+        neg = sum(
+            math.exp(s[b, i, j].item())
+            for i in range(s.shape[1])
+            for j in range(s.shape[2])
+            if mask[b, i, j] and not targets[b, i, j]
+        )
         out.append(math.log1p(pos) + math.log1p(neg))
     return torch.tensor(out, dtype=torch.float64)
 
@@ -130,8 +138,10 @@ def test_masked_spans_get_zero_probability_and_gradient():
     p = span_log_probs(s, mask).exp()
     assert p[~mask].abs().max().item() == 0.0
     assert torch.allclose(p.flatten(1).sum(1), torch.ones(3))
-    loss = expected_f1_loss(s, f1.float(), mask, 0.1).loss.sum() + \
-        multilabel_categorical_crossentropy(s, targets, mask).sum()
+    loss = (
+        expected_f1_loss(s, f1.float(), mask, 0.1).loss.sum()
+        + multilabel_categorical_crossentropy(s, targets, mask).sum()
+    )
     loss.backward()
     assert s.grad[~mask].abs().max().item() == 0.0
     assert s.grad[mask].abs().max().item() > 0.0
@@ -158,7 +168,7 @@ def test_span_cross_entropy_hand_computed_and_a_window_without_positive():
     mask = torch.tensor([[True, True, True, False]] * 2)
     targets = torch.tensor([[False, True, False, False], [False, False, False, True]])
     loss = span_cross_entropy(s, targets, mask)
-    assert loss[0].item() == pytest.approx(-math.log(math.e / (1 + math.e + math.e ** 2)), rel=1e-6)
+    assert loss[0].item() == pytest.approx(-math.log(math.e / (1 + math.e + math.e**2)), rel=1e-6)
     assert loss[1].item() == 0.0
     loss.sum().backward()
     assert s.grad[1].abs().max().item() == 0.0
@@ -169,7 +179,10 @@ def test_span_cross_entropy_hand_computed_and_a_window_without_positive():
 def test_extreme_logits_are_finite():
     s, targets, mask, f1 = random_case(6)
     s = (s.float() * 1e4).requires_grad_(True)
-    total = multilabel_categorical_crossentropy(s, targets, mask).sum() + expected_f1_loss(s, f1.float(), mask, 0.1).loss.sum()
+    total = (
+        multilabel_categorical_crossentropy(s, targets, mask).sum()
+        + expected_f1_loss(s, f1.float(), mask, 0.1).loss.sum()
+    )
     total.backward()
     assert torch.isfinite(total) and torch.isfinite(s.grad).all()
 
@@ -214,6 +227,7 @@ def test_band_losses_equal_dense_losses_and_gradients():
 
 # ---- F1 soft targets (reward-augmented maximum likelihood)
 
+
 def brute_soft_f1(s, f1, mask, tau):
     out = []
     for b in range(s.shape[0]):
@@ -233,7 +247,7 @@ def test_soft_f1_hand_computed():
     mask = torch.tensor([[[True, True], [False, True]]])
     f1 = torch.tensor([[[1.0, 0.5], [1.0, 0.0]]], dtype=torch.float64)  # (1, 0) masked: ignored
     tau = 0.5
-    log_z = math.log(1 + math.e + math.e ** 2)
+    log_z = math.log(1 + math.e + math.e**2)
     q1, q2 = math.exp(2) / (math.exp(2) + math.exp(1)), math.exp(1) / (math.exp(2) + math.exp(1))
     expected = -(q1 * (0.0 - log_z) + q2 * (1.0 - log_z))
     assert soft_f1_loss(s, f1, mask, tau).item() == pytest.approx(expected, rel=1e-9)
@@ -285,10 +299,11 @@ def test_start_end_cross_entropy_hand_computed_and_gradient():
     start = torch.tensor([[0.0, 1.0, 2.0, 50.0]], dtype=torch.float64)
     end = torch.tensor([[1.0, 0.0, 3.0, 50.0]], dtype=torch.float64)
     got = start_end_cross_entropy(start, end, torch.tensor([1]), torch.tensor([2]), mask)
-    ce_start = -(1.0 - math.log(1 + math.e + math.e ** 2))
-    ce_end = -(3.0 - math.log(math.e + 1 + math.e ** 3))
+    ce_start = -(1.0 - math.log(1 + math.e + math.e**2))
+    ce_end = -(3.0 - math.log(math.e + 1 + math.e**3))
     assert got.item() == pytest.approx((ce_start + ce_end) / 2, rel=1e-9)
     s = start.clone().requires_grad_(True)
     e = end.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(
-        lambda a, b: start_end_cross_entropy(a, b, torch.tensor([1]), torch.tensor([2]), mask).sum(), (s, e))
+        lambda a, b: start_end_cross_entropy(a, b, torch.tensor([1]), torch.tensor([2]), mask).sum(), (s, e)
+    )

@@ -34,10 +34,16 @@ def cmrc():
 
 
 def test_squad_v1(squad):
-    refs = [ref("1", "Denver Broncos", "Broncos"), ref("2", "Denver Broncos"), ref("3", "Levi's Stadium", "Santa Clara")]
-    preds = [{"id": "1", "prediction_text": "the Broncos."},  # EM 1, F1 1 (article, punctuation)
-             {"id": "2", "prediction_text": "Denver"},  # F1: p = 1, r = 1/2 -> 2/3
-             {"id": "3", "prediction_text": "Santa Clara, California"}]  # F1 vs "Santa Clara": 0.8
+    refs = [
+        ref("1", "Denver Broncos", "Broncos"),
+        ref("2", "Denver Broncos"),
+        ref("3", "Levi's Stadium", "Santa Clara"),
+    ]
+    preds = [
+        {"id": "1", "prediction_text": "the Broncos."},  # EM 1, F1 1 (article, punctuation)
+        {"id": "2", "prediction_text": "Denver"},  # F1: p = 1, r = 1/2 -> 2/3
+        {"id": "3", "prediction_text": "Santa Clara, California"},
+    ]  # F1 vs "Santa Clara": 0.8
     out = squad.compute(predictions=preds, references=refs)
     assert set(out) == {"exact_match", "f1"}
     assert out["exact_match"] == pytest.approx(100 / 3, abs=1e-12)
@@ -45,27 +51,47 @@ def test_squad_v1(squad):
 
 
 def test_squad_v2_has_and_no_answer_breakdown(squad_v2):
-    refs = [ref("h1", "Normans"), ref("h2", "10th and 11th centuries", "in the 10th and 11th centuries"),
-            ref("n1"), ref("n2")]
-    preds = [pred("h1", "The Normans"),  # 1 / 1
-             pred("h2", "10th century"),  # EM 0; F1 max(1/3, 2/7) = 1/3
-             pred("n1", ""),  # abstains on an unanswerable question: 1 / 1
-             pred("n2", "France")]  # answers an unanswerable question: 0 / 0
+    refs = [
+        ref("h1", "Normans"),
+        ref("h2", "10th and 11th centuries", "in the 10th and 11th centuries"),
+        ref("n1"),
+        ref("n2"),
+    ]
+    preds = [
+        pred("h1", "The Normans"),  # 1 / 1
+        pred("h2", "10th century"),  # EM 0; F1 max(1/3, 2/7) = 1/3
+        pred("n1", ""),  # abstains on an unanswerable question: 1 / 1
+        pred("n2", "France"),
+    ]  # answers an unanswerable question: 0 / 0
     out = squad_v2.compute(predictions=preds, references=refs)
-    assert out == pytest.approx({
-        "exact": 50.0, "f1": 100 * (1 + 1 / 3 + 1 + 0) / 4, "total": 4,
-        "HasAns_exact": 50.0, "HasAns_f1": 100 * (4 / 3) / 2, "HasAns_total": 2,
-        "NoAns_exact": 50.0, "NoAns_f1": 50.0, "NoAns_total": 2,
-    }, abs=1e-12)
+    assert out == pytest.approx(
+        {
+            "exact": 50.0,
+            "f1": 100 * (1 + 1 / 3 + 1 + 0) / 4,
+            "total": 4,
+            "HasAns_exact": 50.0,
+            "HasAns_f1": 100 * (4 / 3) / 2,
+            "HasAns_total": 2,
+            "NoAns_exact": 50.0,
+            "NoAns_f1": 50.0,
+            "NoAns_total": 2,
+        },
+        abs=1e-12,
+    )
 
 
 def test_squad_v2_omits_an_empty_group(squad_v2):
     out = squad_v2.compute(predictions=[pred("h1", "Normans")], references=[ref("h1", "Normans")])
-    assert out == {"exact": 100.0, "f1": 100.0, "total": 1, "HasAns_exact": 100.0, "HasAns_f1": 100.0,
-                   "HasAns_total": 1}
+    assert out == {
+        "exact": 100.0,
+        "f1": 100.0,
+        "total": 1,
+        "HasAns_exact": 100.0,
+        "HasAns_f1": 100.0,
+        "HasAns_total": 1,
+    }
     out = squad_v2.compute(predictions=[pred("n1", "the")], references=[ref("n1")])
-    assert out == {"exact": 100.0, "f1": 100.0, "total": 1, "NoAns_exact": 100.0, "NoAns_f1": 100.0,
-                   "NoAns_total": 1}
+    assert out == {"exact": 100.0, "f1": 100.0, "total": 1, "NoAns_exact": 100.0, "NoAns_f1": 100.0, "NoAns_total": 1}
 
 
 def test_squad_v2_no_answer_threshold():
@@ -78,9 +104,11 @@ def test_squad_v2_no_answer_threshold():
 
 def test_cmrc(cmrc):
     refs = [ref("c1", "北京大学"), ref("c2", "红楼梦", "《红楼梦》"), ref("c3", "1,000人")]
-    preds = [{"id": "c1", "prediction_text": "大学北京"},  # LCS 2 of 4: F1 0.5 (bag overlap would say 1)
-             {"id": "c2", "prediction_text": "《红楼梦》。"},  # EM after CMRC punctuation removal
-             {"id": "c3", "prediction_text": "约1,000人"}]  # [约, 1,000, 人] vs [1,000, 人]: p 2/3, r 1 -> 0.8
+    preds = [
+        {"id": "c1", "prediction_text": "大学北京"},  # LCS 2 of 4: F1 0.5 (bag overlap would say 1)
+        {"id": "c2", "prediction_text": "《红楼梦》。"},  # EM after CMRC punctuation removal
+        {"id": "c3", "prediction_text": "约1,000人"},
+    ]  # [约, 1,000, 人] vs [1,000, 人]: p 2/3, r 1 -> 0.8
     out = cmrc.compute(predictions=preds, references=refs)
     assert out["total"] == 3
     assert out["exact_match"] == pytest.approx(100 / 3, abs=1e-12)
@@ -89,8 +117,10 @@ def test_cmrc(cmrc):
 
 def test_missing_or_repeated_ids_are_errors_naming_the_id(squad):
     with pytest.raises(ValueError, match="reference id 'b' has no prediction"):
-        squad.compute(predictions=[{"id": "a", "prediction_text": "x"}, {"id": "c", "prediction_text": "y"}],
-                      references=[ref("a", "x"), ref("b", "y")])
+        squad.compute(
+            predictions=[{"id": "a", "prediction_text": "x"}, {"id": "c", "prediction_text": "y"}],
+            references=[ref("a", "x"), ref("b", "y")],
+        )
     with pytest.raises(ValueError, match="prediction #1: id 'a' appears more than once"):
         em_f1([{"id": "a", "prediction_text": "x"}, {"id": "a", "prediction_text": "y"}], [ref("a", "x")], "en")
     with pytest.raises(ValueError, match="reference id 'a' appears more than once"):
@@ -112,12 +142,15 @@ def test_metric_names_and_paths():
 
 
 def test_metrics_load_offline_in_a_fresh_process(tmp_path):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_EVALUATE_OFFLINE="1",
-               HF_HOME=str(tmp_path / "hf"))
-    code = ("from gp_mrc.metrics import load_metric\n"
-            "m = load_metric('squad_v2')\n"
-            "print(m.compute(predictions=[{'id': '1', 'prediction_text': '', 'no_answer_probability': 0.0}],"
-            " references=[{'id': '1', 'answers': {'text': [], 'answer_start': []}}])['exact'])\n")
+    env = dict(
+        os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_EVALUATE_OFFLINE="1", HF_HOME=str(tmp_path / "hf")
+    )
+    code = (
+        "from gp_mrc.metrics import load_metric\n"
+        "m = load_metric('squad_v2')\n"
+        "print(m.compute(predictions=[{'id': '1', 'prediction_text': '', 'no_answer_probability': 0.0}],"
+        " references=[{'id': '1', 'answers': {'text': [], 'answer_start': []}}])['exact'])\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "100.0"
@@ -145,8 +178,11 @@ def test_best_null_threshold_equals_brute_force():
         odds = {q: float(rng.randint(-3, 3)) for q in qids}
 
         def total(t):
-            return 100.0 * sum((scores[q] if has[q] else 0.0) if odds[q] <= t else float(not has[q])
-                               for q in qids) / len(qids)
+            return (
+                100.0
+                * sum((scores[q] if has[q] else 0.0) if odds[q] <= t else float(not has[q]) for q in qids)
+                / len(qids)
+            )
 
         best, t = best_null_threshold(scores, has, odds)
         assert best == pytest.approx(max(total(x) for x in [min(odds.values()) - 1, *odds.values()]))

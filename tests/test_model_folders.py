@@ -31,8 +31,12 @@ QUESTION = "when was the king born?"
 def batch_for(tokenizer, question=QUESTION, context=CTX):
     enc = tokenizer([question], [context], return_tensors="pt")
     passage = torch.tensor([[s == 1 for s in enc.sequence_ids(0)]])
-    return dict(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                token_type_ids=enc["token_type_ids"], passage_mask=passage)
+    return dict(
+        input_ids=enc["input_ids"],
+        attention_mask=enc["attention_mask"],
+        token_type_ids=enc["token_type_ids"],
+        passage_mask=passage,
+    )
 
 
 def logits(model, batch, max_answer_length=30):
@@ -40,12 +44,10 @@ def logits(model, batch, max_answer_length=30):
         return model.eval()(**batch, max_answer_length=max_answer_length).logits
 
 
-
-
 def assert_answers_cut_from_context(answers, context=CTX):
     assert answers
     for a in answers:
-        assert context[a["start"]:a["end"]] == a["answer"]
+        assert context[a["start"] : a["end"]] == a["answer"]
 
 
 @pytest.fixture(scope="module")
@@ -65,16 +67,20 @@ def hf_qa_dir(tiny_tokenizer, tmp_path_factory):
 
 
 def test_globalpointer_folder_is_one_transformers_config(gp_dir, tiny_tokenizer):
-    assert sorted(f for f in os.listdir(gp_dir) if not f.startswith("tokenizer")) == ["config.json",
-                                                                                      "model.safetensors"]
+    assert sorted(f for f in os.listdir(gp_dir) if not f.startswith("tokenizer")) == [
+        "config.json",
+        "model.safetensors",
+    ]
     config = AutoConfig.from_pretrained(gp_dir)
     assert isinstance(config, GlobalPointerConfig) and config.model_type == "gp_mrc"
     assert config.encoder.model_type == "bert" and config.encoder.hidden_size == 32
     assert (config.head_size, config.span_bias, config.use_rope) == (16, True, True)
     loaded = load_model(gp_dir)
     assert loaded.architecture == "globalpointer" and isinstance(loaded.model, GlobalPointerForQuestionAnswering)
-    assert torch.equal(logits(loaded.model, batch_for(tiny_tokenizer)),
-                       logits(tiny_gp(tiny_tokenizer, span_bias=True), batch_for(tiny_tokenizer)))
+    assert torch.equal(
+        logits(loaded.model, batch_for(tiny_tokenizer)),
+        logits(tiny_gp(tiny_tokenizer, span_bias=True), batch_for(tiny_tokenizer)),
+    )
 
 
 def test_automodel_loads_a_globalpointer_folder_with_equal_logits(gp_dir, tiny_tokenizer):
@@ -86,13 +92,21 @@ def test_automodel_loads_a_globalpointer_folder_with_equal_logits(gp_dir, tiny_t
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("imports", ["import gp_mrc\nfrom transformers import AutoModel",
-                                     "from transformers import AutoModel\nimport gp_mrc"])
+@pytest.mark.parametrize(
+    "imports",
+    ["import gp_mrc\nfrom transformers import AutoModel", "from transformers import AutoModel\nimport gp_mrc"],
+)
 def test_automodel_after_import_gp_mrc_in_either_order(gp_dir, imports):
     """A fresh interpreter: `import gp_mrc` registers the model type however transformers is imported."""
     code = imports + (f"\nm = AutoModel.from_pretrained({gp_dir!r})\nprint(type(m).__module__, type(m).__name__)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                       env=dict(os.environ, PYTHONPATH=ROOT))
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["gp_mrc.models.modeling", "GlobalPointerForQuestionAnswering"]
 
@@ -178,13 +192,17 @@ def test_legacy_start_end_folder_loads_with_identical_logits(tiny_tokenizer, tmp
 
 def test_a_legacy_folder_saved_again_has_the_current_layout(tiny_tokenizer, tmp_path):
     model = tiny_gp(tiny_tokenizer)
-    save_old_globalpointer(model.encoder.config, model.state_dict(), old_head_config(head_size=16, lang="zh"),
-                           str(tmp_path / "old"))
+    save_old_globalpointer(
+        model.encoder.config, model.state_dict(), old_head_config(head_size=16, lang="zh"), str(tmp_path / "old")
+    )
     loaded = load_model(str(tmp_path / "old"))
     loaded.model.save_pretrained(str(tmp_path / "new"))
     assert not os.path.exists(tmp_path / "new" / "gp_mrc_config.json")
     again = load_model(str(tmp_path / "new"))
-    assert folder_kind(str(tmp_path / "new")) == FolderKind("globalpointer", "current") and again.settings == loaded.settings
+    assert (
+        folder_kind(str(tmp_path / "new")) == FolderKind("globalpointer", "current")
+        and again.settings == loaded.settings
+    )
     assert again.settings.lang == "zh"
     batch = batch_for(tiny_tokenizer)
     assert torch.equal(logits(again.model, batch), logits(model, batch))
@@ -192,8 +210,9 @@ def test_a_legacy_folder_saved_again_has_the_current_layout(tiny_tokenizer, tmp_
 
 def test_a_broken_legacy_folder_is_one_line(tiny_tokenizer, tmp_path):
     model = tiny_gp(tiny_tokenizer)
-    save_old_globalpointer(model.encoder.config, model.state_dict(), old_head_config(head_size=16), str(tmp_path),
-                           tiny_tokenizer)
+    save_old_globalpointer(
+        model.encoder.config, model.state_dict(), old_head_config(head_size=16), str(tmp_path), tiny_tokenizer
+    )
     (tmp_path / "gp_mrc_config.json").write_text("{oops")
     with pytest.raises(OSError, match="cannot load the model .JSONDecodeError"):
         Reader.from_pretrained(str(tmp_path))
@@ -244,8 +263,12 @@ def test_the_limit_is_an_inference_setting_and_old_folders_keep_theirs(tiny_toke
     assert "max_answer_length" not in raw and raw["inference_settings"]["max_answer_length"] == 12
     assert load_model(str(tmp_path / "new")).settings.max_answer_length == 12
     # written before: the limit at the top level, no inference settings (it answered with the pipeline's windows)
-    old = folder_with_config(tmp_path, tmp_path / "new", "old", {k: v for k, v in raw.items()
-                                                                 if k != "inference_settings"} | {"max_answer_length": 7})
+    old = folder_with_config(
+        tmp_path,
+        tmp_path / "new",
+        "old",
+        {k: v for k, v in raw.items() if k != "inference_settings"} | {"max_answer_length": 7},
+    )
     loaded = load_model(old)
     assert loaded.settings == PIPELINE_DEFAULTS.replace(max_answer_length=7)
     assert not hasattr(loaded.model.config, "max_answer_length")
@@ -261,6 +284,7 @@ def test_the_limit_is_an_inference_setting_and_old_folders_keep_theirs(tiny_toke
     both = folder_with_config(tmp_path, tmp_path / "new", "both", raw | {"max_answer_length": 12})
     assert load_model(both).settings == InferenceSettings(max_answer_length=12)
     lacking = {k: v for k, v in raw["inference_settings"].items() if k != "max_answer_length"}
-    partial = folder_with_config(tmp_path, tmp_path / "new", "partial",
-                                 raw | {"max_answer_length": 9, "inference_settings": lacking})
+    partial = folder_with_config(
+        tmp_path, tmp_path / "new", "partial", raw | {"max_answer_length": 9, "inference_settings": lacking}
+    )
     assert load_model(partial).settings == InferenceSettings(max_answer_length=9)

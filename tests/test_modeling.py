@@ -1,8 +1,14 @@
 import torch
 
 from gp_mrc.training.losses import multilabel_categorical_crossentropy
-from gp_mrc.models.modeling import (MASK_VALUE, GlobalPointerForQuestionAnswering, apply_rope, rope_tables, span_scores,
-                             valid_span_mask)
+from gp_mrc.models.modeling import (
+    MASK_VALUE,
+    GlobalPointerForQuestionAnswering,
+    apply_rope,
+    rope_tables,
+    span_scores,
+    valid_span_mask,
+)
 from gp_mrc.inference.decoding import topk_spans
 
 
@@ -38,8 +44,12 @@ def test_valid_span_mask():
 def _batch(tok, question, context):
     enc = tok([question], [context], return_tensors="pt")
     passage = torch.tensor([[s == 1 for s in enc.sequence_ids(0)]])
-    return dict(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                token_type_ids=enc["token_type_ids"], passage_mask=passage)
+    return dict(
+        input_ids=enc["input_ids"],
+        attention_mask=enc["attention_mask"],
+        token_type_ids=enc["token_type_ids"],
+        passage_mask=passage,
+    )
 
 
 def test_masking_no_invalid_span_can_be_decoded(tiny_model, tiny_tokenizer):
@@ -88,7 +98,9 @@ def test_save_load_identical_logits(tiny_model, tiny_tokenizer, tmp_path):
     tiny_model.save_pretrained(str(tmp_path), tokenizer=tiny_tokenizer)
     loaded = GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path)).eval()
     with torch.no_grad():
-        assert torch.equal(tiny_model(**batch, max_answer_length=30).logits, loaded(**batch, max_answer_length=30).logits)
+        assert torch.equal(
+            tiny_model(**batch, max_answer_length=30).logits, loaded(**batch, max_answer_length=30).logits
+        )
     assert loaded.head_config == tiny_model.head_config
 
 
@@ -144,8 +156,9 @@ def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
     from gp_mrc.models.modeling import HeadConfig
 
     torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16, span_bias=True)).eval()
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16, span_bias=True)
+    ).eval()
     batch = _batch(tiny_tokenizer, "who was born in 1875?", "he was born in 1875 in the city.")
     model.save_pretrained(str(tmp_path / "bias"))
     loaded = GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path / "bias")).eval()
@@ -155,8 +168,9 @@ def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
     # a folder written before the option existed has no span_bias key: it loads as the plain head
     from legacy_folders import old_head_config, save_old_globalpointer
 
-    plain = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
+    plain = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    )
     head = old_head_config(head_size=16)
     head.pop("span_bias")
     save_old_globalpointer(plain.encoder.config, plain.state_dict(), head, str(tmp_path / "old"))

@@ -26,9 +26,18 @@ def write_articles(path, n_titles=4, per_title=3):
             for p in range(per_title):
                 y = 1700 + 10 * t + p
                 ctx = f"the king of city {t} was born in {y} . it is on the river {p} ."
-                f.write(json.dumps({"id": f"q{t}-{p}", "title": f"article {t}", "context": ctx,
-                                    "question": "when was the king born?",
-                                    "answers": {"text": [str(y)], "answer_start": [ctx.index(str(y))]}}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "id": f"q{t}-{p}",
+                            "title": f"article {t}",
+                            "context": ctx,
+                            "question": "when was the king born?",
+                            "answers": {"text": [str(y)], "answer_start": [ctx.index(str(y))]},
+                        }
+                    )
+                    + "\n"
+                )
     return str(path)
 
 
@@ -50,10 +59,12 @@ def test_negatives_come_from_other_articles_deterministically(tmp_path):
         assert title_of[r["context"]] != own["title"]  # another article's passage
     pairs = [(r["id"], r["context"]) for r in out.select(range(len(ex), len(out)))]
     assert len({c for i, c in pairs if i.startswith("q0-0#")}) == 2  # two different passages
-    assert pairs == [(r["id"], r["context"]) for r in with_negative_passages(ex, 2, seed=0).select(
-        range(len(ex), len(out)))]
-    assert pairs != [(r["id"], r["context"]) for r in with_negative_passages(ex, 2, seed=1).select(
-        range(len(ex), len(out)))]
+    assert pairs == [
+        (r["id"], r["context"]) for r in with_negative_passages(ex, 2, seed=0).select(range(len(ex), len(out)))
+    ]
+    assert pairs != [
+        (r["id"], r["context"]) for r in with_negative_passages(ex, 2, seed=1).select(range(len(ex), len(out)))
+    ]
 
 
 def test_negative_windows_have_only_the_null_target(tmp_path, tiny_tokenizer):
@@ -74,10 +85,36 @@ def test_training_with_negative_passages(architecture, tmp_path, tiny_encoder_di
     data = write_articles(tmp_path / "a.jsonl")
     caplog.set_level("INFO", logger="gp_mrc")
     out = str(tmp_path / "run")
-    train(parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--validation_file", data,
-                      "--architecture", architecture, "--negative_passages", "2", "--max_seq_length", "64",
-                      "--doc_stride", "16", "--max_train_steps", "4", "--per_device_train_batch_size", "8",
-                      "--output_dir", out, "--seed", "0", "--cache_dir", str(tmp_path / "cache")]))
+    train(
+        parse_args(
+            [
+                "--model_name_or_path",
+                tiny_encoder_dir,
+                "--train_file",
+                data,
+                "--validation_file",
+                data,
+                "--architecture",
+                architecture,
+                "--negative_passages",
+                "2",
+                "--max_seq_length",
+                "64",
+                "--doc_stride",
+                "16",
+                "--max_train_steps",
+                "4",
+                "--per_device_train_batch_size",
+                "8",
+                "--output_dir",
+                out,
+                "--seed",
+                "0",
+                "--cache_dir",
+                str(tmp_path / "cache"),
+            ]
+        )
+    )
     assert "12 questions + 24 over passages of other articles" in caplog.text
     with open(os.path.join(out, "predictions.json")) as f:
         assert sorted(json.load(f)) == sorted(load_examples(data, version_2=False)["id"])  # eval: no negatives
@@ -89,8 +126,10 @@ def test_the_sample_recipe_adds_negatives_and_real_data_does_not(tmp_path):
     assert real.data.negative_passages == 0.0
 
 
-WEATHER = ("Heavy rain is expected across the north on Tuesday, with winds of up to 70 km/h along the coast. "
-           "Temperatures will stay below ten degrees until the weekend.")
+WEATHER = (
+    "Heavy rain is expected across the north on Tuesday, with winds of up to 70 km/h along the coast. "
+    "Temperatures will stay below ten degrees until the weekend."
+)
 CORDALE = "Cordale is a market town on the Vell river. It was founded in 1587 by wool traders."
 
 
@@ -100,11 +139,19 @@ def test_the_default_sample_reader_ranks_passages(tmp_path):
     from gp_mrc.inference.reader import Reader
 
     with open(os.path.join(ROOT, "data", "sample_dev.json"), encoding="utf-8") as f:
-        ravling = next(p["context"] for a in json.load(f)["data"] for p in a["paragraphs"]
-                       if "Ravling Limited has made" in p["context"])
+        ravling = next(
+            p["context"]
+            for a in json.load(f)["data"]
+            for p in a["paragraphs"]
+            if "Ravling Limited has made" in p["context"]
+        )
     out = str(tmp_path / "gp_mrc")
-    subprocess.run([sys.executable, "scripts/train.py", "--output_dir", out], cwd=ROOT, check=True,
-                   env={**os.environ, "PYTHONPATH": ROOT})
+    subprocess.run(
+        [sys.executable, "scripts/train.py", "--output_dir", out],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
     reader = Reader.from_pretrained(out)
     got = reader.answer_passages("Who founded Ravling Limited?", [WEATHER, CORDALE, ravling], top_k=3)
     print("ranked:", [(a["answer"], round(a["score"], 3), a["passage"]) for a in got])

@@ -85,9 +85,16 @@ def test_window_without_a_reachable_answer():
     """The collator's target for a window without the answer is the null span alone, and its F1 rewards are
     all zero: multilabel pushes towards null, expected F1 reduces to −λ·entropy; both finite, and a few
     gradient steps raise p(null)."""
-    rows = [{"input_ids": [2, 5, 6, 3, 7, 8, 9, 3], "attention_mask": [1] * 8, "feature_index": 0,
-             "offset_mapping": [[-1, -1]] * 4 + [[0, 1], [2, 3], [4, 5], [-1, -1]],
-             "gold_starts": [], "gold_ends": []}]
+    rows = [
+        {
+            "input_ids": [2, 5, 6, 3, 7, 8, 9, 3],
+            "attention_mask": [1] * 8,
+            "feature_index": 0,
+            "offset_mapping": [[-1, -1]] * 4 + [[0, 1], [2, 3], [4, 5], [-1, -1]],
+            "gold_starts": [],
+            "gold_ends": [],
+        }
+    ]
     batch = SpanCollator(0)(rows)
     assert batch["targets"][0, 0, 0] and batch["targets"].sum() == 1
     mask = valid_span_mask(batch["passage_mask"], 30)
@@ -111,14 +118,27 @@ def test_model_under_bf16_autocast_with_edge_windows(tiny_model, tiny_tokenizer)
     """One forward/backward of the tiny model under bf16 autocast on a batch holding a normal window, a window
     whose passage has no token, and a window without the answer; both losses on the band."""
     rows = []
-    for k, (q, ctx, gold) in enumerate([("when was he born?", "he was born in 1875 .", (9, 9)),
-                                        ("when?", "", None), ("who?", "the river was cold .", None)]):
+    for k, (q, ctx, gold) in enumerate(
+        [
+            ("when was he born?", "he was born in 1875 .", (9, 9)),
+            ("when?", "", None),
+            ("who?", "the river was cold .", None),
+        ]
+    ):
         enc = tiny_tokenizer(q, ctx, return_offsets_mapping=True)
         seq = enc.sequence_ids()
         offs = [list(o) if s == 1 else [-1, -1] for o, s in zip(enc["offset_mapping"], seq)]
-        rows.append({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-                     "token_type_ids": enc["token_type_ids"], "offset_mapping": offs, "feature_index": k,
-                     "gold_starts": [gold[0]] if gold else [], "gold_ends": [gold[1]] if gold else []})
+        rows.append(
+            {
+                "input_ids": enc["input_ids"],
+                "attention_mask": enc["attention_mask"],
+                "token_type_ids": enc["token_type_ids"],
+                "offset_mapping": offs,
+                "feature_index": k,
+                "gold_starts": [gold[0]] if gold else [],
+                "gold_ends": [gold[1]] if gold else [],
+            }
+        )
     assert not any(o[0] >= 0 for o in rows[1]["offset_mapping"])
     batch = SpanCollator(tiny_tokenizer.pad_token_id)(rows)
     f1 = torch.zeros_like(batch["targets"], dtype=torch.float32)
@@ -146,8 +166,9 @@ def fresh_accelerate_state():
     AcceleratorState._reset_state(True)
 
 
-def test_training_steps_under_bf16_autocast_stay_finite(tiny_encoder_dir, tmp_path, monkeypatch,
-                                                        fresh_accelerate_state):
+def test_training_steps_under_bf16_autocast_stay_finite(
+    tiny_encoder_dir, tmp_path, monkeypatch, fresh_accelerate_state
+):
     """scripts/train.py's loop with --mixed_precision bf16 on CPU: 3 steps, multilabel then mixed (both
     losses); every logged value finite, the saved weights finite and moved, autocast really on."""
     from safetensors.torch import load_file
@@ -165,11 +186,38 @@ def test_training_steps_under_bf16_autocast_stay_finite(tiny_encoder_dir, tmp_pa
     monkeypatch.setattr(GlobalPointerHead, "scores_and_terms", recording_forward)
     data = write_toy_data(tmp_path / "toy.jsonl", n=12)
     out = tmp_path / "bf16"
-    train(parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--max_seq_length", "64",
-                      "--doc_stride", "16", "--per_device_train_batch_size", "4", "--max_train_steps", "3",
-                      "--learning_rate", "1e-2", "--objective", "mixed", "--warm_start_steps", "1",
-                      "--mixed_precision", "bf16", "--cache_dir", str(tmp_path / "cache"),
-                      "--output_dir", str(out), "--seed", "0"]))
+    train(
+        parse_args(
+            [
+                "--model_name_or_path",
+                tiny_encoder_dir,
+                "--train_file",
+                data,
+                "--max_seq_length",
+                "64",
+                "--doc_stride",
+                "16",
+                "--per_device_train_batch_size",
+                "4",
+                "--max_train_steps",
+                "3",
+                "--learning_rate",
+                "1e-2",
+                "--objective",
+                "mixed",
+                "--warm_start_steps",
+                "1",
+                "--mixed_precision",
+                "bf16",
+                "--cache_dir",
+                str(tmp_path / "cache"),
+                "--output_dir",
+                str(out),
+                "--seed",
+                "0",
+            ]
+        )
+    )
     assert seen and all(s == (True, torch.bfloat16, torch.bfloat16) for s in seen)
     with open(out / "train_log.jsonl") as f:
         log = [json.loads(line) for line in f]
@@ -191,12 +239,23 @@ def test_banded_collator_equals_the_dense_matrix_cut_to_the_band():
     from gp_mrc.rewards import F1Table
 
     rows, table_rows = [], []
-    for k, (golds, f1) in enumerate([(([9], [11]), ([9, 9, 8, 10], [11, 12, 11, 10], [1.0, 0.8, 0.7, 0.5])),
-                                     (([], []), ([0], [0], [1.0])),
-                                     (([4, 5], [4, 30]), ([4, 5, 3], [4, 30, 9], [1.0, 0.9, 0.4]))]):
-        rows.append({"input_ids": list(range(2, 40)), "attention_mask": [1] * 38, "feature_index": k,
-                     "offset_mapping": [[-1, -1]] * 3 + [[i, i + 1] for i in range(34)] + [[-1, -1]],
-                     "gold_starts": golds[0], "gold_ends": golds[1]})
+    for k, (golds, f1) in enumerate(
+        [
+            (([9], [11]), ([9, 9, 8, 10], [11, 12, 11, 10], [1.0, 0.8, 0.7, 0.5])),
+            (([], []), ([0], [0], [1.0])),
+            (([4, 5], [4, 30]), ([4, 5, 3], [4, 30, 9], [1.0, 0.9, 0.4])),
+        ]
+    ):
+        rows.append(
+            {
+                "input_ids": list(range(2, 40)),
+                "attention_mask": [1] * 38,
+                "feature_index": k,
+                "offset_mapping": [[-1, -1]] * 3 + [[i, i + 1] for i in range(34)] + [[-1, -1]],
+                "gold_starts": golds[0],
+                "gold_ends": golds[1],
+            }
+        )
         table_rows.append(f1)
     table = F1Table.from_rows(table_rows)
     dense = SpanCollator(0, table)(rows)
@@ -207,4 +266,6 @@ def test_banded_collator_equals_the_dense_matrix_cut_to_the_band():
     assert band["targets"].shape == (3, n, 6)
     assert torch.equal(band["targets"], targets) and torch.equal(band["f1"], f1)
     assert band["targets"][2].sum() == 1  # the gold (5, 30) is longer than the band
-    assert torch.equal(SpanCollator(0, table, max_answer_length=n)(rows)["targets"], dense["targets"])  # band ≥ n: dense
+    assert torch.equal(
+        SpanCollator(0, table, max_answer_length=n)(rows)["targets"], dense["targets"]
+    )  # band ≥ n: dense

@@ -14,29 +14,45 @@ def fake_batch(seed=0, B=2, n=12, width=4):
     passage = torch.ones(B, n, dtype=torch.bool)
     passage[:, :3] = False
     band_mask = valid_span_mask(passage, width, banded=True)  # the model's output in training: the band
-    out = SpanOutput(logits=torch.randn(B, n, width, generator=g, dtype=torch.float64), span_mask=band_mask,
-                     start_logits=torch.randn(B, n, generator=g, dtype=torch.float64),
-                     end_logits=torch.randn(B, n, generator=g, dtype=torch.float64))
+    out = SpanOutput(
+        logits=torch.randn(B, n, width, generator=g, dtype=torch.float64),
+        span_mask=band_mask,
+        start_logits=torch.randn(B, n, generator=g, dtype=torch.float64),
+        end_logits=torch.randn(B, n, generator=g, dtype=torch.float64),
+    )
     band_logits = out.logits
     targets = torch.zeros_like(band_mask)
     targets[:, 5, 1] = True  # span (5, 6)
     f1 = torch.zeros(band_logits.shape, dtype=torch.float64)
     f1[:, 5, 1], f1[:, 5, 0], f1[:, 4, 2] = 1.0, 0.67, 0.5
-    batch = {"targets": targets, "f1": f1, "start_positions": torch.tensor([5, 5]),
-             "end_positions": torch.tensor([6, 6])}
+    batch = {
+        "targets": targets,
+        "f1": f1,
+        "start_positions": torch.tensor([5, 5]),
+        "end_positions": torch.tensor([6, 6]),
+    }
     return out, batch, band_logits, band_mask
 
 
 def test_mixed_objective_is_the_weighted_sum_of_its_losses():
     """The lab's pieces (soft-F1 reward, auxiliary start/end CE) plug into the product's sum."""
     out, batch, logits, mask = fake_batch()
-    obj = LabObjectiveConfig("mixed", warm_start_steps=10, warm_start_loss="multilabel", mixed_weight=0.5,
-                             reward="soft_f1", soft_f1_tau=0.3, reward_weight=2.0, reward_ramp_steps=4,
-                             aux_start_end_weight=0.25)
+    obj = LabObjectiveConfig(
+        "mixed",
+        warm_start_steps=10,
+        warm_start_loss="multilabel",
+        mixed_weight=0.5,
+        reward="soft_f1",
+        soft_f1_tau=0.3,
+        reward_weight=2.0,
+        reward_ramp_steps=4,
+        aux_start_end_weight=0.25,
+    )
     ml = multilabel_categorical_crossentropy(logits, batch["targets"], mask, log_n_offset=True).mean()
     soft = soft_f1_loss(logits, batch["f1"], mask, 0.3).mean()
-    aux = start_end_cross_entropy(out.start_logits, out.end_logits, batch["start_positions"],
-                                  batch["end_positions"], out.span_mask).mean()
+    aux = start_end_cross_entropy(
+        out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"], out.span_mask
+    ).mean()
     loss, stats = obj(out, batch, step=5)  # warm start: the gold-span loss alone (+ aux)
     assert loss.item() == pytest.approx((ml + 0.25 * aux).item(), rel=1e-12)
     loss, stats = obj(out, batch, step=11)  # second step of the ramp: reward weight 2 · 2/4
@@ -51,16 +67,21 @@ def test_f1_objective_drops_the_gold_loss_and_softmax_warm_start():
     obj = ObjectiveConfig("f1", warm_start_steps=3, warm_start_loss="softmax", entropy_lambda=0.1)
     from gp_mrc.training.losses import span_cross_entropy
 
-    assert obj(out, batch, 2)[0].item() == pytest.approx(span_cross_entropy(logits, batch["targets"], mask).mean().item())
-    assert obj(out, batch, 3)[0].item() == pytest.approx(expected_f1_loss(logits, batch["f1"], mask, 0.1).loss.mean().item())
+    assert obj(out, batch, 2)[0].item() == pytest.approx(
+        span_cross_entropy(logits, batch["targets"], mask).mean().item()
+    )
+    assert obj(out, batch, 3)[0].item() == pytest.approx(
+        expected_f1_loss(logits, batch["f1"], mask, 0.1).loss.mean().item()
+    )
     assert steps_of(0.5, 285) == 142 and steps_of(142, 285) == 142
 
 
 def test_adam_moments_reset_only_where_the_gold_loss_drops():
     assert [s for s in range(10) if ObjectiveConfig("f1", 4).resets_optimizer(s)] == [4]
     assert [s for s in range(10) if ObjectiveConfig("mixed", 4, mixed_weight=0.1).resets_optimizer(s)] == [4]
-    assert not any(ObjectiveConfig("mixed", 4, mixed_weight=1.0, reward_ramp_steps=3).resets_optimizer(s)
-                   for s in range(10))
+    assert not any(
+        ObjectiveConfig("mixed", 4, mixed_weight=1.0, reward_ramp_steps=3).resets_optimizer(s) for s in range(10)
+    )
     kept = LabObjectiveConfig("f1", 4, keep_optimizer_state=True)  # the lab's switch: never reset
     assert not any(kept.resets_optimizer(s) for s in range(10))
 

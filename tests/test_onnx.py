@@ -21,8 +21,10 @@ from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
 pytest.importorskip("onnxruntime")  # scripts/setup.sh installs the `onnx` extra; the missing-extra test fakes it
 
-C = ("the king was born in 1811 . the queen was born in 1861 . the river is long . the city was founded in 1620 "
-     "by the first king . ") * 3
+C = (
+    "the king was born in 1811 . the queen was born in 1861 . the river is long . the city was founded in 1620 "
+    "by the first king . "
+) * 3
 QS = ["when was the king born?", "what is long?", "who founded the city?"]
 SETTINGS = dict(max_seq_length=48, doc_stride=16)  # several windows per passage, of different lengths
 
@@ -33,8 +35,9 @@ def folders(tiny_tokenizer, tmp_path_factory) -> dict[str, tuple[str, str]]:
     start/end reader."""
     root = tmp_path_factory.mktemp("onnx")
     torch.manual_seed(0)
-    gp = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                               HeadConfig(head_size=16, span_bias=True))
+    gp = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16, span_bias=True)
+    )
     with torch.no_grad():  # k starts at zero with span_bias: give the bilinear RoPE term a part in the scores
         gp.head.dense.weight.normal_(0, 0.5)
     save_model(gp, str(root / "gp"), tokenizer=tiny_tokenizer)
@@ -49,11 +52,16 @@ def folders(tiny_tokenizer, tmp_path_factory) -> dict[str, tuple[str, str]]:
 
 def window_batch(tokenizer) -> dict[str, torch.Tensor]:
     """Windows longer than the export's sample and padded, in a batch of another size."""
-    enc = tokenizer(QS, [C[:300], C[:120], C[:40]], truncation="only_second", max_length=96, padding=True,
-                    return_tensors="pt")
+    enc = tokenizer(
+        QS, [C[:300], C[:120], C[:40]], truncation="only_second", max_length=96, padding=True, return_tensors="pt"
+    )
     passage = (enc["token_type_ids"] == 1) & enc["attention_mask"].bool()
-    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
-            "token_type_ids": enc["token_type_ids"], "passage_mask": passage}
+    return {
+        "input_ids": enc["input_ids"],
+        "attention_mask": enc["attention_mask"],
+        "token_type_ids": enc["token_type_ids"],
+        "passage_mask": passage,
+    }
 
 
 @pytest.mark.parametrize("architecture", ["globalpointer", "start_end"])
@@ -84,12 +92,15 @@ def test_an_exported_folder_answers_as_the_torch_one(folders, architecture):
     assert ort.backend == "onnxruntime" and isinstance(ort.model, OnnxSpanModel) and fp32.backend == "torch"
     recs = [{"question": q, "context": C} for q in QS]
     a, b = fp32.answer(recs, top_k=5), ort.answer(recs, top_k=5)
-    assert [[(x["answer"], x["start"], x["end"]) for x in r] for r in a] == \
-        [[(x["answer"], x["start"], x["end"]) for x in r] for r in b]
+    assert [[(x["answer"], x["start"], x["end"]) for x in r] for r in a] == [
+        [(x["answer"], x["start"], x["end"]) for x in r] for r in b
+    ]
     assert all(abs(x["score"] - y["score"]) < 1e-4 for r, s in zip(a, b) for x, y in zip(r, s))
     # many passages: the same code path above the backend
     pa, pb = (r.answer_passages(QS[0], [C[:80], C[80:]], top_k=3) for r in (fp32, ort))
-    assert [(x["answer"], x["passage"], x["start"]) for x in pa] == [(x["answer"], x["passage"], x["start"]) for x in pb]
+    assert [(x["answer"], x["passage"], x["start"]) for x in pa] == [
+        (x["answer"], x["passage"], x["start"]) for x in pb
+    ]
     assert len(pa) == 3 and all(abs(x["score"] - y["score"]) < 1e-4 for x, y in zip(pa, pb))
 
 
@@ -107,8 +118,22 @@ def test_backend_onnxruntime_needs_an_exported_folder(folders, capsys):
         Reader.from_pretrained(folders["globalpointer"][0], backend="onnxruntime")
     with pytest.raises(ValueError, match="on the CPU as exported"):
         Reader.from_pretrained(folders["globalpointer"][1], quantize="int8")
-    assert cli.main(["predict", "--model", folders["start_end"][0], "--backend", "onnxruntime",
-                     "--question", "q", "--context", "c"]) == 2
+    assert (
+        cli.main(
+            [
+                "predict",
+                "--model",
+                folders["start_end"][0],
+                "--backend",
+                "onnxruntime",
+                "--question",
+                "q",
+                "--context",
+                "c",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and "gp-mrc export" in err[0]
 

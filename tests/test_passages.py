@@ -13,10 +13,12 @@ import pytest
 from gp_mrc.inference.passages import is_duplicate, merge_ranked, normalized
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PASSAGES = ["the king was born in 1811 . the queen was born in 1861 .",
-            "the river is long . the city was founded in 1875 by the first king .",
-            "",  # unusable: no answers from it, a warning
-            "the king was born in 1811 ."]  # the same text again: its answers merge with passage 0's
+PASSAGES = [
+    "the king was born in 1811 . the queen was born in 1861 .",
+    "the river is long . the city was founded in 1875 by the first king .",
+    "",  # unusable: no answers from it, a warning
+    "the king was born in 1811 .",
+]  # the same text again: its answers merge with passage 0's
 Q = "when was the king born?"
 
 
@@ -35,14 +37,20 @@ def test_ranking_equals_each_passage_on_its_own_merged_by_score(reader):
     best = max(alone, key=lambda x: x["score"])
     assert got[0] == best  # the most probable span of any passage comes first, with its own score
     for x in got:
-        assert PASSAGES[x["passage"]][x["start"]:x["end"]] == x["answer"]
+        assert PASSAGES[x["passage"]][x["start"] : x["end"]] == x["answer"]
     for i, x in enumerate(got):  # no kept answer duplicates another
         assert not any(is_duplicate(x, y) for y in got[:i])
 
 
 def test_duplicates_and_overlaps_merge_keeping_the_higher_score():
-    pooled = [a("1811", 0.5, 0, 21), a("in 1811", 0.3, 0, 18), a("1811", 0.4, 3, 21), a("The 1811.", 0.35, 1, 0),
-              a("1861", 0.2, 0, 50), a("queen", 0.1, 1, 30)]
+    pooled = [
+        a("1811", 0.5, 0, 21),
+        a("in 1811", 0.3, 0, 18),
+        a("1811", 0.4, 3, 21),
+        a("The 1811.", 0.35, 1, 0),
+        a("1861", 0.2, 0, 50),
+        a("queen", 0.1, 1, 30),
+    ]
     merged = merge_ranked(pooled, top_k=5)
     # "in 1811" overlaps "1811" in passage 0; "1811" in passage 3 and "The 1811." are the same text normalized
     assert [(x["answer"], x["passage"]) for x in merged] == [("1811", 0), ("1861", 0), ("queen", 1)]
@@ -58,14 +66,17 @@ def test_min_score_is_the_no_answer_rule(reader):
     assert reader.answer_passages(Q, PASSAGES, min_score=1.0) == []  # nothing that sure: no answer
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(question="", contexts=["x"]), "question must be a non-empty string"),
-    (dict(question=Q, contexts="one passage"), "contexts must be a non-empty list"),
-    (dict(question=Q, contexts=[]), "contexts must be a non-empty list"),
-    (dict(question=Q, contexts=["a", 3]), "passage 1 is a int"),
-    (dict(question=Q, contexts=["a"], top_k=0), "top_k must be an integer >= 1"),
-    (dict(question=Q, contexts=["a"], min_score=1.5), r"min_score is a probability: it must be in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(question="", contexts=["x"]), "question must be a non-empty string"),
+        (dict(question=Q, contexts="one passage"), "contexts must be a non-empty list"),
+        (dict(question=Q, contexts=[]), "contexts must be a non-empty list"),
+        (dict(question=Q, contexts=["a", 3]), "passage 1 is a int"),
+        (dict(question=Q, contexts=["a"], top_k=0), "top_k must be an integer >= 1"),
+        (dict(question=Q, contexts=["a"], min_score=1.5), r"min_score is a probability: it must be in \[0, 1\]"),
+    ],
+)
 def test_bad_inputs_are_one_line_errors(reader, kwargs, message):
     with pytest.raises(ValueError, match=message):
         reader.answer_passages(**kwargs)
@@ -76,11 +87,27 @@ def test_predict_py_ranks_a_record_with_contexts(reader, tiny_tokenizer, tmp_pat
     model_dir = tmp_path / "model"
     reader.model.save_pretrained(str(model_dir), tokenizer=tiny_tokenizer)
     inp = tmp_path / "q.jsonl"
-    inp.write_text(json.dumps({"id": "q1", "question": Q, "contexts": PASSAGES[:2]}) + "\n"
-                   + json.dumps({"id": "q2", "question": Q, "context": PASSAGES[3]}) + "\n")
+    inp.write_text(
+        json.dumps({"id": "q1", "question": Q, "contexts": PASSAGES[:2]})
+        + "\n"
+        + json.dumps({"id": "q2", "question": Q, "context": PASSAGES[3]})
+        + "\n"
+    )
     env = {**os.environ, "PYTHONPATH": ROOT}
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "predict.py"), "--model", str(model_dir), "--input",
-           str(inp), "--output_dir", str(tmp_path / "out"), "--top_k", "3", "--mixed_precision", "no"]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "predict.py"),
+        "--model",
+        str(model_dir),
+        "--input",
+        str(inp),
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--top_k",
+        "3",
+        "--mixed_precision",
+        "no",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     nbest = json.loads((tmp_path / "out" / "nbest_predictions.json").read_text())

@@ -23,10 +23,24 @@ def articles(n_titles=4, per_title=7):
         for p in range(per_title):
             y = str(1700 + 10 * t + p)
             ctx = f"the king of city {t} - {p} was born in {y} ."
-            rows.append({"id": f"q{t}-{p}", "title": f"article {t}", "context": ctx, "question": f"when {t} {p}?",
-                         "answers": {"text": [y], "answer_start": [ctx.index(y)]}})
-    rows.append({"id": "short", "title": "short article", "context": "a lone paragraph .", "question": "who?",
-                 "answers": {"text": ["lone"], "answer_start": [2]}})
+            rows.append(
+                {
+                    "id": f"q{t}-{p}",
+                    "title": f"article {t}",
+                    "context": ctx,
+                    "question": f"when {t} {p}?",
+                    "answers": {"text": [y], "answer_start": [ctx.index(y)]},
+                }
+            )
+    rows.append(
+        {
+            "id": "short",
+            "title": "short article",
+            "context": "a lone paragraph .",
+            "question": "who?",
+            "answers": {"text": ["lone"], "answer_start": [2]},
+        }
+    )
     return rows
 
 
@@ -71,14 +85,25 @@ def nb(text, score, start=0):
 def test_set_outcome_and_summary_on_a_hand_made_case():
     s = PassageSet(id="1", question="q", golds=("1811",), gold="G", distractors=("A", "B", "C", "D", "E"), position=2)
     assert s.answerable() == ["A", "B", "G", "C", "D"] and s.unanswerable() == ["A", "B", "E", "C", "D"]
-    nbest = {"G": [nb("1811", 0.7)], "A": [nb("1700", 0.2)], "B": [], "C": [nb("x", 0.1)], "D": [nb("y", 0.05)],
-             "E": [nb("in 1811 too", 0.6)]}
+    nbest = {
+        "G": [nb("1811", 0.7)],
+        "A": [nb("1700", 0.2)],
+        "B": [],
+        "C": [nb("x", 0.1)],
+        "D": [nb("y", 0.05)],
+        "E": [nb("in 1811 too", 0.6)],
+    }
     right = set_outcome(s, nbest, "en")
     assert right == {"gold_passage": True, "f1": 1.0, "single_f1": 1.0, "score": 0.7, "unanswerable_score": 0.6}
     nbest["A"] = [nb("1811 1700", 0.9)]  # a distractor outranks the gold passage with a half-right answer
     wrong = set_outcome(s, nbest, "en")
-    assert wrong == {"gold_passage": False, "f1": pytest.approx(2 / 3), "single_f1": 1.0, "score": 0.9,
-                     "unanswerable_score": 0.9}
+    assert wrong == {
+        "gold_passage": False,
+        "f1": pytest.approx(2 / 3),
+        "single_f1": 1.0,
+        "score": 0.9,
+        "unanswerable_score": 0.9,
+    }
     m = summarize([right, wrong])
     assert m["sets"] == 2 and m["passage_accuracy"] == 50.0 and m["top1_f1"] == pytest.approx(100 * (1 + 2 / 3) / 2)
     # answerable 0.7, 0.9 vs unanswerable 0.6, 0.9: pairs (0.7>0.6) (0.7<0.9) (0.9>0.6) (0.9=0.9) → 2.5 / 4
@@ -89,8 +114,9 @@ def test_set_outcome_and_summary_on_a_hand_made_case():
 @pytest.fixture(scope="module")
 def tiny_reader_dir(tiny_tokenizer, tmp_path_factory):
     torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    )
     d = tmp_path_factory.mktemp("gp")
     model.save_pretrained(str(d), tokenizer=tiny_tokenizer)
     return str(d)
@@ -112,8 +138,27 @@ def test_the_command_writes_one_file_per_reader_and_a_table(tiny_reader_dir, tmp
     dev = tmp_path / "dev.jsonl"
     dev.write_text("\n".join(json.dumps(r) for r in articles()))
     out = tmp_path / "results"
-    assert main(["--model", f"gp={tiny_reader_dir}", "--model", f"gp2={tiny_reader_dir}", "--dev_file", str(dev),
-                 "--name", "toy", "--max_questions", "3", "--mixed_precision", "no", "--output_dir", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                f"gp={tiny_reader_dir}",
+                "--model",
+                f"gp2={tiny_reader_dir}",
+                "--dev_file",
+                str(dev),
+                "--name",
+                "toy",
+                "--max_questions",
+                "3",
+                "--mixed_precision",
+                "no",
+                "--output_dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     files = sorted(p.name for p in out.iterdir())
     assert files == ["toy_gp.json", "toy_gp2.json"]
     res = json.loads((out / "toy_gp.json").read_text())
@@ -149,12 +194,23 @@ def test_pooled_table_averages_seeds_and_pairs_readers_by_seed():
     from gp_mrc_lab.passages_report import paired_mean, pooled_table
 
     def result(reader: str, accuracy: float, auroc: float) -> dict:
-        metrics = {"sets": 10, "passage_accuracy": accuracy, "top1_f1": 50.0, "single_passage_f1": 60.0,
-                   "auroc": auroc, "unanswerable_answered": 5.0}
+        metrics = {
+            "sets": 10,
+            "passage_accuracy": accuracy,
+            "top1_f1": 50.0,
+            "single_passage_f1": 60.0,
+            "auroc": auroc,
+            "unanswerable_answered": 5.0,
+        }
         return {"reader": reader, "name": "dev", "modes": {"same_article": metrics}}
 
-    results = [result("gp_s1", 80.0, 0.9), result("gp_s2", 70.0, 0.8), result("se_s1", 60.0, 0.7),
-               result("se_s2", 65.0, 0.75), result("other", 10.0, 0.1)]  # no seed suffix: left out
+    results = [
+        result("gp_s1", 80.0, 0.9),
+        result("gp_s2", 70.0, 0.8),
+        result("se_s1", 60.0, 0.7),
+        result("se_s2", 65.0, 0.75),
+        result("other", 10.0, 0.1),
+    ]  # no seed suffix: left out
     table = pooled_table(results, versus=("gp", "se"))
     assert "| dev | same article | gp | 2 | 75.0 ± 7.1 | 50.0 ± 0.0 | 60.0 ± 0.0 | 0.850 ± 0.071 | 5.0 ± 0.0 |" in table
     assert "| dev | same article | gp − se (paired) | 2 | 12.5 ± 10.6 |" in table

@@ -22,9 +22,8 @@ Q1, Q2 = "when was the king born?", "who founded the city?"
 KEYS = ["score", "start", "end", "answer"]
 
 
-
 def is_answer(a, context):
-    return isinstance(a, dict) and list(a) == KEYS and context[a["start"]:a["end"]] == a["answer"]
+    return isinstance(a, dict) and list(a) == KEYS and context[a["start"] : a["end"]] == a["answer"]
 
 
 def test_one_question_gives_one_answer_dict(reader):
@@ -80,17 +79,29 @@ def test_the_pipelines_names_are_translated_in_one_place(reader):
     keywords (the others pass as they are); one setting under both names is refused."""
     from gp_mrc.inference.pipeline_compat import CALL_PARAMETERS, PIPELINE_NAMES, answer_keywords, as_pipeline_answer
 
-    assert answer_keywords({"max_answer_len": 3, "max_seq_len": 64, "max_question_len": 9, "doc_stride": 16,
-                            "handle_impossible_answer": True}) == {
-        "max_answer_length": 3, "max_seq_length": 64, "max_query_length": 9, "doc_stride": 16,
-        "handle_impossible_answer": True}
+    assert answer_keywords(
+        {
+            "max_answer_len": 3,
+            "max_seq_len": 64,
+            "max_question_len": 9,
+            "doc_stride": 16,
+            "handle_impossible_answer": True,
+        }
+    ) == {
+        "max_answer_length": 3,
+        "max_seq_length": 64,
+        "max_query_length": 9,
+        "doc_stride": 16,
+        "handle_impossible_answer": True,
+    }
     assert set(PIPELINE_NAMES) < set(CALL_PARAMETERS)
     with pytest.raises(ValueError, match="give max_answer_len or max_answer_length, not both"):
         reader(question=Q1, context=C1, max_answer_len=3, max_answer_length=4)
     records = [{"question": Q1, "context": C1}]
     ours = reader.answer(records, top_k=5, max_answer_length=2, max_seq_length=32, doc_stride=8)[0]
-    assert reader(question=Q1, context=C1, top_k=5, max_answer_len=2, max_seq_len=32, doc_stride=8) == \
-        [as_pipeline_answer(a) for a in ours]
+    assert reader(question=Q1, context=C1, top_k=5, max_answer_len=2, max_seq_len=32, doc_stride=8) == [
+        as_pipeline_answer(a) for a in ours
+    ]
 
 
 def test_impossible_answer_is_empty_at_0_0(hf_qa_dir):
@@ -135,32 +146,58 @@ def check_predictions(out_dir, contexts):
     assert sorted(preds) == sorted(contexts)
     for qid, answers in nbest.items():
         assert preds[qid] == answers[0]["answer"] != ""
-        assert all(contexts[qid][a["start"]:a["end"]] == a["answer"] for a in answers)
+        assert all(contexts[qid][a["start"] : a["end"]] == a["answer"] for a in answers)
 
 
 def test_predict_main_answers_with_a_plain_transformers_folder(hf_qa_dir, tmp_path, monkeypatch, capsys):
-    code, out, err = run_predict_main(monkeypatch, capsys, "--model", hf_qa_dir, "--question", Q1, "--context", C1,
-                                      "--top_k", "2")
+    code, out, err = run_predict_main(
+        monkeypatch, capsys, "--model", hf_qa_dir, "--question", Q1, "--context", C1, "--top_k", "2"
+    )
     assert code == 0, err
     answers = [json.loads(line) for line in out.splitlines()]
-    assert len(answers) == 2 and all(C1[a["start"]:a["end"]] == a["answer"] for a in answers)
+    assert len(answers) == 2 and all(C1[a["start"] : a["end"]] == a["answer"] for a in answers)
     assert "max_seq_length=384 doc_stride=128 max_query_length=64 max_answer_length=15" in err  # the pipeline's
     contexts = write_questions(tmp_path / "q.jsonl")
-    code, _, err = run_predict_main(monkeypatch, capsys, "--model", hf_qa_dir, "--input", str(tmp_path / "q.jsonl"),
-                                    "--output_dir", str(tmp_path / "out"))
+    code, _, err = run_predict_main(
+        monkeypatch,
+        capsys,
+        "--model",
+        hf_qa_dir,
+        "--input",
+        str(tmp_path / "q.jsonl"),
+        "--output_dir",
+        str(tmp_path / "out"),
+    )
     assert code == 0, err
     check_predictions(tmp_path / "out", contexts)
 
 
 @pytest.mark.slow
 def test_predict_process_answers_with_a_plain_transformers_folder(hf_qa_dir, tmp_path):
-    r = subprocess.run([sys.executable, PREDICT, "--model", hf_qa_dir, "--question", Q1, "--context", C1],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, PREDICT, "--model", hf_qa_dir, "--question", Q1, "--context", C1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     a = json.loads(r.stdout.strip().splitlines()[0])
-    assert list(a) == ["answer", "score", "start", "end"] and C1[a["start"]:a["end"]] == a["answer"] and a["answer"]
+    assert list(a) == ["answer", "score", "start", "end"] and C1[a["start"] : a["end"]] == a["answer"] and a["answer"]
     contexts = write_questions(tmp_path / "q.jsonl")
-    r = subprocess.run([sys.executable, PREDICT, "--model", hf_qa_dir, "--input", str(tmp_path / "q.jsonl"),
-                        "--output_dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            PREDICT,
+            "--model",
+            hf_qa_dir,
+            "--input",
+            str(tmp_path / "q.jsonl"),
+            "--output_dir",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     check_predictions(tmp_path / "out", contexts)

@@ -53,9 +53,20 @@ def test_bf16_logits_finite_and_answers_equal_to_fp32(tiny_tokenizer, tiny_model
     from gp_mrc.precision import autocast
 
     ctx = "the river vell runs through cordale . cordale was founded in 1587 by wool traders from the north ."
-    recs = [(f"r{i}", {"id": f"q{i}", "title": "", "context": ctx, "question": q,
-                      "answers": {"text": [], "answer_start": []}, "is_impossible": None})
-            for i, q in enumerate(["when was cordale founded?", "who founded cordale?", "what river?"])]
+    recs = [
+        (
+            f"r{i}",
+            {
+                "id": f"q{i}",
+                "title": "",
+                "context": ctx,
+                "question": q,
+                "answers": {"text": [], "answer_start": []},
+                "is_impossible": None,
+            },
+        )
+        for i, q in enumerate(["when was cordale founded?", "who founded cordale?", "what river?"])
+    ]
     examples = build_examples(recs, source="t", version_2=True, require_answers=False)
     features = prepare_features(examples, tiny_tokenizer, max_seq_length=32, doc_stride=8, max_query_length=16)
     torch.manual_seed(0)
@@ -73,9 +84,11 @@ def test_bf16_logits_finite_and_answers_equal_to_fp32(tiny_tokenizer, tiny_model
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys, runpy; sys.argv = ['train.py', '--help']\n"
-            "try:\n    runpy.run_path('scripts/train.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'evaluate') if m in sys.modules))")
+    code = (
+        "import sys, runpy; sys.argv = ['train.py', '--help']\n"
+        "try:\n    runpy.run_path('scripts/train.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'datasets', 'evaluate') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=_root())
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
@@ -94,8 +107,12 @@ def test_argument_choices_agree_with_the_library():
     assert train["objective"] == choices.OBJECTIVES == objective.OBJECTIVES
     assert flag_choices(train_variant.build_parser())["reward"] == objectives.REWARDS
     assert train["decoding"] == predict["decoding"] == choices.DECODINGS == decoding.DECODINGS
-    assert train["mixed_precision"] == predict["mixed_precision"] == serve["mixed_precision"] \
+    assert (
+        train["mixed_precision"]
+        == predict["mixed_precision"]
+        == serve["mixed_precision"]
         == precision.MIXED_PRECISION_CHOICES
+    )
 
 
 def _root():

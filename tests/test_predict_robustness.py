@@ -30,8 +30,9 @@ CTX = "the king was born in 1811 . the queen was born in 1861 ."
 def model_dir(tiny_tokenizer, tmp_path_factory):
     d = tmp_path_factory.mktemp("model")
     torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    )
     model.save_pretrained(str(d), tokenizer=tiny_tokenizer)
     return str(d)
 
@@ -81,6 +82,7 @@ def edit_config(**changes):
         cfg = json.loads((d / "config.json").read_text())
         cfg.update(changes)
         (d / "config.json").write_text(json.dumps(cfg))
+
     return edit
 
 
@@ -90,32 +92,47 @@ def encoder_config_only(d):
     (d / "config.json").write_text(json.dumps({**cfg, "architectures": ["BertModel"]}))
 
 
-@pytest.mark.parametrize("breakage, fragments", [
-    (remove("model.safetensors"), ["missing model.safetensors"]),
-    (remove("config.json"), ["missing config.json"]),
-    (encoder_config_only, ["cannot load the model", "not a question-answering model"]),
-    (remove("tokenizer.json", "tokenizer_config.json"), ["no tokenizer files"]),
-    (truncate("model.safetensors"), ["cannot load the model", "SafetensorError"]),
-    (edit_config(inference_settings={"decoding": "beam"}), ["cannot load the model", "decoding"]),
-    (write("config.json", "{oops"), ["cannot load the model"]),
-    (edit_config(head_size=8), ["cannot load the model", "RuntimeError"]),  # weights saved with head_size 16
-], ids=["no-weights", "no-config", "encoder-config", "no-tokenizer", "truncated-weights", "bad-inference-settings",
-        "bad-config", "weights-of-another-shape"])
+@pytest.mark.parametrize(
+    "breakage, fragments",
+    [
+        (remove("model.safetensors"), ["missing model.safetensors"]),
+        (remove("config.json"), ["missing config.json"]),
+        (encoder_config_only, ["cannot load the model", "not a question-answering model"]),
+        (remove("tokenizer.json", "tokenizer_config.json"), ["no tokenizer files"]),
+        (truncate("model.safetensors"), ["cannot load the model", "SafetensorError"]),
+        (edit_config(inference_settings={"decoding": "beam"}), ["cannot load the model", "decoding"]),
+        (write("config.json", "{oops"), ["cannot load the model"]),
+        (edit_config(head_size=8), ["cannot load the model", "RuntimeError"]),  # weights saved with head_size 16
+    ],
+    ids=[
+        "no-weights",
+        "no-config",
+        "encoder-config",
+        "no-tokenizer",
+        "truncated-weights",
+        "bad-inference-settings",
+        "bad-config",
+        "weights-of-another-shape",
+    ],
+)
 def test_broken_model_folder(model_dir, tmp_path, predict_main, monkeypatch, capsys, breakage, fragments):
     broken = broken_copy(model_dir, tmp_path, breakage)
-    code, out, err = run_predict(predict_main, monkeypatch, capsys, "--model", broken, "--question", "when?",
-                                 "--context", CTX)
+    code, out, err = run_predict(
+        predict_main, monkeypatch, capsys, "--model", broken, "--question", "when?", "--context", CTX
+    )
     assert code == 2 and out == ""
     assert_one_error_line(err, broken, *fragments)
 
 
 def test_missing_model_folder_and_input_file(model_dir, tmp_path, predict_main, monkeypatch, capsys):
-    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", str(tmp_path / "nope"),
-                               "--question", "when?", "--context", CTX)
+    code, _, err = run_predict(
+        predict_main, monkeypatch, capsys, "--model", str(tmp_path / "nope"), "--question", "when?", "--context", CTX
+    )
     assert code == 2
     assert_one_error_line(err, "nope: no such model folder")
-    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir,
-                               "--input", str(tmp_path / "questions.jsonl"))
+    code, _, err = run_predict(
+        predict_main, monkeypatch, capsys, "--model", model_dir, "--input", str(tmp_path / "questions.jsonl")
+    )
     assert code == 2
     assert_one_error_line(err, "questions.jsonl: no such input file")
 
@@ -132,35 +149,60 @@ def test_reader_raises_clear_errors(model_dir, tmp_path):
 def test_input_with_zero_questions(model_dir, tmp_path, predict_main, monkeypatch, capsys, content):
     path = tmp_path / "questions.json"
     path.write_text(content)
-    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--input", str(path),
-                               "--output_dir", str(tmp_path / "out"))
+    code, _, err = run_predict(
+        predict_main,
+        monkeypatch,
+        capsys,
+        "--model",
+        model_dir,
+        "--input",
+        str(path),
+        "--output_dir",
+        str(tmp_path / "out"),
+    )
     assert code == 2 and not os.path.exists(tmp_path / "out" / "predictions.json")
     assert_one_error_line(err, "questions.json")
 
 
-@pytest.mark.parametrize("context, fragment", [
-    ("   \n\t", "empty context"),
-    ("\x00\x01\u200b\ufeff", "only control/format characters"),
-    ("\ufffd \ufffd", "no token left after the tokenizer's normalization"),  # the normalizer drops U+FFFD
-])
+@pytest.mark.parametrize(
+    "context, fragment",
+    [
+        ("   \n\t", "empty context"),
+        ("\x00\x01\u200b\ufeff", "only control/format characters"),
+        ("\ufffd \ufffd", "no token left after the tokenizer's normalization"),  # the normalizer drops U+FFFD
+    ],
+)
 def test_context_without_tokens(model_dir, predict_main, monkeypatch, capsys, context, fragment):
-    code, out, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--question", "when?",
-                                 "--context", context)
+    code, out, err = run_predict(
+        predict_main, monkeypatch, capsys, "--model", model_dir, "--question", "when?", "--context", context
+    )
     assert code == 2 and out == ""
     assert_one_error_line(err, fragment)
 
 
-def test_unusable_questions_among_good_ones_get_empty_answers(model_dir, tmp_path, predict_main, monkeypatch,
-                                                              capsys, caplog):
+def test_unusable_questions_among_good_ones_get_empty_answers(
+    model_dir, tmp_path, predict_main, monkeypatch, capsys, caplog
+):
     path = tmp_path / "questions.jsonl"
-    records = [{"id": "good", "question": "when was the king born?", "context": CTX},
-               {"id": "no-question", "question": "", "context": CTX},
-               {"id": "blank-context", "question": "when?", "context": " \u200b "},
-               {"id": "no-tokens", "question": "when?", "context": "\ufffd"},
-               {"id": "good-2", "question": "when was the queen born?", "context": CTX}]
+    records = [
+        {"id": "good", "question": "when was the king born?", "context": CTX},
+        {"id": "no-question", "question": "", "context": CTX},
+        {"id": "blank-context", "question": "when?", "context": " \u200b "},
+        {"id": "no-tokens", "question": "when?", "context": "\ufffd"},
+        {"id": "good-2", "question": "when was the queen born?", "context": CTX},
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--input", str(path),
-                               "--output_dir", str(tmp_path / "out"))
+    code, _, err = run_predict(
+        predict_main,
+        monkeypatch,
+        capsys,
+        "--model",
+        model_dir,
+        "--input",
+        str(path),
+        "--output_dir",
+        str(tmp_path / "out"),
+    )
     assert code == 0, err
     with open(tmp_path / "out" / "predictions.json") as f:
         predictions = json.load(f)
@@ -176,18 +218,37 @@ def test_unusable_questions_among_good_ones_get_empty_answers(model_dir, tmp_pat
 
 def test_reader_keeps_one_answer_list_per_record(model_dir):
     reader = Reader.from_pretrained(model_dir)
-    out = reader.answer([{"question": "when?", "context": CTX}, {"question": "", "context": CTX},
-                         {"question": "when?", "context": "\t"}, {"question": "who?", "context": CTX}])
+    out = reader.answer(
+        [
+            {"question": "when?", "context": CTX},
+            {"question": "", "context": CTX},
+            {"question": "when?", "context": "\t"},
+            {"question": "who?", "context": CTX},
+        ]
+    )
     assert len(out) == 4 and out[1] == [] and out[2] == []
     for answers in (out[0], out[3]):
-        assert answers and CTX[answers[0]["start"]:answers[0]["end"]] == answers[0]["answer"]
+        assert answers and CTX[answers[0]["start"] : answers[0]["end"]] == answers[0]["answer"]
     with pytest.raises(DataError, match="no usable questions .*empty question"):
         reader("", CTX)
 
 
 def test_bad_settings_are_one_line(model_dir, predict_main, monkeypatch, capsys):
-    code, _, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--question", "when?",
-                               "--context", CTX, "--max_seq_length", "32", "--doc_stride", "30")
+    code, _, err = run_predict(
+        predict_main,
+        monkeypatch,
+        capsys,
+        "--model",
+        model_dir,
+        "--question",
+        "when?",
+        "--context",
+        CTX,
+        "--max_seq_length",
+        "32",
+        "--doc_stride",
+        "30",
+    )
     assert code == 2
     assert_one_error_line(err, "doc_stride")
 
@@ -195,8 +256,12 @@ def test_bad_settings_are_one_line(model_dir, predict_main, monkeypatch, capsys)
 @pytest.mark.slow
 def test_the_process_exits_2_without_traceback(model_dir, tmp_path):
     broken = broken_copy(model_dir, tmp_path, remove("model.safetensors"))
-    r = subprocess.run([sys.executable, PREDICT, "--model", broken, "--question", "when?", "--context", CTX],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, PREDICT, "--model", broken, "--question", "when?", "--context", CTX],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.strip().splitlines() == [r.stderr.strip()]  # exactly one line
     assert_one_error_line(r.stderr, "missing model.safetensors")
@@ -218,13 +283,24 @@ def test_min_score_applies_to_every_kind_of_input(model_dir, tmp_path, predict_m
     args = ("--model", model_dir, "--top_k", "3")
     code, out, _ = run_predict(predict_main, monkeypatch, capsys, *args, "--question", "when?", "--context", CTX)
     assert code == 0 and len(out.splitlines()) == 3 and all(json.loads(x)["answer"] for x in out.splitlines())
-    code, out, _ = run_predict(predict_main, monkeypatch, capsys, *args, "--question", "when?", "--context", CTX,
-                               "--min_score", "1")
+    code, out, _ = run_predict(
+        predict_main, monkeypatch, capsys, *args, "--question", "when?", "--context", CTX, "--min_score", "1"
+    )
     assert code == 0 and [json.loads(x)["answer"] for x in out.splitlines()] == [""]
     path = tmp_path / "questions.jsonl"
     path.write_text(json.dumps({"id": "q1", "question": "when was the king born?", "context": CTX}) + "\n")
-    code, _, err = run_predict(predict_main, monkeypatch, capsys, *args, "--input", str(path), "--min_score", "1",
-                               "--output_dir", str(tmp_path / "out"))
+    code, _, err = run_predict(
+        predict_main,
+        monkeypatch,
+        capsys,
+        *args,
+        "--input",
+        str(path),
+        "--min_score",
+        "1",
+        "--output_dir",
+        str(tmp_path / "out"),
+    )
     assert code == 0, err
     with open(tmp_path / "out" / "predictions.json") as f:
         assert json.load(f) == {"q1": ""}
@@ -241,9 +317,14 @@ def test_predict_aligns_answers_to_words_unless_told_not_to(model_dir, predict_m
         code, out, err = run_predict(predict_main, monkeypatch, capsys, *args, flag)
         assert code == 0, err
         spans[flag] = [(a["start"], a["end"]) for a in map(json.loads, out.splitlines())]
-    cuts = [(s, e) for s, e in spans["--no_align_to_words"]
-            if (s > 0 and context[s - 1].isalnum() and context[s].isalnum())
-            or (e < len(context) and context[e].isalnum() and context[e - 1].isalnum())]
+    cuts = [
+        (s, e)
+        for s, e in spans["--no_align_to_words"]
+        if (s > 0 and context[s - 1].isalnum() and context[s].isalnum())
+        or (e < len(context) and context[e].isalnum() and context[e - 1].isalnum())
+    ]
     assert cuts  # the tiny tokenizer cuts numbers into digits
     assert not set(cuts) & set(spans["--align_to_words"])
-    assert all(context[s - 1:s] in ("", " ") and context[e:e + 1] in ("", " ") for s, e in spans["--align_to_words"])
+    assert all(
+        context[s - 1 : s] in ("", " ") and context[e : e + 1] in ("", " ") for s, e in spans["--align_to_words"]
+    )

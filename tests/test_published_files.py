@@ -25,12 +25,24 @@ DEMO_DEV = os.path.join(SHARED, "dureader_robust", "demo_dev.as_published.json")
 
 def squad_file(path, paragraphs):
     """paragraphs: [(context, [(id, question, [(text, answer_start | None)])])]; None leaves answer_start out."""
+
     def answer(text, start):
         return {"text": text} if start is None else {"text": text, "answer_start": start}
 
-    data = [{"title": "t", "paragraphs": [{"context": c, "qas": [
-        {"id": i, "question": q, "answers": [answer(t, s) for t, s in answers]} for i, q, answers in qas]}
-        for c, qas in paragraphs]}]
+    data = [
+        {
+            "title": "t",
+            "paragraphs": [
+                {
+                    "context": c,
+                    "qas": [
+                        {"id": i, "question": q, "answers": [answer(t, s) for t, s in answers]} for i, q, answers in qas
+                    ],
+                }
+                for c, qas in paragraphs
+            ],
+        }
+    ]
     path.write_text(json.dumps({"version": "1.1", "data": data}, ensure_ascii=False), encoding="utf-8")
     return str(path)
 
@@ -53,10 +65,12 @@ def test_dureader_robust_demo_dev_as_published_keeps_every_question_and_answer(c
     assert (report.located_answers, report.dropped_answers, report.dropped_questions) == (142, 0, 0)
     for e in train:
         for t, s in zip(e["answers"]["text"], e["answers"]["answer_start"]):
-            assert e["context"][s:s + len(t)] == t
+            assert e["context"][s : s + len(t)] == t
     assert sum(s > 100 for e in train for s in e["answers"]["answer_start"]) == 29
-    assert any("located 142 answers without an offset (answer_start -1 or missing) by searching their passage" in m
-               for m in caplog.messages)
+    assert any(
+        "located 142 answers without an offset (answer_start -1 or missing) by searching their passage" in m
+        for m in caplog.messages
+    )
     evaluation = load_examples(DEMO_DEV, require_answers=False)
     assert len(evaluation) == 100 and sum(len(e["answers"]["text"]) for e in evaluation) == 142
 
@@ -66,37 +80,70 @@ def test_minus_one_missing_and_wrong_offsets_far_into_long_passages_are_found(tm
     ctx = filler + "the king was born in 1811 . " + filler + "the queen was born in 1861 ."
     king, queen = ctx.index("1811"), ctx.index("1861")
     assert king > 1000 and queen > 3000
-    path = squad_file(tmp_path / "far.json", [(ctx, [
-        ("minus_one", "when was the king born?", [("1811", -1)]),
-        ("missing", "when was the queen born?", [("1861", None)]),
-        ("wrong", "when was the king born?", [("1811", 5)]),  # stated, but 1,800 characters off
-        ("past_the_end", "when was the queen born?", [("1861", 10 ** 6)]),
-        ("absent", "who?", [("the emperor", -1)]),
-    ])])
+    path = squad_file(
+        tmp_path / "far.json",
+        [
+            (
+                ctx,
+                [
+                    ("minus_one", "when was the king born?", [("1811", -1)]),
+                    ("missing", "when was the queen born?", [("1861", None)]),
+                    ("wrong", "when was the king born?", [("1811", 5)]),  # stated, but 1,800 characters off
+                    ("past_the_end", "when was the queen born?", [("1861", 10**6)]),
+                    ("absent", "who?", [("the emperor", -1)]),
+                ],
+            )
+        ],
+    )
     report = LoadReport()
     with caplog.at_level(logging.WARNING, logger="gp_mrc"):
         ds = load_examples(path, report=report)
     assert starts(ds) == {"minus_one": [king], "missing": [queen], "wrong": [king], "past_the_end": [queen]}
     assert (report.located_answers, report.repaired_answers, report.dropped_answers) == (2, 2, 1)
     assert any("located 2 answers without an offset" in m for m in caplog.messages)
-    assert any("repaired 2 answer offsets, dropped 1 answers not found in their passage, dropped 1 questions left "
-               "with no answer" in m and "(id 'absent')" in m for m in caplog.messages)
+    assert any(
+        "repaired 2 answer offsets, dropped 1 answers not found in their passage, dropped 1 questions left "
+        "with no answer"
+        in m
+        and "(id 'absent')" in m
+        for m in caplog.messages
+    )
 
 
 def test_without_an_offset_the_occurrence_other_annotators_agree_on_is_chosen(tmp_path):
     ctx = "he left home in 1811 . later the king was born in 1811 . then in 1811 he was crowned ."
     first, second, third = (m.start() for m in re.finditer("1811", ctx))
-    path = squad_file(tmp_path / "agree.json", [(ctx, [
-        # "born in 1811" occurs once: the other annotator's "1811" is the occurrence inside it, not the first
-        ("agree", "when was the king born?", [("1811", -1), ("born in 1811", -1)]),
-        # an exact offset of another annotator counts as agreement too
-        ("agree_exact", "when was he crowned?", [("1811", -1), ("in 1811 he", third - 3)]),
-        ("no_agreement", "when?", [("1811", -1), ("1811", -1)]),  # nothing to agree on: the first occurrence
-        ("stated_wins", "when?", [("1811", third + 2), ("born in 1811", -1)]),  # a stated offset: the nearest
-    ])])
+    path = squad_file(
+        tmp_path / "agree.json",
+        [
+            (
+                ctx,
+                [
+                    # "born in 1811" occurs once: the other annotator's "1811" is the occurrence inside it, not the first
+                    ("agree", "when was the king born?", [("1811", -1), ("born in 1811", -1)]),
+                    # an exact offset of another annotator counts as agreement too
+                    ("agree_exact", "when was he crowned?", [("1811", -1), ("in 1811 he", third - 3)]),
+                    (
+                        "no_agreement",
+                        "when?",
+                        [("1811", -1), ("1811", -1)],
+                    ),  # nothing to agree on: the first occurrence
+                    (
+                        "stated_wins",
+                        "when?",
+                        [("1811", third + 2), ("born in 1811", -1)],
+                    ),  # a stated offset: the nearest
+                ],
+            )
+        ],
+    )
     got = starts(load_examples(path))
-    assert got == {"agree": [second, ctx.index("born in 1811")], "agree_exact": [third, third - 3],
-                   "no_agreement": [first, first], "stated_wins": [third, ctx.index("born in 1811")]}
+    assert got == {
+        "agree": [second, ctx.index("born in 1811")],
+        "agree_exact": [third, third - 3],
+        "no_agreement": [first, first],
+        "stated_wins": [third, ctx.index("born in 1811")],
+    }
 
 
 # ----------------------------------------------------------------------------- evaluation keeps every gold text
@@ -106,11 +153,23 @@ ZH_CTX = "北京是中国的首都。" + "这里有很多人。" * 200 + "上海
 
 
 def cmrc_style_file(tmp_path):
-    return squad_file(tmp_path / "zh.json", [(ZH_CTX, [
-        ("q1", "中国的首都是哪里？", [("北京", -1), ("北京", -1)]),
-        ("q2", "上海在哪里？", [("长江入海口", -1), ("在长江的入海口", -1)]),  # a free-form answer: not in the passage
-        ("q3", "最大的城市？", [("中国最大的城市：上海", -1)]),  # only free-form
-    ])])
+    return squad_file(
+        tmp_path / "zh.json",
+        [
+            (
+                ZH_CTX,
+                [
+                    ("q1", "中国的首都是哪里？", [("北京", -1), ("北京", -1)]),
+                    (
+                        "q2",
+                        "上海在哪里？",
+                        [("长江入海口", -1), ("在长江的入海口", -1)],
+                    ),  # a free-form answer: not in the passage
+                    ("q3", "最大的城市？", [("中国最大的城市：上海", -1)]),  # only free-form
+                ],
+            )
+        ],
+    )
 
 
 def test_evaluation_keeps_every_gold_text_and_training_only_the_placed_ones(tmp_path, tiny_tokenizer, caplog):
@@ -150,8 +209,41 @@ def official_squad(dataset, predictions):
     return {"exact_match": 100.0 * em / total, "f1": 100.0 * f / total}
 
 
-CMRC_SP = ["-", ":", "_", "*", "^", "/", "\\", "~", "`", "+", "=", "，", "。", "：", "？", "！", "“", "”", "；", "’",
-           "《", "》", "……", "·", "、", "「", "」", "（", "）", "－", "～", "『", "』"]
+CMRC_SP = [
+    "-",
+    ":",
+    "_",
+    "*",
+    "^",
+    "/",
+    "\\",
+    "~",
+    "`",
+    "+",
+    "=",
+    "，",
+    "。",
+    "：",
+    "？",
+    "！",
+    "“",
+    "”",
+    "；",
+    "’",
+    "《",
+    "》",
+    "……",
+    "·",
+    "、",
+    "「",
+    "」",
+    "（",
+    "）",
+    "－",
+    "～",
+    "『",
+    "』",
+]
 
 
 def official_cmrc(dataset, predictions):
@@ -209,11 +301,19 @@ def test_cmrc_scores_equal_the_official_script_on_a_file_as_published(tmp_path):
 
 def test_squad_scores_equal_the_official_script_on_a_file_as_published(tmp_path):
     ctx = "The Normans were in Normandy . " * 40 + "Rollo founded the duchy in 911 ."
-    path = squad_file(tmp_path / "en.json", [(ctx, [
-        ("q1", "Who founded the duchy?", [("Rollo", -1), ("Rollo founded", -1)]),
-        ("q2", "When?", [("911", -1), ("in the year 911", -1)]),  # the second is free-form
-        ("q3", "Where?", [("in northern France", -1)]),  # only free-form
-    ])])
+    path = squad_file(
+        tmp_path / "en.json",
+        [
+            (
+                ctx,
+                [
+                    ("q1", "Who founded the duchy?", [("Rollo", -1), ("Rollo founded", -1)]),
+                    ("q2", "When?", [("911", -1), ("in the year 911", -1)]),  # the second is free-form
+                    ("q3", "Where?", [("in northern France", -1)]),  # only free-form
+                ],
+            )
+        ],
+    )
     predictions = {"q1": "Rollo", "q2": "In the year 911.", "q3": "northern France"}  # q2, q3: free-form golds
     official = official_squad(json.load(open(path, encoding="utf-8"))["data"], predictions)
     assert official["exact_match"] == pytest.approx(100 * 2 / 3) and official["f1"] == pytest.approx(100 * 2.8 / 3)
@@ -224,16 +324,23 @@ def test_squad_scores_equal_the_official_script_on_a_file_as_published(tmp_path)
 # ----------------------------------------------------------------------------- folders, JSONL names, windows
 
 
-REC = {"id": "a", "context": "the king was born in 1811 .", "question": "when?",
-       "answers": {"text": ["1811"], "answer_start": [21]}}
+REC = {
+    "id": "a",
+    "context": "the king was born in 1811 .",
+    "question": "when?",
+    "answers": {"text": ["1811"], "answer_start": [21]},
+}
 
 
-@pytest.mark.parametrize("name, text", [
-    ("one.json", json.dumps(REC) + "\n"),  # one record, one line
-    ("one.txt", "\n" + json.dumps(REC)),
-    ("two.data", " " + json.dumps(REC) + "\r\n " + json.dumps(dict(REC, id="b")) + "\r\n"),
-    ("noext", json.dumps(REC) + "\n\n" + json.dumps(dict(REC, id="b"))),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("one.json", json.dumps(REC) + "\n"),  # one record, one line
+        ("one.txt", "\n" + json.dumps(REC)),
+        ("two.data", " " + json.dumps(REC) + "\r\n " + json.dumps(dict(REC, id="b")) + "\r\n"),
+        ("noext", json.dumps(REC) + "\n\n" + json.dumps(dict(REC, id="b"))),
+    ],
+)
 def test_jsonl_under_another_name_is_read_by_content(tmp_path, name, text):
     (tmp_path / name).write_text(text, encoding="utf-8")
     ds = load_examples(str(tmp_path / name))
@@ -269,9 +376,9 @@ def model_dir(tiny_tokenizer, tmp_path_factory):
 
     d = tmp_path_factory.mktemp("model")
     torch.manual_seed(0)
-    GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                          HeadConfig(head_size=16)).save_pretrained(
-        str(d), tokenizer=tiny_tokenizer)
+    GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    ).save_pretrained(str(d), tokenizer=tiny_tokenizer)
     return str(d)
 
 
@@ -293,8 +400,9 @@ def test_predict_input_that_is_a_directory_is_one_line(model_dir, tmp_path, monk
 WINDOW_ERROR = "max_seq_length=4096 is longer than the encoder takes (512 positions"
 
 
-def test_windows_longer_than_the_encoder_are_refused_before_any_work(model_dir, tiny_model, tiny_tokenizer,
-                                                                     tmp_path, monkeypatch, capsys):
+def test_windows_longer_than_the_encoder_are_refused_before_any_work(
+    model_dir, tiny_model, tiny_tokenizer, tmp_path, monkeypatch, capsys
+):
     from gp_mrc.inference.reader import Reader
 
     with pytest.raises(ValueError, match=re.escape(WINDOW_ERROR)):
@@ -302,8 +410,18 @@ def test_windows_longer_than_the_encoder_are_refused_before_any_work(model_dir, 
     reader = Reader(tiny_model, tiny_tokenizer, device="cpu")
     with pytest.raises(ValueError, match=re.escape(WINDOW_ERROR)):
         reader.answer([{"question": "when?", "context": "the king was born in 1811 . " * 400}], max_seq_length=4096)
-    code, line = predict(monkeypatch, capsys, "--model", model_dir, "--max_seq_length", "4096",
-                         "--question", "when?", "--context", "born in 1811")
+    code, line = predict(
+        monkeypatch,
+        capsys,
+        "--model",
+        model_dir,
+        "--max_seq_length",
+        "4096",
+        "--question",
+        "when?",
+        "--context",
+        "born in 1811",
+    )
     assert code == 2 and WINDOW_ERROR in line and "use max_seq_length 512 or less" in line
 
 
@@ -312,8 +430,10 @@ def test_training_windows_longer_than_the_encoder_are_one_line(tiny_encoder_dir,
     from gp_mrc.training.arguments import parse_args
     from gp_mrc.training.model_init import model_for_training
 
-    config = parse_args(["--model_name_or_path", tiny_encoder_dir, "--max_seq_length", "4096",
-                         "--output_dir", str(tmp_path / "out")])
-    with pytest.raises(UsageError, match=re.escape(f"{tiny_encoder_dir}: --{WINDOW_ERROR}") + ".*use --max_seq_length "
-                       "512 or less"):
+    config = parse_args(
+        ["--model_name_or_path", tiny_encoder_dir, "--max_seq_length", "4096", "--output_dir", str(tmp_path / "out")]
+    )
+    with pytest.raises(
+        UsageError, match=re.escape(f"{tiny_encoder_dir}: --{WINDOW_ERROR}") + ".*use --max_seq_length 512 or less"
+    ):
         model_for_training(config)

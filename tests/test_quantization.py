@@ -18,7 +18,6 @@ C = "the king was born in 1811 . the queen was born in 1861 . the river is long 
 QS = ["when was the king born?", "when was the queen born?", "what is long?"]
 
 
-
 def test_resolve_quantize_values_and_the_auto_rule():
     assert resolve_quantize("none", "cpu") == "none" and resolve_quantize("int8", "cpu") == "int8"
     # int8 costs 1.6 F1 on the full SQuAD dev set with or without native bf16 (BENCHMARKS.md "CPU int8"):
@@ -70,8 +69,13 @@ def test_int8_layers_are_all_linears_but_the_down_projections():
     names = set(int8_layer_names(enc))
     for i in range(enc.config.num_hidden_layers):
         p = f"encoder.layer.{i}."
-        assert {p + "attention.self.query", p + "attention.self.key", p + "attention.self.value",
-                p + "attention.output.dense", p + "intermediate.dense"} <= names
+        assert {
+            p + "attention.self.query",
+            p + "attention.self.key",
+            p + "attention.self.value",
+            p + "attention.output.dense",
+            p + "intermediate.dense",
+        } <= names
         assert p + "output.dense" not in names
 
 
@@ -87,12 +91,12 @@ def test_start_end_score_is_softmaxed_start_times_end_in_the_window(tiny_tokeniz
     qa = BertForQuestionAnswering(make_tiny_config(len(tiny_tokenizer))).eval()
     reader = Reader(qa, tiny_tokenizer, device="cpu", mixed_precision="no")
     q = QS[0]
-    answers = reader.answer([{"question": q, "context": C}], top_k=5, handle_impossible_answer=True,
-                            align_to_words=False)[0]  # token spans as scored: no widening to words
+    answers = reader.answer(
+        [{"question": q, "context": C}], top_k=5, handle_impossible_answer=True, align_to_words=False
+    )[0]  # token spans as scored: no widening to words
     enc = tiny_tokenizer(q, C, return_offsets_mapping=True, return_tensors="pt")
     with torch.no_grad():
-        out = qa(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
-                 token_type_ids=enc["token_type_ids"])
+        out = qa(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], token_type_ids=enc["token_type_ids"])
     seq = enc.sequence_ids(0)
     allowed = torch.tensor([s == 1 or i == 0 for i, s in enumerate(seq)])  # passage tokens and [CLS]
     ps = out.start_logits[0].masked_fill(~allowed, -math.inf).softmax(-1)

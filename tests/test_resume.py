@@ -49,10 +49,31 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 
 def train_args(encoder, data, out, *extra):
-    return ["--model_name_or_path", encoder, "--train_file", data, "--max_seq_length", "64", "--doc_stride", "16",
-            "--per_device_train_batch_size", "4", "--max_train_steps", str(STEPS), "--learning_rate", "1e-3",
-            "--seed", "7", "--checkpointing_steps", str(EVERY), "--logging_steps", "1", "--output_dir", str(out),
-            *(extra if "--objective" in extra else ("--objective", "multilabel", *extra))]
+    return [
+        "--model_name_or_path",
+        encoder,
+        "--train_file",
+        data,
+        "--max_seq_length",
+        "64",
+        "--doc_stride",
+        "16",
+        "--per_device_train_batch_size",
+        "4",
+        "--max_train_steps",
+        str(STEPS),
+        "--learning_rate",
+        "1e-3",
+        "--seed",
+        "7",
+        "--checkpointing_steps",
+        str(EVERY),
+        "--logging_steps",
+        "1",
+        "--output_dir",
+        str(out),
+        *(extra if "--objective" in extra else ("--objective", "multilabel", *extra)),
+    ]
 
 
 def losses(out):
@@ -105,10 +126,12 @@ def test_killed_run_resumes_from_latest_with_the_same_losses(tiny_encoder_dir, u
     runner = d / "pausing_runner.py"
     runner.write_text(PAUSING_RUNNER)
     with open(stderr_path, "w") as stderr:
-        proc = subprocess.Popen([sys.executable, str(runner), TRAIN_SCRIPT,
-                                 *train_args(tiny_encoder_dir, uninterrupted.data, out)],
-                                stdout=subprocess.DEVNULL, stderr=stderr,
-                                env=dict(env(), PAUSE_AT_STEP=str(PAUSE_AT), PAUSE_FLAG=str(flag)))
+        proc = subprocess.Popen(
+            [sys.executable, str(runner), TRAIN_SCRIPT, *train_args(tiny_encoder_dir, uninterrupted.data, out)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=dict(env(), PAUSE_AT_STEP=str(PAUSE_AT), PAUSE_FLAG=str(flag)),
+        )
         try:
             deadline = time.time() + 300
             while not flag.exists():
@@ -126,8 +149,19 @@ def test_killed_run_resumes_from_latest_with_the_same_losses(tiny_encoder_dir, u
     (root / ".tmp-step_8").mkdir()
     (root / ".tmp-step_8" / "model.safetensors").write_bytes(b"half-written")
 
-    r = subprocess.run([sys.executable, TRAIN_SCRIPT, *train_args(tiny_encoder_dir, uninterrupted.data, out),
-                        "--resume_from_checkpoint", "latest"], capture_output=True, text=True, env=env(), timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            TRAIN_SCRIPT,
+            *train_args(tiny_encoder_dir, uninterrupted.data, out),
+            "--resume_from_checkpoint",
+            "latest",
+        ],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "resumed from" in r.stderr and "step_4 at step 4 (epoch 0, batch 4)" in r.stderr
     steps, loss = losses(out)
@@ -144,8 +178,17 @@ def test_resume_from_a_checkpoint_path(tiny_encoder_dir, uninterrupted):
     repeat the uninterrupted run's losses exactly (same process, same threads)."""
     out = uninterrupted.dir / "from_path"
     with one_thread():
-        train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, out, "--resume_from_checkpoint",
-                                    str(uninterrupted.out / "checkpoints" / "step_8"))))
+        train(
+            parse_args(
+                train_args(
+                    tiny_encoder_dir,
+                    uninterrupted.data,
+                    out,
+                    "--resume_from_checkpoint",
+                    str(uninterrupted.out / "checkpoints" / "step_8"),
+                )
+            )
+        )
     steps, loss = losses(out)
     assert steps == [9, 10, 11, 12]
     assert [loss[s] for s in steps] == pytest.approx([uninterrupted.loss[s] for s in steps], rel=1e-6)
@@ -188,8 +231,9 @@ def test_latest_ignores_temporary_and_incomplete_folders(tmp_path):
     (root / "latest").write_text("step_99")  # a pointer to a folder that is gone
     assert find_checkpoint(args) == str(root / "step_10")
     with pytest.raises(UsageError, match="not a complete checkpoint"):
-        find_checkpoint(SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=str(root / ".tmp-step_8")
-                                        + "-missing"))
+        find_checkpoint(
+            SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=str(root / ".tmp-step_8") + "-missing")
+        )
     with pytest.raises(UsageError, match="not a complete checkpoint"):
         find_checkpoint(SimpleNamespace(output_dir=str(tmp_path), resume_from_checkpoint=str(root / "step_12")))
 
@@ -202,14 +246,23 @@ def test_a_branch_from_a_warm_start_checkpoint_equals_the_whole_run(tiny_encoder
     whole, branch = uninterrupted.dir / "whole_f1", uninterrupted.dir / "branch_f1"
     with one_thread():
         train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, whole, *branch_flags)))
-        train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, branch, *branch_flags,
-                                    "--resume_from_checkpoint", str(uninterrupted.out / "checkpoints" / "step_8"))))
+        train(
+            lab_parse_args(
+                train_args(
+                    tiny_encoder_dir,
+                    uninterrupted.data,
+                    branch,
+                    *branch_flags,
+                    "--resume_from_checkpoint",
+                    str(uninterrupted.out / "checkpoints" / "step_8"),
+                )
+            )
+        )
     _, loss_whole = losses(whole)
     steps, loss_branch = losses(branch)
     assert steps == list(range(9, STEPS + 1))
     assert [loss_branch[s] for s in steps] == pytest.approx([loss_whole[s] for s in steps], rel=1e-6)
-    assert [loss_whole[s] for s in range(1, 9)] == pytest.approx([uninterrupted.loss[s] for s in range(1, 9)],
-                                                                 rel=1e-6)
+    assert [loss_whole[s] for s in range(1, 9)] == pytest.approx([uninterrupted.loss[s] for s in range(1, 9)], rel=1e-6)
     assert_same_weights(branch, whole, atol=1e-6)
 
 
@@ -217,11 +270,23 @@ def test_a_checkpoint_of_another_model_is_one_clear_error(tiny_encoder_dir, unin
     """A GlobalPointer run's checkpoint resumed as a start/end run, or with another head: a UsageError naming the
     difference (scripts/train.py prints it as one line, exit 2), before any weight is loaded."""
     checkpoint = str(uninterrupted.out / "checkpoints" / "step_8")
-    for extra, fragment in ((("--architecture", "start_end"), "StartEndForQuestionAnswering"),
-                            (("--head_size", "8"), "head")):
+    for extra, fragment in (
+        (("--architecture", "start_end"), "StartEndForQuestionAnswering"),
+        (("--head_size", "8"), "head"),
+    ):
         with pytest.raises(UsageError, match=f"belongs to another model .*{fragment}"):
-            train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "other",
-                                            "--resume_from_checkpoint", checkpoint, *extra)))
+            train(
+                lab_parse_args(
+                    train_args(
+                        tiny_encoder_dir,
+                        uninterrupted.data,
+                        uninterrupted.dir / "other",
+                        "--resume_from_checkpoint",
+                        checkpoint,
+                        *extra,
+                    )
+                )
+            )
 
 
 def test_an_old_checkpoint_that_does_not_fit_is_one_clear_error(tiny_encoder_dir, uninterrupted):
@@ -233,5 +298,16 @@ def test_an_old_checkpoint_that_does_not_fit_is_one_clear_error(tiny_encoder_dir
     del state["model"]
     (old / STATE_FILE).write_text(json.dumps(state))
     with pytest.raises(UsageError, match="its weights do not fit this run's model"):
-        train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "old",
-                                        "--resume_from_checkpoint", str(old), "--head_size", "8")))
+        train(
+            lab_parse_args(
+                train_args(
+                    tiny_encoder_dir,
+                    uninterrupted.data,
+                    uninterrupted.dir / "old",
+                    "--resume_from_checkpoint",
+                    str(old),
+                    "--head_size",
+                    "8",
+                )
+            )
+        )

@@ -46,7 +46,7 @@ def brute_force(context, offsets, gold_texts, gold_starts, gold_ends, *, lang, w
             if not (i <= j and j - i + 1 <= max_answer_length):
                 continue
             if any(abs(i - gs) <= window and abs(j - ge) <= window for gs, ge in zip(gold_starts, gold_ends)):
-                out[(i, j)] = f1_score(context[offsets[i][0]:offsets[j][1]], gold_texts, lang)
+                out[(i, j)] = f1_score(context[offsets[i][0] : offsets[j][1]], gold_texts, lang)
     return out
 
 
@@ -56,17 +56,39 @@ def as_dict(result) -> dict[tuple[int, int], float]:
     return {(int(s), int(e)): float(v) for s, e, v in zip(starts, ends, values)}
 
 
-def assert_matches_brute_force(context, offsets, gold_texts, gold_starts, gold_ends, *, lang="en", window=8,
-                               max_answer_length=30):
-    got = as_dict(feature_span_f1(context, offsets, gold_texts, gold_starts, gold_ends, False, lang=lang,
-                                  window=window, max_answer_length=max_answer_length))
-    want = brute_force(context, offsets, gold_texts, gold_starts, gold_ends, lang=lang, window=window,
-                       max_answer_length=max_answer_length)
+def assert_matches_brute_force(
+    context, offsets, gold_texts, gold_starts, gold_ends, *, lang="en", window=8, max_answer_length=30
+):
+    got = as_dict(
+        feature_span_f1(
+            context,
+            offsets,
+            gold_texts,
+            gold_starts,
+            gold_ends,
+            False,
+            lang=lang,
+            window=window,
+            max_answer_length=max_answer_length,
+        )
+    )
+    want = brute_force(
+        context,
+        offsets,
+        gold_texts,
+        gold_starts,
+        gold_ends,
+        lang=lang,
+        window=window,
+        max_answer_length=max_answer_length,
+    )
     assert set(got) <= set(want), "a span outside the pruning window was stored"
     assert all(v > 0 for v in got.values()), "zero values must not be stored"
     for span, f1 in want.items():
-        assert got.get(span, 0.0) == pytest.approx(f1, abs=1e-6), (span, context[offsets[span[0]][0]:
-                                                                                  offsets[span[1]][1]])
+        assert got.get(span, 0.0) == pytest.approx(f1, abs=1e-6), (
+            span,
+            context[offsets[span[0]][0] : offsets[span[1]][1]],
+        )
     return got
 
 
@@ -78,8 +100,19 @@ OFFSETS = tokens_of(CONTEXT, cuts={4: [4], 8: [3]})
 
 
 def test_hand_built_feature_values():
-    assert [CONTEXT[s:e] for s, e in OFFSETS[4:15]] == ["The", "quick", "brown", "fox", "jump", "s", "over",
-                                                        "the", "lazy", "dog", "."]
+    assert [CONTEXT[s:e] for s, e in OFFSETS[4:15]] == [
+        "The",
+        "quick",
+        "brown",
+        "fox",
+        "jump",
+        "s",
+        "over",
+        "the",
+        "lazy",
+        "dog",
+        ".",
+    ]
     got = assert_matches_brute_force(CONTEXT, OFFSETS, ["brown fox"], [6], [7])
     assert got[(6, 7)] == 1.0
     assert got[(5, 7)] == pytest.approx(0.8)  # [quick, brown, fox]: p = 2/3, r = 1
@@ -94,7 +127,7 @@ def test_tokens_cutting_words_and_punctuation_match_brute_force():
     offsets = tokens_of(context, cuts={0: [1], 1: [3, 6, 9], 3: [2], 4: [2], 5: [3, 5], 6: [1]})
     for gs in range(4, len(offsets) - 1):
         for ge in range(gs, min(gs + 4, len(offsets) - 1)):
-            gold = context[offsets[gs][0]:offsets[ge][1]]
+            gold = context[offsets[gs][0] : offsets[ge][1]]
             assert_matches_brute_force(context, offsets, [gold, "apple pie"], [gs], [ge], window=3)
 
 
@@ -105,19 +138,26 @@ def test_value_is_max_over_all_golds_of_the_example():
 
 
 def test_spans_outside_the_window_or_too_long_are_absent():
-    got = as_dict(feature_span_f1(CONTEXT, OFFSETS, ["quick brown fox jumps"], [5], [9], False, lang="en",
-                                  window=1, max_answer_length=30))
+    got = as_dict(
+        feature_span_f1(
+            CONTEXT, OFFSETS, ["quick brown fox jumps"], [5], [9], False, lang="en", window=1, max_answer_length=30
+        )
+    )
     assert {i for i, _ in got} <= {4, 5, 6} and {j for _, j in got} <= {8, 9, 10}
     assert got[(5, 9)] == 1.0
-    got = as_dict(feature_span_f1(CONTEXT, OFFSETS, ["quick brown fox jumps"], [5], [9], False, lang="en",
-                                  window=8, max_answer_length=3))
+    got = as_dict(
+        feature_span_f1(
+            CONTEXT, OFFSETS, ["quick brown fox jumps"], [5], [9], False, lang="en", window=8, max_answer_length=3
+        )
+    )
     assert max(j - i + 1 for i, j in got) == 3
     assert got[(5, 7)] == pytest.approx(2 * 0.75 / 1.75)  # 3 of 4 gold tokens, precision 1
 
 
 def test_window_zero_keeps_only_the_gold_span():
-    got = as_dict(feature_span_f1(CONTEXT, OFFSETS, ["brown fox"], [6], [7], False, lang="en", window=0,
-                                  max_answer_length=30))
+    got = as_dict(
+        feature_span_f1(CONTEXT, OFFSETS, ["brown fox"], [6], [7], False, lang="en", window=0, max_answer_length=30)
+    )
     assert got == {(6, 7): 1.0}
 
 
@@ -155,8 +195,15 @@ def test_normalization_decomposes_over_whitespace_pieces(text):
 
 @st.composite
 def english_features(draw):
-    words = draw(st.lists(st.sampled_from(["the", "a", "An", "cat", "cats", "dog,", "(a)b", "é-t", "Über",
-                                           "...", "c.a.t", "İthe", "the."]), min_size=1, max_size=14))
+    words = draw(
+        st.lists(
+            st.sampled_from(
+                ["the", "a", "An", "cat", "cats", "dog,", "(a)b", "é-t", "Über", "...", "c.a.t", "İthe", "the."]
+            ),
+            min_size=1,
+            max_size=14,
+        )
+    )
     seps = draw(st.lists(st.sampled_from([" ", "  ", "\n", "\u00a0"]), min_size=len(words), max_size=len(words)))
     context = "".join(s + w for s, w in zip(seps, words))
     cuts = {}
@@ -167,8 +214,9 @@ def english_features(draw):
     first, last = 4, len(offsets) - 2
     gs = draw(st.integers(first, last))
     ge = draw(st.integers(gs, min(last, gs + 5)))
-    golds = [context[offsets[gs][0]:offsets[ge][1]]] + draw(st.lists(st.sampled_from(["cat dog", "the", "a cat"]),
-                                                                       max_size=2))
+    golds = [context[offsets[gs][0] : offsets[ge][1]]] + draw(
+        st.lists(st.sampled_from(["cat dog", "the", "a cat"]), max_size=2)
+    )
     return context, offsets, golds, gs, ge, draw(st.integers(0, 4)), draw(st.integers(1, 8))
 
 
@@ -200,8 +248,9 @@ def test_chinese_mixed_latin_tokens_match_brute_force():
     offsets = tokens_of(context, n_question=1)  # one passage token...
     offsets = offsets[:3] + [[k, k + 1] for k in range(len(context))] + [NP]  # ...replaced by chars
     for gs in range(3, 3 + len(context), 3):
-        assert_matches_brute_force(context, offsets, [context[gs - 3:gs], "Python"], [gs], [gs + 2], lang="zh",
-                                   window=4)
+        assert_matches_brute_force(
+            context, offsets, [context[gs - 3 : gs], "Python"], [gs], [gs + 2], lang="zh", window=4
+        )
 
 
 # ----------------------------------------------------------------------------- tables of features
@@ -213,8 +262,11 @@ def small_dataset():
     examples = {
         "id": ["q0", "q1", "q2"],
         "context": [contexts[0], contexts[1], contexts[1]],
-        "answers": [{"text": ["brown fox"], "answer_start": [10]}, {"text": ["the mat"], "answer_start": [13]},
-                    {"text": [], "answer_start": []}],
+        "answers": [
+            {"text": ["brown fox"], "answer_start": [10]},
+            {"text": ["the mat"], "answer_start": [13]},
+            {"text": [], "answer_start": []},
+        ],
     }
     off1 = tokens_of(contexts[1])  # passage tokens 4..13: A cat sat on the mat. The dog sat too.
     features = {
@@ -234,9 +286,17 @@ def test_compute_f1_table_rows_follow_feature_order():
     assert len(table) == 4
     for k in range(2):
         ex = examples["context"][features["example_index"][k]]
-        want = feature_span_f1(ex, features["offset_mapping"][k], examples["answers"][k]["text"],
-                               features["gold_starts"][k], features["gold_ends"][k], False, lang="en", window=3,
-                               max_answer_length=10)
+        want = feature_span_f1(
+            ex,
+            features["offset_mapping"][k],
+            examples["answers"][k]["text"],
+            features["gold_starts"][k],
+            features["gold_ends"][k],
+            False,
+            lang="en",
+            window=3,
+            max_answer_length=10,
+        )
         assert as_dict(table.row(k)) == as_dict(want)
     assert as_dict(table.row(2)) == {(0, 0): 1.0}  # gold outside the window
     assert as_dict(table.row(3)) == {(0, 0): 1.0}  # unanswerable
@@ -318,8 +378,7 @@ def test_cache_round_trip_loads_without_recomputing(tmp_path, counted):
     assert [p for p in os.listdir(tmp_path) if p.endswith(".tmp")] == []  # no temp file left behind
 
 
-@pytest.mark.parametrize("change", [{"window": 4}, {"max_answer_length": 9}, {"data_key": "other"},
-                                    {"lang": "zh"}])
+@pytest.mark.parametrize("change", [{"window": 4}, {"max_answer_length": 9}, {"data_key": "other"}, {"lang": "zh"}])
 def test_changed_key_recomputes(tmp_path, counted, change):
     cached(tmp_path)
     cached(tmp_path, **change)
@@ -330,8 +389,9 @@ def test_changed_inputs_recompute_even_with_the_same_data_key(tmp_path, counted)
     cached(tmp_path)
     features, examples = small_dataset()
     examples["answers"][0] = {"text": ["quick brown fox"], "answer_start": [4]}
-    table = load_or_compute_f1_table(features, examples, cache_dir=tmp_path, data_key="squad-test", lang="en",
-                                     window=3, max_answer_length=10)
+    table = load_or_compute_f1_table(
+        features, examples, cache_dir=tmp_path, data_key="squad-test", lang="en", window=3, max_answer_length=10
+    )
     assert len(counted) == 2
     assert as_dict(table.row(0))[(5, 7)] == 1.0
 
@@ -401,33 +461,60 @@ def tiny_wordpiece_tokenizer():
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + list(string.ascii_lowercase) + \
-        ["##" + c for c in string.ascii_lowercase] + list(string.punctuation) + \
-        ["the", "fox", "brown", "over", "what", "who", "lazy", "dog", "##s", "cat"]
+    vocab = (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+        + list(string.ascii_lowercase)
+        + ["##" + c for c in string.ascii_lowercase]
+        + list(string.punctuation)
+        + ["the", "fox", "brown", "over", "what", "who", "lazy", "dog", "##s", "cat"]
+    )
     tok = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]")
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]"
+    )
 
 
 def test_rewards_on_features_from_a_real_tokenizer():
     features_mod = pytest.importorskip("gp_mrc.data.features")
-    context = ("The quick brown fox jumps over the lazy dog. Meanwhile, a cat watched the fox and the dog "
-               "from the hill; the cat's owner (Anna) said: \"what a day!\"")
+    context = (
+        "The quick brown fox jumps over the lazy dog. Meanwhile, a cat watched the fox and the dog "
+        'from the hill; the cat\'s owner (Anna) said: "what a day!"'
+    )
     records = [
-        {"id": "a", "title": "t", "context": context, "question": "Who jumps?", "is_impossible": False,
-         "answers": {"text": ["quick brown fox", "fox"], "answer_start": [4, 16]}},
-        {"id": "b", "title": "t", "context": context, "question": "Who said it?", "is_impossible": False,
-         "answers": {"text": ["Anna"], "answer_start": [context.index("Anna")]}},
-        {"id": "c", "title": "t", "context": context, "question": "Why?", "is_impossible": True,
-         "answers": {"text": [], "answer_start": []}},
+        {
+            "id": "a",
+            "title": "t",
+            "context": context,
+            "question": "Who jumps?",
+            "is_impossible": False,
+            "answers": {"text": ["quick brown fox", "fox"], "answer_start": [4, 16]},
+        },
+        {
+            "id": "b",
+            "title": "t",
+            "context": context,
+            "question": "Who said it?",
+            "is_impossible": False,
+            "answers": {"text": ["Anna"], "answer_start": [context.index("Anna")]},
+        },
+        {
+            "id": "c",
+            "title": "t",
+            "context": context,
+            "question": "Why?",
+            "is_impossible": True,
+            "answers": {"text": [], "answer_start": []},
+        },
     ]
     examples = datasets.Dataset.from_list(records)
-    features = features_mod.prepare_features(examples, tiny_wordpiece_tokenizer(), max_seq_length=48,
-                                             doc_stride=16, max_query_length=8)
+    features = features_mod.prepare_features(
+        examples, tiny_wordpiece_tokenizer(), max_seq_length=48, doc_stride=16, max_query_length=8
+    )
     table = compute_f1_table(features, examples, lang="en", window=DEFAULT_F1_WINDOW, max_answer_length=12)
     assert len(table) == len(features) > 3  # several windows per example
     n_checked = 0
@@ -437,8 +524,16 @@ def test_rewards_on_features_from_a_real_tokenizer():
         if feat["is_impossible"] or not feat["gold_starts"]:
             assert got == {(0, 0): 1.0}
             continue
-        want = brute_force(ex["context"], feat["offset_mapping"], ex["answers"]["text"], feat["gold_starts"],
-                           feat["gold_ends"], lang="en", window=DEFAULT_F1_WINDOW, max_answer_length=12)
+        want = brute_force(
+            ex["context"],
+            feat["offset_mapping"],
+            ex["answers"]["text"],
+            feat["gold_starts"],
+            feat["gold_ends"],
+            lang="en",
+            window=DEFAULT_F1_WINDOW,
+            max_answer_length=12,
+        )
         assert set(got) == {s for s, v in want.items() if v > 0}
         for span, f1 in want.items():
             assert got.get(span, 0.0) == pytest.approx(f1, abs=1e-6)
@@ -453,16 +548,18 @@ def test_verify_f1_table_accepts_a_good_table_and_reports_a_bad_one():
     features, examples = small_dataset()
     ds_feat, ds_ex = datasets.Dataset.from_dict(features), datasets.Dataset.from_dict(examples)
     table = compute_f1_table(ds_feat, ds_ex, lang="en", window=3, max_answer_length=10)
-    report = rewards.verify_f1_table(table, ds_feat, ds_ex, lang="en", window=3, max_answer_length=10,
-                                     n_samples=100, spans_per_feature=100)
+    report = rewards.verify_f1_table(
+        table, ds_feat, ds_ex, lang="en", window=3, max_answer_length=10, n_samples=100, spans_per_feature=100
+    )
     assert report.mismatches == [] and report.max_abs_diff < 1e-6
     n_window = sum(len(e) for e in rewards.candidate_spans(OFFSETS, [6], [7], 3, 10).values())
     assert report.n_checked > n_window  # zero-valued spans of the window are checked too
     values = table.values.copy()
     values[0] += 0.01
     bad = F1Table(table.row_ptr, table.starts, table.ends, values)
-    report = rewards.verify_f1_table(bad, ds_feat, ds_ex, lang="en", window=3, max_answer_length=10,
-                                     n_samples=1000, spans_per_feature=1000)
+    report = rewards.verify_f1_table(
+        bad, ds_feat, ds_ex, lang="en", window=3, max_answer_length=10, n_samples=1000, spans_per_feature=1000
+    )
     assert len(report.mismatches) == 1 and "feature 0 (example 'q0')" in report.mismatches[0]
     assert report.max_abs_diff == pytest.approx(0.01, abs=1e-6)
 
@@ -496,20 +593,53 @@ def test_precompute_and_check_scripts(tmp_path, capsys):
     tok_dir = tmp_path / "tok"
     tiny_wordpiece_tokenizer().save_pretrained(str(tok_dir))
     context = "The quick brown fox jumps over the lazy dog. A cat watched the fox and the dog from the hill."
-    data = {"version": "1.1", "data": [{"title": "t", "paragraphs": [{"context": context, "qas": [
-        {"id": "q1", "question": "Who jumps?", "answers": [{"text": "quick brown fox", "answer_start": 4}]},
-        {"id": "q2", "question": "Who watched?", "answers": [{"text": "A cat", "answer_start": 45}]},
-    ]}]}]}
+    data = {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "t",
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {
+                                "id": "q1",
+                                "question": "Who jumps?",
+                                "answers": [{"text": "quick brown fox", "answer_start": 4}],
+                            },
+                            {
+                                "id": "q2",
+                                "question": "Who watched?",
+                                "answers": [{"text": "A cat", "answer_start": 45}],
+                            },
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
     train_file = tmp_path / "train.json"
     train_file.write_text(__import__("json").dumps(data), encoding="utf-8")
-    common = ["--train_file", str(train_file), "--model_name_or_path", str(tok_dir), "--max_seq_length", "40",
-              "--doc_stride", "12", "--max_query_length", "8", "--cache_dir", str(tmp_path / "cache")]
+    common = [
+        "--train_file",
+        str(train_file),
+        "--model_name_or_path",
+        str(tok_dir),
+        "--max_seq_length",
+        "40",
+        "--doc_stride",
+        "12",
+        "--max_query_length",
+        "8",
+        "--cache_dir",
+        str(tmp_path / "cache"),
+    ]
     assert run_script("precompute_f1", common + ["--inspect", "40"]) == 0
     lines = [__import__("json").loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(lines) == 40
     for entry in lines:
         assert set(entry) == {"id", "start", "end", "text", "f1"}
-        assert context[entry["start"]:entry["end"]] == entry["text"]
+        assert context[entry["start"] : entry["end"]] == entry["text"]
         golds = {"q1": ["quick brown fox"], "q2": ["A cat"]}[entry["id"]]
         assert entry["f1"] == pytest.approx(f1_score(entry["text"], golds, "en"), abs=1e-6)
     assert len(cache_files(tmp_path / "cache")) == 1
@@ -523,11 +653,20 @@ def test_precompute_and_check_scripts(tmp_path, capsys):
     from gp_mrc.training.config import DataConfig
     from gp_mrc.training.training_data import build_features, load_data
 
-    config = DataConfig(model_name_or_path=str(tok_dir), train_file=(str(train_file),), cache_dir=str(tmp_path / "cache"))
+    config = DataConfig(
+        model_name_or_path=str(tok_dir), train_file=(str(train_file),), cache_dir=str(tmp_path / "cache")
+    )
     windows = InferenceSettings(max_seq_length=40, doc_stride=12, max_query_length=8)
     data = load_data(config, version_2=False, do_eval="auto", seed=42)
-    build_features(data, config, windows, True, str(tmp_path / "run"), AutoTokenizer.from_pretrained(str(tok_dir)),
-                   Accelerator(cpu=True))
+    build_features(
+        data,
+        config,
+        windows,
+        True,
+        str(tmp_path / "run"),
+        AutoTokenizer.from_pretrained(str(tok_dir)),
+        Accelerator(cpu=True),
+    )
     assert len(cache_files(tmp_path / "cache")) == 1
     script_table = rewards.load_f1_table(tmp_path / "cache" / cache_files(tmp_path / "cache")[0])
     assert data.f1_table.checksum() == script_table.checksum()
@@ -536,8 +675,9 @@ def test_precompute_and_check_scripts(tmp_path, capsys):
 # ----------------------------------------------------------------------------- the bundled samples, real tokenizer
 
 
-@pytest.mark.parametrize("sample,lang,metric", [("sample_train.json", "en", "squad"),
-                                                 ("sample_zh_train.json", "zh", "cmrc")])
+@pytest.mark.parametrize(
+    "sample,lang,metric", [("sample_train.json", "en", "squad"), ("sample_zh_train.json", "zh", "cmrc")]
+)
 def test_bundled_sample_rewards_equal_the_metric_module(sample, lang, metric):
     """>= 1,000 (feature, span) pairs inside the pruning window of the bundled sample, windows cut by the
     packaged MiniLM tokenizer: cached f1 == the metric's F1 of the decoded text; and for stored entries the
@@ -556,13 +696,16 @@ def test_bundled_sample_rewards_equal_the_metric_module(sample, lang, metric):
     examples = load_examples(os.path.join(DATA_DIR, sample), max_samples=150)
     features = prepare_features(examples, tokenizer, max_seq_length=96, doc_stride=32, max_query_length=24)
     table = compute_f1_table(features, examples, lang=lang, window=DEFAULT_F1_WINDOW, max_answer_length=30)
-    report = rewards.verify_f1_table(table, features, examples, lang=lang, window=DEFAULT_F1_WINDOW,
-                                     max_answer_length=30, n_samples=1000)
+    report = rewards.verify_f1_table(
+        table, features, examples, lang=lang, window=DEFAULT_F1_WINDOW, max_answer_length=30, n_samples=1000
+    )
     assert report.mismatches == [] and report.n_checked >= 1000 and report.max_abs_diff <= 1e-3
     module = load_metric(metric)
     entries = rewards.sample_entries(table, features, examples, 12, seed=1)  # compute() is slow-ish
     golds = {ex["id"]: ex["answers"] for ex in examples}
     for e in entries:
-        res = module.compute(predictions=[{"id": e["id"], "prediction_text": e["text"]}],
-                             references=[{"id": e["id"], "answers": golds[e["id"]]}])
+        res = module.compute(
+            predictions=[{"id": e["id"], "prediction_text": e["text"]}],
+            references=[{"id": e["id"], "answers": golds[e["id"]]}],
+        )
         assert res["f1"] / 100 == pytest.approx(e["f1"], abs=1e-3), e

@@ -21,6 +21,7 @@ from gp_mrc.serving import command
 def no_model_load(monkeypatch):
     def refuse(*a, **k):
         raise AssertionError("the model was loaded before the port was checked")
+
     monkeypatch.setattr(Reader, "from_pretrained", classmethod(lambda cls, *a, **k: refuse()))
 
 
@@ -43,8 +44,12 @@ def test_a_busy_port_is_one_error_line_before_the_model_loads(no_model_load, cap
 
 
 def test_the_installed_command_exits_2_on_a_bad_port():
-    r = subprocess.run([sys.executable, "-m", "gp_mrc.cli", "serve", "--model", "/nonexistent", "--port", "99999"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "gp_mrc.cli", "serve", "--model", "/nonexistent", "--port", "99999"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and r.stderr == "error: --port must be in 1..65535, got 99999\n"
 
 

@@ -37,18 +37,31 @@ def test_one_question_answers_as_reader_does(client, reader):
     got = r.json()
     want = reader.answer([{"question": Q1, "context": C1}], top_k=1)[0][0]
     assert list(got) == ["answer", "score", "start", "end"]
-    assert got["answer"] == want["answer"] == C1[got["start"]:got["end"]] != ""
+    assert got["answer"] == want["answer"] == C1[got["start"] : got["end"]] != ""
     assert got["score"] == pytest.approx(want["score"], abs=1e-6)
 
 
 def test_top_k_and_parameters_give_a_list_as_reader_does(client, reader):
-    params = {"top_k": 3, "max_answer_len": 4, "doc_stride": 8, "max_seq_len": 32, "max_question_len": 10,
-              "handle_impossible_answer": False}
+    params = {
+        "top_k": 3,
+        "max_answer_len": 4,
+        "doc_stride": 8,
+        "max_seq_len": 32,
+        "max_question_len": 10,
+        "handle_impossible_answer": False,
+    }
     got = post(client, {"inputs": {"question": Q2, "context": C2}, "parameters": params}).json()
-    want = reader.answer([{"question": Q2, "context": C2}], top_k=3, max_answer_length=4, doc_stride=8,
-                         max_seq_length=32, max_query_length=10, handle_impossible_answer=False)[0]
+    want = reader.answer(
+        [{"question": Q2, "context": C2}],
+        top_k=3,
+        max_answer_length=4,
+        doc_stride=8,
+        max_seq_length=32,
+        max_query_length=10,
+        handle_impossible_answer=False,
+    )[0]
     assert [a["answer"] for a in got] == [a["answer"] for a in want] and len(got) == 3
-    assert all(len(a["answer"].split()) <= 4 and C2[a["start"]:a["end"]] == a["answer"] for a in got)
+    assert all(len(a["answer"].split()) <= 4 and C2[a["start"] : a["end"]] == a["answer"] for a in got)
     assert [a["score"] for a in got] == sorted((a["score"] for a in got), reverse=True)
 
 
@@ -60,11 +73,19 @@ def test_a_list_of_inputs_gives_a_list_in_order(client):
 
 
 def test_impossible_answer_parameter_reaches_the_reader(client, reader):
-    got = post(client, {"inputs": {"question": Q1, "context": C1},
-                        "parameters": {"handle_impossible_answer": True, "top_k": 5}}).json()
-    want = reader.answer([{"question": Q1, "context": C1}], top_k=5, n_best_size=5,  # the service's n-best: max_top_k
-                         handle_impossible_answer=True)[0]
-    assert [(a["answer"], a["start"] if a["start"] >= 0 else 0) for a in want] == [(a["answer"], a["start"]) for a in got]
+    got = post(
+        client,
+        {"inputs": {"question": Q1, "context": C1}, "parameters": {"handle_impossible_answer": True, "top_k": 5}},
+    ).json()
+    want = reader.answer(
+        [{"question": Q1, "context": C1}],
+        top_k=5,
+        n_best_size=5,  # the service's n-best: max_top_k
+        handle_impossible_answer=True,
+    )[0]
+    assert [(a["answer"], a["start"] if a["start"] >= 0 else 0) for a in want] == [
+        (a["answer"], a["start"]) for a in got
+    ]
 
 
 def test_the_null_answer_sits_at_0_0_as_in_the_pipeline():
@@ -83,27 +104,27 @@ def test_health_reports_model_limits_and_batching(client):
 def test_the_page_is_served(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert 'id="question"' in r.text and 'id="context"' in r.text and "fetch(\"/\"" in r.text
+    assert 'id="question"' in r.text and 'id="context"' in r.text and 'fetch("/"' in r.text
 
 
 BAD = [  # (body, status, words the message must hold)
     (b"{not json", 400, "not valid JSON"),
     (b"\xff\xfe", 400, "not UTF-8"),
     ([1, 2], 422, "JSON object"),
-    ({}, 422, "missing field \"inputs\""),
+    ({}, 422, 'missing field "inputs"'),
     ({"inputs": {"question": Q1, "context": C1}, "extra": 1}, 422, "unknown request field 'extra'"),
     ({"inputs": "a string"}, 422, "inputs must be an object"),
     ({"inputs": []}, 422, "empty list"),
     ({"inputs": [{"question": Q1, "context": C1}] * 4}, 422, "4 questions; the limit is 3"),
-    ({"inputs": {"context": C1}}, 422, "inputs is missing \"question\""),
-    ({"inputs": [{"question": Q1, "context": C1}, {"question": Q1}]}, 422, "inputs[1] is missing \"context\""),
+    ({"inputs": {"context": C1}}, 422, 'inputs is missing "question"'),
+    ({"inputs": [{"question": Q1, "context": C1}, {"question": Q1}]}, 422, 'inputs[1] is missing "context"'),
     ({"inputs": {"question": 5, "context": C1}}, 422, "inputs.question must be a string, got integer"),
     ({"inputs": {"question": Q1, "context": None}}, 422, "inputs.context must be a string, got null"),
     ({"inputs": {"question": "  ", "context": C1}}, 422, "inputs.question is empty"),
     ({"inputs": {"question": Q1, "context": C1, "id": 3}}, 422, "unknown field 'id'"),
     ({"inputs": {"question": "q" * 51, "context": C1}}, 422, "51 characters; the limit is 50"),
     ({"inputs": {"question": Q1, "context": "a " * 151}}, 422, "302 characters; the limit is 300"),
-    ({"inputs": {"question": Q1, "context": C1}, "parameters": [1]}, 422, "\"parameters\" must be an object"),
+    ({"inputs": {"question": Q1, "context": C1}, "parameters": [1]}, 422, '"parameters" must be an object'),
     ({"inputs": {"question": Q1, "context": C1}, "parameters": {"topk": 2}}, 422, "unknown parameter 'topk'"),
     ({"inputs": {"question": Q1, "context": C1}, "parameters": {"top_k": "3"}}, 422, "top_k must be an integer"),
     ({"inputs": {"question": Q1, "context": C1}, "parameters": {"top_k": 2.5}}, 422, "top_k must be an integer"),
@@ -111,14 +132,27 @@ BAD = [  # (body, status, words the message must hold)
     ({"inputs": {"question": Q1, "context": C1}, "parameters": {"top_k": 0}}, 422, "top_k must be >= 1"),
     ({"inputs": {"question": Q1, "context": C1}, "parameters": {"top_k": 6}}, 422, "top_k must be <= 5"),
     ({"inputs": {"question": Q1, "context": C1}, "parameters": {"max_answer_len": -1}}, 422, "max_answer_len must"),
-    ({"inputs": {"question": Q1, "context": C1}, "parameters": {"max_seq_len": 4096}}, 422, "max_seq_len must be <= 512"),
-    ({"inputs": {"question": Q1, "context": C1}, "parameters": {"doc_stride": 64, "max_seq_len": 32}}, 422,
-     "doc_stride=64"),
-    ({"inputs": {"question": Q1, "context": C1}, "parameters": {"handle_impossible_answer": "yes"}}, 422,
-     "handle_impossible_answer must be true or false"),
+    (
+        {"inputs": {"question": Q1, "context": C1}, "parameters": {"max_seq_len": 4096}},
+        422,
+        "max_seq_len must be <= 512",
+    ),
+    (
+        {"inputs": {"question": Q1, "context": C1}, "parameters": {"doc_stride": 64, "max_seq_len": 32}},
+        422,
+        "doc_stride=64",
+    ),
+    (
+        {"inputs": {"question": Q1, "context": C1}, "parameters": {"handle_impossible_answer": "yes"}},
+        422,
+        "handle_impossible_answer must be true or false",
+    ),
     ({"inputs": {"question": Q1, "context": "\u200b\u200b"}}, 422, "token left after the tokenizer's normalization"),
-    ({"inputs": [{"question": Q1, "context": C1}, {"question": Q1, "context": "\u200b"}]}, 422,
-     "inputs[1].context has no token left"),
+    (
+        {"inputs": [{"question": Q1, "context": C1}, {"question": Q1, "context": "\u200b"}]},
+        422,
+        "inputs[1].context has no token left",
+    ),
     ({"inputs": {"question": Q1, "context": "x" * 200}, "pad": "y" * 5000}, 413, "the limit is 4000"),
 ]
 
@@ -140,6 +174,7 @@ def test_a_body_over_the_limit_is_refused_while_streaming(client):
     def chunks():
         for _ in range(10):
             yield b" " * 1000
+
     r = client.post("/", content=chunks(), headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and "limit" in r.json()["error"]
 
@@ -164,8 +199,11 @@ def fake_answer(calls):
         calls.append((len(records), top_k, dict(settings)))
         if any(r["question"] == "bad" for r in records):
             raise ValueError("bad question")
-        return [[{"answer": r["question"], "score": 1.0 / (k + 1), "start": k, "end": k + 1} for k in range(top_k)]
-                for r in records]
+        return [
+            [{"answer": r["question"], "score": 1.0 / (k + 1), "start": k, "end": k + 1} for k in range(top_k)]
+            for r in records
+        ]
+
     return answer
 
 
@@ -208,8 +246,9 @@ def test_one_failing_request_does_not_fail_its_batch():
     async def scenario():
         b = MicroBatcher(fake_answer(calls), max_batch_size=8, max_wait_ms=50)
         await b.start()
-        results = await asyncio.gather(b.submit([{"question": "good"}], 1, ()), b.submit([{"question": "bad"}], 1, ()),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            b.submit([{"question": "good"}], 1, ()), b.submit([{"question": "bad"}], 1, ()), return_exceptions=True
+        )
         await b.stop()
         return results
 

@@ -27,8 +27,9 @@ LIMITS = Limits(max_top_k=5)  # the default body limit (1 MB): room for the bodi
 @pytest.fixture(scope="module")
 def reader(tiny_tokenizer):
     torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    )
     return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
 
 
@@ -47,8 +48,10 @@ BAD_BYTES = [
     ("[" * 100_000 + "]" * 100_000, "nests arrays and objects more than 32 deep"),  # was a RecursionError, a 500
     ('{"inputs": ' + "[" * 40 + "]" * 40 + "}", "more than 32 deep"),
     ('{"inputs": {"question": "\\ud800", "context": "x y"}}', "inputs.question holds a lone surrogate (U+D800)"),
-    ('{"inputs": {"question": "who?", "context": "a \\udfff b"}}', "inputs.context holds a lone surrogate (U+DFFF)"
-                                                                  " at character 2"),
+    (
+        '{"inputs": {"question": "who?", "context": "a \\udfff b"}}',
+        "inputs.context holds a lone surrogate (U+DFFF) at character 2",
+    ),
     ('{"inputs": {"question": "who?", "contexts": ["ok", "\\ud83d"]}}', "inputs.contexts[1] holds a lone surrogate"),
     ('{"inputs": ' + "1" * 5000 + "}", "not JSON this service reads"),  # int() digit limit: a ValueError, a 500
     (b'{"inputs": "\xed\xa0\x80"}', "not UTF-8 text"),  # a surrogate encoded in the bytes
@@ -123,11 +126,12 @@ def test_contexts_answer_as_reader_answer_passages(client, reader):
     assert r.status_code == 200, r.text
     got = r.json()
     want = reader.answer_passages(Q1, contexts, top_k=3, n_best_size=LIMITS.max_top_k)
-    assert [(a["answer"], a["passage"], a["start"]) for a in got["answers"]] == \
-        [(a["answer"], a["passage"], a["start"]) for a in want]
+    assert [(a["answer"], a["passage"], a["start"]) for a in got["answers"]] == [
+        (a["answer"], a["passage"], a["start"]) for a in want
+    ]
     assert [a["score"] for a in got["answers"]] == pytest.approx([a["score"] for a in want], abs=1e-6)
     for a in got["answers"]:
-        assert contexts[a["passage"]][a["start"]:a["end"]] == a["answer"]
+        assert contexts[a["passage"]][a["start"] : a["end"]] == a["answer"]
     assert got["no_answer"] == pytest.approx(math.prod(1 - a["score"] for a in want), abs=1e-6)
 
 
@@ -142,16 +146,22 @@ def test_a_list_may_mix_one_passage_and_many(client):
     assert set(one) == {"answer", "score", "start", "end"} and set(many) == {"answers", "no_answer"}
 
 
-@pytest.mark.parametrize("body,words", [
-    ({"inputs": {"question": Q1, "contexts": []}}, "contexts must be a non-empty array"),
-    ({"inputs": {"question": Q1, "contexts": C1}}, "contexts must be a non-empty array of strings, got string"),
-    ({"inputs": {"question": Q1, "contexts": [C1, 3]}}, "inputs.contexts[1] must be a string, got integer"),
-    ({"inputs": {"question": Q1, "contexts": [C1, " "]}}, "inputs.contexts[1] is empty"),
-    ({"inputs": {"question": Q1, "contexts": [C1] * 65}}, "65 passages; the limit is 64"),
-    ({"inputs": {"question": Q1, "context": C1}, "parameters": {"min_score": 0.5}}, "min_score applies to inputs"),
-    ({"inputs": {"question": Q1, "contexts": [C1]}, "parameters": {"min_score": 2}}, "min_score must be a prob"),
-    ({"inputs": {"question": Q1, "context": C1}, "parameters": {"align_to_words": 1}}, "align_to_words must be true"),
-])
+@pytest.mark.parametrize(
+    "body,words",
+    [
+        ({"inputs": {"question": Q1, "contexts": []}}, "contexts must be a non-empty array"),
+        ({"inputs": {"question": Q1, "contexts": C1}}, "contexts must be a non-empty array of strings, got string"),
+        ({"inputs": {"question": Q1, "contexts": [C1, 3]}}, "inputs.contexts[1] must be a string, got integer"),
+        ({"inputs": {"question": Q1, "contexts": [C1, " "]}}, "inputs.contexts[1] is empty"),
+        ({"inputs": {"question": Q1, "contexts": [C1] * 65}}, "65 passages; the limit is 64"),
+        ({"inputs": {"question": Q1, "context": C1}, "parameters": {"min_score": 0.5}}, "min_score applies to inputs"),
+        ({"inputs": {"question": Q1, "contexts": [C1]}, "parameters": {"min_score": 2}}, "min_score must be a prob"),
+        (
+            {"inputs": {"question": Q1, "context": C1}, "parameters": {"align_to_words": 1}},
+            "align_to_words must be true",
+        ),
+    ],
+)
 def test_bad_many_passage_requests_get_422(client, body, words):
     r = post(client, body)
     assert r.status_code == 422 and words in r.json()["error"], r.text
@@ -170,7 +180,11 @@ def test_align_to_words_is_accepted_and_reaches_a_reader_that_takes_it(client, t
             return [[{"answer": "x", "score": 0.5, "start": 0, "end": 1}] for _ in records]
 
     with TestClient(create_app(Aligning()), raise_server_exceptions=False) as c:
-        assert post(c, {"inputs": {"question": Q1, "context": C1}, "parameters": {"align_to_words": False}}).json() \
-            == {"answer": "x", "score": 0.5, "start": 0, "end": 1}
+        assert post(c, {"inputs": {"question": Q1, "context": C1}, "parameters": {"align_to_words": False}}).json() == {
+            "answer": "x",
+            "score": 0.5,
+            "start": 0,
+            "end": 1,
+        }
         post(c, {"inputs": {"question": Q1, "context": C1}})
     assert seen == [False, True]  # passed when asked, the reader's default otherwise

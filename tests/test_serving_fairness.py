@@ -88,8 +88,9 @@ def test_a_request_over_the_cost_cap_is_refused_with_413(tiny_tokenizer):
     with TestClient(create_app(reader, limits=Limits(max_request_windows=10))) as c:
         r = c.post("/", json={"inputs": [{"question": "q", "context": LONG}] * 2})
         ok = c.post("/", json={"inputs": {"question": "q", "context": LONG}})
-    assert r.status_code == 413 and r.json()["error"] == ("the request would take 12 encoder windows; the limit is "
-                                                          "10 a request: send fewer or shorter passages")
+    assert r.status_code == 413 and r.json()["error"] == (
+        "the request would take 12 encoder windows; the limit is 10 a request: send fewer or shorter passages"
+    )
     assert ok.status_code == 200 and reader.calls == [["q"]]  # the refused one never reached the model
 
 
@@ -101,9 +102,17 @@ def test_window_counts_match_the_tokenizer(tiny_tokenizer):
         stride = overrides.get("doc_stride", 16)
         want = []
         for r in records:
-            q = tiny_tokenizer(r["question"], add_special_tokens=False)["input_ids"][:overrides.get("max_query_length", 64)]
-            enc = tiny_tokenizer(tiny_tokenizer.decode(q), r["context"], truncation="only_second", max_length=seq,
-                                 stride=stride, return_overflowing_tokens=True)
+            q = tiny_tokenizer(r["question"], add_special_tokens=False)["input_ids"][
+                : overrides.get("max_query_length", 64)
+            ]
+            enc = tiny_tokenizer(
+                tiny_tokenizer.decode(q),
+                r["context"],
+                truncation="only_second",
+                max_length=seq,
+                stride=stride,
+                return_overflowing_tokens=True,
+            )
             want.append(len(enc["input_ids"]))
         assert counter.count(records, overrides) == want, overrides
 
@@ -118,9 +127,11 @@ def test_the_batcher_serves_long_jobs_in_chunks_round_robin():
     async def scenario():
         b = MicroBatcher(answer, max_batch_size=32, max_wait_ms=20, max_batch_windows=2)
         await b.start()
-        results = await asyncio.gather(b.submit([{"question": f"a{n}"} for n in range(4)], 1, (), [1] * 4),
-                                       b.submit([{"question": f"b{n}"} for n in range(2)], 1, (), [1] * 2),
-                                       b.submit([{"question": "c0"}], 1, (), [5]))  # over the chunk: alone
+        results = await asyncio.gather(
+            b.submit([{"question": f"a{n}"} for n in range(4)], 1, (), [1] * 4),
+            b.submit([{"question": f"b{n}"} for n in range(2)], 1, (), [1] * 2),
+            b.submit([{"question": "c0"}], 1, (), [5]),
+        )  # over the chunk: alone
         await b.stop()
         return results
 
@@ -138,6 +149,7 @@ def test_the_large_lane_lets_the_small_one_go_first_but_is_not_starved():
             time.sleep(seconds)
             events.append((name, "end", time.perf_counter()))
             return [[{"answer": name}] for _ in records]
+
         return answer
 
     async def scenario():
@@ -149,6 +161,7 @@ def test_the_large_lane_lets_the_small_one_go_first_but_is_not_starved():
         await asyncio.sleep(0.05)  # the small one is in the model
         await large.submit([{"question": "l"}], 1, ())
         await first
+
         # a flood: the small lane never idle for 1.5 s; the large one still runs within max_defer_s (+ one call)
         async def one_after_another():
             stop = time.perf_counter() + 1.5

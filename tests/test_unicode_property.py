@@ -14,15 +14,21 @@ from test_features import make_examples
 # Windows overlap by DOC_STRIDE tokens, so an answer of at most DOC_STRIDE tokens lies wholly inside some window.
 MAX_SEQ_LENGTH, DOC_STRIDE = 80, 32
 LATIN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_size=7)
-ACCENTED = st.tuples(LATIN, st.sampled_from(["\u0301", "\u0308", "\u0303", "\u0327"]), st.text(
-    alphabet="aeiou", max_size=2)).map(lambda t: t[0] + t[1] + t[2])
+ACCENTED = st.tuples(
+    LATIN, st.sampled_from(["\u0301", "\u0308", "\u0303", "\u0327"]), st.text(alphabet="aeiou", max_size=2)
+).map(lambda t: t[0] + t[1] + t[2])
 CJK = st.sampled_from(list("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可张三临江县年"))
 PUNCT = st.sampled_from(list("，。！？：；“”（）「」、.,!?;:"))
 EMOJI = st.sampled_from(["🎉", "🍰", "👍🏽", "🚀", "❤️"])
 # (text, needs spaces around it): Latin words and emoji merge with neighbours unless separated;
 # CJK characters and punctuation are tokens of their own.
-PIECE = st.one_of(LATIN.map(lambda t: (t, True)), ACCENTED.map(lambda t: (t, True)), EMOJI.map(lambda t: (t, True)),
-                  CJK.map(lambda t: (t, False)), PUNCT.map(lambda t: (t, False)))
+PIECE = st.one_of(
+    LATIN.map(lambda t: (t, True)),
+    ACCENTED.map(lambda t: (t, True)),
+    EMOJI.map(lambda t: (t, True)),
+    CJK.map(lambda t: (t, False)),
+    PUNCT.map(lambda t: (t, False)),
+)
 
 
 @st.composite
@@ -48,8 +54,9 @@ def test_random_passages_round_trip_the_exact_answer(tiny_tokenizer, case):
     context, start, end = case
     answer = context[start:end]
     ex = make_examples([(context, "what is it?", [(answer, start)])])
-    feats = prepare_features(ex, tiny_tokenizer, max_seq_length=MAX_SEQ_LENGTH, doc_stride=DOC_STRIDE,
-                             max_query_length=8)
+    feats = prepare_features(
+        ex, tiny_tokenizer, max_seq_length=MAX_SEQ_LENGTH, doc_stride=DOC_STRIDE, max_query_length=8
+    )
     batches, hits = [], 0
     for k, f in enumerate(feats):
         offs, n = f["offset_mapping"], len(f["input_ids"])
@@ -61,11 +68,11 @@ def test_random_passages_round_trip_the_exact_answer(tiny_tokenizer, case):
         mask = valid_span_mask(torch.tensor([passage]), 30)
         s = torch.full((1, n, n), -5.0)
         for gs, ge in zip(f["gold_starts"], f["gold_ends"]):
-            assert context[offs[gs][0]:offs[ge][1]] == answer
+            assert context[offs[gs][0] : offs[ge][1]] == answer
             s[0, gs, ge] = 10.0
             hits += 1
         batches.append((torch.tensor([k]), topk_spans(s.masked_fill(~mask, MASK_VALUE), mask, 3)))
     assert hits >= 1  # some window holds the whole answer
     preds, nbest, _ = best_answers(ex, feats, collect_results(batches), n_best_size=3)
     assert preds["q0"] == answer
-    assert context[nbest["q0"][0]["start"]:nbest["q0"][0]["end"]] == answer
+    assert context[nbest["q0"][0]["start"] : nbest["q0"][0]["end"]] == answer

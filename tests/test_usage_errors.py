@@ -31,25 +31,28 @@ def one_error_line(err: str) -> str:
 LAB_FLAGS = ("--decoding_temperature", "--soft_f1_tau", "--mixed_weight", "--attention_dropout")
 
 
-@pytest.mark.parametrize("flag,value,fragment", [
-    ("--per_device_train_batch_size", "0", "a positive integer"),
-    ("--per_device_eval_batch_size", "-1", "a positive integer"),
-    ("--max_seq_length", "0", "a positive integer"),
-    ("--max_answer_length", "0", "a positive integer"),
-    ("--n_best_size", "0", "a positive integer"),
-    ("--max_train_steps", "0", "a positive integer"),
-    ("--decoding_temperature", "0", "a number > 0"),
-    ("--soft_f1_tau", "-0.3", "a number > 0"),
-    ("--learning_rate", "-1e-4", "a number > 0"),
-    ("--mixed_weight", "-1", "a number ≥ 0"),
-    ("--reward_weight", "nan", "a number ≥ 0"),
-    ("--entropy_lambda", "-0.01", "a number ≥ 0"),
-    ("--warm_start_steps", "2.5", "a whole number of steps"),
-    ("--num_warmup_steps", "-1", "a whole number of steps"),
-    ("--checkpointing_steps", "0", "a positive integer or 'epoch'"),
-    ("--attention_dropout", "1.5", "a probability in [0, 1)"),
-    ("--null_score_diff_threshold", "inf", "a finite number"),
-])
+@pytest.mark.parametrize(
+    "flag,value,fragment",
+    [
+        ("--per_device_train_batch_size", "0", "a positive integer"),
+        ("--per_device_eval_batch_size", "-1", "a positive integer"),
+        ("--max_seq_length", "0", "a positive integer"),
+        ("--max_answer_length", "0", "a positive integer"),
+        ("--n_best_size", "0", "a positive integer"),
+        ("--max_train_steps", "0", "a positive integer"),
+        ("--decoding_temperature", "0", "a number > 0"),
+        ("--soft_f1_tau", "-0.3", "a number > 0"),
+        ("--learning_rate", "-1e-4", "a number > 0"),
+        ("--mixed_weight", "-1", "a number ≥ 0"),
+        ("--reward_weight", "nan", "a number ≥ 0"),
+        ("--entropy_lambda", "-0.01", "a number ≥ 0"),
+        ("--warm_start_steps", "2.5", "a whole number of steps"),
+        ("--num_warmup_steps", "-1", "a whole number of steps"),
+        ("--checkpointing_steps", "0", "a positive integer or 'epoch'"),
+        ("--attention_dropout", "1.5", "a probability in [0, 1)"),
+        ("--null_score_diff_threshold", "inf", "a finite number"),
+    ],
+)
 def test_train_flags_out_of_range_are_one_line(flag, value, fragment, capsys):
     parse = lab_parse_args if flag in LAB_FLAGS else parse_args  # the research flags: the lab's command line
     with pytest.raises(SystemExit) as e:
@@ -60,11 +63,13 @@ def test_train_flags_out_of_range_are_one_line(flag, value, fragment, capsys):
 
 
 def test_train_cross_checks(tmp_path, capsys):
-    for argv, fragment in ((["--max_seq_length", "64", "--doc_stride", "128"], "doc_stride=128 leaves no room"),
-                           (["--output_dir", __file__], "is a file, not a folder"),
-                           (["--output_dir", os.path.join(__file__, "run")], "is a file, not a folder"),
-                           (["--model_name_or_path", str(tmp_path / "missing")], "no such model folder"),
-                           (["--architecture", "start_end", "--objective", "f1"], "leave --objective at its default")):
+    for argv, fragment in (
+        (["--max_seq_length", "64", "--doc_stride", "128"], "doc_stride=128 leaves no room"),
+        (["--output_dir", __file__], "is a file, not a folder"),
+        (["--output_dir", os.path.join(__file__, "run")], "is a file, not a folder"),
+        (["--model_name_or_path", str(tmp_path / "missing")], "no such model folder"),
+        (["--architecture", "start_end", "--objective", "f1"], "leave --objective at its default"),
+    ):
         with pytest.raises(SystemExit) as e:
             parse_args(argv)
         assert e.value.code == 2
@@ -123,13 +128,20 @@ def test_run_script_keeps_the_traceback_of_a_bug():
 
 def test_a_real_sigint_exits_130_without_traceback(tmp_path):
     """SIGINT (Ctrl-C) to a running script: the process prints one line and exits 130."""
-    code = ("import sys, time\nfrom gp_mrc.errors import run_script\n"
-            "def main():\n    print('ready', flush=True)\n    time.sleep(60)\nrun_script(main)\n")
+    code = (
+        "import sys, time\nfrom gp_mrc.errors import run_script\n"
+        "def main():\n    print('ready', flush=True)\n    time.sleep(60)\nrun_script(main)\n"
+    )
     # SIGINT at its default disposition, as in a terminal: a shell's background job (`pytest &`) starts its
     # children with SIGINT ignored, and Python then installs no KeyboardInterrupt handler
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, PYTHONPATH=ROOT),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
@@ -139,13 +151,26 @@ def test_a_real_sigint_exits_130_without_traceback(tmp_path):
 
 
 def run_predict(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, PREDICT, *argv], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=ROOT))
+    return subprocess.run(
+        [sys.executable, PREDICT, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
 
 
-@pytest.mark.parametrize("flag,value", [("--top_k", "-3"), ("--top_k", "0"), ("--n_best_size", "0"),
-                                        ("--batch_size", "0"), ("--max_answer_length", "0"),
-                                        ("--decoding_temperature", "-1")])
+@pytest.mark.parametrize(
+    "flag,value",
+    [
+        ("--top_k", "-3"),
+        ("--top_k", "0"),
+        ("--n_best_size", "0"),
+        ("--batch_size", "0"),
+        ("--max_answer_length", "0"),
+        ("--decoding_temperature", "-1"),
+    ],
+)
 def test_predict_flags_out_of_range_exit_2_at_parse_time(flag, value):
     r = run_predict("--model", "runs/none", "--question", "q?", "--context", "c", f"{flag}={value}")
     assert r.returncode == 2 and r.stdout == ""
@@ -162,8 +187,13 @@ def test_predict_output_dir_that_is_a_file(tmp_path):
 
 
 def test_train_script_output_dir_that_is_a_file():
-    r = subprocess.run([sys.executable, TRAIN, "--output_dir", TRAIN], capture_output=True, text=True, timeout=120,
-                       env=dict(os.environ, PYTHONPATH=ROOT))
+    r = subprocess.run(
+        [sys.executable, TRAIN, "--output_dir", TRAIN],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     assert r.returncode == 2
     assert "is a file, not a folder" in one_error_line(r.stderr)
 
@@ -173,9 +203,11 @@ def test_reader_rejects_counts_out_of_range(tiny_model, tiny_tokenizer):
 
     reader = Reader(tiny_model, tiny_tokenizer)
     record = [{"question": "who?", "context": "the cat sat"}]
-    for kwargs, fragment in (({"top_k": -3}, "top_k must be a positive integer, got -3"),
-                             ({"n_best_size": 0}, "n_best_size must be a positive integer, got 0"),
-                             ({"batch_size": 0}, "batch_size must be a positive integer, got 0")):
+    for kwargs, fragment in (
+        ({"top_k": -3}, "top_k must be a positive integer, got -3"),
+        ({"n_best_size": 0}, "n_best_size must be a positive integer, got 0"),
+        ({"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+    ):
         with pytest.raises(ValueError, match=fragment):
             reader.answer(record, **kwargs)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):

@@ -36,7 +36,7 @@ def _stated(start: Any) -> int | None:
 
 def _is_exact(context: str, text: Any, start: Any) -> bool:
     s = _stated(start)
-    return isinstance(text, str) and bool(text) and s is not None and context[s:s + len(text)] == text
+    return isinstance(text, str) and bool(text) and s is not None and context[s : s + len(text)] == text
 
 
 def _anchor_spans(context: str, texts: Sequence[Any], starts: Sequence[Any], skip: int) -> list[tuple[int, int]]:
@@ -56,6 +56,7 @@ def _anchor_spans(context: str, texts: Sequence[Any], starts: Sequence[Any], ski
 
 def _agreed(found: list[int], length: int, anchors: list[tuple[int, int]]) -> int:
     """The occurrence overlapping the most anchor spans (the earliest on ties, the first if none overlaps)."""
+
     def votes(pos: int) -> int:
         return sum(1 for a, b in anchors if pos < b and a < pos + length)
 

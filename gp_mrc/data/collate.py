@@ -21,8 +21,9 @@ def pad_2d(rows: list[list[int]], width: int, value: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def span_tensor(spans: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int, max_answer_length: int | None,
-                dtype: torch.dtype) -> torch.Tensor:
+def span_tensor(
+    spans: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int, max_answer_length: int | None, dtype: torch.dtype
+) -> torch.Tensor:
     """(B, n, n) — or the band (B, n, max_answer_length), entry [b, i, l] = span (i, i + l) — from per-row
     (starts, ends, values); spans outside the band are dropped (they are masked in the losses anyway)."""
     banded = is_banded(n, max_answer_length)
@@ -44,8 +45,14 @@ class SpanCollator:
     the losses use (B, n, max_answer_length) instead of (B, n, n): no dense matrix is built only to be cut back.
     """
 
-    def __init__(self, pad_token_id: int = 0, f1_table: SparseRows | None = None, pad_to_multiple_of: int = 8,
-                 with_targets: bool = True, max_answer_length: int | None = None):
+    def __init__(
+        self,
+        pad_token_id: int = 0,
+        f1_table: SparseRows | None = None,
+        pad_to_multiple_of: int = 8,
+        with_targets: bool = True,
+        max_answer_length: int | None = None,
+    ):
         self.pad_token_id, self.f1_table = pad_token_id, f1_table
         self.multiple, self.with_targets = pad_to_multiple_of, with_targets
         self.max_answer_length = max_answer_length
@@ -63,13 +70,15 @@ class SpanCollator:
             batch["token_type_ids"] = pad_2d([r["token_type_ids"] for r in rows], n, 0)
         if self.with_targets:
             # no gold in this window (or unanswerable): the null span (0, 0)
-            golds = [(r["gold_starts"] or [0], r["gold_ends"] or [0], [True] * max(1, len(r["gold_starts"])))
-                     for r in rows]
+            golds = [
+                (r["gold_starts"] or [0], r["gold_ends"] or [0], [True] * max(1, len(r["gold_starts"]))) for r in rows
+            ]
             batch["targets"] = span_tensor(golds, n, self.max_answer_length, torch.bool)
             # for the start/end baseline: the first gold, else [CLS] (as the transformers examples)
             batch["start_positions"] = torch.tensor([r["gold_starts"][0] if r["gold_starts"] else 0 for r in rows])
             batch["end_positions"] = torch.tensor([r["gold_ends"][0] if r["gold_ends"] else 0 for r in rows])
         if self.f1_table is not None:
-            batch["f1"] = span_tensor([self.f1_table.row(r["feature_index"]) for r in rows], n,
-                                      self.max_answer_length, torch.float32)
+            batch["f1"] = span_tensor(
+                [self.f1_table.row(r["feature_index"]) for r in rows], n, self.max_answer_length, torch.float32
+            )
         return batch

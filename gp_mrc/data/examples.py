@@ -71,12 +71,14 @@ def _answer_list(where: str, answers: Any) -> dict:
     if isinstance(answers, list):  # [{text, answer_start}] (SQuAD layout; common in flat files too)
         for k, x in enumerate(answers):
             if not isinstance(x, dict):
-                raise DataError(f"{where}: answers[{k}] must be an object {{text, answer_start}}, "
-                                f"got {type(x).__name__}")
+                raise DataError(
+                    f"{where}: answers[{k}] must be an object {{text, answer_start}}, got {type(x).__name__}"
+                )
         return {"text": [x.get("text") for x in answers], "answer_start": [x.get("answer_start") for x in answers]}
     if not isinstance(answers, dict) or "text" not in answers:
-        raise DataError(f"{where}: 'answers' must be {{text: [...], answer_start: [...]}} "
-                        "or a list of {text, answer_start}")
+        raise DataError(
+            f"{where}: 'answers' must be {{text: [...], answer_start: [...]}} or a list of {{text, answer_start}}"
+        )
     texts, starts = answers["text"], answers.get("answer_start", [])
     if not isinstance(texts, list) or not isinstance(starts, list):
         raise DataError(f"{where}: answers.text and answers.answer_start must be lists")
@@ -102,20 +104,24 @@ def _squad_records(path: str, obj: dict) -> Iterable[tuple[str, dict]]:
                 raise DataError(f"{path}: data[{a}].paragraphs[{p}]: 'qas' must be a list")
             for q, qa in enumerate(para["qas"]):
                 if not isinstance(qa, dict):
-                    raise DataError(f"{path}: data[{a}].paragraphs[{p}].qas[{q}] must be an object, "
-                                    f"got {type(qa).__name__}")
+                    raise DataError(
+                        f"{path}: data[{a}].paragraphs[{p}].qas[{q}] must be an object, got {type(qa).__name__}"
+                    )
                 where = f"{path}: data[{a}].paragraphs[{p}].qas[{q}] (id {qa.get('id', '?')!r})"
                 answers = qa.get("answers", [])
                 if not isinstance(answers, list):
                     raise DataError(f"{where}: 'answers' must be a list of {{text, answer_start}}")
-                yield where, {
-                    "id": qa.get("id"),
-                    "title": title,
-                    "context": para["context"],
-                    "question": qa.get("question"),
-                    "answers": _answer_list(where, answers),
-                    "is_impossible": qa.get("is_impossible", None),
-                }
+                yield (
+                    where,
+                    {
+                        "id": qa.get("id"),
+                        "title": title,
+                        "context": para["context"],
+                        "question": qa.get("question"),
+                        "answers": _answer_list(where, answers),
+                        "is_impossible": qa.get("is_impossible", None),
+                    },
+                )
 
 
 def _flat_records(path: str, records: list) -> Iterable[tuple[str, dict]]:
@@ -125,18 +131,22 @@ def _flat_records(path: str, records: list) -> Iterable[tuple[str, dict]]:
         where = f"{path}: {place} (id {r.get('id', '?')!r})" if isinstance(r, dict) else f"{path}: {place}"
         if not isinstance(r, dict):
             raise DataError(f"{where}: expected an object with id, context, question, answers")
-        yield where, {
-            "id": r.get("id"),
-            "title": r.get("title", ""),
-            "context": r.get("context"),
-            "question": r.get("question"),
-            "answers": _answer_list(where, r.get("answers", {"text": [], "answer_start": []})),
-            "is_impossible": r.get("is_impossible", None),
-        }
+        yield (
+            where,
+            {
+                "id": r.get("id"),
+                "title": r.get("title", ""),
+                "context": r.get("context"),
+                "question": r.get("question"),
+                "answers": _answer_list(where, r.get("answers", {"text": [], "answer_start": []})),
+                "is_impossible": r.get("is_impossible", None),
+            },
+        )
 
 
-def _checked_answers(where: str, context: str, answers: dict, report: LoadReport,
-                     keep_unplaced: bool) -> tuple[list[str], list[int]]:
+def _checked_answers(
+    where: str, context: str, answers: dict, report: LoadReport, keep_unplaced: bool
+) -> tuple[list[str], list[int]]:
     """The answers with their start in the passage (see answer_search for the rules), counted in `report`.
     A text not in the passage is dropped, or with `keep_unplaced` kept at start -1: the official scorers
     compare texts, so evaluation scores against every gold text, free-form ones included."""
@@ -174,14 +184,17 @@ def validate_record(where: str, r: dict, version_2: bool, report: LoadReport, re
             raise DataError(f"{where}: field {key!r} must be a string, got {type(r[key]).__name__}")
     for key in ("context", "question"):
         if is_blank(r[key]):  # real sets have these (CMRC2018 trial TRIAL_776_QUERY_4): skip, count, name
-            report.skip(r["id"], where, f"empty {key}" if not r[key].strip()
-                        else f"{key} has only control/format characters")
+            report.skip(
+                r["id"], where, f"empty {key}" if not r[key].strip() else f"{key} has only control/format characters"
+            )
             return None
     texts = r["answers"]["text"]
     impossible = bool(r["is_impossible"]) if r["is_impossible"] is not None else (len(texts) == 0 and version_2)
     if impossible and not version_2:
-        raise DataError(f"{where}: the question is unanswerable (is_impossible) but SQuAD v2 mode is off; "
-                        "pass --version_2_with_negative to train/evaluate with unanswerable questions")
+        raise DataError(
+            f"{where}: the question is unanswerable (is_impossible) but SQuAD v2 mode is off; "
+            "pass --version_2_with_negative to train/evaluate with unanswerable questions"
+        )
     kept_t, kept_s = [], []
     if not impossible:
         kept_t, kept_s = _checked_answers(where, r["context"], r["answers"], report, not require_answers)
@@ -211,21 +224,33 @@ def load_examples(
     """
     if os.path.exists(path_or_name) or path_or_name.endswith((".json", ".jsonl")):
         obj = parse_json_or_jsonl(path_or_name, read_text(path_or_name))
-        if isinstance(obj, dict) and isinstance(obj.get("data"), list) and obj["data"] \
-                and isinstance(obj["data"][0], dict) and "paragraphs" in obj["data"][0]:
+        if (
+            isinstance(obj, dict)
+            and isinstance(obj.get("data"), list)
+            and obj["data"]
+            and isinstance(obj["data"][0], dict)
+            and "paragraphs" in obj["data"][0]
+        ):
             records = _squad_records(path_or_name, obj)
         elif isinstance(obj, dict) and isinstance(obj.get("data"), list):  # {"data": [flat records]}
             records = _flat_records(path_or_name, obj["data"])
         elif isinstance(obj, list):
             records = _flat_records(path_or_name, obj)
         else:
-            raise DataError(f"{path_or_name}: neither SQuAD layout ({{'data': [{{'paragraphs': ...}}]}}) "
-                            "nor a list of flat records")
+            raise DataError(
+                f"{path_or_name}: neither SQuAD layout ({{'data': [{{'paragraphs': ...}}]}}) nor a list of flat records"
+            )
     else:
         hub = datasets.load_dataset(path_or_name, config_name, split=split or "train")
         records = _flat_records(path_or_name, list(hub))
-    return build_examples(records, source=path_or_name, version_2=version_2,
-                          require_answers=require_answers, max_samples=max_samples, report=report)
+    return build_examples(
+        records,
+        source=path_or_name,
+        version_2=version_2,
+        require_answers=require_answers,
+        max_samples=max_samples,
+        report=report,
+    )
 
 
 def build_examples(
@@ -254,38 +279,65 @@ def build_examples(
         seen[r["id"]] = where
         rows.append(r)
     if not rows:
-        skipped = f" ({report.skipped_empty} skipped: {'; '.join(report.skipped_examples)})" \
-            if report.skipped_empty else ""
+        skipped = (
+            f" ({report.skipped_empty} skipped: {'; '.join(report.skipped_examples)})" if report.skipped_empty else ""
+        )
         raise DataError(f"{source}: no usable questions{skipped}")
     if version_2 and not any(r["is_impossible"] for r in rows):
-        logger.warning("%s: SQuAD v2 mode is on but the file has no unanswerable questions "
-                       "(a v1 file?); the null answer will only be learnt from windows without the answer", source)
+        logger.warning(
+            "%s: SQuAD v2 mode is on but the file has no unanswerable questions "
+            "(a v1 file?); the null answer will only be learnt from windows without the answer",
+            source,
+        )
     _log_report(source, report)
-    features = datasets.Features({
-        "id": datasets.Value("string"),
-        "title": datasets.Value("string"),
-        "context": datasets.Value("string"),
-        "question": datasets.Value("string"),
-        "answers": {"text": datasets.Sequence(datasets.Value("string")),
-                    "answer_start": datasets.Sequence(datasets.Value("int32"))},
-        "is_impossible": datasets.Value("bool"),
-    })
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "title": datasets.Value("string"),
+            "context": datasets.Value("string"),
+            "question": datasets.Value("string"),
+            "answers": {
+                "text": datasets.Sequence(datasets.Value("string")),
+                "answer_start": datasets.Sequence(datasets.Value("int32")),
+            },
+            "is_impossible": datasets.Value("bool"),
+        }
+    )
     return datasets.Dataset.from_list([{k: r[k] for k in COLUMNS} for r in rows], features=features)
 
 
 def _log_report(source: str, report: LoadReport) -> None:
     """One warning for everything loading changed (nothing when the file was used as it is)."""
     if report.located_answers:  # normal for published files (DuReader-robust dev gives -1 everywhere): say so once
-        logger.warning("%s: located %d answers without an offset (answer_start -1 or missing) by searching their "
-                       "passage", source, report.located_answers)
-    if report.repaired_answers or report.dropped_answers or report.dropped_questions or report.skipped_empty \
-            or report.unplaced_answers:
-        kept = (f", kept {report.unplaced_answers} gold texts not found in their passage for scoring only"
-                if report.unplaced_answers else "")
-        logger.warning("%s: repaired %d answer offsets, dropped %d answers not found in their passage, "
-                       "dropped %d questions left with no answer%s, skipped %d questions with an empty question "
-                       "or passage (e.g. %s)", source, report.repaired_answers, report.dropped_answers,
-                       report.dropped_questions, kept, report.skipped_empty, "; ".join(report.examples))
+        logger.warning(
+            "%s: located %d answers without an offset (answer_start -1 or missing) by searching their passage",
+            source,
+            report.located_answers,
+        )
+    if (
+        report.repaired_answers
+        or report.dropped_answers
+        or report.dropped_questions
+        or report.skipped_empty
+        or report.unplaced_answers
+    ):
+        kept = (
+            f", kept {report.unplaced_answers} gold texts not found in their passage for scoring only"
+            if report.unplaced_answers
+            else ""
+        )
+        logger.warning(
+            "%s: repaired %d answer offsets, dropped %d answers not found in their passage, "
+            "dropped %d questions left with no answer%s, skipped %d questions with an empty question "
+            "or passage (e.g. %s)",
+            source,
+            report.repaired_answers,
+            report.dropped_answers,
+            report.dropped_questions,
+            kept,
+            report.skipped_empty,
+            "; ".join(report.examples),
+        )
 
 
 def detect_language(examples: datasets.Dataset, sample: int = 200) -> str:

@@ -81,17 +81,23 @@ def _truncate_questions(questions: list[str], tokenizer: Any, max_query_length: 
     return out, cut
 
 
-def _tokenize_batch(batch: dict, indices: list[int], tokenizer: Any, max_seq_length: int, doc_stride: int,
-                    max_query_length: int) -> dict:
+def _tokenize_batch(
+    batch: dict, indices: list[int], tokenizer: Any, max_seq_length: int, doc_stride: int, max_query_length: int
+) -> dict:
     pad_on_right = tokenizer.padding_side == "right"
     questions = [q.lstrip() for q in batch["question"]]  # leading spaces waste window room
     questions, cut = _truncate_questions(questions, tokenizer, max_query_length)
     if cut:
-        logger.warning("%d questions longer than max_query_length=%d tokens were truncated (e.g. id %r)",
-                       len(cut), max_query_length, batch["id"][cut[0]])
+        logger.warning(
+            "%d questions longer than max_query_length=%d tokens were truncated (e.g. id %r)",
+            len(cut),
+            max_query_length,
+            batch["id"][cut[0]],
+        )
     first, second = (questions, batch["context"]) if pad_on_right else (batch["context"], questions)
     enc = tokenizer(
-        first, second,
+        first,
+        second,
         truncation="only_second" if pad_on_right else "only_first",
         max_length=max_seq_length,
         stride=doc_stride,
@@ -101,8 +107,7 @@ def _tokenize_batch(batch: dict, indices: list[int], tokenizer: Any, max_seq_len
     )
     sample_map = enc.pop("overflow_to_sample_mapping")
     context_id = 1 if pad_on_right else 0
-    out: dict[str, list] = {k: [] for k in ("example_id", "example_index", "gold_starts", "gold_ends",
-                                             "is_impossible")}
+    out: dict[str, list] = {k: [] for k in ("example_id", "example_index", "gold_starts", "gold_ends", "is_impossible")}
     offsets_out = []
     for f, offsets in enumerate(enc["offset_mapping"]):
         seq_ids = enc.sequence_ids(f)
@@ -132,8 +137,12 @@ def _tokenize_batch(batch: dict, indices: list[int], tokenizer: Any, max_seq_len
         has_passage[ex] = has_passage[ex] or any(o[0] >= 0 for o in offs)
     empty = [batch["id"][ex] for ex, ok in enumerate(has_passage) if not ok]
     if empty:
-        logger.warning("%d passages have no token after the tokenizer's normalization; they can only be answered "
-                       "with \"\" (ids %s)", len(empty), ", ".join(repr(x) for x in empty[:5]))
+        logger.warning(
+            "%d passages have no token after the tokenizer's normalization; they can only be answered "
+            'with "" (ids %s)',
+            len(empty),
+            ", ".join(repr(x) for x in empty[:5]),
+        )
     out["offset_mapping"] = offsets_out
     out["input_ids"] = enc["input_ids"]
     out["attention_mask"] = enc["attention_mask"]
@@ -156,12 +165,15 @@ def prepare_features(
     """Tokenize examples into overlapping windows (see module docstring); needs a *fast* tokenizer.
     `progress=False` hides the progress bar (a few questions answered at once)."""
     if not getattr(tokenizer, "is_fast", False):
-        raise ValueError("gp_mrc needs a fast tokenizer (offset mappings); "
-                         f"{type(tokenizer).__name__} is a slow one — load it with use_fast=True")
+        raise ValueError(
+            "gp_mrc needs a fast tokenizer (offset mappings); "
+            f"{type(tokenizer).__name__} is a slow one — load it with use_fast=True"
+        )
     check_windows(max_seq_length, doc_stride)
     max_query_length = min(max_query_length, query_room(max_seq_length, doc_stride))
-    kwargs = dict(tokenizer=tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride,
-                  max_query_length=max_query_length)
+    kwargs = dict(
+        tokenizer=tokenizer, max_seq_length=max_seq_length, doc_stride=doc_stride, max_query_length=max_query_length
+    )
     if not progress and num_proc is None:
         # no datasets.map: its bar is switched by a process-wide flag that a concurrent caller (the service's
         # threads) may turn back on mid-call

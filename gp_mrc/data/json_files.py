@@ -21,8 +21,10 @@ def read_text(path: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line}: not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r}); "
-                        "re-encode the file as UTF-8") from None
+        raise DataError(
+            f"{path}: line {line}: not valid UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r}); "
+            "re-encode the file as UTF-8"
+        ) from None
 
 
 class JsonlRecords(list):
@@ -50,8 +52,7 @@ def looks_like_jsonl(text: str) -> bool:
 
 def is_flat_record(obj: Any) -> bool:
     """One question record ({question, context(s), ...}) on its own: a one-line JSONL file."""
-    return isinstance(obj, dict) and "question" in obj and ("context" in obj or "contexts" in obj) \
-        and "data" not in obj
+    return isinstance(obj, dict) and "question" in obj and ("context" in obj or "contexts" in obj) and "data" not in obj
 
 
 def parse_json_or_jsonl(path: str, text: str, jsonl: bool | None = None) -> Any:
@@ -80,6 +81,6 @@ def parse_json_or_jsonl(path: str, text: str, jsonl: bool | None = None) -> Any:
         raise DataError(f"{path}: line {e.lineno}: malformed JSON ({e.msg} at column {e.colno})") from None
     if is_flat_record(obj):
         records = JsonlRecords([obj])
-        records.line_numbers = [text[:len(text) - len(text.lstrip())].count("\n") + 1]
+        records.line_numbers = [text[: len(text) - len(text.lstrip())].count("\n") + 1]
         return records
     return obj

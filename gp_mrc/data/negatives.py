@@ -60,10 +60,18 @@ def with_negative_passages(examples: Any, k: float, seed: int) -> Any:
         return examples
     rows = examples.select_columns(["id", "title", "context", "question"]).to_dict()
     picks = pick_negatives(rows["title"], rows["context"], k, seed)
-    added = [{"id": NEGATIVE_ID.format(id=qid, j=j), "title": "", "context": passage, "question": question,
-              "answers": {"text": [], "answer_start": []}, "is_impossible": True}
-             for qid, question, passages in zip(rows["id"], rows["question"], picks)
-             for j, passage in enumerate(passages)]
+    added = [
+        {
+            "id": NEGATIVE_ID.format(id=qid, j=j),
+            "title": "",
+            "context": passage,
+            "question": question,
+            "answers": {"text": [], "answer_start": []},
+            "is_impossible": True,
+        }
+        for qid, question, passages in zip(rows["id"], rows["question"], picks)
+        for j, passage in enumerate(passages)
+    ]
     if not added:
         return examples
     extra = datasets.Dataset.from_list(added, features=examples.features)

@@ -23,8 +23,10 @@ import re
 import unicodedata
 
 # Scripts written without spaces between words: a "word" there is no unit an answer should be widened to.
-_UNSPACED = re.compile("[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff"
-                       "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]")
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002fa1f]"
+)
 
 
 def in_word(ch: str) -> bool:
@@ -51,13 +53,17 @@ def ordered_entries(entries: list[dict], decoded: str | None) -> list[dict]:
     null = [x for x in entries if x["start"] < 0][:1]
     if not null or decoded == "":
         return null + spans
-    at = len(spans) if key != "probability" else next(
-        (i for i, x in enumerate(spans) if i > 0 and x["probability"] < null[0]["probability"]), len(spans))
+    at = (
+        len(spans)
+        if key != "probability"
+        else next((i for i, x in enumerate(spans) if i > 0 and x["probability"] < null[0]["probability"]), len(spans))
+    )
     return spans[:at] + null + spans[at:]
 
 
-def ranked_answers(entries: list[dict], decoded: str | None, context: str, top_k: int,
-                   align_to_words: bool = True) -> list[dict]:
+def ranked_answers(
+    entries: list[dict], decoded: str | None, context: str, top_k: int, align_to_words: bool = True
+) -> list[dict]:
     """The top_k answers {answer, score, start, end[, expected_f1]} of one record (see the module doc)."""
     out: list[dict] = []
     seen: set[tuple[int, int]] = set()
@@ -66,8 +72,12 @@ def ranked_answers(entries: list[dict], decoded: str | None, context: str, top_k
         if (start, end) in seen:
             continue
         seen.add((start, end))
-        answer = {"answer": context[start:end] if start >= 0 else x["text"], "score": x["probability"],
-                  "start": start, "end": end}
+        answer = {
+            "answer": context[start:end] if start >= 0 else x["text"],
+            "score": x["probability"],
+            "start": start,
+            "end": end,
+        }
         if "expected_f1" in x:
             answer["expected_f1"] = x["expected_f1"]
         out.append(answer)

@@ -44,23 +44,52 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--n_best_size", type=positive_int, default=N_BEST_SIZE)
     p.add_argument("--batch_size", type=positive_int, default=READER_BATCH_SIZE)
     p.add_argument("--device", default=None)
-    p.add_argument("--mixed_precision", default=AUTO, choices=MIXED_PRECISION_CHOICES,
-                   help="auto: bf16 where the hardware runs it natively, else fp32; no: always fp32")
-    p.add_argument("--quantize", default="none", choices=["none", "int8", "auto"],
-                   help="int8: dynamic int8 encoder linears (CPU; measured: 1.2-1.4x fp32, -1.6 F1); auto: int8 where it "
-                        "costs < 0.5 F1 (nowhere yet: BENCHMARKS.md \"CPU int8\")")
-    p.add_argument("--backend", default=None, choices=["torch", "onnxruntime"],
-                   help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)")
-    p.add_argument("--min_score", type=probability, default=0.0,
-                   help="drop answers of lower probability (none left: the answer \"\")")
-    p.add_argument("--align_to_words", dest="align_to_words", action="store_true", default=True,
-                   help="widen answers to whole words (the default)")
-    p.add_argument("--no_align_to_words", dest="align_to_words", action="store_false",
-                   help="answer with the model's token spans as they are (e.g. \"158\" of \"1587\")")
+    p.add_argument(
+        "--mixed_precision",
+        default=AUTO,
+        choices=MIXED_PRECISION_CHOICES,
+        help="auto: bf16 where the hardware runs it natively, else fp32; no: always fp32",
+    )
+    p.add_argument(
+        "--quantize",
+        default="none",
+        choices=["none", "int8", "auto"],
+        help="int8: dynamic int8 encoder linears (CPU; measured: 1.2-1.4x fp32, -1.6 F1); auto: int8 where it "
+        'costs < 0.5 F1 (nowhere yet: BENCHMARKS.md "CPU int8")',
+    )
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=["torch", "onnxruntime"],
+        help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)",
+    )
+    p.add_argument(
+        "--min_score",
+        type=probability,
+        default=0.0,
+        help='drop answers of lower probability (none left: the answer "")',
+    )
+    p.add_argument(
+        "--align_to_words",
+        dest="align_to_words",
+        action="store_true",
+        default=True,
+        help="widen answers to whole words (the default)",
+    )
+    p.add_argument(
+        "--no_align_to_words",
+        dest="align_to_words",
+        action="store_false",
+        help='answer with the model\'s token spans as they are (e.g. "158" of "1587")',
+    )
     s = p.add_argument_group("inference settings (default: the model folder's)")
     add_flags(s, InferenceSettings, research=None, folder_default=True)  # the fields' types, choices and help
-    s.add_argument("--handle_impossible_answer", default=None, choices=["yes", "no"],
-                   help="whether \"\" (no answer) may be the answer (the folder's version_2_with_negative)")
+    s.add_argument(
+        "--handle_impossible_answer",
+        default=None,
+        choices=["yes", "no"],
+        help='whether "" (no answer) may be the answer (the folder\'s version_2_with_negative)',
+    )
     return p
 
 
@@ -79,8 +108,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     if out is not None:
         clash = input_clash(args.input, out)
         if clash:
-            return fail(f"{args.input}: writing {clash} there would replace the input file; "
-                        "give --output_dir another folder")
+            return fail(
+                f"{args.input}: writing {clash} there would replace the input file; give --output_dir another folder"
+            )
         check_output_dir(out)  # before the model loads: a file in the way is one line, not a traceback at the end
     # torch, transformers and datasets load only now: --help and argument errors come back at once
     from gp_mrc.data.examples import DataError, LoadReport, load_examples
@@ -89,13 +119,18 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from gp_mrc.inference.reader import Reader
 
     try:
-        reader = Reader.from_pretrained(args.model, backend=args.backend, batch_size=args.batch_size,
-                                        device=args.device, mixed_precision=args.mixed_precision,
-                                        quantize=args.quantize, **settings_overrides(args))
+        reader = Reader.from_pretrained(
+            args.model,
+            backend=args.backend,
+            batch_size=args.batch_size,
+            device=args.device,
+            mixed_precision=args.mixed_precision,
+            quantize=args.quantize,
+            **settings_overrides(args),
+        )
     except (FileNotFoundError, OSError, ValueError) as e:  # ValueError: a setting out of range
         return fail(str(e))
-    print("inference settings: " + " ".join(f"{k}={v}" for k, v in reader.settings.to_dict().items()),
-          file=sys.stderr)
+    print("inference settings: " + " ".join(f"{k}={v}" for k, v in reader.settings.to_dict().items()), file=sys.stderr)
     kw = dict(top_k=args.top_k, n_best_size=args.n_best_size, align_to_words=args.align_to_words)
     try:
         if args.question is not None:
@@ -110,17 +145,20 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except (DataError, ValueError) as e:  # ValueError: settings such as --doc_stride that do not fit
         return fail(str(e))
     if not any(answers):
-        return fail(f"{args.input}: no passage has any token left after the tokenizer's normalization; "
-                    "nothing to answer from")
+        return fail(
+            f"{args.input}: no passage has any token left after the tokenizer's normalization; nothing to answer from"
+        )
     answers = [above(a, args.min_score) for a in answers]
     predictions = {r["id"]: (a[0]["answer"] if a else "") for r, a in zip(records, answers)}
     nbest = {r["id"]: a for r, a in zip(records, answers)}
     for skipped in report.skipped_ids:  # every input id gets a prediction, "" for the unusable ones
         predictions[skipped], nbest[skipped] = "", []
     write_predictions(out, predictions, nbest)
-    print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
-          + (f" ({len(report.skipped_ids)} unusable questions answered with \"\")" if report.skipped_ids else ""),
-          file=sys.stderr)
+    print(
+        f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
+        + (f' ({len(report.skipped_ids)} unusable questions answered with "")' if report.skipped_ids else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -128,8 +166,10 @@ def answer_one(reader, args: argparse.Namespace, kw: dict) -> int:
     """predict.py --question --context: one JSON line per answer ("" when none is above --min_score)."""
     answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]
     if not answers:
-        return fail("the context has no token left after the tokenizer's normalization (only whitespace "
-                    "or control characters?): nothing to answer from")
+        return fail(
+            "the context has no token left after the tokenizer's normalization (only whitespace "
+            "or control characters?): nothing to answer from"
+        )
     for a in above(answers, args.min_score) or [NO_ANSWER]:
         print(json.dumps(a, ensure_ascii=False))
     return 0
@@ -167,10 +207,16 @@ def input_clash(input_path: str | None, out: str) -> str | None:
 def settings_overrides(args: argparse.Namespace) -> dict:
     """The inference settings given on the command line (None: the folder's)."""
     impossible = None if args.handle_impossible_answer is None else args.handle_impossible_answer == "yes"
-    return dict(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, max_query_length=args.max_query_length,
-                max_answer_length=args.max_answer_length, version_2_with_negative=impossible,
-                null_score_diff_threshold=args.null_score_diff_threshold, decoding=args.decoding,
-                decoding_temperature=args.decoding_temperature)
+    return dict(
+        max_seq_length=args.max_seq_length,
+        doc_stride=args.doc_stride,
+        max_query_length=args.max_query_length,
+        max_answer_length=args.max_answer_length,
+        version_2_with_negative=impossible,
+        null_score_diff_threshold=args.null_score_diff_threshold,
+        decoding=args.decoding,
+        decoding_temperature=args.decoding_temperature,
+    )
 
 
 def fail(message: str) -> int:

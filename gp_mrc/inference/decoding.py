@@ -37,8 +37,14 @@ class WindowTopK:
     report_null: torch.Tensor | None = None  # (B,)
 
 
-def topk_spans(logits: torch.Tensor, span_mask: torch.Tensor, k: int, raw_scores: bool = False,
-               start_log_probs: torch.Tensor | None = None, end_log_probs: torch.Tensor | None = None) -> WindowTopK:
+def topk_spans(
+    logits: torch.Tensor,
+    span_mask: torch.Tensor,
+    k: int,
+    raw_scores: bool = False,
+    start_log_probs: torch.Tensor | None = None,
+    end_log_probs: torch.Tensor | None = None,
+) -> WindowTopK:
     """Top-k valid non-null spans per window by span probability (or raw score); no loop over spans.
     `start_log_probs`/`end_log_probs` (B, n): also give each span's log p_start + log p_end (start/end reader)."""
     logp = logits.float() if raw_scores else span_log_probs(logits, span_mask)
@@ -110,8 +116,13 @@ def common_run_lengths(toks: Sequence[Sequence[str]]) -> np.ndarray:
     return out
 
 
-def expected_f1(texts: Sequence[str], scores: Sequence[float], lang: str, temperature: float = 1.0,
-                pairwise: np.ndarray | None = None) -> np.ndarray:
+def expected_f1(
+    texts: Sequence[str],
+    scores: Sequence[float],
+    lang: str,
+    temperature: float = 1.0,
+    pairwise: np.ndarray | None = None,
+) -> np.ndarray:
     """E_p[F1(c, s)] of each candidate c, with p ∝ exp(score / temperature) over the candidates themselves.
 
     Minimum-Bayes-risk decoding picks the argmax: under a calibrated span distribution it is the answer with
@@ -125,8 +136,9 @@ def expected_f1(texts: Sequence[str], scores: Sequence[float], lang: str, temper
     return (pairwise_f1(texts, lang) if pairwise is None else pairwise) @ (w / w.sum())
 
 
-def entries_expected_f1(entries: Sequence[dict], decoding: str, lang: str, temperature: float,
-                        pairwise: np.ndarray | None = None) -> np.ndarray | None:
+def entries_expected_f1(
+    entries: Sequence[dict], decoding: str, lang: str, temperature: float, pairwise: np.ndarray | None = None
+) -> np.ndarray | None:
     """The expected F1 of each n-best entry that `decoding` ranks by, or None where it ranks by score alone
     (argmax, or fewer than two entries). Reads the entries' "text" and "score"; writes nothing."""
     if decoding not in DECODINGS:
@@ -136,8 +148,9 @@ def entries_expected_f1(entries: Sequence[dict], decoding: str, lang: str, tempe
     return expected_f1([x["text"] for x in entries], [x["score"] for x in entries], lang, temperature, pairwise)
 
 
-def choose(entries: Sequence[dict], decoding: str, lang: str, temperature: float,
-           pairwise: np.ndarray | None = None) -> int:
+def choose(
+    entries: Sequence[dict], decoding: str, lang: str, temperature: float, pairwise: np.ndarray | None = None
+) -> int:
     """Index of the answer among n-best entries (sorted by score) under `decoding` (`pairwise`: see expected_f1).
     The entries are left as they are."""
     ef = entries_expected_f1(entries, decoding, lang, temperature, pairwise)
@@ -197,8 +210,16 @@ def best_answers(
         found, null, reported, null_reported = _example_spans(ex["id"], by_example.get(e, []), results, offsets_col)
         cands = sorted((Candidate(lp, s, t) for (s, t), lp in found.items()), key=lambda c: -c.log_prob)[:n_best_size]
         context = ex["context"]
-        entries = [{"text": context[c.start:c.end], "start": c.start, "end": c.end,
-                    "score": c.log_prob, "probability": math.exp(c.log_prob)} for c in cands]
+        entries = [
+            {
+                "text": context[c.start : c.end],
+                "start": c.start,
+                "end": c.end,
+                "score": c.log_prob,
+                "probability": math.exp(c.log_prob),
+            }
+            for c in cands
+        ]
         best_lp = cands[0].log_prob if cands else -math.inf
         diff = null - best_lp if math.isfinite(null) else -math.inf
         entries, answer = _decoded(entries, decoding, lang, temperature)
@@ -217,8 +238,9 @@ def best_answers(
     return predictions, nbest, null_diff
 
 
-def _example_spans(example_id: str, feature_ids: list[int], results: dict, offsets_col: Any
-                   ) -> tuple[dict[tuple[int, int], float], float, dict[tuple[int, int], float], float | None]:
+def _example_spans(
+    example_id: str, feature_ids: list[int], results: dict, offsets_col: Any
+) -> tuple[dict[tuple[int, int], float], float, dict[tuple[int, int], float], float | None]:
     """({(char start, char end): best log p over the example's windows}, the lowest null log p of its windows,
     and for start/end readers the reported log p_start·p_end of each span (in the window where it scored best)
     and of the null answer (in the window with the lowest null), else {} and None."""
@@ -269,8 +291,12 @@ def collect_results(batches: Iterable[tuple[torch.Tensor, WindowTopK]]) -> dict[
     results = {}
     for index, top in batches:
         for b, f in enumerate(index.tolist()):
-            results[f] = (top.log_probs[b].tolist(), top.starts[b].tolist(), top.ends[b].tolist(),
-                          float(top.null_log_prob[b]))
+            results[f] = (
+                top.log_probs[b].tolist(),
+                top.starts[b].tolist(),
+                top.ends[b].tolist(),
+                float(top.null_log_prob[b]),
+            )
             if top.report_log_probs is not None:
                 results[f] += (top.report_log_probs[b].tolist(), float(top.report_null[b]))
     return results

@@ -23,8 +23,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("model", help="a model folder or hub name (any that gp-mrc predict takes)")
     p.add_argument("out", help="the folder to write (model.onnx, config.json, tokenizer files)")
     p.add_argument("--format", default="onnx", choices=["onnx"])
-    p.add_argument("--quantize", default="none", choices=["none", "int8"],
-                   help="int8: dynamic int8 of the encoder's MatMuls (none: fp32, the exact scores)")
+    p.add_argument(
+        "--quantize",
+        default="none",
+        choices=["none", "int8"],
+        help="int8: dynamic int8 of the encoder's MatMuls (none: fp32, the exact scores)",
+    )
     return p
 
 
@@ -38,6 +42,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     except (UsageError, FileNotFoundError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {path} ({args.quantize if args.quantize != 'none' else 'fp32'}); answer with: "
-          f"gp-mrc predict --model {args.out} ...", file=sys.stderr)
+    print(
+        f"wrote {path} ({args.quantize if args.quantize != 'none' else 'fp32'}); answer with: "
+        f"gp-mrc predict --model {args.out} ...",
+        file=sys.stderr,
+    )
     return 0

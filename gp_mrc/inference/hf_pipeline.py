@@ -50,15 +50,22 @@ class ExtractiveQuestionAnsweringPipeline(Pipeline):
     those, with the removed pipeline's parameters (pipeline_compat.CALL_PARAMETERS; anything else is an error, as
     there) given to the call or to `pipeline(...)`. `batch_size` (of `pipeline(...)`) is the Reader's windows per forward."""
 
-    def __init__(self, model: Any, tokenizer: Any = None, *, mixed_precision: str = AUTO, quantize: str = "none",
-                 **kwargs: Any):
+    def __init__(
+        self, model: Any, tokenizer: Any = None, *, mixed_precision: str = AUTO, quantize: str = "none", **kwargs: Any
+    ):
         super().__init__(model, tokenizer=tokenizer, **kwargs)
         from .reader import Reader
 
         if tokenizer is None:
             raise ValueError("the extractive-question-answering pipeline needs the model's tokenizer")
-        self.reader = Reader(model, tokenizer, device=str(self.device), mixed_precision=mixed_precision,
-                             quantize=quantize, batch_size=self._batch_size or 32)
+        self.reader = Reader(
+            model,
+            tokenizer,
+            device=str(self.device),
+            mixed_precision=mixed_precision,
+            quantize=quantize,
+            batch_size=self._batch_size or 32,
+        )
 
     def _sanitize_parameters(self, **kwargs: Any) -> tuple[dict, dict, dict]:
         unknown = sorted(set(kwargs) - set(CALL_PARAMETERS))
@@ -105,8 +112,9 @@ def _inputs(args: tuple, kwargs: dict) -> tuple[Any, Any]:
 
 
 def register(task: str = TASK) -> None:
-    PIPELINE_REGISTRY.register_pipeline(task, pipeline_class=ExtractiveQuestionAnsweringPipeline,
-                                        pt_model=SpanReaderModel, type="text")
+    PIPELINE_REGISTRY.register_pipeline(
+        task, pipeline_class=ExtractiveQuestionAnsweringPipeline, pt_model=SpanReaderModel, type="text"
+    )
 
 
 def enable_question_answering_task() -> None:

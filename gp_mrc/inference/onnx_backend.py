@@ -33,8 +33,9 @@ def require_onnxruntime() -> Any:
     try:
         import onnxruntime
     except ImportError:
-        raise UsageError(f"the ONNX backend needs onnxruntime and onnx, which are not installed: {INSTALL_HINT}") \
-            from None
+        raise UsageError(
+            f"the ONNX backend needs onnxruntime and onnx, which are not installed: {INSTALL_HINT}"
+        ) from None
     return onnxruntime
 
 
@@ -49,8 +50,9 @@ def resolve_backend(name_or_path: str, backend: str | None) -> str:
     if backend not in BACKENDS:
         raise UsageError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "onnxruntime" and not is_onnx_folder(str(name_or_path)):
-        raise UsageError(f"{name_or_path}: no {MODEL_FILE}; export the model first: "
-                         f"gp-mrc export {name_or_path} OUT --format onnx")
+        raise UsageError(
+            f"{name_or_path}: no {MODEL_FILE}; export the model first: gp-mrc export {name_or_path} OUT --format onnx"
+        )
     return backend
 
 
@@ -62,8 +64,10 @@ def onnx_config(path: str) -> dict[str, Any]:
         raise OSError(f"{path}: no readable config.json next to {MODEL_FILE} ({e})") from None
     info = config.get(ONNX_KEY)
     if not isinstance(info, dict) or info.get("architecture") not in GRAPH_OUTPUTS:
-        raise OSError(f"{path}: config.json does not describe an ONNX export (no {ONNX_KEY!r}); "
-                      "write the folder with gp-mrc export")
+        raise OSError(
+            f"{path}: config.json does not describe an ONNX export (no {ONNX_KEY!r}); "
+            "write the folder with gp-mrc export"
+        )
     return config
 
 
@@ -75,12 +79,23 @@ class OnnxSpanModel(nn.Module):
         self.session, self.architecture = session, architecture
         self.input_names = [i.name for i in session.get_inputs()]
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, *, max_answer_length: int, **_: Any) -> Any:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        passage_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        *,
+        max_answer_length: int,
+        **_: Any,
+    ) -> Any:
         """The graph's unmasked scores, masked to spans of at most max_answer_length tokens here (the graph holds
         no limit: the inference settings, and an override at answer time, choose it)."""
-        given = {"input_ids": input_ids, "attention_mask": attention_mask,
-                 "token_type_ids": token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)}
+        given = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids),
+        }
         feed = {name: given[name].cpu().numpy().astype(np.int64) for name in self.input_names}
         outs = [torch.from_numpy(o) for o in self.session.run(list(GRAPH_OUTPUTS[self.architecture]), feed)]
         if self.architecture == "globalpointer":
@@ -110,6 +125,8 @@ def load_onnx_model(path: str, threads: int | None = None) -> tuple[OnnxSpanMode
     session = open_session(os.path.join(path, MODEL_FILE), threads)
     missing = set(GRAPH_OUTPUTS[architecture]) - {o.name for o in session.get_outputs()}
     if missing or not {"input_ids", "attention_mask"} <= {i.name for i in session.get_inputs()}:
-        raise OSError(f"{path}/{MODEL_FILE}: not a gp_mrc export (it lacks the outputs {sorted(missing)} "
-                      "or the inputs input_ids, attention_mask)")
+        raise OSError(
+            f"{path}/{MODEL_FILE}: not a gp_mrc export (it lacks the outputs {sorted(missing)} "
+            "or the inputs input_ids, attention_mask)"
+        )
     return OnnxSpanModel(session, architecture), settings

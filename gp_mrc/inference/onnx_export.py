@@ -35,8 +35,9 @@ class ScoresGraph(nn.Module):
         super().__init__()
         self.model, self.architecture, self.with_token_types = model, architecture, with_token_types
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None) -> Any:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> Any:
         kwargs = {"token_type_ids": token_type_ids} if self.with_token_types else {}
         if self.architecture == "globalpointer":
             hidden = self.model.hidden(input_ids, attention_mask, **kwargs)
@@ -47,8 +48,12 @@ class ScoresGraph(nn.Module):
 
 def sample_inputs(tokenizer: Any, with_token_types: bool) -> tuple[torch.Tensor, ...]:
     """Two windows of different lengths (one padded): the traced graph must not fix either dimension."""
-    enc = tokenizer(["what is it?", "who was he?"], ["it is a river.", "he was the first king of the city, long ago."],
-                    padding=True, return_tensors="pt")
+    enc = tokenizer(
+        ["what is it?", "who was he?"],
+        ["it is a river.", "he was the first king of the city, long ago."],
+        padding=True,
+        return_tensors="pt",
+    )
     inputs = (enc["input_ids"], enc["attention_mask"])
     return inputs + (enc["token_type_ids"],) if with_token_types else inputs
 
@@ -58,14 +63,22 @@ def export_graph(model: nn.Module, architecture: str, tokenizer: Any, path: str)
     graph = ScoresGraph(model, architecture, with_token_types).eval()
     names = ["input_ids", "attention_mask"] + (["token_type_ids"] if with_token_types else [])
     outputs = list(GRAPH_OUTPUTS[architecture])
-    axes = {n: DYNAMIC for n in names} | {o: ({0: "batch", 1: "length", 2: "length"} if o == "scores" else DYNAMIC)
-                                           for o in outputs}
+    axes = {n: DYNAMIC for n in names} | {
+        o: ({0: "batch", 1: "length", 2: "length"} if o == "scores" else DYNAMIC) for o in outputs
+    }
     if architecture == "globalpointer" and model.head.use_rope:  # constants of the graph, made outside its trace
-        rope_tables(ONNX_ROPE_POSITIONS, model.head.head_size, model.head.rope_base, torch.device("cpu"),
-                    torch.float32)
+        rope_tables(ONNX_ROPE_POSITIONS, model.head.head_size, model.head.rope_base, torch.device("cpu"), torch.float32)
     with torch.no_grad():
-        torch.onnx.export(graph, sample_inputs(tokenizer, with_token_types), path, input_names=names,
-                          output_names=outputs, dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+        torch.onnx.export(
+            graph,
+            sample_inputs(tokenizer, with_token_types),
+            path,
+            input_names=names,
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
 
 
 def export_onnx(model_dir: str, out_dir: str, quantize: str = "none") -> str:
@@ -97,7 +110,11 @@ def export_onnx(model_dir: str, out_dir: str, quantize: str = "none") -> str:
 def write_config(config: Any, settings: dict, architecture: str, quantize: str, out_dir: str) -> None:
     raw = config.to_dict()
     raw[SETTINGS_KEY] = settings
-    raw[ONNX_KEY] = {"architecture": architecture, "outputs": list(GRAPH_OUTPUTS[architecture]),
-                     "precision": "int8" if quantize == "int8" else "fp32", "opset": OPSET}
+    raw[ONNX_KEY] = {
+        "architecture": architecture,
+        "outputs": list(GRAPH_OUTPUTS[architecture]),
+        "precision": "int8" if quantize == "int8" else "fp32",
+        "opset": OPSET,
+    }
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:
         json.dump(raw, f, indent=2, ensure_ascii=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+
 # the encoder's nodes (GlobalPointer: /encoder/encoder/layer.N/..., start/end: /qa_model/<base>/encoder/...); the
 # answer heads' (/dense, /bias_dense, /qa_model/qa_outputs) lie outside it
 ENCODER_SCOPE = "/encoder/"
@@ -48,6 +49,13 @@ def quantize_dynamic_int8(model_path: str) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "int8.onnx")
-        quantize_dynamic(model_path, out, per_channel=True, reduce_range=True, weight_type=QuantType.QInt8,
-                         nodes_to_quantize=int8_matmuls(model_path), op_types_to_quantize=["MatMul"])
+        quantize_dynamic(
+            model_path,
+            out,
+            per_channel=True,
+            reduce_range=True,
+            weight_type=QuantType.QInt8,
+            nodes_to_quantize=int8_matmuls(model_path),
+            op_types_to_quantize=["MatMul"],
+        )
         shutil.move(out, model_path)

@@ -29,7 +29,23 @@ from typing import Any, Iterable, Sequence
 
 from ..settings import N_BEST_SIZE
 
-_PUNCT = set(string.punctuation) | {"，", "。", "、", "；", "：", "？", "！", "“", "”", "‘", "’", "（", "）", "《", "》"}
+_PUNCT = set(string.punctuation) | {
+    "，",
+    "。",
+    "、",
+    "；",
+    "：",
+    "？",
+    "！",
+    "“",
+    "”",
+    "‘",
+    "’",
+    "（",
+    "）",
+    "《",
+    "》",
+}
 
 
 def normalized(text: str) -> str:
@@ -92,8 +108,16 @@ def with_passage(answers: list[dict], passage: int) -> list[dict]:
     return [{**a, "passage": passage} for a in answers]
 
 
-def answer_passages(reader: Any, question: str, contexts: Sequence[str], *, top_k: int = 5,
-                    min_score: float = 0.0, n_best_size: int = N_BEST_SIZE, **kwargs: Any) -> list[dict]:
+def answer_passages(
+    reader: Any,
+    question: str,
+    contexts: Sequence[str],
+    *,
+    top_k: int = 5,
+    min_score: float = 0.0,
+    n_best_size: int = N_BEST_SIZE,
+    **kwargs: Any,
+) -> list[dict]:
     """`reader.answer` on (question, passage) for every passage in one batched call, then merge_ranked.
     Each passage contributes its n-best (at least top_k spans); fewer than top_k answers come back when what is
     left of those after merging overlaps is fewer."""
@@ -134,8 +158,9 @@ def load_passage_records(path: str) -> list[dict] | None:
     return out
 
 
-def answer_passage_records(reader: Any, records: list[dict], *, top_k: int, min_score: float,
-                           **kwargs: Any) -> tuple[dict[str, str], dict[str, list[dict]]]:
+def answer_passage_records(
+    reader: Any, records: list[dict], *, top_k: int, min_score: float, **kwargs: Any
+) -> tuple[dict[str, str], dict[str, list[dict]]]:
     """({id: best answer or ""}, {id: ranked answers with their passage index}) for load_passage_records'
     records."""
     predictions, nbest = {}, {}

@@ -19,8 +19,11 @@ NO_ANSWER = {"score": 0.0, "start": 0, "end": 0, "answer": ""}  # the pipeline's
 
 LIMIT_PARAMETER = "max_answer_len"  # the pipeline's answer-length limit: gp_mrc's max_answer_length
 # the pipeline's name → Reader.answer's keyword (the inference setting); its other parameters share their names
-PIPELINE_NAMES = {LIMIT_PARAMETER: "max_answer_length", "max_seq_len": "max_seq_length",
-                  "max_question_len": "max_query_length"}
+PIPELINE_NAMES = {
+    LIMIT_PARAMETER: "max_answer_length",
+    "max_seq_len": "max_seq_length",
+    "max_question_len": "max_query_length",
+}
 INT_PARAMETERS = ("top_k", "doc_stride", *PIPELINE_NAMES)
 BOOL_PARAMETERS = ("handle_impossible_answer", "align_to_words")
 CALL_PARAMETERS = INT_PARAMETERS + BOOL_PARAMETERS + ("topk",)  # the call's; `topk`: its deprecated top_k

@@ -38,23 +38,43 @@ def bucket_batches(lengths: list[int], batch_size: int, bucket: int = LENGTH_BUC
     by_bucket: dict[int, list[int]] = {}
     for i, n in enumerate(lengths):
         by_bucket.setdefault(-(-n // bucket), []).append(i)
-    return [rows[k:k + batch_size] for b in sorted(by_bucket, reverse=True)
-            for rows in [by_bucket[b]] for k in range(0, len(rows), batch_size)]
+    return [
+        rows[k : k + batch_size]
+        for b in sorted(by_bucket, reverse=True)
+        for rows in [by_bucket[b]]
+        for k in range(0, len(rows), batch_size)
+    ]
 
 
-def inference_loader(features: Any, pad_token_id: int, batch_size: int, num_workers: int = 0,
-                     pin_memory: bool = False, buckets: bool = True) -> DataLoader:
+def inference_loader(
+    features: Any,
+    pad_token_id: int,
+    batch_size: int,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+    buckets: bool = True,
+) -> DataLoader:
     """`buckets`: length-bucketed batches (answers independent of their neighbours, see LENGTH_BUCKET); False:
     longest first, padded to the batch's longest (an Accelerate-sharded evaluation, which needs even batches)."""
     cols = [c for c in INFERENCE_COLUMNS if c in features.column_names]
     data = features.select_columns(cols)
     if buckets:
         batches = bucket_batches([len(x) for x in features["input_ids"]], batch_size)
-        return DataLoader(data, batch_sampler=batches, num_workers=num_workers, pin_memory=pin_memory,
-                          collate_fn=SpanCollator(pad_token_id, with_targets=False, pad_to_multiple_of=LENGTH_BUCKET))
-    return DataLoader(data, batch_size=batch_size, sampler=length_order(features),
-                      collate_fn=SpanCollator(pad_token_id, with_targets=False), num_workers=num_workers,
-                      pin_memory=pin_memory)
+        return DataLoader(
+            data,
+            batch_sampler=batches,
+            num_workers=num_workers,
+            pin_memory=pin_memory,
+            collate_fn=SpanCollator(pad_token_id, with_targets=False, pad_to_multiple_of=LENGTH_BUCKET),
+        )
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        sampler=length_order(features),
+        collate_fn=SpanCollator(pad_token_id, with_targets=False),
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+    )
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -65,8 +85,14 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def predict_windows(model: torch.nn.Module, loader: DataLoader, n_best_size: int, accelerator: Any,
-                    max_answer_length: int, disable_progress: bool = False) -> tuple[dict, bool]:
+def predict_windows(
+    model: torch.nn.Module,
+    loader: DataLoader,
+    n_best_size: int,
+    accelerator: Any,
+    max_answer_length: int,
+    disable_progress: bool = False,
+) -> tuple[dict, bool]:
     """({feature_index: (log_probs, starts, ends, null)} for every feature, whether scores are raw); under
     Accelerate each process scores its shard and the results are gathered (padding duplicates removed)."""
     model.eval()
@@ -76,23 +102,42 @@ def predict_windows(model: torch.nn.Module, loader: DataLoader, n_best_size: int
         batch = {k: v.to(device) for k, v in batch.items()}
         out = model(**batch, max_answer_length=max_answer_length)
         raw = out.raw_scores
-        top = topk_spans(out.logits, out.span_mask, n_best_size, raw_scores=raw,
-                         start_log_probs=out.start_log_probs, end_log_probs=out.end_log_probs)
+        top = topk_spans(
+            out.logits,
+            out.span_mask,
+            n_best_size,
+            raw_scores=raw,
+            start_log_probs=out.start_log_probs,
+            end_log_probs=out.end_log_probs,
+        )
         index = batch["feature_index"]
         if accelerator is not None:
-            extra = () if top.report_log_probs is None else (top.report_log_probs.to(device),
-                                                             top.report_null.to(device))
+            extra = (
+                () if top.report_log_probs is None else (top.report_log_probs.to(device), top.report_null.to(device))
+            )
             index, lp, st, en, nl, *rep = accelerator.gather_for_metrics(
-                (index, top.log_probs.to(device), top.starts.to(device), top.ends.to(device),
-                 top.null_log_prob.to(device)) + extra)
+                (
+                    index,
+                    top.log_probs.to(device),
+                    top.starts.to(device),
+                    top.ends.to(device),
+                    top.null_log_prob.to(device),
+                )
+                + extra
+            )
             top = WindowTopK(lp.cpu(), st.cpu(), en.cpu(), nl.cpu(), *(r.cpu() for r in rep))
         batches.append((index.cpu(), top))
     return collect_results(batches), raw
 
 
 def squad_references(examples: Any) -> list[dict]:
-    return [{"id": ex["id"], "answers": {"text": list(ex["answers"]["text"]),
-                                         "answer_start": list(ex["answers"]["answer_start"])}} for ex in examples]
+    return [
+        {
+            "id": ex["id"],
+            "answers": {"text": list(ex["answers"]["text"]), "answer_start": list(ex["answers"]["answer_start"])},
+        }
+        for ex in examples
+    ]
 
 
 def score_predictions(predictions: dict[str, str], examples: Any, metric_name: str) -> dict[str, float]:
@@ -106,8 +151,9 @@ def score_predictions(predictions: dict[str, str], examples: Any, metric_name: s
     return metric.compute(predictions=preds, references=squad_references(examples))
 
 
-def write_predictions(output_dir: str, predictions: dict, nbest: dict, null_diff: dict | None = None,
-                      prefix: str = "") -> None:
+def write_predictions(
+    output_dir: str, predictions: dict, nbest: dict, null_diff: dict | None = None, prefix: str = ""
+) -> None:
     os.makedirs(output_dir, exist_ok=True)
     write_json_atomic(os.path.join(output_dir, f"{prefix}predictions.json"), predictions)
     write_json_atomic(os.path.join(output_dir, f"{prefix}nbest_predictions.json"), nbest)
@@ -115,26 +161,47 @@ def write_predictions(output_dir: str, predictions: dict, nbest: dict, null_diff
         write_json_atomic(os.path.join(output_dir, f"{prefix}null_odds.json"), null_diff)
 
 
-def answer_features(model: torch.nn.Module, examples: Any, features: Any, *, pad_token_id: int, batch_size: int,
-                    n_best_size: int, version_2_with_negative: bool, max_answer_length: int,
-                    null_score_diff_threshold: float = InferenceSettings.null_score_diff_threshold,
-                    accelerator: Any = None,
-                    disable_progress: bool = False, decoding: str = InferenceSettings.decoding,
-                    temperature: float = InferenceSettings.decoding_temperature, lang: str = InferenceSettings.lang,
-                    mixed_precision: str = "no", num_workers: int = 0) -> tuple[dict, dict, dict]:
+def answer_features(
+    model: torch.nn.Module,
+    examples: Any,
+    features: Any,
+    *,
+    pad_token_id: int,
+    batch_size: int,
+    n_best_size: int,
+    version_2_with_negative: bool,
+    max_answer_length: int,
+    null_score_diff_threshold: float = InferenceSettings.null_score_diff_threshold,
+    accelerator: Any = None,
+    disable_progress: bool = False,
+    decoding: str = InferenceSettings.decoding,
+    temperature: float = InferenceSettings.decoding_temperature,
+    lang: str = InferenceSettings.lang,
+    mixed_precision: str = "no",
+    num_workers: int = 0,
+) -> tuple[dict, dict, dict]:
     """Model + examples/features → (predictions, nbest, null_diff), the one path used everywhere.
 
     `mixed_precision` ("no" | "bf16" | "fp16") autocasts the encoder outside Accelerate (which autocasts a
     prepared model itself); span log-probabilities are fp32 either way. Batches bound for a CUDA device are
     page-locked; `num_workers` processes collate them."""
     device_type = model_device(model).type
-    loader = inference_loader(features, pad_token_id, batch_size, num_workers, pin_memory=device_type == "cuda",
-                              buckets=accelerator is None)
+    loader = inference_loader(
+        features, pad_token_id, batch_size, num_workers, pin_memory=device_type == "cuda", buckets=accelerator is None
+    )
     if accelerator is not None:
         loader = accelerator.prepare(loader)
     with autocast(device_type, mixed_precision if accelerator is None else "no"):
         results, raw = predict_windows(model, loader, n_best_size, accelerator, max_answer_length, disable_progress)
-    return best_answers(examples, features, results, n_best_size=n_best_size,
-                        version_2_with_negative=version_2_with_negative,
-                        null_score_diff_threshold=null_score_diff_threshold, raw_scores=raw,
-                        decoding=decoding, temperature=temperature, lang=lang)
+    return best_answers(
+        examples,
+        features,
+        results,
+        n_best_size=n_best_size,
+        version_2_with_negative=version_2_with_negative,
+        null_score_diff_threshold=null_score_diff_threshold,
+        raw_scores=raw,
+        decoding=decoding,
+        temperature=temperature,
+        lang=lang,
+    )

@@ -23,7 +23,7 @@ QUANTIZE_CHOICES = ("none", "int8", "auto")
 
 
 def resolve_quantize(requested: str, device_type: str) -> str:
-    """"none" | "int8" from a requested value; `auto` is "none" (see the rule above)."""
+    """ "none" | "int8" from a requested value; `auto` is "none" (see the rule above)."""
     if requested not in QUANTIZE_CHOICES:
         raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {requested!r}")
     if requested == "int8" and device_type != "cpu":
@@ -56,7 +56,8 @@ def quantize_encoder(model: Any) -> Any:
         encoder = encoder_of(model)
         qconfig = torch.ao.quantization.per_channel_dynamic_qconfig
         torch.ao.quantization.quantize_dynamic(
-            encoder, {name: qconfig for name in int8_layer_names(encoder)}, inplace=True)
+            encoder, {name: qconfig for name in int8_layer_names(encoder)}, inplace=True
+        )
     return model
 
 
@@ -66,8 +67,7 @@ def int8_layer_names(encoder: Any) -> list[str]:
     Found by shape, so any encoder gets the same rule without knowing its layer names."""
     from torch import nn
 
-    return [name for name, m in encoder.named_modules()
-            if isinstance(m, nn.Linear) and m.in_features <= m.out_features]
+    return [name for name, m in encoder.named_modules() if isinstance(m, nn.Linear) and m.in_features <= m.out_features]
 
 
 def is_quantized(model: Any) -> bool:

@@ -13,8 +13,7 @@ from .answers import ranked_answers
 from .predict import answer_features
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from ..models.positions import check_max_seq_length
-from .pipeline_compat import (answer_keywords, check_pipeline_limits, pipeline_output, pipeline_records,
-                              resolve_top_k)
+from .pipeline_compat import answer_keywords, check_pipeline_limits, pipeline_output, pipeline_records, resolve_top_k
 from ..precision import AUTO, resolve_mixed_precision
 from .onnx_backend import OnnxSpanModel, load_onnx_model, resolve_backend
 from .quantization import quantize_encoder, resolve_quantize
@@ -44,19 +43,31 @@ def resolve_device(device: str | None) -> torch.device:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise ValueError(f"device {device!r} is not a torch device ({e})") from None
-    if resolved.type == "cuda" and (not torch.cuda.is_available()
-                                    or (resolved.index or 0) >= torch.cuda.device_count()):
-        raise ValueError(f"device {device!r}: torch sees {torch.cuda.device_count()} CUDA device(s) here "
-                         "(a CPU-only torch, or no GPU); use device='cpu'")
+    if resolved.type == "cuda" and (
+        not torch.cuda.is_available() or (resolved.index or 0) >= torch.cuda.device_count()
+    ):
+        raise ValueError(
+            f"device {device!r}: torch sees {torch.cuda.device_count()} CUDA device(s) here "
+            "(a CPU-only torch, or no GPU); use device='cpu'"
+        )
     return resolved
 
 
 class Reader:
     """A model, its tokenizer and its inference settings (the folder's unless overridden), ready to answer."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer: Any, settings: InferenceSettings | None = None, *,
-                 batch_size: int = READER_BATCH_SIZE, device: str | None = None, mixed_precision: str = AUTO,
-                 quantize: str = "none", **overrides: Any):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer: Any,
+        settings: InferenceSettings | None = None,
+        *,
+        batch_size: int = READER_BATCH_SIZE,
+        device: str | None = None,
+        mixed_precision: str = AUTO,
+        quantize: str = "none",
+        **overrides: Any,
+    ):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader.
         `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them), "none", or "auto"
@@ -69,11 +80,14 @@ class Reader:
         self.device = resolve_device(device)
         self.quantize = resolve_quantize(quantize, self.device.type)
         if self.quantize == "int8" and mixed_precision not in ("auto", "no"):
-            raise ValueError(f"quantize='int8' computes in fp32 around the int8 layers; mixed_precision "
-                             f"{mixed_precision!r} cannot go with it (use 'auto' or 'no')")
+            raise ValueError(
+                f"quantize='int8' computes in fp32 around the int8 layers; mixed_precision "
+                f"{mixed_precision!r} cannot go with it (use 'auto' or 'no')"
+            )
         # bf16 where the hardware runs it natively (1.9x faster inference on an AVX512-BF16 CPU), else fp32
-        self.mixed_precision = "no" if self.quantize == "int8" else resolve_mixed_precision(mixed_precision,
-                                                                                            self.device.type)
+        self.mixed_precision = (
+            "no" if self.quantize == "int8" else resolve_mixed_precision(mixed_precision, self.device.type)
+        )
         model = as_span_model(model)
         self.settings = (settings or settings_of(model)).replace(**overrides)
         check_max_seq_length(self.settings.max_seq_length, model, tokenizer)  # before any work, one line
@@ -83,13 +97,29 @@ class Reader:
         self.tokenizer = tokenizer
         self.batch_size = batch_size
 
-    def _init_onnx(self, model: OnnxSpanModel, tokenizer: Any, settings: InferenceSettings | None, batch_size: int,
-                   device: str | None, mixed_precision: str, quantize: str, overrides: dict) -> None:
+    def _init_onnx(
+        self,
+        model: OnnxSpanModel,
+        tokenizer: Any,
+        settings: InferenceSettings | None,
+        batch_size: int,
+        device: str | None,
+        mixed_precision: str,
+        quantize: str,
+        overrides: dict,
+    ) -> None:
         if device not in (None, "cpu") or mixed_precision not in ("auto", "no") or quantize not in ("none", "auto"):
-            raise ValueError("the onnxruntime backend runs the exported graph on the CPU as exported (fp32, or "
-                             "int8 with gp-mrc export --quantize int8): device, mixed_precision and quantize "
-                             "cannot change it")
-        self.backend, self.device, self.quantize, self.mixed_precision = "onnxruntime", torch.device("cpu"), "none", "no"
+            raise ValueError(
+                "the onnxruntime backend runs the exported graph on the CPU as exported (fp32, or "
+                "int8 with gp-mrc export --quantize int8): device, mixed_precision and quantize "
+                "cannot change it"
+            )
+        self.backend, self.device, self.quantize, self.mixed_precision = (
+            "onnxruntime",
+            torch.device("cpu"),
+            "none",
+            "no",
+        )
         self.settings = (settings or PIPELINE_DEFAULTS).replace(**overrides)
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
 
@@ -109,11 +139,24 @@ class Reader:
     def version_2(self) -> bool:
         return self.settings.version_2_with_negative
 
-    def answer(self, records: Iterable[dict], *, top_k: int = 1, align_to_words: bool = True, n_best_size: int = N_BEST_SIZE,
-               max_answer_length: int | None = None, handle_impossible_answer: bool | None = None,
-               null_score_diff_threshold: float | None = None, progress: bool = False, decoding: str | None = None,
-               temperature: float | None = None, max_seq_length: int | None = None, doc_stride: int | None = None,
-               max_query_length: int | None = None, batch_size: int | None = None) -> list[list[dict]]:
+    def answer(
+        self,
+        records: Iterable[dict],
+        *,
+        top_k: int = 1,
+        align_to_words: bool = True,
+        n_best_size: int = N_BEST_SIZE,
+        max_answer_length: int | None = None,
+        handle_impossible_answer: bool | None = None,
+        null_score_diff_threshold: float | None = None,
+        progress: bool = False,
+        decoding: str | None = None,
+        temperature: float | None = None,
+        max_seq_length: int | None = None,
+        doc_stride: int | None = None,
+        max_query_length: int | None = None,
+        batch_size: int | None = None,
+    ) -> list[list[dict]]:
         """records: dicts with id (optional), question, context. Returns, per record and in their order, the
         top_k answers as {answer, score (probability), start, end[, expected_f1]} (character offsets, end
         exclusive; the null answer "" of a SQuAD v2 model at -1, -1), sorted by the decoding's key: score, or
@@ -127,43 +170,89 @@ class Reader:
         is usable, raises `DataError`."""
         check_counts(top_k=top_k, n_best_size=n_best_size, batch_size=batch_size)
         check_flag("align_to_words", align_to_words)
-        s = self.settings.replace(max_answer_length=max_answer_length, version_2_with_negative=handle_impossible_answer,
-                                  null_score_diff_threshold=null_score_diff_threshold, decoding=decoding,
-                                  decoding_temperature=temperature, max_seq_length=max_seq_length,
-                                  doc_stride=doc_stride, max_query_length=max_query_length)
+        s = self.settings.replace(
+            max_answer_length=max_answer_length,
+            version_2_with_negative=handle_impossible_answer,
+            null_score_diff_threshold=null_score_diff_threshold,
+            decoding=decoding,
+            decoding_temperature=temperature,
+            max_seq_length=max_seq_length,
+            doc_stride=doc_stride,
+            max_query_length=max_query_length,
+        )
         check_max_seq_length(s.max_seq_length, self.model, self.tokenizer)
         recs = []
         for n, r in enumerate(records):
-            rec = {"id": str(r.get("id", n)), "title": r.get("title", ""), "context": r.get("context"),
-                   "question": r.get("question"), "answers": {"text": [], "answer_start": []}, "is_impossible": None}
+            rec = {
+                "id": str(r.get("id", n)),
+                "title": r.get("title", ""),
+                "context": r.get("context"),
+                "question": r.get("question"),
+                "answers": {"text": [], "answer_start": []},
+                "is_impossible": None,
+            }
             recs.append((f"record {n + 1} (id {rec['id']!r})", rec))
         show = progress and len(recs) > PROGRESS_MIN_RECORDS
         examples = build_examples(recs, source="input", version_2=True, require_answers=False)
-        features = prepare_features(examples, self.tokenizer, max_seq_length=s.max_seq_length,
-                                    doc_stride=s.doc_stride, max_query_length=s.max_query_length,
-                                    desc="Building windows", progress=show)
+        features = prepare_features(
+            examples,
+            self.tokenizer,
+            max_seq_length=s.max_seq_length,
+            doc_stride=s.doc_stride,
+            max_query_length=s.max_query_length,
+            desc="Building windows",
+            progress=show,
+        )
         preds, nbest, _ = answer_features(
-            self.model, examples, features, pad_token_id=self.tokenizer.pad_token_id or 0,
-            batch_size=batch_size or self.batch_size, n_best_size=max(n_best_size, top_k),
-            version_2_with_negative=s.version_2_with_negative, null_score_diff_threshold=s.null_score_diff_threshold,
-            max_answer_length=s.max_answer_length, disable_progress=not show, decoding=s.decoding,
-            temperature=s.decoding_temperature, lang=s.lang, mixed_precision=self.mixed_precision)
-        return [ranked_answers(nbest.get(rec["id"], []), preds.get(rec["id"]), rec["context"], top_k, align_to_words)
-                for _, rec in recs]
+            self.model,
+            examples,
+            features,
+            pad_token_id=self.tokenizer.pad_token_id or 0,
+            batch_size=batch_size or self.batch_size,
+            n_best_size=max(n_best_size, top_k),
+            version_2_with_negative=s.version_2_with_negative,
+            null_score_diff_threshold=s.null_score_diff_threshold,
+            max_answer_length=s.max_answer_length,
+            disable_progress=not show,
+            decoding=s.decoding,
+            temperature=s.decoding_temperature,
+            lang=s.lang,
+            mixed_precision=self.mixed_precision,
+        )
+        return [
+            ranked_answers(nbest.get(rec["id"], []), preds.get(rec["id"]), rec["context"], top_k, align_to_words)
+            for _, rec in recs
+        ]
 
-    def answer_passages(self, question: str, contexts: list[str], *, top_k: int = 5, min_score: float = 0.0,
-                        align_to_words: bool = True, **kwargs: Any) -> list[dict]:
+    def answer_passages(
+        self,
+        question: str,
+        contexts: list[str],
+        *,
+        top_k: int = 5,
+        min_score: float = 0.0,
+        align_to_words: bool = True,
+        **kwargs: Any,
+    ) -> list[dict]:
         """One question over several passages: the top_k answers across them, ranked by span probability, each
         {answer, score, start, end, passage} (character offsets into contexts[passage]); near-duplicates merged
         and answers under `min_score` dropped ([] = no answer). See gp_mrc/inference/passages.py; keyword arguments go to
         `answer`."""
         from .passages import answer_passages
 
-        return answer_passages(self, question, contexts, top_k=top_k, min_score=min_score,
-                               align_to_words=align_to_words, **kwargs)
+        return answer_passages(
+            self, question, contexts, top_k=top_k, min_score=min_score, align_to_words=align_to_words, **kwargs
+        )
 
-    def __call__(self, question: Any = None, context: Any = None, top_k: int | None = None, *,
-                 topk: int | None = None, **kwargs: Any) -> dict | list:
+    def __call__(
+        self,
+        question: Any = None,
+        context: Any = None,
+        top_k: int | None = None,
+        *,
+        topk: int | None = None,
+        **kwargs: Any,
+    ) -> dict | list:
         """transformers' pipeline("question-answering") call: `reader(question=..., context=..., top_k=1, ...)`
         with the pipeline's keyword parameters (align_to_words, handle_impossible_answer, doc_stride and the
         three it names differently: pipeline_compat.PIPELINE_NAMES; `topk`: the old alias of top_k) and a question

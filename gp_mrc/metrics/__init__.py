@@ -36,7 +36,9 @@ def metric_name(lang: str, version_2: bool) -> str:
         return "squad_v2" if version_2 else "squad"
     if lang == "zh":
         if version_2:
-            raise ValueError("no Chinese metric with unanswerable questions (CMRC2018/DRCD/DuReader have none); "
-                             "drop version_2 for lang 'zh'")
+            raise ValueError(
+                "no Chinese metric with unanswerable questions (CMRC2018/DRCD/DuReader have none); "
+                "drop version_2 for lang 'zh'"
+            )
         return "cmrc"
     raise ValueError(f"unknown language {lang!r}; expected 'en' or 'zh'")

@@ -32,8 +32,9 @@ def _prediction_for(by_id: Mapping[str, Mapping[str, Any]], ref: Mapping[str, An
     return by_id[ref["id"]]
 
 
-def em_f1(predictions: Sequence[Mapping[str, Any]], references: Sequence[Mapping[str, Any]],
-          lang: str) -> dict[str, float | int]:
+def em_f1(
+    predictions: Sequence[Mapping[str, Any]], references: Sequence[Mapping[str, Any]], lang: str
+) -> dict[str, float | int]:
     """{"exact_match", "f1"} in percent over the references, and their "total"."""
     by_id = index_predictions(predictions)
     em = f1 = 0.0
@@ -53,8 +54,9 @@ def _group(exact: dict[str, float], f1: dict[str, float], qids: list[str]) -> tu
     return (100.0 * sum(exact[q] for q in qids) / total, 100.0 * sum(f1[q] for q in qids) / total, total)
 
 
-def squad_v2_scores(predictions: Sequence[Mapping[str, Any]], references: Sequence[Mapping[str, Any]],
-                    no_answer_threshold: float = 1.0) -> dict[str, float | int]:
+def squad_v2_scores(
+    predictions: Sequence[Mapping[str, Any]], references: Sequence[Mapping[str, Any]], no_answer_threshold: float = 1.0
+) -> dict[str, float | int]:
     """evaluate-v2.0.py's main numbers: overall, HasAns_* and NoAns_* (a group only if non-empty).
 
     A prediction whose no_answer_probability exceeds the threshold counts as "no answer"
@@ -87,8 +89,9 @@ def squad_v2_scores(predictions: Sequence[Mapping[str, Any]], references: Sequen
     return out
 
 
-def best_null_threshold(answer_scores: Mapping[str, float], has_answer: Mapping[str, bool],
-                        null_odds: Mapping[str, float]) -> tuple[float, float]:
+def best_null_threshold(
+    answer_scores: Mapping[str, float], has_answer: Mapping[str, bool], null_odds: Mapping[str, float]
+) -> tuple[float, float]:
     """evaluate-v2.0.py's `best_f1` / `best_exact` and its threshold: (score in percent, threshold).
 
     `answer_scores[qid]` is the F1 (or EM) in [0, 1] of the model's best non-null answer, `null_odds[qid]` how
@@ -108,8 +111,9 @@ def best_null_threshold(answer_scores: Mapping[str, float], has_answer: Mapping[
     return 100.0 * best / len(answer_scores), best_t
 
 
-def best_f1(answers: Mapping[str, str], golds: Mapping[str, Sequence[str]], null_odds: Mapping[str, float],
-            lang: str) -> tuple[float, float]:
+def best_f1(
+    answers: Mapping[str, str], golds: Mapping[str, Sequence[str]], null_odds: Mapping[str, float], lang: str
+) -> tuple[float, float]:
     """SQuAD v2's best_f1 and its null threshold (see best_null_threshold) for the questions in `golds`
     ({qid: gold texts}, [] = unanswerable): `answers[qid]` is the model's best non-null answer ("" or absent: none),
     `null_odds[qid]` its null odds (absent: never answered "", odds +inf). The one scorer of evaluation (the
@@ -127,14 +131,18 @@ def squad_features(with_no_answer_probability: bool = False) -> Any:
     prediction = {"id": datasets.Value("string"), "prediction_text": datasets.Value("string")}
     if with_no_answer_probability:
         prediction["no_answer_probability"] = datasets.Value("float32")
-    return datasets.Features({
-        "predictions": prediction,
-        "references": {
-            "id": datasets.Value("string"),
-            "answers": {"text": datasets.List(datasets.Value("string")),
-                        "answer_start": datasets.List(datasets.Value("int32"))},
-        },
-    })
+    return datasets.Features(
+        {
+            "predictions": prediction,
+            "references": {
+                "id": datasets.Value("string"),
+                "answers": {
+                    "text": datasets.List(datasets.Value("string")),
+                    "answer_start": datasets.List(datasets.Value("int32")),
+                },
+            },
+        }
+    )
 
 
 SQUAD_INPUTS_DOC = """
@@ -144,10 +152,16 @@ Args:
 """
 
 
-def metric_info(description: str, citation: str, inputs_description: str, url: str,
-                with_no_answer_probability: bool = False) -> Any:
+def metric_info(
+    description: str, citation: str, inputs_description: str, url: str, with_no_answer_probability: bool = False
+) -> Any:
     """The evaluate.MetricInfo of one of the packaged metric modules (they differ only in these texts)."""
     import evaluate
 
-    return evaluate.MetricInfo(description=description, citation=citation, inputs_description=inputs_description,
-                               features=squad_features(with_no_answer_probability), reference_urls=[url])
+    return evaluate.MetricInfo(
+        description=description,
+        citation=citation,
+        inputs_description=inputs_description,
+        features=squad_features(with_no_answer_probability),
+        reference_urls=[url],
+    )

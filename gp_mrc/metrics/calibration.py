@@ -27,8 +27,15 @@ def reliability_bins(scores: Sequence[float], correct: Sequence[float], n_bins: 
     for b in range(n_bins):
         m = which == b
         n = int(m.sum())
-        bins.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "count": n,
-                     "mean_score": float(s[m].mean()) if n else None, "accuracy": float(c[m].mean()) if n else None})
+        bins.append(
+            {
+                "lo": float(edges[b]),
+                "hi": float(edges[b + 1]),
+                "count": n,
+                "mean_score": float(s[m].mean()) if n else None,
+                "accuracy": float(c[m].mean()) if n else None,
+            }
+        )
     return bins
 
 
@@ -40,9 +47,12 @@ def expected_calibration_error(scores: Sequence[float], correct: Sequence[float]
     return sum(b["count"] / total * abs(b["accuracy"] - b["mean_score"]) for b in bins if b["count"])
 
 
-def accuracy_at_coverage(scores: Sequence[float], em: Sequence[float], f1: Sequence[float],
-                         coverages: Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1)
-                         ) -> list[dict]:
+def accuracy_at_coverage(
+    scores: Sequence[float],
+    em: Sequence[float],
+    f1: Sequence[float],
+    coverages: Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1),
+) -> list[dict]:
     """For each coverage c: answer the ⌈c·N⌉ questions of highest score; the threshold that does it (the lowest
     score answered), and EM/F1 (in %) over the questions answered."""
     s = np.asarray(scores, dtype=np.float64)
@@ -51,8 +61,15 @@ def accuracy_at_coverage(scores: Sequence[float], em: Sequence[float], f1: Seque
     rows = []
     for cov in coverages:
         k = max(1, int(np.ceil(cov * len(s))))
-        rows.append({"coverage": float(cov), "answered": k, "threshold": float(s[order][k - 1]),
-                     "em": 100 * float(e[:k].mean()), "f1": 100 * float(f[:k].mean())})
+        rows.append(
+            {
+                "coverage": float(cov),
+                "answered": k,
+                "threshold": float(s[order][k - 1]),
+                "em": 100 * float(e[:k].mean()),
+                "f1": 100 * float(f[:k].mean()),
+            }
+        )
     return rows
 
 

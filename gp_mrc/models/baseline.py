@@ -46,21 +46,37 @@ class StartEndForQuestionAnswering(nn.Module):
         store_settings(qa_model.config, settings)
         return cls(qa_model)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, *, max_answer_length: int,
-                start_positions: torch.Tensor | None = None, end_positions: torch.Tensor | None = None,
-                banded: bool = False, **_: Any) -> SpanOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        passage_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        *,
+        max_answer_length: int,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
+        banded: bool = False,
+        **_: Any,
+    ) -> SpanOutput:
         """Span scores start_i + end_j over spans of at most max_answer_length tokens, dense or (banded, as
         GlobalPointerForQuestionAnswering) the band."""
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
-        out = self.qa_model(input_ids=input_ids, attention_mask=attention_mask, start_positions=start_positions,
-                            end_positions=end_positions, **kwargs)
+        out = self.qa_model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            start_positions=start_positions,
+            end_positions=end_positions,
+            **kwargs,
+        )
         band = banded and is_banded(input_ids.shape[-1], max_answer_length)
-        return start_end_output(out.start_logits, out.end_logits, attention_mask, passage_mask, max_answer_length,
-                                band, loss=out.loss)
+        return start_end_output(
+            out.start_logits, out.end_logits, attention_mask, passage_mask, max_answer_length, band, loss=out.loss
+        )
 
-    def save_pretrained(self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None,
-                        **kwargs: Any) -> None:
+    def save_pretrained(
+        self, save_directory: str, tokenizer: Any = None, state_dict: dict | None = None, **kwargs: Any
+    ) -> None:
         """The transformers QA model's save_pretrained (its settings ride in config.json), plus the tokenizer."""
         if state_dict is not None:
             state_dict = {k.removeprefix("qa_model."): v for k, v in state_dict.items()}
@@ -69,18 +85,24 @@ class StartEndForQuestionAnswering(nn.Module):
             tokenizer.save_pretrained(save_directory)
 
 
-def start_end_output(start: torch.Tensor, end: torch.Tensor, attention_mask: torch.Tensor,
-                     passage_mask: torch.Tensor, max_answer_length: int, band: bool,
-                     loss: torch.Tensor | None = None) -> SpanOutput:
+def start_end_output(
+    start: torch.Tensor,
+    end: torch.Tensor,
+    attention_mask: torch.Tensor,
+    passage_mask: torch.Tensor,
+    max_answer_length: int,
+    band: bool,
+    loss: torch.Tensor | None = None,
+) -> SpanOutput:
     """A start/end reader's SpanOutput from its (B, n) start and end logits: the torch model and the ONNX Runtime
     backend (gp_mrc/inference/onnx_backend.py) build the span scores and probabilities here, the one way."""
     start, end = start.float(), end.float()
-    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, allow_null=True,
-                           banded=band)
+    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, allow_null=True, banded=band)
     logits = start_plus_end(start, end, max_answer_length if band else None).masked_fill(~mask, MASK_VALUE)
     allowed = passage_mask.bool() & attention_mask.bool()
     allowed[:, 0] = True  # [CLS], the null answer: it takes the window's mass where the answer is not in it
     start_lp = start.masked_fill(~allowed, float("-inf")).log_softmax(-1)
     end_lp = end.masked_fill(~allowed, float("-inf")).log_softmax(-1)
-    return SpanOutput(logits=logits, span_mask=mask, loss=loss, raw_scores=True,
-                      start_log_probs=start_lp, end_log_probs=end_lp)
+    return SpanOutput(
+        logits=logits, span_mask=mask, loss=loss, raw_scores=True, start_log_probs=start_lp, end_log_probs=end_lp
+    )

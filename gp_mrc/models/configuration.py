@@ -59,22 +59,37 @@ class GlobalPointerConfig(PretrainedConfig):
     else:
         sub_configs = {"encoder": AutoConfig}
 
-    def __init__(self, encoder: Any = None, head_size: int = HeadConfig.head_size,
-                 use_rope: bool = HeadConfig.use_rope, rope_base: float = HeadConfig.rope_base,
-                 span_bias: bool = HeadConfig.span_bias, inference_settings: dict | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        encoder: Any = None,
+        head_size: int = HeadConfig.head_size,
+        use_rope: bool = HeadConfig.use_rope,
+        rope_base: float = HeadConfig.rope_base,
+        span_bias: bool = HeadConfig.span_bias,
+        inference_settings: dict | None = None,
+        **kwargs: Any,
+    ):
         self.encoder = _as_encoder_config(encoder)
         self.head_size, self.use_rope, self.rope_base, self.span_bias = head_size, use_rope, rope_base, span_bias
         self.inference_settings = inference_settings  # see gp_mrc/settings.py
         super().__init__(**kwargs)
 
     @classmethod
-    def from_head_config(cls, encoder: PretrainedConfig | dict, head: HeadConfig | None = None,
-                         **kwargs: Any) -> "GlobalPointerConfig":
+    def from_head_config(
+        cls, encoder: PretrainedConfig | dict, head: HeadConfig | None = None, **kwargs: Any
+    ) -> "GlobalPointerConfig":
         h = head or HeadConfig()
-        return cls(encoder=encoder, head_size=h.head_size, use_rope=h.use_rope, rope_base=h.rope_base,
-                   span_bias=h.span_bias, **kwargs)
+        return cls(
+            encoder=encoder,
+            head_size=h.head_size,
+            use_rope=h.use_rope,
+            rope_base=h.rope_base,
+            span_bias=h.span_bias,
+            **kwargs,
+        )
 
     @property
     def head_config(self) -> HeadConfig:
-        return HeadConfig(head_size=self.head_size, use_rope=self.use_rope, rope_base=self.rope_base,
-                          span_bias=self.span_bias)
+        return HeadConfig(
+            head_size=self.head_size, use_rope=self.use_rope, rope_base=self.rope_base, span_bias=self.span_bias
+        )

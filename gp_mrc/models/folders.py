@@ -21,8 +21,12 @@ from ..errors import first_line
 from .legacy import FIXUPS, RETIRED_FILES, read_json
 
 CONFIG_NAME = "config.json"
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 CURRENT, LEGACY = "current", "legacy"
 
 
@@ -87,8 +91,10 @@ def folder_kind(name_or_path: str) -> FolderKind:
 
 
 def legacy_warning(path: str) -> str:
-    return (f"{path} is a model folder of an older gp_mrc layout, converted in memory at every load; convert it "
-            f"once with: gp-mrc convert {path} NEW_FOLDER")
+    return (
+        f"{path} is a model folder of an older gp_mrc layout, converted in memory at every load; convert it "
+        f"once with: gp-mrc convert {path} NEW_FOLDER"
+    )
 
 
 def remove_retired_files(directory: str) -> None:
@@ -100,8 +106,11 @@ def remove_retired_files(directory: str) -> None:
 
 def _same_or_inside(old: str, new: str) -> bool:
     real_old, real_new = os.path.realpath(old), os.path.realpath(new)
-    return real_new == real_old or real_new.startswith(real_old.rstrip(os.sep) + os.sep) or (
-        os.path.exists(new) and os.path.samefile(old, new))
+    return (
+        real_new == real_old
+        or real_new.startswith(real_old.rstrip(os.sep) + os.sep)
+        or (os.path.exists(new) and os.path.samefile(old, new))
+    )
 
 
 def check_conversion(old: str, new: str) -> FolderKind:
@@ -143,4 +152,3 @@ def convert_folder(old: str, new: str) -> FolderKind:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return kind
-

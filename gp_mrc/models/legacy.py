@@ -40,8 +40,12 @@ def legacy_settings(raw: dict[str, Any]) -> InferenceSettings:
     from ..metrics import metric_name
 
     lang, v2 = raw.get("lang", "en"), bool(raw.get("version_2_with_negative", False))
-    return InferenceSettings(max_answer_length=raw.get("max_answer_length", LEGACY_MAX_ANSWER_LENGTH), lang=lang,
-                             metric=metric_name(lang, v2), version_2_with_negative=v2)
+    return InferenceSettings(
+        max_answer_length=raw.get("max_answer_length", LEGACY_MAX_ANSWER_LENGTH),
+        lang=lang,
+        metric=metric_name(lang, v2),
+        version_2_with_negative=v2,
+    )
 
 
 def head_config_file(folder: str, config: dict[str, Any]) -> dict[str, Any] | None:
@@ -57,8 +61,14 @@ def head_config_file(folder: str, config: dict[str, Any]) -> dict[str, Any] | No
         return {**config, SETTINGS_KEY: settings}
     encoder = {k: v for k, v in config.items() if k != "transformers_version"}
     # the loader of the time built the model in float32 whatever the weights' dtype
-    return {"architectures": ["GlobalPointerForQuestionAnswering"], "model_type": "gp_mrc", "dtype": "float32",
-            "encoder": encoder, **{k: raw[k] for k in LEGACY_HEAD_KEYS if k in raw}, SETTINGS_KEY: settings}
+    return {
+        "architectures": ["GlobalPointerForQuestionAnswering"],
+        "model_type": "gp_mrc",
+        "dtype": "float32",
+        "encoder": encoder,
+        **{k: raw[k] for k in LEGACY_HEAD_KEYS if k in raw},
+        SETTINGS_KEY: settings,
+    }
 
 
 def limit_in_settings(config: dict[str, Any]) -> dict[str, Any] | None:

@@ -21,14 +21,27 @@ from torch import nn
 from transformers import CONFIG_MAPPING, AutoModelForQuestionAnswering, AutoTokenizer, PretrainedConfig
 
 from .baseline import StartEndForQuestionAnswering
-from .folders import (FolderConfig, check_folder_files, check_name, config_architecture, folder_config, legacy_warning,
-                      remove_retired_files)
+from .folders import (
+    FolderConfig,
+    check_folder_files,
+    check_name,
+    config_architecture,
+    folder_config,
+    legacy_warning,
+    remove_retired_files,
+)
 from .modeling import GlobalPointerForQuestionAnswering
 from .legacy import limit_in_settings
 from ..settings import PIPELINE_DEFAULTS, SETTINGS_KEY, InferenceSettings, settings_from_config
 
-TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model",
-                   "sentencepiece.bpe.model")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
 logger = logging.getLogger("gp_mrc")
 
 
@@ -42,8 +55,10 @@ def _require_all_weights(info: dict[str, Any], path: str) -> None:
     """transformers fills weights missing from a checkpoint with random ones; a reader must have them all."""
     missing = sorted(info.get("missing_keys") or []) + sorted(str(k) for k in info.get("mismatched_keys") or [])
     if missing:
-        raise RuntimeError(f"weights missing from {path} or of another shape: {', '.join(missing[:5])}"
-                           + (" ..." if len(missing) > 5 else ""))
+        raise RuntimeError(
+            f"weights missing from {path} or of another shape: {', '.join(missing[:5])}"
+            + (" ..." if len(missing) > 5 else "")
+        )
 
 
 def load_qa_model(name_or_path: str, **kwargs: Any) -> nn.Module:
@@ -103,8 +118,10 @@ def _load(name_or_path: str, found: FolderConfig) -> nn.Module:
         return _load_globalpointer(name_or_path, **kwargs)
     if architecture == "start_end":
         return as_span_model(load_qa_model(name_or_path, **kwargs))
-    raise ValueError(f"not a question-answering model (architectures: {found.config.get('architectures')}); an "
-                     "encoder has no answer head yet: train a reader on it with scripts/train.py")
+    raise ValueError(
+        f"not a question-answering model (architectures: {found.config.get('architectures')}); an "
+        "encoder has no answer head yet: train a reader on it with scripts/train.py"
+    )
 
 
 def _one_line(e: BaseException) -> str:
@@ -128,10 +145,14 @@ def load_model(name_or_path: str) -> LoadedModel:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as e:
         if not is_dir:
-            raise OSError(f"{name_or_path}: no such model folder, and no model of that name could be loaded "
-                          f"from the hub ({_one_line(e)})") from None
-        raise OSError(f"{name_or_path}: cannot load the model ({_one_line(e)}); is it a complete model folder "
-                      "(scripts/train.py's output, or a transformers question-answering model)?") from None
+            raise OSError(
+                f"{name_or_path}: no such model folder, and no model of that name could be loaded "
+                f"from the hub ({_one_line(e)})"
+            ) from None
+        raise OSError(
+            f"{name_or_path}: cannot load the model ({_one_line(e)}); is it a complete model folder "
+            "(scripts/train.py's output, or a transformers question-answering model)?"
+        ) from None
     if found.fixups:
         logger.warning(legacy_warning(name_or_path))
     return LoadedModel(model.eval(), settings, config_architecture(found.config))
@@ -148,8 +169,10 @@ def load_tokenizer(name_or_path: str) -> Any:
     """A fast tokenizer from a hub name or a folder. A folder without tokenizer files is an error: transformers
     would otherwise build an empty tokenizer from config.json alone and map every word to [UNK]."""
     if os.path.isdir(name_or_path) and not any(os.path.exists(os.path.join(name_or_path, f)) for f in TOKENIZER_FILES):
-        raise FileNotFoundError(f"{name_or_path}: no tokenizer files (none of {', '.join(TOKENIZER_FILES)}); the "
-                                "folder must hold the tokenizer saved with the model (scripts/train.py saves it)")
+        raise FileNotFoundError(
+            f"{name_or_path}: no tokenizer files (none of {', '.join(TOKENIZER_FILES)}); the "
+            "folder must hold the tokenizer saved with the model (scripts/train.py saves it)"
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
     except (OSError, ValueError) as e:

@@ -37,7 +37,9 @@ ONNX_ROPE_POSITIONS = 4096
 _ROPE_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def rope_tables(n: int, dim: int, base: float, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def rope_tables(
+    n: int, dim: int, base: float, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin tables (n, dim) for interleaved-pair RoPE (pairs (0,1), (2,3), ... rotate together).
 
     Cached per (n, dim, base, device, dtype): they are constants, and sin/cos are not free on CPU."""
@@ -50,7 +52,9 @@ def rope_tables(n: int, dim: int, base: float, device: torch.device, dtype: torc
     return _ROPE_CACHE[key]
 
 
-def _rope_tables(n: int, dim: int, base: float, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def _rope_tables(
+    n: int, dim: int, base: float, device: torch.device, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     inv_freq = base ** (-torch.arange(0, dim, 2, device=device, dtype=torch.float32) / dim)
     angles = torch.arange(n, device=device, dtype=torch.float32)[:, None] * inv_freq[None, :]  # (n, dim/2)
     cos = angles.cos().repeat_interleave(2, dim=-1).to(dtype)
@@ -64,8 +68,9 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return x * cos + rotated * sin
 
 
-def span_scores(q: torch.Tensor, k: torch.Tensor, use_rope: bool = HeadConfig.use_rope,
-                rope_base: float = HeadConfig.rope_base) -> torch.Tensor:
+def span_scores(
+    q: torch.Tensor, k: torch.Tensor, use_rope: bool = HeadConfig.use_rope, rope_base: float = HeadConfig.rope_base
+) -> torch.Tensor:
     """s(i, j) = (R_i q_i)ᵀ (R_j k_j) / √d for q, k of shape (B, n, d) → (B, n, n)."""
     d = q.shape[-1]
     if use_rope:
@@ -76,7 +81,7 @@ def span_scores(q: torch.Tensor, k: torch.Tensor, use_rope: bool = HeadConfig.us
         else:
             cos, sin = rope_tables(n, d, rope_base, q.device, q.dtype)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-    return torch.einsum("bmd,bnd->bmn", q, k) / d ** 0.5
+    return torch.einsum("bmd,bnd->bmn", q, k) / d**0.5
 
 
 def start_plus_end(start: torch.Tensor, end: torch.Tensor, max_answer_length: int | None = None) -> torch.Tensor:
@@ -87,8 +92,9 @@ def start_plus_end(start: torch.Tensor, end: torch.Tensor, max_answer_length: in
     return start[:, :, None] + band_windows(end, max_answer_length)
 
 
-def valid_span_mask(passage_mask: torch.Tensor, max_answer_length: int | None = None,
-                    allow_null: bool = True, banded: bool = False) -> torch.Tensor:
+def valid_span_mask(
+    passage_mask: torch.Tensor, max_answer_length: int | None = None, allow_null: bool = True, banded: bool = False
+) -> torch.Tensor:
     """(B, n, n) bool: i ≤ j, both passage tokens, j − i < max_answer_length; plus (0, 0) if allow_null.
     banded (needs is_banded(n, max_answer_length)): the same spans in the band layout (B, n, max_answer_length)."""
     n = passage_mask.shape[-1]
@@ -113,8 +119,14 @@ class GlobalPointerHead(nn.Module):
     """One-type GlobalPointer: a single linear map to (q, k), RoPE, scaled dot product; optionally plus
     linear start/end terms (`span_bias`)."""
 
-    def __init__(self, hidden_size: int, head_size: int = HeadConfig.head_size, use_rope: bool = HeadConfig.use_rope,
-                 rope_base: float = HeadConfig.rope_base, span_bias: bool = HeadConfig.span_bias):
+    def __init__(
+        self,
+        hidden_size: int,
+        head_size: int = HeadConfig.head_size,
+        use_rope: bool = HeadConfig.use_rope,
+        rope_base: float = HeadConfig.rope_base,
+        span_bias: bool = HeadConfig.span_bias,
+    ):
         super().__init__()
         if use_rope and head_size % 2:
             raise ValueError(f"head_size must be even for RoPE, got {head_size}")
@@ -129,14 +141,15 @@ class GlobalPointerHead(nn.Module):
         is nonzero because q is random)."""
         if self.bias_dense is not None:
             with torch.no_grad():
-                self.dense.weight[self.head_size:].zero_()
-                self.dense.bias[self.head_size:].zero_()
+                self.dense.weight[self.head_size :].zero_()
+                self.dense.bias[self.head_size :].zero_()
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.scores_and_terms(hidden)[0]
 
-    def scores_and_terms(self, hidden: torch.Tensor, max_answer_length: int | None = None
-                         ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    def scores_and_terms(
+        self, hidden: torch.Tensor, max_answer_length: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(span scores, start terms (B, n), end terms (B, n)) in fp32; the terms are None without span_bias.
         Scores are (B, n, n), or the band (B, n, max_answer_length) if given: the same values either way (the
         sum is taken in the autocast dtype in both, before the cast to fp32). Unmasked: the limit masks later."""
@@ -191,14 +204,16 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
         if encoder is not None:  # a pretrained encoder: the model's config must be the one it runs with
             config.encoder = encoder.config
         self.encoder = encoder if encoder is not None else _encoder_from_config(config.encoder)
-        self.head = GlobalPointerHead(config.encoder.hidden_size, config.head_size, config.use_rope, config.rope_base,
-                                      config.span_bias)
+        self.head = GlobalPointerHead(
+            config.encoder.hidden_size, config.head_size, config.use_rope, config.rope_base, config.span_bias
+        )
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
         # Only the head is ours (the encoder initialises itself); weights loaded from a checkpoint are flagged.
-        if (module is self.head.dense or module is self.head.bias_dense) and \
-                not getattr(module.weight, "_is_hf_initialized", False):
+        if (module is self.head.dense or module is self.head.bias_dense) and not getattr(
+            module.weight, "_is_hf_initialized", False
+        ):
             module.reset_parameters()
             if module is self.head.dense:
                 self.head.zero_k()
@@ -208,15 +223,18 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
         return self.config.head_config
 
     @classmethod
-    def from_encoder(cls, name_or_path: str, head_config: HeadConfig | None = None,
-                     **kwargs: Any) -> "GlobalPointerForQuestionAnswering":
+    def from_encoder(
+        cls, name_or_path: str, head_config: HeadConfig | None = None, **kwargs: Any
+    ) -> "GlobalPointerForQuestionAnswering":
         """A pretrained encoder (hub name or folder) with a freshly initialised head."""
         encoder = _encoder_from_pretrained(name_or_path, **kwargs)
         # a copy of the encoder config: building the config resets settings (attention) on its sub-config
         return cls(GlobalPointerConfig.from_head_config(encoder.config.to_dict(), head_config), encoder)
 
     @classmethod
-    def from_encoder_config(cls, config: PretrainedConfig, head_config: HeadConfig | None = None) -> "GlobalPointerForQuestionAnswering":
+    def from_encoder_config(
+        cls, config: PretrainedConfig, head_config: HeadConfig | None = None
+    ) -> "GlobalPointerForQuestionAnswering":
         """A randomly initialised encoder (tests, training from scratch)."""
         return cls(GlobalPointerConfig.from_head_config(config, head_config))
 
@@ -227,34 +245,48 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
         if tokenizer is not None:
             tokenizer.save_pretrained(save_directory)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, passage_mask: torch.Tensor,
-                token_type_ids: torch.Tensor | None = None, *, max_answer_length: int, banded: bool = False,
-                **_: Any) -> SpanOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        passage_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+        *,
+        max_answer_length: int,
+        banded: bool = False,
+        **_: Any,
+    ) -> SpanOutput:
         """max_answer_length: spans of more tokens are masked; the caller's setting (training's config, the
         inference settings), never the model's: the model holds no limit. banded: logits and mask in the band
         layout (B, n, max_answer_length) when it is narrower than the window (training: the losses read only the
         band); otherwise dense (B, n, n) (decoding)."""
         band = banded and is_banded(input_ids.shape[-1], max_answer_length)
         # fp32 scores: losses and softmax in fp32 whatever the autocast dtype
-        logits, start, end = self.head.scores_and_terms(self.hidden(input_ids, attention_mask, token_type_ids),
-                                                        max_answer_length if band else None)
+        logits, start, end = self.head.scores_and_terms(
+            self.hidden(input_ids, attention_mask, token_type_ids), max_answer_length if band else None
+        )
         return span_output(logits, start, end, attention_mask, passage_mask, max_answer_length, band)
 
-    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-               token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    def hidden(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         return self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
 
 
-def span_output(logits: torch.Tensor, start: torch.Tensor | None, end: torch.Tensor | None,
-                attention_mask: torch.Tensor, passage_mask: torch.Tensor, max_answer_length: int,
-                band: bool) -> SpanOutput:
+def span_output(
+    logits: torch.Tensor,
+    start: torch.Tensor | None,
+    end: torch.Tensor | None,
+    attention_mask: torch.Tensor,
+    passage_mask: torch.Tensor,
+    max_answer_length: int,
+    band: bool,
+) -> SpanOutput:
     """A GlobalPointer's SpanOutput from its head's unmasked scores (dense, or the band): the torch model and the
     ONNX Runtime backend (gp_mrc/inference/onnx_backend.py) mask and package them here, the one way."""
-    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, allow_null=True,
-                           banded=band)
-    return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, start_logits=start,
-                      end_logits=end)
+    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, allow_null=True, banded=band)
+    return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, start_logits=start, end_logits=end)
 
 
 # `AutoConfig.from_pretrained` / `AutoModel.from_pretrained` on a gp_mrc folder (gp_mrc/__init__.py makes sure this

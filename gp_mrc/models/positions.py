@@ -25,5 +25,7 @@ def check_max_seq_length(max_seq_length: int, model: Any, tokenizer: Any = None,
     """ValueError (one line) when windows of `max_seq_length` tokens do not fit the encoder's positions."""
     limit = max_positions(model, tokenizer)
     if limit is not None and max_seq_length > limit:
-        raise ValueError(f"{flag}={max_seq_length} is longer than the encoder takes ({limit} positions, "
-                         f"max_position_embeddings in its config); use {flag} {limit} or less")
+        raise ValueError(
+            f"{flag}={max_seq_length} is longer than the encoder takes ({limit} positions, "
+            f"max_position_embeddings in its config); use {flag} {limit} or less"
+        )

@@ -41,20 +41,29 @@ class CacheError(ValueError):
 
 def cache_key(inputs_digest: str, *, data_key: str, lang: str, window: int, max_answer_length: int) -> str:
     """sha256 over everything the rewards depend on."""
-    parts = {"cache_version": CACHE_VERSION, "data_key": data_key, "metric": f"f1/{lang}", "window": window,
-             "max_answer_length": max_answer_length, "inputs": inputs_digest}
+    parts = {
+        "cache_version": CACHE_VERSION,
+        "data_key": data_key,
+        "metric": f"f1/{lang}",
+        "window": window,
+        "max_answer_length": max_answer_length,
+        "inputs": inputs_digest,
+    }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def reward_table_inputs(features: Any, examples: Any, tokenizer: Any, *, cache_dir: str | None, output_dir: str,
-                        f1_window: int | None) -> dict[str, Any]:
+def reward_table_inputs(
+    features: Any, examples: Any, tokenizer: Any, *, cache_dir: str | None, output_dir: str, f1_window: int | None
+) -> dict[str, Any]:
     """{cache_dir, data_key, window} for load_or_compute_f1_table, as training decides them: the one place, so
     scripts/precompute_f1.py fills the very cache file a run then loads. cache_dir None: <output_dir>/../.gp_mrc_cache."""
     from ..data.features import content_key
 
-    return {"cache_dir": cache_dir or os.path.join(os.path.dirname(os.path.abspath(output_dir)), ".gp_mrc_cache"),
-            "data_key": content_key(features, examples, type(tokenizer).__name__),
-            "window": f1_window if f1_window is not None else DEFAULT_F1_WINDOW}
+    return {
+        "cache_dir": cache_dir or os.path.join(os.path.dirname(os.path.abspath(output_dir)), ".gp_mrc_cache"),
+        "data_key": content_key(features, examples, type(tokenizer).__name__),
+        "window": f1_window if f1_window is not None else DEFAULT_F1_WINDOW,
+    }
 
 
 def cache_path(cache_dir: str | os.PathLike, key: str) -> str:
@@ -66,8 +75,15 @@ def save_f1_table(table: F1Table, path: str | os.PathLike, key: str) -> None:
     table.check()
     os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
-        np.savez(f, row_ptr=table.row_ptr, starts=table.starts, ends=table.ends, values=table.values,
-                 key=np.array(key), checksum=np.array(table.checksum()))
+        np.savez(
+            f,
+            row_ptr=table.row_ptr,
+            starts=table.starts,
+            ends=table.ends,
+            values=table.values,
+            key=np.array(key),
+            checksum=np.array(table.checksum()),
+        )
 
 
 def load_f1_table(path: str | os.PathLike, key: str | None = None, n_features: int | None = None) -> F1Table:
@@ -101,13 +117,21 @@ class CacheInfo:
     n_features: int
 
 
-def load_or_compute_with_info(features: Any, examples: Any, *, cache_dir: str | os.PathLike, data_key: str,
-                              lang: str, window: int = DEFAULT_F1_WINDOW, max_answer_length: int = MAX_ANSWER_LENGTH,
-                              num_proc: int = 1, overwrite: bool = False) -> tuple[F1Table, CacheInfo]:
+def load_or_compute_with_info(
+    features: Any,
+    examples: Any,
+    *,
+    cache_dir: str | os.PathLike,
+    data_key: str,
+    lang: str,
+    window: int = DEFAULT_F1_WINDOW,
+    max_answer_length: int = MAX_ANSWER_LENGTH,
+    num_proc: int = 1,
+    overwrite: bool = False,
+) -> tuple[F1Table, CacheInfo]:
     """load_or_compute_f1_table, also telling what happened (for scripts that report throughput)."""
     inputs = read_inputs(features, examples)
-    key = cache_key(inputs.digest(), data_key=data_key, lang=lang, window=window,
-                    max_answer_length=max_answer_length)
+    key = cache_key(inputs.digest(), data_key=data_key, lang=lang, window=window, max_answer_length=max_answer_length)
     path = cache_path(cache_dir, key)
     if os.path.exists(path) and not overwrite:
         try:
@@ -117,19 +141,35 @@ def load_or_compute_with_info(features: Any, examples: Any, *, cache_dir: str | 
         except CacheError as err:
             warnings.warn(f"rebuilding the F1 reward cache: {err}", RuntimeWarning, stacklevel=3)
     t0 = time.perf_counter()
-    table = _compute_table(inputs, lang=lang, window=window, max_answer_length=max_answer_length,
-                           num_proc=num_proc)
+    table = _compute_table(inputs, lang=lang, window=window, max_answer_length=max_answer_length, num_proc=num_proc)
     seconds = time.perf_counter() - t0
     save_f1_table(table, path, key)
-    logger.info("computed F1 rewards of %d features in %.1fs (%d nonzero spans) -> %s", len(table), seconds,
-                table.nnz, path)
+    logger.info(
+        "computed F1 rewards of %d features in %.1fs (%d nonzero spans) -> %s", len(table), seconds, table.nnz, path
+    )
     return table, CacheInfo(path, False, seconds, len(table))
 
 
-def load_or_compute_f1_table(features: Any, examples: Any, *, cache_dir: str | os.PathLike, data_key: str,
-                             lang: str, window: int = DEFAULT_F1_WINDOW, max_answer_length: int = MAX_ANSWER_LENGTH,
-                             num_proc: int = 1) -> F1Table:
+def load_or_compute_f1_table(
+    features: Any,
+    examples: Any,
+    *,
+    cache_dir: str | os.PathLike,
+    data_key: str,
+    lang: str,
+    window: int = DEFAULT_F1_WINDOW,
+    max_answer_length: int = MAX_ANSWER_LENGTH,
+    num_proc: int = 1,
+) -> F1Table:
     """The cached table for these inputs, computed and written if missing or untrustworthy."""
-    table, _ = load_or_compute_with_info(features, examples, cache_dir=cache_dir, data_key=data_key, lang=lang,
-                                         window=window, max_answer_length=max_answer_length, num_proc=num_proc)
+    table, _ = load_or_compute_with_info(
+        features,
+        examples,
+        cache_dir=cache_dir,
+        data_key=data_key,
+        lang=lang,
+        window=window,
+        max_answer_length=max_answer_length,
+        num_proc=num_proc,
+    )
     return table

@@ -30,8 +30,19 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     a("--model_name_or_path", default=None, help="tokenizer source; default: the packaged all-MiniLM-L6-v2")
     a("--tokenizer_name", default=None)
     a("--lang", default="auto", choices=["auto", "en", "zh"])
-    add_flags(p, InferenceSettings, research=None, resolved=True, only=(  # training's windows, as their fields say
-        "max_seq_length", "doc_stride", "max_query_length", "max_answer_length", "version_2_with_negative"))
+    add_flags(
+        p,
+        InferenceSettings,
+        research=None,
+        resolved=True,
+        only=(  # training's windows, as their fields say
+            "max_seq_length",
+            "doc_stride",
+            "max_query_length",
+            "max_answer_length",
+            "version_2_with_negative",
+        ),
+    )
     a("--f1_window", type=int, default=None, help="pruning window W in tokens (default: DEFAULT_F1_WINDOW)")
     a("--output_dir", default=DEFAULT_OUTPUT_DIR, help="only used to derive the default --cache_dir, as in training")
     a("--cache_dir", default=None, help="default: <output_dir>/../.gp_mrc_cache (training's default)")
@@ -51,15 +62,24 @@ def prepare(args: argparse.Namespace) -> tuple[Any, Any, str, dict[str, Any]]:
     from .cache import reward_table_inputs
 
     # a DataError is a UsageError: run_script makes it one line and exit 2
-    examples = load_examples(args.train_file, version_2=args.version_2_with_negative, max_samples=args.max_train_samples)
+    examples = load_examples(
+        args.train_file, version_2=args.version_2_with_negative, max_samples=args.max_train_samples
+    )
     lang = args.lang if args.lang != "auto" else detect_language(examples)
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer_name or args.model_name_or_path
-                                              or default_encoder_path(), use_fast=True)
-    features = prepare_features(examples, tokenizer, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride,
-                                max_query_length=args.max_query_length,
-                                num_proc=args.num_proc if args.num_proc > 1 else None)
-    where = reward_table_inputs(features, examples, tokenizer, cache_dir=args.cache_dir, output_dir=args.output_dir,
-                                f1_window=args.f1_window)
+    tokenizer = AutoTokenizer.from_pretrained(
+        args.tokenizer_name or args.model_name_or_path or default_encoder_path(), use_fast=True
+    )
+    features = prepare_features(
+        examples,
+        tokenizer,
+        max_seq_length=args.max_seq_length,
+        doc_stride=args.doc_stride,
+        max_query_length=args.max_query_length,
+        num_proc=args.num_proc if args.num_proc > 1 else None,
+    )
+    where = reward_table_inputs(
+        features, examples, tokenizer, cache_dir=args.cache_dir, output_dir=args.output_dir, f1_window=args.f1_window
+    )
     return features, examples, lang, where
 
 
@@ -69,25 +89,42 @@ def precompute_main(argv: list[str] | None = None) -> int:
 
     parser = build_parser("Precompute (and cache) the per-span F1 rewards of a training file, as training would.")
     parser.add_argument("--overwrite_cache", action="store_true", help="recompute even if a valid cache file exists")
-    parser.add_argument("--inspect", type=int, default=0, metavar="N",
-                        help="print N sampled nonzero rewards as JSON lines")
+    parser.add_argument(
+        "--inspect", type=int, default=0, metavar="N", help="print N sampled nonzero rewards as JSON lines"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     features, examples, lang, where = prepare(args)
     t0 = time.perf_counter()
-    table, info = load_or_compute_with_info(features, examples, lang=lang, max_answer_length=args.max_answer_length,
-                                            num_proc=args.num_proc, overwrite=args.overwrite_cache, **where)
+    table, info = load_or_compute_with_info(
+        features,
+        examples,
+        lang=lang,
+        max_answer_length=args.max_answer_length,
+        num_proc=args.num_proc,
+        overwrite=args.overwrite_cache,
+        **where,
+    )
     total = time.perf_counter() - t0
     size = os.path.getsize(info.path)
-    print(f"{len(examples)} questions -> {len(table)} features, lang={lang}, window={where['window']}, "
-          f"max_answer_length={args.max_answer_length}", file=sys.stderr)
+    print(
+        f"{len(examples)} questions -> {len(table)} features, lang={lang}, window={where['window']}, "
+        f"max_answer_length={args.max_answer_length}",
+        file=sys.stderr,
+    )
     if info.loaded:
         print(f"loaded from cache in {total:.2f}s", file=sys.stderr)
     else:
-        print(f"computed in {info.seconds:.2f}s: {len(table) / max(info.seconds, 1e-9):.0f} features/s "
-              f"({total:.2f}s with reading, hashing and writing; num_proc={args.num_proc})", file=sys.stderr)
-    print(f"cache {info.path}: {size} bytes, {size / max(len(table), 1):.0f} bytes/feature, "
-          f"{table.nnz / max(len(table), 1):.1f} nonzero spans/feature", file=sys.stderr)
+        print(
+            f"computed in {info.seconds:.2f}s: {len(table) / max(info.seconds, 1e-9):.0f} features/s "
+            f"({total:.2f}s with reading, hashing and writing; num_proc={args.num_proc})",
+            file=sys.stderr,
+        )
+    print(
+        f"cache {info.path}: {size} bytes, {size / max(len(table), 1):.0f} bytes/feature, "
+        f"{table.nnz / max(len(table), 1):.1f} nonzero spans/feature",
+        file=sys.stderr,
+    )
     for entry in sample_entries(table, features, examples, args.inspect, seed=args.seed):
         print(json.dumps(entry, ensure_ascii=False))
     return 0
@@ -97,22 +134,34 @@ def check_main(argv: list[str] | None = None) -> int:
     from .cache import load_or_compute_f1_table
     from .verify import verify_f1_table
 
-    parser = build_parser("Check cached per-span F1 rewards against the metric itself on >= N sampled "
-                          "(feature, span) pairs.")
+    parser = build_parser(
+        "Check cached per-span F1 rewards against the metric itself on >= N sampled (feature, span) pairs."
+    )
     parser.add_argument("--n_samples", type=int, default=1000)
     parser.add_argument("--tol", type=float, default=1e-3)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     features, examples, lang, where = prepare(args)
-    table = load_or_compute_f1_table(features, examples, lang=lang, max_answer_length=args.max_answer_length,
-                                     num_proc=args.num_proc, **where)
-    report = verify_f1_table(table, features, examples, lang=lang, window=where["window"],
-                             max_answer_length=args.max_answer_length, n_samples=args.n_samples, seed=args.seed,
-                             tol=args.tol)
+    table = load_or_compute_f1_table(
+        features, examples, lang=lang, max_answer_length=args.max_answer_length, num_proc=args.num_proc, **where
+    )
+    report = verify_f1_table(
+        table,
+        features,
+        examples,
+        lang=lang,
+        window=where["window"],
+        max_answer_length=args.max_answer_length,
+        n_samples=args.n_samples,
+        seed=args.seed,
+        tol=args.tol,
+    )
     for line in report.mismatches:
         print("MISMATCH", line)
-    print(f"checked {report.n_checked} (feature, span) pairs, max |diff| = {report.max_abs_diff:.3g}, "
-          f"mismatches: {len(report.mismatches)}")
+    print(
+        f"checked {report.n_checked} (feature, span) pairs, max |diff| = {report.max_abs_diff:.3g}, "
+        f"mismatches: {len(report.mismatches)}"
+    )
     if report.n_checked < args.n_samples:
         print(f"only {report.n_checked} pairs could be sampled (fewer than --n_samples {args.n_samples})")
     return 1 if report.mismatches or report.n_checked == 0 else 0

@@ -44,8 +44,14 @@ class RewardInputs:
         h = hashlib.sha256()
         for arr in (np.ascontiguousarray(self.offsets, dtype=np.int64), self.tok_ptr):
             h.update(arr.tobytes())
-        small = [self.gold_starts, self.gold_ends, self.example_ids, self.example_index, self.is_impossible,
-                 self.gold_texts]
+        small = [
+            self.gold_starts,
+            self.gold_ends,
+            self.example_ids,
+            self.example_index,
+            self.is_impossible,
+            self.gold_texts,
+        ]
         h.update(json.dumps(small, ensure_ascii=False).encode())
         last = None
         for k, c in enumerate(self.contexts):  # a context once per run of features sharing it
@@ -56,8 +62,9 @@ class RewardInputs:
         return h.hexdigest()
 
 
-def check_offsets(offsets: np.ndarray, tok_ptr: np.ndarray, context_lengths: Sequence[int],
-                  example_ids: Sequence[str] | None = None) -> None:
+def check_offsets(
+    offsets: np.ndarray, tok_ptr: np.ndarray, context_lengths: Sequence[int], example_ids: Sequence[str] | None = None
+) -> None:
     """Passage offsets must be 0 <= start <= end <= len(context); the others exactly (-1, -1).
 
     offsets: (total tokens, 2) int; feature k owns offsets[tok_ptr[k]:tok_ptr[k + 1]] and context_lengths[k].
@@ -66,14 +73,19 @@ def check_offsets(offsets: np.ndarray, tok_ptr: np.ndarray, context_lengths: Seq
     ctx_len = np.asarray(context_lengths, dtype=np.int64)
     tok_len = np.repeat(ctx_len, np.diff(tok_ptr))
     passage = offsets[:, 0] >= 0
-    bad = np.where(passage, (offsets[:, 1] < offsets[:, 0]) | (offsets[:, 1] > tok_len),
-                   (offsets[:, 0] != -1) | (offsets[:, 1] != -1))
+    bad = np.where(
+        passage,
+        (offsets[:, 1] < offsets[:, 0]) | (offsets[:, 1] > tok_len),
+        (offsets[:, 0] != -1) | (offsets[:, 1] != -1),
+    )
     if bad.any():
         t = int(np.argmax(bad))
         k = int(np.searchsorted(tok_ptr, t, side="right") - 1)
         where = "" if example_ids is None else f"feature {k} (example {example_ids[k]!r}): "
-        raise ValueError(f"{where}token {t - int(tok_ptr[k])} has offsets {offsets[t].tolist()}, not a "
-                         f"[start, end] inside the context ({int(tok_len[t])} chars) nor [-1, -1]")
+        raise ValueError(
+            f"{where}token {t - int(tok_ptr[k])} has offsets {offsets[t].tolist()}, not a "
+            f"[start, end] inside the context ({int(tok_len[t])} chars) nor [-1, -1]"
+        )
 
 
 def _flat_offsets_arrow(column: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -117,16 +129,26 @@ def read_inputs(features: Any, examples: Any) -> RewardInputs:
     contexts, gold_texts = [], []
     for k, (ex_idx, ex_id) in enumerate(zip(cols["example_index"], cols["example_id"])):
         if not 0 <= ex_idx < len(ex["id"]):
-            raise ValueError(f"feature {k} (example {ex_id!r}): example_index {ex_idx} is out of range "
-                             f"for {len(ex['id'])} examples")
+            raise ValueError(
+                f"feature {k} (example {ex_id!r}): example_index {ex_idx} is out of range for {len(ex['id'])} examples"
+            )
         if ex["id"][ex_idx] != ex_id:
-            raise ValueError(f"feature {k}: example_id {ex_id!r} but examples row {ex_idx} has id "
-                             f"{ex['id'][ex_idx]!r} (features built from other examples?)")
+            raise ValueError(
+                f"feature {k}: example_id {ex_id!r} but examples row {ex_idx} has id "
+                f"{ex['id'][ex_idx]!r} (features built from other examples?)"
+            )
         contexts.append(ex["context"][ex_idx])
         gold_texts.append(list(ex["answers"][ex_idx]["text"]))
     inputs = RewardInputs(
-        offsets, tok_ptr, [list(g) for g in cols["gold_starts"]], [list(g) for g in cols["gold_ends"]],
-        [str(i) for i in cols["example_id"]], [int(i) for i in cols["example_index"]],
-        [bool(b) for b in cols["is_impossible"]], contexts, gold_texts)
+        offsets,
+        tok_ptr,
+        [list(g) for g in cols["gold_starts"]],
+        [list(g) for g in cols["gold_ends"]],
+        [str(i) for i in cols["example_id"]],
+        [int(i) for i in cols["example_index"]],
+        [bool(b) for b in cols["is_impossible"]],
+        contexts,
+        gold_texts,
+    )
     check_offsets(inputs.offsets, inputs.tok_ptr, [len(c) for c in inputs.contexts], inputs.example_ids)
     return inputs

@@ -24,29 +24,62 @@ _MIN_FEATURES_PER_PROC = 1000  # below this a worker process costs more than it 
 
 def _score_shard(args: tuple) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Rewards of a contiguous run of features (runs in worker processes)."""
-    (offsets, tok_ptr, gold_starts, gold_ends, is_impossible, contexts, gold_texts, example_ids,
-     lang, window, max_answer_length) = args
+    (
+        offsets,
+        tok_ptr,
+        gold_starts,
+        gold_ends,
+        is_impossible,
+        contexts,
+        gold_texts,
+        example_ids,
+        lang,
+        window,
+        max_answer_length,
+    ) = args
     scorer = SpanScorer(lang)
     rows = []
     for k in range(len(tok_ptr) - 1):
         try:
-            feat_offsets = offsets[tok_ptr[k]:tok_ptr[k + 1]].tolist()
-            rows.append(score_feature(scorer, contexts[k], feat_offsets, gold_texts[k], gold_starts[k],
-                                      gold_ends[k], is_impossible[k], window, max_answer_length))
+            feat_offsets = offsets[tok_ptr[k] : tok_ptr[k + 1]].tolist()
+            rows.append(
+                score_feature(
+                    scorer,
+                    contexts[k],
+                    feat_offsets,
+                    gold_texts[k],
+                    gold_starts[k],
+                    gold_ends[k],
+                    is_impossible[k],
+                    window,
+                    max_answer_length,
+                )
+            )
         except ValueError as err:
             raise ValueError(f"feature of example {example_ids[k]!r}: {err}") from err
     return rows
 
 
-def _shards(inputs: RewardInputs, lang: str, window: int, max_answer_length: int,
-            n_shards: int) -> list[tuple]:
+def _shards(inputs: RewardInputs, lang: str, window: int, max_answer_length: int, n_shards: int) -> list[tuple]:
     bounds = np.linspace(0, len(inputs), n_shards + 1).astype(int)
     out = []
     for a, b in zip(bounds[:-1], bounds[1:]):
         t0, t1 = inputs.tok_ptr[a], inputs.tok_ptr[b]
-        out.append((inputs.offsets[t0:t1], inputs.tok_ptr[a:b + 1] - t0, inputs.gold_starts[a:b],
-                    inputs.gold_ends[a:b], inputs.is_impossible[a:b], inputs.contexts[a:b], inputs.gold_texts[a:b],
-                    inputs.example_ids[a:b], lang, window, max_answer_length))
+        out.append(
+            (
+                inputs.offsets[t0:t1],
+                inputs.tok_ptr[a : b + 1] - t0,
+                inputs.gold_starts[a:b],
+                inputs.gold_ends[a:b],
+                inputs.is_impossible[a:b],
+                inputs.contexts[a:b],
+                inputs.gold_texts[a:b],
+                inputs.example_ids[a:b],
+                lang,
+                window,
+                max_answer_length,
+            )
+        )
     return out
 
 
@@ -57,8 +90,9 @@ def _pool_context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def _compute_table(inputs: RewardInputs, *, lang: str, window: int, max_answer_length: int,
-                   num_proc: int = 1) -> F1Table:
+def _compute_table(
+    inputs: RewardInputs, *, lang: str, window: int, max_answer_length: int, num_proc: int = 1
+) -> F1Table:
     """The table of validated inputs (the cache computes through this, so tests count its calls)."""
     check_params(window, max_answer_length)
     check_lang(lang)  # before forking: workers would all fail on it
@@ -72,8 +106,20 @@ def _compute_table(inputs: RewardInputs, *, lang: str, window: int, max_answer_l
     return F1Table.from_rows(rows)
 
 
-def compute_f1_table(features: Any, examples: Any, *, lang: str, window: int = DEFAULT_F1_WINDOW,
-                     max_answer_length: int = MAX_ANSWER_LENGTH, num_proc: int = 1) -> F1Table:
+def compute_f1_table(
+    features: Any,
+    examples: Any,
+    *,
+    lang: str,
+    window: int = DEFAULT_F1_WINDOW,
+    max_answer_length: int = MAX_ANSWER_LENGTH,
+    num_proc: int = 1,
+) -> F1Table:
     """Rewards of every feature, in feature order (``F1Table.as_columns()`` gives ragged columns)."""
-    return _compute_table(read_inputs(features, examples), lang=lang, window=window,
-                          max_answer_length=max_answer_length, num_proc=num_proc)
+    return _compute_table(
+        read_inputs(features, examples),
+        lang=lang,
+        window=window,
+        max_answer_length=max_answer_length,
+        num_proc=num_proc,
+    )

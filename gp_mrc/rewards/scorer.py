@@ -53,8 +53,13 @@ def check_params(window: int, max_answer_length: int) -> None:
         raise ValueError(f"max_answer_length must be >= 1, got {max_answer_length}")
 
 
-def candidate_spans(offsets: Sequence[Sequence[int]], gold_starts: Sequence[int], gold_ends: Sequence[int],
-                    window: int, max_answer_length: int) -> dict[int, list[int]]:
+def candidate_spans(
+    offsets: Sequence[Sequence[int]],
+    gold_starts: Sequence[int],
+    gold_ends: Sequence[int],
+    window: int,
+    max_answer_length: int,
+) -> dict[int, list[int]]:
     """start -> sorted ends of the passage-token spans inside the pruning window of some gold."""
     n = len(offsets)
     ends_by_start: dict[int, set[int]] = {}
@@ -130,8 +135,9 @@ class SpanScorer:
 
     # -- English: incremental bag of tokens per start --------------------------------------
 
-    def english(self, context: str, offsets: Sequence[Sequence[int]], spans: dict[int, list[int]],
-                gold_texts: Sequence[str]) -> tuple[list[int], list[int], list[float]]:
+    def english(
+        self, context: str, offsets: Sequence[Sequence[int]], spans: dict[int, list[int]], gold_texts: Sequence[str]
+    ) -> tuple[list[int], list[int], list[float]]:
         golds = _en_golds(gold_texts)
         word_starts, word_ends = self.words(context)
         n_words = len(word_ends)
@@ -155,7 +161,7 @@ class SpanScorer:
                 prev_b = b
                 while w < n_words and word_ends[w] <= b:  # commit words now fully inside
                     s = word_starts[w]
-                    for t in self.piece_tokens(context[a if a > s else s:word_ends[w]]):
+                    for t in self.piece_tokens(context[a if a > s else s : word_ends[w]]):
                         c = bag.get(t, 0)
                         bag[t] = c + 1
                         n_bag += 1
@@ -166,7 +172,7 @@ class SpanScorer:
                 tail: tuple[str, ...] = ()
                 if w < n_words and word_starts[w] < b:  # the last word, cut at b
                     s = word_starts[w]
-                    tail = self.piece_tokens(context[a if a > s else s:b])
+                    tail = self.piece_tokens(context[a if a > s else s : b])
                 n_pred = n_bag + len(tail)
                 best = 0.0
                 for g, (counts, n_gold) in enumerate(golds):
@@ -201,8 +207,9 @@ class SpanScorer:
             self._gold_toks = [answer_tokens(g, self.lang) for g in gold_answers(gold_texts, self.lang)]
         return self._gold_toks
 
-    def chinese(self, context: str, offsets: Sequence[Sequence[int]], spans: dict[int, list[int]],
-                gold_texts: Sequence[str]) -> tuple[list[int], list[int], list[float]]:
+    def chinese(
+        self, context: str, offsets: Sequence[Sequence[int]], spans: dict[int, list[int]], gold_texts: Sequence[str]
+    ) -> tuple[list[int], list[int], list[float]]:
         out_s: list[int] = []
         out_e: list[int] = []
         out_v: list[float] = []
@@ -247,9 +254,17 @@ def _bag_overlap(a: Sequence[str], b: Sequence[str]) -> int:
 _NULL_ONLY = (np.array([NULL_INDEX], np.int32), np.array([NULL_INDEX], np.int32), np.array([1.0], np.float32))
 
 
-def score_feature(scorer: SpanScorer, context: str, offsets: Sequence[Sequence[int]], gold_texts: Sequence[str],
-                  gold_starts: Sequence[int], gold_ends: Sequence[int], is_impossible: bool, window: int,
-                  max_answer_length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def score_feature(
+    scorer: SpanScorer,
+    context: str,
+    offsets: Sequence[Sequence[int]],
+    gold_texts: Sequence[str],
+    gold_starts: Sequence[int],
+    gold_ends: Sequence[int],
+    is_impossible: bool,
+    window: int,
+    max_answer_length: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """feature_span_f1 for offsets already validated by check_offsets (read_inputs checks a whole set at once)."""
     if is_impossible or len(gold_starts) == 0:
         return tuple(a.copy() for a in _NULL_ONLY)  # type: ignore[return-value]
@@ -260,10 +275,18 @@ def score_feature(scorer: SpanScorer, context: str, offsets: Sequence[Sequence[i
     return np.array(s, np.int32), np.array(e, np.int32), np.array(v, np.float32)
 
 
-def feature_span_f1(context: str, offsets: Sequence[Sequence[int]], gold_texts: Sequence[str],
-                    gold_starts: Sequence[int], gold_ends: Sequence[int], is_impossible: bool, *, lang: str,
-                    window: int = DEFAULT_F1_WINDOW, max_answer_length: int = MAX_ANSWER_LENGTH,
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def feature_span_f1(
+    context: str,
+    offsets: Sequence[Sequence[int]],
+    gold_texts: Sequence[str],
+    gold_starts: Sequence[int],
+    gold_ends: Sequence[int],
+    is_impossible: bool,
+    *,
+    lang: str,
+    window: int = DEFAULT_F1_WINDOW,
+    max_answer_length: int = MAX_ANSWER_LENGTH,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nonzero rewards of one feature: (starts int32, ends int32, values float32), sorted by (start, end).
 
     See the module docstring for the pruning window and the null-span rules.
@@ -271,5 +294,14 @@ def feature_span_f1(context: str, offsets: Sequence[Sequence[int]], gold_texts: 
     check_params(window, max_answer_length)
     offsets = [(int(s), int(e)) for s, e in offsets]
     check_offsets(np.array(offsets, dtype=np.int64).reshape(-1, 2), np.array([0, len(offsets)]), [len(context)])
-    return score_feature(SpanScorer(lang), context, offsets, gold_texts, gold_starts, gold_ends,
-                         bool(is_impossible), window, max_answer_length)
+    return score_feature(
+        SpanScorer(lang),
+        context,
+        offsets,
+        gold_texts,
+        gold_starts,
+        gold_ends,
+        bool(is_impossible),
+        window,
+        max_answer_length,
+    )

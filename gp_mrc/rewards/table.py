@@ -66,8 +66,12 @@ class F1Table:
     def check(self) -> None:
         """Raise ValueError unless the arrays form a consistent CSR table."""
         rp = self.row_ptr
-        if rp.dtype != np.int64 or self.starts.dtype != np.int32 or self.ends.dtype != np.int32 \
-                or self.values.dtype != np.float32:
+        if (
+            rp.dtype != np.int64
+            or self.starts.dtype != np.int32
+            or self.ends.dtype != np.int32
+            or self.values.dtype != np.float32
+        ):
             raise ValueError("F1 table arrays have unexpected dtypes")
         if rp.ndim != 1 or len(rp) < 1 or rp[0] != 0 or np.any(np.diff(rp) < 0):
             raise ValueError("F1 table row pointers are not a non-decreasing list starting at 0")
@@ -79,7 +83,6 @@ class F1Table:
         row_ptr = row_pointers([len(r[0]) for r in rows])
 
         def cat(i: int, dtype: type) -> np.ndarray:
-            return np.concatenate([np.asarray(r[i], dtype=dtype) for r in rows]) if rows \
-                else np.zeros(0, dtype=dtype)
+            return np.concatenate([np.asarray(r[i], dtype=dtype) for r in rows]) if rows else np.zeros(0, dtype=dtype)
 
         return cls(row_ptr, cat(0, np.int32), cat(1, np.int32), cat(2, np.float32))

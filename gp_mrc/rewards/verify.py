@@ -26,9 +26,19 @@ class VerifyReport:
     mismatches: list[str] = field(default_factory=list)  # descriptions of the first few
 
 
-def verify_f1_table(table: F1Table, features: Any, examples: Any, *, lang: str, window: int,
-                    max_answer_length: int, n_samples: int = 1000, seed: int = 0, tol: float = 1e-3,
-                    spans_per_feature: int = 8) -> VerifyReport:
+def verify_f1_table(
+    table: F1Table,
+    features: Any,
+    examples: Any,
+    *,
+    lang: str,
+    window: int,
+    max_answer_length: int,
+    n_samples: int = 1000,
+    seed: int = 0,
+    tol: float = 1e-3,
+    spans_per_feature: int = 8,
+) -> VerifyReport:
     """Compare stored rewards with scoring.f1_score on randomly sampled spans inside the window.
 
     Rows are read back one by one from the datasets (not through read_inputs), so this also checks
@@ -58,15 +68,20 @@ def verify_f1_table(table: F1Table, features: Any, examples: Any, *, lang: str, 
                 mismatch(f"{where}: expected only the null span with reward 1, got {stored}")
             continue
         offsets = feat["offset_mapping"]
-        spans = [(i, j) for i, ends in candidate_spans(offsets, feat["gold_starts"], feat["gold_ends"], window,
-                                                       max_answer_length).items() for j in ends]
+        spans = [
+            (i, j)
+            for i, ends in candidate_spans(
+                offsets, feat["gold_starts"], feat["gold_ends"], window, max_answer_length
+            ).items()
+            for j in ends
+        ]
         outside = set(stored) - set(spans)
         if outside or any(v <= 0 for v in stored.values()):
             mismatch(f"{where}: stored entries outside the window or zero: {sorted(outside)[:5]}")
         picks = rng.choice(len(spans), size=min(spans_per_feature, len(spans)), replace=False)
         for p in picks.tolist():
             i, j = spans[p]
-            text = ex["context"][offsets[i][0]:offsets[j][1]]
+            text = ex["context"][offsets[i][0] : offsets[j][1]]
             want = f1_score(text, list(ex["answers"]["text"]), lang)
             diff = abs(stored.get((i, j), 0.0) - want)
             report.n_checked += 1
@@ -89,6 +104,13 @@ def sample_entries(table: F1Table, features: Any, examples: Any, n: int, seed: i
         i, j = int(table.starts[p]), int(table.ends[p])
         start, end = feat["offset_mapping"][i][0], feat["offset_mapping"][j][1]
         context = examples[feat["example_index"]]["context"]
-        out.append({"id": feat["example_id"], "start": start, "end": end, "text": context[start:end],
-                    "f1": round(float(table.values[p]), 6)})
+        out.append(
+            {
+                "id": feat["example_id"],
+                "start": start,
+                "end": end,
+                "text": context[start:end],
+                "f1": round(float(table.values[p]), 6),
+            }
+        )
     return out

@@ -33,10 +33,14 @@ from .service import Service
 log = logging.getLogger("gp_mrc.serving")
 RETRY_AFTER_S = 1
 REQUEST_SCHEMA = {  # for /docs: the body is read by hand (schema.py), so FastAPI cannot infer it
-    "type": "object", "required": ["inputs"],
-    "properties": {"inputs": {"description": "{question, context} or {question, contexts: [...]}, or a list"},
-                   "parameters": {"type": "object", "description": ", ".join(PARAMETERS)}},
-    "example": {"inputs": {"question": "Who founded the city?", "context": "The city was founded by Ana."}}}
+    "type": "object",
+    "required": ["inputs"],
+    "properties": {
+        "inputs": {"description": "{question, context} or {question, contexts: [...]}, or a list"},
+        "parameters": {"type": "object", "description": ", ".join(PARAMETERS)},
+    },
+    "example": {"inputs": {"question": "Who founded the city?", "context": "The city was founded by Ana."}},
+}
 
 
 def architecture_of(reader: Any) -> str:
@@ -53,10 +57,17 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int = Batching.max_batch_size,
-               max_wait_ms: float = Batching.max_wait_ms, max_queued: int = Batching.max_queued, model_name: str = "",
-               max_batch_windows: int = Batching.max_batch_windows,
-               lane_windows: int = Batching.lane_windows) -> FastAPI:
+def create_app(
+    reader: Any,
+    *,
+    limits: Limits | None = None,
+    max_batch_size: int = Batching.max_batch_size,
+    max_wait_ms: float = Batching.max_wait_ms,
+    max_queued: int = Batching.max_queued,
+    model_name: str = "",
+    max_batch_windows: int = Batching.max_batch_windows,
+    lane_windows: int = Batching.lane_windows,
+) -> FastAPI:
     """The service for `reader` (a gp_mrc.Reader, or anything with its `answer`, `model`, `tokenizer`,
     `settings`). `model_name` is shown on /health and the page: a folder's name or a hub name, never a path."""
     limits = limits or Limits()
@@ -64,8 +75,15 @@ def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int
     if positions is not None and positions < limits.max_seq_len:
         limits = replace(limits, max_seq_len=positions)
     architecture = architecture_of(reader)
-    service = Service(reader, limits, max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queued=max_queued,
-                      max_batch_windows=max_batch_windows, lane_windows=lane_windows)
+    service = Service(
+        reader,
+        limits,
+        max_batch_size=max_batch_size,
+        max_wait_ms=max_wait_ms,
+        max_queued=max_queued,
+        max_batch_windows=max_batch_windows,
+        lane_windows=lane_windows,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -73,16 +91,19 @@ def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int
         yield
         await service.stop()
 
-    app = FastAPI(title="gp_mrc reader", lifespan=lifespan, docs_url="/docs", redoc_url=None,
-                  openapi_url="/openapi.json")
+    app = FastAPI(
+        title="gp_mrc reader", lifespan=lifespan, docs_url="/docs", redoc_url=None, openapi_url="/openapi.json"
+    )
     app.state.service, app.state.limits = service, limits
     add_handlers(app, Metrics())
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
         sizes = merged_sizes(lane.stats.sizes for lane in service.lanes.values())
-        return PlainTextResponse(app.state.metrics.render(sizes, service.queued, service.windows_accepted),
-                                 media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(
+            app.state.metrics.render(sizes, service.queued, service.windows_accepted),
+            media_type="text/plain; version=0.0.4",
+        )
 
     @app.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
     async def page() -> HTMLResponse:
@@ -91,17 +112,29 @@ def create_app(reader: Any, *, limits: Limits | None = None, max_batch_size: int
     @app.get("/health")
     async def health() -> dict:
         lanes = {name: lane.stats.as_dict() for name, lane in service.lanes.items()}
-        return {"status": "ok", "model": model_name, "architecture": architecture,
-                "heat_map": architecture == "globalpointer", "settings": reader.settings.to_dict(),
-                "limits": asdict(limits),
-                "batching": {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms,
-                             "max_batch_windows": max_batch_windows, "lane_windows": lane_windows,
-                             **total_stats(lanes), "lanes": lanes}}
+        return {
+            "status": "ok",
+            "model": model_name,
+            "architecture": architecture,
+            "heat_map": architecture == "globalpointer",
+            "settings": reader.settings.to_dict(),
+            "limits": asdict(limits),
+            "batching": {
+                "max_batch_size": max_batch_size,
+                "max_wait_ms": max_wait_ms,
+                "max_batch_windows": max_batch_windows,
+                "lane_windows": lane_windows,
+                **total_stats(lanes),
+                "lanes": lanes,
+            },
+        }
 
     app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)  # load balancers' probes
 
-    @app.post("/", openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": REQUEST_SCHEMA}}}})
+    @app.post(
+        "/",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": REQUEST_SCHEMA}}}},
+    )
     async def answer(request: Request) -> JSONResponse:
         return await answer_request(request, service, limits)
 
@@ -134,10 +167,13 @@ def add_handlers(app: FastAPI, metrics: Metrics) -> None:
 def total_stats(lanes: dict[str, dict]) -> dict[str, Any]:
     calls = sum(s["model_calls"] for s in lanes.values())
     questions = sum(s["questions"] for s in lanes.values())
-    return {"model_calls": calls, "questions": questions,
-            "largest_batch": max((s["largest_batch"] for s in lanes.values()), default=0),
-            "mean_batch": round(questions / calls, 2) if calls else 0.0,
-            "busy_s": round(sum(s["busy_s"] for s in lanes.values()), 3)}
+    return {
+        "model_calls": calls,
+        "questions": questions,
+        "largest_batch": max((s["largest_batch"] for s in lanes.values()), default=0),
+        "mean_batch": round(questions / calls, 2) if calls else 0.0,
+        "busy_s": round(sum(s["busy_s"] for s in lanes.values()), 3),
+    }
 
 
 async def unless_disconnected(request: Request, work: Any, poll_s: float = 0.5) -> Any:
@@ -167,6 +203,9 @@ async def answer_request(request: Request, service: Service, limits: Limits) -> 
         return error(503, f"server busy: {e}; retry in {RETRY_AFTER_S} s")
     except ValueError as e:  # settings that do not fit together (DataError: no usable text), from the reader
         if isinstance(e, DataError):
-            return error(422, "no input has any token left after the tokenizer's normalization (only whitespace"
-                              " or control characters?): nothing to answer from")
+            return error(
+                422,
+                "no input has any token left after the tokenizer's normalization (only whitespace"
+                " or control characters?): nothing to answer from",
+            )
         return error(422, str(e))

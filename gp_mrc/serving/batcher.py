@@ -72,9 +72,13 @@ class BatchStats:
     sizes: collections.Counter = field(default_factory=collections.Counter)  # records per model call → calls
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model_calls": self.batches, "questions": self.questions, "largest_batch": self.largest_batch,
-                "mean_batch": round(self.questions / self.batches, 2) if self.batches else 0.0,
-                "busy_s": round(self.busy_s, 3)}
+        return {
+            "model_calls": self.batches,
+            "questions": self.questions,
+            "largest_batch": self.largest_batch,
+            "mean_batch": round(self.questions / self.batches, 2) if self.batches else 0.0,
+            "busy_s": round(self.busy_s, 3),
+        }
 
 
 @dataclass
@@ -100,8 +104,9 @@ class MicroBatcher:
         self._queued = 0
         self._running = False
         self._idle: asyncio.Event | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gp_mrc-model",
-                                            initializer=_set_nice, initargs=(self.worker_nice,))
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="gp_mrc-model", initializer=_set_nice, initargs=(self.worker_nice,)
+        )
 
     @property
     def queued(self) -> int:
@@ -126,16 +131,22 @@ class MicroBatcher:
                 pass
         self._executor.shutdown(wait=True)
 
-    async def submit(self, records: list[dict], top_k: int, settings: tuple[tuple[str, Any], ...],
-                     costs: list[int] | None = None) -> list[list[dict]]:
+    async def submit(
+        self, records: list[dict], top_k: int, settings: tuple[tuple[str, Any], ...], costs: list[int] | None = None
+    ) -> list[list[dict]]:
         """Answers for `records` (in their order), once every batch holding them has run. `costs`: each record's
         windows (1 each if not given)."""
         if self._wakeup is None:
             raise RuntimeError("MicroBatcher.start() has not run")
         if self._queued + len(records) > self.max_queued:
             raise QueueFull(f"{self._queued} questions are waiting; the limit is {self.max_queued}")
-        job = _Job(records, list(costs) if costs is not None else [1] * len(records), top_k, settings,
-                   asyncio.get_running_loop().create_future())
+        job = _Job(
+            records,
+            list(costs) if costs is not None else [1] * len(records),
+            top_k,
+            settings,
+            asyncio.get_running_loop().create_future(),
+        )
         self._queued += len(records)
         self._pending.append(job)
         self._wakeup.set()
@@ -152,8 +163,11 @@ class MicroBatcher:
             self._queued -= len(job.records) - job.taken
             return size, windows, False
         start = job.taken
-        while job.taken < len(job.records) and size < self.max_batch_size and (
-                size == 0 or windows + job.costs[job.taken] <= self.max_batch_windows):
+        while (
+            job.taken < len(job.records)
+            and size < self.max_batch_size
+            and (size == 0 or windows + job.costs[job.taken] <= self.max_batch_windows)
+        ):
             windows += job.costs[job.taken]
             size += 1
             job.taken += 1
@@ -226,7 +240,7 @@ class MicroBatcher:
             if isinstance(outcome, BaseException):
                 job.future.set_exception(outcome)
                 continue
-            job.results[part.start:part.stop] = outcome
+            job.results[part.start : part.stop] = outcome
             job.done += part.stop - part.start
             if job.done == len(job.records):
                 job.future.set_result(job.results)
@@ -242,19 +256,21 @@ class MicroBatcher:
         for settings, members in groups.items():
             mine = [parts[n] for n in members]
             try:
-                results = self._call([r for p in mine for r in p.job.records[p.start:p.stop]],
-                                     max(p.job.top_k for p in mine), settings)
+                results = self._call(
+                    [r for p in mine for r in p.job.records[p.start : p.stop]], max(p.job.top_k for p in mine), settings
+                )
             except Exception as e:  # noqa: BLE001  (isolate the failing request, below)
                 for n, p in zip(members, mine):
                     try:
-                        outcomes[n] = e if len(mine) == 1 else self._call(p.job.records[p.start:p.stop],
-                                                                            p.job.top_k, settings)
+                        outcomes[n] = (
+                            e if len(mine) == 1 else self._call(p.job.records[p.start : p.stop], p.job.top_k, settings)
+                        )
                     except Exception as e1:  # noqa: BLE001
                         outcomes[n] = e1
                 continue
             at = 0
             for n, p in zip(members, mine):
-                outcomes[n] = [answers[:p.job.top_k] for answers in results[at:at + p.stop - p.start]]
+                outcomes[n] = [answers[: p.job.top_k] for answers in results[at : at + p.stop - p.start]]
                 at += p.stop - p.start
         return outcomes
 

@@ -52,11 +52,13 @@ def load_json(body: bytes, max_depth: int = MAX_DEPTH) -> Any:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise RequestError(400, f"request body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") \
-            from None
+        raise RequestError(
+            400, f"request body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
     except (ValueError, RecursionError):  # an integer of over 4,300 digits, a depth the scan above missed
-        raise RequestError(400, "request body is not JSON this service reads (a number too long or nesting too "
-                                "deep)") from None
+        raise RequestError(
+            400, "request body is not JSON this service reads (a number too long or nesting too deep)"
+        ) from None
     return data
 
 

@@ -29,18 +29,34 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default=None)
-    p.add_argument("--mixed_precision", default=AUTO, choices=MIXED_PRECISION_CHOICES,
-                   help="auto: bf16 where the hardware runs it natively, else fp32")
-    p.add_argument("--backend", default=None, choices=["torch", "onnxruntime"],
-                   help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)")
+    p.add_argument(
+        "--mixed_precision",
+        default=AUTO,
+        choices=MIXED_PRECISION_CHOICES,
+        help="auto: bf16 where the hardware runs it natively, else fp32",
+    )
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=["torch", "onnxruntime"],
+        help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)",
+    )
     p.add_argument("--batch_size", type=int, default=READER_BATCH_SIZE, help="windows per forward pass")
-    p.add_argument("--cpu_threads", type=int, default=None,
-                   help="torch threads on a CPU (default: half the cores, at least 1: the service's two lanes run "
-                        "side by side, and more threads than cores make every forward pass several times slower)")
+    p.add_argument(
+        "--cpu_threads",
+        type=int,
+        default=None,
+        help="torch threads on a CPU (default: half the cores, at least 1: the service's two lanes run "
+        "side by side, and more threads than cores make every forward pass several times slower)",
+    )
     b = p.add_argument_group("batching: requests that arrive together are answered by one model call")
     b.add_argument("--max_batch_size", type=int, default=BATCHING.max_batch_size, help="questions per model call")
-    b.add_argument("--max_wait_ms", type=float, default=BATCHING.max_wait_ms,
-                   help="how long the first waiting request waits for others to join its batch")
+    b.add_argument(
+        "--max_wait_ms",
+        type=float,
+        default=BATCHING.max_wait_ms,
+        help="how long the first waiting request waits for others to join its batch",
+    )
     b.add_argument("--max_queued", type=int, default=BATCHING.max_queued, help="questions waiting; beyond this, 503")
     lim = p.add_argument_group("limits per request (beyond them: 4xx with a message)")
     lim.add_argument("--max_body_bytes", type=int, default=DEFAULTS.max_body_bytes)
@@ -48,14 +64,30 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     lim.add_argument("--max_question_chars", type=int, default=DEFAULTS.max_question_chars)
     lim.add_argument("--max_inputs", type=int, default=DEFAULTS.max_inputs, help="questions in one request")
     lim.add_argument("--max_top_k", type=int, default=DEFAULTS.max_top_k)
-    lim.add_argument("--max_passages", type=int, default=DEFAULTS.max_passages,
-                     help="question-passage pairs in one request (each of \"contexts\" counts)")
-    lim.add_argument("--max_request_windows", type=int, default=DEFAULTS.max_request_windows,
-                     help="the cost cap: encoder windows one request may take; beyond, 413")
-    b.add_argument("--max_batch_windows", type=int, default=BATCHING.max_batch_windows,
-                   help="windows per model call: a long request is cut into chunks of this many, served in turn")
-    b.add_argument("--lane_windows", type=int, default=BATCHING.lane_windows,
-                   help="requests of at most this many windows run in their own lane, beside the long ones")
+    lim.add_argument(
+        "--max_passages",
+        type=int,
+        default=DEFAULTS.max_passages,
+        help='question-passage pairs in one request (each of "contexts" counts)',
+    )
+    lim.add_argument(
+        "--max_request_windows",
+        type=int,
+        default=DEFAULTS.max_request_windows,
+        help="the cost cap: encoder windows one request may take; beyond, 413",
+    )
+    b.add_argument(
+        "--max_batch_windows",
+        type=int,
+        default=BATCHING.max_batch_windows,
+        help="windows per model call: a long request is cut into chunks of this many, served in turn",
+    )
+    b.add_argument(
+        "--lane_windows",
+        type=int,
+        default=BATCHING.lane_windows,
+        help="requests of at most this many windows run in their own lane, beside the long ones",
+    )
     p.add_argument("--log_level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access_log", action="store_true", help="log every request")
     return p
@@ -97,16 +129,25 @@ def parse(argv: list[str] | None, prog: str | None) -> tuple[argparse.Namespace,
     p = build_parser(prog)
     args = p.parse_args(argv)
     try:
-        limits = Limits(max_body_bytes=args.max_body_bytes, max_context_chars=args.max_context_chars,
-                        max_question_chars=args.max_question_chars, max_inputs=args.max_inputs,
-                        max_top_k=args.max_top_k, max_passages=args.max_passages,
-                        max_request_windows=args.max_request_windows)
+        limits = Limits(
+            max_body_bytes=args.max_body_bytes,
+            max_context_chars=args.max_context_chars,
+            max_question_chars=args.max_question_chars,
+            max_inputs=args.max_inputs,
+            max_top_k=args.max_top_k,
+            max_passages=args.max_passages,
+            max_request_windows=args.max_request_windows,
+        )
     except ValueError as e:
         p.error(str(e))
-    if min(args.max_batch_size, args.max_queued, args.max_batch_windows, args.lane_windows,
-           args.cpu_threads or 1) < 1 or args.max_wait_ms < 0:
-        p.error("--max_batch_size, --max_queued, --max_batch_windows, --lane_windows and --cpu_threads must be >= 1, "
-                "--max_wait_ms >= 0")
+    if (
+        min(args.max_batch_size, args.max_queued, args.max_batch_windows, args.lane_windows, args.cpu_threads or 1) < 1
+        or args.max_wait_ms < 0
+    ):
+        p.error(
+            "--max_batch_size, --max_queued, --max_batch_windows, --lane_windows and --cpu_threads must be >= 1, "
+            "--max_wait_ms >= 0"
+        )
     return args, limits
 
 
@@ -117,7 +158,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
         from .app import create_app
     except ImportError as e:
-        return fail(f"the service needs FastAPI and uvicorn ({e.name} is missing): pip install -e \".[serve]\"")
+        return fail(f'the service needs FastAPI and uvicorn ({e.name} is missing): pip install -e ".[serve]"')
     try:
         sock = bind(args.host, args.port)
     except OSError as e:
@@ -127,19 +168,34 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     with sock:
         try:
-            reader = Reader.from_pretrained(args.model, backend=args.backend, batch_size=args.batch_size,
-                                            device=args.device, mixed_precision=args.mixed_precision)
+            reader = Reader.from_pretrained(
+                args.model,
+                backend=args.backend,
+                batch_size=args.batch_size,
+                device=args.device,
+                mixed_precision=args.mixed_precision,
+            )
         except (FileNotFoundError, OSError, ValueError) as e:
             return fail(str(e))
         if reader.device.type == "cpu":
             import torch
 
             torch.set_num_threads(args.cpu_threads or max(1, (os.cpu_count() or 2) // 2))
-        app = create_app(reader, limits=limits, max_batch_size=args.max_batch_size, max_wait_ms=args.max_wait_ms,
-                         max_queued=args.max_queued, model_name=display_name(args.model),
-                         max_batch_windows=args.max_batch_windows, lane_windows=args.lane_windows)
-        print(f"serving {args.model} on http://{args.host}:{args.port}/ (page at /, API: POST /, /health, "
-              "/metrics, /docs)", file=sys.stderr)
+        app = create_app(
+            reader,
+            limits=limits,
+            max_batch_size=args.max_batch_size,
+            max_wait_ms=args.max_wait_ms,
+            max_queued=args.max_queued,
+            model_name=display_name(args.model),
+            max_batch_windows=args.max_batch_windows,
+            lane_windows=args.lane_windows,
+        )
+        print(
+            f"serving {args.model} on http://{args.host}:{args.port}/ (page at /, API: POST /, /health, "
+            "/metrics, /docs)",
+            file=sys.stderr,
+        )
         config = uvicorn.Config(app, log_level=args.log_level, access_log=args.access_log)
         uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -28,8 +28,17 @@ def served(model: str, extra_args: list[str] | None = None, start_limit_s: float
     """The service's base URL while a `scripts/serve.py --model MODEL` child runs; stopped on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "serve.py"), "--model", model, "--port", str(port),
-           "--log_level", "warning", *(extra_args or [])]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "serve.py"),
+        "--model",
+        model,
+        "--port",
+        str(port),
+        "--log_level",
+        "warning",
+        *(extra_args or []),
+    ]
     print("server: " + " ".join(cmd), file=sys.stderr)
     proc = subprocess.Popen(cmd, cwd=ROOT)
     # SIGTERM (a `timeout`, a CI cancel) unwinds through `finally` below, so the child never outlives us

@@ -57,18 +57,30 @@ class Metrics:
         for size, calls in sorted(batch_sizes.items()):
             batches.observe(size, calls)
         with self._lock:
-            lines = ["# HELP gp_mrc_requests_total HTTP requests answered, by route and status.",
-                     "# TYPE gp_mrc_requests_total counter"]
-            lines += [f'gp_mrc_requests_total{{route="{route}",status="{status}"}} {n}'
-                      for (route, status), n in sorted(self.requests.items())]
-            lines += ["# HELP gp_mrc_request_seconds Time to answer POST /, refusals included.",
-                      "# TYPE gp_mrc_request_seconds histogram", *self.latency.lines("gp_mrc_request_seconds")]
-        lines += ["# HELP gp_mrc_batch_questions Question-passage pairs per model call.",
-                  "# TYPE gp_mrc_batch_questions histogram", *batches.lines("gp_mrc_batch_questions"),
-                  "# HELP gp_mrc_queued_questions Question-passage pairs waiting for the model.",
-                  "# TYPE gp_mrc_queued_questions gauge", f"gp_mrc_queued_questions {queued}",
-                  "# HELP gp_mrc_windows_total Encoder windows of the requests accepted.",
-                  "# TYPE gp_mrc_windows_total counter", f"gp_mrc_windows_total {windows}"]
+            lines = [
+                "# HELP gp_mrc_requests_total HTTP requests answered, by route and status.",
+                "# TYPE gp_mrc_requests_total counter",
+            ]
+            lines += [
+                f'gp_mrc_requests_total{{route="{route}",status="{status}"}} {n}'
+                for (route, status), n in sorted(self.requests.items())
+            ]
+            lines += [
+                "# HELP gp_mrc_request_seconds Time to answer POST /, refusals included.",
+                "# TYPE gp_mrc_request_seconds histogram",
+                *self.latency.lines("gp_mrc_request_seconds"),
+            ]
+        lines += [
+            "# HELP gp_mrc_batch_questions Question-passage pairs per model call.",
+            "# TYPE gp_mrc_batch_questions histogram",
+            *batches.lines("gp_mrc_batch_questions"),
+            "# HELP gp_mrc_queued_questions Question-passage pairs waiting for the model.",
+            "# TYPE gp_mrc_queued_questions gauge",
+            f"gp_mrc_queued_questions {queued}",
+            "# HELP gp_mrc_windows_total Encoder windows of the requests accepted.",
+            "# TYPE gp_mrc_windows_total counter",
+            f"gp_mrc_windows_total {windows}",
+        ]
         return "\n".join(lines) + "\n"
 
 

@@ -97,32 +97,37 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _type_name(value: Any) -> str:
-    return "null" if value is None else {dict: "object", list: "array", str: "string", bool: "boolean",
-                                         int: "integer", float: "number"}.get(type(value), type(value).__name__)
+    return (
+        "null"
+        if value is None
+        else {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
+            type(value), type(value).__name__
+        )
+    )
 
 
 def parse_request(data: Any, limits: Limits) -> QARequest:
     if not isinstance(data, dict):
-        raise RequestError(422, f"request must be a JSON object with \"inputs\", got {_type_name(data)}")
+        raise RequestError(422, f'request must be a JSON object with "inputs", got {_type_name(data)}')
     unknown = sorted(set(data) - {"inputs", "parameters", "options"})  # options: the Inference API's, ignored
     if unknown:
-        raise RequestError(422, f"unknown request field {unknown[0]!r}; expected \"inputs\" and \"parameters\"")
+        raise RequestError(422, f'unknown request field {unknown[0]!r}; expected "inputs" and "parameters"')
     if "inputs" not in data:
-        raise RequestError(422, "missing field \"inputs\": give {\"question\": ..., \"context\": ...} or a list")
+        raise RequestError(422, 'missing field "inputs": give {"question": ..., "context": ...} or a list')
     inputs = data["inputs"]
     is_list = isinstance(inputs, list)
     raw = inputs if is_list else [inputs]
     if is_list and not raw:
-        raise RequestError(422, "\"inputs\" is an empty list")
+        raise RequestError(422, '"inputs" is an empty list')
     if len(raw) > limits.max_inputs:
-        raise RequestError(422, f"\"inputs\" has {len(raw)} questions; the limit is {limits.max_inputs} a request")
+        raise RequestError(422, f'"inputs" has {len(raw)} questions; the limit is {limits.max_inputs} a request')
     items = [_parse_input(x, f"inputs[{n}]" if is_list else "inputs", limits) for n, x in enumerate(raw)]
     passages = sum(len(it.contexts) for it in items)
     if passages > limits.max_passages:
         raise RequestError(422, f"the request has {passages} passages; the limit is {limits.max_passages}")
     parameters = parse_parameters(data.get("parameters"), limits)
     if parameters.min_score and not any(it.many for it in items):
-        raise RequestError(422, "parameter min_score applies to inputs with \"contexts\" (many passages)")
+        raise RequestError(422, 'parameter min_score applies to inputs with "contexts" (many passages)')
     return QARequest(items, parameters, is_list)
 
 
@@ -133,26 +138,30 @@ def check_text(value: str, where: str, limit: int) -> None:
         raise RequestError(422, f"{where} has {len(value)} characters; the limit is {limit}")
     bad = _SURROGATE.search(value)  # a lone surrogate ("\\ud800") is not Unicode text: no tokenizer takes it
     if bad:
-        raise RequestError(400, f"{where} holds a lone surrogate (U+{ord(bad.group()):04X}) at character "
-                                f"{bad.start()}: not valid Unicode text")
+        raise RequestError(
+            400,
+            f"{where} holds a lone surrogate (U+{ord(bad.group()):04X}) at character "
+            f"{bad.start()}: not valid Unicode text",
+        )
 
 
 def _parse_input(item: Any, where: str, limits: Limits) -> Item:
     if not isinstance(item, dict):
-        raise RequestError(422, f"{where} must be an object {{\"question\", \"context\"}}, got {_type_name(item)}")
+        raise RequestError(422, f'{where} must be an object {{"question", "context"}}, got {_type_name(item)}')
     many = "contexts" in item
     key = "contexts" if many else "context"
     for name in ("question", key):
         if name not in item:
-            raise RequestError(422, f"{where} is missing \"{name}\"")
+            raise RequestError(422, f'{where} is missing "{name}"')
     extra = sorted(set(item) - {"question", key})
     if extra:
-        raise RequestError(422, f"{where} has an unknown field {extra[0]!r}; expected \"question\" and \"{key}\"")
+        raise RequestError(422, f'{where} has an unknown field {extra[0]!r}; expected "question" and "{key}"')
     contexts = item[key] if many else [item[key]]
     if many and (not isinstance(contexts, list) or not contexts):
         raise RequestError(422, f"{where}.contexts must be a non-empty array of strings, got {_type_name(contexts)}")
     for name, value, limit in [("question", item["question"], limits.max_question_chars)] + [
-            (f"contexts[{n}]" if many else "context", c, limits.max_context_chars) for n, c in enumerate(contexts)]:
+        (f"contexts[{n}]" if many else "context", c, limits.max_context_chars) for n, c in enumerate(contexts)
+    ]:
         if not isinstance(value, str):
             raise RequestError(422, f"{where}.{name} must be a string, got {_type_name(value)}")
         check_text(value, f"{where}.{name}", limit)
@@ -163,7 +172,7 @@ def parse_parameters(raw: Any, limits: Limits) -> Parameters:
     if raw is None:
         return Parameters()
     if not isinstance(raw, dict):
-        raise RequestError(422, f"\"parameters\" must be an object, got {_type_name(raw)}")
+        raise RequestError(422, f'"parameters" must be an object, got {_type_name(raw)}')
     unknown = sorted(set(raw) - set(PARAMETERS))
     if unknown:
         raise RequestError(422, f"unknown parameter {unknown[0]!r}; known: {', '.join(PARAMETERS)}")
@@ -182,8 +191,11 @@ def parse_parameters(raw: Any, limits: Limits) -> Parameters:
     if values.get("top_k", 1) > limits.max_top_k:
         raise RequestError(422, f"parameter top_k must be <= {limits.max_top_k}, got {values['top_k']}")
     if values.get("max_seq_len", 0) > limits.max_seq_len:
-        raise RequestError(422, f"parameter max_seq_len must be <= {limits.max_seq_len} (the model's positions), "
-                                f"got {values['max_seq_len']}")
+        raise RequestError(
+            422,
+            f"parameter max_seq_len must be <= {limits.max_seq_len} (the model's positions), "
+            f"got {values['max_seq_len']}",
+        )
     settings = answer_keywords({k: v for k, v in values.items() if k not in ("top_k", "min_score")})
     return Parameters(top_k=values.get("top_k", 1), min_score=score, settings=tuple(sorted(settings.items())))
 
@@ -200,5 +212,16 @@ def shape_answers(answers: list[dict], top_k: int) -> dict | list:
 
 def shape_passage_answers(answers: list[dict], no_answer: float) -> dict:
     """A "contexts" input's answers: every one with its passage index, and the probability that none answers."""
-    return {"answers": [{"answer": a["answer"], "score": float(a["score"]), "start": a["start"], "end": a["end"],
-                         "passage": a["passage"]} for a in answers], "no_answer": float(no_answer)}
+    return {
+        "answers": [
+            {
+                "answer": a["answer"],
+                "score": float(a["score"]),
+                "start": a["start"],
+                "end": a["end"],
+                "passage": a["passage"],
+            }
+            for a in answers
+        ],
+        "no_answer": float(no_answer),
+    }

@@ -41,8 +41,17 @@ def lane_reader(reader: Any) -> Any:
 
 
 class Service:
-    def __init__(self, reader: Any, limits: Limits, *, max_batch_size: int, max_wait_ms: float, max_queued: int,
-                 max_batch_windows: int, lane_windows: int):
+    def __init__(
+        self,
+        reader: Any,
+        limits: Limits,
+        *,
+        max_batch_size: int,
+        max_wait_ms: float,
+        max_queued: int,
+        max_batch_windows: int,
+        lane_windows: int,
+    ):
         self.limits, self.lane_windows = limits, lane_windows
         self.counter = WindowCounter(reader.tokenizer, getattr(reader, "settings", None) or InferenceSettings())
         self.windows_accepted = 0
@@ -52,12 +61,20 @@ class Service:
             def answer_fn(records: list[dict], top_k: int, settings: dict) -> list[list[dict]]:
                 settings = {k: v for k, v in settings.items() if keywords is None or k in keywords}
                 return view.answer(records, top_k=top_k, n_best_size=limits.max_top_k, **settings)
+
             return answer_fn
 
-        self.lanes = {name: MicroBatcher(answer_fn_of(lane_reader(reader)), max_batch_size=max_batch_size,
-                                         max_wait_ms=max_wait_ms, max_queued=max_queued,
-                                         max_batch_windows=max_batch_windows, worker_nice=nice)
-                      for name, nice in (("small", 0), ("large", LARGE_LANE_NICE))}
+        self.lanes = {
+            name: MicroBatcher(
+                answer_fn_of(lane_reader(reader)),
+                max_batch_size=max_batch_size,
+                max_wait_ms=max_wait_ms,
+                max_queued=max_queued,
+                max_batch_windows=max_batch_windows,
+                worker_nice=nice,
+            )
+            for name, nice in (("small", 0), ("large", LARGE_LANE_NICE))
+        }
         self.lanes["large"].defer_to = self.lanes["small"]  # long documents take the CPUs the small lane leaves
 
     async def start(self) -> None:
@@ -75,8 +92,11 @@ class Service:
         costs = await asyncio.to_thread(self.counter.count, records, dict(settings))
         total = sum(costs)
         if total > self.limits.max_request_windows:
-            raise RequestError(413, f"the request would take {total} encoder windows; the limit is "
-                                    f"{self.limits.max_request_windows} a request: send fewer or shorter passages")
+            raise RequestError(
+                413,
+                f"the request would take {total} encoder windows; the limit is "
+                f"{self.limits.max_request_windows} a request: send fewer or shorter passages",
+            )
         lane = self.lanes["small" if total <= self.lane_windows else "large"]
         top_k = max(self.limits.max_top_k if it.many else params.top_k for it in req.items)
         results = await lane.submit(records, top_k, settings, costs)
@@ -86,7 +106,7 @@ class Service:
     def shape(self, req: QARequest, results: list[list[dict]]) -> Any:
         shaped, at = [], 0
         for n, item in enumerate(req.items):
-            mine, at = results[at:at + len(item.contexts)], at + len(item.contexts)
+            mine, at = results[at : at + len(item.contexts)], at + len(item.contexts)
             if item.many:
                 pooled = [a for i, answers in enumerate(mine) for a in with_passage(answers, i)]
                 kept = merge_ranked(pooled, top_k=req.parameters.top_k, min_score=req.parameters.min_score)
@@ -94,9 +114,12 @@ class Service:
                 continue
             if not mine[0]:
                 where = f"inputs[{n}]" if req.is_list else "inputs"
-                raise RequestError(422, f"{where}.context has no token left after the tokenizer's normalization "
-                                        "(only whitespace or control characters?): nothing to answer from")
-            shaped.append(shape_answers(mine[0][:req.parameters.top_k], req.parameters.top_k))
+                raise RequestError(
+                    422,
+                    f"{where}.context has no token left after the tokenizer's normalization "
+                    "(only whitespace or control characters?): nothing to answer from",
+                )
+            shaped.append(shape_answers(mine[0][: req.parameters.top_k], req.parameters.top_k))
         return shaped if req.is_list else shaped[0]
 
     @property

@@ -25,12 +25,22 @@ SAMPLE_NEGATIVE_PASSAGES = 0.5
 # the defaults that depend on the architecture, where they differ from the fields' (the fields' are GlobalPointer's,
 # except decoding: InferenceSettings' argmax is what a folder without settings answers with)
 BY_ARCHITECTURE = {"globalpointer": {"decoding": "expected_f1"}, "start_end": {"objective": "multilabel"}}
-GROUPS = {"data": "data", "inference": "windows and decoding (saved with the model)", "model": "model",
-          "objective": "objective", "optim": "optimization", "eval": "evaluation", "run": "run"}
+GROUPS = {
+    "data": "data",
+    "inference": "windows and decoding (saved with the model)",
+    "model": "model",
+    "objective": "objective",
+    "optim": "optimization",
+    "eval": "evaluation",
+    "run": "run",
+}
 
 
-def build_parser(research: bool = False, parts: dict[str, type] | None = None,
-                 description: str = "Fine-tune a GlobalPointer reader on SQuAD-style data.") -> argparse.ArgumentParser:
+def build_parser(
+    research: bool = False,
+    parts: dict[str, type] | None = None,
+    description: str = "Fine-tune a GlobalPointer reader on SQuAD-style data.",
+) -> argparse.ArgumentParser:
     """train.py's parser, one group per configuration part. research=True (gp_mrc_lab): the research flags too, in
     a group of their own; `parts` replaces part classes (the lab's, with further fields)."""
     # no abbreviations: a research flag given to train.py (e.g. --reward) is unknown, not another flag's prefix
@@ -39,8 +49,11 @@ def build_parser(research: bool = False, parts: dict[str, type] | None = None,
     for name, part in classes.items():
         add_flags(p.add_argument_group(GROUPS[name]), part)
     if research:
-        group = p.add_argument_group("research", "the recipe's parts, as the study (scripts/study.py) and the "
-                                     "benchmarks vary them; the defaults are the best recipe measured (BENCHMARKS.md)")
+        group = p.add_argument_group(
+            "research",
+            "the recipe's parts, as the study (scripts/study.py) and the "
+            "benchmarks vary them; the defaults are the best recipe measured (BENCHMARKS.md)",
+        )
         for part in classes.values():
             add_flags(group, part, research=True)
     return p
@@ -67,18 +80,24 @@ def resolve(given: dict[str, Any], parts: dict[str, type] | None = None) -> Trai
             v["negative_passages"] = SAMPLE_NEGATIVE_PASSAGES
     # the built-in sample's recipe, unless its length is given: short passages, a few minutes on 2 CPU cores
     if on_sample and v["num_train_epochs"] is None and v["max_train_steps"] is None:
-        for flag, value in (("num_train_epochs", SAMPLE_EPOCHS), ("learning_rate", SAMPLE_LEARNING_RATE),
-                            ("max_seq_length", SAMPLE_MAX_SEQ_LENGTH)):
+        for flag, value in (
+            ("num_train_epochs", SAMPLE_EPOCHS),
+            ("learning_rate", SAMPLE_LEARNING_RATE),
+            ("max_seq_length", SAMPLE_MAX_SEQ_LENGTH),
+        ):
             v[flag] = value if v[flag] is None else v[flag]
     v["train_file"] = tuple(v["train_file"]) if v["train_file"] else None
     v["model_name_or_path"] = v["model_name_or_path"] or default_encoder_path()
     v["architecture"] = v["architecture"] or folder_architecture(v["model_name_or_path"]) or ModelConfig.architecture
     if v["architecture"] == "start_end" and v["objective"] not in (None, "multilabel"):
-        raise UsageError("--architecture start_end trains with its own start/end cross-entropy; leave --objective "
-                         "at its default")
+        raise UsageError(
+            "--architecture start_end trains with its own start/end cross-entropy; leave --objective at its default"
+        )
     for flag, value in BY_ARCHITECTURE[v["architecture"]].items():
         v[flag] = value if v[flag] is None else v[flag]
-    for flag, path in [("--train_file", f) for f in v["train_file"] or ()] + [("--validation_file", v["validation_file"])]:
+    for flag, path in [("--train_file", f) for f in v["train_file"] or ()] + [
+        ("--validation_file", v["validation_file"])
+    ]:
         if path and os.path.isdir(path):  # else a raw "[Errno 21] Is a directory" once loading starts
             raise UsageError(f"{flag} {path}: is a directory; give a JSON or JSONL file")
     check_output_dir(v["output_dir"])

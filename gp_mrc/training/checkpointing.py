@@ -40,8 +40,11 @@ def complete_checkpoints(root: str) -> list[str]:
     that was killed half-way are never listed."""
     if not os.path.isdir(root):
         return []
-    names = [d for d in os.listdir(root) if d.startswith("step_") and d[5:].isdigit()
-             and is_complete_checkpoint(os.path.join(root, d))]
+    names = [
+        d
+        for d in os.listdir(root)
+        if d.startswith("step_") and d[5:].isdigit() and is_complete_checkpoint(os.path.join(root, d))
+    ]
     return sorted(names, key=lambda d: int(d[5:]))
 
 
@@ -53,8 +56,9 @@ def find_checkpoint(run: Any) -> str | None:
         return None
     if run.resume_from_checkpoint != "latest":
         if not is_complete_checkpoint(run.resume_from_checkpoint):
-            raise UsageError(f"--resume_from_checkpoint {run.resume_from_checkpoint}: not a complete checkpoint "
-                             f"(no {STATE_FILE})")
+            raise UsageError(
+                f"--resume_from_checkpoint {run.resume_from_checkpoint}: not a complete checkpoint (no {STATE_FILE})"
+            )
         return run.resume_from_checkpoint
     root = checkpoint_root(run)
     pointer = os.path.join(root, "latest")
@@ -67,8 +71,12 @@ def find_checkpoint(run: Any) -> str | None:
     if not done:
         logger.warning("--resume_from_checkpoint latest: no checkpoint under %s yet; starting from scratch", root)
         return None
-    logger.warning("--resume_from_checkpoint latest: the 'latest' pointer under %s is missing or stale; using the "
-                   "newest complete checkpoint %s", root, done[-1])
+    logger.warning(
+        "--resume_from_checkpoint latest: the 'latest' pointer under %s is missing or stale; using the "
+        "newest complete checkpoint %s",
+        root,
+        done[-1],
+    )
     return os.path.join(root, done[-1])
 
 
@@ -133,8 +141,12 @@ def model_signature(model: Any) -> dict[str, Any]:
     Saved with each checkpoint, so resuming another run's checkpoint is one line naming the difference."""
     config = model.config
     encoder = getattr(config, "encoder", config)
-    signature: dict[str, Any] = {"model": type(model).__name__, "encoder": {
-        k: getattr(encoder, k, None) for k in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")}}
+    signature: dict[str, Any] = {
+        "model": type(model).__name__,
+        "encoder": {
+            k: getattr(encoder, k, None) for k in ("model_type", "hidden_size", "num_hidden_layers", "vocab_size")
+        },
+    }
     if hasattr(model, "head"):  # GlobalPointer: the head's weights depend on these
         signature["head"] = {k: getattr(config, k, None) for k in ("head_size", "use_rope", "span_bias")}
     return signature
@@ -143,10 +155,15 @@ def model_signature(model: Any) -> dict[str, Any]:
 def _check_signature(checkpoint: str, saved: dict[str, Any] | None, current: dict[str, Any]) -> None:
     if saved is None or saved == current:  # checkpoints of earlier versions carry none: load_state tells
         return
-    diff = "; ".join(f"{k}: checkpoint {saved.get(k)}, this run {current.get(k)}"
-                     for k in sorted(set(saved) | set(current)) if saved.get(k) != current.get(k))
-    raise UsageError(f"--resume_from_checkpoint {checkpoint} belongs to another model ({diff}); resume with the "
-                     "--model_name_or_path, --architecture and head flags it was trained with")
+    diff = "; ".join(
+        f"{k}: checkpoint {saved.get(k)}, this run {current.get(k)}"
+        for k in sorted(set(saved) | set(current))
+        if saved.get(k) != current.get(k)
+    )
+    raise UsageError(
+        f"--resume_from_checkpoint {checkpoint} belongs to another model ({diff}); resume with the "
+        "--model_name_or_path, --architecture and head flags it was trained with"
+    )
 
 
 def resume(accelerator: Accelerator, run: Any, batches_per_epoch: int, model: Any = None) -> Position:
@@ -162,16 +179,20 @@ def resume(accelerator: Accelerator, run: Any, batches_per_epoch: int, model: An
     try:
         accelerator.load_state(checkpoint)
     except RuntimeError as e:  # a checkpoint of another model (saved before signatures were): weights that do not fit
-        raise UsageError(f"--resume_from_checkpoint {checkpoint}: its weights do not fit this run's model "
-                         f"({first_line(e)}); resume with the flags it was trained with") from None
+        raise UsageError(
+            f"--resume_from_checkpoint {checkpoint}: its weights do not fit this run's model "
+            f"({first_line(e)}); resume with the flags it was trained with"
+        ) from None
     pos = Position(st["completed_steps"], st["epoch"], st["batches_in_epoch"])
     if pos.skip_batches >= batches_per_epoch:  # saved after the last batch of an epoch: start the next one
         pos = Position(pos.completed_steps, pos.epoch + 1, 0)
-    logger.info("resumed from %s at step %d (epoch %d, batch %d)", checkpoint, pos.completed_steps, pos.epoch,
-                pos.skip_batches)
+    logger.info(
+        "resumed from %s at step %d (epoch %d, batch %d)", checkpoint, pos.completed_steps, pos.epoch, pos.skip_batches
+    )
     if accelerator.is_main_process:
         for log_name in LOG_FILES:
             if truncate_log(os.path.join(run.output_dir, log_name), pos.completed_steps):
-                logger.info("%s: dropped the records logged after step %d by the interrupted run", log_name,
-                            pos.completed_steps)
+                logger.info(
+                    "%s: dropped the records logged after step %d by the interrupted run", log_name, pos.completed_steps
+                )
     return pos

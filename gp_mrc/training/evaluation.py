@@ -12,8 +12,9 @@ from ..inference.nbest_file import to_file
 from ..inference.predict import answer_features, score_predictions, write_predictions
 
 
-def dev_tuned_null_threshold(predictions: dict[str, str], nbest: dict[str, list[dict]], null_diff: dict[str, float],
-                             examples: Any, lang: str) -> tuple[float, float]:
+def dev_tuned_null_threshold(
+    predictions: dict[str, str], nbest: dict[str, list[dict]], null_diff: dict[str, float], examples: Any, lang: str
+) -> tuple[float, float]:
     """(best F1 in percent, its threshold) over `examples` (SQuAD v2's best_f1): the question is answered with
     its non-null answer when null_diff ≤ threshold, "" otherwise."""
     from ..metrics.aggregate import best_f1
@@ -29,8 +30,16 @@ class Evaluator:
     (cheap learning curves) and prefix their files with the tag. Keeps the time it took (training speed
     excludes it)."""
 
-    def __init__(self, config: TrainConfig, accelerator: Accelerator, examples: Any, features: Any, pad_token_id: int,
-                 lang: str, metric: str):
+    def __init__(
+        self,
+        config: TrainConfig,
+        accelerator: Accelerator,
+        examples: Any,
+        features: Any,
+        pad_token_id: int,
+        lang: str,
+        metric: str,
+    ):
         self.config, self.settings, self.accelerator = config.eval, config.inference, accelerator
         self.version_2 = config.inference.version_2_with_negative
         self.num_workers = config.data.dataloader_num_workers
@@ -51,11 +60,22 @@ class Evaluator:
         t0, c, s, acc = time.time(), self.config, self.settings, self.accelerator
         examples, features = self._subset(tag)
         preds, nbest, null_diff = answer_features(
-            model, examples, features, pad_token_id=self.pad_token_id, batch_size=c.per_device_eval_batch_size,
-            n_best_size=c.n_best_size, version_2_with_negative=self.version_2,
-            null_score_diff_threshold=s.null_score_diff_threshold, max_answer_length=s.max_answer_length,
-            accelerator=acc, disable_progress=not acc.is_local_main_process, decoding=s.decoding,
-            temperature=s.decoding_temperature, lang=self.lang, num_workers=self.num_workers)
+            model,
+            examples,
+            features,
+            pad_token_id=self.pad_token_id,
+            batch_size=c.per_device_eval_batch_size,
+            n_best_size=c.n_best_size,
+            version_2_with_negative=self.version_2,
+            null_score_diff_threshold=s.null_score_diff_threshold,
+            max_answer_length=s.max_answer_length,
+            accelerator=acc,
+            disable_progress=not acc.is_local_main_process,
+            decoding=s.decoding,
+            temperature=s.decoding_temperature,
+            lang=self.lang,
+            num_workers=self.num_workers,
+        )
         results: dict[str, Any] = {}
         self.last = (preds, nbest, null_diff)
         if acc.is_main_process:
@@ -63,8 +83,13 @@ class Evaluator:
                 raise RuntimeError(f"{len(preds)} predictions for {len(examples)} examples")
             results = score_predictions(preds, examples, self.metric)
             # the file holds the Reader's answer format (inference/nbest_file.py); `last` keeps the decoder's
-            write_predictions(self.output_dir, preds, to_file(nbest), null_diff if self.version_2 else None,
-                              prefix="" if tag == "final" else f"{tag}_")
+            write_predictions(
+                self.output_dir,
+                preds,
+                to_file(nbest),
+                null_diff if self.version_2 else None,
+                prefix="" if tag == "final" else f"{tag}_",
+            )
         model.train()
         self.seconds += time.time() - t0
         return results

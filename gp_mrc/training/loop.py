@@ -67,11 +67,18 @@ class Plan:
 def _setup(config: TrainConfig) -> tuple[Accelerator, str]:
     run = config.run
     mixed_precision = resolve_training_precision(run)
-    accelerator = Accelerator(gradient_accumulation_steps=config.optim.gradient_accumulation_steps,
-                              mixed_precision=mixed_precision, cpu=run.cpu,
-                              log_with=run.report_to if run.with_tracking else None, project_dir=run.output_dir)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
-                        level=logging.INFO if accelerator.is_main_process else logging.ERROR)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.optim.gradient_accumulation_steps,
+        mixed_precision=mixed_precision,
+        cpu=run.cpu,
+        log_with=run.report_to if run.with_tracking else None,
+        project_dir=run.output_dir,
+    )
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        level=logging.INFO if accelerator.is_main_process else logging.ERROR,
+    )
     logger.info("%s", accelerator.state)
     logger.info("mixed precision: %s (asked: %s)", mixed_precision, run.mixed_precision)
     set_seed(config.optim.seed)
@@ -79,28 +86,44 @@ def _setup(config: TrainConfig) -> tuple[Accelerator, str]:
     return accelerator, mixed_precision
 
 
-def _prepare(accelerator: Accelerator, optim: OptimConfig, model: Any, loader: Any,
-             mixed_precision: str) -> tuple[Any, Any, Any, Any, Plan]:
+def _prepare(
+    accelerator: Accelerator, optim: OptimConfig, model: Any, loader: Any, mixed_precision: str
+) -> tuple[Any, Any, Any, Any, Plan]:
     """AdamW (head at its own learning rate) and the schedule, prepared; the plan of steps."""
-    optimizer = torch.optim.AdamW(param_groups(model, optim.learning_rate, optim.head_learning_rate,
-                                               optim.weight_decay), lr=optim.learning_rate)
+    optimizer = torch.optim.AdamW(
+        param_groups(model, optim.learning_rate, optim.head_learning_rate, optim.weight_decay), lr=optim.learning_rate
+    )
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     steps_per_epoch = math.ceil(len(loader) / optim.gradient_accumulation_steps)
     max_steps = optim.max_train_steps or max(1, int(optim.num_train_epochs * steps_per_epoch))
-    scheduler = accelerator.prepare(get_scheduler(
-        optim.lr_scheduler_type, optimizer,
-        num_warmup_steps=steps_of(optim.num_warmup_steps, max_steps) * accelerator.num_processes,
-        num_training_steps=max_steps * accelerator.num_processes))
+    scheduler = accelerator.prepare(
+        get_scheduler(
+            optim.lr_scheduler_type,
+            optimizer,
+            num_warmup_steps=steps_of(optim.num_warmup_steps, max_steps) * accelerator.num_processes,
+            num_training_steps=max_steps * accelerator.num_processes,
+        )
+    )
     total_batch = optim.per_device_train_batch_size * accelerator.num_processes * optim.gradient_accumulation_steps
     plan = Plan(mixed_precision, max_steps, math.ceil(max_steps / steps_per_epoch), total_batch)
     return model, optimizer, loader, scheduler, plan
 
 
-def _update(accelerator: Accelerator, model: Any, optimizer: Any, scheduler: Any, objective: ObjectiveConfig,
-            config: TrainConfig, batch: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+def _update(
+    accelerator: Accelerator,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    objective: ObjectiveConfig,
+    config: TrainConfig,
+    batch: dict,
+    step: int,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """One forward/backward (an optimizer step once gradients are accumulated); the loss and its parts."""
     with accelerator.accumulate(model):
-        loss, stats = objective(model(**batch, max_answer_length=config.inference.max_answer_length, banded=True), batch, step)
+        loss, stats = objective(
+            model(**batch, max_answer_length=config.inference.max_answer_length, banded=True), batch, step
+        )
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {step}; lower --learning_rate or use fp32")
         accelerator.backward(loss)
@@ -126,13 +149,26 @@ def _epoch_batches(accelerator: Accelerator, loader: Any, sampler: Any, epoch: i
     return batches, pos.skip_batches
 
 
-def _finish(accelerator: Accelerator, config: TrainConfig, plan: Plan, model: Any, tokenizer: Any, data: Any,
-            evaluate: Evaluator | None, steps: int, train_seconds: float) -> dict[str, Any]:
+def _finish(
+    accelerator: Accelerator,
+    config: TrainConfig,
+    plan: Plan,
+    model: Any,
+    tokenizer: Any,
+    data: Any,
+    evaluate: Evaluator | None,
+    steps: int,
+    train_seconds: float,
+) -> dict[str, Any]:
     """Timing, the model folder, then the final evaluation (all questions) and its files."""
     main, out = accelerator.is_main_process, config.run.output_dir
-    timing = {"train_seconds": round(train_seconds, 1), "train_steps": steps,
-              "train_windows_per_second": round(steps * plan.total_batch / max(train_seconds, 1e-9), 2),
-              "device": describe_device(accelerator.device), **peak_gpu_memory(accelerator.device)}
+    timing = {
+        "train_seconds": round(train_seconds, 1),
+        "train_steps": steps,
+        "train_windows_per_second": round(steps * plan.total_batch / max(train_seconds, 1e-9), 2),
+        "device": describe_device(accelerator.device),
+        **peak_gpu_memory(accelerator.device),
+    }
     if main:  # as transformers' Trainer: the timing of the training alone, evaluated or not
         write_json_atomic(os.path.join(out, "train_results.json"), {**timing, "mixed_precision": plan.mixed_precision})
     _save(accelerator, model, tokenizer, config, plan, data.lang)
@@ -140,9 +176,13 @@ def _finish(accelerator: Accelerator, config: TrainConfig, plan: Plan, model: An
     if evaluate:
         results = evaluate(model, "final")
         if main:
-            results = {**results, **timing, "train_windows": len(data.train_features),
-                       "eval_examples": len(data.eval_examples),
-                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            results = {
+                **results,
+                **timing,
+                "train_windows": len(data.train_features),
+                "eval_examples": len(data.eval_examples),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
             if config.inference.version_2_with_negative and config.eval.tune_null_threshold == "yes":
                 results.update(_tune_null_threshold(accelerator, model, config, data, evaluate))
             write_json_atomic(os.path.join(out, "eval_results.json"), results)
@@ -153,8 +193,9 @@ def _finish(accelerator: Accelerator, config: TrainConfig, plan: Plan, model: An
     return results
 
 
-def _tune_null_threshold(accelerator: Accelerator, model: Any, config: TrainConfig, data: Any,
-                         evaluate: Evaluator) -> dict[str, float]:
+def _tune_null_threshold(
+    accelerator: Accelerator, model: Any, config: TrainConfig, data: Any, evaluate: Evaluator
+) -> dict[str, float]:
     """SQuAD v2: the null threshold with the best dev F1, written into the saved folder's settings."""
     best_f1, threshold = dev_tuned_null_threshold(*evaluate.last, data.eval_examples, data.lang)
     unwrapped = accelerator.unwrap_model(model).config
@@ -167,8 +208,12 @@ def _tune_null_threshold(accelerator: Accelerator, model: Any, config: TrainConf
 def training_args(config: TrainConfig, plan: Plan) -> dict[str, Any]:
     """training_args.json: every flag as resolved, with what the run decided from the data and the machine."""
     flat = {k: list(v) if isinstance(v, tuple) else v for k, v in config.flat().items()}
-    return {**flat, "max_train_steps": plan.max_train_steps, "mixed_precision": plan.mixed_precision,
-            "mixed_precision_requested": config.run.mixed_precision}
+    return {
+        **flat,
+        "max_train_steps": plan.max_train_steps,
+        "mixed_precision": plan.mixed_precision,
+        "mixed_precision_requested": config.run.mixed_precision,
+    }
 
 
 def _save(accelerator: Accelerator, model: Any, tokenizer: Any, config: TrainConfig, plan: Plan, lang: str) -> None:
@@ -180,9 +225,14 @@ def _save(accelerator: Accelerator, model: Any, tokenizer: Any, config: TrainCon
         # the folder answers later as it was evaluated here (Reader and predict.py read these settings)
         store_settings(unwrapped.config, inference_settings(config, lang))
         save_model(unwrapped, config.run.output_dir, tokenizer, state_dict)
-        write_json_atomic(os.path.join(config.run.output_dir, "training_args.json"),
-                          {k: v for k, v in training_args(config, plan).items()
-                           if isinstance(v, (int, float, str, bool, type(None)))})
+        write_json_atomic(
+            os.path.join(config.run.output_dir, "training_args.json"),
+            {
+                k: v
+                for k, v in training_args(config, plan).items()
+                if isinstance(v, (int, float, str, bool, type(None)))
+            },
+        )
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
@@ -190,46 +240,99 @@ def train(config: TrainConfig) -> dict[str, Any]:
     accelerator, mixed_precision = _setup(config)
     model, tokenizer = model_for_training(config)  # first: settings that do not fit the model end the run at once
     data = load_data(config.data, config.inference.version_2_with_negative, config.eval.do_eval, config.optim.seed)
-    build_features(data, config.data, config.inference, config.objective.uses_rewards, config.run.output_dir,
-                   tokenizer, accelerator)
+    build_features(
+        data,
+        config.data,
+        config.inference,
+        config.objective.uses_rewards,
+        config.run.output_dir,
+        tokenizer,
+        accelerator,
+    )
     pad_id = tokenizer.pad_token_id or 0
-    loader, sampler = train_loader(data, config.inference.max_answer_length, config.optim, pad_id,
-                                   config.data.dataloader_num_workers, config.data.dataloader_pin_memory,
-                                   accelerator.device.type)
+    loader, sampler = train_loader(
+        data,
+        config.inference.max_answer_length,
+        config.optim,
+        pad_id,
+        config.data.dataloader_num_workers,
+        config.data.dataloader_pin_memory,
+        accelerator.device.type,
+    )
     model, optimizer, loader, scheduler, plan = _prepare(accelerator, config.optim, model, loader, mixed_precision)
     objective = config.objective.resolved(plan.max_train_steps)
     if config.run.with_tracking:
-        accelerator.init_trackers("gp_mrc", {k: v for k, v in training_args(config, plan).items()
-                                             if isinstance(v, (int, float, str, bool))})
+        accelerator.init_trackers(
+            "gp_mrc", {k: v for k, v in training_args(config, plan).items() if isinstance(v, (int, float, str, bool))}
+        )
     pos = resume(accelerator, config.run, len(loader), model)
-    evaluate = Evaluator(config, accelerator, data.eval_examples, data.eval_features, pad_id, data.lang,
-                         data.metric) if data.eval_examples is not None else None
-    logger.info("***** training: %d windows, %d epochs, %d steps, batch %d (x%d processes x%d accumulation), "
-                "objective %s (warm start %d steps) *****", len(data.train_features), plan.num_epochs,
-                plan.max_train_steps, plan.total_batch, accelerator.num_processes,
-                config.optim.gradient_accumulation_steps, config.objective.objective, objective.warm_start_steps)
+    evaluate = (
+        Evaluator(config, accelerator, data.eval_examples, data.eval_features, pad_id, data.lang, data.metric)
+        if data.eval_examples is not None
+        else None
+    )
+    logger.info(
+        "***** training: %d windows, %d epochs, %d steps, batch %d (x%d processes x%d accumulation), "
+        "objective %s (warm start %d steps) *****",
+        len(data.train_features),
+        plan.num_epochs,
+        plan.max_train_steps,
+        plan.total_batch,
+        accelerator.num_processes,
+        config.optim.gradient_accumulation_steps,
+        config.objective.objective,
+        objective.warm_start_steps,
+    )
     loop = Loop(accelerator, config, plan, model, optimizer, scheduler, objective, evaluate, pos)
     t0 = time.time()
     loop.run(loader, sampler)
-    return _finish(accelerator, config, plan, model, tokenizer, data, evaluate, pos.completed_steps,
-                   time.time() - t0 - (evaluate.seconds if evaluate else 0.0))
+    return _finish(
+        accelerator,
+        config,
+        plan,
+        model,
+        tokenizer,
+        data,
+        evaluate,
+        pos.completed_steps,
+        time.time() - t0 - (evaluate.seconds if evaluate else 0.0),
+    )
 
 
 class Loop:
     """The epochs and steps of a run: updates, logs, checkpoints and intermediate evaluations."""
 
-    def __init__(self, accelerator: Accelerator, config: TrainConfig, plan: Plan, model: Any, optimizer: Any,
-                 scheduler: Any, objective: ObjectiveConfig, evaluate: Evaluator | None, pos: Position):
+    def __init__(
+        self,
+        accelerator: Accelerator,
+        config: TrainConfig,
+        plan: Plan,
+        model: Any,
+        optimizer: Any,
+        scheduler: Any,
+        objective: ObjectiveConfig,
+        evaluate: Evaluator | None,
+        pos: Position,
+    ):
         self.acc, self.config, self.plan, self.model = accelerator, config, plan, model
-        self.optimizer, self.scheduler, self.objective, self.evaluate, self.pos = optimizer, scheduler, objective, \
-            evaluate, pos
+        self.optimizer, self.scheduler, self.objective, self.evaluate, self.pos = (
+            optimizer,
+            scheduler,
+            objective,
+            evaluate,
+            pos,
+        )
         self.main = accelerator.is_main_process
         out = config.run.output_dir
         self.log_path, self.eval_log_path = os.path.join(out, "train_log.jsonl"), os.path.join(out, "eval_log.jsonl")
         self.signature = model_signature(accelerator.unwrap_model(model))
         self.loss_sum, self.loss_n = 0.0, 0
-        self.progress = tqdm(total=plan.max_train_steps, initial=pos.completed_steps,
-                             disable=not accelerator.is_local_main_process, desc="Training")
+        self.progress = tqdm(
+            total=plan.max_train_steps,
+            initial=pos.completed_steps,
+            disable=not accelerator.is_local_main_process,
+            desc="Training",
+        )
 
     def done(self) -> bool:
         return self.pos.completed_steps >= self.plan.max_train_steps
@@ -252,8 +355,9 @@ class Loop:
     def step(self, batch: dict, epoch: int, batches_in_epoch: int) -> bool:
         """One batch; True when it completed an optimizer step."""
         step, run = self.pos.completed_steps, self.config.run
-        loss, stats = _update(self.acc, self.model, self.optimizer, self.scheduler, self.objective, self.config,
-                              batch, step)
+        loss, stats = _update(
+            self.acc, self.model, self.optimizer, self.scheduler, self.objective, self.config, batch, step
+        )
         self.loss_sum, self.loss_n = self.loss_sum + loss.item(), self.loss_n + 1
         if not self.acc.sync_gradients:
             return False
@@ -263,28 +367,48 @@ class Loop:
         done = self.pos.completed_steps
         if isinstance(run.checkpointing_steps, int) and done % run.checkpointing_steps == 0:
             self.checkpoint(epoch, batches_in_epoch)
-        if self.evaluate and self.config.eval.eval_steps and done % self.config.eval.eval_steps == 0 \
-                and not self.done():
+        if (
+            self.evaluate
+            and self.config.eval.eval_steps
+            and done % self.config.eval.eval_steps == 0
+            and not self.done()
+        ):
             self.log_eval(f"step_{done}")
         return True
 
     def log(self, loss: torch.Tensor, stats: dict[str, float], step: int, epoch: int) -> None:
         done = self.pos.completed_steps
-        record = {"step": done, "epoch": epoch, "loss": loss.item(),
-                  "objective": "start_end_ce" if "start_end_ce" in stats else self.objective.phase(step),
-                  "lr": self.scheduler.get_last_lr()[0], **stats}
+        record = {
+            "step": done,
+            "epoch": epoch,
+            "loss": loss.item(),
+            "objective": "start_end_ce" if "start_end_ce" in stats else self.objective.phase(step),
+            "lr": self.scheduler.get_last_lr()[0],
+            **stats,
+        }
         if self.main:
             _log_jsonl(self.log_path, record)
         if self.config.run.with_tracking:
             self.acc.log({k: v for k, v in record.items() if k not in ("step", "objective")}, step=done)
         if done % self.config.run.logging_steps == 0 or self.done():
-            self.progress.set_postfix(loss=f"{self.loss_sum / max(self.loss_n, 1):.4f}", obj=record["objective"],
-                                      **({"eF1": f"{stats['expected_f1']:.3f}"} if "expected_f1" in stats else {}))
+            self.progress.set_postfix(
+                loss=f"{self.loss_sum / max(self.loss_n, 1):.4f}",
+                obj=record["objective"],
+                **({"eF1": f"{stats['expected_f1']:.3f}"} if "expected_f1" in stats else {}),
+            )
             self.loss_sum, self.loss_n = 0.0, 0
 
     def checkpoint(self, epoch: int, batches_in_epoch: int) -> None:
-        save_checkpoint(self.acc, self.config.run, {"completed_steps": self.pos.completed_steps, "epoch": epoch,
-                                                    "batches_in_epoch": batches_in_epoch, "model": self.signature})
+        save_checkpoint(
+            self.acc,
+            self.config.run,
+            {
+                "completed_steps": self.pos.completed_steps,
+                "epoch": epoch,
+                "batches_in_epoch": batches_in_epoch,
+                "model": self.signature,
+            },
+        )
 
     def end_of_epoch(self, epoch: int) -> None:
         if self.config.run.checkpointing_steps == "epoch":

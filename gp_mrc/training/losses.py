@@ -22,8 +22,9 @@ import torch
 from ..models.span_probs import FILL, at_least_fp32, span_log_probs
 
 
-def multilabel_categorical_crossentropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
-                                        log_n_offset: bool = False) -> torch.Tensor:
+def multilabel_categorical_crossentropy(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor, log_n_offset: bool = False
+) -> torch.Tensor:
     """Per-window loss (B,). `targets` marks positive spans; only spans in `mask` count.
 
     log_n_offset: score spans by s − log N (N = valid spans of the window). The loss thresholds scores at 0, so
@@ -62,7 +63,9 @@ class ExpectedF1:
     entropy: torch.Tensor  # (B,)  −Σ p log p
 
 
-def expected_f1_loss(logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, entropy_lambda: float = 0.0) -> ExpectedF1:
+def expected_f1_loss(
+    logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor, entropy_lambda: float = 0.0
+) -> ExpectedF1:
     """−Σ p·f1 + λ Σ p log p per window. `f1` is the dense per-span reward (zero where pruned)."""
     logp = span_log_probs(logits, mask)
     p = logp.exp()

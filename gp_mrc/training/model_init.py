@@ -22,8 +22,9 @@ logger = logging.getLogger("gp_mrc")
 def _fresh_model(config: ModelConfig, path: str, folder_architecture: str | None) -> nn.Module:
     if config.architecture == "start_end":
         if folder_architecture == "globalpointer":
-            raise UsageError(f"{path} holds a GlobalPointer reader; a start/end reader starts from an encoder "
-                             "or a start/end folder")
+            raise UsageError(
+                f"{path} holds a GlobalPointer reader; a start/end reader starts from an encoder or a start/end folder"
+            )
         return StartEndForQuestionAnswering.from_encoder(path)
     if folder_architecture == "start_end":
         logger.info("%s holds a start/end reader: the GlobalPointer starts from its encoder", path)
@@ -63,8 +64,10 @@ def set_attention_dropout(model: nn.Module, p: float) -> int:
                 child.p = p
                 changed += 1
     if not changed:
-        raise UsageError(f"--attention_dropout: no attention dropout found in this encoder "
-                         f"({type(model).__name__}); pass --attention_dropout encoder")
+        raise UsageError(
+            f"--attention_dropout: no attention dropout found in this encoder "
+            f"({type(model).__name__}); pass --attention_dropout encoder"
+        )
     return changed
 
 

@@ -37,8 +37,9 @@ def steps_of(value: float, total: int) -> int:
     return int(value * total) if 0 < value < 1 else int(value)
 
 
-def objective_weights(step: int, objective: str, warm_start_steps: int, mixed_weight: float, reward_weight: float,
-                      ramp_steps: int) -> tuple[float, float]:
+def objective_weights(
+    step: int, objective: str, warm_start_steps: int, mixed_weight: float, reward_weight: float, ramp_steps: int
+) -> tuple[float, float]:
     """(weight of the gold-span loss, weight of the reward loss) at an optimizer step.
 
     multilabel: (1, 0) always.  f1: the gold-span loss for the first `warm_start_steps`, then (0, w).
@@ -59,30 +60,44 @@ class ObjectiveConfig:
     """The objective's flags (steps as given: an int or a fraction of the run) and its behaviour."""
 
     objective: str = setting(
-        "mixed", "multilabel: the gold-span loss only; f1: the reward replaces it after the warm start (the seed's "
-        "recipe); mixed: the reward is added to it after the warm start", choices=OBJECTIVES,
+        "mixed",
+        "multilabel: the gold-span loss only; f1: the reward replaces it after the warm start (the seed's "
+        "recipe); mixed: the reward is added to it after the warm start",
+        choices=OBJECTIVES,
         depends="{default} for GlobalPointer (the study's best, BENCHMARKS.md), multilabel for start/end (which "
-        "trains on its own cross-entropy)")
-    warm_start_steps: float = setting(0.5, "gold-span-loss steps before the reward comes in: an int, or a fraction "
-                                      "(< 1) of the training steps", type=steps_or_fraction)
-    entropy_lambda: float = setting(0.01, "λ of the reward loss −E[F1] − λ·H (entropy bonus)",
-                                    type=non_negative_float)
+        "trains on its own cross-entropy)",
+    )
+    warm_start_steps: float = setting(
+        0.5,
+        "gold-span-loss steps before the reward comes in: an int, or a fraction (< 1) of the training steps",
+        type=steps_or_fraction,
+    )
+    entropy_lambda: float = setting(0.01, "λ of the reward loss −E[F1] − λ·H (entropy bonus)", type=non_negative_float)
     reward_weight: float = setting(1.0, "weight of the F1 loss after the warm start", type=non_negative_float)
     warm_start_loss: str = setting(
-        "softmax", "the gold-span loss (objective multilabel, and the warm start of f1/mixed): softmax, −log Σ_gold p "
+        "softmax",
+        "the gold-span loss (objective multilabel, and the warm start of f1/mixed): softmax, −log Σ_gold p "
         "under the span softmax (the study's best, BENCHMARKS.md), or the multilabel categorical cross-entropy",
-        choices=GOLD_SPAN_LOSSES, research=True)
-    mixed_weight: float = setting(1.0, "weight of the gold-span loss after the warm start (mixed)",
-                                  type=non_negative_float, research=True)
-    reward_ramp_steps: float = setting(0.25, "raise the F1 loss's weight linearly over this many steps after the "
-                                       "warm start (int or fraction)", type=steps_or_fraction, research=True)
+        choices=GOLD_SPAN_LOSSES,
+        research=True,
+    )
+    mixed_weight: float = setting(
+        1.0, "weight of the gold-span loss after the warm start (mixed)", type=non_negative_float, research=True
+    )
+    reward_ramp_steps: float = setting(
+        0.25,
+        "raise the F1 loss's weight linearly over this many steps after the warm start (int or fraction)",
+        type=steps_or_fraction,
+        research=True,
+    )
 
     def resolved(self, total_steps: int) -> "ObjectiveConfig":
         """The same objective with its step counts in steps of a run of `total_steps` (no warm start for
         multilabel, which has no reward to bring in)."""
         warm = steps_of(self.warm_start_steps, total_steps) if self.uses_rewards else 0
-        return dataclasses.replace(self, warm_start_steps=warm,
-                                   reward_ramp_steps=steps_of(self.reward_ramp_steps, total_steps))
+        return dataclasses.replace(
+            self, warm_start_steps=warm, reward_ramp_steps=steps_of(self.reward_ramp_steps, total_steps)
+        )
 
     @property
     def uses_rewards(self) -> bool:
@@ -90,8 +105,9 @@ class ObjectiveConfig:
 
     def weights(self, step: int) -> tuple[float, float]:
         """(gold-span loss weight, reward loss weight) at an optimizer step."""
-        return objective_weights(step, self.objective, self.warm_start_steps, self.mixed_weight,
-                                 self.reward_weight, self.reward_ramp_steps)
+        return objective_weights(
+            step, self.objective, self.warm_start_steps, self.mixed_weight, self.reward_weight, self.reward_ramp_steps
+        )
 
     def switched(self, step: int) -> bool:
         """True at the first step after the warm start (the reward comes in; a ramp does not count)."""
@@ -115,7 +131,9 @@ class ObjectiveConfig:
             return losses.span_cross_entropy
         return functools.partial(losses.multilabel_categorical_crossentropy, log_n_offset=True)
 
-    def reward_loss(self, logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ExpectedF1]:
+    def reward_loss(
+        self, logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, ExpectedF1]:
         """(per-window reward loss, the expected F1 and entropy to log)."""
         from .losses import expected_f1_loss
 

@@ -16,11 +16,19 @@ def param_groups(model: torch.nn.Module, lr: float, head_lr: float | None, weigh
     groups = []
     for is_head in (False, True):
         for decay in (True, False):
-            params = [p for n, p in model.named_parameters() if n.startswith(HEAD_PREFIXES) == is_head
-                      and (not any(x in n for x in no_decay)) == decay]
+            params = [
+                p
+                for n, p in model.named_parameters()
+                if n.startswith(HEAD_PREFIXES) == is_head and (not any(x in n for x in no_decay)) == decay
+            ]
             if params:
-                groups.append({"params": params, "weight_decay": weight_decay if decay else 0.0,
-                               "lr": (head_lr if head_lr and head_lr > 0 else lr) if is_head else lr})
+                groups.append(
+                    {
+                        "params": params,
+                        "weight_decay": weight_decay if decay else 0.0,
+                        "lr": (head_lr if head_lr and head_lr > 0 else lr) if is_head else lr,
+                    }
+                )
     return groups
 
 

@@ -35,9 +35,21 @@ DATA_FILES = ("squad_v1.1/train-v1.1.explorer.json", "squad_v1.1/dev-v1.1.shared
 # missing from the GPU image (its package list: /work/.library/device/KINDS.md); pinned to what runs here
 WHEELS = ("datasets", "evaluate", "dill", "multiprocess")
 # the GPU image's Python (3.12, x86-64 manylinux)
-PLATFORM_FLAGS = ("--only-binary=:all:", "--python-version", "3.12", "--implementation", "cp",
-                  "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
-                  "--platform", "manylinux2014_x86_64", "--platform", "any")
+PLATFORM_FLAGS = (
+    "--only-binary=:all:",
+    "--python-version",
+    "3.12",
+    "--implementation",
+    "cp",
+    "--platform",
+    "manylinux_2_28_x86_64",
+    "--platform",
+    "manylinux_2_17_x86_64",
+    "--platform",
+    "manylinux2014_x86_64",
+    "--platform",
+    "any",
+)
 LIMIT_MIB = 64  # what the device tool carries: the working tree and the carried paths together
 
 
@@ -82,8 +94,10 @@ def download_wheels(out: str) -> None:
     have = {f.split("-")[0].lower() for f in os.listdir(out) if f.endswith(".whl")}
     wanted = [f"{name}=={metadata.version(name)}" for name in WHEELS if name.lower() not in have]
     if wanted:
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *PLATFORM_FLAGS, "-d", out,
-                        *wanted], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", *PLATFORM_FLAGS, "-d", out, *wanted],
+            check=True,
+        )
 
 
 def sha256(path: str) -> str:
@@ -100,8 +114,12 @@ def tree_bytes(folder: str) -> int:
 
 def working_tree_bytes() -> int:
     """What the device tool sends besides the carried paths: tracked and untracked-not-ignored files."""
-    out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                         capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
     paths = [p for p in out.decode().split("\0") if p]
     return sum(os.path.getsize(os.path.join(ROOT, p)) for p in paths if os.path.isfile(os.path.join(ROOT, p)))
 
@@ -119,20 +137,31 @@ def main() -> int:
     if not all(os.path.exists(os.path.join(args.out, "data", rel + ".gz")) for rel in DATA_FILES):
         gzip_data(os.path.join(args.out, "data"))
     download_wheels(os.path.join(args.out, "wheels"))
-    files = sorted(os.path.relpath(os.path.join(d, f), args.out) for d, _, fs in os.walk(args.out) for f in fs
-                   if f != "manifest.json")
+    files = sorted(
+        os.path.relpath(os.path.join(d, f), args.out)
+        for d, _, fs in os.walk(args.out)
+        for f in fs
+        if f != "manifest.json"
+    )
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    manifest = {"git_commit": commit, "versions": {n: metadata.version(n) for n in WHEELS},
-                "files": {f: {"bytes": os.path.getsize(os.path.join(args.out, f)),
-                              "sha256": sha256(os.path.join(args.out, f))} for f in files}}
+    manifest = {
+        "git_commit": commit,
+        "versions": {n: metadata.version(n) for n in WHEELS},
+        "files": {
+            f: {"bytes": os.path.getsize(os.path.join(args.out, f)), "sha256": sha256(os.path.join(args.out, f))}
+            for f in files
+        },
+    }
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     bundle, tree = tree_bytes(args.out), working_tree_bytes()
     mib = 1 << 20
     for f in files:
         print(f"{manifest['files'][f]['bytes'] / mib:8.2f} MiB  {f}")
-    print(f"bundle {bundle / mib:.2f} MiB + working tree {tree / mib:.2f} MiB = {(bundle + tree) / mib:.2f} MiB "
-          f"(limit {LIMIT_MIB} MiB)")
+    print(
+        f"bundle {bundle / mib:.2f} MiB + working tree {tree / mib:.2f} MiB = {(bundle + tree) / mib:.2f} MiB "
+        f"(limit {LIMIT_MIB} MiB)"
+    )
     if bundle + tree > LIMIT_MIB * mib:
         print(f"error: {(bundle + tree) / mib:.2f} MiB is over the device tool's {LIMIT_MIB} MiB", file=sys.stderr)
         return 1

@@ -21,9 +21,12 @@ _CITATION = """\
 
 _DESCRIPTION = "CMRC2018: character-level exact match and longest-common-substring F1 for Chinese extractive QA."
 
-_KWARGS_DESCRIPTION = SQUAD_INPUTS_DOC + """Returns:
+_KWARGS_DESCRIPTION = (
+    SQUAD_INPUTS_DOC
+    + """Returns:
     {"exact_match": float, "f1": float} in percent (0-100) and "total" (number of questions).
 """
+)
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)

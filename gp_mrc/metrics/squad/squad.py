@@ -20,10 +20,13 @@ _CITATION = """\
 
 _DESCRIPTION = "SQuAD v1.1: exact match and token F1 after lowercasing and removing punctuation and articles."
 
-_KWARGS_DESCRIPTION = SQUAD_INPUTS_DOC + """Returns:
+_KWARGS_DESCRIPTION = (
+    SQUAD_INPUTS_DOC
+    + """Returns:
     {"exact_match": float, "f1": float}, both in percent (0-100); the max over gold answers,
     averaged over references.
 """
+)
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)

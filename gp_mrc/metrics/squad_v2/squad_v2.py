@@ -37,7 +37,9 @@ Returns:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class SquadV2(evaluate.Metric):
     def _info(self):
-        return metric_info(_DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION, "https://rajpurkar.github.io/SQuAD-explorer/", True)
+        return metric_info(
+            _DESCRIPTION, _CITATION, _KWARGS_DESCRIPTION, "https://rajpurkar.github.io/SQuAD-explorer/", True
+        )
 
     def _compute(self, predictions, references, no_answer_threshold=1.0):
         return squad_v2_scores(predictions, references, no_answer_threshold=no_answer_threshold)
