@@ -198,13 +198,7 @@ class MicroBatcher:
                     if full or size >= self.max_batch_size:
                         break
                     continue
-                left = deadline - loop.time()
-                if left <= 0 or (not parts and not self._pending):
-                    break
-                self._wakeup.clear()
-                try:
-                    await asyncio.wait_for(self._wakeup.wait(), left)
-                except asyncio.TimeoutError:
+                if not parts or not await _woken_before(self._wakeup, deadline):
                     break
             if parts:
                 await self._answer(loop, parts)
@@ -215,13 +209,7 @@ class MicroBatcher:
             return
         deadline = asyncio.get_running_loop().time() + self.max_defer_s
         while other.busy:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                return
-            other._idle.clear()
-            try:
-                await asyncio.wait_for(other._idle.wait(), left)
-            except asyncio.TimeoutError:
+            if not await _woken_before(other._idle, deadline):
                 return
 
     async def _answer(self, loop: asyncio.AbstractEventLoop, parts: list[_Part]) -> None:
@@ -283,3 +271,17 @@ class MicroBatcher:
         self.stats.largest_batch = max(self.stats.largest_batch, len(records))
         self.stats.sizes[len(records)] += 1
         return results
+
+
+async def _woken_before(event: asyncio.Event, deadline: float) -> bool:
+    """Clears `event` and waits for it to be set again, until the loop's clock reaches `deadline`; False if it
+    was not (the deadline passed, or had passed already)."""
+    left = deadline - asyncio.get_running_loop().time()
+    if left <= 0:
+        return False
+    event.clear()
+    try:
+        await asyncio.wait_for(event.wait(), left)
+    except asyncio.TimeoutError:
+        return False
+    return True
