@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from gp_mrc.data.examples import DataError, LoadReport, build_examples, load_examples
-from gp_mrc.inference.decoding import best_answers, collect_results, topk_spans
+from gp_mrc.inference.decoding import best_answers
+from gp_mrc.inference.window_topk import collect_results, topk_spans
 from gp_mrc.data.features import prepare_features
 from gp_mrc.models.modeling import valid_span_mask
 

@@ -9,7 +9,7 @@ from gp_mrc.models.modeling import (
     span_scores,
     valid_span_mask,
 )
-from gp_mrc.inference.decoding import topk_spans
+from gp_mrc.inference.window_topk import topk_spans
 
 
 def test_rope_scores_depend_on_relative_position_only():

@@ -35,14 +35,14 @@ STEPS, EVERY, PAUSE_AT = 12, 4, 6  # 24 windows / batch 4 = 6 steps an epoch: ch
 # (so the kill lands after the step-4 checkpoint and after two more logged steps, every time).
 PAUSING_RUNNER = """
 import os, runpy, sys, time
-import gp_mrc.training.loop as training
-log = training._log_jsonl
+import gp_mrc.training.steps as training
+log = training.log_jsonl
 def log_then_wait(path, record):
     log(path, record)
     if path.endswith("train_log.jsonl") and record["step"] == int(os.environ["PAUSE_AT_STEP"]):
         open(os.environ["PAUSE_FLAG"], "w").close()
         time.sleep(600)
-training._log_jsonl = log_then_wait
+training.log_jsonl = log_then_wait
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """

@@ -21,13 +21,13 @@ import logging
 import os
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 import datasets
 
 from ..errors import DataError
 from .answer_search import ABSENT, LOCATED, REPAIRED, locate_answers
-from .json_files import parse_json_or_jsonl, read_text
+from .layouts import file_records, flat_records
 
 logger = logging.getLogger(__name__)
 
@@ -64,84 +64,6 @@ def is_blank(text: str) -> bool:
     """True if `text` has no visible character: only whitespace, control and format characters (NUL, zero-width
     space, BOM, ...), which tokenizers drop, so no token would be left."""
     return all(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text)
-
-
-def _answer_list(where: str, answers: Any) -> dict:
-    """[{text, answer_start}, ...] or {text: [...], answer_start: [...]} → the latter, checked."""
-    if isinstance(answers, list):  # [{text, answer_start}] (SQuAD layout; common in flat files too)
-        for k, x in enumerate(answers):
-            if not isinstance(x, dict):
-                raise DataError(
-                    f"{where}: answers[{k}] must be an object {{text, answer_start}}, got {type(x).__name__}"
-                )
-        return {"text": [x.get("text") for x in answers], "answer_start": [x.get("answer_start") for x in answers]}
-    if not isinstance(answers, dict) or "text" not in answers:
-        raise DataError(
-            f"{where}: 'answers' must be {{text: [...], answer_start: [...]}} or a list of {{text, answer_start}}"
-        )
-    texts, starts = answers["text"], answers.get("answer_start", [])
-    if not isinstance(texts, list) or not isinstance(starts, list):
-        raise DataError(f"{where}: answers.text and answers.answer_start must be lists")
-    return {"text": list(texts), "answer_start": list(starts)}
-
-
-def _squad_records(path: str, obj: dict) -> Iterable[tuple[str, dict]]:
-    """Flatten SQuAD layout into (where, record) pairs; `where` names the record for error messages."""
-    articles = obj.get("data")
-    if not isinstance(articles, list):
-        raise DataError(f"{path}: SQuAD layout needs a top-level 'data' list")
-    for a, article in enumerate(articles):
-        if not isinstance(article, dict):
-            raise DataError(f"{path}: data[{a}] must be an object with 'paragraphs', got {type(article).__name__}")
-        title = article.get("title", "")
-        paragraphs = article.get("paragraphs")
-        if not isinstance(paragraphs, list):
-            raise DataError(f"{path}: data[{a}] ({title!r}) has no 'paragraphs' list")
-        for p, para in enumerate(paragraphs):
-            if not isinstance(para, dict) or "context" not in para or "qas" not in para:
-                raise DataError(f"{path}: data[{a}].paragraphs[{p}] needs 'context' and 'qas'")
-            if not isinstance(para["qas"], list):
-                raise DataError(f"{path}: data[{a}].paragraphs[{p}]: 'qas' must be a list")
-            for q, qa in enumerate(para["qas"]):
-                if not isinstance(qa, dict):
-                    raise DataError(
-                        f"{path}: data[{a}].paragraphs[{p}].qas[{q}] must be an object, got {type(qa).__name__}"
-                    )
-                where = f"{path}: data[{a}].paragraphs[{p}].qas[{q}] (id {qa.get('id', '?')!r})"
-                answers = qa.get("answers", [])
-                if not isinstance(answers, list):
-                    raise DataError(f"{where}: 'answers' must be a list of {{text, answer_start}}")
-                yield (
-                    where,
-                    {
-                        "id": qa.get("id"),
-                        "title": title,
-                        "context": para["context"],
-                        "question": qa.get("question"),
-                        "answers": _answer_list(where, answers),
-                        "is_impossible": qa.get("is_impossible", None),
-                    },
-                )
-
-
-def _flat_records(path: str, records: list) -> Iterable[tuple[str, dict]]:
-    lines = getattr(records, "line_numbers", None)  # JSONL: name records by their line
-    for n, r in enumerate(records, 1):
-        place = f"line {lines[n - 1]}" if lines else f"record {n}"
-        where = f"{path}: {place} (id {r.get('id', '?')!r})" if isinstance(r, dict) else f"{path}: {place}"
-        if not isinstance(r, dict):
-            raise DataError(f"{where}: expected an object with id, context, question, answers")
-        yield (
-            where,
-            {
-                "id": r.get("id"),
-                "title": r.get("title", ""),
-                "context": r.get("context"),
-                "question": r.get("question"),
-                "answers": _answer_list(where, r.get("answers", {"text": [], "answer_start": []})),
-                "is_impossible": r.get("is_impossible", None),
-            },
-        )
 
 
 def _checked_answers(
@@ -223,26 +145,10 @@ def load_examples(
     (right for training; for evaluation such questions still count, so pass False).
     """
     if os.path.exists(path_or_name) or path_or_name.endswith((".json", ".jsonl")):
-        obj = parse_json_or_jsonl(path_or_name, read_text(path_or_name))
-        if (
-            isinstance(obj, dict)
-            and isinstance(obj.get("data"), list)
-            and obj["data"]
-            and isinstance(obj["data"][0], dict)
-            and "paragraphs" in obj["data"][0]
-        ):
-            records = _squad_records(path_or_name, obj)
-        elif isinstance(obj, dict) and isinstance(obj.get("data"), list):  # {"data": [flat records]}
-            records = _flat_records(path_or_name, obj["data"])
-        elif isinstance(obj, list):
-            records = _flat_records(path_or_name, obj)
-        else:
-            raise DataError(
-                f"{path_or_name}: neither SQuAD layout ({{'data': [{{'paragraphs': ...}}]}}) nor a list of flat records"
-            )
+        records = file_records(path_or_name)
     else:
         hub = datasets.load_dataset(path_or_name, config_name, split=split or "train")
-        records = _flat_records(path_or_name, list(hub))
+        records = flat_records(path_or_name, list(hub))
     return build_examples(
         records,
         source=path_or_name,

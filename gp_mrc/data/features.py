@@ -81,6 +81,36 @@ def _truncate_questions(questions: list[str], tokenizer: Any, max_query_length: 
     return out, cut
 
 
+def _gold_token_spans(offs: list[tuple[int, int]], answers: dict) -> tuple[list[int], list[int]]:
+    """The distinct token spans of a window's gold answers that lie inside it (starts, ends)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for text, a_start in zip(answers["text"], answers["answer_start"]):
+        if a_start < 0:  # a gold text kept for scoring only: it is not in the passage
+            continue
+        span = char_to_token_span(offs, a_start, a_start + len(text))
+        if span is not None and span not in zip(starts, ends):
+            starts.append(span[0])
+            ends.append(span[1])
+    return starts, ends
+
+
+def _warn_empty_passages(ids: list[str], sample_map: list[int], offsets_out: list[list[list[int]]]) -> None:
+    """Passages of which the tokenizer kept nothing (e.g. only characters its normalizer drops): every window is
+    the null span alone, so the example can only ever be answered with ""."""
+    has_passage = [False] * len(ids)
+    for ex, offs in zip(sample_map, offsets_out):
+        has_passage[ex] = has_passage[ex] or any(o[0] >= 0 for o in offs)
+    empty = [ids[ex] for ex, ok in enumerate(has_passage) if not ok]
+    if empty:
+        logger.warning(
+            "%d passages have no token after the tokenizer's normalization; they can only be answered "
+            'with "" (ids %s)',
+            len(empty),
+            ", ".join(repr(x) for x in empty[:5]),
+        )
+
+
 def _tokenize_batch(
     batch: dict, indices: list[int], tokenizer: Any, max_seq_length: int, doc_stride: int, max_query_length: int
 ) -> dict:
@@ -114,35 +144,14 @@ def _tokenize_batch(
         offs = [tuple(o) if seq_ids[t] == context_id else NOT_PASSAGE for t, o in enumerate(offsets)]
         ex = sample_map[f]
         offs = _absorb_combining_marks(offs, batch["context"][ex])
-        starts, ends = [], []
-        if not batch["is_impossible"][ex]:
-            answers = batch["answers"][ex]
-            for text, a_start in zip(answers["text"], answers["answer_start"]):
-                if a_start < 0:  # a gold text kept for scoring only: it is not in the passage
-                    continue
-                span = char_to_token_span(offs, a_start, a_start + len(text))
-                if span is not None and span not in zip(starts, ends):
-                    starts.append(span[0])
-                    ends.append(span[1])
+        starts, ends = ([], []) if batch["is_impossible"][ex] else _gold_token_spans(offs, batch["answers"][ex])
         offsets_out.append([list(o) for o in offs])
         out["example_id"].append(batch["id"][ex])
         out["example_index"].append(indices[ex])
         out["gold_starts"].append(starts)
         out["gold_ends"].append(ends)
         out["is_impossible"].append(bool(batch["is_impossible"][ex]))
-    # Passages of which the tokenizer kept nothing (e.g. only characters its normalizer drops): every window is
-    # the null span alone, so the example can only ever be answered with "".
-    has_passage = [False] * len(batch["id"])
-    for ex, offs in zip(sample_map, offsets_out):
-        has_passage[ex] = has_passage[ex] or any(o[0] >= 0 for o in offs)
-    empty = [batch["id"][ex] for ex, ok in enumerate(has_passage) if not ok]
-    if empty:
-        logger.warning(
-            "%d passages have no token after the tokenizer's normalization; they can only be answered "
-            'with "" (ids %s)',
-            len(empty),
-            ", ".join(repr(x) for x in empty[:5]),
-        )
+    _warn_empty_passages(batch["id"], sample_map, offsets_out)
     out["offset_mapping"] = offsets_out
     out["input_ids"] = enc["input_ids"]
     out["attention_mask"] = enc["attention_mask"]

@@ -114,7 +114,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         check_output_dir(out)  # before the model loads: a file in the way is one line, not a traceback at the end
     # torch, transformers and datasets load only now: --help and argument errors come back at once
     from gp_mrc.data.examples import DataError, LoadReport, load_examples
-    from gp_mrc.inference.predict import write_predictions
     from gp_mrc.inference.passages import load_passage_records
     from gp_mrc.inference.reader import Reader
 
@@ -148,15 +147,24 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         return fail(
             f"{args.input}: no passage has any token left after the tokenizer's normalization; nothing to answer from"
         )
-    answers = [above(a, args.min_score) for a in answers]
+    return write_file_answers(out, records, answers, report.skipped_ids, args.min_score)
+
+
+def write_file_answers(
+    out: str, records: list[dict], answers: list[list[dict]], skipped_ids: list[str], min_score: float
+) -> int:
+    """predict.py --input: predictions.json and nbest_predictions.json, "" for the unusable questions."""
+    from gp_mrc.inference.predict import write_predictions
+
+    answers = [above(a, min_score) for a in answers]
     predictions = {r["id"]: (a[0]["answer"] if a else "") for r, a in zip(records, answers)}
     nbest = {r["id"]: a for r, a in zip(records, answers)}
-    for skipped in report.skipped_ids:  # every input id gets a prediction, "" for the unusable ones
+    for skipped in skipped_ids:  # every input id gets a prediction, "" for the unusable ones
         predictions[skipped], nbest[skipped] = "", []
     write_predictions(out, predictions, nbest)
     print(
         f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
-        + (f' ({len(report.skipped_ids)} unusable questions answered with "")' if report.skipped_ids else ""),
+        + (f' ({len(skipped_ids)} unusable questions answered with "")' if skipped_ids else ""),
         file=sys.stderr,
     )
     return 0

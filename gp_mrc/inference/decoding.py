@@ -1,8 +1,8 @@
-"""Span logits → answers. The same functions serve evaluation during training and prediction.
+"""Windows' top spans → answers. The same functions serve evaluation during training and prediction.
 
-Per window (vectorised): log p(i, j) = log-softmax of the span scores over the window's valid spans
+Per window (window_topk, vectorised): log p(i, j) = log-softmax of the span scores over the window's valid spans
 (the null span included), then the top-k non-null spans and the null log-probability.
-Per example (across its windows): candidates are ranked by log p — comparable across windows because
+Per example (here, across its windows): candidates are ranked by log p — comparable across windows because
 each window's softmax also holds the null span, which takes the mass where the answer is not in that
 window. For SQuAD v2 the answer is "" when min_window log p(null) − best log p(span) > threshold.
 """
@@ -12,54 +12,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 from ..choices import DECODINGS
-from ..models.span_probs import span_log_probs
 from ..metrics.scoring import answer_tokens
 from ..settings import N_BEST_SIZE, InferenceSettings
-
-
-@dataclass
-class WindowTopK:
-    """Top-k spans of each window in a batch (all tensors on CPU)."""
-
-    log_probs: torch.Tensor  # (B, k), −inf where the window has fewer than k valid spans
-    starts: torch.Tensor  # (B, k) token index
-    ends: torch.Tensor  # (B, k) token index (inclusive)
-    null_log_prob: torch.Tensor  # (B,)
-    # start/end reader: log p_start(i) + log p_end(j) of the same spans and of the null, the probability they
-    # are reported with (ranking stays by raw score); None for a GlobalPointer, whose log_probs are that already
-    report_log_probs: torch.Tensor | None = None  # (B, k)
-    report_null: torch.Tensor | None = None  # (B,)
-
-
-def topk_spans(
-    logits: torch.Tensor,
-    span_mask: torch.Tensor,
-    k: int,
-    raw_scores: bool = False,
-    start_log_probs: torch.Tensor | None = None,
-    end_log_probs: torch.Tensor | None = None,
-) -> WindowTopK:
-    """Top-k valid non-null spans per window by span probability (or raw score); no loop over spans.
-    `start_log_probs`/`end_log_probs` (B, n): also give each span's log p_start + log p_end (start/end reader)."""
-    logp = logits.float() if raw_scores else span_log_probs(logits, span_mask)
-    n = logp.shape[-1]
-    null = logp[:, 0, 0]
-    cand = logp.masked_fill(~span_mask, float("-inf"))
-    cand[:, 0, 0] = float("-inf")
-    vals, idx = cand.flatten(1).topk(min(k, n * n), dim=1)
-    starts, ends = idx // n, idx % n
-    report = report_null = None
-    if start_log_probs is not None and end_log_probs is not None:
-        sl, el = start_log_probs.float(), end_log_probs.float()
-        report = (sl.gather(1, starts) + el.gather(1, ends)).detach().cpu()
-        report_null = (sl[:, 0] + el[:, 0]).detach().cpu()
-    return WindowTopK(vals.detach().cpu(), starts.cpu(), ends.cpu(), null.detach().cpu(), report, report_null)
 
 
 def pairwise_f1(texts: Sequence[str], lang: str) -> np.ndarray:
@@ -209,17 +168,7 @@ def best_answers(
         ex = examples[e]
         found, null, reported, null_reported = _example_spans(ex["id"], by_example.get(e, []), results, offsets_col)
         cands = sorted((Candidate(lp, s, t) for (s, t), lp in found.items()), key=lambda c: -c.log_prob)[:n_best_size]
-        context = ex["context"]
-        entries = [
-            {
-                "text": context[c.start : c.end],
-                "start": c.start,
-                "end": c.end,
-                "score": c.log_prob,
-                "probability": math.exp(c.log_prob),
-            }
-            for c in cands
-        ]
+        entries = _nbest_entries(ex["context"], cands)
         best_lp = cands[0].log_prob if cands else -math.inf
         diff = null - best_lp if math.isfinite(null) else -math.inf
         entries, answer = _decoded(entries, decoding, lang, temperature)
@@ -236,6 +185,20 @@ def best_answers(
         nbest[ex["id"]] = entries
         null_diff[ex["id"]] = diff
     return predictions, nbest, null_diff
+
+
+def _nbest_entries(context: str, cands: list[Candidate]) -> list[dict]:
+    """The n-best entries of the candidates, their text cut from the context."""
+    return [
+        {
+            "text": context[c.start : c.end],
+            "start": c.start,
+            "end": c.end,
+            "score": c.log_prob,
+            "probability": math.exp(c.log_prob),
+        }
+        for c in cands
+    ]
 
 
 def _example_spans(
@@ -283,20 +246,3 @@ def _softmax_probabilities(entries: list[dict]) -> None:
     z = sum(math.exp(x["score"] - top) for x in entries)
     for x in entries:
         x["probability"] = math.exp(x["score"] - top) / z
-
-
-def collect_results(batches: Iterable[tuple[torch.Tensor, WindowTopK]]) -> dict[int, tuple[list, list, list, float]]:
-    """{feature_index: (log_probs, starts, ends, null)} from (feature_index, WindowTopK) batches; duplicates
-    (from a distributed sampler padding its last batch) collapse to one entry."""
-    results = {}
-    for index, top in batches:
-        for b, f in enumerate(index.tolist()):
-            results[f] = (
-                top.log_probs[b].tolist(),
-                top.starts[b].tolist(),
-                top.ends[b].tolist(),
-                float(top.null_log_prob[b]),
-            )
-            if top.report_log_probs is not None:
-                results[f] += (top.report_log_probs[b].tolist(), float(top.report_null[b]))
-    return results

@@ -11,7 +11,8 @@ from tqdm.auto import tqdm
 
 from ..atomic import write_json_atomic  # also imported from here (inference.write_json_atomic)
 from ..data.collate import SpanCollator
-from .decoding import WindowTopK, best_answers, collect_results, topk_spans
+from .decoding import best_answers
+from .window_topk import WindowTopK, collect_results, topk_spans
 from ..precision import autocast
 from ..settings import InferenceSettings
 

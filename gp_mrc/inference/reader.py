@@ -53,6 +53,22 @@ def resolve_device(device: str | None) -> torch.device:
     return resolved
 
 
+def _labelled_records(records: Iterable[dict]) -> list[tuple[str, dict]]:
+    """The caller's records as unlabelled examples ("record N (id ...)", example dict), ids defaulting to N."""
+    recs = []
+    for n, r in enumerate(records):
+        rec = {
+            "id": str(r.get("id", n)),
+            "title": r.get("title", ""),
+            "context": r.get("context"),
+            "question": r.get("question"),
+            "answers": {"text": [], "answer_start": []},
+            "is_impossible": None,
+        }
+        recs.append((f"record {n + 1} (id {rec['id']!r})", rec))
+    return recs
+
+
 class Reader:
     """A model, its tokenizer and its inference settings (the folder's unless overridden), ready to answer."""
 
@@ -181,19 +197,19 @@ class Reader:
             max_query_length=max_query_length,
         )
         check_max_seq_length(s.max_seq_length, self.model, self.tokenizer)
-        recs = []
-        for n, r in enumerate(records):
-            rec = {
-                "id": str(r.get("id", n)),
-                "title": r.get("title", ""),
-                "context": r.get("context"),
-                "question": r.get("question"),
-                "answers": {"text": [], "answer_start": []},
-                "is_impossible": None,
-            }
-            recs.append((f"record {n + 1} (id {rec['id']!r})", rec))
+        recs = _labelled_records(records)
         show = progress and len(recs) > PROGRESS_MIN_RECORDS
         examples = build_examples(recs, source="input", version_2=True, require_answers=False)
+        preds, nbest = self._decode(examples, s, max(n_best_size, top_k), batch_size or self.batch_size, show)
+        return [
+            ranked_answers(nbest.get(rec["id"], []), preds.get(rec["id"]), rec["context"], top_k, align_to_words)
+            for _, rec in recs
+        ]
+
+    def _decode(
+        self, examples: Any, s: InferenceSettings, n_best_size: int, batch_size: int, show: bool
+    ) -> tuple[dict[str, str], dict[str, list[dict]]]:
+        """The examples' windows through the model under settings `s`: (predictions, n-best lists) by id."""
         features = prepare_features(
             examples,
             self.tokenizer,
@@ -208,8 +224,8 @@ class Reader:
             examples,
             features,
             pad_token_id=self.tokenizer.pad_token_id or 0,
-            batch_size=batch_size or self.batch_size,
-            n_best_size=max(n_best_size, top_k),
+            batch_size=batch_size,
+            n_best_size=n_best_size,
             version_2_with_negative=s.version_2_with_negative,
             null_score_diff_threshold=s.null_score_diff_threshold,
             max_answer_length=s.max_answer_length,
@@ -219,10 +235,7 @@ class Reader:
             lang=s.lang,
             mixed_precision=self.mixed_precision,
         )
-        return [
-            ranked_answers(nbest.get(rec["id"], []), preds.get(rec["id"]), rec["context"], top_k, align_to_words)
-            for _, rec in recs
-        ]
+        return preds, nbest
 
     def answer_passages(
         self,

@@ -3,7 +3,8 @@
 One module per part:
 
 * ``table``    — F1Table, the sparse CSR table of every feature's nonzero rewards (NULL_INDEX: [CLS]);
-* ``scorer``   — the reward of each span of one feature: pruning window, null-span rules, fast English F1;
+* ``window``   — the pruning window: which spans of a feature are scored (``candidate_spans``);
+* ``scorer``   — the reward of each span of one feature: null-span rules, fast English F1;
 * ``inputs``   — reading and validating features/examples (``check_offsets``, the one offset validator);
 * ``parallel`` — computing a whole table, sharded over worker processes;
 * ``cache``    — the .npz cache keyed by the content of every input, checked before it is trusted;
@@ -29,9 +30,10 @@ from .cache import (
 )
 from .inputs import RewardInputs, check_offsets, read_inputs
 from .parallel import compute_f1_table
-from .scorer import DEFAULT_F1_WINDOW, candidate_spans, feature_span_f1
+from .scorer import feature_span_f1
 from .table import NULL_INDEX, F1Table
 from .verify import VerifyReport, sample_entries, verify_f1_table
+from .window import DEFAULT_F1_WINDOW, candidate_spans
 
 __all__ = [
     "CACHE_VERSION",

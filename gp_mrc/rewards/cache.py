@@ -26,8 +26,8 @@ from ..settings import MAX_ANSWER_LENGTH
 
 from .inputs import read_inputs
 from .parallel import _compute_table
-from .scorer import DEFAULT_F1_WINDOW
 from .table import F1Table
+from .window import DEFAULT_F1_WINDOW
 
 logger = logging.getLogger(__package__)  # "gp_mrc.rewards", the name these messages have always had
 

@@ -16,7 +16,8 @@ from ..metrics.scoring import check_lang
 from ..settings import MAX_ANSWER_LENGTH
 
 from .inputs import RewardInputs, read_inputs
-from .scorer import DEFAULT_F1_WINDOW, SpanScorer, check_params, score_feature
+from .scorer import SpanScorer, score_feature
+from .window import DEFAULT_F1_WINDOW, check_params
 from .table import F1Table
 
 _MIN_FEATURES_PER_PROC = 1000  # below this a worker process costs more than it saves

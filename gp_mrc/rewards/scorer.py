@@ -35,55 +35,10 @@ from ..settings import MAX_ANSWER_LENGTH
 
 from .inputs import check_offsets
 from .table import NULL_INDEX
-
-# Spans whose boundaries are within 8 tokens of a gold's boundaries: covers the near-misses the
-# model actually confuses with the answer (a SQuAD answer is ~3 tokens; a few words of extra or
-# missing context) while bounding the work and storage to at most 17 x 17 spans per gold.
-# Farther spans get reward 0 (their F1 is small: they mostly cover other text).
-DEFAULT_F1_WINDOW = 8
+from .window import DEFAULT_F1_WINDOW, candidate_spans, check_golds, check_params
 
 _WORD = re.compile(r"\S+")  # \s in re is exactly str.isspace, what str.split() splits on
 _PIECE_MEMO_MAX = 2_000_000
-
-
-def check_params(window: int, max_answer_length: int) -> None:
-    if window < 0:
-        raise ValueError(f"window must be >= 0, got {window}")
-    if max_answer_length < 1:
-        raise ValueError(f"max_answer_length must be >= 1, got {max_answer_length}")
-
-
-def candidate_spans(
-    offsets: Sequence[Sequence[int]],
-    gold_starts: Sequence[int],
-    gold_ends: Sequence[int],
-    window: int,
-    max_answer_length: int,
-) -> dict[int, list[int]]:
-    """start -> sorted ends of the passage-token spans inside the pruning window of some gold."""
-    n = len(offsets)
-    ends_by_start: dict[int, set[int]] = {}
-    for gs, ge in zip(gold_starts, gold_ends):
-        for i in range(max(0, gs - window), min(n, gs + window + 1)):
-            if offsets[i][0] < 0:
-                continue
-            hi = min(n - 1, ge + window, i + max_answer_length - 1)
-            ends = [j for j in range(max(i, ge - window), hi + 1) if offsets[j][0] >= 0]
-            if ends:
-                ends_by_start.setdefault(i, set()).update(ends)
-    return {i: sorted(ends_by_start[i]) for i in sorted(ends_by_start)}
-
-
-def _check_golds(offsets: Sequence[Sequence[int]], gold_starts: Sequence[int], gold_ends: Sequence[int]) -> None:
-    """Gold spans that would otherwise silently produce wrong rewards (the offsets are already checked, so a
-    gold on passage tokens also ends inside the context)."""
-    if len(gold_starts) != len(gold_ends):
-        raise ValueError(f"{len(gold_starts)} gold starts but {len(gold_ends)} gold ends")
-    for gs, ge in zip(gold_starts, gold_ends):
-        if not (0 <= gs <= ge < len(offsets)):
-            raise ValueError(f"gold span ({gs}, {ge}) is not a valid span of {len(offsets)} tokens")
-        if offsets[gs][0] < 0 or offsets[ge][0] < 0:
-            raise ValueError(f"gold span ({gs}, {ge}) does not start and end on passage tokens")
 
 
 def _word_bounds(context: str) -> tuple[list[int], list[int]]:
@@ -268,7 +223,7 @@ def score_feature(
     """feature_span_f1 for offsets already validated by check_offsets (read_inputs checks a whole set at once)."""
     if is_impossible or len(gold_starts) == 0:
         return tuple(a.copy() for a in _NULL_ONLY)  # type: ignore[return-value]
-    _check_golds(offsets, gold_starts, gold_ends)
+    check_golds(offsets, gold_starts, gold_ends)
     spans = candidate_spans(offsets, gold_starts, gold_ends, window, max_answer_length)
     score = scorer.english if scorer.lang == "en" else scorer.chinese
     s, e, v = score(context, offsets, spans, gold_texts)

@@ -15,8 +15,8 @@ import numpy as np
 
 from ..metrics.scoring import f1_score
 
-from .scorer import candidate_spans
 from .table import NULL_INDEX, F1Table
+from .window import candidate_spans
 
 
 @dataclass
@@ -24,6 +24,14 @@ class VerifyReport:
     n_checked: int = 0  # (feature, span) pairs compared, zero-valued ones included
     max_abs_diff: float = 0.0
     mismatches: list[str] = field(default_factory=list)  # descriptions of the first few
+
+
+def _window_spans(feat: dict, window: int, max_answer_length: int) -> list[tuple[int, int]]:
+    """Every (start, end) token span of a feature inside the pruning window, the spans the table may store."""
+    ends_by_start = candidate_spans(
+        feat["offset_mapping"], feat["gold_starts"], feat["gold_ends"], window, max_answer_length
+    )
+    return [(i, j) for i, ends in ends_by_start.items() for j in ends]
 
 
 def verify_f1_table(
@@ -68,13 +76,7 @@ def verify_f1_table(
                 mismatch(f"{where}: expected only the null span with reward 1, got {stored}")
             continue
         offsets = feat["offset_mapping"]
-        spans = [
-            (i, j)
-            for i, ends in candidate_spans(
-                offsets, feat["gold_starts"], feat["gold_ends"], window, max_answer_length
-            ).items()
-            for j in ends
-        ]
+        spans = _window_spans(feat, window, max_answer_length)
         outside = set(stored) - set(spans)
         if outside or any(v <= 0 for v in stored.values()):
             mismatch(f"{where}: stored entries outside the window or zero: {sorted(outside)[:5]}")

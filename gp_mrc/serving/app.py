@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import asdict, replace
 from importlib import resources
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -97,6 +97,27 @@ def create_app(
     app.state.service, app.state.limits = service, limits
     add_handlers(app, Metrics())
 
+    batching = {
+        "max_batch_size": max_batch_size,
+        "max_wait_ms": max_wait_ms,
+        "max_batch_windows": max_batch_windows,
+        "lane_windows": lane_windows,
+    }
+    add_status_routes(app, service, lambda: health_report(reader, service, limits, model_name, architecture, batching))
+
+    @app.post(
+        "/",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": REQUEST_SCHEMA}}}},
+    )
+    async def answer(request: Request) -> JSONResponse:
+        return await answer_request(request, service, limits)
+
+    return app
+
+
+def add_status_routes(app: FastAPI, service: Service, report: Callable[[], dict]) -> None:
+    """GET /metrics (Prometheus text), GET|HEAD / (the page), GET|HEAD /health (`report()`)."""
+
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
         sizes = merged_sizes(lane.stats.sizes for lane in service.lanes.values())
@@ -111,34 +132,25 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict:
-        lanes = {name: lane.stats.as_dict() for name, lane in service.lanes.items()}
-        return {
-            "status": "ok",
-            "model": model_name,
-            "architecture": architecture,
-            "heat_map": architecture == "globalpointer",
-            "settings": reader.settings.to_dict(),
-            "limits": asdict(limits),
-            "batching": {
-                "max_batch_size": max_batch_size,
-                "max_wait_ms": max_wait_ms,
-                "max_batch_windows": max_batch_windows,
-                "lane_windows": lane_windows,
-                **total_stats(lanes),
-                "lanes": lanes,
-            },
-        }
+        return report()
 
     app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)  # load balancers' probes
 
-    @app.post(
-        "/",
-        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": REQUEST_SCHEMA}}}},
-    )
-    async def answer(request: Request) -> JSONResponse:
-        return await answer_request(request, service, limits)
 
-    return app
+def health_report(
+    reader: Any, service: Service, limits: Limits, model_name: str, architecture: str, batching: dict[str, Any]
+) -> dict:
+    """GET /health: the model, its settings, the limits, and the batching with each lane's counts."""
+    lanes = {name: lane.stats.as_dict() for name, lane in service.lanes.items()}
+    return {
+        "status": "ok",
+        "model": model_name,
+        "architecture": architecture,
+        "heat_map": architecture == "globalpointer",
+        "settings": reader.settings.to_dict(),
+        "limits": asdict(limits),
+        "batching": {**batching, **total_stats(lanes), "lanes": lanes},
+    }
 
 
 def add_handlers(app: FastAPI, metrics: Metrics) -> None:

@@ -59,6 +59,26 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     b.add_argument("--max_queued", type=int, default=BATCHING.max_queued, help="questions waiting; beyond this, 503")
     lim = p.add_argument_group("limits per request (beyond them: 4xx with a message)")
+    _add_limit_flags(lim)
+    b.add_argument(
+        "--max_batch_windows",
+        type=int,
+        default=BATCHING.max_batch_windows,
+        help="windows per model call: a long request is cut into chunks of this many, served in turn",
+    )
+    b.add_argument(
+        "--lane_windows",
+        type=int,
+        default=BATCHING.lane_windows,
+        help="requests of at most this many windows run in their own lane, beside the long ones",
+    )
+    p.add_argument("--log_level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument("--access_log", action="store_true", help="log every request")
+    return p
+
+
+def _add_limit_flags(lim: argparse._ArgumentGroup) -> None:
+    """The limits per request: body size, text lengths, questions, passages and encoder windows."""
     lim.add_argument("--max_body_bytes", type=int, default=DEFAULTS.max_body_bytes)
     lim.add_argument("--max_context_chars", type=int, default=DEFAULTS.max_context_chars)
     lim.add_argument("--max_question_chars", type=int, default=DEFAULTS.max_question_chars)
@@ -76,21 +96,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default=DEFAULTS.max_request_windows,
         help="the cost cap: encoder windows one request may take; beyond, 413",
     )
-    b.add_argument(
-        "--max_batch_windows",
-        type=int,
-        default=BATCHING.max_batch_windows,
-        help="windows per model call: a long request is cut into chunks of this many, served in turn",
-    )
-    b.add_argument(
-        "--lane_windows",
-        type=int,
-        default=BATCHING.lane_windows,
-        help="requests of at most this many windows run in their own lane, beside the long ones",
-    )
-    p.add_argument("--log_level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    p.add_argument("--access_log", action="store_true", help="log every request")
-    return p
 
 
 def fail(message: str) -> int:
