@@ -121,7 +121,7 @@ def plot(results: list[dict], path: str, title: str) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", type=named_model, default=[], help="NAME=MODEL_DIR (repeat)")
     p.add_argument(
@@ -136,6 +136,25 @@ def main() -> int:
     p.add_argument("--mixed_precision", default="auto", choices=["auto", "no", "bf16", "fp16"])
     p.add_argument("--output", default=None, help="the figures as JSON")
     p.add_argument("--plot", default=None, help="the reliability diagrams and coverage curve as PNG")
+    return p
+
+
+def print_results(results: list[dict]) -> None:
+    """Each reader's EM, F1, mean score and calibration errors, then its coverage curve."""
+    for r in results:
+        print(
+            f"{r['name']}: {r['questions']} questions, EM {r['em']:.2f} F1 {r['f1']:.2f}, mean score "
+            f"{r['mean_score']:.3f}, ECE vs EM {r['ece_em']:.4f}, vs F1 {r['ece_f1']:.4f}"
+        )
+        for row in r["coverage"]:
+            print(
+                f"   coverage {row['coverage']:.0%}: score >= {row['threshold']:.3f}  EM {row['em']:.1f} "
+                f"F1 {row['f1']:.1f}"
+            )
+
+
+def main() -> int:
+    p = build_parser()
     args = p.parse_args()
     if not args.model and not args.add_results:
         p.error("give --model NAME=DIR (or --add_results FILE)")
@@ -155,16 +174,7 @@ def main() -> int:
             return 2
         results += earlier
     results += [evaluate_reader(name, path, examples, args) for name, path in args.model]
-    for r in results:
-        print(
-            f"{r['name']}: {r['questions']} questions, EM {r['em']:.2f} F1 {r['f1']:.2f}, mean score "
-            f"{r['mean_score']:.3f}, ECE vs EM {r['ece_em']:.4f}, vs F1 {r['ece_f1']:.4f}"
-        )
-        for row in r["coverage"]:
-            print(
-                f"   coverage {row['coverage']:.0%}: score >= {row['threshold']:.3f}  EM {row['em']:.1f} "
-                f"F1 {row['f1']:.1f}"
-            )
+    print_results(results)
     meta = {
         "dev_file": os.path.basename(args.dev_file),
         "date": datetime.date.today().isoformat(),

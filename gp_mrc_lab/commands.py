@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 
 from .paths import RESULTS, ROOT, RUNS
-from .studies import STUDIES, VARIANTS, Study, Variant
+from .studies import STUDIES, Study
+from .variants import VARIANTS, Variant
 
 ENTRY = ["-m", "gp_mrc_lab.train_variant"]  # what `python` runs (the same flags as scripts/train.py, and more)
 LEGACY_ENTRY = ["scripts/train.py"]  # what it ran before the research flags left train.py

@@ -88,7 +88,7 @@ def child(args: argparse.Namespace) -> dict:
     return out
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", action="append", type=named_model, required=True, help="NAME=MODEL_DIR (repeat)")
     p.add_argument("--dev_file", required=True)
@@ -98,7 +98,47 @@ def main() -> int:
     p.add_argument("--isa", nargs="+", default=list(ISAS), help="native and/or oneDNN ISA caps")
     p.add_argument("--output", default=None)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    return p
+
+
+def run_child(args: argparse.Namespace, isa: str) -> subprocess.CompletedProcess:
+    """This command again with --child, in a process of its own under the oneDNN ISA cap (native: none)."""
+    env = dict(os.environ)
+    env.pop("ONEDNN_MAX_CPU_ISA", None)
+    if isa != "native":
+        env["ONEDNN_MAX_CPU_ISA"] = isa
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "benchmark_int8.py"),
+        "--child",  # this command again
+        "--dev_file",
+        args.dev_file,
+        "--questions",
+        str(args.questions),
+        "--repeats",
+        str(args.repeats),
+        "--batch_size",
+        str(args.batch_size),
+    ]
+    for name, path in args.model:
+        cmd += ["--model", f"{name}={path}"]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env)
+
+
+def print_readers(isa: str, readers: dict) -> None:
+    """One line per reader and configuration: questions/s, EM, F1 and agreement with fp32."""
+    for name, cfgs in readers.items():
+        for c, r in cfgs.items():
+            print(
+                f"{isa:>17} {name:>14} {c}: {r['questions_per_s']:6.2f} q/s ({r['questions_per_cpu_s']:.2f} "
+                f"per CPU-s)  EM {r['em']:.2f} F1 {r['f1']:.2f}  same answer as fp32 "
+                f"{r['same_answer_as_fp32']:.1%}",
+                flush=True,
+            )
+
+
+def main() -> int:
+    args = build_parser().parse_args()
     if args.child:
         print("RESULT " + json.dumps(child(args)))
         return 0
@@ -114,40 +154,14 @@ def main() -> int:
         "isa": {},
     }
     for isa in args.isa:
-        env = dict(os.environ)
-        env.pop("ONEDNN_MAX_CPU_ISA", None)
-        if isa != "native":
-            env["ONEDNN_MAX_CPU_ISA"] = isa
-        cmd = [
-            sys.executable,
-            os.path.join(ROOT, "scripts", "benchmark_int8.py"),
-            "--child",  # this command again
-            "--dev_file",
-            args.dev_file,
-            "--questions",
-            str(args.questions),
-            "--repeats",
-            str(args.repeats),
-            "--batch_size",
-            str(args.batch_size),
-        ]
-        for name, path in args.model:
-            cmd += ["--model", f"{name}={path}"]
-        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        out = run_child(args, isa)
         line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
         if out.returncode or not line:
             print(out.stderr[-3000:], file=sys.stderr)
             print(f"error: the {isa} run failed", file=sys.stderr)
             return 2
         results["isa"][isa] = {"onednn_reports": onednn_isa(isa), "readers": json.loads(line[0][7:])}
-        for name, cfgs in results["isa"][isa]["readers"].items():
-            for c, r in cfgs.items():
-                print(
-                    f"{isa:>17} {name:>14} {c}: {r['questions_per_s']:6.2f} q/s ({r['questions_per_cpu_s']:.2f} "
-                    f"per CPU-s)  EM {r['em']:.2f} F1 {r['f1']:.2f}  same answer as fp32 "
-                    f"{r['same_answer_as_fp32']:.1%}",
-                    flush=True,
-                )
+        print_readers(isa, results["isa"][isa]["readers"])
     if args.output:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output, "w", encoding="utf-8") as f:

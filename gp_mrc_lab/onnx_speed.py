@@ -22,7 +22,8 @@ import sys
 import time
 
 from .paths import SHARED
-from .speed import machine, transformers_loop
+from .speed import machine
+from .speed_predict import transformers_loop
 
 
 def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import statistics
 
 from .results import load_results
-from .studies import STUDIES, VARIANTS
+from .studies import STUDIES
+from .variants import VARIANTS
 
 
 def mean_sd(xs: list[float]) -> str:
@@ -37,74 +38,93 @@ def best_temperature(results: list[dict]) -> str:
     return best_decoding(results, expected_f1_only=True)
 
 
+def table_header(v2: bool, zh: bool) -> list[str]:
+    """The per-variant table's heading lines (after a note on what F1 means for SQuAD v2.0)."""
+    lines = []
+    if v2:
+        lines += [
+            "SQuAD v2.0: F1 = the official best_f1 (the null threshold tuned on this dev set, as saved with "
+            "the model); the last columns score argmax decoding: F1 at null threshold 0 (all, answerable, "
+            "unanswerable questions), the F1 of the best non-null span on the answerable questions (the "
+            "reader forced to answer) and the null odds' ranking AUC (unanswerable above answerable; 0.5 "
+            "= chance).",
+            "",
+        ]
+    return lines + [
+        "| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) | per-seed F1 (argmax / expected-F1) "
+        f"| top-1 F1 = 0 | top-1 too short / too long | answer / gold {'characters' if zh else 'tokens'} "
+        "| top p | train s (with trunk) |"
+        + (" F1 at threshold 0 | HasAns F1 | NoAns F1 | HasAns span F1 | null AUC (%) |" if v2 else ""),
+        "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|---|" if v2 else ""),
+    ]
+
+
+def v2_cells(rs: list[dict]) -> str:
+    """SQuAD v2.0's last cells of a variant's row: argmax F1 at null threshold 0 (all, answerable, unanswerable),
+    the answerable questions' best-span F1 and the null odds' AUC."""
+    diag = [r["decoding"]["diagnostics"] for r in rs]
+    return (
+        " "
+        + " | ".join(
+            mean_sd([r["decoding"]["argmax"].get(k, float("nan")) for r in rs])
+            for k in ("f1", "HasAns_f1", "NoAns_f1", "HasAns_span_f1")
+        )
+        + " | "
+        + mean_sd([100 * (d.get("null_auc") or float("nan")) for d in diag])
+        + " |"
+    )
+
+
+def variant_row(key: str, rs: list[dict], length: tuple[str, str], v2: bool) -> str:
+    """One variant's row over its seeds' result files (rs, by seed); length: the answer and gold length keys."""
+    t = best_temperature(rs)
+    em = [r["decoding"]["argmax"]["exact_match"] for r in rs]
+    f1 = [f1_of(r, "argmax") for r in rs]
+    ef = [f1_of(r, t) for r in rs]
+    diag = [r["decoding"]["diagnostics"] for r in rs]
+    secs = [r["timing"].get("train_seconds_with_trunk") or r["timing"]["train_seconds"] for r in rs]
+    per_seed = ", ".join(f"{r['seed']}: {a:.1f} / {b:.1f}" for r, a, b in zip(rs, f1, ef))
+    return (
+        f"| {rs[0]['label']} (`{key}`) | {len(rs)} | {mean_sd(em)} | {mean_sd(f1)} | {mean_sd(ef)} "
+        f"({t.split('@')[1]}) | {per_seed} | {statistics.mean(d['share_f1_zero'] for d in diag):.1%} | "
+        f"{statistics.mean(d['share_too_short'] for d in diag):.1%} / "
+        f"{statistics.mean(d['share_too_long'] for d in diag):.1%} | "
+        f"{statistics.mean(d[length[0]] for d in diag):.2f} / "
+        f"{diag[0][length[1]]:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
+        f"| {statistics.mean(secs):.0f} |" + (v2_cells(rs) if v2 else "")
+    )
+
+
+def study_section(name: str, variants: dict[str, list[dict]]) -> list[str]:
+    """One study's tables: per variant, the extra evaluation files, and the paired same-seed differences."""
+    v2 = any(metric(r) == "best_f1" for rs in variants.values() for r in rs)
+    zh = STUDIES[name].lang == "zh" if name in STUDIES else False
+    length = ("mean_answer_chars", "mean_gold_chars") if zh else ("mean_answer_tokens", "mean_gold_tokens")
+    lines = [f"### {name}", ""] + table_header(v2, zh)
+    order = [k for k in VARIANTS if k in variants] + [k for k in variants if k not in VARIANTS]
+    for key in order:
+        lines.append(variant_row(key, sorted(variants[key], key=lambda r: r["seed"]), length, v2))
+    lines += extra_table(variants)
+    lines += [
+        "",
+        "Paired F1 differences (same seed):",
+        "",
+        "| difference | seeds | mean ± sd | per seed |",
+        "|---|---|---|---|",
+    ]
+    for key, reference, decoding in comparisons(variants):
+        lines += paired_difference(variants, key, reference, decoding)
+    lines.append("")
+    return lines
+
+
 def report(study: str | None = None) -> str:
     lines = []
     by_study: dict[str, dict[str, list[dict]]] = {}
     for r in load_results(study):
         by_study.setdefault(r["study"], {}).setdefault(r["variant"], []).append(r)
     for name, variants in by_study.items():
-        v2 = any(metric(r) == "best_f1" for rs in variants.values() for r in rs)
-        zh = STUDIES[name].lang == "zh" if name in STUDIES else False
-        length = ("mean_answer_chars", "mean_gold_chars") if zh else ("mean_answer_tokens", "mean_gold_tokens")
-        lines += [f"### {name}", ""]
-        if v2:
-            lines += [
-                "SQuAD v2.0: F1 = the official best_f1 (the null threshold tuned on this dev set, as saved with "
-                "the model); the last columns score argmax decoding: F1 at null threshold 0 (all, answerable, "
-                "unanswerable questions), the F1 of the best non-null span on the answerable questions (the "
-                "reader forced to answer) and the null odds' ranking AUC (unanswerable above answerable; 0.5 "
-                "= chance).",
-                "",
-            ]
-        lines += [
-            "| variant | seeds | EM | F1 | F1, expected-F1 decoding (T) | per-seed F1 (argmax / expected-F1) "
-            f"| top-1 F1 = 0 | top-1 too short / too long | answer / gold {'characters' if zh else 'tokens'} "
-            "| top p | train s (with trunk) |"
-            + (" F1 at threshold 0 | HasAns F1 | NoAns F1 | HasAns span F1 | null AUC (%) |" if v2 else ""),
-            "|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|---|" if v2 else ""),
-        ]
-        order = [k for k in VARIANTS if k in variants] + [k for k in variants if k not in VARIANTS]
-        for key in order:
-            rs = sorted(variants[key], key=lambda r: r["seed"])
-            t = best_temperature(rs)
-            em = [r["decoding"]["argmax"]["exact_match"] for r in rs]
-            f1 = [f1_of(r, "argmax") for r in rs]
-            ef = [f1_of(r, t) for r in rs]
-            diag = [r["decoding"]["diagnostics"] for r in rs]
-            secs = [r["timing"].get("train_seconds_with_trunk") or r["timing"]["train_seconds"] for r in rs]
-            per_seed = ", ".join(f"{r['seed']}: {a:.1f} / {b:.1f}" for r, a, b in zip(rs, f1, ef))
-            lines.append(
-                f"| {rs[0]['label']} (`{key}`) | {len(rs)} | {mean_sd(em)} | {mean_sd(f1)} | {mean_sd(ef)} "
-                f"({t.split('@')[1]}) | {per_seed} | {statistics.mean(d['share_f1_zero'] for d in diag):.1%} | "
-                f"{statistics.mean(d['share_too_short'] for d in diag):.1%} / "
-                f"{statistics.mean(d['share_too_long'] for d in diag):.1%} | "
-                f"{statistics.mean(d[length[0]] for d in diag):.2f} / "
-                f"{diag[0][length[1]]:.2f} | {statistics.mean(d['mean_top_probability'] for d in diag):.2f} "
-                f"| {statistics.mean(secs):.0f} |"
-                + (
-                    " "
-                    + " | ".join(
-                        mean_sd([r["decoding"]["argmax"].get(k, float("nan")) for r in rs])
-                        for k in ("f1", "HasAns_f1", "NoAns_f1", "HasAns_span_f1")
-                    )
-                    + " | "
-                    + mean_sd([100 * (d.get("null_auc") or float("nan")) for d in diag])
-                    + " |"
-                    if v2
-                    else ""
-                )
-            )
-        lines += extra_table(variants)
-        lines += [
-            "",
-            "Paired F1 differences (same seed):",
-            "",
-            "| difference | seeds | mean ± sd | per seed |",
-            "|---|---|---|---|",
-        ]
-        for key, reference, decoding in comparisons(variants):
-            lines += paired_difference(variants, key, reference, decoding)
-        lines.append("")
+        lines += study_section(name, variants)
     return "\n".join(lines)
 
 

@@ -17,7 +17,8 @@ from gp_mrc.inference.nbest_file import read_nbest
 from .commands import branch_step, command, result_path, run_dir
 from .paths import RESULTS, ROOT
 from .rescoring import GOLDS, decodings, evaluated_golds, load_golds
-from .studies import STUDIES, VARIANTS, Study
+from .studies import STUDIES, Study
+from .variants import VARIANTS, Variant
 
 
 def _read_jsonl(path: str) -> list[dict]:
@@ -27,10 +28,8 @@ def _read_jsonl(path: str) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def collect_one(study_name: str, variant: str, seed: int) -> dict:
-    """Write the result file of a finished run folder (and return it)."""
-    study, v = STUDIES[study_name], VARIANTS[variant]
-    out = run_dir(study_name, variant, seed)
+def read_run(out: str) -> tuple[dict, dict, dict, dict | None]:
+    """(the final evaluation, the training arguments, the n-best lists, the null odds or None) of a run folder."""
     with open(os.path.join(out, "eval_results.json")) as f:
         final = json.load(f)
     with open(os.path.join(out, "training_args.json")) as f:
@@ -40,8 +39,13 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
     if os.path.exists(os.path.join(out, "null_odds.json")):
         with open(os.path.join(out, "null_odds.json")) as f:
             null_odds = json.load(f)
-    if study.validation_file not in GOLDS:
-        GOLDS[study.validation_file] = load_golds(study.validation_file, "--version_2_with_negative" in study.flags)
+    return final, train_args, nbest, null_odds
+
+
+def curve_and_timing(study_name: str, v: Variant, seed: int, out: str, final: dict) -> tuple[list[dict], dict]:
+    """A run's dev F1 curve and its training time; a branch's curve starts with its trunk's up to the branch point
+    and its time adds the trunk's share (train_seconds_with_trunk)."""
+    study = STUDIES[study_name]
     # intermediate points score the first --intermediate_eval_samples questions; the last point (the final
     # evaluation, the record with train_seconds) scores all of them
     curve = [
@@ -59,6 +63,17 @@ def collect_one(study_name: str, variant: str, seed: int) -> dict:
             timing["train_seconds_with_trunk"] = round(
                 parent["timing"]["train_seconds"] * share + (timing["train_seconds"] or 0), 1
             )
+    return curve, timing
+
+
+def collect_one(study_name: str, variant: str, seed: int) -> dict:
+    """Write the result file of a finished run folder (and return it)."""
+    study, v = STUDIES[study_name], VARIANTS[variant]
+    out = run_dir(study_name, variant, seed)
+    final, train_args, nbest, null_odds = read_run(out)
+    if study.validation_file not in GOLDS:
+        GOLDS[study.validation_file] = load_golds(study.validation_file, "--version_2_with_negative" in study.flags)
+    curve, timing = curve_and_timing(study_name, v, seed, out, final)
     extra = {name: extra_scores(study, out, name, path, train_args) for name, path in study.extra_evals}
     result = {
         "study": study_name,

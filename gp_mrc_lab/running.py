@@ -14,7 +14,8 @@ from gp_mrc.atomic import write_text_atomic
 from .commands import ENTRY, LEGACY_ENTRY, branch_step, command, init_folder, result_path, run_dir
 from .paths import ROOT
 from .results import collect_one
-from .studies import STUDIES, VARIANTS
+from .studies import STUDIES
+from .variants import VARIANTS
 
 
 def run(study_name: str, variant: str, seed: int) -> None:

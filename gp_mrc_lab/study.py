@@ -28,7 +28,8 @@ from .report import compact, report
 from .reward_share import reward_share_table
 from .results import collect_one
 from .running import run
-from .studies import STUDIES, VARIANTS
+from .studies import STUDIES
+from .variants import VARIANTS
 
 
 def main() -> None:

@@ -160,10 +160,10 @@ def test_the_report_reads_every_committed_result_file():
 def test_every_variant_launches_through_the_lab_with_its_flags():
     """Each variant's command is the lab's training entry with the study's flags, and the lab's parser takes all
     of them (the research flags left train.py, not the study)."""
-    from gp_mrc_lab import studies, train_variant
+    from gp_mrc_lab import train_variant, variants
 
     parser = train_variant.build_parser()
-    for variant in studies.VARIANTS:
+    for variant in variants.VARIANTS:
         cmd = commands.command("squad_v1_4k", variant, 42)
         assert cmd[:2] == commands.ENTRY
         args, unknown = parser.parse_known_args(cmd[2:])
