@@ -7,7 +7,7 @@
 The model folder (a start/end reader: transformers' fp32 loop needs its QA model) is exported three times into
 --work_dir (fp32; int8 as `gp-mrc export --quantize int8` writes it, dynamic; and the lab's static int8 calibrated on
 --calibration_windows windows of --calibration_file, SQuAD v1.1 training questions: gp_mrc_lab/onnx_static.py), then each system answers the questions in turn (interleaved, `--repeats` times, after a
-warm-up): transformers' fp32 loop (gp_mrc_lab/speed.py), predict.py's Reader on torch fp32 and bf16 (bf16 only
+warm-up): transformers' fp32 loop (gp_mrc_lab/speed_predict.py), predict.py's Reader on torch fp32 and bf16 (bf16 only
 where the CPU has it natively, unless --emulated_bf16), on ONNX Runtime fp32, int8 (dynamic) and int8 (static). Reported: questions/s (median wall), F1 against the gold answers, and agreement: the share
 of questions answered exactly as torch fp32 answers them.
 """
