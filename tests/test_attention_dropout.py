@@ -8,7 +8,7 @@ from gp_mrc.models.baseline import StartEndForQuestionAnswering
 from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.training.model_init import set_attention_dropout
 
-from conftest import make_tiny_config
+from conftest import TINY_SIZES, make_tiny_config
 
 
 def _attention_ps(model: torch.nn.Module) -> list[float]:
@@ -76,15 +76,7 @@ def test_attention_dropout_leaves_hidden_dropouts_inside_attention_modules(famil
     (hidden_dropout_prob) and must keep their rate."""
     from transformers import AlbertConfig, AlbertModel, DebertaV2Config, DebertaV2Model
 
-    sizes = dict(
-        vocab_size=50,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        hidden_dropout_prob=0.1,
-        attention_probs_dropout_prob=0.1,
-    )
+    sizes = dict(TINY_SIZES, vocab_size=50, num_hidden_layers=1)
     model = (
         AlbertModel(AlbertConfig(embedding_size=16, **sizes))
         if family == "albert"

@@ -8,16 +8,14 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
-from conftest import make_tiny_config
+from conftest import tiny_gp
 from gp_mrc.metrics.calibration import (
     accuracy_at_coverage,
     coverage_curve,
     expected_calibration_error,
     reliability_bins,
 )
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -56,11 +54,7 @@ def test_accuracy_at_coverage_answers_the_most_confident_first():
 
 @pytest.mark.slow  # a subprocess: imports torch and transformers afresh
 def test_calibration_script_end_to_end(tiny_tokenizer, tmp_path):
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
-    )
-    model.save_pretrained(str(tmp_path / "gp"), tokenizer=tiny_tokenizer)
+    tiny_gp(tiny_tokenizer).save_pretrained(str(tmp_path / "gp"), tokenizer=tiny_tokenizer)
     dev = tmp_path / "dev.jsonl"
     dev.write_text(
         "\n".join(
@@ -75,21 +69,10 @@ def test_calibration_script_end_to_end(tiny_tokenizer, tmp_path):
             for i in range(6)
         )
     )
+    reader_args = ["--model", f"gp={tmp_path / 'gp'}", "--dev_file", str(dev), "--mixed_precision", "no"]
+    outputs = ["--output", str(tmp_path / "c.json"), "--plot", str(tmp_path / "c.png")]
     out = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "scripts", "calibration.py"),
-            "--model",
-            f"gp={tmp_path / 'gp'}",
-            "--dev_file",
-            str(dev),
-            "--mixed_precision",
-            "no",
-            "--output",
-            str(tmp_path / "c.json"),
-            "--plot",
-            str(tmp_path / "c.png"),
-        ],
+        [sys.executable, os.path.join(ROOT, "scripts", "calibration.py"), *reader_args, *outputs],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": ROOT},

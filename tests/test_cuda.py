@@ -17,6 +17,9 @@ from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
 from gp_mrc.training.objective import ObjectiveConfig
 
+from conftest import tiny_train_args, window_row, write_toy_data
+from test_train_e2e import TRAINED_FLAGS
+
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="needs a CUDA device (on a lent GPU: bash tools/gpu/gpu_study.sh --smoke)"
 )
@@ -29,23 +32,11 @@ def _batch(tokenizer, band: int = 8) -> dict[str, torch.Tensor]:
     """Three windows with their gold span ("1587", "wool traders", "vell") as targets and F1 rewards in the band."""
     rows = []
     for k, (q, gold) in enumerate(zip(QUESTIONS, ["1587", "wool traders", "vell"])):
-        enc = tokenizer(q, CTX, return_offsets_mapping=True)
-        seq = enc.sequence_ids()
-        offs = [list(o) if s == 1 else [-1, -1] for o, s in zip(enc["offset_mapping"], seq)]
+        row = window_row(tokenizer, q, CTX, k)
         a, b = CTX.index(gold), CTX.index(gold) + len(gold)
-        start = next(i for i, o in enumerate(offs) if o[0] == a)
-        end = next(i for i, o in enumerate(offs) if o[1] == b)
-        rows.append(
-            {
-                "input_ids": enc["input_ids"],
-                "attention_mask": enc["attention_mask"],
-                "token_type_ids": enc["token_type_ids"],
-                "offset_mapping": offs,
-                "feature_index": k,
-                "gold_starts": [start],
-                "gold_ends": [end],
-            }
-        )
+        start = next(i for i, o in enumerate(row["offset_mapping"]) if o[0] == a)
+        end = next(i for i, o in enumerate(row["offset_mapping"]) if o[1] == b)
+        rows.append({**row, "gold_starts": [start], "gold_ends": [end]})
     batch = SpanCollator(tokenizer.pad_token_id, max_answer_length=band)(rows)
     batch["f1"] = batch["targets"].float()
     return batch
@@ -113,52 +104,10 @@ def test_train_on_cuda_end_to_end(tiny_encoder_dir, tmp_path):
     """`train()` on the GPU as the study runs it: --mixed_precision auto (bf16), batches collated in worker
     processes and pinned, the default recipe's reward phase; the device is recorded with the timing."""
 
-    data = tmp_path / "toy.jsonl"
-    with open(data, "w") as f:
-        for i in range(40):
-            y = 1800 + i
-            ctx = f"the king was born in {y} . the queen was born in {y + 50} ."
-            f.write(
-                json.dumps(
-                    {
-                        "id": f"x{i}",
-                        "title": "t",
-                        "context": ctx,
-                        "question": "when was the king born?",
-                        "answers": {"text": [str(y)], "answer_start": [ctx.index(str(y))]},
-                    }
-                )
-                + "\n"
-            )
+    data = write_toy_data(tmp_path / "toy.jsonl")
     out = str(tmp_path / "run")
-    results = train(
-        parse_args(
-            [
-                "--model_name_or_path",
-                tiny_encoder_dir,
-                "--train_file",
-                str(data),
-                "--validation_file",
-                str(data),
-                "--max_seq_length",
-                "64",
-                "--doc_stride",
-                "16",
-                "--per_device_train_batch_size",
-                "8",
-                "--max_train_steps",
-                "8",
-                "--learning_rate",
-                "1e-3",
-                "--output_dir",
-                out,
-                "--seed",
-                "0",
-                "--dataloader_num_workers",
-                "2",
-            ]
-        )
-    )
+    flags = TRAINED_FLAGS + " --dataloader_num_workers 2"
+    results = train(parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags, validate=True)))
     with open(os.path.join(out, "training_args.json")) as f:
         args = json.load(f)
     assert args["mixed_precision"] == ("bf16" if torch.cuda.is_bf16_supported() else "no")

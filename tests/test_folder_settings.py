@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import subprocess
 import sys
 
@@ -18,10 +17,9 @@ from gp_mrc.settings import InferenceSettings
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
 from gp_mrc_lab.train_variant import parse_args as lab_parse_args
-from test_train_e2e import write_toy_data
+from conftest import PREDICT, run_predict_main, tiny_train_args, write_toy_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PREDICT = os.path.join(ROOT, "scripts", "predict.py")
 CTX = "the king was born in 1811 . the queen was born in 1861 ."
 TRAINED = InferenceSettings(
     max_seq_length=256,
@@ -42,45 +40,12 @@ def trained(request, tiny_encoder_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp(f"settings_{request.param}")
     data = write_toy_data(d / "toy.jsonl", n=8)
     out = str(d / "run")
-    train(
-        lab_parse_args(
-            [  # every inference setting (--max_query_length, --decoding_temperature: research flags)
-                "--model_name_or_path",
-                tiny_encoder_dir,
-                "--train_file",
-                data,
-                "--output_dir",
-                out,
-                "--do_eval",
-                "no",
-                "--architecture",
-                request.param,
-                "--max_seq_length",
-                "256",
-                "--doc_stride",
-                "64",
-                "--max_query_length",
-                "32",
-                "--max_answer_length",
-                "12",
-                "--version_2_with_negative",
-                "--null_score_diff_threshold",
-                "0.5",
-                "--decoding",
-                "expected_f1",
-                "--decoding_temperature",
-                "0.7",
-                "--lang",
-                "en",
-                "--per_device_train_batch_size",
-                "4",
-                "--max_train_steps",
-                "2",
-                "--learning_rate",
-                "1e-3",
-            ]
-        )
+    flags = (  # every inference setting (--max_query_length, --decoding_temperature: research flags)
+        f"--do_eval no --architecture {request.param} --max_seq_length 256 --doc_stride 64 --max_query_length 32"
+        " --max_answer_length 12 --version_2_with_negative --null_score_diff_threshold 0.5 --decoding expected_f1"
+        " --decoding_temperature 0.7 --lang en --per_device_train_batch_size 4 --max_train_steps 2 --learning_rate 1e-3"
     )
+    train(lab_parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags)))
     return request.param, out
 
 
@@ -115,13 +80,6 @@ def test_reader_windows_and_decodes_with_the_folders_settings(trained, monkeypat
     )
 
 
-def run_predict_main(monkeypatch, capsys, *argv):
-    monkeypatch.setattr(sys, "argv", [PREDICT, *argv])
-    code = runpy.run_path(PREDICT)["main"]()
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_predict_uses_the_folders_settings_unless_given(trained, monkeypatch, capsys):
     _, out = trained
     code, stdout, err = run_predict_main(
@@ -131,23 +89,9 @@ def test_predict_uses_the_folders_settings_unless_given(trained, monkeypatch, ca
     assert ("inference settings: " + " ".join(f"{k}={v}" for k, v in TRAINED.to_dict().items())) in err
     answers = [json.loads(line) for line in stdout.splitlines()]
     assert answers and all(CTX[a["start"] : a["end"]] == a["answer"] for a in answers if a["start"] >= 0)
+    settings = "--max_seq_length 128 --doc_stride 32 --decoding argmax --handle_impossible_answer no".split()
     code, _, err = run_predict_main(
-        monkeypatch,
-        capsys,
-        "--model",
-        out,
-        "--question",
-        "when?",
-        "--context",
-        CTX,
-        "--max_seq_length",
-        "128",
-        "--doc_stride",
-        "32",
-        "--decoding",
-        "argmax",
-        "--handle_impossible_answer",
-        "no",
+        monkeypatch, capsys, "--model", out, "--question", "when?", "--context", CTX, *settings
     )
     assert code == 0, err
     assert "max_seq_length=128 doc_stride=32" in err and "version_2_with_negative=False" in err
@@ -159,22 +103,9 @@ def test_predict_process_answers_with_a_trained_folder(trained, tmp_path):
     """The folder of either architecture answers through scripts/predict.py (a start/end folder could not be
     read by it before: "Error(s) in loading state_dict for GlobalPointerForQuestionAnswering")."""
     _, out = trained
+    question = ("--question", "when was the king born?", "--context", CTX, "--handle_impossible_answer", "no")
     r = subprocess.run(
-        [
-            sys.executable,
-            PREDICT,
-            "--model",
-            out,
-            "--question",
-            "when was the king born?",
-            "--context",
-            CTX,
-            "--handle_impossible_answer",
-            "no",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+        [sys.executable, PREDICT, "--model", out, *question], capture_output=True, text=True, timeout=300
     )
     assert r.returncode == 0, r.stderr[-2000:]
     a = json.loads(r.stdout.strip().splitlines()[0])
@@ -194,26 +125,8 @@ def test_predict_process_answers_with_a_trained_folder(trained, tmp_path):
 def test_training_continues_a_trained_folder_as_its_architecture(trained, tmp_path):
     architecture, out = trained
     data = write_toy_data(tmp_path / "toy.jsonl", n=4)
-    args = parse_args(
-        [
-            "--model_name_or_path",
-            out,
-            "--train_file",
-            data,
-            "--output_dir",
-            str(tmp_path / "more"),
-            "--do_eval",
-            "no",
-            "--max_seq_length",
-            "64",
-            "--doc_stride",
-            "16",
-            "--per_device_train_batch_size",
-            "4",
-            "--max_train_steps",
-            "1",
-        ]
-    )
+    flags = "--do_eval no --per_device_train_batch_size 4 --max_train_steps 1"
+    args = parse_args(tiny_train_args(out, data, tmp_path / "more", flags))
     train(args)
     assert args.model.architecture == architecture
     again = load_model(str(tmp_path / "more"))
@@ -250,31 +163,8 @@ def test_squad_v2_run_saves_its_dev_tuned_null_threshold(tiny_encoder_dir, tmp_p
                 + "\n"
             )
     out = str(tmp_path / "run")
-    results = train(
-        parse_args(
-            [
-                "--model_name_or_path",
-                tiny_encoder_dir,
-                "--train_file",
-                str(path),
-                "--validation_file",
-                str(path),
-                "--output_dir",
-                out,
-                "--version_2_with_negative",
-                "--max_seq_length",
-                "64",
-                "--doc_stride",
-                "16",
-                "--per_device_train_batch_size",
-                "4",
-                "--max_train_steps",
-                "3",
-                "--learning_rate",
-                "1e-3",
-            ]
-        )
-    )
+    flags = "--version_2_with_negative --per_device_train_batch_size 4 --max_train_steps 3 --learning_rate 1e-3"
+    results = train(parse_args(tiny_train_args(tiny_encoder_dir, path, out, flags, validate=True)))
     assert {"best_f1", "best_f1_thresh", "HasAns_f1", "NoAns_f1"} <= set(results)
     assert results["best_f1"] >= results["f1"] - 1e-9  # the tuned threshold is at least as good as 0 on dev
     saved = load_model(out).settings

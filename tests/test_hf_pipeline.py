@@ -107,6 +107,14 @@ def test_bad_arguments_are_one_line_errors(folders):
         pipe(question=Q1, context=C1, temperature_x=2)
 
 
+def run_fresh_python(code: str, *argv: str) -> str:
+    """The stdout of `code` run by a new interpreter (torch and transformers imported afresh); it must exit 0."""
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
 @pytest.mark.slow  # a subprocess: imports torch and transformers afresh
 def test_the_old_task_name_needs_the_explicit_opt_in(folders):
     code = (
@@ -120,12 +128,8 @@ def test_the_old_task_name_needs_the_explicit_opt_in(folders):
         " gp_mrc.Reader.from_pretrained(sys.argv[1], device='cpu', mixed_precision='no')("
         "question='when was the king born?', context=sys.argv[2]))\n"
     )
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    out = subprocess.run(
-        [sys.executable, "-c", code, folders["globalpointer"], C1], capture_output=True, text=True, env=env, timeout=900
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split("\n")[:2] == ["refused True", "ExtractiveQuestionAnsweringPipeline True"]
+    stdout = run_fresh_python(code, folders["globalpointer"], C1)
+    assert stdout.split("\n")[:2] == ["refused True", "ExtractiveQuestionAnsweringPipeline True"]
 
 
 @pytest.mark.slow  # a subprocess: imports torch and transformers afresh
@@ -140,16 +144,11 @@ def test_import_gp_mrc_stays_light_and_registers_in_either_order(folders):
         "import sys\nfrom transformers import pipeline\nimport gp_mrc\n"
         "print(type(pipeline('extractive-question-answering', model=sys.argv[1], device='cpu')).__name__)\n"
     )
-    env = {**os.environ, "PYTHONPATH": ROOT}
     for src, expected in (
         (code, ["[]", "ExtractiveQuestionAnsweringPipeline"]),
         (late, ["ExtractiveQuestionAnsweringPipeline"]),
     ):
-        out = subprocess.run(
-            [sys.executable, "-c", src, folders["globalpointer"]], capture_output=True, text=True, env=env, timeout=900
-        )
-        assert out.returncode == 0, out.stderr[-2000:]
-        assert out.stdout.split("\n")[: len(expected)] == expected
+        assert run_fresh_python(src, folders["globalpointer"]).split("\n")[: len(expected)] == expected
 
 
 def test_pipeline_align_to_words_and_a_generator_of_records(folders):

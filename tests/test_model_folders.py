@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel, BertForQuestionAnswering
 
-from conftest import tiny_bert_qa, tiny_gp
+from conftest import qa_batch, tiny_bert_qa, tiny_gp
 from gp_mrc.models.baseline import StartEndForQuestionAnswering
 from gp_mrc.models.configuration import GlobalPointerConfig
 from gp_mrc.models.folders import FolderKind, folder_kind
@@ -26,17 +26,6 @@ from legacy_folders import old_head_config, save_old_globalpointer, save_old_sta
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CTX = "the king was born in 1811 . the queen was born in 1861 ."
 QUESTION = "when was the king born?"
-
-
-def batch_for(tokenizer, question=QUESTION, context=CTX):
-    enc = tokenizer([question], [context], return_tensors="pt")
-    passage = torch.tensor([[s == 1 for s in enc.sequence_ids(0)]])
-    return dict(
-        input_ids=enc["input_ids"],
-        attention_mask=enc["attention_mask"],
-        token_type_ids=enc["token_type_ids"],
-        passage_mask=passage,
-    )
 
 
 def logits(model, batch, max_answer_length=30):
@@ -78,15 +67,15 @@ def test_globalpointer_folder_is_one_transformers_config(gp_dir, tiny_tokenizer)
     loaded = load_model(gp_dir)
     assert loaded.architecture == "globalpointer" and isinstance(loaded.model, GlobalPointerForQuestionAnswering)
     assert torch.equal(
-        logits(loaded.model, batch_for(tiny_tokenizer)),
-        logits(tiny_gp(tiny_tokenizer, span_bias=True), batch_for(tiny_tokenizer)),
+        logits(loaded.model, qa_batch(tiny_tokenizer, QUESTION, CTX)),
+        logits(tiny_gp(tiny_tokenizer, span_bias=True), qa_batch(tiny_tokenizer, QUESTION, CTX)),
     )
 
 
 def test_automodel_loads_a_globalpointer_folder_with_equal_logits(gp_dir, tiny_tokenizer):
     model = AutoModel.from_pretrained(gp_dir)
     assert type(model) is GlobalPointerForQuestionAnswering
-    batch = batch_for(tiny_tokenizer)
+    batch = qa_batch(tiny_tokenizer, QUESTION, CTX)
     assert torch.equal(logits(model, batch), logits(tiny_gp(tiny_tokenizer, span_bias=True), batch))
     assert model.head_config == HeadConfig(head_size=16, span_bias=True)
 
@@ -116,7 +105,7 @@ def test_plain_transformers_qa_folder_loads_as_a_start_end_reader(hf_qa_dir, tin
     loaded = load_model(hf_qa_dir)
     assert loaded.architecture == "start_end" and isinstance(loaded.model, StartEndForQuestionAnswering)
     assert loaded.settings == PIPELINE_DEFAULTS  # the pipeline's max_answer_len 15, windows 384 / 128 / 64
-    batch = batch_for(tiny_tokenizer)
+    batch = qa_batch(tiny_tokenizer, QUESTION, CTX)
     with torch.no_grad():
         out = tiny_bert_qa(tiny_tokenizer)(**{k: v for k, v in batch.items() if k != "passage_mask"})
         spans = loaded.model(**batch, max_answer_length=loaded.settings.max_answer_length)
@@ -143,7 +132,7 @@ def test_our_start_end_folder_round_trips_with_its_settings(tiny_tokenizer, tmp_
         assert json.load(f)["inference_settings"] == settings.to_dict()
     loaded = load_model(str(tmp_path))
     assert loaded.architecture == "start_end" and loaded.settings == settings
-    batch = batch_for(tiny_tokenizer)
+    batch = qa_batch(tiny_tokenizer, QUESTION, CTX)
     assert torch.equal(logits(loaded.model, batch), logits(model, batch))
     spans = loaded.model(**batch, max_answer_length=loaded.settings.max_answer_length).span_mask[0].nonzero()
     assert (spans[:, 1] - spans[:, 0]).max() == 12 - 1  # the settings' limit masks: the model holds none
@@ -167,7 +156,7 @@ def test_legacy_globalpointer_folder_loads_with_identical_logits(tiny_tokenizer,
     assert isinstance(loaded.model, GlobalPointerForQuestionAnswering) and loaded.architecture == "globalpointer"
     assert loaded.model.head_config == model.head_config
     assert loaded.settings == InferenceSettings(max_answer_length=20, version_2_with_negative=True, metric="squad_v2")
-    batch = batch_for(tiny_tokenizer)
+    batch = qa_batch(tiny_tokenizer, QUESTION, CTX)
     reader = Reader.from_pretrained(str(tmp_path), device="cpu", mixed_precision="no")
     for m in (loaded.model, reader.model):
         assert torch.equal(logits(m, batch, 20), logits(model, batch, 20))
@@ -182,7 +171,7 @@ def test_legacy_start_end_folder_loads_with_identical_logits(tiny_tokenizer, tmp
     loaded = load_model(str(tmp_path))
     assert isinstance(loaded.model, StartEndForQuestionAnswering) and loaded.architecture == "start_end"
     assert loaded.settings == InferenceSettings(max_answer_length=25, lang="zh", metric="cmrc")
-    batch = batch_for(tiny_tokenizer)
+    batch = qa_batch(tiny_tokenizer, QUESTION, CTX)
     expected = logits(StartEndForQuestionAnswering(qa), batch, 25)
     reader = Reader.from_pretrained(str(tmp_path), device="cpu", mixed_precision="no")
     assert torch.equal(logits(loaded.model, batch, 25), expected)
@@ -204,7 +193,7 @@ def test_a_legacy_folder_saved_again_has_the_current_layout(tiny_tokenizer, tmp_
         and again.settings == loaded.settings
     )
     assert again.settings.lang == "zh"
-    batch = batch_for(tiny_tokenizer)
+    batch = qa_batch(tiny_tokenizer, QUESTION, CTX)
     assert torch.equal(logits(again.model, batch), logits(model, batch))
 
 

@@ -11,6 +11,8 @@ from gp_mrc.models.modeling import (
 )
 from gp_mrc.inference.window_topk import topk_spans
 
+from conftest import make_tiny_config, qa_batch, tiny_gp
+
 
 def test_rope_scores_depend_on_relative_position_only():
     torch.manual_seed(0)
@@ -41,20 +43,9 @@ def test_valid_span_mask():
     assert {tuple(x) for x in m.nonzero().tolist()} == allowed
 
 
-def _batch(tok, question, context):
-    enc = tok([question], [context], return_tensors="pt")
-    passage = torch.tensor([[s == 1 for s in enc.sequence_ids(0)]])
-    return dict(
-        input_ids=enc["input_ids"],
-        attention_mask=enc["attention_mask"],
-        token_type_ids=enc["token_type_ids"],
-        passage_mask=passage,
-    )
-
-
 def test_masking_no_invalid_span_can_be_decoded(tiny_model, tiny_tokenizer):
     tiny_model.eval()
-    batch = _batch(tiny_tokenizer, "who was born in 1875?", "he was born in 1875 in the city.")
+    batch = qa_batch(tiny_tokenizer, "who was born in 1875?", "he was born in 1875 in the city.")
     with torch.no_grad():
         out = tiny_model(**batch, max_answer_length=30)
         # push every invalid span far above the valid ones: decoding must still ignore them
@@ -71,14 +62,14 @@ def test_a_forward_without_a_limit_is_an_error(tiny_model, tiny_tokenizer):
     """The model holds no answer-length limit: its caller gives one (training's config, the inference settings)."""
     import pytest
 
-    batch = _batch(tiny_tokenizer, "who was born?", "he was born in 1875.")
+    batch = qa_batch(tiny_tokenizer, "who was born?", "he was born in 1875.")
     with pytest.raises(TypeError, match="max_answer_length"):
         tiny_model(**batch)
     assert not hasattr(tiny_model.config, "max_answer_length")
 
 
 def test_half_precision_masking_is_finite(tiny_model, tiny_tokenizer):
-    batch = _batch(tiny_tokenizer, "who was born?", "he was born in 1875.")
+    batch = qa_batch(tiny_tokenizer, "who was born?", "he was born in 1875.")
     targets = torch.zeros(1, batch["input_ids"].shape[1], batch["input_ids"].shape[1], dtype=torch.bool)
     targets[0, 0, 0] = True
     for dtype in (torch.bfloat16, torch.float16):
@@ -94,7 +85,7 @@ def test_half_precision_masking_is_finite(tiny_model, tiny_tokenizer):
 
 def test_save_load_identical_logits(tiny_model, tiny_tokenizer, tmp_path):
     tiny_model.eval()
-    batch = _batch(tiny_tokenizer, "what year?", "it was 1875 and 1876.")
+    batch = qa_batch(tiny_tokenizer, "what year?", "it was 1875 and 1876.")
     tiny_model.save_pretrained(str(tmp_path), tokenizer=tiny_tokenizer)
     loaded = GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path)).eval()
     with torch.no_grad():
@@ -152,14 +143,10 @@ def test_span_bias_adds_start_and_end_terms():
 
 
 def test_span_bias_round_trip_and_old_folders_load(tiny_tokenizer, tmp_path):
-    from conftest import make_tiny_config
     from gp_mrc.models.modeling import HeadConfig
 
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16, span_bias=True)
-    ).eval()
-    batch = _batch(tiny_tokenizer, "who was born in 1875?", "he was born in 1875 in the city.")
+    model = tiny_gp(tiny_tokenizer, span_bias=True)
+    batch = qa_batch(tiny_tokenizer, "who was born in 1875?", "he was born in 1875 in the city.")
     model.save_pretrained(str(tmp_path / "bias"))
     loaded = GlobalPointerForQuestionAnswering.from_pretrained(str(tmp_path / "bias")).eval()
     assert loaded.head_config.span_bias

@@ -16,6 +16,8 @@ from gp_mrc.data.negatives import negative_counts, with_negative_passages
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
 
+from conftest import tiny_train_args
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -85,36 +87,10 @@ def test_training_with_negative_passages(architecture, tmp_path, tiny_encoder_di
     data = write_articles(tmp_path / "a.jsonl")
     caplog.set_level("INFO", logger="gp_mrc")
     out = str(tmp_path / "run")
-    train(
-        parse_args(
-            [
-                "--model_name_or_path",
-                tiny_encoder_dir,
-                "--train_file",
-                data,
-                "--validation_file",
-                data,
-                "--architecture",
-                architecture,
-                "--negative_passages",
-                "2",
-                "--max_seq_length",
-                "64",
-                "--doc_stride",
-                "16",
-                "--max_train_steps",
-                "4",
-                "--per_device_train_batch_size",
-                "8",
-                "--output_dir",
-                out,
-                "--seed",
-                "0",
-                "--cache_dir",
-                str(tmp_path / "cache"),
-            ]
-        )
-    )
+    flags = f"--architecture {architecture} --negative_passages 2 --max_train_steps 4"
+    flags += " --per_device_train_batch_size 8 --seed 0"
+    cache = ("--cache_dir", str(tmp_path / "cache"))
+    train(parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags, *cache, validate=True)))
     assert "12 questions + 24 over passages of other articles" in caplog.text
     with open(os.path.join(out, "predictions.json")) as f:
         assert sorted(json.load(f)) == sorted(load_examples(data, version_2=False)["id"])  # eval: no negatives

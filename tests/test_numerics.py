@@ -18,7 +18,7 @@ from gp_mrc.models.span_probs import span_log_probs
 from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy
 from gp_mrc.models.modeling import GlobalPointerHead, valid_span_mask
 
-from test_train_e2e import write_toy_data
+from conftest import tiny_train_args, window_row, write_toy_data
 
 
 def both_losses(logits, targets, f1, mask, lam=0.1):
@@ -117,28 +117,12 @@ def test_window_without_a_reachable_answer():
 def test_model_under_bf16_autocast_with_edge_windows(tiny_model, tiny_tokenizer):
     """One forward/backward of the tiny model under bf16 autocast on a batch holding a normal window, a window
     whose passage has no token, and a window without the answer; both losses on the band."""
-    rows = []
-    for k, (q, ctx, gold) in enumerate(
-        [
-            ("when was he born?", "he was born in 1875 .", (9, 9)),
-            ("when?", "", None),
-            ("who?", "the river was cold .", None),
-        ]
-    ):
-        enc = tiny_tokenizer(q, ctx, return_offsets_mapping=True)
-        seq = enc.sequence_ids()
-        offs = [list(o) if s == 1 else [-1, -1] for o, s in zip(enc["offset_mapping"], seq)]
-        rows.append(
-            {
-                "input_ids": enc["input_ids"],
-                "attention_mask": enc["attention_mask"],
-                "token_type_ids": enc["token_type_ids"],
-                "offset_mapping": offs,
-                "feature_index": k,
-                "gold_starts": [gold[0]] if gold else [],
-                "gold_ends": [gold[1]] if gold else [],
-            }
-        )
+    windows = [
+        ("when was he born?", "he was born in 1875 .", (9, 9)),
+        ("when?", "", None),
+        ("who?", "the river was cold .", None),
+    ]
+    rows = [window_row(tiny_tokenizer, q, ctx, k, gold) for k, (q, ctx, gold) in enumerate(windows)]
     assert not any(o[0] >= 0 for o in rows[1]["offset_mapping"])
     batch = SpanCollator(tiny_tokenizer.pad_token_id)(rows)
     f1 = torch.zeros_like(batch["targets"], dtype=torch.float32)
@@ -186,38 +170,11 @@ def test_training_steps_under_bf16_autocast_stay_finite(
     monkeypatch.setattr(GlobalPointerHead, "scores_and_terms", recording_forward)
     data = write_toy_data(tmp_path / "toy.jsonl", n=12)
     out = tmp_path / "bf16"
-    train(
-        parse_args(
-            [
-                "--model_name_or_path",
-                tiny_encoder_dir,
-                "--train_file",
-                data,
-                "--max_seq_length",
-                "64",
-                "--doc_stride",
-                "16",
-                "--per_device_train_batch_size",
-                "4",
-                "--max_train_steps",
-                "3",
-                "--learning_rate",
-                "1e-2",
-                "--objective",
-                "mixed",
-                "--warm_start_steps",
-                "1",
-                "--mixed_precision",
-                "bf16",
-                "--cache_dir",
-                str(tmp_path / "cache"),
-                "--output_dir",
-                str(out),
-                "--seed",
-                "0",
-            ]
-        )
+    flags = (
+        "--per_device_train_batch_size 4 --max_train_steps 3 --learning_rate 1e-2 --objective mixed"
+        " --warm_start_steps 1 --mixed_precision bf16 --seed 0"
     )
+    train(parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags, "--cache_dir", str(tmp_path / "cache"))))
     assert seen and all(s == (True, torch.bfloat16, torch.bfloat16) for s in seen)
     with open(out / "train_log.jsonl") as f:
         log = [json.loads(line) for line in f]

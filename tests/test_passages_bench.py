@@ -7,11 +7,9 @@ import json
 import os
 
 import pytest
-import torch
 
-from conftest import make_tiny_config
+from conftest import tiny_gp
 from gp_mrc.inference.passages import answer_passages
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc_lab.passage_sets import DISTRACTORS, PassageSet, build_sets
 from gp_mrc_lab.passages_bench import auroc, main, measure, set_outcome, summarize, table
 
@@ -113,12 +111,8 @@ def test_set_outcome_and_summary_on_a_hand_made_case():
 
 @pytest.fixture(scope="module")
 def tiny_reader_dir(tiny_tokenizer, tmp_path_factory):
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
-    )
     d = tmp_path_factory.mktemp("gp")
-    model.save_pretrained(str(d), tokenizer=tiny_tokenizer)
+    tiny_gp(tiny_tokenizer).save_pretrained(str(d), tokenizer=tiny_tokenizer)
     return str(d)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import subprocess
 import sys
 
@@ -14,8 +13,9 @@ import torch
 
 from gp_mrc.inference.reader import Reader
 
+from conftest import PREDICT, run_predict_main
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PREDICT = os.path.join(ROOT, "scripts", "predict.py")
 C1 = "the king was born in 1811 . the queen was born in 1861 ."
 C2 = "the river is long . the city was founded in 1875 by the first king ."
 Q1, Q2 = "when was the king born?", "who founded the city?"
@@ -125,11 +125,9 @@ def test_progress_bars_only_for_many_questions(reader, capfd):
 # ------------------------------------------------------------------ scripts/predict.py on a plain transformers folder
 
 
-def run_predict_main(monkeypatch, capsys, *argv):
-    monkeypatch.setattr(sys, "argv", [PREDICT, *argv])
-    code = runpy.run_path(PREDICT)["main"]()
-    out, err = capsys.readouterr()
-    return code, out, err
+def answer_file_args(model: str, tmp_path) -> list[str]:
+    """predict.py's flags to answer the questions written to tmp_path/q.jsonl into tmp_path/out."""
+    return ["--model", model, "--input", str(tmp_path / "q.jsonl"), "--output_dir", str(tmp_path / "out")]
 
 
 def write_questions(path):
@@ -158,16 +156,7 @@ def test_predict_main_answers_with_a_plain_transformers_folder(hf_qa_dir, tmp_pa
     assert len(answers) == 2 and all(C1[a["start"] : a["end"]] == a["answer"] for a in answers)
     assert "max_seq_length=384 doc_stride=128 max_query_length=64 max_answer_length=15" in err  # the pipeline's
     contexts = write_questions(tmp_path / "q.jsonl")
-    code, _, err = run_predict_main(
-        monkeypatch,
-        capsys,
-        "--model",
-        hf_qa_dir,
-        "--input",
-        str(tmp_path / "q.jsonl"),
-        "--output_dir",
-        str(tmp_path / "out"),
-    )
+    code, _, err = run_predict_main(monkeypatch, capsys, *answer_file_args(hf_qa_dir, tmp_path))
     assert code == 0, err
     check_predictions(tmp_path / "out", contexts)
 
@@ -185,16 +174,7 @@ def test_predict_process_answers_with_a_plain_transformers_folder(hf_qa_dir, tmp
     assert list(a) == ["answer", "score", "start", "end"] and C1[a["start"] : a["end"]] == a["answer"] and a["answer"]
     contexts = write_questions(tmp_path / "q.jsonl")
     r = subprocess.run(
-        [
-            sys.executable,
-            PREDICT,
-            "--model",
-            hf_qa_dir,
-            "--input",
-            str(tmp_path / "q.jsonl"),
-            "--output_dir",
-            str(tmp_path / "out"),
-        ],
+        [sys.executable, PREDICT, *answer_file_args(hf_qa_dir, tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -13,13 +13,11 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from gp_mrc.data.examples import DataError
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.inference.reader import Reader
 
-from conftest import make_tiny_config
+from conftest import tiny_gp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PREDICT = os.path.join(ROOT, "scripts", "predict.py")
@@ -29,11 +27,7 @@ CTX = "the king was born in 1811 . the queen was born in 1861 ."
 @pytest.fixture(scope="module")
 def model_dir(tiny_tokenizer, tmp_path_factory):
     d = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
-    )
-    model.save_pretrained(str(d), tokenizer=tiny_tokenizer)
+    tiny_gp(tiny_tokenizer).save_pretrained(str(d), tokenizer=tiny_tokenizer)
     return str(d)
 
 
@@ -42,11 +36,17 @@ def predict_main():
     return runpy.run_path(PREDICT)["main"]
 
 
-def run_predict(predict_main, monkeypatch, capsys, *argv):
-    monkeypatch.setattr(sys, "argv", [PREDICT, *argv])
-    code = predict_main()
-    out, err = capsys.readouterr()
-    return code, out, err
+@pytest.fixture
+def run_predict(predict_main, monkeypatch, capsys):
+    """scripts/predict.py's main() run with an argv: its exit code, stdout and stderr."""
+
+    def run(*argv):
+        monkeypatch.setattr(sys, "argv", [PREDICT, *argv])
+        code = predict_main()
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 def assert_one_error_line(err, *fragments):
@@ -115,24 +115,18 @@ def encoder_config_only(d):
         "weights-of-another-shape",
     ],
 )
-def test_broken_model_folder(model_dir, tmp_path, predict_main, monkeypatch, capsys, breakage, fragments):
+def test_broken_model_folder(model_dir, tmp_path, run_predict, breakage, fragments):
     broken = broken_copy(model_dir, tmp_path, breakage)
-    code, out, err = run_predict(
-        predict_main, monkeypatch, capsys, "--model", broken, "--question", "when?", "--context", CTX
-    )
+    code, out, err = run_predict("--model", broken, "--question", "when?", "--context", CTX)
     assert code == 2 and out == ""
     assert_one_error_line(err, broken, *fragments)
 
 
-def test_missing_model_folder_and_input_file(model_dir, tmp_path, predict_main, monkeypatch, capsys):
-    code, _, err = run_predict(
-        predict_main, monkeypatch, capsys, "--model", str(tmp_path / "nope"), "--question", "when?", "--context", CTX
-    )
+def test_missing_model_folder_and_input_file(model_dir, tmp_path, run_predict):
+    code, _, err = run_predict("--model", str(tmp_path / "nope"), "--question", "when?", "--context", CTX)
     assert code == 2
     assert_one_error_line(err, "nope: no such model folder")
-    code, _, err = run_predict(
-        predict_main, monkeypatch, capsys, "--model", model_dir, "--input", str(tmp_path / "questions.jsonl")
-    )
+    code, _, err = run_predict("--model", model_dir, "--input", str(tmp_path / "questions.jsonl"))
     assert code == 2
     assert_one_error_line(err, "questions.jsonl: no such input file")
 
@@ -146,20 +140,10 @@ def test_reader_raises_clear_errors(model_dir, tmp_path):
 
 
 @pytest.mark.parametrize("content", ["", "[]", '{"version": "1.1", "data": []}'])
-def test_input_with_zero_questions(model_dir, tmp_path, predict_main, monkeypatch, capsys, content):
+def test_input_with_zero_questions(model_dir, tmp_path, run_predict, content):
     path = tmp_path / "questions.json"
     path.write_text(content)
-    code, _, err = run_predict(
-        predict_main,
-        monkeypatch,
-        capsys,
-        "--model",
-        model_dir,
-        "--input",
-        str(path),
-        "--output_dir",
-        str(tmp_path / "out"),
-    )
+    code, _, err = run_predict("--model", model_dir, "--input", str(path), "--output_dir", str(tmp_path / "out"))
     assert code == 2 and not os.path.exists(tmp_path / "out" / "predictions.json")
     assert_one_error_line(err, "questions.json")
 
@@ -172,17 +156,13 @@ def test_input_with_zero_questions(model_dir, tmp_path, predict_main, monkeypatc
         ("\ufffd \ufffd", "no token left after the tokenizer's normalization"),  # the normalizer drops U+FFFD
     ],
 )
-def test_context_without_tokens(model_dir, predict_main, monkeypatch, capsys, context, fragment):
-    code, out, err = run_predict(
-        predict_main, monkeypatch, capsys, "--model", model_dir, "--question", "when?", "--context", context
-    )
+def test_context_without_tokens(model_dir, run_predict, context, fragment):
+    code, out, err = run_predict("--model", model_dir, "--question", "when?", "--context", context)
     assert code == 2 and out == ""
     assert_one_error_line(err, fragment)
 
 
-def test_unusable_questions_among_good_ones_get_empty_answers(
-    model_dir, tmp_path, predict_main, monkeypatch, capsys, caplog
-):
+def test_unusable_questions_among_good_ones_get_empty_answers(model_dir, tmp_path, run_predict, caplog):
     path = tmp_path / "questions.jsonl"
     records = [
         {"id": "good", "question": "when was the king born?", "context": CTX},
@@ -192,17 +172,7 @@ def test_unusable_questions_among_good_ones_get_empty_answers(
         {"id": "good-2", "question": "when was the queen born?", "context": CTX},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    code, _, err = run_predict(
-        predict_main,
-        monkeypatch,
-        capsys,
-        "--model",
-        model_dir,
-        "--input",
-        str(path),
-        "--output_dir",
-        str(tmp_path / "out"),
-    )
+    code, _, err = run_predict("--model", model_dir, "--input", str(path), "--output_dir", str(tmp_path / "out"))
     assert code == 0, err
     with open(tmp_path / "out" / "predictions.json") as f:
         predictions = json.load(f)
@@ -233,21 +203,9 @@ def test_reader_keeps_one_answer_list_per_record(model_dir):
         reader("", CTX)
 
 
-def test_bad_settings_are_one_line(model_dir, predict_main, monkeypatch, capsys):
+def test_bad_settings_are_one_line(model_dir, run_predict):
     code, _, err = run_predict(
-        predict_main,
-        monkeypatch,
-        capsys,
-        "--model",
-        model_dir,
-        "--question",
-        "when?",
-        "--context",
-        CTX,
-        "--max_seq_length",
-        "32",
-        "--doc_stride",
-        "30",
+        "--model", model_dir, "--question", "when?", "--context", CTX, "--max_seq_length", "32", "--doc_stride", "30"
     )
     assert code == 2
     assert_one_error_line(err, "doc_stride")
@@ -267,54 +225,41 @@ def test_the_process_exits_2_without_traceback(model_dir, tmp_path):
     assert_one_error_line(r.stderr, "missing model.safetensors")
 
 
-def test_predict_never_writes_over_its_input(model_dir, tmp_path, predict_main, monkeypatch, capsys):
+def test_predict_never_writes_over_its_input(model_dir, tmp_path, run_predict):
     """--input X/predictions.json without --output_dir: the output would be the input itself."""
     for name in ("predictions.json", "nbest_predictions.json"):
         path = tmp_path / name
         text = json.dumps([{"id": "q1", "question": "when was the king born?", "context": CTX}])
         path.write_text(text)
-        code, out, err = run_predict(predict_main, monkeypatch, capsys, "--model", model_dir, "--input", str(path))
+        code, out, err = run_predict("--model", model_dir, "--input", str(path))
         assert code == 2 and out == "" and path.read_text() == text
         assert_one_error_line(err, name, "would replace the input file", "--output_dir")
 
 
-def test_min_score_applies_to_every_kind_of_input(model_dir, tmp_path, predict_main, monkeypatch, capsys):
+def test_min_score_applies_to_every_kind_of_input(model_dir, tmp_path, run_predict, capsys):
     """A random model is never sure: at --min_score 1 nothing is left, so every answer is ""."""
     args = ("--model", model_dir, "--top_k", "3")
-    code, out, _ = run_predict(predict_main, monkeypatch, capsys, *args, "--question", "when?", "--context", CTX)
+    code, out, _ = run_predict(*args, "--question", "when?", "--context", CTX)
     assert code == 0 and len(out.splitlines()) == 3 and all(json.loads(x)["answer"] for x in out.splitlines())
-    code, out, _ = run_predict(
-        predict_main, monkeypatch, capsys, *args, "--question", "when?", "--context", CTX, "--min_score", "1"
-    )
+    code, out, _ = run_predict(*args, "--question", "when?", "--context", CTX, "--min_score", "1")
     assert code == 0 and [json.loads(x)["answer"] for x in out.splitlines()] == [""]
     path = tmp_path / "questions.jsonl"
     path.write_text(json.dumps({"id": "q1", "question": "when was the king born?", "context": CTX}) + "\n")
-    code, _, err = run_predict(
-        predict_main,
-        monkeypatch,
-        capsys,
-        *args,
-        "--input",
-        str(path),
-        "--min_score",
-        "1",
-        "--output_dir",
-        str(tmp_path / "out"),
-    )
+    code, _, err = run_predict(*args, "--input", str(path), "--min_score", "1", "--output_dir", str(tmp_path / "out"))
     assert code == 0, err
     with open(tmp_path / "out" / "predictions.json") as f:
         assert json.load(f) == {"q1": ""}
     with pytest.raises(SystemExit) as exit_:
-        run_predict(predict_main, monkeypatch, capsys, *args, "--input", str(path), "--min_score", "2")
+        run_predict(*args, "--input", str(path), "--min_score", "2")
     assert exit_.value.code == 2 and "a probability in [0, 1]" in capsys.readouterr().err
 
 
-def test_predict_aligns_answers_to_words_unless_told_not_to(model_dir, predict_main, monkeypatch, capsys):
+def test_predict_aligns_answers_to_words_unless_told_not_to(model_dir, run_predict):
     context = "cordale was founded in 1587 by wool traders and in 1611 it burnt ."
     args = ("--model", model_dir, "--question", "when was it founded?", "--context", context, "--top_k", "20")
     spans = {}
     for flag in ("--align_to_words", "--no_align_to_words"):
-        code, out, err = run_predict(predict_main, monkeypatch, capsys, *args, flag)
+        code, out, err = run_predict(*args, flag)
         assert code == 0, err
         spans[flag] = [(a["start"], a["end"]) for a in map(json.loads, out.splitlines())]
     cuts = [

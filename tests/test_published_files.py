@@ -369,16 +369,10 @@ def test_a_directory_given_as_a_file_is_one_line(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def model_dir(tiny_tokenizer, tmp_path_factory):
-    import torch
-
-    from conftest import make_tiny_config
-    from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+    from conftest import tiny_gp
 
     d = tmp_path_factory.mktemp("model")
-    torch.manual_seed(0)
-    GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
-    ).save_pretrained(str(d), tokenizer=tiny_tokenizer)
+    tiny_gp(tiny_tokenizer).save_pretrained(str(d), tokenizer=tiny_tokenizer)
     return str(d)
 
 

@@ -25,7 +25,7 @@ from gp_mrc_lab.train_variant import parse_args as lab_parse_args
 from gp_mrc.training.checkpointing import STATE_FILE, find_checkpoint
 from gp_mrc.training.loop import train
 
-from test_train_e2e import write_toy_data
+from conftest import tiny_train_args, write_toy_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_SCRIPT = os.path.join(ROOT, "scripts", "train.py")
@@ -49,31 +49,12 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 
 def train_args(encoder, data, out, *extra):
-    return [
-        "--model_name_or_path",
-        encoder,
-        "--train_file",
-        data,
-        "--max_seq_length",
-        "64",
-        "--doc_stride",
-        "16",
-        "--per_device_train_batch_size",
-        "4",
-        "--max_train_steps",
-        str(STEPS),
-        "--learning_rate",
-        "1e-3",
-        "--seed",
-        "7",
-        "--checkpointing_steps",
-        str(EVERY),
-        "--logging_steps",
-        "1",
-        "--output_dir",
-        str(out),
-        *(extra if "--objective" in extra else ("--objective", "multilabel", *extra)),
-    ]
+    """The runs of this module: batches of 4, checkpoints every EVERY steps, the multilabel objective unless
+    `extra` names one."""
+    flags = f"--per_device_train_batch_size 4 --max_train_steps {STEPS} --learning_rate 1e-3 --seed 7"
+    flags += f" --checkpointing_steps {EVERY} --logging_steps 1"
+    objective = () if "--objective" in extra else ("--objective", "multilabel")
+    return tiny_train_args(encoder, data, out, flags, *objective, *extra)
 
 
 def losses(out):
@@ -149,14 +130,9 @@ def test_killed_run_resumes_from_latest_with_the_same_losses(tiny_encoder_dir, u
     (root / ".tmp-step_8").mkdir()
     (root / ".tmp-step_8" / "model.safetensors").write_bytes(b"half-written")
 
+    resume = train_args(tiny_encoder_dir, uninterrupted.data, out, "--resume_from_checkpoint", "latest")
     r = subprocess.run(
-        [
-            sys.executable,
-            TRAIN_SCRIPT,
-            *train_args(tiny_encoder_dir, uninterrupted.data, out),
-            "--resume_from_checkpoint",
-            "latest",
-        ],
+        [sys.executable, TRAIN_SCRIPT, *resume],
         capture_output=True,
         text=True,
         env=env(),
@@ -177,18 +153,9 @@ def test_resume_from_a_checkpoint_path(tiny_encoder_dir, uninterrupted):
     """--resume_from_checkpoint <folder> (step 8: epoch 1, batch 2) into a fresh output folder: steps 9-12
     repeat the uninterrupted run's losses exactly (same process, same threads)."""
     out = uninterrupted.dir / "from_path"
+    step_8 = str(uninterrupted.out / "checkpoints" / "step_8")
     with one_thread():
-        train(
-            parse_args(
-                train_args(
-                    tiny_encoder_dir,
-                    uninterrupted.data,
-                    out,
-                    "--resume_from_checkpoint",
-                    str(uninterrupted.out / "checkpoints" / "step_8"),
-                )
-            )
-        )
+        train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, out, "--resume_from_checkpoint", step_8)))
     steps, loss = losses(out)
     assert steps == [9, 10, 11, 12]
     assert [loss[s] for s in steps] == pytest.approx([uninterrupted.loss[s] for s in steps], rel=1e-6)
@@ -244,20 +211,13 @@ def test_a_branch_from_a_warm_start_checkpoint_equals_the_whole_run(tiny_encoder
     the same multilabel loss, the data order, schedule and RNG continue)."""
     branch_flags = ["--objective", "f1", "--reward", "soft_f1", "--warm_start_steps", "8"]
     whole, branch = uninterrupted.dir / "whole_f1", uninterrupted.dir / "branch_f1"
+    step_8 = str(uninterrupted.out / "checkpoints" / "step_8")
     with one_thread():
         train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, whole, *branch_flags)))
-        train(
-            lab_parse_args(
-                train_args(
-                    tiny_encoder_dir,
-                    uninterrupted.data,
-                    branch,
-                    *branch_flags,
-                    "--resume_from_checkpoint",
-                    str(uninterrupted.out / "checkpoints" / "step_8"),
-                )
-            )
+        resumed = train_args(
+            tiny_encoder_dir, uninterrupted.data, branch, *branch_flags, "--resume_from_checkpoint", step_8
         )
+        train(lab_parse_args(resumed))
     _, loss_whole = losses(whole)
     steps, loss_branch = losses(branch)
     assert steps == list(range(9, STEPS + 1))
@@ -269,7 +229,7 @@ def test_a_branch_from_a_warm_start_checkpoint_equals_the_whole_run(tiny_encoder
 def test_a_checkpoint_of_another_model_is_one_clear_error(tiny_encoder_dir, uninterrupted):
     """A GlobalPointer run's checkpoint resumed as a start/end run, or with another head: a UsageError naming the
     difference (scripts/train.py prints it as one line, exit 2), before any weight is loaded."""
-    checkpoint = str(uninterrupted.out / "checkpoints" / "step_8")
+    resume = ("--resume_from_checkpoint", str(uninterrupted.out / "checkpoints" / "step_8"))
     for extra, fragment in (
         (("--architecture", "start_end"), "StartEndForQuestionAnswering"),
         (("--head_size", "8"), "head"),
@@ -277,14 +237,7 @@ def test_a_checkpoint_of_another_model_is_one_clear_error(tiny_encoder_dir, unin
         with pytest.raises(UsageError, match=f"belongs to another model .*{fragment}"):
             train(
                 lab_parse_args(
-                    train_args(
-                        tiny_encoder_dir,
-                        uninterrupted.data,
-                        uninterrupted.dir / "other",
-                        "--resume_from_checkpoint",
-                        checkpoint,
-                        *extra,
-                    )
+                    train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "other", *resume, *extra)
                 )
             )
 
@@ -297,17 +250,6 @@ def test_an_old_checkpoint_that_does_not_fit_is_one_clear_error(tiny_encoder_dir
     state = json.loads((old / STATE_FILE).read_text())
     del state["model"]
     (old / STATE_FILE).write_text(json.dumps(state))
+    resume = ("--resume_from_checkpoint", str(old), "--head_size", "8")
     with pytest.raises(UsageError, match="its weights do not fit this run's model"):
-        train(
-            lab_parse_args(
-                train_args(
-                    tiny_encoder_dir,
-                    uninterrupted.data,
-                    uninterrupted.dir / "old",
-                    "--resume_from_checkpoint",
-                    str(old),
-                    "--head_size",
-                    "8",
-                )
-            )
-        )
+        train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "old", *resume)))

@@ -12,9 +12,6 @@ import torch
 pytest.importorskip("fastapi", reason="the service needs the serve extra: pip install -e '.[serve]'")
 from fastapi.testclient import TestClient
 
-from conftest import make_tiny_config
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc.inference.reader import Reader
 from gp_mrc.serving.app import create_app
 from gp_mrc.serving.schema import Limits
 
@@ -22,15 +19,6 @@ C1 = "the king was born in 1811 . the queen was born in 1861 ."
 C2 = "the river is long . the city was founded in 1875 by the first king ."
 Q1 = "when was the king born?"
 LIMITS = Limits(max_top_k=5)  # the default body limit (1 MB): room for the bodies below
-
-
-@pytest.fixture(scope="module")
-def reader(tiny_tokenizer):
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
-    )
-    return Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no")
 
 
 @pytest.fixture(scope="module")

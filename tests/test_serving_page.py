@@ -8,33 +8,25 @@ their absence a failure."""
 from __future__ import annotations
 
 import os
+import runpy
 import socket
 import threading
 import time
 
 import httpx
 import pytest
-import torch
 
 pytest.importorskip("fastapi", reason="the service needs the serve extra: pip install -e '.[serve]'")
 import uvicorn
 
-from conftest import make_tiny_config
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from conftest import tiny_gp
 from gp_mrc.inference.reader import Reader
 from gp_mrc.serving.app import create_app
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# the browser flags of scripts/page_screenshot.py (headless, no sandbox, nothing fetched from the network)
+CHROMIUM_ARGS = runpy.run_path(os.path.join(ROOT, "scripts", "page_screenshot.py"))["CHROMIUM_ARGS"]
 CONTEXT = "the river is long . the city was founded in 1875 by the first king . the queen was born in 1861 ."
 QUESTION = "who founded the city?"
 # characters beyond U+FFFF (two UTF-16 units each in the page's JavaScript, one code point in Python) and Chinese
@@ -66,11 +58,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tiny_tokenizer):
-    torch.manual_seed(0)
-    model = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16)
+    app = create_app(
+        Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", mixed_precision="no"), model_name="tiny-random"
     )
-    app = create_app(Reader(model, tiny_tokenizer, device="cpu", mixed_precision="no"), model_name="tiny-random")
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

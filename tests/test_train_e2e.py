@@ -13,27 +13,11 @@ from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
 from gp_mrc_lab.train_variant import parse_args as lab_parse_args
 
+from conftest import tiny_train_args, write_toy_data
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def write_toy_data(path, n=40):
-    with open(path, "w") as f:
-        for i in range(n):
-            y = 1800 + i
-            ctx = f"the king was born in {y} . the queen was born in {y + 50} ."
-            f.write(
-                json.dumps(
-                    {
-                        "id": f"x{i}",
-                        "title": "t",
-                        "context": ctx,
-                        "question": "when was the king born?",
-                        "answers": {"text": [str(y)], "answer_start": [ctx.index(str(y))]},
-                    }
-                )
-                + "\n"
-            )
-    return str(path)
+# the module's run (and test_cuda.py's): batches of 8, 8 steps at 1e-3, seed 0
+TRAINED_FLAGS = "--per_device_train_batch_size 8 --max_train_steps 8 --learning_rate 1e-3 --seed 0"
 
 
 @pytest.fixture(scope="module")
@@ -41,32 +25,7 @@ def trained(tiny_encoder_dir, tmp_path_factory):
     d = tmp_path_factory.mktemp("e2e")
     data = write_toy_data(d / "toy.jsonl")
     out = str(d / "run")
-    results = train(
-        parse_args(
-            [
-                "--model_name_or_path",
-                tiny_encoder_dir,
-                "--train_file",
-                data,
-                "--validation_file",
-                data,
-                "--max_seq_length",
-                "64",
-                "--doc_stride",
-                "16",
-                "--per_device_train_batch_size",
-                "8",
-                "--max_train_steps",
-                "8",
-                "--learning_rate",
-                "1e-3",
-                "--output_dir",
-                out,
-                "--seed",
-                "0",
-            ]
-        )
-    )
+    results = train(parse_args(tiny_train_args(tiny_encoder_dir, data, out, TRAINED_FLAGS, validate=True)))
     return out, data, results
 
 
@@ -146,35 +105,10 @@ def test_two_process_gloo_run_predicts_each_example_once(tiny_encoder_dir, tmp_p
     data = write_toy_data(tmp_path / "toy.jsonl", n=37)  # odd size: the sampler pads the last batch
     out = tmp_path / "ddp"
     env = dict(os.environ, ACCELERATE_USE_CPU="true", OMP_NUM_THREADS="1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29517",
-        os.path.join(ROOT, "scripts", "train.py"),
-        "--cpu",
-        "--model_name_or_path",
-        tiny_encoder_dir,
-        "--train_file",
-        data,
-        "--validation_file",
-        data,
-        "--max_seq_length",
-        "64",
-        "--doc_stride",
-        "16",
-        "--per_device_train_batch_size",
-        "4",
-        "--per_device_eval_batch_size",
-        "3",
-        "--max_train_steps",
-        "4",
-        "--output_dir",
-        str(out),
-    ]
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    flags = "--per_device_train_batch_size 4 --per_device_eval_batch_size 3 --max_train_steps 4"
+    cmd = [*launch, os.path.join(ROOT, "scripts", "train.py"), "--cpu"]
+    cmd += tiny_train_args(tiny_encoder_dir, data, out, flags, validate=True)
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "MULTI_CPU" in r.stderr and "Num processes: 2" in r.stderr
@@ -239,49 +173,13 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
     --attention_dropout reaches the saved encoder config (gp_mrc_lab's objective pieces, through the lab's entry)."""
     data = write_toy_data(tmp_path / "toy.jsonl", n=16)
     out = tmp_path / "run"
-    results = train(
-        lab_parse_args(
-            [
-                "--model_name_or_path",
-                tiny_encoder_dir,
-                "--train_file",
-                data,
-                "--validation_file",
-                data,
-                "--max_seq_length",
-                "64",
-                "--doc_stride",
-                "16",
-                "--per_device_train_batch_size",
-                "8",
-                "--max_train_steps",
-                "6",
-                "--learning_rate",
-                "1e-3",
-                "--output_dir",
-                str(out),
-                "--span_bias",
-                "--aux_start_end_weight",
-                "0.5",
-                "--objective",
-                "mixed",
-                "--mixed_weight",
-                "1",
-                "--reward",
-                "soft_f1",
-                "--warm_start_steps",
-                "2",
-                "--reward_ramp_steps",
-                "2",
-                "--decoding",
-                "expected_f1",
-                "--logging_steps",
-                "1",
-                "--attention_dropout",
-                "0",
-            ]
-        )
+    flags = (
+        "--per_device_train_batch_size 8 --max_train_steps 6 --learning_rate 1e-3"
+        " --span_bias --aux_start_end_weight 0.5 --objective mixed --mixed_weight 1"
+        " --reward soft_f1 --warm_start_steps 2 --reward_ramp_steps 2"
+        " --decoding expected_f1 --logging_steps 1 --attention_dropout 0"
     )
+    results = train(lab_parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags, validate=True)))
     assert json.load(open(out / "config.json"))["encoder"]["attention_probs_dropout_prob"] == 0.0
     log = [json.loads(line) for line in open(out / "train_log.jsonl")]
     assert [r["objective"] for r in log] == ["softmax"] * 2 + ["mixed"] * 4  # the default gold-span loss
@@ -302,17 +200,8 @@ def test_aux_start_end_needs_span_bias(tiny_encoder_dir, tmp_path, capsys):
     data = write_toy_data(tmp_path / "toy.jsonl", n=4)
     with pytest.raises(SystemExit) as e:
         lab_parse_args(
-            [
-                "--model_name_or_path",
-                tiny_encoder_dir,
-                "--train_file",
-                data,
-                "--no-span_bias",
-                "--aux_start_end_weight",
-                "1",
-                "--output_dir",
-                str(tmp_path / "r"),
-            ]
+            ["--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--output_dir", str(tmp_path / "r")]
+            + "--no-span_bias --aux_start_end_weight 1".split()
         )
     assert e.value.code == 2
     assert (
