@@ -69,8 +69,12 @@ def init_folder(study: Study, v: Variant, variant: str, seed: int) -> str | None
 def encoder_flags(study: Study) -> list[str]:
     if not study.encoder:
         return []
-    from gp_mrc.defaults import optional_encoder_path
+    from gp_mrc.defaults import OPTIONAL_ENCODERS, optional_encoder_path
 
+    if study.encoder not in OPTIONAL_ENCODERS:  # a folder, relative to the repository root
+        if not os.path.isdir(os.path.join(ROOT, study.encoder)):
+            raise SystemExit(f"error: {study.encoder}: no such encoder folder (studies.py says how to write it)")
+        return ["--model_name_or_path", study.encoder]
     try:
         return ["--model_name_or_path", optional_encoder_path(study.encoder)]
     except FileNotFoundError as e:

@@ -20,7 +20,9 @@ class Study:
     lang: str = "en"
     # the study whose finished run of the same variant (a branch: its trunk) and seed each run starts from
     init_from: str | None = None
-    encoder: str | None = None  # an optional packaged encoder (gp_mrc.defaults.OPTIONAL_ENCODERS); None: MiniLM
+    encoder: str | None = (
+        None  # an optional packaged encoder (gp_mrc.defaults.OPTIONAL_ENCODERS) or a folder; None: MiniLM
+    )
     # (name, file) pairs answered after training by the saved model (Reader, argmax n-best) and scored like the dev
     # file: out-of-domain checks beside the headline validation file
     extra_evals: tuple[tuple[str, str], ...] = ()
@@ -147,6 +149,13 @@ for _lr in ("1e-4", "3e-4"):  # the encoder that did not serve (start/end seed 4
     STUDIES[f"cmrc_zh_m3e_lr{_lr}"] = dataclasses.replace(
         STUDIES["cmrc_zh"], flags=ZH_PROTOCOL + ("--learning_rate", _lr), encoder="m3e-small"
     )
+# m3e-small with type 0's embedding copied into type 1 (its type-1 embedding was never trained): the folder written by
+# `python -m gp_mrc_lab.one_segment m3e-small runs/encoders/m3e-small-type0`; fp32 (a CPU without native bf16)
+STUDIES["cmrc_zh_m3e_type0"] = dataclasses.replace(
+    STUDIES["cmrc_zh_m3e_lr3e-4"],
+    flags=STUDIES["cmrc_zh_m3e_lr3e-4"].flags + FP32,
+    encoder=os.path.join("runs", "encoders", "m3e-small-type0"),
+)
 
 
 # issue #27 point 1: a second epoch at 4,000 SQuAD questions (570 steps; curves every 114), for both readers
