@@ -82,7 +82,7 @@ def bench_onnx(args: argparse.Namespace) -> dict:
         "questions": len(records),
         "repeats": args.repeats,
         "threads": torch.get_num_threads(),
-        "questions_per_s": {k: len(records) / statistics.median(v) for k, v in times.items()},
+        "questions_per_s": {k: len(records) / statistics.median(v) for k, v in times.items() if v},
         "f1": {
             k: score_predictions({r["id"]: a for r, a in zip(records, v)}, examples, "squad")["f1"]
             for k, v in answers.items()
@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--questions", type=int, default=300)
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--max_seq_length", type=int, default=256)
-    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument(
+        "--repeats", type=int, default=1, help="timed passes after the scored one (0: F1 and agreement only)"
+    )
     p.add_argument("--emulated_bf16", action="store_true", help="time torch bf16 on a CPU without native bf16 too")
     p.add_argument("--output", default=None, help="also write the result JSON here")
     args = p.parse_args(argv)
