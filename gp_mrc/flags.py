@@ -39,10 +39,6 @@ def flag_fields(part: Any) -> list[dataclasses.Field]:
     return [f for f in dataclasses.fields(part) if FLAG in f.metadata]
 
 
-def is_research(field: dataclasses.Field) -> bool:
-    return field.metadata[FLAG]["research"]
-
-
 def parser_default(field: dataclasses.Field) -> Any:
     """What the parser puts when the flag is not given: the field's default, or None when it depends."""
     return None if field.metadata[FLAG]["depends"] else field.default

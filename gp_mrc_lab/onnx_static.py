@@ -68,7 +68,7 @@ class WindowReader:
 
 
 def quantize_static_int8(
-    model_path: str, model: Any, tokenizer: Any, settings: InferenceSettings, calibration: str | None, windows: int
+    model_path: str, tokenizer: Any, settings: InferenceSettings, calibration: str | None, windows: int
 ) -> None:
     """Replace the fp32 graph at `model_path` by its static int8 version (calibrated as above)."""
     import onnx
@@ -96,11 +96,13 @@ def quantize_static_int8(
 
 
 def export_static_int8(model_dir: str, out_dir: str, calibration: str | None, windows: int) -> None:
-    """`gp-mrc export --format onnx`, then the static int8 above in place of the fp32 graph."""
-    from gp_mrc.inference.onnx_export import MODEL_FILE, export_onnx
-    from gp_mrc.models.loading import load_model, load_tokenizer
+    """`gp-mrc export --format onnx`, then the static int8 above in place of the fp32 graph (windows cut by the
+    settings and tokenizer the export wrote: the torch model is loaded once, by the export)."""
+    from gp_mrc.inference.onnx_backend import onnx_config
+    from gp_mrc.inference.onnx_export import export_onnx
+    from gp_mrc.models.loading import load_tokenizer
+    from gp_mrc.settings import SETTINGS_KEY
 
     path = export_onnx(model_dir, out_dir)
-    loaded, tokenizer = load_model(model_dir), load_tokenizer(model_dir)
-    quantize_static_int8(path, loaded.model, tokenizer, loaded.settings, calibration, windows)
-    assert os.path.basename(path) == MODEL_FILE
+    settings = InferenceSettings.from_dict(onnx_config(out_dir)[SETTINGS_KEY])
+    quantize_static_int8(path, load_tokenizer(out_dir), settings, calibration, windows)
