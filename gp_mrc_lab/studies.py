@@ -168,6 +168,11 @@ STUDIES["squad_v1_4k_2ep"] = dataclasses.replace(
 )
 
 
+# the 4,000-question protocol in fp32, for candidates run on a CPU without native bf16 (paired with squad_v1_4k's
+# bf16 runs: fp32 and bf16 agree within 0.15 F1 there, see FP32)
+STUDIES["squad_v1_4k_fp32"] = dataclasses.replace(STUDIES["squad_v1_4k"], flags=STUDIES["squad_v1_4k"].flags + FP32)
+
+
 # Issue #20: full SQuAD v1.1 (all 86,144 questions → 95,650 windows of 256, 1 epoch) on one lent GPU, run by
 # tools/gpu/gpu_study.sh from the carried gpu_bundle/ (tools/gpu/make_gpu_bundle.py). The encoder is the packaged
 # MiniLM stored in bf16 (trained as fp32 master weights); GPU-sized batches (32 windows, learning rates as the CPU

@@ -20,6 +20,7 @@ GP = ("--span_bias",)
 ML = ("--warm_start_loss", "multilabel")  # pinned: the default became softmax after these runs
 SM = ("--warm_start_loss", "softmax")
 AD0 = ("--attention_dropout", "0")
+LLRD = ("--layer_lr_decay", "0.8")
 ADDED = ("--mixed_weight", "1", "--reward_ramp_steps", "0.25", "--keep_optimizer_state")  # after "--objective mixed"
 VARIANTS = {
     "start_end": Variant("start/end reader", ("--architecture", "start_end")),
@@ -158,5 +159,23 @@ VARIANTS = {
         "GP, span-softmax CE + start/end CE + expected F1 ramped in (added), attention dropout 0",
         GP + AD0 + ("--objective", "mixed") + SM + ADDED + ("--aux_start_end_weight", "1"),
         parent="gp_sm_ad0_aux",
+    ),
+    # issue #27 point 1: layer-wise learning-rate decay (0.8: ELECTRA-small's value) for both readers, each
+    # against its own line without it
+    "start_end_ad0_llrd": Variant(
+        "start/end reader, attention dropout 0, layer-wise lr decay 0.8",
+        ("--architecture", "start_end") + AD0 + LLRD,
+        versus="start_end_ad0",
+    ),
+    "gp_sm_ad0_llrd": Variant(
+        "GP, span-softmax CE, attention dropout 0, layer-wise lr decay 0.8",
+        GP + AD0 + ("--objective", "multilabel") + SM + LLRD,
+        trunk=True,
+        versus="gp_sm_ad0",
+    ),
+    "gp_sm_ad0_llrd__f1_added": Variant(
+        "GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0, layer-wise lr decay 0.8",
+        GP + AD0 + ("--objective", "mixed") + SM + ADDED + LLRD,
+        parent="gp_sm_ad0_llrd",
     ),
 }

@@ -130,6 +130,34 @@ def test_param_groups_put_the_head_at_its_own_learning_rate(tiny_model):
     assert {g["lr"] for g in param_groups(tiny_model, 1e-4, None, 0.01)} == {1e-4}
 
 
+def test_layer_lr_decay_scales_each_encoder_block_by_its_depth(tiny_model):
+    from gp_mrc.training.optimization import decay_exponents, param_groups
+
+    names = [n for n, _ in tiny_model.named_parameters() if not n.startswith("head.")]
+    blocks = 1 + max(int(n.split("layer.")[1].split(".")[0]) for n in names if ".layer." in n)
+    groups = param_groups(tiny_model, 1e-4, 2e-3, 0.01, layer_decay=0.5)
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert len(lr_of) == sum(1 for _ in tiny_model.parameters())
+    for name, p in tiny_model.named_parameters():
+        if name.startswith("head."):
+            want = 2e-3  # the head keeps its own rate
+        elif "embeddings" in name:
+            want = 1e-4 * 0.5 ** (blocks + 1)
+        elif ".layer." in name:
+            k = int(name.split("layer.")[1].split(".")[0])
+            want = 1e-4 * 0.5 ** (blocks - 1 - k)
+        else:
+            want = 1e-4
+        assert abs(lr_of[id(p)] - want) < 1e-15, (name, lr_of[id(p)], want)
+    assert decay_exponents(["a.embeddings.w", "encoder.layer.0.w", "encoder.layer.10.w", "pooler.w"]) == {
+        "a.embeddings.w": 12,
+        "encoder.layer.0.w": 10,
+        "encoder.layer.10.w": 0,
+        "pooler.w": 0,
+    }
+    assert param_groups(tiny_model, 1e-4, 2e-3, 0.01, layer_decay=1.0) == param_groups(tiny_model, 1e-4, 2e-3, 0.01)
+
+
 def test_objective_switch_is_detected_once():
     from gp_mrc.training.objective import ObjectiveConfig
 

@@ -135,6 +135,13 @@ class OptimConfig:
         research=True,
     )
     weight_decay: float = setting(0.01, type=non_negative_float)
+    layer_lr_decay: float = setting(
+        1.0,
+        "layer-wise learning-rate decay: encoder block k of N (from 0) at lr * decay^(N - 1 - k), the "
+        "embeddings at lr * decay^(N + 1); 1: off",
+        type=positive_float,
+        research=True,
+    )
     max_grad_norm: float = setting(1.0, type=non_negative_float, research=True)
     num_train_epochs: float = setting(3, type=positive_float, depends="{default} (also on the built-in sample)")
     max_train_steps: int | None = setting(None, "overrides num_train_epochs", type=positive_int)

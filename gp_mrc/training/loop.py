@@ -74,7 +74,8 @@ def _prepare(
 ) -> tuple[Any, Any, Any, Any, Plan]:
     """AdamW (head at its own learning rate) and the schedule, prepared; the plan of steps."""
     optimizer = torch.optim.AdamW(
-        param_groups(model, optim.learning_rate, optim.head_learning_rate, optim.weight_decay), lr=optim.learning_rate
+        param_groups(model, optim.learning_rate, optim.head_learning_rate, optim.weight_decay, optim.layer_lr_decay),
+        lr=optim.learning_rate,
     )
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     steps_per_epoch = math.ceil(len(loader) / optim.gradient_accumulation_steps)
