@@ -210,3 +210,31 @@ def test_the_service_answers_with_an_exported_folder(folders):
         assert c.get("/health").json()["architecture"] == "globalpointer"
         got = c.post("/", json=body).json()
     assert [a["answer"] for a in got] == [a["answer"] for a in fp32.answer([body["inputs"]], top_k=2)[0]]
+
+
+def test_cpu_threads_sets_the_session_threads_and_the_service_passes_its_own(folders, monkeypatch):
+    _, onnx_dir = folders["start_end"]
+    one = Reader.from_pretrained(onnx_dir, cpu_threads=1, **SETTINGS)
+    assert one.model.session.get_session_options().intra_op_num_threads == 1
+    records = [{"question": q, "context": C} for q in QS]
+    assert one.answer(records) == Reader.from_pretrained(onnx_dir, **SETTINGS).answer(records)
+    with pytest.raises(ValueError, match="cpu_threads must be a positive integer"):
+        Reader.from_pretrained(onnx_dir, cpu_threads=0)
+
+    pytest.importorskip("fastapi")
+    import socket
+
+    from gp_mrc.serving import command
+
+    with socket.socket() as s:  # a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    seen = {}
+
+    def stop(path, **kw):  # the service's load, stopped before it serves
+        seen.update(kw)
+        raise OSError("stopped here")
+
+    monkeypatch.setattr(Reader, "from_pretrained", staticmethod(stop))
+    assert command.main(["--model", onnx_dir, "--port", str(port), "--cpu_threads", "3"]) == 2
+    assert seen["cpu_threads"] == 3

@@ -140,13 +140,17 @@ class Reader:
         self.model, self.tokenizer, self.batch_size = model, tokenizer, batch_size
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, backend: str | None = None, **kwargs: Any) -> "Reader":
+    def from_pretrained(
+        cls, name_or_path: str, backend: str | None = None, cpu_threads: int | None = None, **kwargs: Any
+    ) -> "Reader":
         """Any model folder or hub name (see gp_mrc.models.loading), or a folder written by `gp-mrc export`
-        (`backend`: "torch" | "onnxruntime"; None: onnxruntime for an exported folder). Raises FileNotFoundError
-        (missing folder or files) or OSError (files that cannot be read), each with a one-line message naming
-        the folder."""
+        (`backend`: "torch" | "onnxruntime"; None: onnxruntime for an exported folder). `cpu_threads`: the ONNX
+        Runtime session's threads (None: one per core; torch's threads are the process's, torch.set_num_threads).
+        Raises FileNotFoundError (missing folder or files) or OSError (files that cannot be read), each with a
+        one-line message naming the folder."""
+        check_counts(cpu_threads=cpu_threads)
         if resolve_backend(name_or_path, backend) == "onnxruntime":
-            model, settings = load_onnx_model(name_or_path)
+            model, settings = load_onnx_model(name_or_path, cpu_threads)
             return cls(model, load_tokenizer(name_or_path), settings, **kwargs)
         loaded = load_model(name_or_path)
         return cls(loaded.model, load_tokenizer(name_or_path), loaded.settings, **kwargs)

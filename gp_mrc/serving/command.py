@@ -46,8 +46,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--cpu_threads",
         type=int,
         default=None,
-        help="torch threads on a CPU (default: half the cores, at least 1: the service's two lanes run "
-        "side by side, and more threads than cores make every forward pass several times slower)",
+        help="threads of torch (or of the ONNX Runtime session) on a CPU (default: half the cores, at least 1: "
+        "the service's two lanes run side by side, and more threads than cores make every forward pass several "
+        "times slower)",
     )
     b = p.add_argument_group("batching: requests that arrive together are answered by one model call")
     b.add_argument("--max_batch_size", type=int, default=BATCHING.max_batch_size, help="questions per model call")
@@ -173,9 +174,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     with sock:
         try:
+            threads = args.cpu_threads or max(1, (os.cpu_count() or 2) // 2)
             reader = Reader.from_pretrained(
                 args.model,
                 backend=args.backend,
+                cpu_threads=threads,  # ONNX Runtime's session: as torch's, so that the two lanes share the cores
                 batch_size=args.batch_size,
                 device=args.device,
                 mixed_precision=args.mixed_precision,
@@ -185,7 +188,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         if reader.device.type == "cpu":
             import torch
 
-            torch.set_num_threads(args.cpu_threads or max(1, (os.cpu_count() or 2) // 2))
+            torch.set_num_threads(threads)
         app = create_app(
             reader,
             limits=limits,
