@@ -7,9 +7,10 @@ values one per-batch scale cannot hold (all 36 MiniLM linears in int8 lost 2.2 F
 without the 6 down-projections no loss, BENCHMARKS.md "CPU int8"). The answer head stays fp32: span scores are
 differences of large dot products, and the head is a few percent of the compute.
 
-Rule of `quantize="auto"`: int8 only where it is faster at a cost under 0.5 F1 (issue #18). Measured on all 2,288
-SQuAD v1.1 dev questions (BENCHMARKS.md "CPU int8"), int8 costs 1.6 F1 on both readers, on a CPU with native bf16
-and on one without — so today `auto` picks it nowhere and int8 is an explicit choice (1.2-1.4x fp32 per CPU second).
+`quantize="auto"` follows the measured table of gp_mrc/inference/auto_choice.py: int8 only where it is the
+fastest torch way costing under 0.3 F1. Measured on all 2,288 SQuAD v1.1 dev questions (BENCHMARKS.md "CPU
+int8"), torch int8 costs 1.6 F1 on both readers, on a CPU with native bf16 and on one without — so today `auto`
+picks it nowhere and int8 is an explicit choice (1.2-1.4x fp32 per CPU second).
 torch 2.13 deprecates the quantized tensors this uses (pytorch#184982, to be removed in a later release; torchao
 is the successor): it works and is tested with the torch pinned here.
 Importing this module does not import torch.
@@ -22,13 +23,20 @@ from typing import Any
 QUANTIZE_CHOICES = ("none", "int8", "auto")
 
 
-def resolve_quantize(requested: str, device_type: str) -> str:
-    """ "none" | "int8" from a requested value; `auto` is "none" (see the rule above)."""
+def resolve_quantize(requested: str, device_type: str, native_bf16: bool | None = None) -> str:
+    """ "none" | "int8" from a requested value; `auto`: int8 on a CPU where the measured table picks torch int8
+    (nowhere yet, see above); native_bf16 overrides the CPU probe."""
     if requested not in QUANTIZE_CHOICES:
         raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {requested!r}")
     if requested == "int8" and device_type != "cpu":
         raise ValueError(f"quantize='int8' runs on the CPU only (dynamic int8 kernels), not on {device_type!r}")
-    return "none" if requested == "auto" else requested
+    if requested != "auto":
+        return requested
+    if device_type != "cpu":
+        return "none"
+    from .auto_choice import best_way, cpu_kind
+
+    return "int8" if best_way(cpu_kind(native_bf16), lambda w: w.backend == "torch").precision == "int8" else "none"
 
 
 def encoder_of(model: Any) -> Any:

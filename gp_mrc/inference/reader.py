@@ -87,7 +87,7 @@ class Reader:
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader.
         `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them), "none", or "auto"
-        (int8 where it costs < 0.5 F1 — nowhere yet; see gp_mrc/inference/quantization.py)."""
+        (the fastest measured torch way under 0.3 F1: nowhere yet; see gp_mrc/inference/auto_choice.py)."""
         check_counts(batch_size=batch_size)
         if isinstance(model, OnnxSpanModel):  # ONNX Runtime: the CPU, the precision the export was written in
             self._init_onnx(model, tokenizer, settings, batch_size, device, mixed_precision, quantize, overrides)

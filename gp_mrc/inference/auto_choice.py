@@ -1,0 +1,68 @@
+"""What `auto` picks on a CPU: the fastest measured way to answer among those that cost under F1_BUDGET.
+
+The ways are a backend (torch, or ONNX Runtime over a `gp-mrc export` folder) and a precision (fp32, bf16 autocast,
+int8). Each row of MEASURED is a measurement, not a guess: questions/s relative to torch fp32 on the same CPU and
+questions, and the F1 lost against torch fp32 on all 2,288 SQuAD v1.1 dev questions (the worst over the readers
+measured), with the BENCHMARKS.md section it comes from. A way with no row on a kind of CPU is never picked there.
+`mixed_precision="auto"` (gp_mrc/precision.py) and `quantize="auto"` (gp_mrc/inference/quantization.py) follow
+this table; tests/test_auto_choice.py checks that they agree with it.
+Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+F1_BUDGET = 0.3  # issue #26: a faster way may cost at most this much F1 against torch fp32
+NATIVE_BF16, NO_NATIVE_BF16 = "native bf16", "no native bf16"  # the kinds of CPU measured
+
+
+@dataclass(frozen=True)
+class Way:
+    backend: str  # "torch" | "onnxruntime"
+    precision: str  # "fp32" | "bf16" | "int8"
+
+
+TORCH_FP32 = Way("torch", "fp32")
+
+
+@dataclass(frozen=True)
+class Measured:
+    cpu: str
+    way: Way
+    speed: float  # questions/s over torch fp32's, same CPU and questions (the median over readers and runs)
+    f1_cost: float  # F1 below torch fp32 on the full SQuAD v1.1 dev set (the worst reader)
+    source: str  # where in BENCHMARKS.md
+
+
+MEASURED = (
+    Measured(NATIVE_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
+    # the study's two 4k readers, 2026-11-27: bf16 autocast 2.10-2.50x, F1 -0.08 / +0.04; torch int8 -1.6
+    Measured(NATIVE_BF16, Way("torch", "bf16"), 2.1, 0.08, 'BENCHMARKS.md "CPU int8"'),
+    Measured(NATIVE_BF16, Way("torch", "int8"), 1.26, 1.64, 'BENCHMARKS.md "CPU int8"'),
+    Measured(NO_NATIVE_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
+    # emulated bf16 (oneDNN capped below bf16), 2026-11-27: a third of fp32's speed
+    Measured(NO_NATIVE_BF16, Way("torch", "bf16"), 0.32, 0.08, 'BENCHMARKS.md "CPU int8"'),
+    Measured(NO_NATIVE_BF16, Way("torch", "int8"), 1.21, 1.64, 'BENCHMARKS.md "CPU int8"'),
+    # an AVX2 CPU without native bf16, 2026-12-02: ONNX Runtime fp32 answers exactly as torch fp32
+    Measured(NO_NATIVE_BF16, Way("onnxruntime", "fp32"), 0.96, 0.0, 'BENCHMARKS.md "ONNX Runtime"'),
+    Measured(NO_NATIVE_BF16, Way("onnxruntime", "int8"), 1.27, 0.21, 'BENCHMARKS.md "ONNX Runtime"'),
+)
+
+
+def cpu_kind(native_bf16: bool | None = None) -> str:
+    """This CPU's kind in MEASURED (native_bf16 overrides the probe, as gp_mrc.precision's does)."""
+    if native_bf16 is None:
+        from ..precision import cpu_runs_bf16_natively
+
+        native_bf16 = cpu_runs_bf16_natively()
+    return NATIVE_BF16 if native_bf16 else NO_NATIVE_BF16
+
+
+def best_way(
+    cpu: str, allowed: Callable[[Way], bool] = lambda way: True, measured: tuple[Measured, ...] = MEASURED
+) -> Way:
+    """The fastest measured way on `cpu` that costs under F1_BUDGET and `allowed` accepts; torch fp32 if none."""
+    fit = [m for m in measured if m.cpu == cpu and m.f1_cost < F1_BUDGET and allowed(m.way)]
+    return max(fit, key=lambda m: m.speed).way if fit else TORCH_FP32

@@ -1,0 +1,49 @@
+"""The measured table behind `auto` (gp_mrc/inference/auto_choice.py): its rule, and the `auto` choices of
+precision and quantization agree with it."""
+
+from __future__ import annotations
+
+from gp_mrc.inference.auto_choice import (
+    F1_BUDGET,
+    MEASURED,
+    NATIVE_BF16,
+    NO_NATIVE_BF16,
+    TORCH_FP32,
+    Measured,
+    Way,
+    best_way,
+    cpu_kind,
+)
+from gp_mrc.inference.quantization import resolve_quantize
+from gp_mrc.precision import resolve_mixed_precision
+
+
+def test_the_fastest_way_under_the_f1_budget_wins():
+    rows = (
+        Measured("x", TORCH_FP32, 1.0, 0.0, ""),
+        Measured("x", Way("onnxruntime", "int8"), 3.0, F1_BUDGET, ""),  # at the budget: too costly
+        Measured("x", Way("torch", "bf16"), 1.5, 0.1, ""),
+        Measured("x", Way("onnxruntime", "fp32"), 1.2, 0.0, ""),
+        Measured("y", Way("torch", "int8"), 9.0, 0.0, ""),  # another CPU's
+    )
+    assert best_way("x", measured=rows) == Way("torch", "bf16")
+    assert best_way("x", lambda w: w.backend == "onnxruntime", measured=rows) == Way("onnxruntime", "fp32")
+    assert best_way("z", measured=rows) == TORCH_FP32  # nothing measured: the reference
+
+
+def test_every_cpu_kind_has_its_reference_and_every_row_says_where_it_comes_from():
+    for kind in (NATIVE_BF16, NO_NATIVE_BF16):
+        assert Measured(kind, TORCH_FP32, 1.0, 0.0, "the reference") in MEASURED
+    assert all(m.source and m.speed > 0 and m.f1_cost >= 0 for m in MEASURED)
+    assert cpu_kind(True) == NATIVE_BF16 and cpu_kind(False) == NO_NATIVE_BF16
+
+
+def test_auto_precision_and_auto_quantize_follow_the_table():
+    for native in (True, False):
+        torch_way = best_way(cpu_kind(native), lambda w: w.backend == "torch")
+        want_bf16 = torch_way.precision == "bf16"
+        assert (resolve_mixed_precision("auto", "cpu", cpu_bf16=native) == "bf16") == want_bf16
+        assert resolve_quantize("auto", "cpu", native_bf16=native) == (
+            "int8" if torch_way.precision == "int8" else "none"
+        )
+    assert resolve_quantize("auto", "cuda") == "none"
