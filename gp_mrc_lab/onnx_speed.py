@@ -4,7 +4,7 @@
     python scripts/benchmark_onnx.py --model runs/sample_se --questions 300 --max_seq_length 256 \\
         --output runs/onnx/squad_v1.json
 
-The model folder (a start/end reader: transformers' fp32 loop needs its QA model) is exported three times into
+The model folder (a reader of either architecture; transformers' fp32 loop only for a start/end one) is exported three times into
 --work_dir (fp32; int8 as `gp-mrc export --quantize int8` writes it, dynamic; and the lab's static int8 calibrated on
 --calibration_windows windows of --calibration_file, SQuAD v1.1 training questions: gp_mrc_lab/onnx_static.py), then each system answers the questions in turn (interleaved, `--repeats` times, after a
 warm-up): transformers' fp32 loop (gp_mrc_lab/speed_predict.py), predict.py's Reader on torch fp32 and bf16 (bf16 only
@@ -30,6 +30,7 @@ def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from gp_mrc.inference.onnx_export import export_onnx
+    from gp_mrc.models.folders import folder_kind
     from gp_mrc.precision import cpu_has_native_bf16
     from gp_mrc.inference.reader import Reader
 
@@ -38,22 +39,31 @@ def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
     dirs = {k: os.path.join(args.work_dir, k) for k in ("fp32", "int8", "int8_static")}
     export_onnx(args.model, dirs["fp32"])
     export_onnx(args.model, dirs["int8"], quantize="int8")
-    export_static_int8(args.model, dirs["int8_static"], args.calibration_file, args.calibration_windows)
-    kw = dict(max_seq_length=args.max_seq_length, doc_stride=128, batch_size=args.batch_size)
+    kw = dict(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, batch_size=args.batch_size)
     readers = {
         "predict.py torch fp32": Reader.from_pretrained(args.model, mixed_precision="no", **kw),
         "predict.py onnxruntime fp32": Reader.from_pretrained(dirs["fp32"], **kw),
         "predict.py onnxruntime int8 (dynamic)": Reader.from_pretrained(dirs["int8"], **kw),
-        "predict.py onnxruntime int8 (static, lab)": Reader.from_pretrained(dirs["int8_static"], **kw),
     }
+    if not args.no_static:
+        export_static_int8(args.model, dirs["int8_static"], args.calibration_file, args.calibration_windows)
+        readers["predict.py onnxruntime int8 (static, lab)"] = Reader.from_pretrained(dirs["int8_static"], **kw)
     if cpu_has_native_bf16() or args.emulated_bf16:  # emulated bf16 is several times slower than fp32
         readers["predict.py torch bf16"] = Reader.from_pretrained(args.model, mixed_precision="bf16", **kw)
     systems = {k: (lambda r=r: [a[0]["answer"] if a else "" for a in r.answer(records)]) for k, r in readers.items()}
+    if folder_kind(args.model).architecture != "start_end":  # transformers' loop needs a start/end QA model
+        return systems
     hf_model = AutoModelForQuestionAnswering.from_pretrained(args.model).eval()
     tok = AutoTokenizer.from_pretrained(args.model)
     qs, cs = [r["question"] for r in records], [r["context"] for r in records]
     systems["transformers fp32 loop"] = lambda: transformers_loop(
-        hf_model, tok, qs, cs, batch_size=args.batch_size, max_seq_length=args.max_seq_length
+        hf_model,
+        tok,
+        qs,
+        cs,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        doc_stride=args.doc_stride,
     )
     return systems
 
@@ -93,7 +103,10 @@ def bench_onnx(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="a start/end reader folder")
+    p.add_argument(
+        "--model", required=True, help="a reader folder (transformers' loop runs only for a start/end reader)"
+    )
+    p.add_argument("--no_static", action="store_true", help="leave out the lab's static int8 (its calibration)")
     p.add_argument("--dev_file", default=os.path.join(SHARED, "squad_v1.1", "dev-v1.1.shared.json"))
     p.add_argument("--calibration_file", default=os.path.join(SHARED, "squad_v1.1", "train-v1.1.explorer.json"))
     p.add_argument("--calibration_windows", type=int, default=256)
@@ -101,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--questions", type=int, default=300)
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--max_seq_length", type=int, default=256)
+    p.add_argument("--doc_stride", type=int, default=128)
     p.add_argument(
         "--repeats", type=int, default=1, help="timed passes after the scored one (0: F1 and agreement only)"
     )

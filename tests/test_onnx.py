@@ -4,6 +4,7 @@ architectures; a missing extra, a broken model.onnx and a folder that is not a m
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -238,3 +239,37 @@ def test_cpu_threads_sets_the_session_threads_and_the_service_passes_its_own(fol
     monkeypatch.setattr(Reader, "from_pretrained", staticmethod(stop))
     assert command.main(["--model", onnx_dir, "--port", str(port), "--cpu_threads", "3"]) == 2
     assert seen["cpu_threads"] == 3
+
+
+@pytest.mark.parametrize("architecture", ["globalpointer", "start_end"])
+def test_the_onnx_benchmark_scores_every_system_of_either_architecture(folders, tmp_path, architecture):
+    from conftest import write_toy_data
+
+    from gp_mrc_lab.onnx_speed import main
+
+    torch_dir, _ = folders[architecture]
+    dev = write_toy_data(tmp_path / "dev.jsonl", n=4)
+    out = tmp_path / "bench.json"
+    main(
+        [
+            "--model",
+            torch_dir,
+            "--dev_file",
+            dev,
+            "--questions",
+            "4",
+            "--max_seq_length",
+            "48",
+            "--doc_stride",
+            "16",
+            "--repeats",
+            "1",
+        ]
+        + ["--no_static", "--work_dir", str(tmp_path / "w"), "--output", str(out)]
+    )
+    result = json.loads(out.read_text())
+    systems = {"predict.py torch fp32", "predict.py onnxruntime fp32", "predict.py onnxruntime int8 (dynamic)"}
+    if architecture == "start_end":
+        systems.add("transformers fp32 loop")
+    assert set(result["f1"]) == systems and set(result["questions_per_s"]) == systems
+    assert result["agreement_with_torch_fp32"]["predict.py onnxruntime fp32"] == 1.0  # exact scores: same answers
