@@ -273,3 +273,21 @@ def test_the_onnx_benchmark_scores_every_system_of_either_architecture(folders, 
         systems.add("transformers fp32 loop")
     assert set(result["f1"]) == systems and set(result["questions_per_s"]) == systems
     assert result["agreement_with_torch_fp32"]["predict.py onnxruntime fp32"] == 1.0  # exact scores: same answers
+
+
+@pytest.mark.parametrize("architecture", ["globalpointer", "start_end"])
+def test_the_int8_variants_study_scores_each_variant_against_fp32(folders, tmp_path, architecture):
+    from conftest import write_toy_data
+
+    from gp_mrc_lab.onnx_variants import main
+
+    torch_dir, _ = folders[architecture]
+    dev = write_toy_data(tmp_path / "dev.jsonl", n=4)
+    out = tmp_path / "variants.json"
+    argv = ["--model", torch_dir, "--dev_file", dev, "--questions", "4", "--max_seq_length", "48"]
+    main(argv + ["--doc_stride", "16", "--repeats", "1", "--work_dir", str(tmp_path / "w"), "--output", str(out)])
+    got = json.loads(out.read_text())["variants"]
+    layers = make_tiny_config(10).num_hidden_layers
+    want = {"fp32", "shipped", "all"} | {f"shipped+down{k}" for k in range(layers)}
+    assert want <= set(got) and got["fp32"]["agreement"] == 1.0 and got["fp32"]["speed_over_fp32"] == 1.0
+    assert all(0.0 <= v["agreement"] <= 1.0 and v["forward_s"] > 0 for v in got.values())
