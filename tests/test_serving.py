@@ -276,3 +276,16 @@ def test_no_request_is_lost_when_arrivals_race_the_batch_deadline():
     results, stats = asyncio.run(scenario())
     assert [r[0][0]["answer"] for r in results] == [f"q{n}" for n in range(300)]
     assert stats.questions == sum(n % 3 + 1 for n in range(300)) and stats.batches == len(calls) > 1
+
+
+def test_the_batcher_defaults_are_the_services():
+    import dataclasses
+
+    from gp_mrc.serving.batcher import MicroBatcher
+    from gp_mrc.serving.schema import Batching
+
+    b = MicroBatcher(lambda records, top_k, settings: [])
+    for f in dataclasses.fields(Batching):
+        if hasattr(b, f.name):
+            assert getattr(b, f.name) == f.default, f.name
+    assert b.max_batch_windows == 32

@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable
 
+from .schema import Batching
+
 # answer_fn(records, top_k, settings) -> per record, its answers (Reader.answer's shape)
 AnswerFn = Callable[[list[dict], int, dict], list[list[dict]]]
 
@@ -84,10 +86,13 @@ class BatchStats:
 @dataclass
 class MicroBatcher:
     answer_fn: AnswerFn
-    max_batch_size: int = 32
-    max_wait_ms: float = 10.0
-    max_queued: int = 1024  # questions waiting; more are refused with QueueFull
-    max_batch_windows: int = 64  # windows per model call: how long another request may wait behind one call
+    # the defaults are the service's (schema.Batching, their one owner)
+    max_batch_size: int = Batching.max_batch_size
+    max_wait_ms: float = Batching.max_wait_ms
+    max_queued: int = Batching.max_queued  # questions waiting; more are refused with QueueFull
+    max_batch_windows: int = (
+        Batching.max_batch_windows
+    )  # windows per model call: how long another request may wait behind one call
     defer_to: "MicroBatcher | None" = None  # a lane that goes first: wait while it is busy (CPUs are shared)
     max_defer_s: float = 2.0  # but never longer than this per batch, so a flood there cannot starve this lane
     worker_nice: int = 0  # the model thread's niceness (Linux): a higher one yields the CPUs to the other lane
