@@ -12,6 +12,7 @@ import torch
 pytest.importorskip("fastapi", reason="the service needs the serve extra: pip install -e '.[serve]'")
 from fastapi.testclient import TestClient
 
+from gp_mrc.inference.reader import Reader
 from gp_mrc.serving.app import create_app
 from gp_mrc.serving.batcher import MicroBatcher
 from gp_mrc.serving.schema import Limits, shape_answers
@@ -79,8 +80,7 @@ def test_impossible_answer_parameter_reaches_the_reader(client, reader):
     ).json()
     want = reader.answer(
         [{"question": Q1, "context": C1}],
-        top_k=5,
-        n_best_size=5,  # the service's n-best: max_top_k
+        top_k=5,  # the reader's own n-best (20), as the service's: predict.py's answers whatever --max_top_k is
         handle_impossible_answer=True,
     )[0]
     assert [(a["answer"], a["start"] if a["start"] >= 0 else 0) for a in want] == [
@@ -289,3 +289,15 @@ def test_the_batcher_defaults_are_the_services():
         if hasattr(b, f.name):
             assert getattr(b, f.name) == f.default, f.name
     assert b.max_batch_windows == 32
+
+
+def test_expected_f1_decoding_answers_carry_the_key_they_are_ranked_by(reader):
+    mbr = Reader(reader.model, reader.tokenizer, device="cpu", mixed_precision="no", decoding="expected_f1")
+    want = mbr.answer([{"question": Q2, "context": C2}], top_k=3)[0]
+    with serving_client(mbr, LIMITS) as c:
+        got = post(c, {"inputs": {"question": Q2, "context": C2}, "parameters": {"top_k": 3}}).json()
+        many = post(c, {"inputs": {"question": Q2, "contexts": [C1, C2]}, "parameters": {"top_k": 3}}).json()
+    assert [list(a) for a in got] == [["answer", "score", "start", "end", "expected_f1"]] * 3
+    assert [a["expected_f1"] for a in got] == pytest.approx([a["expected_f1"] for a in want])
+    assert [a["expected_f1"] for a in got] == sorted((a["expected_f1"] for a in got), reverse=True)
+    assert all("expected_f1" in a for a in many["answers"])

@@ -59,7 +59,9 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tiny_tokenizer):
     app = create_app(
-        Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", mixed_precision="no"), model_name="tiny-random"
+        # expected-F1 decoding, the GlobalPointer's default: the page shows the key it ranks by
+        Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", mixed_precision="no", decoding="expected_f1"),
+        model_name="tiny-random",
     )
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -111,7 +113,8 @@ def ask_on_page(page, server, context, question, many=False):
 
 def table(page):
     rows = page.locator("#alternatives tbody tr")
-    return [[rows.nth(k).locator("td").nth(n).inner_text() for n in range(5)] for k in range(rows.count())]
+    cells = [rows.nth(k).locator("td") for k in range(rows.count())]
+    return [[row.nth(n).inner_text() for n in range(row.count())] for row in cells]
 
 
 @pytest.mark.slow
@@ -136,6 +139,9 @@ def test_the_page_highlights_the_answer_the_api_gives(server, context):
             # the default 5 alternatives, in the order the server ranked them
             assert [row[1] for row in table(page)] == [a["answer"] for a in api[:5]]
             assert [row[4] for row in table(page)] == [f"{a['start']}–{a['end']}" for a in api[:5]]
+            # expected-F1 decoding (the reader's) ranks by expected F1: the table shows it beside the probability
+            assert page.is_visible("#ef1-head")
+            assert [row[5] for row in table(page)] == [f"{a['expected_f1']:.3f}" for a in api[:5]]
             # a bad request shows the server's message on the page
             page.fill("#question", "")
             page.click("#submit")

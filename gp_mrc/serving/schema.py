@@ -5,7 +5,8 @@ Request: {"inputs": {"question": str, "context": str} | [those...], "parameters"
 pipeline's parameters (PARAMETERS below: gp_mrc/inference/pipeline_compat.py names and translates them) and
 min_score (parameters optional, each optional). An input may give "contexts": [str, ...] instead of "context": one
 question over many passages (Reader.answer_passages), answered as {"answers": [{..., "passage": index}], "no_answer": probability}.
-Response per single-passage input: {"answer", "score", "start", "end"}, a list of them when top_k > 1; a list of
+Response per single-passage input: {"answer", "score", "start", "end"} (and "expected_f1" under expected-F1 decoding,
+which ranks by it), a list of them when top_k > 1; a list of
 inputs gives a list of those. Offsets count Unicode code points, as Python's str does. Importing this module does
 not import torch, transformers or FastAPI.
 """
@@ -206,8 +207,13 @@ def shape_answers(answers: list[dict], top_k: int) -> dict | list:
     shaped = []
     for a in answers:
         start, end = (0, 0) if a["start"] < 0 else (a["start"], a["end"])
-        shaped.append({"answer": a["answer"], "score": float(a["score"]), "start": start, "end": end})
+        shaped.append({"answer": a["answer"], "score": float(a["score"]), "start": start, "end": end, **ranked_by(a)})
     return shaped if top_k > 1 else shaped[0]
+
+
+def ranked_by(answer: dict) -> dict:
+    """{"expected_f1": ...} where the decoding ranked the answers by it (their order is not the scores'), else {}."""
+    return {"expected_f1": float(answer["expected_f1"])} if "expected_f1" in answer else {}
 
 
 def shape_passage_answers(answers: list[dict], no_answer: float) -> dict:
@@ -220,6 +226,7 @@ def shape_passage_answers(answers: list[dict], no_answer: float) -> dict:
                 "start": a["start"],
                 "end": a["end"],
                 "passage": a["passage"],
+                **ranked_by(a),
             }
             for a in answers
         ],

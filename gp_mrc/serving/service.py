@@ -15,7 +15,7 @@ import copy
 import inspect
 from typing import Any
 
-from ..settings import InferenceSettings
+from ..settings import N_BEST_SIZE, InferenceSettings
 from ..inference.passages import merge_ranked, no_answer_probability, with_passage
 from .batcher import MicroBatcher
 from .cost import WindowCounter
@@ -56,11 +56,14 @@ class Service:
         self.counter = WindowCounter(reader.tokenizer, getattr(reader, "settings", None) or InferenceSettings())
         self.windows_accepted = 0
         keywords = accepted_keywords(reader.answer)  # align_to_words: only to a Reader that takes it
+        n_best = max(N_BEST_SIZE, limits.max_top_k)
 
         def answer_fn_of(view: Any) -> Any:
             def answer_fn(records: list[dict], top_k: int, settings: dict) -> list[list[dict]]:
                 settings = {k: v for k, v in settings.items() if keywords is None or k in keywords}
-                return view.answer(records, top_k=top_k, n_best_size=limits.max_top_k, **settings)
+                # never fewer candidates than predict.py's: expected-F1 decoding ranks over them, so the same
+                # question gets the same answer here whatever --max_top_k is
+                return view.answer(records, top_k=top_k, n_best_size=n_best, **settings)
 
             return answer_fn
 
