@@ -68,6 +68,18 @@ def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
     return systems
 
 
+def timed_answers(systems: dict, repeats: int) -> tuple[dict, dict]:
+    """Each system's answers (a warm-up pass) and its wall seconds over `repeats` interleaved passes after it."""
+    answers = {k: run() for k, run in systems.items()}
+    times: dict[str, list[float]] = {k: [] for k in systems}
+    for _ in range(repeats):
+        for k, run in systems.items():  # interleaved: machine noise hits every system alike
+            t = time.perf_counter()
+            run()
+            times[k].append(time.perf_counter() - t)
+    return answers, times
+
+
 def bench_onnx(args: argparse.Namespace) -> dict:
     import datasets
     import torch
@@ -75,18 +87,17 @@ def bench_onnx(args: argparse.Namespace) -> dict:
     from gp_mrc.data.examples import load_examples
     from gp_mrc.inference.predict import score_predictions
 
+    bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
-    examples = load_examples(args.dev_file, max_samples=args.questions)
-    records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
-    systems = build_systems(args, records)
-    torch.set_grad_enabled(False)
-    answers = {k: run() for k, run in systems.items()}  # the warm-up, and the answers scored
-    times: dict[str, list[float]] = {k: [] for k in systems}
-    for _ in range(args.repeats):
-        for k, run in systems.items():  # interleaved: machine noise hits every system alike
-            t = time.perf_counter()
-            run()
-            times[k].append(time.perf_counter() - t)
+    try:  # no global state left changed: tests call this in-process
+        examples = load_examples(args.dev_file, max_samples=args.questions)
+        records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
+        systems = build_systems(args, records)
+        with torch.no_grad():
+            answers, times = timed_answers(systems, args.repeats)
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
     ref = answers["predict.py torch fp32"]
     return {
         "questions": len(records),

@@ -111,13 +111,23 @@ def answers_of(folder: str, records: list[dict], args: argparse.Namespace) -> li
 
 def run(args: argparse.Namespace) -> dict:
     import datasets
+
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:  # no global state left changed: tests call this in-process
+        return scored_variants(args)
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+
+
+def scored_variants(args: argparse.Namespace) -> dict:
     from transformers import AutoConfig
 
     from gp_mrc.data.examples import load_examples
     from gp_mrc.inference.onnx_export import export_onnx
     from gp_mrc.inference.predict import score_predictions
 
-    datasets.disable_progress_bars()
     fp32_dir = os.path.join(args.work_dir, "fp32")
     export_onnx(args.model, fp32_dir)
     fp32 = os.path.join(fp32_dir, "model.onnx")

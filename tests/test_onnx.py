@@ -273,6 +273,9 @@ def test_the_onnx_benchmark_scores_every_system_of_either_architecture(folders, 
         systems.add("transformers fp32 loop")
     assert set(result["f1"]) == systems and set(result["questions_per_s"]) == systems
     assert result["agreement_with_torch_fp32"]["predict.py onnxruntime fp32"] == 1.0  # exact scores: same answers
+    import datasets
+
+    assert torch.is_grad_enabled() and datasets.is_progress_bar_enabled()  # nothing left switched off for others
 
 
 @pytest.mark.parametrize("architecture", ["globalpointer", "start_end"])
