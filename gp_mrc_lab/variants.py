@@ -21,6 +21,7 @@ ML = ("--warm_start_loss", "multilabel")  # pinned: the default became softmax a
 SM = ("--warm_start_loss", "softmax")
 AD0 = ("--attention_dropout", "0")
 LLRD = ("--layer_lr_decay", "0.8")
+NEG = ("--negative_passages", "0.5")
 ADDED = ("--mixed_weight", "1", "--reward_ramp_steps", "0.25", "--keep_optimizer_state")  # after "--objective mixed"
 VARIANTS = {
     "start_end": Variant("start/end reader", ("--architecture", "start_end")),
@@ -177,5 +178,23 @@ VARIANTS = {
         "GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0, layer-wise lr decay 0.8",
         GP + AD0 + ("--objective", "mixed") + SM + ADDED + LLRD,
         parent="gp_sm_ad0_llrd",
+    ),
+    # issue #27 point 1: negative windows (the "trustworthy component" point 9 flag, 0.5 as on the built-in sample):
+    # half the questions get one unanswerable copy over another article's passage
+    "start_end_ad0_neg": Variant(
+        "start/end reader, attention dropout 0, negative passages 0.5",
+        ("--architecture", "start_end") + AD0 + NEG,
+        versus="start_end_ad0",
+    ),
+    "gp_sm_ad0_neg": Variant(
+        "GP, span-softmax CE, attention dropout 0, negative passages 0.5",
+        GP + AD0 + ("--objective", "multilabel") + SM + NEG,
+        trunk=True,
+        versus="gp_sm_ad0",
+    ),
+    "gp_sm_ad0_neg__f1_added": Variant(
+        "GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0, negative passages 0.5",
+        GP + AD0 + ("--objective", "mixed") + SM + ADDED + NEG,
+        parent="gp_sm_ad0_neg",
     ),
 }
