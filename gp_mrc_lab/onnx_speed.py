@@ -40,6 +40,8 @@ def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
     export_onnx(args.model, dirs["fp32"])
     export_onnx(args.model, dirs["int8"], quantize="int8")
     kw = dict(max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, batch_size=args.batch_size)
+    if args.decoding:  # else the folder's
+        kw["decoding"] = args.decoding
     readers = {
         "predict.py torch fp32": Reader.from_pretrained(args.model, mixed_precision="no", **kw),
         "predict.py onnxruntime fp32": Reader.from_pretrained(dirs["fp32"], **kw),
@@ -126,6 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch_size", type=int, default=16)
     p.add_argument("--max_seq_length", type=int, default=256)
     p.add_argument("--doc_stride", type=int, default=128)
+    p.add_argument("--decoding", default=None, choices=["argmax", "expected_f1"], help="default: the folder's")
     p.add_argument(
         "--repeats", type=int, default=1, help="timed passes after the scored one (0: F1 and agreement only)"
     )
