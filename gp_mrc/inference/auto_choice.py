@@ -3,9 +3,10 @@
 The ways are a backend (torch, or ONNX Runtime over a `gp-mrc export` folder) and a precision (fp32, bf16 autocast,
 int8). Each row of MEASURED is a measurement, not a guess: questions/s relative to torch fp32 on the same CPU and
 questions, and the F1 lost against torch fp32 on all 2,288 SQuAD v1.1 dev questions (the worst over the readers
-measured), with the BENCHMARKS.md section it comes from. A way with no row on a kind of CPU is never picked there. Today that makes `auto` torch bf16 on a CPU with native
-bf16 and torch fp32 on one without: no ONNX Runtime way measured beats torch within the budget, so a model folder is
-never exported behind the user's back (`backend=None` runs what the folder holds).
+measured), with the BENCHMARKS.md section it comes from. A way with no row on a kind of CPU is never picked there.
+Today that makes `auto` torch bf16 on a CPU with native bf16 and torch fp32 on one without: no ONNX Runtime way
+measured beats torch within the budget, so a model folder is never exported behind the user's back (`backend=None`
+runs what the folder holds).
 `mixed_precision="auto"` (gp_mrc/precision.py) and `quantize="auto"` (gp_mrc/inference/quantization.py) follow
 this table; tests/test_auto_choice.py checks that they agree with it.
 Importing this module does not import torch.

@@ -90,9 +90,8 @@ class MicroBatcher:
     max_batch_size: int = Batching.max_batch_size
     max_wait_ms: float = Batching.max_wait_ms
     max_queued: int = Batching.max_queued  # questions waiting; more are refused with QueueFull
-    max_batch_windows: int = (
-        Batching.max_batch_windows
-    )  # windows per model call: how long another request may wait behind one call
+    # windows per model call: how long another request may wait behind one call
+    max_batch_windows: int = Batching.max_batch_windows
     defer_to: "MicroBatcher | None" = None  # a lane that goes first: wait while it is busy (CPUs are shared)
     max_defer_s: float = 2.0  # but never longer than this per batch, so a flood there cannot starve this lane
     worker_nice: int = 0  # the model thread's niceness (Linux): a higher one yields the CPUs to the other lane
