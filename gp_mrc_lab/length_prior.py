@@ -11,24 +11,34 @@ other way round: 2-fold), so the figure is not tuned to the questions it is scor
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Sequence
+
+from .bench_io import emit
 
 BETAS = (-0.6, -0.4, -0.2, -0.1, 0.0, 0.1, 0.2, 0.4, 0.6)
 
 
 def tilted_choice(
-    texts: Sequence[str], log_probs: Sequence[float], lang: str, beta: float, temperature: float = 1.0, pairwise=None
+    texts: Sequence[str],
+    log_probs: Sequence[float],
+    lang: str,
+    beta: float,
+    temperature: float = 1.0,
+    pairwise=None,
+    lengths: Sequence[int] | None = None,
 ) -> int:
-    """Index of the candidate with the highest expected F1 under p(c) ∝ exp((log_prob(c) + beta · len(c)) / T)."""
+    """Index of the candidate with the highest expected F1 under p(c) ∝ exp((log_prob(c) + beta · len(c)) / T)
+    (`pairwise`, `lengths`: the candidates' pairwise F1 and token counts, when the caller already has them)."""
     from gp_mrc.inference.decoding import expected_f1
     from gp_mrc.metrics.scoring import answer_tokens
 
     if len(texts) < 2:
         return 0
-    scores = [lp + beta * len(answer_tokens(t, lang)) for t, lp in zip(texts, log_probs)]
+    if lengths is None:
+        lengths = [len(answer_tokens(t, lang)) for t in texts]
+    scores = [lp + beta * n for lp, n in zip(log_probs, lengths)]
     return int(expected_f1(texts, scores, lang, temperature, pairwise).argmax())
 
 
@@ -37,16 +47,22 @@ def per_question_f1(
 ) -> dict[tuple[float, float], dict[str, float]]:
     """{(temperature, beta): {question: F1 of its tilted expected-F1 answer}}."""
     from gp_mrc.inference.decoding import pairwise_f1
-    from gp_mrc.metrics.scoring import f1_score
+    from gp_mrc.metrics.scoring import answer_tokens, f1_score
 
     out: dict[tuple[float, float], dict[str, float]] = {k: {} for k in settings}
     for qid, gold in golds.items():
-        cands = [x for x in nbest.get(qid, []) if x["text"]]
-        texts, lps = [x["text"] for x in cands], [x["score"] for x in cands]
+        texts = [x["text"] for x in nbest.get(qid, []) if x["text"]]
+        if not texts:
+            for k in settings:
+                out[k][qid] = 0.0
+            continue
+        lps = [x["score"] for x in nbest[qid] if x["text"]]
+        # once per question, not once per setting: what does not depend on (T, beta)
         pairwise = pairwise_f1(texts, lang) if len(texts) > 1 else None
+        lengths = [len(answer_tokens(t, lang)) for t in texts]
+        cand_f1 = [f1_score(t, gold, lang) for t in texts]
         for t, b in settings:
-            pick = tilted_choice(texts, lps, lang, b, t, pairwise) if texts else None
-            out[(t, b)][qid] = f1_score(texts[pick], gold, lang) if texts else 0.0
+            out[(t, b)][qid] = cand_f1[tilted_choice(texts, lps, lang, b, t, pairwise, lengths)]
     return out
 
 
@@ -85,13 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     nbest = read_nbest(os.path.join(args.run, "nbest_predictions.json"))
     result = {"command": "python -m gp_mrc_lab.length_prior " + " ".join(sys.argv[1:] if argv is None else argv)}
     result.update(two_fold(per_question_f1(nbest, golds, args.lang, [(t, b) for t in TEMPERATURES for b in BETAS])))
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.output:
-        from gp_mrc.atomic import write_text_atomic
-
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        write_text_atomic(args.output, text + "\n")
+    emit(result, args.output)
 
 
 if __name__ == "__main__":

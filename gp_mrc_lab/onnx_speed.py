@@ -4,12 +4,14 @@
     python scripts/benchmark_onnx.py --model runs/sample_se --questions 300 --max_seq_length 256 \\
         --output runs/onnx/squad_v1.json
 
-The model folder (a reader of either architecture; transformers' fp32 loop only for a start/end one) is exported three times into
---work_dir (fp32; int8 as `gp-mrc export --quantize int8` writes it, dynamic; and the lab's static int8 calibrated on
---calibration_windows windows of --calibration_file, SQuAD v1.1 training questions: gp_mrc_lab/onnx_static.py), then each system answers the questions in turn (interleaved, `--repeats` times, after a
-warm-up): transformers' fp32 loop (gp_mrc_lab/speed_predict.py), predict.py's Reader on torch fp32 and bf16 (bf16 only
-where the CPU has it natively, unless --emulated_bf16), on ONNX Runtime fp32, int8 (dynamic) and int8 (static). Reported: questions/s (median wall), F1 against the gold answers, and agreement: the share
-of questions answered exactly as torch fp32 answers them.
+The model folder (a reader of either architecture) is exported into --work_dir: fp32; int8 as `gp-mrc export
+--quantize int8` writes it (dynamic); and, unless --no_static, the lab's static int8 calibrated on
+--calibration_windows windows of --calibration_file, SQuAD v1.1 training questions (gp_mrc_lab/onnx_static.py).
+Then each system answers the questions in turn (interleaved, `--repeats` times, after a warm-up): transformers' fp32
+loop (gp_mrc_lab/speed_predict.py; a start/end reader only), predict.py's Reader on torch fp32 and bf16 (bf16 only
+where the CPU has it natively, unless --emulated_bf16), on ONNX Runtime fp32, int8 (dynamic) and int8 (static).
+Reported: questions/s (median wall), F1 against the gold answers, and agreement: the share of questions answered
+exactly as torch fp32 answers them.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import json
 import os
 import statistics
 import sys
-import time
 
+from .bench_io import interleaved, quiet_datasets
 from .paths import SHARED
 from .speed import machine
 from .speed_predict import transformers_loop
@@ -70,36 +72,18 @@ def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
     return systems
 
 
-def timed_answers(systems: dict, repeats: int) -> tuple[dict, dict]:
-    """Each system's answers (a warm-up pass) and its wall seconds over `repeats` interleaved passes after it."""
-    answers = {k: run() for k, run in systems.items()}
-    times: dict[str, list[float]] = {k: [] for k in systems}
-    for _ in range(repeats):
-        for k, run in systems.items():  # interleaved: machine noise hits every system alike
-            t = time.perf_counter()
-            run()
-            times[k].append(time.perf_counter() - t)
-    return answers, times
-
-
 def bench_onnx(args: argparse.Namespace) -> dict:
-    import datasets
     import torch
 
     from gp_mrc.data.examples import load_examples
     from gp_mrc.inference.predict import score_predictions
 
-    bars = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    try:  # no global state left changed: tests call this in-process
+    with quiet_datasets():
         examples = load_examples(args.dev_file, max_samples=args.questions)
         records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
         systems = build_systems(args, records)
-        with torch.no_grad():
-            answers, times = timed_answers(systems, args.repeats)
-    finally:
-        if bars:
-            datasets.enable_progress_bars()
+        with torch.no_grad():  # a context, not set_grad_enabled: tests call this in-process
+            answers, times = interleaved(systems, args.repeats)
     ref = answers["predict.py torch fp32"]
     return {
         "questions": len(records),

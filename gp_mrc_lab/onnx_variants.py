@@ -15,32 +15,20 @@ in int8 as QAttention).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import sys
-import time
 
+from .bench_io import emit, interleaved, quiet_datasets
 from .paths import SHARED
 
 
 def down_projections(model_path: str) -> list[str]:
     """The encoder's feed-forward down-projection MatMuls (weight in_features > out_features), by layer."""
-    import onnx
+    from gp_mrc.inference.onnx_int8 import encoder_weight_matmuls
 
-    from gp_mrc.inference.onnx_int8 import ENCODER_SCOPE
-
-    graph = onnx.load(model_path, load_external_data=False).graph
-    weights = {w.name: tuple(w.dims) for w in graph.initializer}
-    return [
-        n.name
-        for n in graph.node
-        if n.op_type == "MatMul"
-        and ENCODER_SCOPE in n.name
-        and len(weights.get(n.input[1], ())) == 2
-        and weights[n.input[1]][0] > weights[n.input[1]][1]
-    ]
+    return [name for name, (n_in, n_out) in encoder_weight_matmuls(model_path).items() if n_in > n_out]
 
 
 def fused_graph(model_path: str, out_path: str, num_heads: int, hidden_size: int) -> list[str]:
@@ -67,17 +55,16 @@ def variant_nodes(fp32_path: str, fused_path: str | None, attention: list[str]) 
 
 
 def quantize(source: str, nodes: list[str], out_path: str) -> None:
+    """`source` with `nodes` in int8 at out_path, by the export's own dynamic int8 (its settings, these nodes)."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(  # the shipped settings (gp_mrc/inference/onnx_int8.py), over the nodes given
-        source,
+    from gp_mrc.inference.onnx_int8 import quantize_dynamic_int8
+
+    shutil.copyfile(source, out_path)
+    quantize_dynamic_int8(
         out_path,
-        per_channel=True,
-        reduce_range=True,
-        weight_type=QuantType.QInt8,
-        nodes_to_quantize=nodes,
-        op_types_to_quantize=["MatMul", "Attention"],
+        nodes,
+        op_types=("MatMul", "Attention"),
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # the fused graph's contrib ops
     )
 
@@ -91,14 +78,7 @@ def forward_seconds(paths: dict[str, str], batch: int, length: int, repeats: int
     ids = np.random.default_rng(0).integers(vocab // 10, vocab, (batch, length)).astype(np.int64)  # no special ids
     given = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
     feeds = {k: {i.name: given[i.name] for i in s.get_inputs()} for k, s in sessions.items()}
-    times: dict[str, list[float]] = {k: [] for k in sessions}
-    for k, s in sessions.items():
-        s.run(None, feeds[k])  # warm-up
-    for _ in range(repeats):
-        for k, s in sessions.items():
-            t = time.perf_counter()
-            s.run(None, feeds[k])
-            times[k].append(time.perf_counter() - t)
+    _, times = interleaved({k: (lambda s=s, k=k: s.run(None, feeds[k])) for k, s in sessions.items()}, repeats)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -110,15 +90,8 @@ def answers_of(folder: str, records: list[dict], args: argparse.Namespace) -> li
 
 
 def run(args: argparse.Namespace) -> dict:
-    import datasets
-
-    bars = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    try:  # no global state left changed: tests call this in-process
+    with quiet_datasets():
         return scored_variants(args)
-    finally:
-        if bars:
-            datasets.enable_progress_bars()
 
 
 def scored_variants(args: argparse.Namespace) -> dict:
@@ -175,13 +148,7 @@ def main(argv: list[str] | None = None) -> None:
 
     result = {"command": "python -m gp_mrc_lab.onnx_variants " + " ".join(sys.argv[1:]), "machine": machine()}
     result["variants"] = run(args)
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.output:
-        from gp_mrc.atomic import write_text_atomic
-
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        write_text_atomic(args.output, text + "\n")
+    emit(result, args.output)
 
 
 if __name__ == "__main__":

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import sys
 
+from .bench_io import emit
 from .paths import ROOT
 from .speed_predict import bench_predict, bench_zh_decoding
 from .speed_step import bench_attention, bench_step
@@ -93,10 +93,4 @@ def main() -> None:
             "zh_decoding": bench_zh_decoding,
         }[args.what](args),
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.output:
-        from gp_mrc.atomic import write_text_atomic
-
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        write_text_atomic(args.output, text + "\n")
+    emit(result, args.output)

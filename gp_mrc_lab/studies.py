@@ -20,9 +20,8 @@ class Study:
     lang: str = "en"
     # the study whose finished run of the same variant (a branch: its trunk) and seed each run starts from
     init_from: str | None = None
-    encoder: str | None = (
-        None  # an optional packaged encoder (gp_mrc.defaults.OPTIONAL_ENCODERS) or a folder; None: MiniLM
-    )
+    # an optional packaged encoder (gp_mrc.defaults.OPTIONAL_ENCODERS) or a folder; None: MiniLM
+    encoder: str | None = None
     # (name, file) pairs answered after training by the saved model (Reader, argmax n-best) and scored like the dev
     # file: out-of-domain checks beside the headline validation file
     extra_evals: tuple[tuple[str, str], ...] = ()

@@ -161,40 +161,23 @@ VARIANTS = {
         GP + AD0 + ("--objective", "mixed") + SM + ADDED + ("--aux_start_end_weight", "1"),
         parent="gp_sm_ad0_aux",
     ),
-    # issue #27 point 1: layer-wise learning-rate decay (0.8: ELECTRA-small's value) for both readers, each
-    # against its own line without it
-    "start_end_ad0_llrd": Variant(
-        "start/end reader, attention dropout 0, layer-wise lr decay 0.8",
-        ("--architecture", "start_end") + AD0 + LLRD,
-        versus="start_end_ad0",
-    ),
-    "gp_sm_ad0_llrd": Variant(
-        "GP, span-softmax CE, attention dropout 0, layer-wise lr decay 0.8",
-        GP + AD0 + ("--objective", "multilabel") + SM + LLRD,
-        trunk=True,
-        versus="gp_sm_ad0",
-    ),
-    "gp_sm_ad0_llrd__f1_added": Variant(
-        "GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0, layer-wise lr decay 0.8",
-        GP + AD0 + ("--objective", "mixed") + SM + ADDED + LLRD,
-        parent="gp_sm_ad0_llrd",
-    ),
-    # issue #27 point 1: negative windows (the "trustworthy component" point 9 flag, 0.5 as on the built-in sample):
-    # half the questions get one unanswerable copy over another article's passage
-    "start_end_ad0_neg": Variant(
-        "start/end reader, attention dropout 0, negative passages 0.5",
-        ("--architecture", "start_end") + AD0 + NEG,
-        versus="start_end_ad0",
-    ),
-    "gp_sm_ad0_neg": Variant(
-        "GP, span-softmax CE, attention dropout 0, negative passages 0.5",
-        GP + AD0 + ("--objective", "multilabel") + SM + NEG,
-        trunk=True,
-        versus="gp_sm_ad0",
-    ),
-    "gp_sm_ad0_neg__f1_added": Variant(
-        "GP, span-softmax CE + expected F1 ramped in (added), attention dropout 0, negative passages 0.5",
-        GP + AD0 + ("--objective", "mixed") + SM + ADDED + NEG,
-        parent="gp_sm_ad0_neg",
-    ),
 }
+
+
+def with_candidate(suffix: str, label: str, extra: tuple[str, ...]) -> dict[str, Variant]:
+    """The default line's three variants (start_end_ad0, gp_sm_ad0 and its f1_added branch) with `extra` flags: a
+    candidate that is not the GlobalPointer's own, given to both readers, each paired with its line without it."""
+    se, gp, branch = VARIANTS["start_end_ad0"], VARIANTS["gp_sm_ad0"], VARIANTS["gp_sm_ad0__f1_added"]
+    trunk = f"gp_sm_ad0_{suffix}"
+    return {
+        f"start_end_ad0_{suffix}": Variant(f"{se.label}, {label}", se.flags + extra, versus="start_end_ad0"),
+        trunk: Variant(f"{gp.label}, {label}", gp.flags + extra, trunk=True, versus="gp_sm_ad0"),
+        f"{trunk}__f1_added": Variant(f"{branch.label}, {label}", branch.flags + extra, parent=trunk),
+    }
+
+
+# issue #27 point 1: layer-wise learning-rate decay (0.8: ELECTRA-small's value), and negative windows (the
+# "trustworthy component" point 9 flag, 0.5 as on the built-in sample: half the questions get one unanswerable copy
+# over another article's passage)
+VARIANTS.update(with_candidate("llrd", "layer-wise lr decay 0.8", LLRD))
+VARIANTS.update(with_candidate("neg", "negative passages 0.5", NEG))

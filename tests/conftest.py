@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import string
 import sys
 
@@ -205,3 +206,10 @@ def run_predict_main(monkeypatch, capsys, *argv) -> tuple[int, str, str]:
     code = runpy.run_path(PREDICT)["main"]()
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def free_port() -> int:
+    """A loopback port free right now (bound, read, released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

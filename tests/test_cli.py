@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
+from conftest import free_port
 
 from gp_mrc import cli
 
@@ -90,9 +90,7 @@ def test_scripts_serve_answers_over_http(hf_qa_dir):
     """scripts/serve.py in its own process: /health, one answer, a bad request, then a clean stop."""
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -223,13 +223,11 @@ def test_cpu_threads_sets_the_session_threads_and_the_service_passes_its_own(fol
         Reader.from_pretrained(onnx_dir, cpu_threads=0)
 
     pytest.importorskip("fastapi")
-    import socket
+    from conftest import free_port
 
     from gp_mrc.serving import command
 
-    with socket.socket() as s:  # a free port
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     seen = {}
 
     def stop(path, **kw):  # the service's load, stopped before it serves

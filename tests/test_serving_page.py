@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import runpy
-import socket
 import threading
 import time
 
@@ -19,7 +18,7 @@ import pytest
 pytest.importorskip("fastapi", reason="the service needs the serve extra: pip install -e '.[serve]'")
 import uvicorn
 
-from conftest import tiny_gp
+from conftest import free_port, tiny_gp
 from gp_mrc.inference.reader import Reader
 from gp_mrc.serving.app import create_app
 
@@ -48,12 +47,6 @@ def require_browser():
             pytest.fail(f"the browser test must run here (GP_MRC_REQUIRE_BROWSER=1) but {missing}")
         pytest.skip(f"browser test skipped: {missing}")
     return sync_playwright
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

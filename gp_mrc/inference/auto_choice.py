@@ -7,8 +7,9 @@ measured), with the BENCHMARKS.md section it comes from. A way with no row on a 
 Today that makes `auto` torch bf16 on a CPU with native bf16 and torch fp32 on one without: no ONNX Runtime way
 measured beats torch within the budget, so a model folder is never exported behind the user's back (`backend=None`
 runs what the folder holds).
-`mixed_precision="auto"` (gp_mrc/precision.py) and `quantize="auto"` (gp_mrc/inference/quantization.py) follow
-this table; tests/test_auto_choice.py checks that they agree with it.
+`quantize="auto"` (gp_mrc/inference/quantization.py) reads this table; `mixed_precision="auto"` (gp_mrc/precision.py,
+a stage below inference, so it keeps its own native-bf16 rule) must agree with it: tests/test_auto_choice.py checks
+both.
 Importing this module does not import torch.
 """
 

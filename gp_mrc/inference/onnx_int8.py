@@ -11,9 +11,10 @@ CPU); activations: uint8, their range measured on each batch as it runs (dynamic
 Why dynamic, not static (calibrated) int8: on the trained sample start/end reader and the full SQuAD v1.1 dev set
 (BENCHMARKS.md "ONNX Runtime", 2-core AVX2 CPU) both stay within 0.3 F1 of fp32 (dynamic -0.21, static -0.16), but
 the dynamic graph answers more questions exactly as fp32 does (82.3% against 74.9%: per-batch ranges fit each
-batch's activations, where one calibrated range must cover them all) and ran faster here (16.3 against 11.0 questions/s on
-200 questions, scripts/benchmark_onnx.py on a busy machine). It also needs no calibration data. The static variant stays in the lab
-(gp_mrc_lab/onnx_static.py) for comparison.
+batch's activations, where one calibrated range must cover them all) and ran faster here (16.3 against 11.0
+questions/s on 200 questions, scripts/benchmark_onnx.py on a busy machine). It also needs no calibration data. The
+static variant stays in the lab (gp_mrc_lab/onnx_static.py) for comparison. Neither keeps 0.3 F1 on SQuAD-trained
+readers (dynamic: -0.73 start/end, -0.80 GlobalPointer; BENCHMARKS.md "ONNX Runtime"), so it is an explicit choice.
 """
 
 from __future__ import annotations
@@ -27,25 +28,35 @@ import tempfile
 ENCODER_SCOPE = "/encoder/"
 
 
-def int8_matmuls(model_path: str) -> list[str]:
-    """The MatMul nodes to quantize: the encoder's weight (initializer) products with in_features <=
-    out_features."""
+def encoder_weight_matmuls(model_path: str) -> dict[str, tuple[int, int]]:
+    """The encoder's MatMul nodes by a weight (initializer), in graph order, each with its (in_features,
+    out_features)."""
     import onnx
 
     graph = onnx.load(model_path, load_external_data=False).graph
     weights = {w.name: tuple(w.dims) for w in graph.initializer}
-    chosen = []
+    found = {}
     for node in graph.node:
         shape = weights.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) > 1 else None
-        if shape is None or len(shape) != 2 or ENCODER_SCOPE not in node.name:
-            continue
-        if shape[0] <= shape[1]:  # (in_features, out_features): a down-projection stays fp32
-            chosen.append(node.name)
-    return chosen
+        if shape is not None and len(shape) == 2 and ENCODER_SCOPE in node.name:
+            found[node.name] = shape
+    return found
 
 
-def quantize_dynamic_int8(model_path: str) -> None:
-    """Replace the fp32 graph at `model_path` by its dynamic int8 version (the MatMuls above)."""
+def int8_matmuls(model_path: str) -> list[str]:
+    """The MatMul nodes to quantize: the encoder's weight products with in_features <= out_features (a
+    down-projection stays fp32)."""
+    return [name for name, (n_in, n_out) in encoder_weight_matmuls(model_path).items() if n_in <= n_out]
+
+
+def quantize_dynamic_int8(
+    model_path: str,
+    nodes: list[str] | None = None,
+    op_types: tuple[str, ...] = ("MatMul",),
+    extra_options: dict | None = None,
+) -> None:
+    """Replace the fp32 graph at `model_path` by its dynamic int8 version: the MatMuls above, or the `nodes` given
+    (the lab measures other choices, gp_mrc_lab/onnx_variants.py, with these same settings)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,7 +67,8 @@ def quantize_dynamic_int8(model_path: str) -> None:
             per_channel=True,
             reduce_range=True,
             weight_type=QuantType.QInt8,
-            nodes_to_quantize=int8_matmuls(model_path),
-            op_types_to_quantize=["MatMul"],
+            nodes_to_quantize=int8_matmuls(model_path) if nodes is None else nodes,
+            op_types_to_quantize=list(op_types),
+            extra_options=extra_options,
         )
         shutil.move(out, model_path)
