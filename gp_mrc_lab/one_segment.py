@@ -6,6 +6,9 @@ This writes a copy of the encoder folder whose type-1 embedding equals type 0's 
 token_type_ids, with no change to the reader's code. The reader then tells question from passage by [SEP] and the
 positions alone, as RoBERTa-style readers (one token type) do.
 
+Training now does this itself for a fresh reader on such an encoder (gp_mrc/models/token_types.py, with a
+warning); this tool stays for the study `cmrc_zh_m3e_type0`, whose runs were made on its folder.
+
     python -m gp_mrc_lab.one_segment m3e-small runs/encoders/m3e-small-type0
 """
 

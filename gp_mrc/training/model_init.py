@@ -14,6 +14,7 @@ from .config import ModelConfig, TrainConfig, folder_architecture as architectur
 from ..models.loading import load_model, load_tokenizer
 from ..models.positions import check_max_seq_length
 from ..models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from ..models.token_types import tie_untrained_token_types
 from ..errors import UsageError
 
 logger = logging.getLogger("gp_mrc")
@@ -99,6 +100,14 @@ def model_for_training(config: TrainConfig) -> tuple[nn.Module, Any]:
         logger.info("continuing the %s reader of %s", architecture, path)
     else:
         model = _fresh_model(config.model, path, folder_architecture)
+        # only a fresh reader: a trained one answers with the token types it was trained with
+        if tied := tie_untrained_token_types(model):
+            logger.warning(
+                "%s: token type %s of this encoder was never trained (it sits at its random initialisation); "
+                "set to type 0's embedding, so question and passage are told apart by [SEP] and positions",
+                path,
+                ", ".join(map(str, tied)),
+            )
     if fp32_master_weights(model):
         logger.info("%s stores half-precision weights: trained as fp32 master weights", path)
     try:  # a window longer than the encoder's positions fails only once a passage is long: say so now
