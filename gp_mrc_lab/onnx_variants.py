@@ -9,7 +9,9 @@ Variants: `shipped` (what `gp-mrc export --quantize int8` writes: the encoder's 
 down-projections), `all` (the down-projections too), `shipped+downK` (the shipped set and layer K's
 down-projection: which layers bear int8), and `fused_*`: the same on ONNX Runtime's fused BERT graph
 (onnxruntime.transformers.optimizer: Attention, SkipLayerNorm, BiasGelu; the Attention node's packed QKV product
-in int8 as QAttention).
+in int8 as QAttention). A `_8bit` suffix: the same with 8-bit weights (no `reduce_range`), which a CPU with VNNI
+(AVX512-VNNI / AVX-VNNI) multiplies without the saturation that makes 7-bit weights the export's choice elsewhere.
+`--variants` picks some (the full dev set takes about a minute a variant).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def fused_graph(model_path: str, out_path: str, num_heads: int, hidden_size: int
 
 
 def variant_nodes(fp32_path: str, fused_path: str | None, attention: list[str]) -> dict[str, tuple[str, list[str]]]:
-    """{variant: (source graph, MatMul / Attention nodes in int8)}."""
+    """{variant: (source graph, MatMul / Attention nodes in int8)}; each also as `<variant>_8bit` (see
+    weights_8bit)."""
     from gp_mrc.inference.onnx_int8 import int8_matmuls
 
     shipped, downs = int8_matmuls(fp32_path), down_projections(fp32_path)
@@ -51,10 +54,14 @@ def variant_nodes(fp32_path: str, fused_path: str | None, attention: list[str]) 
         rest = [m for m in shipped if "/attention/self/" not in m]
         out["fused_shipped"] = (fused_path, attention + rest)
         out["fused_all"] = (fused_path, attention + rest + downs)
-    return out
+    return {**out, **{f"{k}_8bit": v for k, v in out.items()}}
 
 
-def quantize(source: str, nodes: list[str], out_path: str) -> None:
+def weights_8bit(variant: str) -> bool:
+    return variant.endswith("_8bit")
+
+
+def quantize(source: str, nodes: list[str], out_path: str, reduce_range: bool = True) -> None:
     """`source` with `nodes` in int8 at out_path, by the export's own dynamic int8 (its settings, these nodes)."""
     import onnx
 
@@ -66,6 +73,7 @@ def quantize(source: str, nodes: list[str], out_path: str) -> None:
         nodes,
         op_types=("MatMul", "Attention"),
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # the fused graph's contrib ops
+        reduce_range=reduce_range,
     )
 
 
@@ -117,10 +125,16 @@ def scored_variants(args: argparse.Namespace) -> dict:
     ref = answers_of(fp32_dir, records, args)
     result = {"fp32": {"f1": f1(ref), "agreement": 1.0}}
     graphs = {"fp32": fp32}
-    for name, (source, nodes) in variant_nodes(fp32, fused if args.fused else None, attention).items():
+    variants = variant_nodes(fp32, fused if args.fused else None, attention)
+    unknown = sorted(set(args.variants or ()) - set(variants))
+    if unknown:
+        raise SystemExit(f"error: unknown --variants {', '.join(unknown)}; known: {', '.join(variants)}")
+    for name, (source, nodes) in variants.items():
+        if args.variants and name not in args.variants:
+            continue
         folder = os.path.join(args.work_dir, name)
         shutil.copytree(fp32_dir, folder, dirs_exist_ok=True)
-        quantize(source, nodes, os.path.join(folder, "model.onnx"))
+        quantize(source, nodes, os.path.join(folder, "model.onnx"), reduce_range=not weights_8bit(name))
         got = answers_of(folder, records, args)
         result[name] = {"f1": f1(got), "agreement": sum(a == b for a, b in zip(got, ref)) / len(ref)}
         graphs[name] = os.path.join(folder, "model.onnx")
@@ -141,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch_size", type=int, default=16, help="windows of the timed forward pass")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--no_fused", dest="fused", action="store_false", help="leave out the fused-graph variants")
+    p.add_argument("--variants", nargs="+", default=None, help="only these (default: every variant)")
     p.add_argument("--work_dir", default=os.path.join("runs", "onnx_variants", "work"))
     p.add_argument("--output", default=None)
     args = p.parse_args(argv)

@@ -54,9 +54,11 @@ def quantize_dynamic_int8(
     nodes: list[str] | None = None,
     op_types: tuple[str, ...] = ("MatMul",),
     extra_options: dict | None = None,
+    reduce_range: bool = True,
 ) -> None:
     """Replace the fp32 graph at `model_path` by its dynamic int8 version: the MatMuls above, or the `nodes` given
-    (the lab measures other choices, gp_mrc_lab/onnx_variants.py, with these same settings)."""
+    (the lab measures other choices, gp_mrc_lab/onnx_variants.py, with these same settings; reduce_range=False,
+    8-bit weights, only there: it saturates on CPUs without VNNI)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +67,7 @@ def quantize_dynamic_int8(
             model_path,
             out,
             per_channel=True,
-            reduce_range=True,
+            reduce_range=reduce_range,
             weight_type=QuantType.QInt8,
             nodes_to_quantize=int8_matmuls(model_path) if nodes is None else nodes,
             op_types_to_quantize=list(op_types),
