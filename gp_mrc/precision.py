@@ -1,4 +1,4 @@
-"""Which dtype to compute in: bfloat16 where the hardware runs it natively, fp32 elsewhere.
+"""Which dtype to compute in: bfloat16 where the hardware runs it faster than fp32, fp32 elsewhere.
 
 Importing this module does not import torch (the command-line parsers use it before anything heavy loads).
 Span logits, the softmax and every loss stay fp32 whatever is chosen here (see modeling.py and losses.py).
@@ -13,11 +13,18 @@ from typing import TYPE_CHECKING, Any, Iterator
 if TYPE_CHECKING:  # annotations only: importing this module must not load torch
     import torch
 
-AUTO = "auto"  # every command's default: bf16 where the hardware runs it natively, else fp32
+AUTO = "auto"  # every command's default: bf16 where the CPU (or GPU) runs it faster than fp32, else fp32
 MIXED_PRECISION_CHOICES = (AUTO, "no", "fp16", "bf16")
 # CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: AVX512-BF16 (Cooper Lake, Zen 4 and later),
 # AMX-BF16 (Sapphire Rapids and later). Without them bf16 is emulated and slower than fp32.
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+# The kinds of CPU, for bf16: only AMX's tile products make it faster than fp32, measured (BENCHMARKS.md "Speed"):
+# with AMX, bf16 autocast answered 2.1x and trained 1.4-1.5x as fast as fp32; on a CPU with AVX512-BF16 but no AMX
+# (an Intel AVX10.1 Xeon, 2026-12-02) it answered at 0.65x and trained at 0.72-0.87x fp32's speed.
+CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16 = "AMX bf16", "AVX512-BF16 without AMX", "no native bf16"
+BF16_FASTER_ON = (CPU_AMX_BF16,)
+# the --mixed_precision help of every command (training adds what it does with accelerate's setting)
+AUTO_HELP = "auto: bf16 where it runs faster than fp32 (a CUDA GPU with bf16, a CPU with AMX), else fp32"
 
 
 def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> set[str]:
@@ -37,23 +44,35 @@ def cpu_has_native_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
 
 
 # oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) below AVX512_CORE_BF16: oneDNN then emulates bf16 even on a CPU that has
-# it, which is how the benchmarks emulate a CPU without native bf16 on one that has it.
+# it, which is how the benchmarks emulate a CPU without native bf16 on one that has it. A cap at or above it but
+# without "AMX" in its name leaves AVX512-BF16 without AMX.
 ONEDNN_ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
 
 
-def cpu_runs_bf16_natively(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
-    """Native bf16 flags, not switched off by GP_MRC_CPU_BF16=0 nor by an ONEDNN_MAX_CPU_ISA cap without bf16."""
+def cpu_bf16_kind(cpuinfo_path: str = "/proc/cpuinfo") -> str:
+    """CPU_AMX_BF16, CPU_AVX512_BF16 or CPU_NO_BF16, from the flags, less what GP_MRC_CPU_BF16=0 (none) or an
+    ONEDNN_MAX_CPU_ISA cap switches off."""
     if os.environ.get("GP_MRC_CPU_BF16", "") in ("0", "false"):
-        return False
-    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ONEDNN_ISAS_WITHOUT_BF16:
-        return False
-    return cpu_has_native_bf16(cpuinfo_path)
+        return CPU_NO_BF16
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
+    if cap in ONEDNN_ISAS_WITHOUT_BF16:
+        return CPU_NO_BF16
+    flags = cpu_flags(cpuinfo_path)
+    if "amx_bf16" in flags and (cap in ("", "ALL", "DEFAULT") or "AMX" in cap):
+        return CPU_AMX_BF16
+    return CPU_AVX512_BF16 if flags & set(NATIVE_BF16_CPU_FLAGS) else CPU_NO_BF16
+
+
+def cpu_bf16_is_faster(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
+    """Whether bf16 autocast runs faster than fp32 on this CPU (what `auto` picks it for)."""
+    return cpu_bf16_kind(cpuinfo_path) in BF16_FASTER_ON
 
 
 def resolve_mixed_precision(
     requested: str, device_type: str, *, cuda_bf16: bool | None = None, cpu_bf16: bool | None = None
 ) -> str:
-    """`auto` → "bf16" on a CUDA device that supports it or a CPU with native bf16, else "no"; other values pass.
+    """`auto` → "bf16" on a CUDA device that supports it or a CPU where bf16 is faster than fp32 (AMX), else "no";
+    other values pass.
 
     cuda_bf16 / cpu_bf16 override the hardware probes (tests simulate machines with them)."""
     if requested not in MIXED_PRECISION_CHOICES:
@@ -68,7 +87,7 @@ def resolve_mixed_precision(
         return "bf16" if cuda_bf16 else "no"
     if device_type == "cpu":
         if cpu_bf16 is None:
-            cpu_bf16 = cpu_runs_bf16_natively()
+            cpu_bf16 = cpu_bf16_is_faster()
         return "bf16" if cpu_bf16 else "no"
     return "no"  # mps and others: fp32
 

@@ -142,12 +142,11 @@ def main() -> int:
     if args.child:
         print("RESULT " + json.dumps(child(args)))
         return 0
-    from gp_mrc.precision import cpu_has_native_bf16
+    from gp_mrc.precision import cpu_bf16_kind
 
     results = {
         "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.processor() or platform.machine()}"
-        f", {os.cpu_count()} cores, native bf16 flags: {cpu_has_native_bf16()}",
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {cpu_bf16_kind()}",
         "questions": args.questions,
         "repeats": args.repeats,
         "command": " ".join(sys.argv),

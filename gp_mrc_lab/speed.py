@@ -7,6 +7,7 @@
     python scripts/benchmark_speed.py train   --train_file ... (scripts/train.py at --mixed_precision auto vs no)
     python scripts/benchmark_speed.py profile --attention_dropout encoder 0 (where a train.py step's time goes)
     python scripts/benchmark_speed.py attention (scaled_dot_product_attention with and without dropout)
+    python scripts/benchmark_speed.py matmul (one linear layer, fp32 against bf16: does this CPU's bf16 pay?)
 
 step:    one training step — collate (the training collator, F1 rewards included for GlobalPointer) + forward +
          loss + backward + AdamW — of GlobalPointer (span_bias head, the default recipe's span-softmax CE +
@@ -22,6 +23,7 @@ profile: scripts/train.py (bf16) under cProfile, the step's seconds split into e
          dropout, backward (all of it: the autograd engine runs outside Python), AdamW, the collator, the
          GlobalPointer head and the objective's losses.
 attention: scaled_dot_product_attention alone at MiniLM's shape, fp32 / bf16, dropout_p 0 / 0.1.
+matmul:  one linear layer at MiniLM's feed-forward shape, fp32 against bf16 (autocast and bf16 tensors): GFLOP/s.
 zh_decoding: where predict.py's time goes on a Chinese dev set with a GlobalPointer folder (--globalpointer_model,
          --validation_file, e.g. ../shared/data/cmrc2018/cmrc2018_dev.shared.json): CPU seconds of the model over
          the windows, and of decoding by argmax and by expected F1 with the CMRC longest-common-run F1 computed pair
@@ -40,22 +42,19 @@ import sys
 from .bench_io import emit
 from .paths import ROOT
 from .speed_predict import bench_predict, bench_zh_decoding
-from .speed_step import bench_attention, bench_step
+from .speed_step import bench_attention, bench_matmul, bench_step
 from .speed_train import bench_profile, bench_train
 
 
 def machine() -> str:
-    from gp_mrc.precision import cpu_has_native_bf16
+    from gp_mrc.precision import cpu_bf16_kind
 
-    return (
-        f"{platform.machine()}, {os.cpu_count()} cores, native bf16: {cpu_has_native_bf16()}, "
-        f"{datetime.date.today().isoformat()}"
-    )
+    return f"{platform.machine()}, {os.cpu_count()} cores, {cpu_bf16_kind()}, {datetime.date.today().isoformat()}"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["step", "predict", "train", "profile", "attention", "zh_decoding"])
+    p.add_argument("what", choices=["step", "predict", "train", "profile", "attention", "matmul", "zh_decoding"])
     p.add_argument("--model_name_or_path", default=None)
     p.add_argument(
         "--train_file",
@@ -90,6 +89,7 @@ def main() -> None:
             "train": bench_train,
             "profile": bench_profile,
             "attention": bench_attention,
+            "matmul": bench_matmul,
             "zh_decoding": bench_zh_decoding,
         }[args.what](args),
     }

@@ -89,3 +89,34 @@ def bench_attention(args: argparse.Namespace) -> dict:
         for dt in ("float32", "bfloat16")
         for p in (0.0, 0.1)
     }
+
+
+def bench_matmul(args: argparse.Namespace) -> dict:
+    """One linear layer at MiniLM's feed-forward shape (batch × length rows of 384 → 1,536), fp32 against bf16
+    (autocast, as training and Reader run it, and bf16 tensors), interleaved: GFLOP/s, median of --repeats rounds
+    of 20 products. Whether the CPU's bf16 products are faster than its fp32 ones at all decides `auto`."""
+    import torch
+
+    from .bench_io import interleaved
+
+    rows = args.batch_size * args.max_seq_length
+    x, w = torch.randn(rows, 384), torch.randn(1536, 384)
+    xb, wb = x.bfloat16(), w.bfloat16()
+
+    def autocast_bf16() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.functional.linear(x, w)
+
+    ways = {
+        "fp32": lambda: torch.nn.functional.linear(x, w),
+        "bf16 autocast": autocast_bf16,
+        "bf16 tensors": lambda: torch.nn.functional.linear(xb, wb),
+    }
+    _, times = interleaved({k: (lambda f=f: [f() for _ in range(20)]) for k, f in ways.items()}, args.repeats)
+    flops = 20 * 2 * rows * 384 * 1536
+    gflops = {k: round(flops / statistics.median(v) / 1e9, 1) for k, v in times.items()}
+    return {
+        "rows": rows,
+        "gflop_per_s": gflops,
+        "bf16_autocast_over_fp32": round(gflops["bf16 autocast"] / gflops["fp32"], 2),
+    }

@@ -3,11 +3,12 @@ precision and quantization agree with it."""
 
 from __future__ import annotations
 
+import pytest
+
 from gp_mrc.inference.auto_choice import (
+    CPU_KINDS,
     F1_BUDGET,
     MEASURED,
-    NATIVE_BF16,
-    NO_NATIVE_BF16,
     TORCH_FP32,
     Measured,
     Way,
@@ -15,7 +16,7 @@ from gp_mrc.inference.auto_choice import (
     cpu_kind,
 )
 from gp_mrc.inference.quantization import resolve_quantize
-from gp_mrc.precision import resolve_mixed_precision
+from gp_mrc.precision import BF16_FASTER_ON, CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16, resolve_mixed_precision
 
 
 def test_the_fastest_way_under_the_f1_budget_wins():
@@ -32,18 +33,21 @@ def test_the_fastest_way_under_the_f1_budget_wins():
 
 
 def test_every_cpu_kind_has_its_reference_and_every_row_says_where_it_comes_from():
-    for kind in (NATIVE_BF16, NO_NATIVE_BF16):
+    assert set(CPU_KINDS) == {CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16}
+    for kind in CPU_KINDS:
         assert Measured(kind, TORCH_FP32, 1.0, 0.0, "the reference") in MEASURED
-    assert all(m.source and m.speed > 0 and m.f1_cost >= 0 for m in MEASURED)
-    assert cpu_kind(True) == NATIVE_BF16 and cpu_kind(False) == NO_NATIVE_BF16
+        assert cpu_kind(kind) == kind
+    assert all(m.cpu in CPU_KINDS and m.source and m.speed > 0 and m.f1_cost >= 0 for m in MEASURED)
+    with pytest.raises(ValueError, match="cpu must be one of"):
+        cpu_kind("native bf16")
 
 
 def test_auto_precision_and_auto_quantize_follow_the_table():
-    for native in (True, False):
-        torch_way = best_way(cpu_kind(native), lambda w: w.backend == "torch")
+    for kind in CPU_KINDS:
+        torch_way = best_way(kind, lambda w: w.backend == "torch")
         want_bf16 = torch_way.precision == "bf16"
-        assert (resolve_mixed_precision("auto", "cpu", cpu_bf16=native) == "bf16") == want_bf16
-        assert resolve_quantize("auto", "cpu", native_bf16=native) == (
-            "int8" if torch_way.precision == "int8" else "none"
-        )
+        assert (resolve_mixed_precision("auto", "cpu", cpu_bf16=kind in BF16_FASTER_ON) == "bf16") == want_bf16
+        assert resolve_quantize("auto", "cpu", cpu=kind) == ("int8" if torch_way.precision == "int8" else "none")
     assert resolve_quantize("auto", "cuda") == "none"
+    # measured: bf16 pays only with AMX; with AVX512-BF16 alone it ran slower than fp32
+    assert [best_way(k, lambda w: w.backend == "torch").precision for k in CPU_KINDS] == ["bf16", "fp32", "fp32"]

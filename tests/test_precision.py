@@ -6,10 +6,18 @@ import sys
 import pytest
 import torch
 
-from gp_mrc.precision import cpu_has_native_bf16, resolve_mixed_precision
+from gp_mrc.precision import (
+    CPU_AMX_BF16,
+    CPU_AVX512_BF16,
+    CPU_NO_BF16,
+    cpu_bf16_is_faster,
+    cpu_bf16_kind,
+    cpu_has_native_bf16,
+    resolve_mixed_precision,
+)
 
 
-def test_auto_is_bf16_only_where_native(tmp_path):
+def test_auto_is_bf16_only_where_faster(tmp_path):
     assert resolve_mixed_precision("auto", "cpu", cpu_bf16=True) == "bf16"
     assert resolve_mixed_precision("auto", "cpu", cpu_bf16=False) == "no"
     assert resolve_mixed_precision("auto", "cuda", cuda_bf16=False) == "no"
@@ -27,6 +35,30 @@ def test_auto_is_bf16_only_where_native(tmp_path):
     assert not cpu_has_native_bf16(str(old))
     assert cpu_has_native_bf16(str(new))
     assert not cpu_has_native_bf16(str(tmp_path / "missing"))
+
+
+def test_the_kinds_of_cpu_for_bf16(tmp_path, monkeypatch):
+    """bf16 counts as faster only with AMX (measured: AVX512-BF16 alone ran slower than fp32)."""
+
+    def cpu(flags: str) -> str:
+        path = tmp_path / flags.replace(" ", "_")
+        path.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 avx2 {flags}\n")
+        return str(path)
+
+    amx, avx512, old = cpu("avx512f avx512_bf16 amx_tile amx_bf16"), cpu("avx512f avx512_bf16"), cpu("avx512f")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("GP_MRC_CPU_BF16", raising=False)
+    assert [cpu_bf16_kind(p) for p in (amx, avx512, old)] == [CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16]
+    assert [cpu_bf16_is_faster(p) for p in (amx, avx512, old)] == [True, False, False]
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")  # oneDNN capped below AMX
+    assert cpu_bf16_kind(amx) == CPU_AVX512_BF16 and not cpu_bf16_is_faster(amx)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx512_core_amx")
+    assert cpu_bf16_kind(amx) == CPU_AMX_BF16
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_VNNI")  # below bf16: emulated
+    assert cpu_bf16_kind(amx) == CPU_NO_BF16 and cpu_bf16_kind(avx512) == CPU_NO_BF16
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setenv("GP_MRC_CPU_BF16", "0")
+    assert cpu_bf16_kind(amx) == CPU_NO_BF16
 
 
 def test_training_auto_resolves_per_machine(monkeypatch):

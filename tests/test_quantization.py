@@ -10,7 +10,7 @@ import torch
 from transformers import BertForQuestionAnswering
 
 from conftest import make_tiny_config, tiny_gp
-from gp_mrc.precision import cpu_runs_bf16_natively
+from gp_mrc.precision import CPU_NO_BF16, cpu_bf16_kind
 from gp_mrc.inference.quantization import is_quantized, resolve_quantize
 from gp_mrc.inference.reader import Reader
 
@@ -31,10 +31,10 @@ def test_resolve_quantize_values_and_the_auto_rule():
 
 def test_a_onednn_isa_cap_without_bf16_counts_as_a_cpu_without_it(monkeypatch):
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_VNNI")
-    assert not cpu_runs_bf16_natively()
+    assert cpu_bf16_kind() == CPU_NO_BF16
     monkeypatch.setenv("GP_MRC_CPU_BF16", "0")
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
-    assert not cpu_runs_bf16_natively()
+    assert cpu_bf16_kind() == CPU_NO_BF16
 
 
 def test_int8_answers_are_near_fp32(tiny_tokenizer):

@@ -4,12 +4,12 @@ The ways are a backend (torch, or ONNX Runtime over a `gp-mrc export` folder) an
 int8). Each row of MEASURED is a measurement, not a guess: questions/s relative to torch fp32 on the same CPU and
 questions, and the F1 lost against torch fp32 on all 2,288 SQuAD v1.1 dev questions (the worst over the readers
 measured), with the BENCHMARKS.md section it comes from. A way with no row on a kind of CPU is never picked there.
-Today that makes `auto` torch bf16 on a CPU with native bf16 and torch fp32 on one without: no ONNX Runtime way
-measured beats torch within the budget, so a model folder is never exported behind the user's back (`backend=None`
-runs what the folder holds).
+The kinds of CPU are gp_mrc.precision's: with AMX-BF16, with AVX512-BF16 but no AMX, without native bf16. Today that
+makes `auto` torch bf16 on a CPU with AMX and torch fp32 on the others: no ONNX Runtime way measured beats torch
+within the budget, so a model folder is never exported behind the user's back (`backend=None` runs what the folder
+holds).
 `quantize="auto"` (gp_mrc/inference/quantization.py) reads this table; `mixed_precision="auto"` (gp_mrc/precision.py,
-a stage below inference, so it keeps its own native-bf16 rule) must agree with it: tests/test_auto_choice.py checks
-both.
+a stage below inference, so it keeps its own bf16 rule) must agree with it: tests/test_auto_choice.py checks both.
 Importing this module does not import torch.
 """
 
@@ -18,8 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..precision import CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16, cpu_bf16_kind
+
 F1_BUDGET = 0.3  # issue #26: a faster way may cost at most this much F1 against torch fp32
-NATIVE_BF16, NO_NATIVE_BF16 = "native bf16", "no native bf16"  # the kinds of CPU measured
+CPU_KINDS = (CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16)  # the kinds of CPU measured
 
 
 @dataclass(frozen=True)
@@ -41,29 +43,33 @@ class Measured:
 
 
 MEASURED = (
-    Measured(NATIVE_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
+    Measured(CPU_AMX_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
     # the study's two 4k readers, 2026-11-27: bf16 autocast 2.10-2.50x, F1 -0.08 / +0.04; torch int8 -1.6
-    Measured(NATIVE_BF16, Way("torch", "bf16"), 2.1, 0.08, 'BENCHMARKS.md "CPU int8"'),
-    Measured(NATIVE_BF16, Way("torch", "int8"), 1.26, 1.64, 'BENCHMARKS.md "CPU int8"'),
-    Measured(NO_NATIVE_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
+    Measured(CPU_AMX_BF16, Way("torch", "bf16"), 2.1, 0.08, 'BENCHMARKS.md "CPU int8"'),
+    Measured(CPU_AMX_BF16, Way("torch", "int8"), 1.26, 1.64, 'BENCHMARKS.md "CPU int8"'),
+    Measured(CPU_AVX512_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
+    # an Intel AVX10.1 Xeon without AMX, 2026-12-02, 200 questions interleaved: bf16 autocast at 0.65x fp32
+    # (oneDNN's AVX512-BF16 products ran at 143 GFLOP/s against fp32's 160-260); bf16's F1 cost as measured above
+    Measured(CPU_AVX512_BF16, Way("torch", "bf16"), 0.65, 0.08, 'BENCHMARKS.md "Speed"'),
+    Measured(CPU_NO_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
     # emulated bf16 (oneDNN capped below bf16), 2026-11-27: a third of fp32's speed
-    Measured(NO_NATIVE_BF16, Way("torch", "bf16"), 0.32, 0.08, 'BENCHMARKS.md "CPU int8"'),
-    Measured(NO_NATIVE_BF16, Way("torch", "int8"), 1.21, 1.64, 'BENCHMARKS.md "CPU int8"'),
+    Measured(CPU_NO_BF16, Way("torch", "bf16"), 0.32, 0.08, 'BENCHMARKS.md "CPU int8"'),
+    Measured(CPU_NO_BF16, Way("torch", "int8"), 1.21, 1.64, 'BENCHMARKS.md "CPU int8"'),
     # an AVX2 CPU without native bf16 (nor VNNI), 2026-12-02, 200 questions interleaved: ONNX Runtime fp32 answers
     # exactly as torch fp32; its dynamic int8 costs 0.80 F1 on a SQuAD-trained GlobalPointer and 0.73 on a start/end
     # reader (0.21 on the weak sample reader)
-    Measured(NO_NATIVE_BF16, Way("onnxruntime", "fp32"), 0.97, 0.0, 'BENCHMARKS.md "ONNX Runtime"'),
-    Measured(NO_NATIVE_BF16, Way("onnxruntime", "int8"), 1.20, 0.80, 'BENCHMARKS.md "ONNX Runtime"'),
+    Measured(CPU_NO_BF16, Way("onnxruntime", "fp32"), 0.97, 0.0, 'BENCHMARKS.md "ONNX Runtime"'),
+    Measured(CPU_NO_BF16, Way("onnxruntime", "int8"), 1.20, 0.80, 'BENCHMARKS.md "ONNX Runtime"'),
 )
 
 
-def cpu_kind(native_bf16: bool | None = None) -> str:
-    """This CPU's kind in MEASURED (native_bf16 overrides the probe, as gp_mrc.precision's does)."""
-    if native_bf16 is None:
-        from ..precision import cpu_runs_bf16_natively
-
-        native_bf16 = cpu_runs_bf16_natively()
-    return NATIVE_BF16 if native_bf16 else NO_NATIVE_BF16
+def cpu_kind(cpu: str | None = None) -> str:
+    """This CPU's kind in MEASURED (`cpu`, one of CPU_KINDS, overrides the probe: tests simulate machines)."""
+    if cpu is None:
+        return cpu_bf16_kind()
+    if cpu not in CPU_KINDS:
+        raise ValueError(f"cpu must be one of {CPU_KINDS}, got {cpu!r}")
+    return cpu
 
 
 def best_way(

@@ -29,7 +29,7 @@ import sys
 
 from gp_mrc.argtypes import Parser, check_output_dir, positive_int, probability
 from gp_mrc.flags import add_flags
-from gp_mrc.precision import AUTO, MIXED_PRECISION_CHOICES
+from gp_mrc.precision import AUTO, AUTO_HELP, MIXED_PRECISION_CHOICES
 from gp_mrc.settings import N_BEST_SIZE, READER_BATCH_SIZE, InferenceSettings
 
 
@@ -48,7 +48,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--mixed_precision",
         default=AUTO,
         choices=MIXED_PRECISION_CHOICES,
-        help="auto: bf16 where the hardware runs it natively, else fp32; no: always fp32",
+        help=f"{AUTO_HELP}; no: always fp32",
     )
     p.add_argument(
         "--quantize",

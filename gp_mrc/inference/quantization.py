@@ -23,9 +23,9 @@ from typing import Any
 QUANTIZE_CHOICES = ("none", "int8", "auto")
 
 
-def resolve_quantize(requested: str, device_type: str, native_bf16: bool | None = None) -> str:
+def resolve_quantize(requested: str, device_type: str, cpu: str | None = None) -> str:
     """ "none" | "int8" from a requested value; `auto`: int8 on a CPU where the measured table picks torch int8
-    (nowhere yet, see above); native_bf16 overrides the CPU probe."""
+    (nowhere yet, see above); `cpu` (a kind of auto_choice.CPU_KINDS) overrides the CPU probe."""
     if requested not in QUANTIZE_CHOICES:
         raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {requested!r}")
     if requested == "int8" and device_type != "cpu":
@@ -36,7 +36,7 @@ def resolve_quantize(requested: str, device_type: str, native_bf16: bool | None 
         return "none"
     from .auto_choice import best_way, cpu_kind
 
-    return "int8" if best_way(cpu_kind(native_bf16), lambda w: w.backend == "torch").precision == "int8" else "none"
+    return "int8" if best_way(cpu_kind(cpu), lambda w: w.backend == "torch").precision == "int8" else "none"
 
 
 def encoder_of(model: Any) -> Any:

@@ -16,7 +16,7 @@ import os
 import socket
 import sys
 
-from ..precision import AUTO, MIXED_PRECISION_CHOICES
+from ..precision import AUTO, AUTO_HELP, MIXED_PRECISION_CHOICES
 from ..settings import READER_BATCH_SIZE
 from .schema import Batching, Limits
 
@@ -33,7 +33,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--mixed_precision",
         default=AUTO,
         choices=MIXED_PRECISION_CHOICES,
-        help="auto: bf16 where the hardware runs it natively, else fp32",
+        help=AUTO_HELP,
     )
     p.add_argument(
         "--backend",

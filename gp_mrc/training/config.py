@@ -27,7 +27,7 @@ from ..defaults import DEFAULT_OUTPUT_DIR
 from ..errors import UsageError
 from ..flags import flag_fields, setting
 from ..models.folders import check_name, folder_kind
-from ..precision import AUTO, MIXED_PRECISION_CHOICES
+from ..precision import AUTO, AUTO_HELP, MIXED_PRECISION_CHOICES
 from ..settings import HEAD_SIZE, LANGS, N_BEST_SIZE, InferenceSettings
 from .objective import ObjectiveConfig
 
@@ -184,8 +184,8 @@ class RunConfig:
     report_to: str = setting("all")
     mixed_precision: str = setting(
         AUTO,
-        "auto: bf16 where the hardware runs it natively (CUDA with bf16, CPUs with AVX512-BF16/AMX), else "
-        "fp32 (`accelerate launch --mixed_precision` is honoured); span logits and losses are fp32 in every case",
+        f"{AUTO_HELP} (`accelerate launch --mixed_precision` is honoured); span logits and losses are fp32 in "
+        "every case",
         choices=MIXED_PRECISION_CHOICES,
     )  # as asked; training resolves auto for its device
     cpu: bool = setting(False, "force CPU; with torchrun gives multi-process gloo DDP")
