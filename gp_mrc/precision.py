@@ -18,9 +18,10 @@ MIXED_PRECISION_CHOICES = (AUTO, "no", "fp16", "bf16")
 # CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: AVX512-BF16 (Cooper Lake, Zen 4 and later),
 # AMX-BF16 (Sapphire Rapids and later). Without them bf16 is emulated and slower than fp32.
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-# The kinds of CPU, for bf16: only AMX's tile products make it faster than fp32, measured (BENCHMARKS.md "Speed"):
-# with AMX, bf16 autocast answered 2.1x and trained 1.4-1.5x as fast as fp32; on a CPU with AVX512-BF16 but no AMX
-# (an Intel AVX10.1 Xeon, 2026-12-02) it answered at 0.65x and trained at 0.72-0.87x fp32's speed.
+# The kinds of CPU, for bf16: only AMX's tile products make it faster than fp32, measured: with AMX, bf16 autocast
+# answered 2.1x and trained 1.4-1.5x as fast as fp32 (BENCHMARKS.md "Speed"); on a CPU with AVX512-BF16 but no AMX
+# (an Intel AVX10.1 Xeon, 2026-12-02) it answered at 0.65-0.82x and trained at 0.72-0.87x fp32's speed
+# (BENCHMARKS.md "ONNX Runtime", its AVX512-BF16 part).
 CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16 = "AMX bf16", "AVX512-BF16 without AMX", "no native bf16"
 BF16_FASTER_ON = (CPU_AMX_BF16,)
 # the --mixed_precision help of every command (training adds what it does with accelerate's setting)
