@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import string
@@ -213,3 +214,8 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def gp_mrc_warnings(caplog) -> list[str]:
+    """The warnings gp_mrc's logger emitted during a test (caplog at WARNING)."""
+    return [r.getMessage() for r in caplog.records if r.name == "gp_mrc" and r.levelno == logging.WARNING]

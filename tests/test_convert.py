@@ -15,7 +15,7 @@ import pytest
 import torch
 from transformers import BertForQuestionAnswering
 
-from conftest import make_tiny_config
+from conftest import gp_mrc_warnings, make_tiny_config
 from gp_mrc import cli
 from gp_mrc.inference.reader import Reader
 from gp_mrc.models import folders
@@ -57,10 +57,6 @@ def old_folders(tiny_tokenizer, tmp_path_factory):
         tiny_tokenizer,
     )
     return {"globalpointer": gp_dir, "start_end": se_dir}
-
-
-def gp_mrc_warnings(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "gp_mrc" and r.levelno == logging.WARNING]
 
 
 def answers(path: str) -> list:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import BertModel
 
-from conftest import make_tiny_config
+from conftest import gp_mrc_warnings, make_tiny_config
 from gp_mrc.models.loading import save_model
 from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering
 from gp_mrc.models.token_types import token_type_embedding, untrained_token_types
@@ -61,10 +61,6 @@ def type_rows(model: torch.nn.Module) -> torch.Tensor:
     return token_type_embedding(model)[0].weight.detach().clone()
 
 
-def warnings_of(caplog) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "gp_mrc" and r.levelno == logging.WARNING]
-
-
 @pytest.mark.parametrize("architecture", ["globalpointer", "start_end"])
 def test_a_fresh_reader_on_such_an_encoder_trains_with_type_1_tied_and_says_so(
     architecture, one_segment_encoder, tmp_path, caplog
@@ -75,7 +71,7 @@ def test_a_fresh_reader_on_such_an_encoder_trains_with_type_1_tied_and_says_so(
     model, _ = model_for_training(parse_args(args))
     rows = type_rows(model)
     assert torch.equal(rows[0], encoder_rows[0]) and torch.equal(rows[1], encoder_rows[0])
-    (message,) = warnings_of(caplog)
+    (message,) = gp_mrc_warnings(caplog)
     assert one_segment_encoder in message and "token type 1 of this encoder was never trained" in message
 
 
@@ -84,7 +80,7 @@ def test_an_encoder_with_trained_or_random_types_is_left_as_it_is(tiny_encoder_d
     caplog.set_level(logging.WARNING)
     model, _ = model_for_training(parse_args(["--model_name_or_path", tiny_encoder_dir, "--output_dir", str(tmp_path)]))
     assert torch.equal(type_rows(model), encoder_rows)
-    assert warnings_of(caplog) == []
+    assert gp_mrc_warnings(caplog) == []
 
 
 def test_a_trained_reader_folder_keeps_the_types_it_was_trained_with(one_segment_encoder, tiny_tokenizer, tmp_path):
