@@ -18,26 +18,46 @@ MIXED_PRECISION_CHOICES = (AUTO, "no", "fp16", "bf16")
 # CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: AVX512-BF16 (Cooper Lake, Zen 4 and later),
 # AMX-BF16 (Sapphire Rapids and later). Without them bf16 is emulated and slower than fp32.
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
-# The kinds of CPU, for bf16: only AMX's tile products make it faster than fp32, measured: with AMX, bf16 autocast
-# answered 2.1x and trained 1.4-1.5x as fast as fp32 (BENCHMARKS.md "Speed"); on a CPU with AVX512-BF16 but no AMX
-# (an Intel AVX10.1 Xeon, 2026-12-02) it answered at 0.65-0.82x and trained at 0.72-0.87x fp32's speed
-# (BENCHMARKS.md "ONNX Runtime", its AVX512-BF16 part).
-CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16 = "AMX bf16", "AVX512-BF16 without AMX", "no native bf16"
-BF16_FASTER_ON = (CPU_AMX_BF16,)
+# The kinds of CPU, for bf16, each measured (BENCHMARKS.md "Speed", "ONNX Runtime"): with AMX's tile products bf16
+# autocast answered 2.1x and trained 1.4-1.5x as fast as fp32; on an AMD Zen 4 (AVX512-BF16, no AMX, 2026-12-02)
+# it answered 1.7x and trained 1.4-1.7x as fast (one product: 4.1x); on an Intel AVX10.1 Xeon with AVX512-BF16 but
+# no AMX (2026-12-02) it answered at 0.65-0.82x and trained at 0.72-0.87x fp32's speed. The same flag, opposite
+# results: the vendor decides, and an AVX512-BF16 CPU of any other vendor gets the cautious fp32.
+CPU_AMX_BF16, CPU_AMD_AVX512_BF16 = "AMX bf16", "AMD AVX512-BF16"
+CPU_AVX512_BF16, CPU_NO_BF16 = "AVX512-BF16 without AMX (not AMD)", "no native bf16"
+BF16_FASTER_ON = (CPU_AMX_BF16, CPU_AMD_AVX512_BF16)
 # the --mixed_precision help of every command (training adds what it does with accelerate's setting)
-AUTO_HELP = "auto: bf16 where it runs faster than fp32 (a CUDA GPU with bf16, a CPU with AMX), else fp32"
+AUTO_HELP = (
+    "auto: bf16 where it runs faster than fp32 (a CUDA GPU with bf16, a CPU with AMX, an AMD CPU with AVX512-BF16), "
+    "else fp32"
+)
+
+
+def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
+    """(vendor_id, feature flags) of the first processor in a /proc/cpuinfo text ("" and an empty set if absent)."""
+    vendor, flags = "", set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "vendor_id" and not vendor:
+            vendor = value.strip()
+        elif key == "flags":
+            return vendor, set(value.split())
+    return vendor, flags
+
+
+def cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> tuple[str, set[str]]:
+    """The CPU's vendor and feature flags as the kernel reports them (empty where there is no /proc/cpuinfo)."""
+    try:
+        with open(cpuinfo_path, encoding="utf-8", errors="replace") as f:
+            return parse_cpuinfo(f.read())
+    except OSError:
+        return "", set()
 
 
 def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> set[str]:
     """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo, e.g. macOS)."""
-    try:
-        with open(cpuinfo_path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return cpu_info(cpuinfo_path)[1]
 
 
 def cpu_has_native_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
@@ -51,17 +71,19 @@ ONEDNN_ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", 
 
 
 def cpu_bf16_kind(cpuinfo_path: str = "/proc/cpuinfo") -> str:
-    """CPU_AMX_BF16, CPU_AVX512_BF16 or CPU_NO_BF16, from the flags, less what GP_MRC_CPU_BF16=0 (none) or an
-    ONEDNN_MAX_CPU_ISA cap switches off."""
+    """CPU_AMX_BF16, CPU_AMD_AVX512_BF16, CPU_AVX512_BF16 or CPU_NO_BF16, from the vendor and flags, less what
+    GP_MRC_CPU_BF16=0 (none) or an ONEDNN_MAX_CPU_ISA cap switches off."""
     if os.environ.get("GP_MRC_CPU_BF16", "") in ("0", "false"):
         return CPU_NO_BF16
     cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
     if cap in ONEDNN_ISAS_WITHOUT_BF16:
         return CPU_NO_BF16
-    flags = cpu_flags(cpuinfo_path)
+    vendor, flags = cpu_info(cpuinfo_path)
     if "amx_bf16" in flags and (cap in ("", "ALL", "DEFAULT") or "AMX" in cap):
         return CPU_AMX_BF16
-    return CPU_AVX512_BF16 if flags & set(NATIVE_BF16_CPU_FLAGS) else CPU_NO_BF16
+    if not flags & set(NATIVE_BF16_CPU_FLAGS):
+        return CPU_NO_BF16
+    return CPU_AMD_AVX512_BF16 if vendor == "AuthenticAMD" else CPU_AVX512_BF16
 
 
 def cpu_bf16_is_faster(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
@@ -72,7 +94,8 @@ def cpu_bf16_is_faster(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
 def resolve_mixed_precision(
     requested: str, device_type: str, *, cuda_bf16: bool | None = None, cpu_bf16: bool | None = None
 ) -> str:
-    """`auto` → "bf16" on a CUDA device that supports it or a CPU where bf16 is faster than fp32 (AMX), else "no";
+    """`auto` → "bf16" on a CUDA device that supports it or a CPU where bf16 is faster than fp32 (BF16_FASTER_ON),
+    else "no";
     other values pass.
 
     cuda_bf16 / cpu_bf16 override the hardware probes (tests simulate machines with them)."""

@@ -7,12 +7,14 @@ import pytest
 import torch
 
 from gp_mrc.precision import (
+    CPU_AMD_AVX512_BF16,
     CPU_AMX_BF16,
     CPU_AVX512_BF16,
     CPU_NO_BF16,
     cpu_bf16_is_faster,
     cpu_bf16_kind,
     cpu_has_native_bf16,
+    parse_cpuinfo,
     resolve_mixed_precision,
 )
 
@@ -38,27 +40,38 @@ def test_auto_is_bf16_only_where_faster(tmp_path):
 
 
 def test_the_kinds_of_cpu_for_bf16(tmp_path, monkeypatch):
-    """bf16 counts as faster only with AMX (measured: AVX512-BF16 alone ran slower than fp32)."""
+    """bf16 counts as faster with AMX and on AMD's AVX512-BF16; Intel's AVX512-BF16 alone ran slower than fp32."""
 
-    def cpu(flags: str) -> str:
-        path = tmp_path / flags.replace(" ", "_")
-        path.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 avx2 {flags}\n")
+    def cpu(flags: str, vendor: str = "GenuineIntel") -> str:
+        path = tmp_path / f"{vendor}_{flags.replace(' ', '_')}"
+        path.write_text(f"processor\t: 0\nvendor_id\t: {vendor}\nflags\t\t: fpu sse2 avx2 {flags}\n")
         return str(path)
 
     amx, avx512, old = cpu("avx512f avx512_bf16 amx_tile amx_bf16"), cpu("avx512f avx512_bf16"), cpu("avx512f")
+    zen4, zen3 = cpu("avx512f avx512_bf16 avx512_vnni", "AuthenticAMD"), cpu("", "AuthenticAMD")
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
     monkeypatch.delenv("GP_MRC_CPU_BF16", raising=False)
-    assert [cpu_bf16_kind(p) for p in (amx, avx512, old)] == [CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16]
-    assert [cpu_bf16_is_faster(p) for p in (amx, avx512, old)] == [True, False, False]
+    kinds = [cpu_bf16_kind(p) for p in (amx, zen4, avx512, old, zen3)]
+    assert kinds == [CPU_AMX_BF16, CPU_AMD_AVX512_BF16, CPU_AVX512_BF16, CPU_NO_BF16, CPU_NO_BF16]
+    assert [cpu_bf16_is_faster(p) for p in (amx, zen4, avx512, old, zen3)] == [True, True, False, False, False]
+    assert cpu_bf16_kind(cpu("avx512_bf16", "HygonGenuine")) == CPU_AVX512_BF16  # unmeasured vendor: cautious fp32
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")  # oneDNN capped below AMX
     assert cpu_bf16_kind(amx) == CPU_AVX512_BF16 and not cpu_bf16_is_faster(amx)
+    assert cpu_bf16_kind(zen4) == CPU_AMD_AVX512_BF16
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx512_core_amx")
     assert cpu_bf16_kind(amx) == CPU_AMX_BF16
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_VNNI")  # below bf16: emulated
-    assert cpu_bf16_kind(amx) == CPU_NO_BF16 and cpu_bf16_kind(avx512) == CPU_NO_BF16
+    assert [cpu_bf16_kind(p) for p in (amx, avx512, zen4)] == [CPU_NO_BF16] * 3
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
     monkeypatch.setenv("GP_MRC_CPU_BF16", "0")
-    assert cpu_bf16_kind(amx) == CPU_NO_BF16
+    assert cpu_bf16_kind(amx) == CPU_NO_BF16 and cpu_bf16_kind(zen4) == CPU_NO_BF16
+
+
+def test_parse_cpuinfo_reads_the_first_processor():
+    text = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu avx2\n\nprocessor\t: 1\nvendor_id\t: X\nflags\t: sse\n"
+    assert parse_cpuinfo(text) == ("AuthenticAMD", {"fpu", "avx2"})
+    assert parse_cpuinfo("") == ("", set())
+    assert parse_cpuinfo("vendor_id : GenuineIntel\n") == ("GenuineIntel", set())  # no flags line (not Linux x86)
 
 
 def test_training_auto_resolves_per_machine(monkeypatch):

@@ -4,8 +4,9 @@ The ways are a backend (torch, or ONNX Runtime over a `gp-mrc export` folder) an
 int8). Each row of MEASURED is a measurement, not a guess: questions/s relative to torch fp32 on the same CPU and
 questions, and the F1 lost against torch fp32 on all 2,288 SQuAD v1.1 dev questions (the worst over the readers
 measured), with the BENCHMARKS.md section it comes from. A way with no row on a kind of CPU is never picked there.
-The kinds of CPU are gp_mrc.precision's: with AMX-BF16, with AVX512-BF16 but no AMX, without native bf16. Today that
-makes `auto` torch bf16 on a CPU with AMX and torch fp32 on the others: no ONNX Runtime way measured beats torch
+The kinds of CPU are gp_mrc.precision's: with AMX-BF16, an AMD one with AVX512-BF16 (Zen 4 and later), another
+with AVX512-BF16 but no AMX, without native bf16. Today that makes `auto` torch bf16 on the first two and torch fp32
+on the others: no ONNX Runtime way measured beats torch
 within the budget, so a model folder is never exported behind the user's back (`backend=None` runs what the folder
 holds).
 `quantize="auto"` (gp_mrc/inference/quantization.py) reads this table; `mixed_precision="auto"` (gp_mrc/precision.py,
@@ -18,10 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..precision import CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16, cpu_bf16_kind
+from ..precision import CPU_AMD_AVX512_BF16, CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16, cpu_bf16_kind
 
 F1_BUDGET = 0.3  # issue #26: a faster way may cost at most this much F1 against torch fp32
-CPU_KINDS = (CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16)  # the kinds of CPU measured
+CPU_KINDS = (CPU_AMX_BF16, CPU_AMD_AVX512_BF16, CPU_AVX512_BF16, CPU_NO_BF16)  # the kinds of CPU measured
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,15 @@ MEASURED = (
     # the study's two 4k readers, 2026-11-27: bf16 autocast 2.10-2.50x, F1 -0.08 / +0.04; torch int8 -1.6
     Measured(CPU_AMX_BF16, Way("torch", "bf16"), 2.1, 0.08, 'BENCHMARKS.md "CPU int8"'),
     Measured(CPU_AMX_BF16, Way("torch", "int8"), 1.26, 1.64, 'BENCHMARKS.md "CPU int8"'),
+    Measured(CPU_AMD_AVX512_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
+    # an AMD EPYC Zen 4, 2026-12-02, 200 questions interleaved: bf16 autocast 1.71x (start/end) / 1.68x
+    # (GlobalPointer) fp32, its F1 cost as measured above (bf16 products accumulate in fp32 on either ISA);
+    # ONNX Runtime fp32 1.17x, its dynamic int8 1.63x at the int8 cost measured on the CPUs above
+    Measured(CPU_AMD_AVX512_BF16, Way("torch", "bf16"), 1.7, 0.08, 'BENCHMARKS.md "ONNX Runtime", AMD Zen 4'),
+    Measured(CPU_AMD_AVX512_BF16, Way("onnxruntime", "fp32"), 1.17, 0.0, 'BENCHMARKS.md "ONNX Runtime", AMD Zen 4'),
+    Measured(CPU_AMD_AVX512_BF16, Way("onnxruntime", "int8"), 1.63, 0.80, 'BENCHMARKS.md "ONNX Runtime", AMD Zen 4'),
     Measured(CPU_AVX512_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
-    # an Intel AVX10.1 Xeon with AVX512-VNNI but no AMX, 2026-12-02, 200 questions interleaved: bf16 autocast at
+    # an Intel AVX10.1 Xeon with AVX512-BF16 and AVX512-VNNI but no AMX, 2026-12-02, 200 questions interleaved: bf16 autocast at
     # 0.65x / 0.82x fp32 (two readers; bf16's F1 cost as measured above); ONNX Runtime fp32 0.80x, its dynamic
     # int8 on VNNI 1.48x, costing 0.32 F1 on that CPU's reader over the full dev set (0.73 / 0.80 on the readers above)
     Measured(CPU_AVX512_BF16, Way("torch", "bf16"), 0.73, 0.08, 'BENCHMARKS.md "ONNX Runtime", AVX512-BF16'),
