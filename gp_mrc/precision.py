@@ -35,7 +35,7 @@ AUTO_HELP = (
 
 def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
     """(vendor_id, feature flags) of the first processor in a /proc/cpuinfo text ("" and an empty set if absent)."""
-    vendor, flags = "", set()
+    vendor = ""
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
@@ -43,7 +43,7 @@ def parse_cpuinfo(text: str) -> tuple[str, set[str]]:
             vendor = value.strip()
         elif key == "flags":
             return vendor, set(value.split())
-    return vendor, flags
+    return vendor, set()
 
 
 def cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> tuple[str, set[str]]:
@@ -95,8 +95,7 @@ def resolve_mixed_precision(
     requested: str, device_type: str, *, cuda_bf16: bool | None = None, cpu_bf16: bool | None = None
 ) -> str:
     """`auto` → "bf16" on a CUDA device that supports it or a CPU where bf16 is faster than fp32 (BF16_FASTER_ON),
-    else "no";
-    other values pass.
+    else "no"; other values pass.
 
     cuda_bf16 / cpu_bf16 override the hardware probes (tests simulate machines with them)."""
     if requested not in MIXED_PRECISION_CHOICES:

@@ -6,9 +6,8 @@ questions, and the F1 lost against torch fp32 on all 2,288 SQuAD v1.1 dev questi
 measured), with the BENCHMARKS.md section it comes from. A way with no row on a kind of CPU is never picked there.
 The kinds of CPU are gp_mrc.precision's: with AMX-BF16, an AMD one with AVX512-BF16 (Zen 4 and later), another
 with AVX512-BF16 but no AMX, without native bf16. Today that makes `auto` torch bf16 on the first two and torch fp32
-on the others: no ONNX Runtime way measured beats torch
-within the budget, so a model folder is never exported behind the user's back (`backend=None` runs what the folder
-holds).
+on the others: no ONNX Runtime way measured beats torch within the budget, so a model folder is never exported
+behind the user's back (`backend=None` runs what the folder holds).
 `quantize="auto"` (gp_mrc/inference/quantization.py) reads this table; `mixed_precision="auto"` (gp_mrc/precision.py,
 a stage below inference, so it keeps its own bf16 rule) must agree with it: tests/test_auto_choice.py checks both.
 Importing this module does not import torch.
@@ -56,9 +55,10 @@ MEASURED = (
     Measured(CPU_AMD_AVX512_BF16, Way("onnxruntime", "fp32"), 1.17, 0.0, 'BENCHMARKS.md "ONNX Runtime", AMD Zen 4'),
     Measured(CPU_AMD_AVX512_BF16, Way("onnxruntime", "int8"), 1.63, 0.80, 'BENCHMARKS.md "ONNX Runtime", AMD Zen 4'),
     Measured(CPU_AVX512_BF16, TORCH_FP32, 1.0, 0.0, "the reference"),
-    # an Intel AVX10.1 Xeon with AVX512-BF16 and AVX512-VNNI but no AMX, 2026-12-02, 200 questions interleaved: bf16 autocast at
-    # 0.65x / 0.82x fp32 (two readers; bf16's F1 cost as measured above); ONNX Runtime fp32 0.80x, its dynamic
-    # int8 on VNNI 1.48x, costing 0.32 F1 on that CPU's reader over the full dev set (0.73 / 0.80 on the readers above)
+    # an Intel AVX10.1 Xeon with AVX512-BF16 and AVX512-VNNI but no AMX, 2026-12-02, 200 questions interleaved:
+    # bf16 autocast at 0.65x / 0.82x fp32 (two readers; bf16's F1 cost as measured above); ONNX Runtime fp32
+    # 0.80x, its dynamic int8 on VNNI 1.48x, costing 0.32 F1 on that CPU's reader over the full dev set (0.73 / 0.80
+    # on the readers above)
     Measured(CPU_AVX512_BF16, Way("torch", "bf16"), 0.73, 0.08, 'BENCHMARKS.md "ONNX Runtime", AVX512-BF16'),
     Measured(CPU_AVX512_BF16, Way("onnxruntime", "fp32"), 0.80, 0.0, 'BENCHMARKS.md "ONNX Runtime", AVX512-BF16'),
     Measured(CPU_AVX512_BF16, Way("onnxruntime", "int8"), 1.48, 0.80, 'BENCHMARKS.md "ONNX Runtime", AVX512-BF16'),

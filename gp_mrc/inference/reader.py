@@ -100,7 +100,7 @@ class Reader:
                 f"quantize='int8' computes in fp32 around the int8 layers; mixed_precision "
                 f"{mixed_precision!r} cannot go with it (use 'auto' or 'no')"
             )
-        # bf16 where it is faster than fp32 (2.1x with AMX, 1.7x on AMD's AVX512-BF16; 0.65x on Intel's), else fp32
+        # bf16 where measured faster than fp32 (gp_mrc/precision.py's BF16_FASTER_ON), else fp32
         self.mixed_precision = (
             "no" if self.quantize == "int8" else resolve_mixed_precision(mixed_precision, self.device.type)
         )
