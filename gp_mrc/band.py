@@ -2,7 +2,8 @@
 
 Spans longer than max_answer_length are masked anyway, so training (losses, targets, rewards) keeps only the band:
 n·w instead of n² elements per window, the same values. The models build their scores in it (`banded=True`) and the
-collator lays targets and rewards out in it, both given the same max_answer_length; all through these functions.
+collator lays targets and rewards out in it, both given the same max_answer_length; all through these functions,
+which tests/test_method.py holds equal to gp_mrc/method.py's dense ones.
 """
 
 from __future__ import annotations
@@ -33,12 +34,17 @@ def band_of(scores: torch.Tensor, max_answer_length: int) -> torch.Tensor:
     return padded.as_strided((b, n, w), (n * (n + w), n + w + 1, 1))
 
 
-def to_band(max_answer_length: int | None, mask: torch.Tensor, *spans: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Dense (B, n, n) span tensors cut to the band (B, n, w), w = max_answer_length: entry [b, i, l] is span
-    (i, i + l). Training never needs it (the models and the collator build the band directly); it is the
-    reference the tests compare the band against, and the dense variant of gp_mrc_lab's step timing.
-    Returns (band mask, *banded tensors); positions past the window end are masked out (and hold 0). No band for
-    this window length (None, or w ≥ n): the tensors as they are."""
-    if not is_banded(mask.shape[-1], max_answer_length):
-        return (mask, *spans)
-    return tuple(band_of(t, max_answer_length) for t in (mask, *spans))  # past the window's end: False / 0
+def band_span_mask(passage_mask: torch.Tensor, max_answer_length: int, allow_null: bool = True) -> torch.Tensor:
+    """method.valid_span_mask in the band layout (B, n, w): [b, i, l] is span (i, i + l), False past the window."""
+    n = passage_mask.shape[-1]
+    if not is_banded(n, max_answer_length):
+        raise ValueError(f"no band layout for windows of {n} tokens and max_answer_length {max_answer_length}")
+    mask = passage_mask[:, :, None] & band_windows(passage_mask, max_answer_length)
+    if allow_null:
+        mask[:, 0, 0] = True
+    return mask
+
+
+def band_start_plus_end(start: torch.Tensor, end: torch.Tensor, max_answer_length: int) -> torch.Tensor:
+    """method.start_plus_end in the band layout: [b, i, l] = start_i + end_{i+l}."""
+    return start[:, :, None] + band_windows(end, max_answer_length)

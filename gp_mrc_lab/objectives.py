@@ -1,6 +1,7 @@
 """The variants the study measured and rejected (BENCHMARKS.md), kept here so that their result files can be
-re-run: they plug into training through the extension point of gp_mrc.training.objective.ObjectiveConfig (a
-frozen subclass with further fields, overriding its loss methods) and a model part whose head may drop RoPE.
+re-run: they plug into the training recipe as its components (gp_mrc.training.loop.train's `loss_fn` and
+`model_fn`): a frozen ObjectiveConfig subclass with further fields and its own batch loss, and a model part whose
+head may drop RoPE.
 
     --reward soft_f1 --soft_f1_tau τ    F1 soft targets instead of −E[F1] − λ·H after the warm start
     --aux_start_end_weight w            + w × the start/end cross-entropy of the head's span_bias terms, every step
@@ -11,18 +12,26 @@ frozen subclass with further fields, overriding its loss methods) and a model pa
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from gp_mrc.argtypes import non_negative_float, positive_float
 from gp_mrc.errors import UsageError
 from gp_mrc.flags import setting
-from gp_mrc.models.span_probs import FILL, at_least_fp32, span_log_probs
+from gp_mrc.method import (
+    FILL,
+    at_least_fp32,
+    expected_f1_loss,
+    gold_span_loss,
+    multilabel_categorical_crossentropy,
+    span_log_probs,
+)
+from gp_mrc.models.modeling import SpanOutput
 from gp_mrc.training.config import ModelConfig, TrainConfig
-from gp_mrc.training.losses import ExpectedF1, expected_f1_loss, multilabel_categorical_crossentropy
+from gp_mrc.training.losses import batch_loss
+from gp_mrc.training.model_init import model_for_training
 from gp_mrc.training.objective import ObjectiveConfig
 
 REWARDS = ("expected_f1", "soft_f1")
@@ -99,36 +108,77 @@ class LabObjectiveConfig(ObjectiveConfig):
     def resets_optimizer(self, step: int) -> bool:
         return not self.keep_optimizer_state and super().resets_optimizer(step)
 
-    def gold_span_loss(self) -> Callable[..., torch.Tensor]:
-        if self.warm_start_loss == "multilabel" and self.multilabel_offset == "none":
-            return functools.partial(multilabel_categorical_crossentropy, log_n_offset=False)
-        return super().gold_span_loss()
 
-    def reward_loss(
-        self, logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, ExpectedF1]:
-        if self.reward == "expected_f1":
-            return super().reward_loss(logits, f1, mask)
-        with torch.no_grad():  # logged only: no graph to build or backpropagate
-            ef = expected_f1_loss(logits, f1, mask, self.entropy_lambda)
-        return soft_f1_loss(logits, f1, mask, self.soft_f1_tau), ef
+def lab_batch_loss(
+    objective: ObjectiveConfig, out: SpanOutput, batch: dict[str, torch.Tensor], step: int
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The product's batch loss (gp_mrc.training.losses.batch_loss) with the rejected variants' switches."""
+    if not isinstance(objective, LabObjectiveConfig) or out.loss is not None:
+        return batch_loss(objective, out, batch, step)
+    w_gold, w_reward = objective.weights(step)
+    logits, mask = out.logits, out.span_mask
+    loss = torch.zeros((), device=logits.device)
+    stats: dict[str, float] = {}
+    if w_gold:
+        if objective.warm_start_loss == "multilabel" and objective.multilabel_offset == "none":
+            gold = multilabel_categorical_crossentropy(logits, batch["targets"], mask, log_n_offset=False).mean()
+        else:
+            gold = gold_span_loss(objective.warm_start_loss, logits, batch["targets"], mask).mean()
+        loss = loss + w_gold * gold
+        stats[objective.warm_start_loss] = gold.item()
+    if w_reward:
+        if objective.reward == "expected_f1":
+            ef = expected_f1_loss(logits, batch["f1"], mask, objective.entropy_lambda)
+            reward = ef.loss
+        else:
+            with torch.no_grad():  # logged only: no graph to build or backpropagate
+                ef = expected_f1_loss(logits, batch["f1"], mask, objective.entropy_lambda)
+            reward = soft_f1_loss(logits, batch["f1"], mask, objective.soft_f1_tau)
+        loss = loss + w_reward * reward.mean()
+        stats.update(expected_f1=ef.expected_f1.mean().item(), entropy=ef.entropy.mean().item())
+    if objective.aux_start_end_weight:
+        start, end = START_END_TERMS["terms"]
+        aux = start_end_cross_entropy(start, end, batch["start_positions"], batch["end_positions"], mask).mean()
+        loss = loss + objective.aux_start_end_weight * aux
+        stats["aux_start_end"] = aux.item()
+    return loss, stats
 
-    def extra_loss(self, out: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, dict[str, float]]:
-        if not self.aux_start_end_weight:
-            return None, {}
-        aux = start_end_cross_entropy(
-            out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"], out.span_mask
-        ).mean()
-        return self.aux_start_end_weight * aux, {"aux_start_end": aux.item()}
+
+# The span_bias terms of the latest forward pass, for the auxiliary loss: a forward hook on the head's bias_dense
+# (lab_model_fn) puts them here; the product's SpanOutput does not carry them.
+START_END_TERMS: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
 @dataclass(frozen=True)
 class LabModelConfig(ModelConfig):
     no_rope: bool = setting(False, "ablation: GlobalPointer without rotary position embedding", research=True)
 
-    @property
-    def use_rope(self) -> bool:
-        return not self.no_rope
+    def __post_init__(self) -> None:
+        if not self.no_rope:  # without rotations an odd head size is fine
+            super().__post_init__()
+
+
+def lab_model_fn(config: Any) -> tuple[Any, Any]:
+    """The product's model_for_training, then the lab's model switches: --no_rope (the head and the saved config
+    say so), and the hook that keeps the span_bias terms for --aux_start_end_weight."""
+    model, tokenizer = model_for_training(config)
+    if config.model.architecture != "globalpointer":
+        return model, tokenizer
+    if getattr(config.model, "no_rope", False):
+        model.head.use_rope = model.config.use_rope = False
+    if getattr(config.objective, "aux_start_end_weight", 0):
+        keep_start_end_terms(model)
+    return model, tokenizer
+
+
+def keep_start_end_terms(model: Any) -> None:
+    """Every forward pass of a span_bias GlobalPointer leaves its start and end terms in START_END_TERMS."""
+
+    def keep(module: torch.nn.Module, args: Any, output: torch.Tensor) -> None:
+        START_END_TERMS["terms"] = tuple(output.unbind(-1))
+
+    if model.head.bias_dense is not None:
+        model.head.bias_dense.register_forward_hook(keep)
 
 
 LAB_PARTS = {"model": LabModelConfig, "objective": LabObjectiveConfig}

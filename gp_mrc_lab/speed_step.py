@@ -4,6 +4,7 @@ scaled_dot_product_attention alone (`attention`)."""
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -19,6 +20,7 @@ def bench_step(args: argparse.Namespace) -> dict:
     from gp_mrc.models.baseline import StartEndForQuestionAnswering
     from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
     from gp_mrc.training.arguments import parse_args
+    from gp_mrc.training.losses import batch_loss
     from gp_mrc.training.model_init import set_attention_dropout
 
     from .step import Timed, median_step_seconds, step_rows
@@ -53,7 +55,9 @@ def bench_step(args: argparse.Namespace) -> dict:
             # the same model, scores built as (B, n, n) first
             "globalpointer_dense": Timed(gp, collate["globalpointer"], banded=False),
         }
-        seconds = median_step_seconds(models, rows, objective, last, args.repeats, dtypes=("fp32", "bf16"))
+        seconds = median_step_seconds(
+            models, rows, functools.partial(batch_loss, objective), last, args.repeats, dtypes=("fp32", "bf16")
+        )
         med = {k: round(v, 4) for k, v in seconds.items()}
         out = {"median_cpu_s": med}
         for d in ("fp32", "bf16"):

@@ -82,8 +82,8 @@ PROFILE_PARTS = (
     ("dropout forward", "torch.dropout", "tottime"),
     ("AdamW", "adam.py:_single_tensor_adam|adam.py:_multi_tensor_adam|adam.py:_fused_adam", "cumtime"),
     ("collator (targets, F1 rewards)", "collate.py:__call__", "cumtime"),
-    ("GlobalPointer head forward", "modeling.py:scores_and_terms", "cumtime"),
-    ("objective (losses) forward", "objective.py:__call__", "cumtime"),
+    ("GlobalPointer head forward", "modeling.py:head_scores", "cumtime"),
+    ("objective (losses) forward", "losses.py:batch_loss", "cumtime"),
 )
 
 

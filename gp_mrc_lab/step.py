@@ -65,7 +65,7 @@ def median_step_seconds(
     the forward under CPU bf16 autocast."""
     import torch
 
-    from gp_mrc.band import to_band
+    from gp_mrc.band import band_of, is_banded
 
     opts = {}
     for name, timed in models.items():
@@ -78,8 +78,10 @@ def median_step_seconds(
         limit = timed.collate.max_answer_length  # the band its targets and rewards are laid out in
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
             out = timed.model(**batch, max_answer_length=limit, banded=timed.banded)  # as train.py calls them
-        if not timed.banded:  # the dense variant: (B, n, n) scores cut to the band the losses read
-            out.span_mask, out.logits = to_band(limit, out.span_mask, out.logits)
+        if not timed.banded and is_banded(
+            out.logits.shape[-1], limit
+        ):  # the dense variant: (B, n, n) scores cut to the band the losses read
+            out.span_mask, out.logits = band_of(out.span_mask, limit), band_of(out.logits, limit)
         loss, _ = objective(out, batch, at_step)
         loss.backward()
         opts[name].step()

@@ -14,7 +14,7 @@ from gp_mrc.errors import UsageError, run_script
 from gp_mrc.training import arguments
 from gp_mrc.training.config import TrainConfig
 
-from .objectives import LAB_PARTS, check
+from .objectives import LAB_PARTS, check, lab_batch_loss, lab_model_fn
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,11 +33,15 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         parser.error(str(e))
 
 
-def main(argv: list[str] | None = None) -> int:
-    config = parse_args(argv)
-    from gp_mrc.training.loop import train
+def train(config: TrainConfig) -> dict:
+    """The product's training recipe with the lab's components (its model switches and its variants' loss)."""
+    from gp_mrc.training.loop import train as recipe
 
-    train(config)
+    return recipe(config, model_fn=lab_model_fn, loss_fn=lab_batch_loss)
+
+
+def main(argv: list[str] | None = None) -> int:
+    train(parse_args(argv))
     return 0
 
 

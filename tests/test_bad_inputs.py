@@ -12,7 +12,7 @@ from gp_mrc.data.examples import DataError, load_examples
 from gp_mrc.inference.decoding import best_answers
 from gp_mrc.inference.window_topk import collect_results, topk_spans
 from gp_mrc.data.features import prepare_features
-from gp_mrc.models.modeling import MASK_VALUE, valid_span_mask
+from gp_mrc.method import MASK_VALUE, valid_span_mask
 from test_features import make_examples
 
 

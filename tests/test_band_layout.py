@@ -8,9 +8,11 @@ from transformers import BertForQuestionAnswering
 
 from conftest import make_tiny_config
 from gp_mrc.models.baseline import StartEndForQuestionAnswering
-from gp_mrc.band import band_of, band_windows, to_band
-from gp_mrc.models.modeling import MASK_VALUE, GlobalPointerForQuestionAnswering, HeadConfig, valid_span_mask
-from gp_mrc_lab.objectives import LabObjectiveConfig, start_end_cross_entropy
+from band_reference import to_band
+from gp_mrc.band import band_of, band_span_mask, band_windows
+from gp_mrc.method import MASK_VALUE, valid_span_mask
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from gp_mrc_lab.objectives import LabObjectiveConfig, keep_start_end_terms, lab_batch_loss, start_end_cross_entropy
 
 
 def test_band_of_and_band_windows_by_hand():
@@ -28,9 +30,9 @@ def test_banded_mask_is_the_band_of_the_dense_mask(seed):
     passage = torch.rand(3, 11, generator=g) > 0.3
     dense = valid_span_mask(passage, 4)
     (band_mask,) = to_band(4, dense)
-    assert torch.equal(valid_span_mask(passage, 4, banded=True), band_mask)
+    assert torch.equal(band_span_mask(passage, 4), band_mask)
     with pytest.raises(ValueError, match="no band layout"):
-        valid_span_mask(passage, 11, banded=True)  # as wide as the window: only the dense layout
+        band_span_mask(passage, 11)  # as wide as the window: only the dense layout
 
 
 def batch_of(B=3, n=20, seed=0):
@@ -81,6 +83,7 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
     """The default recipe's losses (span-softmax CE + expected F1 + the auxiliary start/end CE) through the
     objective (the auxiliary term: gp_mrc_lab's piece): the same values and parameter gradients from the band as from the dense matrix."""
     model = models()["gp_span_bias"].eval()  # eval: no dropout, so both passes see the same network
+    keep_start_end_terms(model)  # the lab's hook: the auxiliary loss reads the span_bias terms
     batch = batch_of()
     B, n, w = 3, 20, 5
     targets = torch.zeros(B, n, w, dtype=torch.bool)
@@ -103,7 +106,7 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
         out = model(**batch, max_answer_length=w, banded=banded)
         if not banded:  # the dense matrix cut to the band the targets are in (the objective takes the band)
             out.span_mask, out.logits = to_band(w, out.span_mask, out.logits)
-        loss, stats = objective(out, batch, step=3)
+        loss, stats = lab_batch_loss(objective, out, batch, step=3)
         loss.backward()
         losses.append((loss.item(), stats))
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
@@ -122,5 +125,5 @@ def test_start_end_cross_entropy_reads_either_layout():
     start, end = torch.randn(2, 12, generator=g), torch.randn(2, 12, generator=g)
     pos = torch.tensor([4, 4])
     expected = start_end_cross_entropy(start, end, pos, pos, dense)
-    got = start_end_cross_entropy(start, end, pos, pos, valid_span_mask(passage, 3, banded=True))
+    got = start_end_cross_entropy(start, end, pos, pos, band_span_mask(passage, 3))
     torch.testing.assert_close(got, expected)

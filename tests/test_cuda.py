@@ -15,6 +15,7 @@ from gp_mrc.models.loading import load_model
 from gp_mrc.precision import autocast
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
+from gp_mrc.training.losses import batch_loss
 from gp_mrc.training.objective import ObjectiveConfig
 
 from conftest import tiny_train_args, window_row, write_toy_data
@@ -50,7 +51,7 @@ def _step(model, batch, precision: str) -> tuple[float, torch.Tensor]:
     )
     model.zero_grad()
     with autocast("cuda", precision):
-        loss, _ = objective(model(**batch, max_answer_length=8, banded=True), batch, step=3)
+        loss, _ = batch_loss(objective, model(**batch, max_answer_length=8, banded=True), batch, step=3)
     loss.backward()
     return loss.item(), torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 

@@ -18,7 +18,7 @@ from gp_mrc.data.examples import DataError, LoadReport, build_examples, load_exa
 from gp_mrc.inference.decoding import best_answers
 from gp_mrc.inference.window_topk import collect_results, topk_spans
 from gp_mrc.data.features import prepare_features
-from gp_mrc.models.modeling import valid_span_mask
+from gp_mrc.method import valid_span_mask
 
 CTX = "the king was born in 1811 . the queen was born in 1861 ."
 

@@ -1,14 +1,15 @@
 import torch
 
-from gp_mrc.training.losses import multilabel_categorical_crossentropy
-from gp_mrc.models.modeling import (
+from gp_mrc.method import (
     MASK_VALUE,
-    GlobalPointerForQuestionAnswering,
+    GlobalPointerHead,
     apply_rope,
+    multilabel_categorical_crossentropy,
     rope_tables,
     span_scores,
     valid_span_mask,
 )
+from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, cached_rope_tables
 from gp_mrc.inference.window_topk import topk_spans
 
 from conftest import make_tiny_config, qa_batch, tiny_gp
@@ -19,14 +20,14 @@ def test_rope_scores_depend_on_relative_position_only():
     n, d = 12, 16
     q = torch.randn(d).expand(1, n, d).clone()  # the same vector at every position
     k = torch.randn(d).expand(1, n, d).clone()
-    s = span_scores(q, k, use_rope=True)[0]
+    s = span_scores(q, k, rope_tables(n, d, 10000.0))[0]
     for offset in range(-n + 1, n):
         diag = torch.diagonal(s, offset=offset)
         assert torch.allclose(diag, diag[0].expand_as(diag), atol=1e-5), offset
     # and the dependence is real: different offsets give different scores
     assert not torch.allclose(torch.diagonal(s, 1)[0], torch.diagonal(s, 5)[0])
     # without RoPE every entry is the same
-    s0 = span_scores(q, k, use_rope=False)[0]
+    s0 = span_scores(q, k, None)[0]
     assert torch.allclose(s0, s0[0, 0].expand_as(s0))
 
 
@@ -106,28 +107,24 @@ def test_load_missing_files_is_clear(tmp_path):
 
 def test_rope_tables_made_under_inference_mode_do_not_break_training():
     """Evaluation (inference_mode) can meet a sequence length first; training at that length must still work."""
-    from gp_mrc.models.modeling import span_scores
-
     q = torch.randn(1, 13, 8)
     with torch.inference_mode():
-        span_scores(q, q)
+        span_scores(q, q, cached_rope_tables(13, 8, 10000.0, q.device, q.dtype))
     qt = torch.randn(1, 13, 8, requires_grad=True)
-    span_scores(qt, qt).sum().backward()
+    span_scores(qt, qt, cached_rope_tables(13, 8, 10000.0, qt.device, qt.dtype)).sum().backward()
     assert qt.grad is not None and torch.isfinite(qt.grad).all()
 
 
 def test_span_bias_adds_start_and_end_terms():
-    from gp_mrc.models.modeling import GlobalPointerHead
-
     torch.manual_seed(0)
-    head = GlobalPointerHead(hidden_size=8, head_size=4, span_bias=True)
+    head = GlobalPointerHead(8, head_size=4, use_rope=True, rope_base=10000.0, span_bias=True)
     h = torch.randn(2, 5, 8)
     with torch.no_grad():  # freshly initialised, the head is exactly a start/end reader: k = 0
         u = head.bias_dense(h)
         assert torch.equal(head(h), u[:, :, None, 0] + u[:, None, :, 1])
         torch.nn.init.normal_(head.dense.weight)  # now give the bilinear term a value
         q, k = head.dense(h).split(4, dim=-1)
-        bilinear = span_scores(q, k, use_rope=True)
+        bilinear = span_scores(q, k, rope_tables(5, 4, 10000.0))
         u = head.bias_dense(h)
         s = head(h)
     for i in range(5):

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from gp_mrc.data.collate import SpanCollator
-from gp_mrc.band import to_band
-from gp_mrc.models.span_probs import span_log_probs
-from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy
-from gp_mrc.models.modeling import GlobalPointerHead, valid_span_mask
+from band_reference import to_band
+from gp_mrc.method import span_log_probs
+from gp_mrc.method import expected_f1_loss, multilabel_categorical_crossentropy
+from gp_mrc.method import GlobalPointerHead, valid_span_mask
 
 from conftest import tiny_train_args, window_row, write_toy_data
 
@@ -161,13 +161,13 @@ def test_training_steps_under_bf16_autocast_stay_finite(
     from gp_mrc.training.loop import train
 
     seen = []
-    forward = GlobalPointerHead.scores_and_terms  # what the model calls (scores and start/end terms at once)
+    project = GlobalPointerHead.project  # what the model calls (q, k and the start/end terms at once)
 
-    def recording_forward(self, hidden, max_answer_length=None):
+    def recording_project(self, hidden):
         seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"), self.dense(hidden).dtype))
-        return forward(self, hidden, max_answer_length)
+        return project(self, hidden)
 
-    monkeypatch.setattr(GlobalPointerHead, "scores_and_terms", recording_forward)
+    monkeypatch.setattr(GlobalPointerHead, "project", recording_project)
     data = write_toy_data(tmp_path / "toy.jsonl", n=12)
     out = tmp_path / "bf16"
     flags = (

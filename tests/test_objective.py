@@ -3,22 +3,30 @@
 import pytest
 import torch
 
-from gp_mrc.training.losses import expected_f1_loss, multilabel_categorical_crossentropy
-from gp_mrc.models.modeling import SpanOutput, valid_span_mask
+from gp_mrc.method import expected_f1_loss, multilabel_categorical_crossentropy
+from gp_mrc.band import band_span_mask
+from gp_mrc.models.modeling import SpanOutput
+from gp_mrc.training.losses import batch_loss
 from gp_mrc.training.objective import ObjectiveConfig, steps_of
-from gp_mrc_lab.objectives import LabObjectiveConfig, soft_f1_loss, start_end_cross_entropy
+from gp_mrc_lab.objectives import (
+    START_END_TERMS,
+    LabObjectiveConfig,
+    lab_batch_loss,
+    soft_f1_loss,
+    start_end_cross_entropy,
+)
 
 
 def fake_batch(seed=0, B=2, n=12, width=4):
     g = torch.Generator().manual_seed(seed)
     passage = torch.ones(B, n, dtype=torch.bool)
     passage[:, :3] = False
-    band_mask = valid_span_mask(passage, width, banded=True)  # the model's output in training: the band
-    out = SpanOutput(
-        logits=torch.randn(B, n, width, generator=g, dtype=torch.float64),
-        span_mask=band_mask,
-        start_logits=torch.randn(B, n, generator=g, dtype=torch.float64),
-        end_logits=torch.randn(B, n, generator=g, dtype=torch.float64),
+    band_mask = band_span_mask(passage, width)  # the model's output in training: the band
+    out = SpanOutput(logits=torch.randn(B, n, width, generator=g, dtype=torch.float64), span_mask=band_mask)
+    # the span_bias terms of this forward pass, as the lab's hook keeps them (keep_start_end_terms)
+    START_END_TERMS["terms"] = (
+        torch.randn(B, n, generator=g, dtype=torch.float64),
+        torch.randn(B, n, generator=g, dtype=torch.float64),
     )
     band_logits = out.logits
     targets = torch.zeros_like(band_mask)
@@ -51,11 +59,11 @@ def test_mixed_objective_is_the_weighted_sum_of_its_losses():
     ml = multilabel_categorical_crossentropy(logits, batch["targets"], mask, log_n_offset=True).mean()
     soft = soft_f1_loss(logits, batch["f1"], mask, 0.3).mean()
     aux = start_end_cross_entropy(
-        out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"], out.span_mask
+        *START_END_TERMS["terms"], batch["start_positions"], batch["end_positions"], out.span_mask
     ).mean()
-    loss, stats = obj(out, batch, step=5)  # warm start: the gold-span loss alone (+ aux)
+    loss, stats = lab_batch_loss(obj, out, batch, step=5)  # warm start: the gold-span loss alone (+ aux)
     assert loss.item() == pytest.approx((ml + 0.25 * aux).item(), rel=1e-12)
-    loss, stats = obj(out, batch, step=11)  # second step of the ramp: reward weight 2 · 2/4
+    loss, stats = lab_batch_loss(obj, out, batch, step=11)  # second step of the ramp: reward weight 2 · 2/4
     assert loss.item() == pytest.approx((0.5 * ml + 1.0 * soft + 0.25 * aux).item(), rel=1e-12)
     ef = expected_f1_loss(logits, batch["f1"], mask, 0.01)
     assert stats["expected_f1"] == pytest.approx(ef.expected_f1.mean().item())
@@ -65,12 +73,12 @@ def test_mixed_objective_is_the_weighted_sum_of_its_losses():
 def test_f1_objective_drops_the_gold_loss_and_softmax_warm_start():
     out, batch, logits, mask = fake_batch(seed=1)
     obj = ObjectiveConfig("f1", warm_start_steps=3, warm_start_loss="softmax", entropy_lambda=0.1)
-    from gp_mrc.training.losses import span_cross_entropy
+    from gp_mrc.method import span_cross_entropy
 
-    assert obj(out, batch, 2)[0].item() == pytest.approx(
+    assert batch_loss(obj, out, batch, 2)[0].item() == pytest.approx(
         span_cross_entropy(logits, batch["targets"], mask).mean().item()
     )
-    assert obj(out, batch, 3)[0].item() == pytest.approx(
+    assert batch_loss(obj, out, batch, 3)[0].item() == pytest.approx(
         expected_f1_loss(logits, batch["f1"], mask, 0.1).loss.mean().item()
     )
     assert steps_of(0.5, 285) == 142 and steps_of(142, 285) == 142

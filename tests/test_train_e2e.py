@@ -11,7 +11,7 @@ import pytest
 from gp_mrc.inference.reader import Reader
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
-from gp_mrc_lab.train_variant import parse_args as lab_parse_args
+from gp_mrc_lab.train_variant import parse_args as lab_parse_args, train as lab_train
 
 from conftest import tiny_train_args, write_toy_data
 
@@ -207,7 +207,7 @@ def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder
         " --reward soft_f1 --warm_start_steps 2 --reward_ramp_steps 2"
         " --decoding expected_f1 --logging_steps 1 --attention_dropout 0"
     )
-    results = train(lab_parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags, validate=True)))
+    results = lab_train(lab_parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags, validate=True)))
     assert json.load(open(out / "config.json"))["encoder"]["attention_probs_dropout_prob"] == 0.0
     log = [json.loads(line) for line in open(out / "train_log.jsonl")]
     assert [r["objective"] for r in log] == ["softmax"] * 2 + ["mixed"] * 4  # the default gold-span loss

@@ -99,7 +99,7 @@ class OnnxSpanModel(nn.Module):
         feed = {name: given[name].cpu().numpy().astype(np.int64) for name in self.input_names}
         outs = [torch.from_numpy(o) for o in self.session.run(list(GRAPH_OUTPUTS[self.architecture]), feed)]
         if self.architecture == "globalpointer":
-            return span_output(outs[0], None, None, attention_mask, passage_mask, max_answer_length, band=False)
+            return span_output(outs[0], attention_mask, passage_mask, max_answer_length, band=False)
         return start_end_output(outs[0], outs[1], attention_mask, passage_mask, max_answer_length, band=False)
 
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import UsageError
 from ..models.loading import load_model, load_tokenizer
-from ..models.modeling import ONNX_ROPE_POSITIONS, rope_tables
+from ..models.modeling import ONNX_ROPE_POSITIONS, cached_rope_tables, head_scores
 from ..settings import SETTINGS_KEY
 from .onnx_backend import GRAPH_OUTPUTS, MODEL_FILE, ONNX_KEY, require_onnxruntime
 
@@ -41,7 +41,7 @@ class ScoresGraph(nn.Module):
         kwargs = {"token_type_ids": token_type_ids} if self.with_token_types else {}
         if self.architecture == "globalpointer":
             hidden = self.model.hidden(input_ids, attention_mask, **kwargs)
-            return self.model.head.scores_and_terms(hidden)[0]  # dense, unmasked, fp32
+            return head_scores(self.model.head, hidden)  # dense, unmasked, fp32
         out = self.model.qa_model(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
         return out.start_logits.float(), out.end_logits.float()
 
@@ -67,7 +67,9 @@ def export_graph(model: nn.Module, architecture: str, tokenizer: Any, path: str)
         o: ({0: "batch", 1: "length", 2: "length"} if o == "scores" else DYNAMIC) for o in outputs
     }
     if architecture == "globalpointer" and model.head.use_rope:  # constants of the graph, made outside its trace
-        rope_tables(ONNX_ROPE_POSITIONS, model.head.head_size, model.head.rope_base, torch.device("cpu"), torch.float32)
+        cached_rope_tables(
+            ONNX_ROPE_POSITIONS, model.head.head_size, model.head.rope_base, torch.device("cpu"), torch.float32
+        )
     with torch.no_grad():
         torch.onnx.export(
             graph,

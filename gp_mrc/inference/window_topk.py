@@ -9,7 +9,7 @@ from typing import Iterable
 
 import torch
 
-from ..models.span_probs import span_log_probs
+from ..method import span_log_probs
 
 
 @dataclass

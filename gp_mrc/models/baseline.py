@@ -16,8 +16,9 @@ import torch
 from torch import nn
 from transformers import AutoModelForQuestionAnswering
 
-from ..band import is_banded
-from .modeling import MASK_VALUE, SpanOutput, start_plus_end, valid_span_mask
+from ..band import band_start_plus_end, is_banded
+from ..method import MASK_VALUE, start_plus_end
+from .modeling import SpanOutput, span_mask
 from ..settings import InferenceSettings, store_settings
 
 
@@ -97,8 +98,9 @@ def start_end_output(
     """A start/end reader's SpanOutput from its (B, n) start and end logits: the torch model and the ONNX Runtime
     backend (gp_mrc/inference/onnx_backend.py) build the span scores and probabilities here, the one way."""
     start, end = start.float(), end.float()
-    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, allow_null=True, banded=band)
-    logits = start_plus_end(start, end, max_answer_length if band else None).masked_fill(~mask, MASK_VALUE)
+    mask = span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, band)
+    logits = band_start_plus_end(start, end, max_answer_length) if band else start_plus_end(start, end)
+    logits = logits.masked_fill(~mask, MASK_VALUE)
     allowed = passage_mask.bool() & attention_mask.bool()
     allowed[:, 0] = True  # [CLS], the null answer: it takes the window's mass where the answer is not in it
     start_lp = start.masked_fill(~allowed, float("-inf")).log_softmax(-1)

@@ -1,18 +1,10 @@
-"""Encoder + GlobalPointer span head (one type) → span logits s(i, j), masked to valid spans.
+"""The GlobalPointer reader as a transformers model: any `AutoModel` encoder + the span head of gp_mrc/method.py.
 
-    q_i, k_i = W_q h_i, W_k h_i;   s(i, j) = (R_i q_i)ᵀ (R_j k_j) / √d   [+ u_sᵀh_i + u_eᵀh_j]
-
-R_i is the rotary position matrix (RoPE), so (R_i q)ᵀ(R_j k) = qᵀ R_{j−i} k: the score carries the
-relative position j − i. The bracketed start/end terms (`span_bias`, as in the author's "Efficient
-GlobalPointer") are optional: they are linear in the head's weights, so they learn from the first step,
-while the bilinear term starts on a saddle (both q and k random) and needs many steps to grow. Valid spans are i ≤ j over passage tokens (no longer than
-`max_answer_length` tokens), plus the null span (0, 0) on [CLS] meaning "no answer in this window".
-Everything else is filled with MASK_VALUE; the losses also take the boolean mask, so masked spans get
-exactly zero probability and zero gradient.
-
-Two layouts of the same spans: dense (B, n, n), [b, i, j] = span (i, j), what decoding reads; and the band
-(B, n, w) with w = max_answer_length < n, [b, i, l] = span (i, i + l), what training reads (`banded=True`):
-the losses never look past the band, so building the dense matrix for them was ~90% wasted elementwise work.
+The maths is gp_mrc/method.py's; this module adds what makes it fast and a model: the RoPE tables cached per
+shape (sin/cos are not free on CPU), the ONNX export's tables (slices of constants baked before the trace), and the
+band layout (B, n, max_answer_length) of gp_mrc/band.py, which training reads (`banded=True`): the losses never look
+past the band, so building the dense (B, n, n) matrix for them was ~90% wasted elementwise work. Decoding reads
+the dense layout. tests/test_method.py holds every fast path equal to the plain functions.
 """
 
 from __future__ import annotations
@@ -24,143 +16,50 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForQuestionAnswering, PretrainedConfig, PreTrainedModel
 
+from ..band import band_of, band_span_mask, band_start_plus_end, is_banded
+from ..method import MASK_VALUE, GlobalPointerHead, rope_tables, span_scores, start_plus_end, valid_span_mask
 from .configuration import MODEL_TYPE, GlobalPointerConfig, HeadConfig
-from ..band import band_of, band_windows, is_banded
-
-
-# Finite, representable in fp16 and bf16 (fp16 max is 65504), and exp() of it underflows to 0.
-MASK_VALUE = -30000.0
-
 
 # RoPE tables baked into an ONNX export (gp_mrc/inference/onnx_export.py): windows up to this many tokens
 ONNX_ROPE_POSITIONS = 4096
 _ROPE_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def rope_tables(
+def cached_rope_tables(
     n: int, dim: int, base: float, device: torch.device, dtype: torch.dtype
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables (n, dim) for interleaved-pair RoPE (pairs (0,1), (2,3), ... rotate together).
-
-    Cached per (n, dim, base, device, dtype): they are constants, and sin/cos are not free on CPU."""
+    """method.rope_tables, cached per (n, dim, base, device, dtype): they are constants."""
     # inference-mode tensors may not enter autograd later (eval during training): cache them apart
     key = (n, dim, float(base), str(device), dtype, torch.is_inference_mode_enabled())
     if key not in _ROPE_CACHE:
         if len(_ROPE_CACHE) > 64:
             _ROPE_CACHE.clear()
-        _ROPE_CACHE[key] = _rope_tables(n, dim, base, device, dtype)
+        _ROPE_CACHE[key] = rope_tables(n, dim, base, device, dtype)
     return _ROPE_CACHE[key]
 
 
-def _rope_tables(
-    n: int, dim: int, base: float, device: torch.device, dtype: torch.dtype
-) -> tuple[torch.Tensor, torch.Tensor]:
-    inv_freq = base ** (-torch.arange(0, dim, 2, device=device, dtype=torch.float32) / dim)
-    angles = torch.arange(n, device=device, dtype=torch.float32)[:, None] * inv_freq[None, :]  # (n, dim/2)
-    cos = angles.cos().repeat_interleave(2, dim=-1).to(dtype)
-    sin = angles.sin().repeat_interleave(2, dim=-1).to(dtype)
-    return cos, sin
+def head_rope(head: GlobalPointerHead, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The head's RoPE tables for q's windows: cached; under ONNX export, slices of the longest tables (same
+    values), made before the trace (torch 2.13's tracer, building them, broke the graph)."""
+    if not head.use_rope:
+        return None
+    n = q.shape[-2]
+    if torch.onnx.is_in_onnx_export():
+        return tuple(
+            t[:n] for t in cached_rope_tables(ONNX_ROPE_POSITIONS, head.head_size, head.rope_base, q.device, q.dtype)
+        )
+    return cached_rope_tables(n, head.head_size, head.rope_base, q.device, q.dtype)
 
 
-def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate each (2m, 2m+1) pair of x (..., n, dim) by angle position·θ_m."""
-    rotated = torch.stack([-x[..., 1::2], x[..., 0::2]], dim=-1).reshape(x.shape)
-    return x * cos + rotated * sin
-
-
-def span_scores(
-    q: torch.Tensor, k: torch.Tensor, use_rope: bool = HeadConfig.use_rope, rope_base: float = HeadConfig.rope_base
-) -> torch.Tensor:
-    """s(i, j) = (R_i q_i)ᵀ (R_j k_j) / √d for q, k of shape (B, n, d) → (B, n, n)."""
-    d = q.shape[-1]
-    if use_rope:
-        n = q.shape[-2]
-        if torch.onnx.is_in_onnx_export():  # every window length: slices of the longest tables (same values),
-            # made before the trace (rope_tables_for_export): torch 2.13's tracer, building them, broke the graph
-            cos, sin = (t[:n] for t in rope_tables(ONNX_ROPE_POSITIONS, int(d), rope_base, q.device, q.dtype))
-        else:
-            cos, sin = rope_tables(n, d, rope_base, q.device, q.dtype)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-    return torch.einsum("bmd,bnd->bmn", q, k) / d**0.5
-
-
-def start_plus_end(start: torch.Tensor, end: torch.Tensor, max_answer_length: int | None = None) -> torch.Tensor:
-    """start_i + end_j for every span, from (B, n) terms: (B, n, n), or the band (B, n, max_answer_length) if
-    given."""
-    if max_answer_length is None:
-        return start[:, :, None] + end[:, None, :]
-    return start[:, :, None] + band_windows(end, max_answer_length)
-
-
-def valid_span_mask(
-    passage_mask: torch.Tensor, max_answer_length: int | None = None, allow_null: bool = True, banded: bool = False
-) -> torch.Tensor:
-    """(B, n, n) bool: i ≤ j, both passage tokens, j − i < max_answer_length; plus (0, 0) if allow_null.
-    banded (needs is_banded(n, max_answer_length)): the same spans in the band layout (B, n, max_answer_length)."""
-    n = passage_mask.shape[-1]
-    if banded:
-        if not is_banded(n, max_answer_length):
-            raise ValueError(f"no band layout for windows of {n} tokens and max_answer_length {max_answer_length}")
-        mask = passage_mask[:, :, None] & band_windows(passage_mask, max_answer_length)
-        if allow_null:
-            mask[:, 0, 0] = True
-        return mask
-    idx = torch.arange(n, device=passage_mask.device)
-    band = idx[None, :] >= idx[:, None]
-    if max_answer_length is not None:
-        band = band & (idx[None, :] - idx[:, None] < max_answer_length)
-    mask = passage_mask[:, :, None] & passage_mask[:, None, :] & band
-    if allow_null:
-        mask[:, 0, 0] = True
-    return mask
-
-
-class GlobalPointerHead(nn.Module):
-    """One-type GlobalPointer: a single linear map to (q, k), RoPE, scaled dot product; optionally plus
-    linear start/end terms (`span_bias`)."""
-
-    def __init__(
-        self,
-        hidden_size: int,
-        head_size: int = HeadConfig.head_size,
-        use_rope: bool = HeadConfig.use_rope,
-        rope_base: float = HeadConfig.rope_base,
-        span_bias: bool = HeadConfig.span_bias,
-    ):
-        super().__init__()
-        if use_rope and head_size % 2:
-            raise ValueError(f"head_size must be even for RoPE, got {head_size}")
-        self.dense = nn.Linear(hidden_size, 2 * head_size)
-        self.bias_dense = nn.Linear(hidden_size, 2) if span_bias else None
-        self.head_size, self.use_rope, self.rope_base = head_size, use_rope, rope_base
-        self.zero_k()
-
-    def zero_k(self) -> None:
-        """With `span_bias`, k starts at zero (as LoRA's B): the head starts as exactly a start/end reader, with
-        no random bilinear noise in the scores or the encoder's gradients, and q·k grows from there (k's gradient
-        is nonzero because q is random)."""
-        if self.bias_dense is not None:
-            with torch.no_grad():
-                self.dense.weight[self.head_size :].zero_()
-                self.dense.bias[self.head_size :].zero_()
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.scores_and_terms(hidden)[0]
-
-    def scores_and_terms(
-        self, hidden: torch.Tensor, max_answer_length: int | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """(span scores, start terms (B, n), end terms (B, n)) in fp32; the terms are None without span_bias.
-        Scores are (B, n, n), or the band (B, n, max_answer_length) if given: the same values either way (the
-        sum is taken in the autocast dtype in both, before the cast to fp32). Unmasked: the limit masks later."""
-        q, k = self.dense(hidden).split(self.head_size, dim=-1)
-        scores = span_scores(q, k, self.use_rope, self.rope_base)
-        if max_answer_length is not None:
-            scores = band_of(scores, max_answer_length)
-        if self.bias_dense is None:
-            return scores.float(), None, None
-        start, end = self.bias_dense(hidden).unbind(-1)
-        return (scores + start_plus_end(start, end, max_answer_length)).float(), start.float(), end.float()
+def head_scores(head: GlobalPointerHead, hidden: torch.Tensor, band_width: int | None = None) -> torch.Tensor:
+    """head(hidden) (method.GlobalPointerHead.forward: s(i, j), unmasked, fp32) with cached RoPE tables; with
+    band_width, in the band layout (B, n, band_width). The sums run in the autocast dtype in both layouts."""
+    q, k, start, end = head.project(hidden)
+    scores = span_scores(q, k, head_rope(head, q))
+    if band_width is None:
+        return (scores if start is None else scores + start_plus_end(start, end)).float()
+    scores = band_of(scores, band_width)
+    return (scores if start is None else scores + band_start_plus_end(start, end, band_width)).float()
 
 
 @dataclass
@@ -169,8 +68,6 @@ class SpanOutput:
     span_mask: torch.Tensor  # (B, n, n) bool; or (B, n, w)
     loss: torch.Tensor | None = None  # a model's own loss (the start/end baseline)
     raw_scores: bool = False  # rank spans by raw score across windows (start/end) instead of log p
-    start_logits: torch.Tensor | None = None  # (B, n) the linear start/end terms of a `span_bias` head
-    end_logits: torch.Tensor | None = None
     # start/end reader: log-softmax of the start and end logits over each window's passage tokens and [CLS],
     # (B, n): the probability a span is reported with is p_start(i)·p_end(j), as transformers' pipeline had it
     start_log_probs: torch.Tensor | None = None
@@ -261,11 +158,9 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
         layout (B, n, max_answer_length) when it is narrower than the window (training: the losses read only the
         band); otherwise dense (B, n, n) (decoding)."""
         band = banded and is_banded(input_ids.shape[-1], max_answer_length)
-        # fp32 scores: losses and softmax in fp32 whatever the autocast dtype
-        logits, start, end = self.head.scores_and_terms(
-            self.hidden(input_ids, attention_mask, token_type_ids), max_answer_length if band else None
-        )
-        return span_output(logits, start, end, attention_mask, passage_mask, max_answer_length, band)
+        hidden = self.hidden(input_ids, attention_mask, token_type_ids)
+        logits = head_scores(self.head, hidden, max_answer_length if band else None)
+        return span_output(logits, attention_mask, passage_mask, max_answer_length, band)
 
     def hidden(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
@@ -276,8 +171,6 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
 
 def span_output(
     logits: torch.Tensor,
-    start: torch.Tensor | None,
-    end: torch.Tensor | None,
     attention_mask: torch.Tensor,
     passage_mask: torch.Tensor,
     max_answer_length: int,
@@ -285,8 +178,15 @@ def span_output(
 ) -> SpanOutput:
     """A GlobalPointer's SpanOutput from its head's unmasked scores (dense, or the band): the torch model and the
     ONNX Runtime backend (gp_mrc/inference/onnx_backend.py) mask and package them here, the one way."""
-    mask = valid_span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, allow_null=True, banded=band)
-    return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask, start_logits=start, end_logits=end)
+    mask = span_mask(passage_mask.bool() & attention_mask.bool(), max_answer_length, band)
+    return SpanOutput(logits=logits.masked_fill(~mask, MASK_VALUE), span_mask=mask)
+
+
+def span_mask(passage_mask: torch.Tensor, max_answer_length: int, band: bool) -> torch.Tensor:
+    """method.valid_span_mask (null span allowed), or the same spans in the band layout."""
+    if band:
+        return band_span_mask(passage_mask, max_answer_length)
+    return valid_span_mask(passage_mask, max_answer_length, allow_null=True)
 
 
 # `AutoConfig.from_pretrained` / `AutoModel.from_pretrained` on a gp_mrc folder (gp_mrc/__init__.py makes sure this

@@ -112,13 +112,8 @@ class ModelConfig:
         research=True,
     )
 
-    @property
-    def use_rope(self) -> bool:
-        """Rotary position embedding in the head (gp_mrc_lab's ablation turns it off)."""
-        return True
-
     def __post_init__(self) -> None:
-        if self.head_size % 2 and self.use_rope:
+        if self.head_size % 2:
             raise UsageError(f"--head_size must be even for RoPE (rotations act on pairs), got {self.head_size}")
 
 

@@ -14,7 +14,7 @@ import math
 import os
 import resource
 import time
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from accelerate import Accelerator
@@ -27,6 +27,7 @@ from .checkpointing import resume
 from .config import OptimConfig, RunConfig, TrainConfig, inference_settings
 from .evaluation import Evaluator, dev_tuned_null_threshold
 from ..models.loading import save_model
+from .losses import batch_loss
 from .model_init import model_for_training
 from .objective import ObjectiveConfig, steps_of
 from .optimization import param_groups
@@ -197,10 +198,14 @@ def _log_start(
     )
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
-    """Train (and evaluate) as the configuration says; returns the final eval results (empty if none)."""
+def train(
+    config: TrainConfig, *, model_fn: Callable[..., Any] = model_for_training, loss_fn: Callable[..., Any] = batch_loss
+) -> dict[str, Any]:
+    """Train (and evaluate) as the configuration says; returns the final eval results (empty if none). The recipe's
+    components: `model_fn(config)` → (model, tokenizer) and `loss_fn(objective, out, batch, step)` → (loss, stats)
+    (gp_mrc_lab passes its variants' own)."""
     accelerator, mixed_precision = _setup(config)
-    model, tokenizer = model_for_training(config)  # first: settings that do not fit the model end the run at once
+    model, tokenizer = model_fn(config)  # first: settings that do not fit the model end the run at once
     data = load_data(config.data, config.inference.version_2_with_negative, config.eval.do_eval, config.optim.seed)
     build_features(
         data,
@@ -234,7 +239,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         else None
     )
     _log_start(accelerator, config, plan, objective, len(data.train_features))
-    loop = Loop(accelerator, config, plan, model, optimizer, scheduler, objective, evaluate, pos)
+    loop = Loop(accelerator, config, plan, model, optimizer, scheduler, objective, evaluate, pos, loss_fn)
     t0 = time.time()
     loop.run(loader, sampler)
     return _finish(

@@ -29,7 +29,7 @@ def _fresh_model(config: ModelConfig, path: str, folder_architecture: str | None
         return StartEndForQuestionAnswering.from_encoder(path)
     if folder_architecture == "start_end":
         logger.info("%s holds a start/end reader: the GlobalPointer starts from its encoder", path)
-    head = HeadConfig(head_size=config.head_size, use_rope=config.use_rope, span_bias=config.span_bias)
+    head = HeadConfig(head_size=config.head_size, span_bias=config.span_bias)
     return GlobalPointerForQuestionAnswering.from_encoder(path, head)
 
 

@@ -1,35 +1,21 @@
-"""The training objective: `ObjectiveConfig` is both the objective's flags (its fields) and its behaviour — which
-losses a batch pays at a given step, and their weights.
+"""The training objective's flags and schedule (torch-free: the command line's parsers read the fields).
 
     gold-span loss (span-softmax CE, or multilabel CE)      for the warm start, and after it × mixed_weight (mixed)
   + reward loss (−E[F1] − λ·H)                               after the warm start, ramped in over reward_ramp_steps
 
 `config.resolved(total_steps)` turns the step counts given as fractions of the run into steps; the schedule
-(`weights`, `switched`, `resets_optimizer`, `phase`) and the loss (`objective(out, batch, step)`) read a resolved
-one. The start/end baseline brings its own loss (the model's `loss`) and ignores all of this. The pure pieces (the
-losses) live in losses.py; this module only combines them, and imports torch only when a loss is computed (the
-command line's parser reads the fields).
-
-Extension point (gp_mrc_lab/objectives.py uses it for the variants the study measured and rejected): a frozen
-subclass may add fields (flags of the lab's command line, built the same way) and override `gold_span_loss`,
-`reward_loss`, `extra_loss` or `resets_optimizer`; training calls only these methods.
+(`weights`, `switched`, `resets_optimizer`, `phase`) reads a resolved one. The formulas are gp_mrc/method.py's;
+training/losses.py applies this schedule to them for a batch. The start/end baseline brings its own loss.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
 
 from ..argtypes import non_negative_float, steps_or_fraction
 from ..choices import GOLD_SPAN_LOSSES, OBJECTIVES
 from ..flags import setting
-
-if TYPE_CHECKING:  # annotations only: the parsers import this module without torch
-    import torch
-
-    from .losses import ExpectedF1
 
 
 def steps_of(value: float, total: int) -> int:
@@ -57,7 +43,7 @@ def objective_weights(
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    """The objective's flags (steps as given: an int or a fraction of the run) and its behaviour."""
+    """The objective's flags (steps as given: an int or a fraction of the run) and its schedule."""
 
     objective: str = setting(
         "mixed",
@@ -122,49 +108,3 @@ class ObjectiveConfig:
     def phase(self, step: int) -> str:
         w_gold, w_reward = self.weights(step)
         return self.warm_start_loss if not w_reward else ("f1" if not w_gold else "mixed")
-
-    def gold_span_loss(self) -> Callable[..., torch.Tensor]:
-        """(logits, targets, mask) → per-window loss of the gold spans."""
-        from . import losses
-
-        if self.warm_start_loss == "softmax":
-            return losses.span_cross_entropy
-        return functools.partial(losses.multilabel_categorical_crossentropy, log_n_offset=True)
-
-    def reward_loss(
-        self, logits: torch.Tensor, f1: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, ExpectedF1]:
-        """(per-window reward loss, the expected F1 and entropy to log)."""
-        from .losses import expected_f1_loss
-
-        ef = expected_f1_loss(logits, f1, mask, self.entropy_lambda)
-        return ef.loss, ef
-
-    def extra_loss(self, out: Any, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor | None, dict[str, float]]:
-        """A further term added every step (weighted already) and its stats: none here."""
-        return None, {}
-
-    def __call__(self, out: Any, batch: dict[str, torch.Tensor], step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        """(loss, stats to log) of one batch: `out` is the model's SpanOutput, `batch` the collator's (targets and
-        rewards in the band layout of max_answer_length)."""
-        import torch
-
-        if out.loss is not None:  # the start/end baseline's own cross-entropy
-            return out.loss, {"start_end_ce": out.loss.item()}
-        w_gold, w_reward = self.weights(step)
-        loss = torch.zeros((), device=out.logits.device)
-        stats: dict[str, float] = {}
-        mask, logits = out.span_mask, out.logits  # the band, as the targets (the model called with banded=True)
-        if w_gold:
-            gold = self.gold_span_loss()(logits, batch["targets"], mask).mean()
-            loss = loss + w_gold * gold
-            stats[self.warm_start_loss] = gold.item()  # "multilabel" or "softmax"
-        if w_reward:
-            reward, ef = self.reward_loss(logits, batch["f1"], mask)
-            loss = loss + w_reward * reward.mean()
-            stats.update(expected_f1=ef.expected_f1.mean().item(), entropy=ef.entropy.mean().item())
-        extra, extra_stats = self.extra_loss(out, batch)
-        if extra is not None:
-            loss = loss + extra
-            stats.update(extra_stats)
-        return loss, stats

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from accelerate import Accelerator
@@ -48,12 +48,12 @@ def _update(
     config: TrainConfig,
     batch: dict,
     step: int,
+    loss_fn: Callable[..., Any],
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """One forward/backward (an optimizer step once gradients are accumulated); the loss and its parts."""
     with accelerator.accumulate(model):
-        loss, stats = objective(
-            model(**batch, max_answer_length=config.inference.max_answer_length, banded=True), batch, step
-        )
+        out = model(**batch, max_answer_length=config.inference.max_answer_length, banded=True)
+        loss, stats = loss_fn(objective, out, batch, step)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {step}; lower --learning_rate or use fp32")
         accelerator.backward(loss)
@@ -93,6 +93,7 @@ class Loop:
         objective: ObjectiveConfig,
         evaluate: Evaluator | None,
         pos: Position,
+        loss_fn: Callable[..., Any],
     ):
         self.acc, self.config, self.plan, self.model = accelerator, config, plan, model
         self.optimizer, self.scheduler, self.objective, self.evaluate, self.pos = (
@@ -102,7 +103,7 @@ class Loop:
             evaluate,
             pos,
         )
-        self.main = accelerator.is_main_process
+        self.main, self.loss_fn = accelerator.is_main_process, loss_fn
         out = config.run.output_dir
         self.log_path, self.eval_log_path = os.path.join(out, "train_log.jsonl"), os.path.join(out, "eval_log.jsonl")
         self.signature = model_signature(accelerator.unwrap_model(model))
@@ -136,7 +137,7 @@ class Loop:
         """One batch; True when it completed an optimizer step."""
         step, run = self.pos.completed_steps, self.config.run
         loss, stats = _update(
-            self.acc, self.model, self.optimizer, self.scheduler, self.objective, self.config, batch, step
+            self.acc, self.model, self.optimizer, self.scheduler, self.objective, self.config, batch, step, self.loss_fn
         )
         self.loss_sum, self.loss_n = self.loss_sum + loss.item(), self.loss_n + 1
         if not self.acc.sync_gradients:
