@@ -99,12 +99,13 @@ def test_expected_f1_choice_against_brute_force(texts, lang):
     for _ in range(20):
         scores = sorted(rng.normal(size=len(texts)) * 2, reverse=True)
         for temp in (0.5, 1.0, 2.0):
-            w = np.exp(np.array(scores) / temp)
-            w /= w.sum()
+            w = np.exp(np.array(scores) / temp)  # the window probabilities, not renormalised over the n-best
             brute = [sum(wj * f1_score(c, [s], lang) for s, wj in zip(texts, w)) for c in texts]
             assert np.allclose(expected_f1(texts, scores, lang, temp), brute, atol=1e-12)
             entries = [{"text": t, "score": s} for t, s in zip(texts, scores)]
             assert choose(entries, "expected_f1", lang, temp) == int(np.argmax(brute))
+            renormalised = np.array(brute) / w.sum()  # what the choice was before: the same argmax
+            assert choose(entries, "expected_f1", lang, temp) == int(np.argmax(renormalised))
 
 
 def test_expected_f1_prefers_the_shared_core_over_a_lone_top_span():
@@ -118,6 +119,38 @@ def test_expected_f1_prefers_the_shared_core_over_a_lone_top_span():
         choose(entries, "mbr", "en", 1.0)
     with pytest.raises(ValueError, match="temperature"):
         expected_f1(texts, scores, "en", 0.0)
+
+
+def test_expected_f1_means_the_same_in_every_passage():
+    """The mass a window gives its null answer counts as F1 0: the same spans in a passage that doubts them score
+    lower, so answers of several passages rank by it directly."""
+    texts = ["Denver Broncos", "Denver Broncos team"]
+    sure = expected_f1(texts, np.log([0.6, 0.3]), "en")
+    doubtful = expected_f1(texts, np.log([0.06, 0.03]), "en")  # the null holds 90%
+    assert np.allclose(doubtful, sure / 10)
+    assert sure[0] == pytest.approx(0.6 + 0.3 * 0.8)
+
+
+def test_rank_key_breaks_exact_ties_by_position_then_length():
+    from gp_mrc.inference.answers import answer_rank_key
+    from gp_mrc.inference.decoding import rank_key
+
+    tied = [
+        {"text": "b c", "score": -1.0, "start": 4, "end": 7},
+        {"text": "b", "score": -1.0, "start": 4, "end": 5},
+        {"text": "a", "score": -1.0, "start": 0, "end": 1},
+        {"text": "z", "score": -0.5, "start": 9, "end": 10},
+    ]
+    assert [x["text"] for x in sorted(tied, key=rank_key)] == ["z", "a", "b", "b c"]
+    by_ef = [dict(x, expected_f1=0.5) for x in tied]
+    assert [x["text"] for x in sorted(by_ef, key=rank_key)] == ["z", "a", "b", "b c"]  # then the score
+    answers = [
+        {"answer": "x", "score": 0.2, "logit": 3.0, "start": 5, "end": 6, "passage": 1},
+        {"answer": "y", "score": 0.9, "logit": 2.0, "start": 0, "end": 1, "passage": 0},
+        {"answer": "w", "score": 0.2, "logit": 3.0, "start": 5, "end": 6, "passage": 0},
+    ]
+    # a start/end reader's answers rank by their logit, not their probability; ties: the earlier passage
+    assert [a["answer"] for a in sorted(answers, key=answer_rank_key)] == ["w", "x", "y"]
 
 
 def test_choose_leaves_its_entries_as_they_are():

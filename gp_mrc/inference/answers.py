@@ -1,13 +1,17 @@
-"""A record's decoded n-best → the answers Reader returns: one ordering contract, spans widened to whole words.
+"""A record's decoded n-best → the answers Reader returns: one ranking rule, spans widened to whole words.
 
-Order. The answers are sorted by the key the decoding chose by, which each answer carries:
-* argmax decoding: `score` (the span's probability);
-* expected-F1 decoding: `expected_f1` (E_p[F1] of the answer under the model's span distribution; ties: the
-  higher-scored first), with `score` still the probability.
-So `top_k=1` is always the first answer of `top_k=5`, and the first answer is the decoded one. The null answer ""
-of a SQuAD v2 reader (it has no expected F1) comes first when the no-answer rule chose it; otherwise it is placed
-by its score under argmax decoding (as transformers' pipeline did; below the first answer even when a positive
-null_score_diff_threshold kept a more probable "" from being the answer) and after the spans under expected F1.
+Order (the one rule of every route: a Reader's list, predict.py, the service's `context` and `contexts`, and the
+answers training's evaluation scores). Answers are sorted by the key the decoding chose by, which each carries:
+* expected-F1 decoding: `expected_f1` (E[F1] of the answer under the model's span distribution), with `score` the
+  probability next to it;
+* argmax decoding: `score` (the span's probability) for a GlobalPointer; `logit` (start + end logit, as
+  transformers' post-processing ranks, measured better than ranking by p_start·p_end) for a start/end reader;
+then ties (bf16 makes exact ones) by the score, then the earlier span, then the shorter, then the earlier passage
+(`answer_rank_key`). So `top_k=1` is always the first answer of `top_k=5`, the first answer is the decoded one, and
+one passage as `context` or as `contexts: [C]` gets the same answers. The null answer "" of a SQuAD v2 reader (it
+has no expected F1) comes first when the no-answer rule chose it; otherwise it is placed by its score under argmax
+decoding (as transformers' pipeline did; below the first answer even when a positive null_score_diff_threshold kept
+a more probable "" from being the answer) and after the spans under expected F1.
 
 Words (`align_to_words`, the default, as transformers' question-answering pipeline had it): a span that starts
 or ends inside a word is widened to the word's edges, so "158" of "1587" comes back as "1587"; answers that
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+from .decoding import rank_key
 
 # Scripts written without spaces between words: a "word" there is no unit an answer should be widened to.
 _UNSPACED = re.compile(
@@ -45,26 +51,28 @@ def word_span(context: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def answer_rank_key(answer: dict) -> tuple:
+    """The ranking rule (module doc) over answers as Reader returns them; sort ascending by it."""
+    score = answer.get("logit", answer["score"])
+    return (-answer.get("expected_f1", score), -score, answer.get("passage", 0), answer["start"], answer["end"])
+
+
 def ordered_entries(entries: list[dict], decoded: str | None) -> list[dict]:
     """n-best entries (decoding.best_answers') in the order of the module doc; `decoded` the record's answer."""
-    spans = [x for x in entries if x["start"] >= 0]
-    key = "expected_f1" if spans and all("expected_f1" in x for x in spans) else "probability"
-    spans.sort(key=lambda x: -x[key])  # stable: ties keep the decoder's (score) order, as its argmax did
+    spans = sorted((x for x in entries if x["start"] >= 0), key=rank_key)
     null = [x for x in entries if x["start"] < 0][:1]
     if not null or decoded == "":
         return null + spans
-    at = (
-        len(spans)
-        if key != "probability"
-        else next((i for i, x in enumerate(spans) if i > 0 and x["probability"] < null[0]["probability"]), len(spans))
-    )
+    if spans and "expected_f1" in spans[0]:
+        return spans + null
+    at = next((i for i, x in enumerate(spans) if i > 0 and x["score"] < null[0]["score"]), len(spans))
     return spans[:at] + null + spans[at:]
 
 
 def ranked_answers(
     entries: list[dict], decoded: str | None, context: str, top_k: int, align_to_words: bool = True
 ) -> list[dict]:
-    """The top_k answers {answer, score, start, end[, expected_f1]} of one record (see the module doc)."""
+    """The top_k answers {answer, score, start, end[, expected_f1][, logit]} of one record (see the module doc)."""
     out: list[dict] = []
     seen: set[tuple[int, int]] = set()
     for x in ordered_entries(entries, decoded):
@@ -78,8 +86,9 @@ def ranked_answers(
             "start": start,
             "end": end,
         }
-        if "expected_f1" in x:
-            answer["expected_f1"] = x["expected_f1"]
+        for key in ("expected_f1", "logit"):
+            if key in x:
+                answer[key] = x[key]
         out.append(answer)
         if len(out) == top_k:
             break

@@ -77,53 +77,88 @@ def common_run_lengths(toks: Sequence[Sequence[str]]) -> np.ndarray:
 
 def expected_f1(
     texts: Sequence[str],
-    scores: Sequence[float],
+    log_probs: Sequence[float],
     lang: str,
     temperature: float = 1.0,
     pairwise: np.ndarray | None = None,
 ) -> np.ndarray:
-    """E_p[F1(c, s)] of each candidate c, with p ∝ exp(score / temperature) over the candidates themselves.
+    """E[F1(c, s)] of each candidate c: Σ_s p_s^(1/temperature) · F1(c, s) over the candidates s themselves.
 
-    Minimum-Bayes-risk decoding picks the argmax: under a calibrated span distribution it is the answer with
-    the highest expected metric, which is not the most probable span when probability is spread over
-    overlapping spans (the shared words of near-duplicates add up). `pairwise`: pairwise_f1(texts, lang) when
-    the caller already has it (it does not depend on the scores or the temperature)."""
+    p_s is each candidate's probability in its window (the span softmax, which holds the null span), not
+    renormalised over the candidates: the mass they do not hold (the null answer, spans outside the n-best)
+    counts as F1 0. So the value means the same in every window of every passage, and answers of several passages
+    are ranked by it directly; within one question, renormalising would change no choice. Minimum-Bayes-risk
+    decoding picks the argmax: under a calibrated span distribution it is the answer with the highest expected
+    metric, which is not the most probable span when probability is spread over overlapping spans (the shared
+    words of near-duplicates add up). `pairwise`: pairwise_f1(texts, lang) when the caller already has it."""
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    z = np.asarray(scores, dtype=np.float64) / temperature
-    w = np.exp(z - z.max())
-    return (pairwise_f1(texts, lang) if pairwise is None else pairwise) @ (w / w.sum())
+    w = np.exp(np.asarray(log_probs, dtype=np.float64) / temperature)
+    return (pairwise_f1(texts, lang) if pairwise is None else pairwise) @ w
+
+
+def entry_log_prob(entry: dict, raw_scores: bool) -> float:
+    """A candidate's log-probability in its window: its score (a GlobalPointer's log p), or for a start/end reader
+    (raw scores: logit sums) the log of the probability it is reported with, p_start·p_end."""
+    if not raw_scores:
+        return entry["score"]
+    return math.log(entry["probability"]) if entry["probability"] > 0 else -math.inf
 
 
 def entries_expected_f1(
-    entries: Sequence[dict], decoding: str, lang: str, temperature: float, pairwise: np.ndarray | None = None
+    entries: Sequence[dict],
+    decoding: str,
+    lang: str,
+    temperature: float,
+    pairwise: np.ndarray | None = None,
+    raw_scores: bool = False,
 ) -> np.ndarray | None:
     """The expected F1 of each n-best entry that `decoding` ranks by, or None where it ranks by score alone
-    (argmax, or fewer than two entries). Reads the entries' "text" and "score"; writes nothing."""
+    (argmax, or fewer than two entries). Reads the entries' "text", "score" and "probability"; writes nothing."""
     if decoding not in DECODINGS:
         raise ValueError(f"decoding must be one of {DECODINGS}, got {decoding!r}")
     if decoding == "argmax" or len(entries) < 2:
         return None
-    return expected_f1([x["text"] for x in entries], [x["score"] for x in entries], lang, temperature, pairwise)
+    log_probs = [entry_log_prob(x, raw_scores) for x in entries]
+    return expected_f1([x["text"] for x in entries], log_probs, lang, temperature, pairwise)
 
 
 def choose(
-    entries: Sequence[dict], decoding: str, lang: str, temperature: float, pairwise: np.ndarray | None = None
+    entries: Sequence[dict],
+    decoding: str,
+    lang: str,
+    temperature: float,
+    pairwise: np.ndarray | None = None,
+    raw_scores: bool = False,
 ) -> int:
-    """Index of the answer among n-best entries (sorted by score) under `decoding` (`pairwise`: see expected_f1).
-    The entries are left as they are."""
-    ef = entries_expected_f1(entries, decoding, lang, temperature, pairwise)
-    return 0 if ef is None else int(np.argmax(ef))  # ties go to the higher-scored (earlier) entry
+    """Index of the answer among n-best entries (in rank order, `rank_key`) under `decoding` (`pairwise`: see
+    expected_f1). The entries are left as they are."""
+    ef = entries_expected_f1(entries, decoding, lang, temperature, pairwise, raw_scores)
+    return 0 if ef is None else int(np.argmax(ef))  # ties go to the earlier entry (rank_key's order)
 
 
-def _decoded(entries: list[dict], decoding: str, lang: str, temperature: float) -> tuple[list[dict], str]:
-    """(the n-best entries, each with its "expected_f1" where the decoding ranks by it; the chosen answer)."""
-    if not entries:
-        return entries, ""
-    ef = entries_expected_f1(entries, decoding, lang, temperature)
+def rank_key(entry: dict) -> tuple:
+    """The one ranking rule of every answer list: the decoding's key first — "expected_f1" where the entry carries
+    it, else "score" (a GlobalPointer's log p; a start/end reader's start + end logit, as transformers' post-
+    processing ranks) — then the score, then the earlier span, then the shorter; then the earlier passage where
+    answers of several passages are ranked together. Sort ascending by it. The same in fp32 and bf16: exact ties
+    (bf16 makes them) fall to the span's position, never to the order the candidates were found in."""
+    key = entry.get("expected_f1", entry["score"])
+    return (-key, -entry["score"], entry.get("passage", 0), entry["start"], entry["end"])
+
+
+def _decode(entries: list[dict], decoding: str, lang: str, temperature: float, raw_scores: bool) -> str:
+    """The answer among the entries' spans (the null entry aside), which get their "expected_f1" where the decoding
+    ranks by it."""
+    spans = [x for x in entries if x["start"] >= 0]
+    if not spans:
+        return ""
+    ef = entries_expected_f1(spans, decoding, lang, temperature, raw_scores=raw_scores)
     if ef is None:
-        return entries, entries[0]["text"]
-    return [dict(x, expected_f1=float(v)) for x, v in zip(entries, ef)], entries[int(np.argmax(ef))]["text"]
+        return spans[0]["text"]
+    for x, v in zip(spans, ef):
+        x["expected_f1"] = float(v)
+    return spans[int(np.argmax(ef))]["text"]
 
 
 @dataclass
@@ -167,18 +202,22 @@ def best_answers(
     for e in range(len(examples)):
         ex = examples[e]
         found, null, reported, null_reported = _example_spans(ex["id"], by_example.get(e, []), results, offsets_col)
-        cands = sorted((Candidate(lp, s, t) for (s, t), lp in found.items()), key=lambda c: -c.log_prob)[:n_best_size]
+        cands = sorted(
+            (Candidate(lp, s, t) for (s, t), lp in found.items()), key=lambda c: (-c.log_prob, c.start, c.end)
+        )[:n_best_size]
         entries = _nbest_entries(ex["context"], cands)
         best_lp = cands[0].log_prob if cands else -math.inf
         diff = null - best_lp if math.isfinite(null) else -math.inf
-        entries, answer = _decoded(entries, decoding, lang, temperature)
         if version_2_with_negative and math.isfinite(null):
             entries.append({"text": "", "start": -1, "end": -1, "score": null, "probability": math.exp(null)})
-            entries.sort(key=lambda x: -x["score"])
+            entries.sort(key=rank_key)
         if raw_scores and entries and reported:
             _reported_probabilities(entries, reported, null_reported)
         elif raw_scores and entries:
             _softmax_probabilities(entries)
+        for x in entries if raw_scores else ():
+            x["logit"] = x["score"]  # what a start/end reader's answers are ranked by (answers.answer_rank_key)
+        answer = _decode(entries, decoding, lang, temperature, raw_scores)
         if version_2_with_negative and (not cands or diff > null_score_diff_threshold):
             answer = ""
         predictions[ex["id"]] = answer

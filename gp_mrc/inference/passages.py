@@ -8,13 +8,15 @@ found in, under a softmax over that window's candidates *and its null answer*:
 The null takes the mass of a window that does not hold the answer (the readers are trained so), which is what
 makes a span probability mean "this span answers the question, judging from this window" on the same scale in
 every window of every passage: a passage is just one more window, and answers of different passages are ranked
-by that probability directly. The scores do not sum to 1 across passages (two passages can each hold the answer
+together by the one rule of every answer list (answers.py): the decoding's key — the expected F1, which is built
+from these window probabilities and so means the same in every passage; the probability; a start/end reader's
+logit under argmax — then the earlier passage and span. The scores do not sum to 1 across passages (two passages can each hold the answer
 with p ≈ 1); each is a probability one can threshold (BENCHMARKS.md "Calibration" measures how well it tracks
 exact match and F1). Within one passage, a span found in several windows keeps its best window's probability.
 
 Merging: an answer is dropped from the top-k when a higher-scored kept answer has the same normalized text
 (any passage) or overlaps its character range in the same passage; the kept one keeps its own score (scores are
-never summed, so the ranking is exactly that of the per-passage answers merged by score). No answer: answers
+never summed, so the ranking is exactly that of the per-passage answers merged by their key). No answer: answers
 under `min_score` are dropped; none left → []. `no_answer_probability(answers)` is the probability that none
 of the returned answers is right, Π(1 − score), as haystack's ExtractiveReader gives its no-answer (the answers
 treated as independent events; 1.0 when none is left).
@@ -28,6 +30,7 @@ import unicodedata
 from typing import Any, Iterable, Sequence
 
 from ..settings import N_BEST_SIZE
+from .answers import answer_rank_key
 
 _PUNCT = set(string.punctuation) | {
     "，",
@@ -64,15 +67,15 @@ def is_duplicate(a: dict, b: dict) -> bool:
 
 
 def merge_ranked(answers: Iterable[dict], *, top_k: int, min_score: float = 0.0) -> list[dict]:
-    """The top_k of {answer, score, start, end, passage} answers by score (ties: passage, then start),
-    without duplicates (see is_duplicate) and without any scored under min_score."""
+    """The top_k of {answer, score, start, end, passage[, expected_f1][, logit]} answers by the ranking rule of
+    every answer list (answers.answer_rank_key), without duplicates (see is_duplicate) and without any whose
+    probability (`score`) is under min_score."""
     check_limits(top_k, min_score)
-    ranked = sorted(answers, key=lambda a: (-a["score"], a["passage"], a["start"], a["end"]))
     kept: list[dict] = []
-    for a in ranked:
-        if a["score"] < min_score or len(kept) == top_k:
+    for a in sorted(answers, key=answer_rank_key):
+        if len(kept) == top_k:
             break
-        if a["start"] < 0 or not a["answer"].strip() or any(is_duplicate(a, k) for k in kept):
+        if a["score"] < min_score or a["start"] < 0 or not a["answer"].strip() or any(is_duplicate(a, k) for k in kept):
             continue  # the null answer of a SQuAD v2 reader: "no answer" is min_score's job here
         kept.append(a)
     return kept
