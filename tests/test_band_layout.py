@@ -10,7 +10,7 @@ from conftest import make_tiny_config
 from gp_mrc.models.baseline import StartEndForQuestionAnswering
 from gp_mrc.band import band_of, band_windows, to_band
 from gp_mrc.models.modeling import MASK_VALUE, GlobalPointerForQuestionAnswering, HeadConfig, valid_span_mask
-from gp_mrc_lab.objectives import LabObjectiveConfig, start_end_cross_entropy
+from gp_mrc.training.objective import ObjectiveConfig
 
 
 def test_band_of_and_band_windows_by_hand():
@@ -78,8 +78,9 @@ def test_banded_output_equals_the_band_of_the_dense_output(name):
 
 
 def test_banded_training_step_has_the_dense_losses_and_gradients():
-    """The default recipe's losses (span-softmax CE + expected F1 + the auxiliary start/end CE) through the
-    objective (the auxiliary term: gp_mrc_lab's piece): the same values and parameter gradients from the band as from the dense matrix."""
+    """The default recipe's losses (span-softmax CE + expected F1) through the objective: the same values and
+    parameter gradients from the band as from the dense matrix (with the lab's auxiliary start/end CE:
+    gp_mrc_lab/tests/test_objectives.py)."""
     model = models()["gp_span_bias"].eval()  # eval: no dropout, so both passes see the same network
     batch = batch_of()
     B, n, w = 3, 20, 5
@@ -88,14 +89,8 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
     f1 = torch.zeros(B, n, w)
     f1[:, 8, 2], f1[:, 8, 1], f1[:, 9, 0] = 1.0, 0.8, 0.5
     batch.update(targets=targets, f1=f1, start_positions=torch.tensor([8, 8, 8]), end_positions=torch.tensor([10] * 3))
-    objective = LabObjectiveConfig(
-        "mixed",
-        warm_start_steps=0,
-        warm_start_loss="softmax",
-        mixed_weight=1.0,
-        reward_weight=1.0,
-        reward_ramp_steps=0,
-        aux_start_end_weight=0.5,
+    objective = ObjectiveConfig(
+        "mixed", warm_start_steps=0, warm_start_loss="softmax", mixed_weight=1.0, reward_weight=1.0, reward_ramp_steps=0
     )
     losses, grads = [], []
     for banded in (False, True):
@@ -112,15 +107,3 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
     assert losses[0][1] == pytest.approx(losses[1][1], rel=1e-6)
     assert grads[0].abs().max() > 1e-3  # a real gradient, not two zeros
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
-
-
-def test_start_end_cross_entropy_reads_either_layout():
-    g = torch.Generator().manual_seed(0)
-    passage = torch.rand(2, 12, generator=g) > 0.3
-    passage[:, 4] = True
-    dense = valid_span_mask(passage, 3)
-    start, end = torch.randn(2, 12, generator=g), torch.randn(2, 12, generator=g)
-    pos = torch.tensor([4, 4])
-    expected = start_end_cross_entropy(start, end, pos, pos, dense)
-    got = start_end_cross_entropy(start, end, pos, pos, valid_span_mask(passage, 3, banded=True))
-    torch.testing.assert_close(got, expected)
