@@ -55,15 +55,6 @@ def cpu_info(cpuinfo_path: str = "/proc/cpuinfo") -> tuple[str, set[str]]:
         return "", set()
 
 
-def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> set[str]:
-    """The CPU feature flags the kernel reports (empty where there is no /proc/cpuinfo, e.g. macOS)."""
-    return cpu_info(cpuinfo_path)[1]
-
-
-def cpu_has_native_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
-    return bool(cpu_flags(cpuinfo_path) & set(NATIVE_BF16_CPU_FLAGS))
-
-
 # oneDNN ISA caps (ONEDNN_MAX_CPU_ISA) below AVX512_CORE_BF16: oneDNN then emulates bf16 even on a CPU that has
 # it, which is how the benchmarks emulate a CPU without native bf16 on one that has it. A cap at or above it but
 # without "AMX" in its name leaves AVX512-BF16 without AMX.

@@ -7,7 +7,7 @@
 
 For each reader (any model folder Reader takes): its top-1 answer and score on the dev questions (Reader.answer,
 the folder's inference settings), then exact match and F1 of each answer; the expected calibration error of the
-score against EM and against F1 (10 equal-width bins, gp_mrc/metrics/calibration.py), the reliability bins, and EM/F1 at
+score against EM and against F1 (10 equal-width bins, calibration_metrics.py), the reliability bins, and EM/F1 at
 coverage (answer only when score ≥ t). The score is a GlobalPointer's span probability in its window, and a
 start/end reader's p_start · p_end in its window (transformers' pipeline score). The PNG shows, per reader, the
 reliability diagram (EM and F1 against the score) and, last, F1 against coverage for all readers.
@@ -26,7 +26,7 @@ from .argtypes import named_model
 
 
 def evaluate_reader(name: str, path: str, examples, args: argparse.Namespace) -> dict:
-    from gp_mrc.metrics.calibration import accuracy_at_coverage, expected_calibration_error, reliability_bins
+    from .calibration_metrics import accuracy_at_coverage, expected_calibration_error, reliability_bins
     from gp_mrc.inference.reader import Reader
     from gp_mrc.metrics.scoring import exact_match, f1_score
 
@@ -68,7 +68,7 @@ def plot(results: list[dict], path: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gp_mrc.metrics.calibration import coverage_curve
+    from .calibration_metrics import coverage_curve
 
     fig, axes = plt.subplots(1, len(results) + 1, figsize=(4.2 * (len(results) + 1), 4.2))
     for ax, r in zip(axes, results):

@@ -69,7 +69,7 @@ def init_folder(study: Study, v: Variant, variant: str, seed: int) -> str | None
 def encoder_flags(study: Study) -> list[str]:
     if not study.encoder:
         return []
-    from gp_mrc.defaults import OPTIONAL_ENCODERS, optional_encoder_path
+    from .encoders import OPTIONAL_ENCODERS, optional_encoder_path
 
     if study.encoder not in OPTIONAL_ENCODERS:  # a folder, relative to the repository root
         if not os.path.isdir(os.path.join(ROOT, study.encoder)):

@@ -215,7 +215,7 @@ async def measure(args: argparse.Namespace, url: str) -> list[dict]:
 def serve_and_measure(args: argparse.Namespace) -> list[dict]:
     if args.url:
         return asyncio.run(measure(args, args.url))
-    from gp_mrc.serving.launch import served
+    from .launch import served
 
     if not args.untrained_default:
         with served(args.model, args.serve_args.split()) as url:

@@ -34,7 +34,7 @@ def copy_type0_into_type1(model: torch.nn.Module) -> None:
 def main(argv: list[str] | None = None) -> int:
     from transformers import AutoModel, AutoTokenizer
 
-    from gp_mrc.defaults import OPTIONAL_ENCODERS, optional_encoder_path
+    from .encoders import OPTIONAL_ENCODERS, optional_encoder_path
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("encoder", help=f"a folder, or one of {', '.join(OPTIONAL_ENCODERS)}")

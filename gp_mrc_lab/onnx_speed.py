@@ -28,12 +28,19 @@ from .speed import machine
 from .speed_predict import transformers_loop
 
 
+def cpu_has_native_bf16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
+    """Whether the CPU's flags name native bf16 arithmetic (AVX512-BF16 or AMX-BF16): torch bf16 joins the systems
+    then (emulated bf16 is several times slower than fp32)."""
+    from gp_mrc.precision import NATIVE_BF16_CPU_FLAGS, cpu_info
+
+    return bool(cpu_info(cpuinfo_path)[1] & set(NATIVE_BF16_CPU_FLAGS))
+
+
 def build_systems(args: argparse.Namespace, records: list[dict]) -> dict:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from gp_mrc.inference.onnx_export import export_onnx
     from gp_mrc.models.folders import folder_kind
-    from gp_mrc.precision import cpu_has_native_bf16
     from gp_mrc.inference.reader import Reader
 
     from .onnx_static import export_static_int8

@@ -27,10 +27,20 @@ from .paths import SHARED
 
 
 def down_projections(model_path: str) -> list[str]:
-    """The encoder's feed-forward down-projection MatMuls (weight in_features > out_features), by layer."""
-    from gp_mrc.inference.onnx_int8 import encoder_weight_matmuls
+    """The encoder's feed-forward down-projection MatMuls (weight in_features > out_features), by layer: the
+    encoder's weight products that the export's int8 (gp_mrc/inference/onnx_int8.py) leaves in fp32."""
+    import onnx
 
-    return [name for name, (n_in, n_out) in encoder_weight_matmuls(model_path).items() if n_in > n_out]
+    from gp_mrc.inference.onnx_int8 import ENCODER_SCOPE
+
+    graph = onnx.load(model_path, load_external_data=False).graph
+    weights = {w.name: tuple(w.dims) for w in graph.initializer}
+    found = []
+    for node in graph.node:
+        shape = weights.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) > 1 else None
+        if shape is not None and len(shape) == 2 and ENCODER_SCOPE in node.name and shape[0] > shape[1]:
+            found.append(node.name)
+    return found
 
 
 def fused_graph(model_path: str, out_path: str, num_heads: int, hidden_size: int) -> list[str]:
@@ -62,18 +72,20 @@ def weights_8bit(variant: str) -> bool:
 
 
 def quantize(source: str, nodes: list[str], out_path: str, reduce_range: bool = True) -> None:
-    """`source` with `nodes` in int8 at out_path, by the export's own dynamic int8 (its settings, these nodes)."""
+    """`source` with `nodes` in int8 at out_path: ONNX Runtime's dynamic int8 with the export's settings
+    (gp_mrc/inference/onnx_int8.py: per-channel int8 weights, 7-bit unless reduce_range=False), these nodes."""
     import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from gp_mrc.inference.onnx_int8 import quantize_dynamic_int8
-
-    shutil.copyfile(source, out_path)
-    quantize_dynamic_int8(
+    quantize_dynamic(
+        source,
         out_path,
-        nodes,
-        op_types=("MatMul", "Attention"),
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # the fused graph's contrib ops
+        per_channel=True,
         reduce_range=reduce_range,
+        weight_type=QuantType.QInt8,
+        nodes_to_quantize=nodes,
+        op_types_to_quantize=["MatMul", "Attention"],
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # the fused graph's contrib ops
     )
 
 

@@ -20,7 +20,7 @@ class Study:
     lang: str = "en"
     # the study whose finished run of the same variant (a branch: its trunk) and seed each run starts from
     init_from: str | None = None
-    # an optional packaged encoder (gp_mrc.defaults.OPTIONAL_ENCODERS) or a folder; None: MiniLM
+    # an optional packaged encoder (gp_mrc_lab/encoders.py) or a folder; None: MiniLM
     encoder: str | None = None
     # (name, file) pairs answered after training by the saved model (Reader, argmax n-best) and scored like the dev
     # file: out-of-domain checks beside the headline validation file

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.url:
         answer = shoot(args.url, args)
     else:
-        from gp_mrc.serving.launch import served
+        from gp_mrc_lab.launch import served
 
         with served(args.model) as url:
             answer = shoot(url, args)

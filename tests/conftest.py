@@ -199,6 +199,19 @@ def tiny_train_args(encoder, data, out, flags: str = "", *extra: str, validate: 
     return [word for name, values in named.items() for word in (name, *values)] + list(extra)
 
 
+def research_parse_args(argv: list[str]):
+    """A run's configuration from train.py's flags and the research flags of the product's own fields (the lab's
+    command line, gp_mrc_lab/train_variant.py, takes these and its own parts' flags); errors are one line, exit 2."""
+    from gp_mrc.errors import UsageError
+    from gp_mrc.training import arguments
+
+    parser = arguments.build_parser(research=True)
+    try:
+        return arguments.resolve(vars(parser.parse_args(argv)))
+    except (ValueError, UsageError) as e:
+        parser.error(str(e))
+
+
 def run_predict_main(monkeypatch, capsys, *argv) -> tuple[int, str, str]:
     """scripts/predict.py's main() in this process with `argv`: its exit code, stdout and stderr."""
     import runpy

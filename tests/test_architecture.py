@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -159,6 +161,16 @@ def test_the_library_never_imports_the_lab() -> None:
     assert not offenders, offenders
 
 
+def test_the_lab_can_be_put_out_of_reach() -> None:
+    """GP_MRC_WITHOUT_LAB=1 (.ci/run runs the product's tests so): no process imports gp_mrc_lab, not even one
+    started from the repository root with it on PYTHONPATH, as a test's scripts are."""
+    env = dict(os.environ, PYTHONPATH=ROOT, GP_MRC_WITHOUT_LAB="1")
+    code = "import gp_mrc, gp_mrc_lab.train_variant"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("ModuleNotFoundError: No module named 'gp_mrc_lab'")
+
+
 def test_upward_imports_are_found() -> None:
     assert upward_imports(
         {"gp_mrc.data.features": {"gp_mrc.training.loop", "gp_mrc.settings"}, "gp_mrc.settings": {"gp_mrc.metrics"}}
@@ -177,9 +189,10 @@ def _functions(path: str) -> list[tuple[str, int]]:
 
 
 def python_files(folder: str) -> dict[str, str]:
-    """{name relative to the root: path} of every .py file under ROOT/folder."""
+    """{name relative to the root: path} of every .py file under ROOT/folder (tests/ folders left out)."""
     found = {}
-    for sub, _, files in os.walk(os.path.join(ROOT, folder)):
+    for sub, dirs, files in os.walk(os.path.join(ROOT, folder)):
+        dirs[:] = [d for d in dirs if d != "tests"]
         for name in files:
             if name.endswith(".py"):
                 path = os.path.join(sub, name)
@@ -219,42 +232,3 @@ def test_no_reexports_kept_for_tests(name: str) -> None:
                 if name in line and "for tests" in line:
                     offenders.append(f"{os.path.relpath(path, ROOT)}:{n}")
     assert not offenders, offenders
-
-
-def test_help_groups_research_flags_apart() -> None:
-    """train.py --help: the flags a user sets, grouped by configuration part; the research knobs are the lab's
-    command line only (gp_mrc_lab/train_variant.py: train.py's groups, then a "research" group)."""
-    from gp_mrc.training.arguments import build_parser
-    from gp_mrc_lab.train_variant import build_parser as lab_parser
-
-    def groups(parser):
-        return {g.title: {a.dest for a in g._group_actions} for g in parser._action_groups}
-
-    product, lab = groups(build_parser()), groups(lab_parser())
-    user = set().union(*product.values()) - {"help"}
-    assert "research" not in product
-    research = lab.pop("research")
-    assert {
-        "no_rope",
-        "multilabel_offset",
-        "attention_dropout",
-        "mixed_weight",
-        "warm_start_loss",
-        "span_bias",
-        "reward",
-        "soft_f1_tau",
-        "aux_start_end_weight",
-        "keep_optimizer_state",
-    } <= research
-    assert not research & user
-    assert set().union(*lab.values()) - {"help"} == user  # the lab's other groups: train.py's flags, unchanged
-    assert {
-        "model_name_or_path",
-        "train_file",
-        "output_dir",
-        "objective",
-        "decoding",
-        "entropy_lambda",
-        "warm_start_steps",
-        "reward_weight",
-    } <= user

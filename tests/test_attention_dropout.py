@@ -8,7 +8,7 @@ from gp_mrc.models.baseline import StartEndForQuestionAnswering
 from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.training.model_init import set_attention_dropout
 
-from conftest import TINY_SIZES, make_tiny_config
+from conftest import TINY_SIZES, make_tiny_config, research_parse_args
 
 
 def _attention_ps(model: torch.nn.Module) -> list[float]:
@@ -60,7 +60,7 @@ def test_attention_dropout_without_attention_is_rejected():
 
 
 def test_attention_dropout_argument():
-    from gp_mrc_lab.train_variant import parse_args  # a research flag: the lab's command line
+    parse_args = research_parse_args  # a research flag: not on train.py's command line
 
     assert parse_args([]).model.attention_dropout == 0.0  # the default: the fused attention kernel on CPU
     assert parse_args(["--attention_dropout", "encoder"]).model.attention_dropout == "encoder"

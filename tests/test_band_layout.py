@@ -12,7 +12,8 @@ from band_reference import to_band
 from gp_mrc.band import band_of, band_span_mask, band_windows
 from gp_mrc.method import MASK_VALUE, valid_span_mask
 from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
-from gp_mrc_lab.objectives import LabObjectiveConfig, keep_start_end_terms, lab_batch_loss, start_end_cross_entropy
+from gp_mrc.training.losses import batch_loss
+from gp_mrc.training.objective import ObjectiveConfig
 
 
 def test_band_of_and_band_windows_by_hand():
@@ -80,10 +81,10 @@ def test_banded_output_equals_the_band_of_the_dense_output(name):
 
 
 def test_banded_training_step_has_the_dense_losses_and_gradients():
-    """The default recipe's losses (span-softmax CE + expected F1 + the auxiliary start/end CE) through the
-    objective (the auxiliary term: gp_mrc_lab's piece): the same values and parameter gradients from the band as from the dense matrix."""
+    """The default recipe's losses (span-softmax CE + expected F1) through the objective: the same values and
+    parameter gradients from the band as from the dense matrix (with the lab's auxiliary start/end CE:
+    gp_mrc_lab/tests/test_objectives.py)."""
     model = models()["gp_span_bias"].eval()  # eval: no dropout, so both passes see the same network
-    keep_start_end_terms(model)  # the lab's hook: the auxiliary loss reads the span_bias terms
     batch = batch_of()
     B, n, w = 3, 20, 5
     targets = torch.zeros(B, n, w, dtype=torch.bool)
@@ -91,14 +92,8 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
     f1 = torch.zeros(B, n, w)
     f1[:, 8, 2], f1[:, 8, 1], f1[:, 9, 0] = 1.0, 0.8, 0.5
     batch.update(targets=targets, f1=f1, start_positions=torch.tensor([8, 8, 8]), end_positions=torch.tensor([10] * 3))
-    objective = LabObjectiveConfig(
-        "mixed",
-        warm_start_steps=0,
-        warm_start_loss="softmax",
-        mixed_weight=1.0,
-        reward_weight=1.0,
-        reward_ramp_steps=0,
-        aux_start_end_weight=0.5,
+    objective = ObjectiveConfig(
+        "mixed", warm_start_steps=0, warm_start_loss="softmax", mixed_weight=1.0, reward_weight=1.0, reward_ramp_steps=0
     )
     losses, grads = [], []
     for banded in (False, True):
@@ -106,7 +101,7 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
         out = model(**batch, max_answer_length=w, banded=banded)
         if not banded:  # the dense matrix cut to the band the targets are in (the objective takes the band)
             out.span_mask, out.logits = to_band(w, out.span_mask, out.logits)
-        loss, stats = lab_batch_loss(objective, out, batch, step=3)
+        loss, stats = batch_loss(objective, out, batch, step=3)
         loss.backward()
         losses.append((loss.item(), stats))
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
@@ -115,15 +110,3 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
     assert losses[0][1] == pytest.approx(losses[1][1], rel=1e-6)
     assert grads[0].abs().max() > 1e-3  # a real gradient, not two zeros
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-6)
-
-
-def test_start_end_cross_entropy_reads_either_layout():
-    g = torch.Generator().manual_seed(0)
-    passage = torch.rand(2, 12, generator=g) > 0.3
-    passage[:, 4] = True
-    dense = valid_span_mask(passage, 3)
-    start, end = torch.randn(2, 12, generator=g), torch.randn(2, 12, generator=g)
-    pos = torch.tensor([4, 4])
-    expected = start_end_cross_entropy(start, end, pos, pos, dense)
-    got = start_end_cross_entropy(start, end, pos, pos, band_span_mask(passage, 3))
-    torch.testing.assert_close(got, expected)

@@ -17,8 +17,6 @@ from gp_mrc.flags import FLAG, flag_fields, parser_default
 from gp_mrc.settings import InferenceSettings
 from gp_mrc.training import arguments
 from gp_mrc.training.config import PARTS, TrainConfig
-from gp_mrc_lab import train_variant
-from gp_mrc_lab.objectives import LAB_PARTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,8 +32,8 @@ def fields_by_name(parts: dict) -> dict[str, dataclasses.Field]:
 
 @pytest.mark.parametrize(
     "parser,parts,research",
-    [(arguments.build_parser(), PARTS, False), (train_variant.build_parser(), {**PARTS, **LAB_PARTS}, True)],
-    ids=["train.py", "lab"],
+    [(arguments.build_parser(), PARTS, False)],
+    ids=["train.py"],  # the lab's parser (train.py's and the research flags): gp_mrc_lab/tests/test_train_variant.py
 )
 def test_parser_defaults_are_the_fields_defaults(parser, parts, research):
     """Each flag is one field; its parser default is the field's, or None where it depends on something else
@@ -157,7 +155,7 @@ NOT_A_COPY = {
 
 
 def test_each_default_literal_is_written_once():
-    names = set(fields_by_name({**PARTS, **LAB_PARTS})) | {
+    names = set(fields_by_name(PARTS)) | {
         "head_size",
         "use_rope",
         "rope_base",

@@ -16,8 +16,7 @@ from gp_mrc.inference.reader import Reader
 from gp_mrc.settings import InferenceSettings
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
-from gp_mrc_lab.train_variant import parse_args as lab_parse_args
-from conftest import PREDICT, run_predict_main, tiny_train_args, write_toy_data
+from conftest import PREDICT, research_parse_args, run_predict_main, tiny_train_args, write_toy_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CTX = "the king was born in 1811 . the queen was born in 1861 ."
@@ -45,7 +44,7 @@ def trained(request, tiny_encoder_dir, tmp_path_factory):
         " --max_answer_length 12 --version_2_with_negative --null_score_diff_threshold 0.5 --decoding expected_f1"
         " --decoding_temperature 0.7 --lang en --per_device_train_batch_size 4 --max_train_steps 2 --learning_rate 1e-3"
     )
-    train(lab_parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags)))
+    train(research_parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags)))
     return request.param, out
 
 

@@ -1,5 +1,6 @@
 """What the CUDA path needs that a CPU can check (issue #20): half-precision checkpoints train as fp32 master
-weights, the loader options (workers, pinned memory) and the GPU study's definitions and bundle."""
+weights, the loader options (workers, pinned memory) and the GPU bundle's encoder (the GPU study's definitions:
+gp_mrc_lab/tests/test_gpu_study.py)."""
 
 import importlib.util
 import json
@@ -13,7 +14,7 @@ from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.model_init import fp32_master_weights, model_for_training
 from gp_mrc.precision import describe_device
 from gp_mrc.training.training_data import loader_options
-from gp_mrc_lab.train_variant import parse_args as lab_parse_args
+from conftest import research_parse_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,7 +64,7 @@ def test_loader_options(tiny_encoder_dir):
     assert (data.dataloader_num_workers, data.dataloader_pin_memory) == (0, "auto")
     assert loader_options(0, "auto", "cpu") == {"num_workers": 0, "pin_memory": False}
     assert loader_options(0, "auto", "cuda") == {"num_workers": 0, "pin_memory": True}
-    data = lab_parse_args(
+    data = research_parse_args(
         ["--model_name_or_path", tiny_encoder_dir, "--dataloader_num_workers", "2", "--dataloader_pin_memory", "no"]
     ).data
     assert loader_options(data.dataloader_num_workers, data.dataloader_pin_memory, "cuda") == {
@@ -107,7 +108,7 @@ def test_worker_processes_give_the_same_batches(tiny_tokenizer, tiny_encoder_dir
     )
     runs = []
     for workers in (0, 2):
-        config = lab_parse_args(
+        config = research_parse_args(
             [
                 "--model_name_or_path",
                 tiny_encoder_dir,
@@ -132,38 +133,6 @@ def test_worker_processes_give_the_same_batches(tiny_tokenizer, tiny_encoder_dir
     assert len(runs[0]) == len(runs[1]) > 1
     for a, b in zip(*runs):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-
-
-def test_gpu_study_definitions():
-    from gp_mrc_lab import commands, rescoring, results, studies
-
-    bundle = _script("make_gpu_bundle")
-    assert studies.GPU_ENCODER == os.path.join("gpu_bundle", bundle.ENCODER_DIR)
-    full, smoke = studies.STUDIES["squad_v1_full"], studies.STUDIES["squad_v1_full_smoke"]
-    assert full.max_train_samples == 0 and full.steps == -(-95650 // 32)  # all 86,144 questions → 95,650 windows
-    cmd = commands.command("squad_v1_full", "gp_sm_ad0__f1_added", 42)
-    assert "--max_train_samples" not in cmd
-    # the last value of a repeated flag wins: GPU batches, the bf16 MiniLM, attention dropout 0, the branch at 50%
-    last = {flag: cmd[i + 1] for i, flag in enumerate(cmd[:-1]) if flag.startswith("--")}
-    assert last["--per_device_train_batch_size"] == "32" and last["--mixed_precision"] == "bf16"
-    assert last["--model_name_or_path"] == studies.GPU_ENCODER and last["--attention_dropout"] == "0"
-    assert last["--warm_start_steps"] == str(2 * (2990 // 4)) and last["--objective"] == "mixed"
-    assert cmd.count("--per_device_train_batch_size") == 1  # replaced, not overridden
-    assert smoke.max_train_samples == 256 and smoke.steps == 9 and smoke.flags[-2:] == ("--max_eval_samples", "100")
-    # a smoke study answers its first 100 dev questions: its result files score those, not all 2,288
-    rescoring.GOLDS[smoke.validation_file] = {f"q{i}": ["x"] for i in range(2288)}
-    try:
-        assert list(rescoring.evaluated_golds(smoke)) == [f"q{i}" for i in range(100)]
-        assert len(rescoring.evaluated_golds(full)) == 2288
-    finally:
-        del rescoring.GOLDS[smoke.validation_file]
-    # a run's result file names the GPU it trained on; CPU runs keep the line they always had
-    cpu_line = results.machine_of({})
-    assert results.machine_of({"device": "cpu"}) == cpu_line
-    assert (
-        results.machine_of({"device": "NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0)"})
-        == f"NVIDIA H100 80GB HBM3 (CUDA 13.0, torch 2.11.0); host {cpu_line}"
-    )
 
 
 @pytest.mark.slow

@@ -225,85 +225,8 @@ def test_band_losses_equal_dense_losses_and_gradients():
     assert to_band(None, mask, logits)[1] is logits  # no length limit: dense as is
 
 
-# ---- F1 soft targets (reward-augmented maximum likelihood)
-
-
-def brute_soft_f1(s, f1, mask, tau):
-    out = []
-    for b in range(s.shape[0]):
-        valid = [(i, j) for i in range(s.shape[1]) for j in range(s.shape[2]) if mask[b, i, j]]
-        z = sum(math.exp(s[b][ij].item()) for ij in valid)
-        support = [ij for ij in valid if f1[b][ij].item() > 0]
-        zq = sum(math.exp(f1[b][ij].item() / tau) for ij in support)
-        out.append(-sum(math.exp(f1[b][ij].item() / tau) / zq * (s[b][ij].item() - math.log(z)) for ij in support))
-    return torch.tensor(out, dtype=torch.float64)
-
-
-def test_soft_f1_hand_computed():
-    from gp_mrc_lab.objectives import soft_f1_loss
-
-    # three valid spans with scores 0, 1, 2; rewards 1, 0.5, 0 (the last is outside q's support)
-    s = torch.tensor([[[0.0, 1.0], [9.0, 2.0]]], dtype=torch.float64)
-    mask = torch.tensor([[[True, True], [False, True]]])
-    f1 = torch.tensor([[[1.0, 0.5], [1.0, 0.0]]], dtype=torch.float64)  # (1, 0) masked: ignored
-    tau = 0.5
-    log_z = math.log(1 + math.e + math.e**2)
-    q1, q2 = math.exp(2) / (math.exp(2) + math.exp(1)), math.exp(1) / (math.exp(2) + math.exp(1))
-    expected = -(q1 * (0.0 - log_z) + q2 * (1.0 - log_z))
-    assert soft_f1_loss(s, f1, mask, tau).item() == pytest.approx(expected, rel=1e-9)
-
-
-def test_soft_f1_matches_brute_force_and_numerical_gradient():
-    from gp_mrc_lab.objectives import soft_f1_loss
-
-    s, _, mask, f1 = random_case(seed=3)
-    f1 = torch.where(f1 > 0.5, f1, torch.zeros_like(f1))  # sparse rewards, as the pruned table
-    assert torch.allclose(soft_f1_loss(s, f1, mask, 0.3), brute_soft_f1(s, f1, mask, 0.3), atol=1e-9)
-    s = s.clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda x: soft_f1_loss(x, f1, mask, 0.3).sum(), (s,))
-
-
-def test_soft_f1_gradient_is_p_minus_q():
-    from gp_mrc_lab.objectives import soft_f1_loss
-
-    s, _, mask, f1 = random_case(seed=4, B=1)
-    s = s.clone().requires_grad_(True)
-    soft_f1_loss(s, f1, mask, 0.3).sum().backward()
-    p = span_log_probs(s.detach(), mask).exp() * mask
-    q = torch.softmax(torch.where((f1 > 0) & mask, f1 / 0.3, torch.full_like(f1, -1e9)).flatten(1), 1).view_as(f1)
-    assert torch.allclose(s.grad, (p - q * ((f1 > 0) & mask)), atol=1e-9)
-
-
-def test_soft_f1_window_without_rewards_is_zero_and_bad_tau_rejected():
-    from gp_mrc_lab.objectives import soft_f1_loss
-
-    s, _, mask, _ = random_case(seed=5, B=2)
-    assert torch.equal(soft_f1_loss(s, torch.zeros_like(s), mask), torch.zeros(2, dtype=s.dtype))
-    with pytest.raises(ValueError, match="tau"):
-        soft_f1_loss(s, torch.zeros_like(s), mask, 0.0)
-
-
 def test_reward_ramp_schedule():
     # warm start of 10 steps, then the reward weight 2 ramps in over 4 steps, the gold-span loss kept at 1
     ws = [objective_weights(t, "mixed", 10, 1.0, reward_weight=2.0, ramp_steps=4) for t in range(8, 16)]
     assert ws == [(1.0, 0.0), (1.0, 0.0), (1.0, 0.5), (1.0, 1.0), (1.0, 1.5), (1.0, 2.0), (1.0, 2.0), (1.0, 2.0)]
     assert objective_weights(12, "f1", 10, 1.0, reward_weight=1.0, ramp_steps=4) == (0.0, 0.75)
-
-
-def test_start_end_cross_entropy_hand_computed_and_gradient():
-    from gp_mrc_lab.objectives import start_end_cross_entropy
-
-    # 4 tokens; token 3 is not in the passage (cannot start or end a span); spans (0,0), (1,1), (1,2), (2,2)
-    mask = torch.zeros(1, 4, 4, dtype=torch.bool)
-    mask[0, 0, 0] = mask[0, 1, 1] = mask[0, 1, 2] = mask[0, 2, 2] = True
-    start = torch.tensor([[0.0, 1.0, 2.0, 50.0]], dtype=torch.float64)
-    end = torch.tensor([[1.0, 0.0, 3.0, 50.0]], dtype=torch.float64)
-    got = start_end_cross_entropy(start, end, torch.tensor([1]), torch.tensor([2]), mask)
-    ce_start = -(1.0 - math.log(1 + math.e + math.e**2))
-    ce_end = -(3.0 - math.log(math.e + 1 + math.e**3))
-    assert got.item() == pytest.approx((ce_start + ce_end) / 2, rel=1e-9)
-    s = start.clone().requires_grad_(True)
-    e = end.clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(
-        lambda a, b: start_end_cross_entropy(a, b, torch.tensor([1]), torch.tensor([2]), mask).sum(), (s, e)
-    )

@@ -21,11 +21,10 @@ from safetensors.torch import load_file
 
 from gp_mrc.errors import UsageError
 from gp_mrc.training.arguments import parse_args
-from gp_mrc_lab.train_variant import parse_args as lab_parse_args
 from gp_mrc.training.checkpointing import STATE_FILE, find_checkpoint
 from gp_mrc.training.loop import train
 
-from conftest import tiny_train_args, write_toy_data
+from conftest import research_parse_args, tiny_train_args, write_toy_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN_SCRIPT = os.path.join(ROOT, "scripts", "train.py")
@@ -209,15 +208,15 @@ def test_a_branch_from_a_warm_start_checkpoint_equals_the_whole_run(tiny_encoder
     """The study's branching: resuming the multilabel run's step-8 checkpoint with a reward objective that starts
     at step 8 gives exactly the losses of one run trained with that objective from the start (the warm start is
     the same multilabel loss, the data order, schedule and RNG continue)."""
-    branch_flags = ["--objective", "f1", "--reward", "soft_f1", "--warm_start_steps", "8"]
+    branch_flags = ["--objective", "f1", "--warm_start_steps", "8"]
     whole, branch = uninterrupted.dir / "whole_f1", uninterrupted.dir / "branch_f1"
     step_8 = str(uninterrupted.out / "checkpoints" / "step_8")
     with one_thread():
-        train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, whole, *branch_flags)))
+        train(parse_args(train_args(tiny_encoder_dir, uninterrupted.data, whole, *branch_flags)))
         resumed = train_args(
             tiny_encoder_dir, uninterrupted.data, branch, *branch_flags, "--resume_from_checkpoint", step_8
         )
-        train(lab_parse_args(resumed))
+        train(parse_args(resumed))
     _, loss_whole = losses(whole)
     steps, loss_branch = losses(branch)
     assert steps == list(range(9, STEPS + 1))
@@ -236,7 +235,7 @@ def test_a_checkpoint_of_another_model_is_one_clear_error(tiny_encoder_dir, unin
     ):
         with pytest.raises(UsageError, match=f"belongs to another model .*{fragment}"):
             train(
-                lab_parse_args(
+                research_parse_args(
                     train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "other", *resume, *extra)
                 )
             )
@@ -252,4 +251,4 @@ def test_an_old_checkpoint_that_does_not_fit_is_one_clear_error(tiny_encoder_dir
     (old / STATE_FILE).write_text(json.dumps(state))
     resume = ("--resume_from_checkpoint", str(old), "--head_size", "8")
     with pytest.raises(UsageError, match="its weights do not fit this run's model"):
-        train(lab_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "old", *resume)))
+        train(research_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "old", *resume)))

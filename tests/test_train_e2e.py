@@ -1,7 +1,6 @@
 """Train a tiny model for a few steps through the training entry point, predict, and evaluate."""
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import pytest
 from gp_mrc.inference.reader import Reader
 from gp_mrc.training.arguments import parse_args
 from gp_mrc.training.loop import train
-from gp_mrc_lab.train_variant import parse_args as lab_parse_args, train as lab_train
 
 from conftest import tiny_train_args, write_toy_data
 
@@ -193,45 +191,3 @@ def test_reset_adam_moments_restores_full_size_steps():
     # (β2 = 0.999) instead divides the small gradient by the big ones' scale long after the momentum has faded
     assert last_update(True) == pytest.approx(0.01, rel=1e-3)
     assert last_update(False) < 0.002
-
-
-def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder_dir, tmp_path):
-    """--aux_start_end_weight adds the start/end cross-entropy of the span_bias terms (logged, finite), the soft-F1
-    reward ramps in, and evaluation decodes by expected F1; the answers are still cut from the passage;
-    --attention_dropout reaches the saved encoder config (gp_mrc_lab's objective pieces, through the lab's entry)."""
-    data = write_toy_data(tmp_path / "toy.jsonl", n=16)
-    out = tmp_path / "run"
-    flags = (
-        "--per_device_train_batch_size 8 --max_train_steps 6 --learning_rate 1e-3"
-        " --span_bias --aux_start_end_weight 0.5 --objective mixed --mixed_weight 1"
-        " --reward soft_f1 --warm_start_steps 2 --reward_ramp_steps 2"
-        " --decoding expected_f1 --logging_steps 1 --attention_dropout 0"
-    )
-    results = lab_train(lab_parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags, validate=True)))
-    assert json.load(open(out / "config.json"))["encoder"]["attention_probs_dropout_prob"] == 0.0
-    log = [json.loads(line) for line in open(out / "train_log.jsonl")]
-    assert [r["objective"] for r in log] == ["softmax"] * 2 + ["mixed"] * 4  # the default gold-span loss
-    assert all(r["aux_start_end"] > 0 for r in log)
-    assert {"exact_match", "f1"} <= set(results)
-    nbest = json.load(open(out / "nbest_predictions.json"))
-    preds = json.load(open(out / "predictions.json"))
-    ctx = {json.loads(line)["id"]: json.loads(line)["context"] for line in open(data)}
-    for qid, entries in nbest.items():  # the Reader's answer format (inference/nbest_file.py), plus log_prob
-        assert preds[qid] in [e["answer"] for e in entries]
-        assert all(ctx[qid][e["start"] : e["end"]] == e["answer"] for e in entries)
-        assert all(e["score"] == pytest.approx(math.exp(e["log_prob"])) for e in entries)
-        if len(entries) > 1:
-            assert preds[qid] == max(entries, key=lambda e: e["expected_f1"])["answer"]
-
-
-def test_aux_start_end_needs_span_bias(tiny_encoder_dir, tmp_path, capsys):
-    data = write_toy_data(tmp_path / "toy.jsonl", n=4)
-    with pytest.raises(SystemExit) as e:
-        lab_parse_args(
-            ["--model_name_or_path", tiny_encoder_dir, "--train_file", data, "--output_dir", str(tmp_path / "r")]
-            + "--no-span_bias --aux_start_end_weight 1".split()
-        )
-    assert e.value.code == 2
-    assert (
-        "--aux_start_end_weight needs the GlobalPointer's start/end terms: add --span_bias" in capsys.readouterr().err
-    )

@@ -53,9 +53,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--quantize",
         default="none",
-        choices=["none", "int8", "auto"],
-        help="int8: dynamic int8 encoder linears (CPU; measured: 1.2-1.4x fp32, -1.6 F1); auto: int8 where it is "
-        "the fastest measured torch way costing < 0.3 F1 (nowhere yet: gp_mrc/inference/auto_choice.py)",
+        choices=["none", "int8"],
+        help="int8: dynamic int8 encoder linears (CPU; measured: 1.2-1.4x fp32, -1.6 F1)",
     )
     p.add_argument(
         "--backend",

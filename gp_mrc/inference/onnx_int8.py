@@ -28,37 +28,23 @@ import tempfile
 ENCODER_SCOPE = "/encoder/"
 
 
-def encoder_weight_matmuls(model_path: str) -> dict[str, tuple[int, int]]:
-    """The encoder's MatMul nodes by a weight (initializer), in graph order, each with its (in_features,
-    out_features)."""
+def int8_matmuls(model_path: str) -> list[str]:
+    """The MatMul nodes to quantize, in graph order: the encoder's products by a weight (an initializer) with
+    in_features <= out_features (a down-projection stays fp32)."""
     import onnx
 
     graph = onnx.load(model_path, load_external_data=False).graph
     weights = {w.name: tuple(w.dims) for w in graph.initializer}
-    found = {}
+    found = []
     for node in graph.node:
         shape = weights.get(node.input[1]) if node.op_type == "MatMul" and len(node.input) > 1 else None
-        if shape is not None and len(shape) == 2 and ENCODER_SCOPE in node.name:
-            found[node.name] = shape
+        if shape is not None and len(shape) == 2 and ENCODER_SCOPE in node.name and shape[0] <= shape[1]:
+            found.append(node.name)
     return found
 
 
-def int8_matmuls(model_path: str) -> list[str]:
-    """The MatMul nodes to quantize: the encoder's weight products with in_features <= out_features (a
-    down-projection stays fp32)."""
-    return [name for name, (n_in, n_out) in encoder_weight_matmuls(model_path).items() if n_in <= n_out]
-
-
-def quantize_dynamic_int8(
-    model_path: str,
-    nodes: list[str] | None = None,
-    op_types: tuple[str, ...] = ("MatMul",),
-    extra_options: dict | None = None,
-    reduce_range: bool = True,
-) -> None:
-    """Replace the fp32 graph at `model_path` by its dynamic int8 version: the MatMuls above, or the `nodes` given
-    (the lab measures other choices, gp_mrc_lab/onnx_variants.py, with these same settings; reduce_range=False,
-    8-bit weights, only there: it saturates on CPUs without VNNI)."""
+def quantize_dynamic_int8(model_path: str) -> None:
+    """Replace the fp32 graph at `model_path` by its dynamic int8 version: the MatMuls above, 7-bit weights."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,10 +53,9 @@ def quantize_dynamic_int8(
             model_path,
             out,
             per_channel=True,
-            reduce_range=reduce_range,
+            reduce_range=True,
             weight_type=QuantType.QInt8,
-            nodes_to_quantize=int8_matmuls(model_path) if nodes is None else nodes,
-            op_types_to_quantize=list(op_types),
-            extra_options=extra_options,
+            nodes_to_quantize=int8_matmuls(model_path),
+            op_types_to_quantize=["MatMul"],
         )
         shutil.move(out, model_path)

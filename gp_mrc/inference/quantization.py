@@ -7,10 +7,9 @@ values one per-batch scale cannot hold (all 36 MiniLM linears in int8 lost 2.2 F
 without the 6 down-projections no loss, BENCHMARKS.md "CPU int8"). The answer head stays fp32: span scores are
 differences of large dot products, and the head is a few percent of the compute.
 
-`quantize="auto"` follows the measured table of gp_mrc/inference/auto_choice.py: int8 only where it is the
-fastest torch way costing under 0.3 F1. Measured on all 2,288 SQuAD v1.1 dev questions (BENCHMARKS.md "CPU
-int8"), torch int8 costs 1.6 F1 on both readers, on a CPU with native bf16 and on one without — so today `auto`
-picks it nowhere and int8 is an explicit choice (1.2-1.4x fp32 per CPU second).
+int8 is an explicit choice, never picked for the user: measured on all 2,288 SQuAD v1.1 dev questions
+(BENCHMARKS.md "CPU int8"), torch int8 costs 1.6 F1 on both readers, on a CPU with native bf16 and on one without,
+for 1.2-1.4x fp32 per CPU second.
 torch 2.13 deprecates the quantized tensors this uses (pytorch#184982, to be removed in a later release; torchao
 is the successor): it works and is tested with the torch pinned here.
 Importing this module does not import torch.
@@ -20,23 +19,16 @@ from __future__ import annotations
 
 from typing import Any
 
-QUANTIZE_CHOICES = ("none", "int8", "auto")
+QUANTIZE_CHOICES = ("none", "int8")
 
 
-def resolve_quantize(requested: str, device_type: str, cpu: str | None = None) -> str:
-    """ "none" | "int8" from a requested value; `auto`: int8 on a CPU where the measured table picks torch int8
-    (nowhere yet, see above); `cpu` (a kind of auto_choice.CPU_KINDS) overrides the CPU probe."""
+def resolve_quantize(requested: str, device_type: str) -> str:
+    """ "none" | "int8", checked: int8 runs on the CPU only."""
     if requested not in QUANTIZE_CHOICES:
         raise ValueError(f"quantize must be one of {QUANTIZE_CHOICES}, got {requested!r}")
     if requested == "int8" and device_type != "cpu":
         raise ValueError(f"quantize='int8' runs on the CPU only (dynamic int8 kernels), not on {device_type!r}")
-    if requested != "auto":
-        return requested
-    if device_type != "cpu":
-        return "none"
-    from .auto_choice import best_way, cpu_kind
-
-    return "int8" if best_way(cpu_kind(cpu), lambda w: w.backend == "torch").precision == "int8" else "none"
+    return requested
 
 
 def encoder_of(model: Any) -> Any:
@@ -76,9 +68,3 @@ def int8_layer_names(encoder: Any) -> list[str]:
     from torch import nn
 
     return [name for name, m in encoder.named_modules() if isinstance(m, nn.Linear) and m.in_features <= m.out_features]
-
-
-def is_quantized(model: Any) -> bool:
-    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
-
-    return any(isinstance(m, DynamicLinear) for m in model.modules())

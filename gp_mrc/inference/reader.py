@@ -86,8 +86,7 @@ class Reader:
     ):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader.
-        `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them), "none", or "auto"
-        (the fastest measured torch way under 0.3 F1: nowhere yet; see gp_mrc/inference/auto_choice.py)."""
+        `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them) or "none"."""
         check_counts(batch_size=batch_size)
         if isinstance(model, OnnxSpanModel):  # ONNX Runtime: the CPU, the precision the export was written in
             self._init_onnx(model, tokenizer, settings, batch_size, device, mixed_precision, quantize, overrides)
@@ -124,7 +123,7 @@ class Reader:
         quantize: str,
         overrides: dict,
     ) -> None:
-        if device not in (None, "cpu") or mixed_precision not in ("auto", "no") or quantize not in ("none", "auto"):
+        if device not in (None, "cpu") or mixed_precision not in ("auto", "no") or quantize != "none":
             raise ValueError(
                 "the onnxruntime backend runs the exported graph on the CPU as exported (fp32, or "
                 "int8 with gp-mrc export --quantize int8): device, mixed_precision and quantize "

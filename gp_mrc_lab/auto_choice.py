@@ -1,15 +1,16 @@
-"""What `auto` picks on a CPU: the fastest measured way to answer among those that cost under F1_BUDGET.
+"""The measured table behind the product's automatic choices on a CPU: the fastest measured way to answer among
+those that cost under F1_BUDGET.
 
 The ways are a backend (torch, or ONNX Runtime over a `gp-mrc export` folder) and a precision (fp32, bf16 autocast,
 int8). Each row of MEASURED is a measurement, not a guess: questions/s relative to torch fp32 on the same CPU and
 questions, and the F1 lost against torch fp32 on all 2,288 SQuAD v1.1 dev questions (the worst over the readers
 measured), with the BENCHMARKS.md section it comes from. A way with no row on a kind of CPU is never picked there.
 The kinds of CPU are gp_mrc.precision's: with AMX-BF16, an AMD one with AVX512-BF16 (Zen 4 and later), another
-with AVX512-BF16 but no AMX, without native bf16. Today that makes `auto` torch bf16 on the first two and torch fp32
-on the others: no ONNX Runtime way measured beats torch within the budget, so a model folder is never exported
-behind the user's back (`backend=None` runs what the folder holds).
-`quantize="auto"` (gp_mrc/inference/quantization.py) reads this table; `mixed_precision="auto"` (gp_mrc/precision.py,
-a stage below inference, so it keeps its own bf16 rule) must agree with it: tests/test_auto_choice.py checks both.
+with AVX512-BF16 but no AMX, without native bf16. Today that makes the best way torch bf16 on the first two and
+torch fp32 on the others: no int8 way and no ONNX Runtime way measured beats torch within the budget. The product
+keeps only the decision: `mixed_precision="auto"` is bf16 on gp_mrc.precision.BF16_FASTER_ON; int8 and ONNX Runtime
+are explicit choices (`quantize="int8"`, `gp-mrc export`), and a model folder is never exported behind the user's
+back. gp_mrc_lab/tests/test_auto_choice.py holds that decision to this table.
 Importing this module does not import torch.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..precision import CPU_AMD_AVX512_BF16, CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16, cpu_bf16_kind
+from gp_mrc.precision import CPU_AMD_AVX512_BF16, CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16, cpu_bf16_kind
 
 F1_BUDGET = 0.3  # issue #26: a faster way may cost at most this much F1 against torch fp32
 CPU_KINDS = (CPU_AMX_BF16, CPU_AMD_AVX512_BF16, CPU_AVX512_BF16, CPU_NO_BF16)  # the kinds of CPU measured

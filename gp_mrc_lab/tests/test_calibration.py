@@ -1,4 +1,4 @@
-"""gp_mrc/metrics/calibration.py on known values, and scripts/calibration.py end to end on a tiny reader."""
+"""gp_mrc_lab/calibration_metrics.py on known values, and scripts/calibration.py end to end on a tiny reader."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import sys
 import pytest
 
 from conftest import tiny_gp
-from gp_mrc.metrics.calibration import (
+from gp_mrc_lab.calibration_metrics import (
     accuracy_at_coverage,
     coverage_curve,
     expected_calibration_error,
     reliability_bins,
 )
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_ece_of_known_bins():

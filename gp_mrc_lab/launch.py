@@ -1,5 +1,5 @@
 """Start `scripts/serve.py` in a child process on a free loopback port and wait until it answers /health (for the
-load test and the page screenshot, which measure or show the real command)."""
+load test and scripts/page_screenshot.py, which measure or show the real command)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 import urllib.request
 from typing import Iterator
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def free_port() -> int:
