@@ -227,16 +227,11 @@ class Reader:
             self.model,
             examples,
             features,
+            s,
             pad_token_id=self.tokenizer.pad_token_id or 0,
             batch_size=batch_size,
             n_best_size=n_best_size,
-            version_2_with_negative=s.version_2_with_negative,
-            null_score_diff_threshold=s.null_score_diff_threshold,
-            max_answer_length=s.max_answer_length,
             disable_progress=not show,
-            decoding=s.decoding,
-            temperature=s.decoding_temperature,
-            lang=s.lang,
             mixed_precision=self.mixed_precision,
         )
         return preds, nbest
