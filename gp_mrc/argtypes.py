@@ -19,6 +19,27 @@ class Parser(argparse.ArgumentParser):
         sys.exit(USAGE_EXIT)
 
 
+class NoUnderscoreSwitch(argparse.Action):
+    """A switch on by default: --name (no-op) and --no_name (off), spelled as gp_mrc's other flags (predict.py's
+    --align_to_words / --no_align_to_words)."""
+
+    def __init__(self, option_strings: list[str], dest: str, default: bool = True, help: str | None = None) -> None:
+        negated = [f"--no_{s[2:]}" for s in option_strings if s.startswith("--")]
+        super().__init__([*option_strings, *negated], dest, nargs=0, default=default, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, not (option_string or "").startswith("--no_"))
+
+    def format_usage(self) -> str:
+        return " | ".join(self.option_strings)
+
+
 def _number(kind: Callable[[str], float], test: Callable[[float], bool], what: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:

@@ -22,9 +22,7 @@ COMMANDS = {
 def train_main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from .training.arguments import parse_args
 
-    if prog is not None:  # usage lines name the command that was typed
-        sys.argv[0] = prog
-    args = parse_args(argv)  # --help and argument errors before torch and transformers load
+    args = parse_args(argv, prog)  # --help and argument errors before torch and transformers load
     from .training.loop import train
 
     train(args)

@@ -26,7 +26,7 @@ NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 CPU_AMX_BF16, CPU_AMD_AVX512_BF16 = "AMX bf16", "AMD AVX512-BF16"
 CPU_AVX512_BF16, CPU_NO_BF16 = "AVX512-BF16 without AMX (not AMD)", "no native bf16"
 BF16_FASTER_ON = (CPU_AMX_BF16, CPU_AMD_AVX512_BF16)
-# the --mixed_precision help of every command (training adds what it does with accelerate's setting)
+# what `auto` picks, as the one --mixed_precision flag's help says it (gp_mrc.settings.Precision)
 AUTO_HELP = (
     "auto: bf16 where it runs faster than fp32 (a CUDA GPU with bf16, a CPU with AMX, an AMD CPU with AVX512-BF16), "
     "else fp32"

@@ -1,9 +1,11 @@
-"""The inference settings a model folder keeps: how to window questions, decode spans and score answers.
+"""A reader's settings: the inference settings a model folder keeps (how to window questions, decode spans and
+score answers) and the runtime ones every command that runs a model takes (precision, device, backend, batch size).
 
-They are written into the folder's config.json (key `inference_settings`) when training saves the model, so
-`Reader` and scripts/predict.py answer the way the model was trained and evaluated unless told otherwise.
-A transformers question-answering folder without them gets the defaults of transformers' QA pipeline.
-Importing this module does not import torch or transformers.
+The inference settings are written into the folder's config.json (key `inference_settings`) when training saves
+the model, so `Reader` and scripts/predict.py answer the way the model was trained and evaluated unless told
+otherwise. A transformers question-answering folder without them gets the defaults of transformers' QA pipeline.
+The runtime settings (`Runtime`) are the flags train.py (its precision), predict.py and serve.py share, each one
+field. Importing this module does not import torch or transformers.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .argtypes import finite_float, positive_float, positive_int
-from .choices import DECODINGS
+from .choices import BACKENDS, DECODINGS
 from .flags import setting
 from .metrics import METRIC_NAMES
+from .precision import AUTO, AUTO_HELP, MIXED_PRECISION_CHOICES
 
 SETTINGS_KEY = "inference_settings"  # the config.json key
 # The one default answer-length limit (tokens) of gp_mrc: training, the span head, rewards, the command lines.
 MAX_ANSWER_LENGTH = 30
-READER_BATCH_SIZE = 32  # windows per forward pass of a Reader (predict.py --batch_size, the service's)
 N_BEST_SIZE = 20  # candidate answers kept per question (training's evaluation, predict.py, Reader, the decoder)
 HEAD_SIZE = 64  # the one default size of the span head's query/key vectors (training's flag, HeadConfig, the config)
 PIPELINE_MAX_ANSWER_LEN = 15  # transformers' pipeline("question-answering"): for a folder without our settings
@@ -68,12 +70,14 @@ class InferenceSettings:
     null_score_diff_threshold: float = setting(
         0.0, 'answer "" when the null score beats the best span\'s by more than this', type=finite_float
     )
+    # argmax: what a folder that says nothing answers with; training saves a GlobalPointer's expected_f1
     decoding: str = setting(
         "argmax",
         "the answer: the most probable span (argmax), or the n-best entry of highest "
         "expected F1 under the model's span distribution (expected_f1)",
         choices=DECODINGS,
-        depends="expected_f1 for GlobalPointer (its span softmax is a distribution over "
+        by_architecture={"globalpointer": "expected_f1"},
+        depends="{globalpointer} for GlobalPointer (its span softmax is a distribution over "
         "answers), {default} for start/end (its n-best scores are not)",
     )
     decoding_temperature: float = setting(
@@ -116,6 +120,38 @@ class InferenceSettings:
 
 
 PIPELINE_DEFAULTS = InferenceSettings(max_answer_length=PIPELINE_MAX_ANSWER_LEN)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The one --mixed_precision of every command: training's RunConfig and the Reader's `Runtime` take it from
+    here (its resolution: gp_mrc/precision.py)."""
+
+    mixed_precision: str = setting(
+        AUTO,
+        f"{AUTO_HELP}; no: always fp32. Span logits, the softmax and the losses are fp32 in every case; training "
+        "honours `accelerate launch --mixed_precision`",
+        choices=MIXED_PRECISION_CHOICES,
+    )
+
+
+@dataclass(frozen=True)
+class Runtime(Precision):
+    """How a command runs a model (predict.py, serve.py; `Reader`'s keyword arguments of the same names). Not
+    saved with a folder."""
+
+    device: str | None = setting(
+        None,
+        "the torch device to answer on (cpu, cuda, cuda:1)",
+        depends="a CUDA GPU where torch sees one, else the CPU",
+    )
+    backend: str | None = setting(
+        None,
+        "what runs the model",
+        choices=BACKENDS,
+        depends="onnxruntime for a folder written by gp-mrc export, else torch",
+    )
+    batch_size: int = setting(32, "windows per forward pass", type=positive_int)
 
 
 def settings_from_config(config: Any) -> InferenceSettings | None:

@@ -26,6 +26,7 @@ def model_runners(args: argparse.Namespace, model_dirs: dict[str, str], examples
     """{config: a call that answers the examples with its trained model (windows → decoding → answer text)}."""
     from gp_mrc.data.features import prepare_features
     from gp_mrc.inference.predict import answer_features
+    from gp_mrc.settings import InferenceSettings
 
     models = {c: load_for_speed(d) for c, d in model_dirs.items()}
     runners = {}
@@ -35,15 +36,17 @@ def model_runners(args: argparse.Namespace, model_dirs: dict[str, str], examples
             feats = prepare_features(
                 examples, tokenizer, max_seq_length=args.max_seq_length, doc_stride=args.doc_stride, desc="speed"
             )
+            settings = InferenceSettings(
+                max_answer_length=max_answer_length, version_2_with_negative=args.version_2_with_negative
+            )
             answer_features(
                 model,
                 examples,
                 feats,
+                settings,
                 pad_token_id=tokenizer.pad_token_id or 0,
                 batch_size=32,
                 n_best_size=20,
-                version_2_with_negative=args.version_2_with_negative,
-                max_answer_length=max_answer_length,
                 disable_progress=True,
             )
 

@@ -1,6 +1,8 @@
 """Every default is written once (issue #25): each setting is a field of one configuration part (type, default,
 help), the command lines are built from the fields, and no other default literal of those settings is left in
-gp_mrc/; train.py is the product's command line (the research flags are gp_mrc_lab's)."""
+gp_mrc/; train.py is the product's command line (the research flags are gp_mrc_lab's). Issue #34: every command's
+parser is built from parts, a flag two commands share (--mixed_precision, --backend, --device, --batch_size) is one
+field, and a default that depends on the architecture is written on its field."""
 
 from __future__ import annotations
 
@@ -13,10 +15,14 @@ from collections import defaultdict
 
 import pytest
 
-from gp_mrc.flags import FLAG, flag_fields, parser_default
-from gp_mrc.settings import InferenceSettings
+from gp_mrc.flags import FLAG, architecture_defaults, flag_fields, parser_default, part_from
+from gp_mrc.inference import command as predict_command
+from gp_mrc.rewards import command as rewards_command
+from gp_mrc.serving import command as serve_command
+from gp_mrc.settings import InferenceSettings, Precision, Runtime
 from gp_mrc.training import arguments
 from gp_mrc.training.config import PARTS, TrainConfig
+from gp_mrc.training.objective import ObjectiveConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,6 +57,8 @@ def test_parser_defaults_are_the_fields_defaults(parser, parts, research):
             assert action.default is None and "default: " in action.help, name
         else:
             assert action.default == f.default, name
+            if f.default is not None and not isinstance(f.default, bool):  # the help says the default
+                assert action.help.endswith(f"default: {f.default}"), name
     assert sorted(depends) == [
         "architecture",
         "decoding",
@@ -67,7 +75,7 @@ def test_parser_defaults_are_the_fields_defaults(parser, parts, research):
 
 def test_a_resolved_run_takes_every_other_default_from_the_fields(tiny_encoder_dir, tmp_path):
     """Off the built-in sample, with a fresh encoder: the configuration equals the parts built from their own
-    defaults, but for what was named and the GlobalPointer's decoding (BY_ARCHITECTURE)."""
+    defaults, but for what was named and the GlobalPointer's decoding (the field's by_architecture)."""
     train_file = os.path.join(ROOT, "data", "sample_train.json")
     config = arguments.parse_args(
         ["--model_name_or_path", tiny_encoder_dir, "--train_file", train_file, "--output_dir", str(tmp_path)]
@@ -85,6 +93,129 @@ def test_a_resolved_run_takes_every_other_default_from_the_fields(tiny_encoder_d
         ["--model_name_or_path", tiny_encoder_dir, "--train_file", train_file, "--architecture", "start_end"]
     )
     assert (start_end.objective.objective, start_end.inference.decoding) == ("multilabel", "argmax")
+
+
+def test_a_default_by_architecture_is_written_on_its_field():
+    """The GlobalPointer's decoding (expected_f1) and start/end's objective (multilabel) are their fields', as the
+    help says; training's resolver holds no table of its own."""
+    assert architecture_defaults(InferenceSettings, "globalpointer") == {"decoding": "expected_f1"}
+    assert architecture_defaults(InferenceSettings, "start_end") == {}
+    assert architecture_defaults(ObjectiveConfig, "start_end") == {"objective": "multilabel"}
+    assert architecture_defaults(ObjectiveConfig, "globalpointer") == {}
+    assert not hasattr(arguments, "BY_ARCHITECTURE")
+    helps = {a.dest: a.help for a in arguments.build_parser()._actions}
+    assert helps["decoding"].endswith(
+        "default: expected_f1 for GlobalPointer (its span softmax is a distribution over answers), argmax for "
+        "start/end (its n-best scores are not)"
+    )
+    assert (
+        "default: mixed for GlobalPointer (the study's best, BENCHMARKS.md), multilabel for start/end"
+        in (helps["objective"])
+    )
+    source = open(os.path.join(ROOT, "gp_mrc", "training", "arguments.py"), encoding="utf-8").read()
+    assert '"expected_f1"' not in source and '"multilabel"' not in source.split("def resolve", 1)[0]
+
+
+SHARED = ("mixed_precision", "backend", "device", "batch_size")
+
+
+def flag_declarations(root: str, names: tuple[str, ...]) -> dict[str, list[str]]:
+    """{flag: ["path:line", ...]}: every field `name: T = setting(...)` and every add_argument("--name") in `root`."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for folder, _, files in os.walk(root):
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            where = os.path.relpath(path, ROOT)
+            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+                if (
+                    isinstance(node, ast.AnnAssign)
+                    and isinstance(node.target, ast.Name)
+                    and isinstance(node.value, ast.Call)
+                    and getattr(node.value.func, "id", "") == "setting"
+                ):
+                    flag = node.target.id
+                elif (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "attr", "") == "add_argument"
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                ):
+                    flag = str(node.args[0].value).removeprefix("--")
+                else:
+                    continue
+                if flag in names:
+                    found[flag].append(f"{where}:{node.lineno}")
+    return found
+
+
+def test_each_shared_flag_is_one_field_that_every_command_offers_alike():
+    """--mixed_precision (train, predict, serve), --backend, --device, --batch_size (predict, serve): each is
+    declared once in gp_mrc/ (a field of settings.Runtime, whose Precision training's RunConfig inherits), and
+    every parser that offers it has the same flag: type, choices, default and help."""
+    found = flag_declarations(os.path.join(ROOT, "gp_mrc"), SHARED)
+    assert {flag: [p.split(":")[0] for p in places] for flag, places in found.items()} == {
+        flag: ["gp_mrc/settings.py"] for flag in SHARED
+    }
+    field = {f.name: f for f in flag_fields(Runtime)}
+    assert field["mixed_precision"] is {f.name: f for f in flag_fields(Precision)}["mixed_precision"]
+    assert field["mixed_precision"] is {f.name: f for f in flag_fields(PARTS["run"])}["mixed_precision"]
+    parsers = {
+        "train": arguments.build_parser(),
+        "predict": predict_command.build_parser(),
+        "serve": serve_command.build_parser(),
+    }
+    offered = {}
+    for command, parser in parsers.items():
+        for a in parser._actions:
+            if a.dest in SHARED:
+                offered.setdefault(a.dest, {})[command] = (a.option_strings, a.type, a.choices, a.default, a.help)
+    assert sorted(offered["mixed_precision"]) == ["predict", "serve", "train"]
+    for flag in SHARED:
+        assert len(set(map(repr, offered[flag].values()))) == 1, flag
+        assert set(offered[flag]) >= {"predict", "serve"}
+        (strings, kind, choices, default, help_text) = offered[flag]["serve"]
+        assert default == parser_default(field[flag]) and help_text.startswith(field[flag].metadata[FLAG]["help"])
+    assert offered["mixed_precision"]["train"][2] == ("auto", "no", "fp16", "bf16")
+
+
+def test_every_command_builds_its_parser_from_parts():
+    """train, predict, serve, export, precompute_f1 and check_rewards: each flag of theirs is a field (the
+    positional operands of export, and predict's --handle_impossible_answer, which words a field, excepted)."""
+    from gp_mrc.inference import export_command
+
+    fields = {
+        f.name
+        for part in (
+            *PARTS.values(),
+            Runtime,
+            predict_command.PredictOptions,
+            serve_command.Server,
+            *(p for p in vars(serve_command).values() if isinstance(p, type) and dataclasses.is_dataclass(p)),
+            export_command.ExportOptions,
+            rewards_command.RewardData,
+            rewards_command.PrecomputeOptions,
+            rewards_command.CheckOptions,
+        )
+        for f in flag_fields(part)
+    }
+    parsers = [
+        arguments.build_parser(),
+        predict_command.build_parser(),
+        serve_command.build_parser(),
+        export_command.build_parser(),
+        rewards_command.build_parser("precompute", rewards_command.PrecomputeOptions),
+        rewards_command.build_parser("check", rewards_command.CheckOptions),
+    ]
+    flags = {a.dest for p in parsers for a in p._actions if a.option_strings and a.dest != "help"}
+    assert flags - fields == {"handle_impossible_answer"}
+
+
+def test_a_part_is_built_from_flag_values():
+    assert part_from(Runtime, {"batch_size": 8, "device": None}) == Runtime(batch_size=8)
+    args = serve_command.build_parser().parse_args(["--model", "m", "--mixed_precision", "no", "--backend", "torch"])
+    assert part_from(Runtime, args) == Runtime(mixed_precision="no", backend="torch")
 
 
 def test_predict_takes_every_inference_setting_from_its_field():

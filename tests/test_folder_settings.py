@@ -79,6 +79,33 @@ def test_reader_windows_and_decodes_with_the_folders_settings(trained, monkeypat
     )
 
 
+def test_reader_passes_one_settings_object_to_the_decoder(trained, monkeypatch):
+    """Reader.answer's keyword arguments (the pipeline's names too) become the settings object answer_features
+    takes, the folder's where a call says nothing."""
+    _, out = trained
+    reader = Reader.from_pretrained(out)
+    seen = []
+    real = gp_mrc.inference.reader.answer_features
+
+    def spy(model, examples, features, settings, **kw):
+        seen.append(settings)
+        assert set(kw) == {"pad_token_id", "batch_size", "n_best_size", "disable_progress", "mixed_precision"}
+        return real(model, examples, features, settings, **kw)
+
+    monkeypatch.setattr(gp_mrc.inference.reader, "answer_features", spy)
+    record = [{"question": "when was the king born?", "context": CTX}]
+    reader.answer(record)
+    reader.answer(record, decoding="argmax", temperature=2.0, max_answer_length=5, handle_impossible_answer=False)
+    reader(question="when?", context=CTX, max_answer_len=7, doc_stride=32)
+    assert seen == [
+        TRAINED,
+        TRAINED.replace(
+            decoding="argmax", decoding_temperature=2.0, max_answer_length=5, version_2_with_negative=False
+        ),
+        TRAINED.replace(max_answer_length=7, doc_stride=32),
+    ]
+
+
 def test_predict_uses_the_folders_settings_unless_given(trained, monkeypatch, capsys):
     _, out = trained
     code, stdout, err = run_predict_main(

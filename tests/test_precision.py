@@ -87,6 +87,7 @@ def test_bf16_logits_finite_and_answers_equal_to_fp32(tiny_tokenizer, tiny_model
     from gp_mrc.data.features import prepare_features
     from gp_mrc.inference.predict import answer_features, inference_loader
     from gp_mrc.precision import autocast
+    from gp_mrc.settings import InferenceSettings
 
     ctx = "the river vell runs through cordale . cordale was founded in 1587 by wool traders from the north ."
     recs = [
@@ -111,9 +112,10 @@ def test_bf16_logits_finite_and_answers_equal_to_fp32(tiny_tokenizer, tiny_model
         batch = next(iter(inference_loader(features, 0, 8)))
         out = model(**batch, max_answer_length=30)
     assert torch.isfinite(out.logits).all() and out.logits.dtype == torch.float32
-    kw = dict(pad_token_id=0, batch_size=8, n_best_size=5, version_2_with_negative=False, max_answer_length=30)
-    p32, n32, _ = answer_features(model, examples, features, mixed_precision="no", **kw)
-    p16, n16, _ = answer_features(model, examples, features, mixed_precision="bf16", **kw)
+    kw = dict(pad_token_id=0, batch_size=8, n_best_size=5)
+    settings = InferenceSettings(max_answer_length=30, version_2_with_negative=False)
+    p32, n32, _ = answer_features(model, examples, features, settings, mixed_precision="no", **kw)
+    p16, n16, _ = answer_features(model, examples, features, settings, mixed_precision="bf16", **kw)
     assert p16 == p32
     for q in p32:
         assert n16[q][0]["score"] == pytest.approx(n32[q][0]["score"], abs=0.05)

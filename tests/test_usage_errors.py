@@ -177,6 +177,18 @@ def test_predict_flags_out_of_range_exit_2_at_parse_time(flag, value):
     assert flag in line and ("positive integer" in line or "> 0" in line), line
 
 
+def test_predict_align_to_words_switch_keeps_its_two_spellings():
+    """--align_to_words (the default) and --no_align_to_words, one switch of predict's PredictOptions."""
+    from gp_mrc.inference.command import build_parser
+
+    parser = build_parser()
+    base = ["--model", "m", "--question", "q?", "--context", "c"]
+    assert parser.parse_args(base).align_to_words is True
+    assert parser.parse_args([*base, "--no_align_to_words"]).align_to_words is False
+    assert parser.parse_args([*base, "--no_align_to_words", "--align_to_words"]).align_to_words is True
+    assert "[--align_to_words | --no_align_to_words]" in " ".join(parser.format_usage().split())
+
+
 def test_predict_output_dir_that_is_a_file(tmp_path):
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"id": "1", "question": "q?", "context": "c"}\n')

@@ -23,64 +23,50 @@ get the answer "" with a warning naming them. docs/bad_inputs.md lists the cases
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+from dataclasses import dataclass
 
-from gp_mrc.argtypes import Parser, check_output_dir, positive_int, probability
-from gp_mrc.flags import add_flags
-from gp_mrc.precision import AUTO, AUTO_HELP, MIXED_PRECISION_CHOICES
-from gp_mrc.settings import N_BEST_SIZE, READER_BATCH_SIZE, InferenceSettings
+from gp_mrc.argtypes import NoUnderscoreSwitch, Parser, check_output_dir, positive_int, probability
+from gp_mrc.flags import add_flags, flag_fields, part_from, setting
+from gp_mrc.settings import N_BEST_SIZE, InferenceSettings, Runtime
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """predict.py's own flags: what to answer, how many answers, where they go."""
+
+    model: str | None = setting(None, "a model folder or hub name (see above)", required=True)
+    question: str | None = setting(None)
+    context: str | None = setting(None)
+    input: str | None = setting(None, "SQuAD-layout JSON, or JSON/JSONL of {id, question, context}")
+    output_dir: str | None = setting(
+        None,
+        "where predictions.json and nbest_predictions.json go",
+        depends="the input file's folder",
+    )
+    top_k: int = setting(1, type=positive_int)
+    n_best_size: int = setting(N_BEST_SIZE, type=positive_int)
+    quantize: str = setting(
+        "none",
+        "int8: dynamic int8 encoder linears (CPU; measured: 1.2-1.4x fp32, -1.6 F1)",
+        choices=("none", "int8"),
+    )
+    min_score: float = setting(0.0, 'drop answers of lower probability (none left: the answer "")', type=probability)
+    align_to_words: bool = setting(
+        True,
+        "widen answers to whole words (the default); --no_align_to_words: the model's token spans as they are (e.g. "
+        '"158" of "1587")',
+        action=NoUnderscoreSwitch,
+    )
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="a model folder or hub name (see above)")
-    p.add_argument("--question")
-    p.add_argument("--context")
-    p.add_argument("--input", help="SQuAD-layout JSON, or JSON/JSONL of {id, question, context}")
-    p.add_argument("--output_dir", default=None, help="where predictions.json and nbest_predictions.json go")
-    p.add_argument("--top_k", type=positive_int, default=1)
-    p.add_argument("--n_best_size", type=positive_int, default=N_BEST_SIZE)
-    p.add_argument("--batch_size", type=positive_int, default=READER_BATCH_SIZE)
-    p.add_argument("--device", default=None)
-    p.add_argument(
-        "--mixed_precision",
-        default=AUTO,
-        choices=MIXED_PRECISION_CHOICES,
-        help=f"{AUTO_HELP}; no: always fp32",
-    )
-    p.add_argument(
-        "--quantize",
-        default="none",
-        choices=["none", "int8"],
-        help="int8: dynamic int8 encoder linears (CPU; measured: 1.2-1.4x fp32, -1.6 F1)",
-    )
-    p.add_argument(
-        "--backend",
-        default=None,
-        choices=["torch", "onnxruntime"],
-        help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)",
-    )
-    p.add_argument(
-        "--min_score",
-        type=probability,
-        default=0.0,
-        help='drop answers of lower probability (none left: the answer "")',
-    )
-    p.add_argument(
-        "--align_to_words",
-        dest="align_to_words",
-        action="store_true",
-        default=True,
-        help="widen answers to whole words (the default)",
-    )
-    p.add_argument(
-        "--no_align_to_words",
-        dest="align_to_words",
-        action="store_false",
-        help='answer with the model\'s token spans as they are (e.g. "158" of "1587")',
-    )
+    add_flags(p, PredictOptions)
+    add_flags(p.add_argument_group("running the model"), Runtime)
     s = p.add_argument_group("inference settings (default: the model folder's)")
     add_flags(s, InferenceSettings, research=None, folder_default=True)  # the fields' types, choices and help
     s.add_argument(
@@ -117,15 +103,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from gp_mrc.inference.reader import Reader
 
     try:
-        reader = Reader.from_pretrained(
-            args.model,
-            backend=args.backend,
-            batch_size=args.batch_size,
-            device=args.device,
-            mixed_precision=args.mixed_precision,
-            quantize=args.quantize,
-            **settings_overrides(args),
-        )
+        runtime = dataclasses.asdict(part_from(Runtime, args))
+        reader = Reader.from_pretrained(args.model, quantize=args.quantize, **runtime, **settings_overrides(args))
     except (FileNotFoundError, OSError, ValueError) as e:  # ValueError: a setting out of range
         return fail(str(e))
     print("inference settings: " + " ".join(f"{k}={v}" for k, v in reader.settings.to_dict().items()), file=sys.stderr)
@@ -212,18 +191,10 @@ def input_clash(input_path: str | None, out: str) -> str | None:
 
 
 def settings_overrides(args: argparse.Namespace) -> dict:
-    """The inference settings given on the command line (None: the folder's)."""
+    """The inference settings given on the command line (None: the folder's), by their fields' names."""
+    given = {f.name: getattr(args, f.name) for f in flag_fields(InferenceSettings) if hasattr(args, f.name)}
     impossible = None if args.handle_impossible_answer is None else args.handle_impossible_answer == "yes"
-    return dict(
-        max_seq_length=args.max_seq_length,
-        doc_stride=args.doc_stride,
-        max_query_length=args.max_query_length,
-        max_answer_length=args.max_answer_length,
-        version_2_with_negative=impossible,
-        null_score_diff_threshold=args.null_score_diff_threshold,
-        decoding=args.decoding,
-        decoding_temperature=args.decoding_temperature,
-    )
+    return {**given, "version_2_with_negative": impossible}
 
 
 def fail(message: str) -> int:

@@ -14,21 +14,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 
 from ..argtypes import Parser
+from ..flags import add_flags, setting
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """export's flags (MODEL and OUT are its operands)."""
+
+    format: str = setting("onnx", choices=("onnx",))
+    quantize: str = setting(
+        "none", "int8: dynamic int8 of the encoder's MatMuls (none: fp32, the exact scores)", choices=("none", "int8")
+    )
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="a model folder or hub name (any that gp-mrc predict takes)")
     p.add_argument("out", help="the folder to write (model.onnx, config.json, tokenizer files)")
-    p.add_argument("--format", default="onnx", choices=["onnx"])
-    p.add_argument(
-        "--quantize",
-        default="none",
-        choices=["none", "int8"],
-        help="int8: dynamic int8 of the encoder's MatMuls (none: fp32, the exact scores)",
-    )
+    add_flags(p, ExportOptions)
     return p
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..choices import BACKENDS
 from ..errors import UsageError
 from ..models.baseline import start_end_output
 from ..models.modeling import span_output
@@ -25,7 +26,6 @@ from ..settings import PIPELINE_DEFAULTS, SETTINGS_KEY, InferenceSettings
 MODEL_FILE = "model.onnx"
 ONNX_KEY = "gp_mrc_onnx"  # config.json: what the export holds
 GRAPH_OUTPUTS = {"globalpointer": ("scores",), "start_end": ("start_logits", "end_logits")}
-BACKENDS = ("torch", "onnxruntime")
 INSTALL_HINT = "pip install gp_mrc[onnx]"
 
 

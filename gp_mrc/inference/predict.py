@@ -14,7 +14,7 @@ from ..data.collate import SpanCollator
 from .decoding import best_answers
 from .window_topk import WindowTopK, collect_results, topk_spans
 from ..precision import autocast
-from ..settings import InferenceSettings
+from ..settings import N_BEST_SIZE, InferenceSettings
 
 INFERENCE_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "feature_index")
 
@@ -166,26 +166,22 @@ def answer_features(
     model: torch.nn.Module,
     examples: Any,
     features: Any,
+    settings: InferenceSettings,
     *,
     pad_token_id: int,
     batch_size: int,
-    n_best_size: int,
-    version_2_with_negative: bool,
-    max_answer_length: int,
-    null_score_diff_threshold: float = InferenceSettings.null_score_diff_threshold,
+    n_best_size: int = N_BEST_SIZE,
     accelerator: Any = None,
     disable_progress: bool = False,
-    decoding: str = InferenceSettings.decoding,
-    temperature: float = InferenceSettings.decoding_temperature,
-    lang: str = InferenceSettings.lang,
     mixed_precision: str = "no",
     num_workers: int = 0,
 ) -> tuple[dict, dict, dict]:
-    """Model + examples/features → (predictions, nbest, null_diff), the one path used everywhere.
+    """Model + examples/features → (predictions, nbest, null_diff) under `settings` (answer length, decoding,
+    no-answer rule, the metric's language), the one path used everywhere.
 
-    `mixed_precision` ("no" | "bf16" | "fp16") autocasts the encoder outside Accelerate (which autocasts a
-    prepared model itself); span log-probabilities are fp32 either way. Batches bound for a CUDA device are
-    page-locked; `num_workers` processes collate them."""
+    `mixed_precision`, as resolved ("no" | "bf16" | "fp16"), autocasts the encoder outside Accelerate (which
+    autocasts a prepared model itself); span log-probabilities are fp32 either way. Batches bound for a CUDA device
+    are page-locked; `num_workers` processes collate them."""
     device_type = model_device(model).type
     loader = inference_loader(
         features, pad_token_id, batch_size, num_workers, pin_memory=device_type == "cuda", buckets=accelerator is None
@@ -193,16 +189,18 @@ def answer_features(
     if accelerator is not None:
         loader = accelerator.prepare(loader)
     with autocast(device_type, mixed_precision if accelerator is None else "no"):
-        results, raw = predict_windows(model, loader, n_best_size, accelerator, max_answer_length, disable_progress)
+        results, raw = predict_windows(
+            model, loader, n_best_size, accelerator, settings.max_answer_length, disable_progress
+        )
     return best_answers(
         examples,
         features,
         results,
         n_best_size=n_best_size,
-        version_2_with_negative=version_2_with_negative,
-        null_score_diff_threshold=null_score_diff_threshold,
+        version_2_with_negative=settings.version_2_with_negative,
+        null_score_diff_threshold=settings.null_score_diff_threshold,
         raw_scores=raw,
-        decoding=decoding,
-        temperature=temperature,
-        lang=lang,
+        decoding=settings.decoding,
+        temperature=settings.decoding_temperature,
+        lang=settings.lang,
     )

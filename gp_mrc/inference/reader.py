@@ -14,10 +14,10 @@ from .predict import answer_features
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from ..models.positions import check_max_seq_length
 from .pipeline_compat import answer_keywords, check_pipeline_limits, pipeline_output, pipeline_records, resolve_top_k
-from ..precision import AUTO, resolve_mixed_precision
+from ..precision import resolve_mixed_precision
 from .onnx_backend import OnnxSpanModel, load_onnx_model, resolve_backend
 from .quantization import quantize_encoder, resolve_quantize
-from ..settings import N_BEST_SIZE, PIPELINE_DEFAULTS, READER_BATCH_SIZE, InferenceSettings
+from ..settings import N_BEST_SIZE, PIPELINE_DEFAULTS, InferenceSettings, Runtime
 
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
 
@@ -78,9 +78,9 @@ class Reader:
         tokenizer: Any,
         settings: InferenceSettings | None = None,
         *,
-        batch_size: int = READER_BATCH_SIZE,
-        device: str | None = None,
-        mixed_precision: str = AUTO,
+        batch_size: int = Runtime.batch_size,
+        device: str | None = Runtime.device,
+        mixed_precision: str = Runtime.mixed_precision,
         quantize: str = "none",
         **overrides: Any,
     ):
@@ -226,16 +226,11 @@ class Reader:
             self.model,
             examples,
             features,
+            s,
             pad_token_id=self.tokenizer.pad_token_id or 0,
             batch_size=batch_size,
             n_best_size=n_best_size,
-            version_2_with_negative=s.version_2_with_negative,
-            null_score_diff_threshold=s.null_score_diff_threshold,
-            max_answer_length=s.max_answer_length,
             disable_progress=not show,
-            decoding=s.decoding,
-            temperature=s.decoding_temperature,
-            lang=s.lang,
             mixed_precision=self.mixed_precision,
         )
         return preds, nbest

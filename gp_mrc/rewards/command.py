@@ -15,40 +15,58 @@ import logging
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from ..argtypes import Parser, non_negative_float, non_negative_int, positive_int
 from ..defaults import DEFAULT_OUTPUT_DIR
-from ..flags import add_flags
-from ..settings import InferenceSettings
+from ..flags import add_flags, setting
+from ..settings import LANGS, InferenceSettings
+from .window import DEFAULT_F1_WINDOW
+
+# training's windows, as their fields say
+WINDOWS = ("max_seq_length", "doc_stride", "max_query_length", "max_answer_length", "version_2_with_negative")
 
 
-def build_parser(description: str) -> argparse.ArgumentParser:
-    """The data flags of scripts/train.py that the rewards depend on."""
-    p = argparse.ArgumentParser(description=description)
-    a = p.add_argument
-    a("--train_file", required=True, help="SQuAD JSON or flat JSON/JSONL")
-    a("--model_name_or_path", default=None, help="tokenizer source; default: the packaged all-MiniLM-L6-v2")
-    a("--tokenizer_name", default=None)
-    a("--lang", default="auto", choices=["auto", "en", "zh"])
-    add_flags(
-        p,
-        InferenceSettings,
-        research=None,
-        resolved=True,
-        only=(  # training's windows, as their fields say
-            "max_seq_length",
-            "doc_stride",
-            "max_query_length",
-            "max_answer_length",
-            "version_2_with_negative",
-        ),
+@dataclass(frozen=True)
+class RewardData:
+    """The data flags of scripts/train.py the rewards depend on, read as training reads them (training's own
+    fields are a stage above: gp_mrc/training/config.py's DataConfig)."""
+
+    train_file: str | None = setting(None, "SQuAD JSON or flat JSON/JSONL", required=True)
+    model_name_or_path: str | None = setting(None, "tokenizer source", depends="the packaged all-MiniLM-L6-v2")
+    tokenizer_name: str | None = setting(None)
+    lang: str = setting("auto", choices=("auto", *LANGS))
+    f1_window: int | None = setting(
+        None, "pruning window W in tokens", type=positive_int, depends=f"DEFAULT_F1_WINDOW ({DEFAULT_F1_WINDOW})"
     )
-    a("--f1_window", type=int, default=None, help="pruning window W in tokens (default: DEFAULT_F1_WINDOW)")
-    a("--output_dir", default=DEFAULT_OUTPUT_DIR, help="only used to derive the default --cache_dir, as in training")
-    a("--cache_dir", default=None, help="default: <output_dir>/../.gp_mrc_cache (training's default)")
-    a("--max_train_samples", type=int, default=None)
-    a("--num_proc", type=int, default=1)
-    a("--seed", type=int, default=0)
+    output_dir: str = setting(DEFAULT_OUTPUT_DIR, "only used to derive the default --cache_dir, as in training")
+    cache_dir: str | None = setting(None, depends="<output_dir>/../.gp_mrc_cache (training's default)")
+    max_train_samples: int | None = setting(None, type=positive_int)
+    num_proc: int = setting(1, type=positive_int)
+    seed: int = setting(0, "the seed of the sampled spans", type=non_negative_int)
+
+
+@dataclass(frozen=True)
+class PrecomputeOptions:
+    overwrite_cache: bool = setting(False, "recompute even if a valid cache file exists")
+    inspect: int = setting(0, "print N sampled nonzero rewards as JSON lines", type=non_negative_int, metavar="N")
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    n_samples: int = setting(1000, type=positive_int)
+    tol: float = setting(1e-3, type=non_negative_float)
+
+
+def build_parser(description: str, options: type) -> argparse.ArgumentParser:
+    """The data flags of scripts/train.py that the rewards depend on, then the command's `options`."""
+    p = Parser(description=description)
+    add_flags(p, RewardData)
+    add_flags(
+        p.add_argument_group("windows (training's)"), InferenceSettings, research=None, resolved=True, only=WINDOWS
+    )
+    add_flags(p, options)
     return p
 
 
@@ -87,10 +105,8 @@ def precompute_main(argv: list[str] | None = None) -> int:
     from .cache import load_or_compute_with_info
     from .verify import sample_entries
 
-    parser = build_parser("Precompute (and cache) the per-span F1 rewards of a training file, as training would.")
-    parser.add_argument("--overwrite_cache", action="store_true", help="recompute even if a valid cache file exists")
-    parser.add_argument(
-        "--inspect", type=int, default=0, metavar="N", help="print N sampled nonzero rewards as JSON lines"
+    parser = build_parser(
+        "Precompute (and cache) the per-span F1 rewards of a training file, as training would.", PrecomputeOptions
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -135,10 +151,9 @@ def check_main(argv: list[str] | None = None) -> int:
     from .verify import verify_f1_table
 
     parser = build_parser(
-        "Check cached per-span F1 rewards against the metric itself on >= N sampled (feature, span) pairs."
+        "Check cached per-span F1 rewards against the metric itself on >= N sampled (feature, span) pairs.",
+        CheckOptions,
     )
-    parser.add_argument("--n_samples", type=int, default=1000)
-    parser.add_argument("--tol", type=float, default=1e-3)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     features, examples, lang, where = prepare(args)

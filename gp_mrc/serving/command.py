@@ -11,92 +11,47 @@ The page at http://HOST:PORT/ answers a pasted passage; /health reports the mode
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import os
 import socket
 import sys
+from dataclasses import dataclass
 
-from ..precision import AUTO, AUTO_HELP, MIXED_PRECISION_CHOICES
-from ..settings import READER_BATCH_SIZE
+from ..argtypes import Parser, positive_int
+from ..flags import add_flags, part_from, setting
+from ..settings import Runtime
 from .schema import Batching, Limits
 
-DEFAULTS, BATCHING = Limits(), Batching()
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")  # uvicorn's
+
+
+@dataclass(frozen=True)
+class Server:
+    """serve.py's own flags: the model, where to listen, the CPU threads, the log."""
+
+    model: str | None = setting(None, "a model folder (any folder scripts/predict.py takes)", required=True)
+    host: str = setting("127.0.0.1", "0.0.0.0 to listen on every interface")
+    port: int = setting(8000, type=int)  # its range is checked where it is bound: one line, before the model loads
+    cpu_threads: int | None = setting(
+        None,
+        "threads of torch (or of the ONNX Runtime session) on a CPU",
+        type=positive_int,
+        depends="half the cores, at least 1: the service's two lanes run side by side, and more threads than "
+        "cores make every forward pass several times slower",
+    )
+    log_level: str = setting("info", choices=LOG_LEVELS)
+    access_log: bool = setting(False, "log every request")
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="a model folder (any folder scripts/predict.py takes)")
-    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--device", default=None)
-    p.add_argument(
-        "--mixed_precision",
-        default=AUTO,
-        choices=MIXED_PRECISION_CHOICES,
-        help=AUTO_HELP,
-    )
-    p.add_argument(
-        "--backend",
-        default=None,
-        choices=["torch", "onnxruntime"],
-        help="what runs the model (default: onnxruntime for a folder written by gp-mrc export, else torch)",
-    )
-    p.add_argument("--batch_size", type=int, default=READER_BATCH_SIZE, help="windows per forward pass")
-    p.add_argument(
-        "--cpu_threads",
-        type=int,
-        default=None,
-        help="threads of torch (or of the ONNX Runtime session) on a CPU (default: half the cores, at least 1: "
-        "the service's two lanes run side by side, and more threads than cores make every forward pass several "
-        "times slower)",
-    )
-    b = p.add_argument_group("batching: requests that arrive together are answered by one model call")
-    b.add_argument("--max_batch_size", type=int, default=BATCHING.max_batch_size, help="questions per model call")
-    b.add_argument(
-        "--max_wait_ms",
-        type=float,
-        default=BATCHING.max_wait_ms,
-        help="how long the first waiting request waits for others to join its batch",
-    )
-    b.add_argument("--max_queued", type=int, default=BATCHING.max_queued, help="questions waiting; beyond this, 503")
-    lim = p.add_argument_group("limits per request (beyond them: 4xx with a message)")
-    _add_limit_flags(lim)
-    b.add_argument(
-        "--max_batch_windows",
-        type=int,
-        default=BATCHING.max_batch_windows,
-        help="windows per model call: a long request is cut into chunks of this many, served in turn",
-    )
-    b.add_argument(
-        "--lane_windows",
-        type=int,
-        default=BATCHING.lane_windows,
-        help="requests of at most this many windows run in their own lane, beside the long ones",
-    )
-    p.add_argument("--log_level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    p.add_argument("--access_log", action="store_true", help="log every request")
+    """serve.py's parser, one group per part (a further part of the service's drops in as one more add_flags)."""
+    p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_flags(p, Server)
+    add_flags(p.add_argument_group("running the model"), Runtime)
+    add_flags(p.add_argument_group("batching: requests that arrive together are answered by one model call"), Batching)
+    add_flags(p.add_argument_group("limits per request (beyond them: 4xx with a message)"), Limits)
     return p
-
-
-def _add_limit_flags(lim: argparse._ArgumentGroup) -> None:
-    """The limits per request: body size, text lengths, questions, passages and encoder windows."""
-    lim.add_argument("--max_body_bytes", type=int, default=DEFAULTS.max_body_bytes)
-    lim.add_argument("--max_context_chars", type=int, default=DEFAULTS.max_context_chars)
-    lim.add_argument("--max_question_chars", type=int, default=DEFAULTS.max_question_chars)
-    lim.add_argument("--max_inputs", type=int, default=DEFAULTS.max_inputs, help="questions in one request")
-    lim.add_argument("--max_top_k", type=int, default=DEFAULTS.max_top_k)
-    lim.add_argument(
-        "--max_passages",
-        type=int,
-        default=DEFAULTS.max_passages,
-        help='question-passage pairs in one request (each of "contexts" counts)',
-    )
-    lim.add_argument(
-        "--max_request_windows",
-        type=int,
-        default=DEFAULTS.max_request_windows,
-        help="the cost cap: encoder windows one request may take; beyond, 413",
-    )
 
 
 def fail(message: str) -> int:
@@ -131,34 +86,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def parse(argv: list[str] | None, prog: str | None) -> tuple[argparse.Namespace, Limits]:
+def parse(argv: list[str] | None, prog: str | None) -> tuple[argparse.Namespace, Limits, Batching]:
+    """The flags, and the service's parts built from them; a bad flag is one `error:` line, exit 2."""
     p = build_parser(prog)
     args = p.parse_args(argv)
     try:
-        limits = Limits(
-            max_body_bytes=args.max_body_bytes,
-            max_context_chars=args.max_context_chars,
-            max_question_chars=args.max_question_chars,
-            max_inputs=args.max_inputs,
-            max_top_k=args.max_top_k,
-            max_passages=args.max_passages,
-            max_request_windows=args.max_request_windows,
-        )
+        return args, part_from(Limits, args), part_from(Batching, args)
     except ValueError as e:
         p.error(str(e))
-    if (
-        min(args.max_batch_size, args.max_queued, args.max_batch_windows, args.lane_windows, args.cpu_threads or 1) < 1
-        or args.max_wait_ms < 0
-    ):
-        p.error(
-            "--max_batch_size, --max_queued, --max_batch_windows, --lane_windows and --cpu_threads must be >= 1, "
-            "--max_wait_ms >= 0"
-        )
-    return args, limits
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    args, limits = parse(argv, prog)
+    args, limits, batching = parse(argv, prog)
     try:
         import uvicorn
 
@@ -177,11 +116,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             threads = args.cpu_threads or max(1, (os.cpu_count() or 2) // 2)
             reader = Reader.from_pretrained(
                 args.model,
-                backend=args.backend,
                 cpu_threads=threads,  # ONNX Runtime's session: as torch's, so that the two lanes share the cores
-                batch_size=args.batch_size,
-                device=args.device,
-                mixed_precision=args.mixed_precision,
+                **dataclasses.asdict(part_from(Runtime, args)),
             )
         except (FileNotFoundError, OSError, ValueError) as e:
             return fail(str(e))
@@ -189,16 +125,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             import torch
 
             torch.set_num_threads(threads)
-        app = create_app(
-            reader,
-            limits=limits,
-            max_batch_size=args.max_batch_size,
-            max_wait_ms=args.max_wait_ms,
-            max_queued=args.max_queued,
-            model_name=display_name(args.model),
-            max_batch_windows=args.max_batch_windows,
-            lane_windows=args.lane_windows,
-        )
+        app = create_app(reader, limits=limits, model_name=display_name(args.model), **dataclasses.asdict(batching))
         print(
             f"serving {args.model} on http://{args.host}:{args.port}/ (page at /, API: POST /, /health, "
             "/metrics, /docs)",

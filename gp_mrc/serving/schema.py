@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..argtypes import non_negative_float, positive_int
+from ..flags import setting
 from ..inference.pipeline_compat import BOOL_PARAMETERS, INT_PARAMETERS, answer_keywords
 
 
@@ -32,24 +34,34 @@ class RequestError(ValueError):
 class Batching:
     """How the service batches (its command-line flags; create_app's defaults)."""
 
-    max_batch_size: int = 32  # questions per model call
-    max_wait_ms: float = 10.0  # how long the first waiting request waits for others to join its batch
-    max_queued: int = 1024  # questions waiting; beyond this, 503
-    max_batch_windows: int = 32  # windows per model call: a long request is cut into chunks of this many
-    lane_windows: int = 16  # requests of at most this many windows run in their own lane, beside the long ones
+    max_batch_size: int = setting(32, "questions per model call", type=positive_int)
+    max_wait_ms: float = setting(
+        10.0, "how long the first waiting request waits for others to join its batch", type=non_negative_float
+    )
+    max_queued: int = setting(1024, "questions waiting; beyond this, 503", type=positive_int)
+    max_batch_windows: int = setting(
+        32, "windows per model call: a long request is cut into chunks of this many, served in turn", type=positive_int
+    )
+    lane_windows: int = setting(
+        16, "requests of at most this many windows run in their own lane, beside the long ones", type=positive_int
+    )
 
 
 @dataclass(frozen=True)
 class Limits:
     """What one request may ask for (the service's command-line flags)."""
 
-    max_body_bytes: int = 1_000_000
-    max_context_chars: int = 20_000
-    max_question_chars: int = 1_000
-    max_inputs: int = 32  # questions in one request
-    max_passages: int = 64  # question-passage pairs in one request ("contexts" counts each passage)
-    max_request_windows: int = 2048  # the cost cap: encoder windows one request may take (413 beyond)
-    max_top_k: int = 20  # also the n-best size the page's heat map sums over
+    max_body_bytes: int = setting(1_000_000, type=positive_int)
+    max_context_chars: int = setting(20_000, type=positive_int)
+    max_question_chars: int = setting(1_000, type=positive_int)
+    max_inputs: int = setting(32, "questions in one request", type=positive_int)
+    max_passages: int = setting(
+        64, 'question-passage pairs in one request (each of "contexts" counts)', type=positive_int
+    )
+    max_request_windows: int = setting(
+        2048, "the cost cap: encoder windows one request may take; beyond, 413", type=positive_int
+    )
+    max_top_k: int = setting(20, type=positive_int)  # also the n-best size the page's heat map sums over
     max_seq_len: int = 512  # the encoder's positions (create_app lowers it to the model's)
 
     def __post_init__(self) -> None:

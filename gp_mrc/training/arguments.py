@@ -14,7 +14,7 @@ from typing import Any
 from ..argtypes import Parser, check_output_dir
 from ..defaults import SAMPLE_DEV_FILE, SAMPLE_TRAIN_FILE, default_encoder_path
 from ..errors import UsageError
-from ..flags import add_flags
+from ..flags import add_flags, architecture_defaults
 from .config import PARTS, ModelConfig, TrainConfig, folder_architecture
 
 # the built-in sample's recipe (README: time and EM/F1 measured)
@@ -22,9 +22,6 @@ SAMPLE_EPOCHS, SAMPLE_LEARNING_RATE, SAMPLE_MAX_SEQ_LENGTH = 3, 1e-4, 256
 # half the sample's questions also asked over another article's passage: its passages fit one window, so without
 # them the null span never learns and the reader cannot rank passages (3 epochs keep the run ~2.5 minutes)
 SAMPLE_NEGATIVE_PASSAGES = 0.5
-# the defaults that depend on the architecture, where they differ from the fields' (the fields' are GlobalPointer's,
-# except decoding: InferenceSettings' argmax is what a folder without settings answers with)
-BY_ARCHITECTURE = {"globalpointer": {"decoding": "expected_f1"}, "start_end": {"objective": "multilabel"}}
 GROUPS = {
     "data": "data",
     "inference": "windows and decoding (saved with the model)",
@@ -40,11 +37,13 @@ def build_parser(
     research: bool = False,
     parts: dict[str, type] | None = None,
     description: str = "Fine-tune a GlobalPointer reader on SQuAD-style data.",
+    prog: str | None = None,
 ) -> argparse.ArgumentParser:
     """train.py's parser, one group per configuration part. research=True (gp_mrc_lab): the research flags too, in
-    a group of their own; `parts` replaces part classes (the lab's, with further fields)."""
+    a group of their own; `parts` replaces part classes (the lab's, with further fields); `prog`: the command
+    the usage lines name (gp-mrc train)."""
     # no abbreviations: a research flag given to train.py (e.g. --reward) is unknown, not another flag's prefix
-    p = Parser(description=description, allow_abbrev=False)
+    p = Parser(prog=prog, description=description, allow_abbrev=False)
     classes = {**PARTS, **(parts or {})}
     for name, part in classes.items():
         add_flags(p.add_argument_group(GROUPS[name]), part)
@@ -59,9 +58,9 @@ def build_parser(
     return p
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
+def parse_args(argv: list[str] | None = None, prog: str | None = None) -> TrainConfig:
     """The run's configuration (see gp_mrc/training/config.py); errors are one line, exit 2."""
-    parser = build_parser()
+    parser = build_parser(prog=prog)
     try:
         return resolve(vars(parser.parse_args(argv)))
     except (ValueError, UsageError) as e:
@@ -71,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 def resolve(given: dict[str, Any], parts: dict[str, type] | None = None) -> TrainConfig:
     """Flag values (None: not given) → the configuration: the defaults that depend on other flags or on the model
     folder (decided here, once; the rest are the fields'), then the checks that span several flags."""
-    v = dict(given)
+    v, classes = dict(given), {**PARTS, **(parts or {})}
     on_sample = v["train_file"] is None and v["dataset_name"] is None
     if on_sample:
         v["train_file"] = [SAMPLE_TRAIN_FILE]
@@ -93,8 +92,9 @@ def resolve(given: dict[str, Any], parts: dict[str, type] | None = None) -> Trai
         raise UsageError(
             "--architecture start_end trains with its own start/end cross-entropy; leave --objective at its default"
         )
-    for flag, value in BY_ARCHITECTURE[v["architecture"]].items():
-        v[flag] = value if v[flag] is None else v[flag]
+    for part in classes.values():  # the defaults by architecture, written on their fields (e.g. decoding)
+        for flag, value in architecture_defaults(part, v["architecture"]).items():
+            v[flag] = value if v.get(flag) is None else v[flag]
     for flag, path in [("--train_file", f) for f in v["train_file"] or ()] + [
         ("--validation_file", v["validation_file"])
     ]:

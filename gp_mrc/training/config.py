@@ -27,8 +27,7 @@ from ..defaults import DEFAULT_OUTPUT_DIR
 from ..errors import UsageError
 from ..flags import flag_fields, setting
 from ..models.folders import check_name, folder_kind
-from ..precision import AUTO, AUTO_HELP, MIXED_PRECISION_CHOICES
-from ..settings import HEAD_SIZE, LANGS, N_BEST_SIZE, InferenceSettings
+from ..settings import HEAD_SIZE, LANGS, N_BEST_SIZE, InferenceSettings, Precision
 from .objective import ObjectiveConfig
 
 YES_NO, AUTO_YES_NO = ("yes", "no"), ("auto", "yes", "no")
@@ -170,19 +169,16 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(Precision):
+    """Where the run writes and how it runs: --mixed_precision is every command's one field (settings.Precision;
+    as asked: training resolves auto for its device)."""
+
     output_dir: str = setting(DEFAULT_OUTPUT_DIR)
     checkpointing_steps: int | str | None = setting(None, "an int (every N steps) or 'epoch'", type=steps_or_epoch)
     save_total_limit: int = setting(2, type=positive_int, research=True)
     resume_from_checkpoint: str | None = setting(None, "a checkpoint folder, or 'latest'")
     with_tracking: bool = setting(False, "log to the trackers accelerate finds (tensorboard, wandb, ...)")
     report_to: str = setting("all")
-    mixed_precision: str = setting(
-        AUTO,
-        f"{AUTO_HELP} (`accelerate launch --mixed_precision` is honoured); span logits and losses are fp32 in "
-        "every case",
-        choices=MIXED_PRECISION_CHOICES,
-    )  # as asked; training resolves auto for its device
     cpu: bool = setting(False, "force CPU; with torchrun gives multi-process gloo DDP")
     logging_steps: int = setting(10, type=positive_int)
 

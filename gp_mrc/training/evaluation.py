@@ -40,12 +40,12 @@ class Evaluator:
         lang: str,
         metric: str,
     ):
-        self.config, self.settings, self.accelerator = config.eval, config.inference, accelerator
-        self.version_2 = config.inference.version_2_with_negative
+        self.config, self.accelerator = config.eval, accelerator
+        self.settings = config.inference.replace(lang=lang)  # decoded in the metric's language the data resolved to
         self.num_workers = config.data.dataloader_num_workers
         self.output_dir = config.run.output_dir
         self.examples, self.features = examples, features
-        self.pad_token_id, self.lang, self.metric = pad_token_id, lang, metric
+        self.pad_token_id, self.metric = pad_token_id, metric
         self.seconds = 0.0
         self.last: tuple[dict, dict, dict] | None = None  # (predictions, nbest, null_diff) of the last call
 
@@ -57,23 +57,18 @@ class Evaluator:
         return examples, self.features.filter(lambda x: x < n, input_columns="example_index")
 
     def __call__(self, model: Any, tag: str) -> dict[str, Any]:
-        t0, c, s, acc = time.time(), self.config, self.settings, self.accelerator
+        t0, c, acc = time.time(), self.config, self.accelerator
         examples, features = self._subset(tag)
         preds, nbest, null_diff = answer_features(
             model,
             examples,
             features,
+            self.settings,
             pad_token_id=self.pad_token_id,
             batch_size=c.per_device_eval_batch_size,
             n_best_size=c.n_best_size,
-            version_2_with_negative=self.version_2,
-            null_score_diff_threshold=s.null_score_diff_threshold,
-            max_answer_length=s.max_answer_length,
             accelerator=acc,
             disable_progress=not acc.is_local_main_process,
-            decoding=s.decoding,
-            temperature=s.decoding_temperature,
-            lang=self.lang,
             num_workers=self.num_workers,
         )
         results: dict[str, Any] = {}
@@ -87,7 +82,7 @@ class Evaluator:
                 self.output_dir,
                 preds,
                 to_file(nbest),
-                null_diff if self.version_2 else None,
+                null_diff if self.settings.version_2_with_negative else None,
                 prefix="" if tag == "final" else f"{tag}_",
             )
         model.train()

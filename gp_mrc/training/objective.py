@@ -50,7 +50,8 @@ class ObjectiveConfig:
         "multilabel: the gold-span loss only; f1: the reward replaces it after the warm start (the seed's "
         "recipe); mixed: the reward is added to it after the warm start",
         choices=OBJECTIVES,
-        depends="{default} for GlobalPointer (the study's best, BENCHMARKS.md), multilabel for start/end (which "
+        by_architecture={"start_end": "multilabel"},
+        depends="{default} for GlobalPointer (the study's best, BENCHMARKS.md), {start_end} for start/end (which "
         "trains on its own cross-entropy)",
     )
     warm_start_steps: float = setting(
