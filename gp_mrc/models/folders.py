@@ -144,7 +144,13 @@ def convert_folder(old: str, new: str) -> FolderKind:
     os.mkdir(tmp)  # a plain folder's mode (the umask applies), unlike mkdtemp's private one
     try:
         top = set(RETIRED_FILES) | {CONFIG_NAME}
-        shutil.copytree(old, tmp, dirs_exist_ok=True, ignore=lambda d, names: top & set(names) if d == old else ())
+        shutil.copytree(  # copyfile: the copies get the umask's permissions, as every file save_model writes
+            old,
+            tmp,
+            dirs_exist_ok=True,
+            ignore=lambda d, names: top & set(names) if d == old else (),
+            copy_function=shutil.copyfile,
+        )
         with open(os.path.join(tmp, CONFIG_NAME), "w", encoding="utf-8") as f:  # as save_pretrained writes it
             f.write(json.dumps(config, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, new)  # an empty NEW folder is replaced; a non-empty one was refused above
