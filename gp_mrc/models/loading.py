@@ -28,6 +28,7 @@ from .folders import (
     check_name,
     config_architecture,
     folder_config,
+    hub_keywords,
     legacy_warning,
     remove_retired_files,
 )
@@ -114,6 +115,7 @@ def as_span_model(model: nn.Module) -> nn.Module:
 def _load(name_or_path: str, found: FolderConfig) -> nn.Module:
     # a fixed-up layout loads its weights with the config built here; a current one reads its own
     kwargs = {"config": _config_object(found.config)} if found.fixups else {}
+    kwargs.update(hub_keywords(name_or_path))
     architecture = config_architecture(found.config)
     if architecture == "globalpointer":
         return _load_globalpointer(name_or_path, **kwargs)
@@ -194,7 +196,7 @@ def load_tokenizer(name_or_path: str) -> Any:
             "folder must hold the tokenizer saved with the model (scripts/train.py saves it)"
         )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, use_fast=True, **hub_keywords(name_or_path))
     except (OSError, ValueError) as e:
         raise FileNotFoundError(f"{name_or_path}: no usable tokenizer files ({e})") from None
     if len(tokenizer) <= len(tokenizer.all_special_tokens):
