@@ -16,8 +16,11 @@ import os
 import socket
 import sys
 
+from ..flags import add_flags
 from ..precision import AUTO, AUTO_HELP, MIXED_PRECISION_CHOICES
 from ..settings import READER_BATCH_SIZE
+from .access import Access, access_from, exposure_warning
+from .server import log_config, uvicorn_options
 from .schema import Batching, Limits
 
 DEFAULTS, BATCHING = Limits(), Batching()
@@ -58,7 +61,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default=BATCHING.max_wait_ms,
         help="how long the first waiting request waits for others to join its batch",
     )
-    b.add_argument("--max_queued", type=int, default=BATCHING.max_queued, help="questions waiting; beyond this, 503")
+    b.add_argument(
+        "--max_queued",
+        type=int,
+        default=BATCHING.max_queued,
+        help="passages (question-passage pairs) waiting; beyond, 503 (a request of more: 413)",
+    )
     lim = p.add_argument_group("limits per request (beyond them: 4xx with a message)")
     _add_limit_flags(lim)
     b.add_argument(
@@ -73,6 +81,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default=BATCHING.lane_windows,
         help="requests of at most this many windows run in their own lane, beside the long ones",
     )
+    add_flags(p.add_argument_group("access: who may call the service, how long a client may take to send"), Access)
     p.add_argument("--log_level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--access_log", action="store_true", help="log every request")
     return p
@@ -165,10 +174,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         from .app import create_app
     except ImportError as e:
         return fail(f'the service needs FastAPI and uvicorn ({e.name} is missing): pip install -e ".[serve]"')
+    access = access_from(vars(args))
     try:
         sock = bind(args.host, args.port)
     except OSError as e:
         return fail(str(e))
+    if exposure_warning(args.host, access):
+        print(f"warning: {exposure_warning(args.host, access)}", file=sys.stderr)
     # torch and transformers load only now: --help, flag and port errors come back at once
     from ..inference.reader import Reader
 
@@ -198,12 +210,19 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             model_name=display_name(args.model),
             max_batch_windows=args.max_batch_windows,
             lane_windows=args.lane_windows,
+            access=access,
         )
         print(
             f"serving {args.model} on http://{args.host}:{args.port}/ (page at /, API: POST /, /health, "
             "/metrics, /docs)",
             file=sys.stderr,
         )
-        config = uvicorn.Config(app, log_level=args.log_level, access_log=args.access_log)
+        config = uvicorn.Config(
+            app,
+            log_level=args.log_level,
+            access_log=args.access_log,
+            log_config=log_config(args.log_level),
+            **uvicorn_options(access.header_timeout_s),
+        )
         uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -34,7 +34,7 @@ class Batching:
 
     max_batch_size: int = 32  # questions per model call
     max_wait_ms: float = 10.0  # how long the first waiting request waits for others to join its batch
-    max_queued: int = 1024  # questions waiting; beyond this, 503
+    max_queued: int = 1024  # passages (question-passage pairs) waiting; beyond, 503 (a request of more: 413)
     max_batch_windows: int = 32  # windows per model call: a long request is cut into chunks of this many
     lane_windows: int = 16  # requests of at most this many windows run in their own lane, beside the long ones
 
