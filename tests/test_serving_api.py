@@ -90,10 +90,17 @@ def test_metrics_in_prometheus_text(client):
             float(line.rsplit(" ", 1)[1])
 
 
-def test_busy_answers_503_with_retry_after(reader):
-    with TestClient(create_app(reader, limits=LIMITS, max_queued=1), raise_server_exceptions=False) as c:
-        r = post(c, {"inputs": [{"question": Q1, "context": C1}] * 2})
-    assert r.status_code == 503 and r.headers["retry-after"] == "1" and "retry" in r.json()["error"]
+def test_a_request_larger_than_the_queue_is_413_not_503(reader):
+    """Issue #35 point 4: waiting cannot help, so no Retry-After (503 with Retry-After: tests/test_serving_access.py
+    test_a_full_queue_answers_503_with_retry_after)."""
+    with TestClient(create_app(reader, limits=LIMITS, max_queued=2), raise_server_exceptions=False) as c:
+        r = post(c, {"inputs": [{"question": Q1, "context": C1}] * 3})
+        ok = post(c, {"inputs": [{"question": Q1, "context": C1}] * 2})
+    assert r.status_code == 413 and "retry-after" not in r.headers
+    assert r.json()["error"] == (
+        "the request has 3 passages (question-passage pairs); the queue holds at most 2 (--max_queued): send fewer"
+    )
+    assert ok.status_code == 200
 
 
 def test_health_names_the_model_not_a_path(tmp_path):

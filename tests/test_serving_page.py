@@ -20,6 +20,7 @@ import uvicorn
 
 from conftest import free_port, tiny_gp
 from gp_mrc.inference.reader import Reader
+from gp_mrc.serving.access import Access
 from gp_mrc.serving.app import create_app
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,6 +32,7 @@ QUESTION = "who founded the city?"
 # characters beyond U+FFFF (two UTF-16 units each in the page's JavaScript, one code point in Python) and Chinese
 ASTRAL = "🎉🎉🎉🎉 Party! 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 "
 CHINESE = " 这个城市是国王建立的 。"
+KEY = "page-test-key"
 
 
 def require_browser():
@@ -49,12 +51,13 @@ def require_browser():
     return sync_playwright
 
 
-@pytest.fixture(scope="module")
-def server(tiny_tokenizer):
+def serve(tokenizer, access=None):
+    """The page's server over the tiny GlobalPointer, on a loopback port (a generator: the fixtures' body)."""
     app = create_app(
         # expected-F1 decoding, the GlobalPointer's default: the page shows the key it ranks by
-        Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", mixed_precision="no", decoding="expected_f1"),
+        Reader(tiny_gp(tokenizer), tokenizer, device="cpu", mixed_precision="no", decoding="expected_f1"),
         model_name="tiny-random",
+        access=access,
     )
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -67,6 +70,16 @@ def server(tiny_tokenizer):
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_tokenizer):
+    yield from serve(tiny_tokenizer)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tiny_tokenizer):
+    yield from serve(tiny_tokenizer, Access(api_key=KEY))
 
 
 def check_passage(page, box, context, answers, best):
@@ -169,6 +182,31 @@ def test_the_page_answers_over_several_passages(server):
             assert [(row[1], row[3]) for row in table(page)] == [
                 (a["answer"], str(a["passage"] + 1)) for a in api["answers"][:5]
             ]
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_the_page_asks_for_the_api_key_once(keyed_server):
+    """Issue #35 point 3: a service with --api_key answers the page's POST 401; the page asks for the key (once),
+    sends it, and answers as the API does with the key."""
+    sync_playwright = require_browser()
+    api = httpx.post(
+        keyed_server + "/",
+        json={"inputs": {"question": QUESTION, "context": CONTEXT}},
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=30,
+    ).json()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            asked = []
+            page.on("dialog", lambda d: (asked.append(d.message), d.accept(KEY)))
+            for _ in range(2):
+                ask_on_page(page, keyed_server, CONTEXT, QUESTION)
+                assert page.inner_text("#answer") == api["answer"]
+            assert len(asked) == 1 and "API key" in asked[0]
         finally:
             browser.close()
 

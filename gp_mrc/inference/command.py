@@ -97,6 +97,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                 f"{args.input}: writing {clash} there would replace the input file; give --output_dir another folder"
             )
         check_output_dir(out)  # before the model loads: a file in the way is one line, not a traceback at the end
+    try:  # a mistyped folder or an unknown hub name: one line before torch loads
+        check_name(args.model)
+    except FileNotFoundError as e:
+        return fail(str(e))
     # torch, transformers and datasets load only now: --help and argument errors come back at once
     from gp_mrc.data.examples import DataError, LoadReport, load_examples
     from gp_mrc.inference.passages import load_passage_records

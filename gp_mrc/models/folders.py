@@ -16,8 +16,8 @@ import secrets
 import shutil
 from typing import Any, NamedTuple
 
-from ..defaults import HUB_NAME
 from ..errors import first_line
+from .hub import look_up, may_be_hub_name, parent_is_folder
 from .legacy import FIXUPS, RETIRED_FILES, read_json
 
 CONFIG_NAME = "config.json"
@@ -41,9 +41,25 @@ class FolderKind(NamedTuple):
 
 
 def check_name(name_or_path: str) -> None:
-    """A folder, or what can only be a hub name (else FileNotFoundError: no such model folder)."""
-    if not os.path.isdir(name_or_path) and (os.path.exists(name_or_path) or not HUB_NAME.fullmatch(name_or_path)):
+    """A folder, or a hub name the hub (or its cache) has (gp_mrc/models/hub.py: asked once, in seconds); else
+    FileNotFoundError: no such model folder."""
+    if os.path.isdir(name_or_path):
+        return
+    if os.path.exists(name_or_path) or not may_be_hub_name(name_or_path, parent_is_folder(name_or_path)):
         raise FileNotFoundError(f"{name_or_path}: no such model folder")
+    found = look_up(name_or_path)
+    if not found.found:
+        raise FileNotFoundError(
+            f"{name_or_path}: no such model folder, nor a model of that name on the hub ({found.reason})"
+        )
+
+
+def hub_keywords(name_or_path: str) -> dict[str, bool]:
+    """transformers' from_pretrained keywords for `name_or_path`: {"local_files_only": True} for a hub name the
+    hub could not serve but its cache holds (transformers would otherwise retry the hub for half a minute)."""
+    if os.path.isdir(name_or_path) or not may_be_hub_name(name_or_path, parent_is_folder(name_or_path)):
+        return {}
+    return {"local_files_only": True} if look_up(name_or_path).local_only else {}
 
 
 def check_folder_files(path: str) -> None:
@@ -63,7 +79,7 @@ def folder_config(name_or_path: str) -> FolderConfig:
     if not os.path.isdir(name_or_path):
         from transformers import AutoConfig  # a hub name: transformers fetches (and caches) its config
 
-        return FolderConfig(AutoConfig.from_pretrained(name_or_path).to_dict(), ())
+        return FolderConfig(AutoConfig.from_pretrained(name_or_path, **hub_keywords(name_or_path)).to_dict(), ())
     config, applied = read_json(os.path.join(name_or_path, CONFIG_NAME)), []
     for fixup in FIXUPS:
         fixed = fixup(name_or_path, config)
@@ -144,7 +160,13 @@ def convert_folder(old: str, new: str) -> FolderKind:
     os.mkdir(tmp)  # a plain folder's mode (the umask applies), unlike mkdtemp's private one
     try:
         top = set(RETIRED_FILES) | {CONFIG_NAME}
-        shutil.copytree(old, tmp, dirs_exist_ok=True, ignore=lambda d, names: top & set(names) if d == old else ())
+        shutil.copytree(  # copyfile: the copies get the umask's permissions, as every file save_model writes
+            old,
+            tmp,
+            dirs_exist_ok=True,
+            ignore=lambda d, names: top & set(names) if d == old else (),
+            copy_function=shutil.copyfile,
+        )
         with open(os.path.join(tmp, CONFIG_NAME), "w", encoding="utf-8") as f:  # as save_pretrained writes it
             f.write(json.dumps(config, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, new)  # an empty NEW folder is replaced; a non-empty one was refused above

@@ -22,11 +22,13 @@ from transformers import CONFIG_MAPPING, AutoModelForQuestionAnswering, AutoToke
 
 from .baseline import StartEndForQuestionAnswering
 from .folders import (
+    CONFIG_NAME,
     FolderConfig,
     check_folder_files,
     check_name,
     config_architecture,
     folder_config,
+    hub_keywords,
     legacy_warning,
     remove_retired_files,
 )
@@ -113,6 +115,7 @@ def as_span_model(model: nn.Module) -> nn.Module:
 def _load(name_or_path: str, found: FolderConfig) -> nn.Module:
     # a fixed-up layout loads its weights with the config built here; a current one reads its own
     kwargs = {"config": _config_object(found.config)} if found.fixups else {}
+    kwargs.update(hub_keywords(name_or_path))
     architecture = config_architecture(found.config)
     if architecture == "globalpointer":
         return _load_globalpointer(name_or_path, **kwargs)
@@ -158,11 +161,30 @@ def load_model(name_or_path: str) -> LoadedModel:
     return LoadedModel(model.eval(), settings, config_architecture(found.config))
 
 
+def _files(directory: str) -> dict[str, tuple[int, int]]:
+    """The folder's files: name → (inode, mtime in ns), to tell which ones a save wrote."""
+    if not os.path.isdir(directory):
+        return {}
+    out = {}
+    for entry in os.scandir(directory):
+        if entry.is_file(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            out[entry.name] = (st.st_ino, st.st_mtime_ns)
+    return out
+
+
 def save_model(model: nn.Module, directory: str, tokenizer: Any = None, state_dict: dict | None = None) -> None:
     """The folder in the current layout (config.json with the inference settings, weights, tokenizer); files of an
-    older layout left there by a previous save (gp_mrc_config.json) are removed."""
+    older layout left there by a previous save (gp_mrc_config.json) are removed. Every file the save wrote gets
+    config.json's permissions (the user's umask): transformers writes the weights 0600, through a private
+    temporary file, and a service running as another user could not read them."""
+    before = _files(directory)
     model.save_pretrained(directory, tokenizer=tokenizer, state_dict=state_dict)
     remove_retired_files(directory)
+    mode = os.stat(os.path.join(directory, CONFIG_NAME)).st_mode & 0o777
+    for name, stamp in _files(directory).items():
+        if before.get(name) != stamp:
+            os.chmod(os.path.join(directory, name), mode)
 
 
 def load_tokenizer(name_or_path: str) -> Any:
@@ -174,7 +196,7 @@ def load_tokenizer(name_or_path: str) -> Any:
             "folder must hold the tokenizer saved with the model (scripts/train.py saves it)"
         )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, use_fast=True, **hub_keywords(name_or_path))
     except (OSError, ValueError) as e:
         raise FileNotFoundError(f"{name_or_path}: no usable tokenizer files ({e})") from None
     if len(tokenizer) <= len(tokenizer.all_special_tokens):

@@ -2,10 +2,17 @@
 GET|HEAD / (the page), GET|HEAD /health, GET /metrics (Prometheus text), GET /docs (OpenAPI).
 
 Every refused request gets a JSON body {"error": "<one line>"} with a 4xx status: 400 (bytes that are not JSON
-text: not UTF-8, bad syntax, nested too deep, a lone surrogate), 404/405 (no such route or method), 413 (body too
-large, or more encoder windows than the cost cap), 422 (a field missing, of the wrong type or out of range),
-503 with Retry-After (too many questions waiting). An unexpected failure answers 500 {"error": ...} without a
-traceback (the traceback goes to the server's log).
+text: not UTF-8, bad syntax, nested too deep, a lone surrogate), 401 with WWW-Authenticate: Bearer (no or a wrong
+API key, access.py), 404/405 (no such route or method), 408 (the body did not arrive within --body_timeout_s;
+the connection closes), 413 (body too large, more encoder windows than the cost cap, or more passages than the
+queue ever holds), 415 (a POST that is not application/json), 422 (a field missing, of the wrong type or out of
+range), 503 with Retry-After (the queue is full now: waiting helps). An unexpected failure answers 500
+{"error": ...} without a traceback (the traceback goes to the server's log).
+
+A client that goes away is noticed at once (the request's ASGI `receive` gives http.disconnect): its request is
+cancelled, so its passages leave the queue and a model call holding only its windows stops (batcher.py,
+cancel.py); /metrics counts the request and the windows skipped. One that drops mid-upload is one INFO line.
+The middleware is pure ASGI: Starlette's BaseHTTPMiddleware (`@app.middleware("http")`) hid the disconnect.
 """
 
 from __future__ import annotations
@@ -19,13 +26,16 @@ from importlib import resources
 from typing import Any, AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 
 from ..data.examples import DataError
 from ..models.positions import max_positions
-from .batcher import QueueFull
-from .body import parse_body, read_body
+from .access import Access, RequireKey
+from .batcher import NeverFits, QueueFull
+from .body import check_content_type, parse_body, read_body
 from .metrics import Metrics, merged_sizes
 from .schema import PARAMETERS, Batching, Limits, RequestError
 from .service import Service
@@ -52,8 +62,14 @@ def architecture_of(reader: Any) -> str:
     return "globalpointer" if isinstance(reader.model, GlobalPointerForQuestionAnswering) else "start_end"
 
 
+class ClientGone(Exception):
+    """The client closed its connection before its answer (499, nginx's code: a status nobody receives)."""
+
+
 def error(status: int, message: str) -> JSONResponse:
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    if status == 408:  # the rest of the body is not read: the connection cannot carry another request
+        headers = {"Connection": "close"}
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
@@ -67,10 +83,12 @@ def create_app(
     model_name: str = "",
     max_batch_windows: int = Batching.max_batch_windows,
     lane_windows: int = Batching.lane_windows,
+    access: Access | None = None,
 ) -> FastAPI:
     """The service for `reader` (a gp_mrc.Reader, or anything with its `answer`, `model`, `tokenizer`,
-    `settings`). `model_name` is shown on /health and the page: a folder's name or a hub name, never a path."""
-    limits = limits or Limits()
+    `settings`). `model_name` is shown on /health and the page: a folder's name or a hub name, never a path.
+    `access`: the API key, CORS origins and body timeout (access.py; default: none, none, 30 s)."""
+    limits, access = limits or Limits(), access or Access()
     positions = max_positions(reader.model, reader.tokenizer)
     if positions is not None and positions < limits.max_seq_len:
         limits = replace(limits, max_seq_len=positions)
@@ -95,7 +113,7 @@ def create_app(
         title="gp_mrc reader", lifespan=lifespan, docs_url="/docs", redoc_url=None, openapi_url="/openapi.json"
     )
     app.state.service, app.state.limits = service, limits
-    add_handlers(app, Metrics())
+    add_handlers(app, Metrics(), access)
 
     batching = {
         "max_batch_size": max_batch_size,
@@ -110,7 +128,7 @@ def create_app(
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": REQUEST_SCHEMA}}}},
     )
     async def answer(request: Request) -> JSONResponse:
-        return await answer_request(request, service, limits)
+        return await answer_request(request, service, limits, access.body_timeout_s)
 
     return app
 
@@ -122,7 +140,7 @@ def add_status_routes(app: FastAPI, service: Service, report: Callable[[], dict]
     async def prometheus() -> PlainTextResponse:
         sizes = merged_sizes(lane.stats.sizes for lane in service.lanes.values())
         return PlainTextResponse(
-            app.state.metrics.render(sizes, service.queued, service.windows_accepted),
+            app.state.metrics.render(sizes, service.queued, service.windows_accepted, service.windows_skipped),
             media_type="text/plain; version=0.0.4",
         )
 
@@ -153,18 +171,46 @@ def health_report(
     }
 
 
-def add_handlers(app: FastAPI, metrics: Metrics) -> None:
-    """Counting middleware for /metrics, and every error as {"error": one line}."""
-    app.state.metrics = metrics
+class CountRequests:
+    """Pure ASGI middleware: every HTTP request counted by route and status for /metrics, POST / timed (a request
+    that fails before its response counts as 500, as the server answers it)."""
 
-    @app.middleware("http")
-    async def count(request: Request, call_next: Any) -> Response:
-        t = time.perf_counter()
-        response = await call_next(request)
-        path = request.url.path if request.url.path in ("/", "/health", "/metrics") else "other"
-        timed = request.method == "POST" and path == "/"
-        metrics.observe(path, response.status_code, time.perf_counter() - t if timed else None)
-        return response
+    def __init__(self, app: Any, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t, status = time.perf_counter(), 500
+
+        async def send_counted(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            path = scope["path"] if scope["path"] in ("/", "/health", "/metrics") else "other"
+            timed = scope["method"] == "POST" and path == "/"
+            self.metrics.observe(path, status, time.perf_counter() - t if timed else None)
+
+
+def add_handlers(app: FastAPI, metrics: Metrics, access: Access) -> None:
+    """The middleware (outermost first: counting, CORS, the API key) and every error as {"error": one line}."""
+    app.state.metrics = metrics
+    if access.api_key:
+        app.add_middleware(RequireKey, key=access.api_key)
+    if access.allowed_origins:  # outside the key: a browser's preflight carries no Authorization
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(access.allowed_origins),
+            allow_methods=["GET", "HEAD", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(CountRequests, metrics=metrics)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -188,31 +234,60 @@ def total_stats(lanes: dict[str, dict]) -> dict[str, Any]:
     }
 
 
-async def unless_disconnected(request: Request, work: Any, poll_s: float = 0.5) -> Any:
-    """`work`'s result; cancelled if the client goes away first, so its records leave the queue (the model does
-    not answer a request nobody waits for)."""
-    task = asyncio.ensure_future(work)
+async def _disconnect(receive: Any) -> None:
+    """Returns once the client has gone away (the body is read: the next message is http.disconnect, given by the
+    server when the connection closes or the response is complete)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_disconnected(request: Request, work: Any) -> Any:
+    """`work`'s result; cancelled the moment the client goes away (ClientGone), so its records leave the queue
+    and the model does not answer a request nobody waits for."""
+    task, gone = asyncio.ensure_future(work), asyncio.ensure_future(_disconnect(request.receive))
     try:
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=poll_s)
-            if done:
-                return task.result()
-            if await request.is_disconnected():
-                task.cancel()
-                raise RequestError(499, "the client closed the connection")
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        raise ClientGone()
     finally:
         task.cancel()
+        gone.cancel()
 
 
-async def answer_request(request: Request, service: Service, limits: Limits) -> JSONResponse:
+def _client(request: Request) -> str:
+    return f"{request.client.host}:{request.client.port}" if request.client else "a client"
+
+
+async def answer_request(request: Request, service: Service, limits: Limits, body_timeout_s: float) -> JSONResponse:
     """POST /: parse, cost, queue for a lane, shape the answers; every refusal a 4xx with one line."""
     try:
-        body = await read_body(request.stream(), request.headers.get("content-length"), limits.max_body_bytes)
+        check_content_type(request.headers.get("content-type"))
+        body = await read_body(
+            request.stream(), request.headers.get("content-length"), limits.max_body_bytes, body_timeout_s
+        )
         return JSONResponse(await unless_disconnected(request, service.answer(parse_body(body, limits))))
+    except ClientDisconnect:
+        log.info("%s closed the connection during its upload", _client(request))
+        return error(499, "the client closed the connection during the upload")
+    except ClientGone:
+        request.app.state.metrics.cancel()
+        log.info("%s went away before its answer: request cancelled", _client(request))
+        return error(499, "the client closed the connection")
     except RequestError as e:
         return error(e.status, str(e))
+    except NeverFits as e:  # waiting cannot help: not a 503
+        return error(
+            413,
+            f"the request has {e.records} passages (question-passage pairs); the queue holds at most {e.limit} "
+            "(--max_queued): send fewer",
+        )
     except QueueFull as e:
-        return error(503, f"server busy: {e}; retry in {RETRY_AFTER_S} s")
+        return error(
+            503,
+            f"server busy: {e.waiting} passages (question-passage pairs) are waiting and the queue holds {e.limit}; "
+            f"retry in {RETRY_AFTER_S} s",
+        )
     except ValueError as e:  # settings that do not fit together (DataError: no usable text), from the reader
         if isinstance(e, DataError):
             return error(

@@ -5,82 +5,42 @@ A job is a request's records, each with a cost (its encoder windows). The first 
 batch takes records from the waiting jobs in turn (round-robin: a job with records left goes to the back of the
 line) until it holds `max_batch_size` records or `max_batch_windows` windows, or `max_wait_ms` has passed, and runs
 in one worker thread (the event loop keeps accepting requests meanwhile). A job is answered once all its records
-are. Within a batch, records with the same reader settings go to the model in one call; a failing call is retried
-job by job, so one bad request cannot fail its neighbours; the reader answers every record on its own windows, so
+are. Within a batch, records with the same reader settings go to the model in one call (calls.py, the worker
+thread's side); a failing call is retried job by job, so one bad request cannot fail its neighbours; the reader answers every record on its own windows, so
 a record's answers do not depend on what shares its batch. A batcher given `defer_to` (the service's large lane)
 lets that one finish what it holds before each batch, for at most `max_defer_s`.
+
+A job whose caller goes away (its `submit` is cancelled) leaves the queue at once: its records not yet in a batch
+are dropped, and a model call holding some of them stops before its next forward pass if no other job in it is
+still wanted (cancel.py). The windows never computed are counted (`BatchStats.windows_skipped`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import os
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any
 
+from .calls import AnswerFn, BatchStats, Job, Part, run_parts, set_nice
 from .schema import Batching
-
-# answer_fn(records, top_k, settings) -> per record, its answers (Reader.answer's shape)
-AnswerFn = Callable[[list[dict], int, dict], list[list[dict]]]
 
 
 class QueueFull(RuntimeError):
-    """More questions wait than the batcher takes (the service answers 503)."""
+    """The queue has no room for the job now (the service answers 503: waiting helps)."""
+
+    def __init__(self, waiting: int, limit: int):
+        super().__init__(f"{waiting} records are waiting; the queue holds {limit}")
+        self.waiting, self.limit = waiting, limit
 
 
-def _set_nice(nice: int) -> None:
-    """In the worker thread: lower its priority (a Linux thread is a task of its own; the threads torch starts
-    from it inherit the value). A chunk of a long request already running cannot be paused, but at a higher
-    niceness it takes only the CPU time the other lane leaves."""
-    if nice and hasattr(os, "setpriority"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        except OSError:  # not allowed here: run at the process's priority
-            pass
+class NeverFits(ValueError):
+    """The job has more records than the queue ever holds (the service answers 413: waiting cannot help)."""
 
-
-@dataclass(eq=False)
-class _Job:
-    records: list[dict]
-    costs: list[int]
-    top_k: int
-    settings: tuple[tuple[str, Any], ...]  # hashable: the batch groups by it
-    future: asyncio.Future
-    taken: int = 0  # records already in a batch
-    done: int = 0  # records answered
-    results: list = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.results = [None] * len(self.records)
-
-
-@dataclass
-class _Part:  # records [start, stop) of a job, in one batch
-    job: _Job
-    start: int
-    stop: int
-
-
-@dataclass
-class BatchStats:
-    batches: int = 0  # model calls
-    questions: int = 0
-    largest_batch: int = 0
-    busy_s: float = 0.0  # time spent in model calls
-    sizes: collections.Counter = field(default_factory=collections.Counter)  # records per model call → calls
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model_calls": self.batches,
-            "questions": self.questions,
-            "largest_batch": self.largest_batch,
-            "mean_batch": round(self.questions / self.batches, 2) if self.batches else 0.0,
-            "busy_s": round(self.busy_s, 3),
-        }
+    def __init__(self, records: int, limit: int):
+        super().__init__(f"{records} records; the queue holds at most {limit}")
+        self.records, self.limit = records, limit
 
 
 @dataclass
@@ -89,7 +49,7 @@ class MicroBatcher:
     # the defaults are the service's (schema.Batching, their one owner)
     max_batch_size: int = Batching.max_batch_size
     max_wait_ms: float = Batching.max_wait_ms
-    max_queued: int = Batching.max_queued  # questions waiting; more are refused with QueueFull
+    max_queued: int = Batching.max_queued  # records waiting; more are refused with QueueFull (NeverFits: ever)
     # windows per model call: how long another request may wait behind one call
     max_batch_windows: int = Batching.max_batch_windows
     defer_to: "MicroBatcher | None" = None  # a lane that goes first: wait while it is busy (CPUs are shared)
@@ -102,19 +62,19 @@ class MicroBatcher:
             raise ValueError("max_batch_size, max_batch_windows and max_queued must be >= 1 and max_wait_ms >= 0")
         # a deque and a wake-up event rather than asyncio.Queue: waiting with a timeout on an Event can never lose a
         # job (wait_for on Queue.get can drop an item on Python < 3.12 when the timeout and the item coincide)
-        self._pending: collections.deque[_Job] = collections.deque()
+        self._pending: collections.deque[Job] = collections.deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._queued = 0
         self._running = False
         self._idle: asyncio.Event | None = None
         self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="gp_mrc-model", initializer=_set_nice, initargs=(self.worker_nice,)
+            max_workers=1, thread_name_prefix="gp_mrc-model", initializer=set_nice, initargs=(self.worker_nice,)
         )
 
     @property
     def queued(self) -> int:
-        """Questions waiting for the model."""
+        """Records (question-passage pairs) waiting for the model."""
         return self._queued
 
     @property
@@ -142,9 +102,11 @@ class MicroBatcher:
         windows (1 each if not given)."""
         if self._wakeup is None:
             raise RuntimeError("MicroBatcher.start() has not run")
+        if len(records) > self.max_queued:
+            raise NeverFits(len(records), self.max_queued)
         if self._queued + len(records) > self.max_queued:
-            raise QueueFull(f"{self._queued} questions are waiting; the limit is {self.max_queued}")
-        job = _Job(
+            raise QueueFull(self._queued, self.max_queued)
+        job = Job(
             records,
             list(costs) if costs is not None else [1] * len(records),
             top_k,
@@ -157,15 +119,33 @@ class MicroBatcher:
         try:
             return await job.future
         finally:
-            if not job.future.done():  # the client went away: its records left in the line are dropped
-                job.future.cancel()
+            if not job.future.done() or job.future.cancelled():  # the caller went away
+                self._abandon(job)
 
-    def _take(self, parts: list[_Part], size: int, windows: int) -> tuple[int, int, bool]:
+    def _drop_rest(self, job: Job) -> int:
+        """Takes the job's records not yet in a batch out of the queue; their windows."""
+        left = job.costs[job.taken :]
+        if left:
+            self._queued -= len(left)
+            job.taken = len(job.records)
+            try:
+                self._pending.remove(job)
+            except ValueError:  # popped by _take, which puts back only jobs with records left
+                pass
+        return sum(left)
+
+    def _abandon(self, job: Job) -> None:
+        """The caller went away: its records leave the queue, and a model call holding some stops early (_run)."""
+        job.cancelled = True
+        if not job.future.done():
+            job.future.cancel()
+        self.stats.windows_skipped += self._drop_rest(job)
+        if not self.busy and self._idle is not None:
+            self._idle.set()
+
+    def _take(self, parts: list[Part], size: int, windows: int) -> tuple[int, int, bool]:
         """Records from the first waiting job into `parts`, within the batch's limits; (size, windows, full)."""
         job = self._pending.popleft()
-        if job.future.done():  # answered with an error, or its client went away
-            self._queued -= len(job.records) - job.taken
-            return size, windows, False
         start = job.taken
         while (
             job.taken < len(job.records)
@@ -176,7 +156,7 @@ class MicroBatcher:
             size += 1
             job.taken += 1
         if job.taken > start:
-            parts.append(_Part(job, start, job.taken))
+            parts.append(Part(job, start, job.taken))
             self._queued -= job.taken - start
         if job.taken == start:
             self._pending.appendleft(job)  # nothing fitted: it keeps its turn for the next batch
@@ -193,7 +173,7 @@ class MicroBatcher:
             while not self._pending:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            parts: list[_Part] = []
+            parts: list[Part] = []
             size = windows = 0
             deadline = loop.time() + self.max_wait_ms / 1000
             while True:
@@ -216,21 +196,23 @@ class MicroBatcher:
             if not await _woken_before(other._idle, deadline):
                 return
 
-    async def _answer(self, loop: asyncio.AbstractEventLoop, parts: list[_Part]) -> None:
+    async def _answer(self, loop: asyncio.AbstractEventLoop, parts: list[Part]) -> None:
         await self._yield_to_the_other_lane()
         self._running = True
         try:
-            outcomes = await loop.run_in_executor(self._executor, self._run, parts)
+            outcomes, skipped = await loop.run_in_executor(self._executor, run_parts, self.answer_fn, parts, self.stats)
         except Exception as e:  # noqa: BLE001  (a bug in _run must not leave requests waiting forever)
-            outcomes = [e] * len(parts)
+            outcomes, skipped = [e] * len(parts), 0
         finally:
             self._running = False
+        self.stats.windows_skipped += skipped
         for part, outcome in zip(parts, outcomes):
             job = part.job
             if job.future.done():  # the client went away, or another part failed
                 continue
             if isinstance(outcome, BaseException):
                 job.future.set_exception(outcome)
+                self._drop_rest(job)  # its other records would be answered for nobody
                 continue
             job.results[part.start : part.stop] = outcome
             job.done += part.stop - part.start
@@ -238,43 +220,6 @@ class MicroBatcher:
                 job.future.set_result(job.results)
         if not self.busy:
             self._idle.set()  # type: ignore[union-attr]
-
-    def _run(self, parts: list[_Part]) -> list[Any]:
-        """In the worker thread: one model call per group of equal settings; per part, its answers or its error."""
-        groups: dict[Hashable, list[int]] = {}
-        for n, part in enumerate(parts):
-            groups.setdefault(part.job.settings, []).append(n)
-        outcomes: list[Any] = [None] * len(parts)
-        for settings, members in groups.items():
-            mine = [parts[n] for n in members]
-            try:
-                results = self._call(
-                    [r for p in mine for r in p.job.records[p.start : p.stop]], max(p.job.top_k for p in mine), settings
-                )
-            except Exception as e:  # noqa: BLE001  (isolate the failing request, below)
-                for n, p in zip(members, mine):
-                    try:
-                        outcomes[n] = (
-                            e if len(mine) == 1 else self._call(p.job.records[p.start : p.stop], p.job.top_k, settings)
-                        )
-                    except Exception as e1:  # noqa: BLE001
-                        outcomes[n] = e1
-                continue
-            at = 0
-            for n, p in zip(members, mine):
-                outcomes[n] = [answers[: p.job.top_k] for answers in results[at : at + p.stop - p.start]]
-                at += p.stop - p.start
-        return outcomes
-
-    def _call(self, records: list[dict], top_k: int, settings: tuple[tuple[str, Any], ...]) -> list[list[dict]]:
-        t = time.perf_counter()
-        results = self.answer_fn(records, top_k, dict(settings))
-        self.stats.busy_s += time.perf_counter() - t
-        self.stats.batches += 1
-        self.stats.questions += len(records)
-        self.stats.largest_batch = max(self.stats.largest_batch, len(records))
-        self.stats.sizes[len(records)] += 1
-        return results
 
 
 async def _woken_before(event: asyncio.Event, deadline: float) -> bool:

@@ -1,11 +1,14 @@
-"""A request body, read and parsed safely: refused with 413 as soon as it passes the byte limit, and its JSON
-checked for nesting depth before `json.loads` recurses into it (a body of 100,000 "[" would otherwise end in a
+"""A request body, read and parsed safely: a POST must say it is JSON (Content-Type application/json, else 415:
+a web page can make a browser send text/plain anywhere without asking, never JSON), refused with 408 when it is
+not all there within the body timeout, with 413 as soon as it passes the byte limit, and its JSON checked for
+nesting depth before `json.loads` recurses into it (a body of 100,000 "[" would otherwise end in a
 RecursionError, a 500). Every fault of the bytes (not UTF-8, not JSON, too deep, a number too long) is a 400
 with one line; schema.py refuses a string holding a lone surrogate ("\\ud800", valid JSON but not Unicode text)
 with 400 too."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any, AsyncIterator
@@ -17,16 +20,38 @@ _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKETS = re.compile(r"[\[\]{}]")
 
 
-async def read_body(stream: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes `limit` bytes (whatever Content-Length claims)."""
+def check_content_type(header: str | None) -> None:
+    """A POST body must be declared JSON: application/json or a +json type, any parameters (RequestError 415)."""
+    media = (header or "").split(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        given = f"Content-Type {media}" if media else "no Content-Type"
+        raise RequestError(415, f"the request body must be JSON sent as Content-Type: application/json, got {given}")
+
+
+async def read_body(
+    stream: AsyncIterator[bytes], declared: str | None, limit: int, timeout_s: float | None = None
+) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` bytes (whatever Content-Length claims), and with
+    408 when it is not all there within `timeout_s` seconds (None: no limit)."""
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestError(413, f"request body is {declared} bytes; the limit is {limit}")
-    chunks, size = [], 0
-    async for chunk in stream:
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"request body is over {limit} bytes, the limit")
-        chunks.append(chunk)
+    chunks: list[bytes] = []
+
+    async def read() -> None:
+        size = 0
+        async for chunk in stream:
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, f"request body is over {limit} bytes, the limit")
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(read(), timeout_s)
+    except asyncio.TimeoutError:
+        got = sum(map(len, chunks))
+        raise RequestError(
+            408, f"the request body did not arrive within {timeout_s:g} s ({got} bytes came); send it at once"
+        ) from None
     return b"".join(chunks)
 
 

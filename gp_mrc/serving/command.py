@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from ..argtypes import Parser, positive_int
 from ..flags import add_flags, part_from, setting
 from ..settings import Runtime
+from .access import Access, access_from, exposure_warning
+from .server import log_config, uvicorn_options
 from .schema import Batching, Limits
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")  # uvicorn's
@@ -51,6 +53,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     add_flags(p.add_argument_group("running the model"), Runtime)
     add_flags(p.add_argument_group("batching: requests that arrive together are answered by one model call"), Batching)
     add_flags(p.add_argument_group("limits per request (beyond them: 4xx with a message)"), Limits)
+    add_flags(p.add_argument_group("access: who may call the service, how long a client may take to send"), Access)
     return p
 
 
@@ -104,10 +107,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         from .app import create_app
     except ImportError as e:
         return fail(f'the service needs FastAPI and uvicorn ({e.name} is missing): pip install -e ".[serve]"')
+    access = access_from(vars(args))
     try:
         sock = bind(args.host, args.port)
     except OSError as e:
         return fail(str(e))
+    if exposure_warning(args.host, access):
+        print(f"warning: {exposure_warning(args.host, access)}", file=sys.stderr)
     # torch and transformers load only now: --help, flag and port errors come back at once
     from ..inference.reader import Reader
 
@@ -125,12 +131,20 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             import torch
 
             torch.set_num_threads(threads)
-        app = create_app(reader, limits=limits, model_name=display_name(args.model), **dataclasses.asdict(batching))
+        app = create_app(
+            reader, limits=limits, model_name=display_name(args.model), access=access, **dataclasses.asdict(batching)
+        )
         print(
             f"serving {args.model} on http://{args.host}:{args.port}/ (page at /, API: POST /, /health, "
             "/metrics, /docs)",
             file=sys.stderr,
         )
-        config = uvicorn.Config(app, log_level=args.log_level, access_log=args.access_log)
+        config = uvicorn.Config(
+            app,
+            log_level=args.log_level,
+            access_log=args.access_log,
+            log_config=log_config(args.log_level),
+            **uvicorn_options(access.header_timeout_s),
+        )
         uvicorn.Server(config).run(sockets=[sock])
     return 0

@@ -1,6 +1,7 @@
 """GET /metrics: the service's counters in Prometheus' text format (version 0.0.4), written by hand (a few lines,
 no client library): requests by route and status, POST / latency as a histogram, records per model call as a
-histogram, and the questions waiting."""
+histogram, the passages waiting, the windows accepted, and the requests whose client went away with the windows
+they left uncomputed."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class Histogram:
 class Metrics:
     requests: collections.Counter = field(default_factory=collections.Counter)  # (route, status) → requests
     latency: Histogram = field(default_factory=lambda: Histogram(LATENCY_BUCKETS))
+    cancelled: int = 0  # requests whose client went away before their answer
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, route: str, status: int, seconds: float | None) -> None:
@@ -51,7 +53,11 @@ class Metrics:
             if seconds is not None:
                 self.latency.observe(seconds)
 
-    def render(self, batch_sizes: dict[int, int], queued: int, windows: int) -> str:
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled += 1
+
+    def render(self, batch_sizes: dict[int, int], queued: int, windows: int, windows_skipped: int = 0) -> str:
         """The exposition text; `batch_sizes`: records per model call → calls."""
         batches = Histogram(BATCH_BUCKETS)
         for size, calls in sorted(batch_sizes.items()):
@@ -69,6 +75,9 @@ class Metrics:
                 "# HELP gp_mrc_request_seconds Time to answer POST /, refusals included.",
                 "# TYPE gp_mrc_request_seconds histogram",
                 *self.latency.lines("gp_mrc_request_seconds"),
+                "# HELP gp_mrc_cancelled_requests_total Requests whose client went away before their answer.",
+                "# TYPE gp_mrc_cancelled_requests_total counter",
+                f"gp_mrc_cancelled_requests_total {self.cancelled}",
             ]
         lines += [
             "# HELP gp_mrc_batch_questions Question-passage pairs per model call.",
@@ -80,6 +89,9 @@ class Metrics:
             "# HELP gp_mrc_windows_total Encoder windows of the requests accepted.",
             "# TYPE gp_mrc_windows_total counter",
             f"gp_mrc_windows_total {windows}",
+            "# HELP gp_mrc_windows_skipped_total Encoder windows of cancelled requests, never computed.",
+            "# TYPE gp_mrc_windows_skipped_total counter",
+            f"gp_mrc_windows_skipped_total {windows_skipped}",
         ]
         return "\n".join(lines) + "\n"
 

@@ -38,7 +38,11 @@ class Batching:
     max_wait_ms: float = setting(
         10.0, "how long the first waiting request waits for others to join its batch", type=non_negative_float
     )
-    max_queued: int = setting(1024, "questions waiting; beyond this, 503", type=positive_int)
+    max_queued: int = setting(
+        1024,
+        "passages (question-passage pairs) waiting; beyond, 503 (a request of more than this: 413)",
+        type=positive_int,
+    )
     max_batch_windows: int = setting(
         32, "windows per model call: a long request is cut into chunks of this many, served in turn", type=positive_int
     )

@@ -18,6 +18,7 @@ from typing import Any
 from ..settings import N_BEST_SIZE, InferenceSettings
 from ..inference.passages import merge_ranked, no_answer_probability, with_passage
 from .batcher import MicroBatcher
+from .cancel import watch
 from .cost import WindowCounter
 from .schema import Limits, QARequest, RequestError, shape_answers, shape_passage_answers
 
@@ -79,6 +80,7 @@ class Service:
             for name, nice in (("small", 0), ("large", LARGE_LANE_NICE))
         }
         self.lanes["large"].defer_to = self.lanes["small"]  # long documents take the CPUs the small lane leaves
+        watch(reader.model)  # a model call whose requests all went away stops before its next forward pass
 
     async def start(self) -> None:
         for lane in self.lanes.values():
@@ -89,7 +91,8 @@ class Service:
             await lane.stop()
 
     async def answer(self, req: QARequest) -> Any:
-        """The response body for `req`, or RequestError (413 over the cost cap); QueueFull when busy."""
+        """The response body for `req`, or RequestError (413 over the cost cap); QueueFull when the lane's queue is
+        full now, NeverFits when the request has more passages than it ever holds."""
         records, params = req.records, req.parameters
         settings = params.reader_settings()
         costs = await asyncio.to_thread(self.counter.count, records, dict(settings))
@@ -127,4 +130,10 @@ class Service:
 
     @property
     def queued(self) -> int:
+        """Passages (question-passage pairs) waiting for the model."""
         return sum(lane.queued for lane in self.lanes.values())
+
+    @property
+    def windows_skipped(self) -> int:
+        """Windows of requests whose client went away, never computed."""
+        return sum(lane.stats.windows_skipped for lane in self.lanes.values())
