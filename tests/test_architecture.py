@@ -14,6 +14,12 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "gp_mrc")
 MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 300
+# The training recipe reads top to bottom in one file, as nanoGPT's train.py or a torchtune recipe (issue 34): its
+# module and its loop function (`train`: setup → epochs → the step) have caps of their own, rather than being split
+# by line count. Nothing else is exempt.
+RECIPE = "gp_mrc/training/loop.py"
+LONGER_MODULES = {RECIPE: 400}
+LONGER_FUNCTIONS = {f"{RECIPE}.train": 120}
 # where command-line arguments become configurations: the only modules that read an argparse Namespace
 # where flags become configurations: training's parser, and the predict / serve commands (their flags become the
 # Reader's settings and the service's limits, once, in main)
@@ -191,10 +197,15 @@ def python_files(folder: str) -> dict[str, str]:
 def test_functions_and_modules_are_short(folder: str) -> None:
     long_functions, long_modules = [], []
     for mod, path in python_files(folder).items():
-        long_functions += [f"{mod}.{name}: {n} lines" for name, n in _functions(path) if n > MAX_FUNCTION_LINES]
+        mod = mod.replace(os.sep, "/")
+        long_functions += [
+            f"{mod}.{name}: {n} lines"
+            for name, n in _functions(path)
+            if n > LONGER_FUNCTIONS.get(f"{mod}.{name}", MAX_FUNCTION_LINES)
+        ]
         with open(path, encoding="utf-8") as f:
             n_lines = sum(1 for _ in f)
-        if n_lines > MAX_MODULE_LINES:
+        if n_lines > LONGER_MODULES.get(mod, MAX_MODULE_LINES):
             long_modules.append(f"{mod}: {n_lines} lines")
     assert not long_functions, long_functions
     assert not long_modules, long_modules
