@@ -172,6 +172,72 @@ def test_upward_imports_are_found() -> None:
     assert layer("gp_mrc.models.modeling") == "models" and layer("gp_mrc.band") == "leaves"
 
 
+# Imports sit at the top of a module, where the import graph shows them; a function imports gp_mrc's own modules
+# only at the command-line edges, which keep `--help` and `import gp_mrc` free of torch by loading the stages once
+# the arguments are read. (Heavy optional third-party packages — onnxruntime, fastapi, matplotlib — are not gp_mrc
+# modules and are not checked here.)
+LOCAL_IMPORT_EDGES = {
+    "gp_mrc/__init__.py": "the public names load lazily by name, so `import gp_mrc` stays free of torch",
+    "gp_mrc/cli.py": "the `gp-mrc` console command: each subcommand loads its stage only when it is run",
+    "gp_mrc/training/config.py": "TODO: lead merges",
+    "gp_mrc/training/evaluation.py": "TODO: lead merges",
+    "gp_mrc/training/objective.py": "TODO: lead merges",
+    "gp_mrc/inference/command.py": "predict's entry point: --help and bad flags before torch loads",
+    "gp_mrc/inference/export_command.py": "export's entry point: --help and bad flags before torch loads",
+    "gp_mrc/inference/predict.py": "TODO: lead merges",
+    "gp_mrc/inference/quantization.py": "TODO: lead merges",
+    "gp_mrc/inference/reader.py": "TODO: lead merges",
+    "gp_mrc/models/convert_command.py": "convert's entry point: runs without torch or transformers at all",
+    "gp_mrc/rewards/command.py": "precompute_f1's and check_rewards' entry point: --help before the data loads",
+    "gp_mrc/serving/app.py": "TODO: lead merges",
+    "gp_mrc/serving/command.py": "serve's entry point: --help and bad flags before torch and fastapi load",
+}
+
+
+def local_imports(source: str, module: str, is_package: bool = False) -> list[str]:
+    """ "function: module" for each import of a gp_mrc module inside a function (or method) of `source`."""
+    found = []
+    for fn in ast.walk(ast.parse(source)):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [_resolve(module, is_package, node)[0]]
+            else:
+                continue
+            found += [f"{fn.name}: {n}" for n in names if n.split(".")[0] == "gp_mrc"]
+    return sorted(set(found))
+
+
+def test_functions_import_gp_mrc_only_at_the_edges() -> None:
+    offenders, stale = [], []
+    for mod, path in modules().items():
+        rel = os.path.relpath(path, ROOT).replace(os.sep, "/")
+        with open(path, encoding="utf-8") as f:
+            found = local_imports(f.read(), mod, path.endswith("__init__.py"))
+        if found and rel not in LOCAL_IMPORT_EDGES:
+            offenders += [f"{rel}: {x}" for x in found]
+        if not found and rel in LOCAL_IMPORT_EDGES:
+            stale.append(rel)
+    assert not offenders, f"move these imports to the top of their module: {offenders}"
+    assert not stale, f"no import inside a function any more: take them off LOCAL_IMPORT_EDGES: {stale}"
+
+
+def test_local_imports_are_found() -> None:
+    source = (
+        "import os\nfrom .b import c\n"
+        "def f():\n    from .data import features\n    import numpy\n"
+        "class A:\n    def g(self):\n        from gp_mrc.metrics import scoring\n        from ..x import y\n"
+    )
+    assert local_imports(source, "gp_mrc.training.a") == [
+        "f: gp_mrc.training.data",
+        "g: gp_mrc.metrics",
+        "g: gp_mrc.x",
+    ]
+
+
 def _functions(path: str) -> list[tuple[str, int]]:
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read())
