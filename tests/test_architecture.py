@@ -16,6 +16,12 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "gp_mrc")
 MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 300
+# The training recipe reads top to bottom in one file, as nanoGPT's train.py or a torchtune recipe (issue 34): its
+# module and its loop function (`train`: setup → epochs → the step) have caps of their own, rather than being split
+# by line count. Nothing else is exempt.
+RECIPE = "gp_mrc/training/loop.py"
+LONGER_MODULES = {RECIPE: 400}
+LONGER_FUNCTIONS = {f"{RECIPE}.train": 120}
 # where command-line arguments become configurations: the only modules that read an argparse Namespace
 # where flags become configurations: training's parser, and the predict / serve commands (their flags become the
 # Reader's settings and the service's limits, once, in main)
@@ -178,6 +184,65 @@ def test_upward_imports_are_found() -> None:
     assert layer("gp_mrc.models.modeling") == "models" and layer("gp_mrc.band") == "leaves"
 
 
+# Imports sit at the top of a module, where the import graph shows them; a function imports gp_mrc's own modules
+# only at the command-line edges, which keep `--help` and `import gp_mrc` free of torch by loading the stages once
+# the arguments are read. (Heavy optional third-party packages — onnxruntime, fastapi, matplotlib — are not gp_mrc
+# modules and are not checked here.)
+LOCAL_IMPORT_EDGES = {
+    "gp_mrc/__init__.py": "the public names load lazily by name, so `import gp_mrc` stays free of torch",
+    "gp_mrc/cli.py": "the `gp-mrc` console command: each subcommand loads its stage only when it is run",
+    "gp_mrc/inference/command.py": "predict's entry point: --help and bad flags before torch loads",
+    "gp_mrc/inference/export_command.py": "export's entry point: --help and bad flags before torch loads",
+    "gp_mrc/models/convert_command.py": "convert's entry point: runs without torch or transformers at all",
+    "gp_mrc/rewards/command.py": "precompute_f1's and check_rewards' entry point: --help before the data loads",
+    "gp_mrc/serving/command.py": "serve's entry point: --help and bad flags before torch and fastapi load",
+}
+
+
+def local_imports(source: str, module: str, is_package: bool = False) -> list[str]:
+    """ "function: module" for each import of a gp_mrc module inside a function (or method) of `source`."""
+    found = []
+    for fn in ast.walk(ast.parse(source)):
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [_resolve(module, is_package, node)[0]]
+            else:
+                continue
+            found += [f"{fn.name}: {n}" for n in names if n.split(".")[0] == "gp_mrc"]
+    return sorted(set(found))
+
+
+def test_functions_import_gp_mrc_only_at_the_edges() -> None:
+    offenders, stale = [], []
+    for mod, path in modules().items():
+        rel = os.path.relpath(path, ROOT).replace(os.sep, "/")
+        with open(path, encoding="utf-8") as f:
+            found = local_imports(f.read(), mod, path.endswith("__init__.py"))
+        if found and rel not in LOCAL_IMPORT_EDGES:
+            offenders += [f"{rel}: {x}" for x in found]
+        if not found and rel in LOCAL_IMPORT_EDGES:
+            stale.append(rel)
+    assert not offenders, f"move these imports to the top of their module: {offenders}"
+    assert not stale, f"no import inside a function any more: take them off LOCAL_IMPORT_EDGES: {stale}"
+
+
+def test_local_imports_are_found() -> None:
+    source = (
+        "import os\nfrom .b import c\n"
+        "def f():\n    from .data import features\n    import numpy\n"
+        "class A:\n    def g(self):\n        from gp_mrc.metrics import scoring\n        from ..x import y\n"
+    )
+    assert local_imports(source, "gp_mrc.training.a") == [
+        "f: gp_mrc.training.data",
+        "g: gp_mrc.metrics",
+        "g: gp_mrc.x",
+    ]
+
+
 def _functions(path: str) -> list[tuple[str, int]]:
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read())
@@ -204,10 +269,15 @@ def python_files(folder: str) -> dict[str, str]:
 def test_functions_and_modules_are_short(folder: str) -> None:
     long_functions, long_modules = [], []
     for mod, path in python_files(folder).items():
-        long_functions += [f"{mod}.{name}: {n} lines" for name, n in _functions(path) if n > MAX_FUNCTION_LINES]
+        mod = mod.replace(os.sep, "/")
+        long_functions += [
+            f"{mod}.{name}: {n} lines"
+            for name, n in _functions(path)
+            if n > LONGER_FUNCTIONS.get(f"{mod}.{name}", MAX_FUNCTION_LINES)
+        ]
         with open(path, encoding="utf-8") as f:
             n_lines = sum(1 for _ in f)
-        if n_lines > MAX_MODULE_LINES:
+        if n_lines > LONGER_MODULES.get(mod, MAX_MODULE_LINES):
             long_modules.append(f"{mod}: {n_lines} lines")
     assert not long_functions, long_functions
     assert not long_modules, long_modules

@@ -34,7 +34,7 @@ STEPS, EVERY, PAUSE_AT = 12, 4, 6  # 24 windows / batch 4 = 6 steps an epoch: ch
 # (so the kill lands after the step-4 checkpoint and after two more logged steps, every time).
 PAUSING_RUNNER = """
 import os, runpy, sys, time
-import gp_mrc.training.steps as training
+import gp_mrc.training.loop as training
 log = training.log_jsonl
 def log_then_wait(path, record):
     log(path, record)

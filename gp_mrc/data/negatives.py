@@ -18,6 +18,8 @@ import math
 import random
 from typing import Any
 
+import datasets
+
 NEGATIVE_ID = "{id}#neg{j}"
 
 
@@ -54,8 +56,6 @@ def pick_negatives(titles: list[str], contexts: list[str], k: float, seed: int) 
 
 def with_negative_passages(examples: Any, k: float, seed: int) -> Any:
     """The examples (a datasets.Dataset of gp_mrc.data.examples' columns) followed by their negatives."""
-    import datasets
-
     if k <= 0:
         return examples
     rows = examples.select_columns(["id", "title", "context", "question"]).to_dict()

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from gp_mrc.argtypes import NoUnderscoreSwitch, Parser, check_output_dir, positive_int, probability
 from gp_mrc.flags import add_flags, flag_fields, part_from, setting
+from gp_mrc.models.folders import check_name
 from gp_mrc.settings import N_BEST_SIZE, InferenceSettings, Runtime
 
 

@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformers import Pipeline
+from transformers import Pipeline, pipelines
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .pipeline_compat import CALL_PARAMETERS
+from ..models.baseline import StartEndForQuestionAnswering
+from ..models.loading import load_model
 from ..precision import AUTO
+from .pipeline_compat import CALL_PARAMETERS
+from .reader import Reader
 
 TASK = "extractive-question-answering"
 OLD_TASK = "question-answering"
@@ -36,9 +39,6 @@ class SpanReaderModel:
     @classmethod
     def from_pretrained(cls, name_or_path: str, **_: Any) -> Any:
         # dtype, revision etc. from pipeline(): precision is the Reader's choice (mixed_precision= / quantize=)
-        from ..models.baseline import StartEndForQuestionAnswering
-        from ..models.loading import load_model
-
         model = load_model(name_or_path).model
         return model.qa_model if isinstance(model, StartEndForQuestionAnswering) else model
 
@@ -54,8 +54,6 @@ class ExtractiveQuestionAnsweringPipeline(Pipeline):
         self, model: Any, tokenizer: Any = None, *, mixed_precision: str = AUTO, quantize: str = "none", **kwargs: Any
     ):
         super().__init__(model, tokenizer=tokenizer, **kwargs)
-        from .reader import Reader
-
         if tokenizer is None:
             raise ValueError("the extractive-question-answering pipeline needs the model's tokenizer")
         self.reader = Reader(
@@ -120,8 +118,6 @@ def register(task: str = TASK) -> None:
 def enable_question_answering_task() -> None:
     """Give transformers' removed task name back: `pipeline("question-answering", model=DIR)` then builds this
     pipeline. Process-wide, so only ever on request (gp_mrc.enable_question_answering_task())."""
-    from transformers import pipelines
-
     pipelines.REMOVED_TASKS.pop(OLD_TASK, None)
     register(OLD_TASK)
 

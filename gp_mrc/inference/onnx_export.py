@@ -23,6 +23,7 @@ from ..models.loading import load_model, load_tokenizer
 from ..models.modeling import ONNX_ROPE_POSITIONS, cached_rope_tables, head_scores
 from ..settings import SETTINGS_KEY
 from .onnx_backend import GRAPH_OUTPUTS, MODEL_FILE, ONNX_KEY, require_onnxruntime
+from .onnx_int8 import quantize_dynamic_int8
 
 OPSET = 17
 DYNAMIC = {0: "batch", 1: "length"}
@@ -99,8 +100,6 @@ def export_onnx(model_dir: str, out_dir: str, quantize: str = "none") -> str:
     path = os.path.join(out_dir, MODEL_FILE)
     export_graph(model, loaded.architecture, tokenizer, path)
     if quantize == "int8":
-        from .onnx_int8 import quantize_dynamic_int8
-
         quantize_dynamic_int8(path)
     elif quantize != "none":
         raise UsageError(f"quantize must be none or int8, got {quantize!r}")

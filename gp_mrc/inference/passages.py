@@ -29,6 +29,8 @@ import string
 import unicodedata
 from typing import Any, Iterable, Sequence
 
+from ..data.json_files import parse_json_or_jsonl, read_text
+from ..errors import DataError
 from ..settings import N_BEST_SIZE
 from .answers import answer_rank_key
 
@@ -138,9 +140,6 @@ def load_passage_records(path: str) -> list[dict] | None:
     {id, question, contexts} (a record with one "context" gets [context]); None for any other file (SQuAD
     layout, one passage per record), which `gp_mrc.data.examples.load_examples` reads. Bad records raise DataError
     naming the file, the record and the problem."""
-    from ..data.examples import DataError
-    from ..data.json_files import parse_json_or_jsonl, read_text
-
     obj = parse_json_or_jsonl(path, read_text(path))
     if isinstance(obj, dict) and isinstance(obj.get("data"), list):
         obj = obj["data"]

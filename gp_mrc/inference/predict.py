@@ -15,6 +15,7 @@ from .decoding import best_answers
 from .window_topk import WindowTopK, collect_results, topk_spans
 from ..precision import autocast
 from ..settings import N_BEST_SIZE, InferenceSettings
+from ..metrics import load_metric
 
 INFERENCE_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "feature_index")
 
@@ -143,8 +144,6 @@ def squad_references(examples: Any) -> list[dict]:
 
 def score_predictions(predictions: dict[str, str], examples: Any, metric_name: str) -> dict[str, float]:
     """EM/F1 (etc.) from the packaged evaluate module for `metric_name` (squad | squad_v2 | cmrc)."""
-    from ..metrics import load_metric
-
     metric = load_metric(metric_name)
     preds = [{"id": k, "prediction_text": v} for k, v in predictions.items()]
     if metric_name == "squad_v2":

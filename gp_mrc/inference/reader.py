@@ -18,6 +18,7 @@ from ..precision import resolve_mixed_precision
 from .onnx_backend import OnnxSpanModel, load_onnx_model, resolve_backend
 from .quantization import quantize_encoder, resolve_quantize
 from ..settings import N_BEST_SIZE, PIPELINE_DEFAULTS, InferenceSettings, Runtime
+from .passages import answer_passages
 
 PROGRESS_MIN_RECORDS = 64  # fewer questions than this answer without progress bars
 
@@ -249,8 +250,6 @@ class Reader:
         {answer, score, start, end, passage} (character offsets into contexts[passage]); near-duplicates merged
         and answers under `min_score` dropped ([] = no answer). See gp_mrc/inference/passages.py; keyword arguments go to
         `answer`."""
-        from .passages import answer_passages
-
         return answer_passages(
             self, question, contexts, top_k=top_k, min_score=min_score, align_to_words=align_to_words, **kwargs
         )

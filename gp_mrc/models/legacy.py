@@ -16,6 +16,7 @@ import json
 import os
 from typing import Any, Callable
 
+from ..metrics import metric_name
 from ..settings import PIPELINE_DEFAULTS, SETTINGS_KEY, InferenceSettings
 
 LEGACY_CONFIG_NAME = "gp_mrc_config.json"
@@ -37,8 +38,6 @@ def read_json(path: str) -> dict[str, Any]:
 def legacy_settings(raw: dict[str, Any]) -> InferenceSettings:
     """The inference settings of a folder before 0.1.0: what its gp_mrc_config.json says, the rest as Reader and
     predict.py used them then (windows 384 / 128 / 64, argmax decoding, threshold 0)."""
-    from ..metrics import metric_name
-
     lang, v2 = raw.get("lang", "en"), bool(raw.get("version_2_with_negative", False))
     return InferenceSettings(
         max_answer_length=raw.get("max_answer_length", LEGACY_MAX_ANSWER_LENGTH),

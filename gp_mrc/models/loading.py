@@ -17,6 +17,7 @@ import logging
 import os
 from typing import Any, NamedTuple
 
+from safetensors import SafetensorError
 from torch import nn
 from transformers import CONFIG_MAPPING, AutoModelForQuestionAnswering, AutoTokenizer, PretrainedConfig
 
@@ -134,8 +135,6 @@ def _one_line(e: BaseException) -> str:
 
 def load_model(name_or_path: str) -> LoadedModel:
     """The model in a folder (or on the hub) and its inference settings; see the module docstring."""
-    from safetensors import SafetensorError
-
     name_or_path = str(name_or_path)
     check_name(name_or_path)
     is_dir = os.path.isdir(name_or_path)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import atomic_path
+from ..data.features import content_key
 from ..settings import MAX_ANSWER_LENGTH
 
 from .inputs import read_inputs
@@ -57,8 +58,6 @@ def reward_table_inputs(
 ) -> dict[str, Any]:
     """{cache_dir, data_key, window} for load_or_compute_f1_table, as training decides them: the one place, so
     scripts/precompute_f1.py fills the very cache file a run then loads. cache_dir None: <output_dir>/../.gp_mrc_cache."""
-    from ..data.features import content_key
-
     return {
         "cache_dir": cache_dir or os.path.join(os.path.dirname(os.path.abspath(output_dir)), ".gp_mrc_cache"),
         "data_key": content_key(features, examples, type(tokenizer).__name__),

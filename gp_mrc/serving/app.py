@@ -33,6 +33,7 @@ from starlette.requests import ClientDisconnect
 
 from ..data.examples import DataError
 from ..models.positions import max_positions
+from ..models.modeling import GlobalPointerForQuestionAnswering
 from .access import Access, RequireKey
 from .batcher import NeverFits, QueueFull
 from .body import check_content_type, parse_body, read_body
@@ -54,8 +55,6 @@ REQUEST_SCHEMA = {  # for /docs: the body is read by hand (schema.py), so FastAP
 
 
 def architecture_of(reader: Any) -> str:
-    from ..models.modeling import GlobalPointerForQuestionAnswering
-
     exported = getattr(reader.model, "architecture", None)  # the ONNX Runtime backend names its own
     if isinstance(exported, str):
         return exported

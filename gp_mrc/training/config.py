@@ -28,6 +28,7 @@ from ..errors import UsageError
 from ..flags import flag_fields, setting
 from ..models.folders import check_name, folder_kind
 from ..settings import HEAD_SIZE, LANGS, N_BEST_SIZE, InferenceSettings, Precision
+from ..metrics import metric_name
 from .objective import ObjectiveConfig
 
 YES_NO, AUTO_YES_NO = ("yes", "no"), ("auto", "yes", "no")
@@ -238,6 +239,4 @@ def folder_architecture(path: str) -> str | None:
 
 def inference_settings(config: TrainConfig, lang: str) -> InferenceSettings:
     """The settings a trained folder answers with (`lang`: the metric language the data resolved to)."""
-    from ..metrics import metric_name
-
     return config.inference.replace(lang=lang, metric=metric_name(lang, config.inference.version_2_with_negative))

@@ -10,6 +10,7 @@ from accelerate import Accelerator
 from .config import TrainConfig
 from ..inference.nbest_file import to_file
 from ..inference.predict import answer_features, score_predictions, write_predictions
+from ..metrics.aggregate import best_f1
 
 
 def dev_tuned_null_threshold(
@@ -17,8 +18,6 @@ def dev_tuned_null_threshold(
 ) -> tuple[float, float]:
     """(best F1 in percent, its threshold) over `examples` (SQuAD v2's best_f1): the question is answered with
     its non-null answer when null_diff ≤ threshold, "" otherwise."""
-    from ..metrics.aggregate import best_f1
-
     golds = {ex["id"]: list(ex["answers"]["text"]) for ex in examples}
     answers = {q: predictions.get(q) or next((x["text"] for x in nbest.get(q, []) if x["text"]), "") for q in golds}
     return best_f1(answers, golds, null_diff, lang)

@@ -6,14 +6,18 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import datasets
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
-from .batching import EpochPermutationSampler
 from ..data.collate import SpanCollator
 from ..data.examples import DataError, detect_language, load_examples
 from ..data.features import prepare_features
+from ..data.negatives import with_negative_passages
+from ..metrics import metric_name
+from ..rewards import load_or_compute_f1_table, reward_table_inputs
 from ..settings import InferenceSettings
+from .batching import EpochPermutationSampler
 from .config import DataConfig, OptimConfig
 
 logger = logging.getLogger("gp_mrc")
@@ -43,9 +47,6 @@ class TrainingData:
 def load_data(data: DataConfig, version_2: bool, do_eval: str, seed: int) -> TrainingData:
     """The examples (a bad file ends the run with one line naming the record), with --negative_passages' unanswerable
     copies (drawn by `seed`) after them, and the metric they are scored by."""
-    from ..data.negatives import with_negative_passages
-    from ..metrics import metric_name
-
     train = load_train_examples(
         data.train_file or [data.dataset_name],
         version_2=version_2,
@@ -81,8 +82,6 @@ def load_train_examples(
 ) -> Any:
     """One training set from one or more files (concatenated in order; `max_samples` counts over all of them).
     Question ids must stay unique across files: predictions and rewards are keyed by them."""
-    import datasets
-
     parts, seen = [], {}
     for source in sources:
         left = None if max_samples is None else max_samples - sum(len(p) for p in parts)
@@ -131,8 +130,6 @@ def build_features(
         data.metric,
     )
     if uses_rewards:
-        from ..rewards import load_or_compute_f1_table, reward_table_inputs
-
         where = reward_table_inputs(
             data.train_features,
             data.train_examples,
