@@ -30,6 +30,7 @@ import sys
 from dataclasses import dataclass
 
 from gp_mrc.argtypes import NoUnderscoreSwitch, Parser, check_output_dir, positive_int, probability
+from gp_mrc.inference.answers import ALIGN_TO_WORDS
 from gp_mrc.flags import add_flags, flag_fields, part_from, setting
 from gp_mrc.models.folders import check_name
 from gp_mrc.settings import N_BEST_SIZE, InferenceSettings, Runtime
@@ -57,7 +58,7 @@ class PredictOptions:
     )
     min_score: float = setting(0.0, 'drop answers of lower probability (none left: the answer "")', type=probability)
     align_to_words: bool = setting(
-        True,
+        ALIGN_TO_WORDS,
         "widen answers to whole words (the default); --no_align_to_words: the model's token spans as they are (e.g. "
         '"158" of "1587")',
         action=NoUnderscoreSwitch,

@@ -9,7 +9,7 @@ import torch
 
 from ..data.examples import build_examples
 from ..data.features import prepare_features
-from .answers import ranked_answers
+from .answers import ALIGN_TO_WORDS, ranked_answers
 from .predict import answer_features
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from ..models.positions import check_max_seq_length
@@ -164,7 +164,7 @@ class Reader:
         records: Iterable[dict],
         *,
         top_k: int = 1,
-        align_to_words: bool = True,
+        align_to_words: bool = ALIGN_TO_WORDS,
         n_best_size: int = N_BEST_SIZE,
         max_answer_length: int | None = None,
         handle_impossible_answer: bool | None = None,
@@ -243,7 +243,7 @@ class Reader:
         *,
         top_k: int = 5,
         min_score: float = 0.0,
-        align_to_words: bool = True,
+        align_to_words: bool = ALIGN_TO_WORDS,
         **kwargs: Any,
     ) -> list[dict]:
         """One question over several passages: the top_k answers across them, ranked by span probability, each
