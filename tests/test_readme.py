@@ -194,7 +194,7 @@ def test_every_command_shown_has_its_flags(path):
 
 PRODUCT_COMMANDS = ("train", "predict", "serve", "export", "convert", "precompute_f1", "check_rewards")
 # inline code that names another program's flags (or the lab's) is not gp_mrc's to check
-OTHER_PROGRAMS = re.compile(r"accelerate|torchrun|pytest|pip |curl|setup\.sh|gpu_study|download\.py|gp_mrc_lab")
+OTHER_PROGRAMS = re.compile(r"accelerate|torchrun|pytest|ruff|pip |curl|setup\.sh|gpu_study|download\.py|gp_mrc_lab")
 
 
 def names_a_lab_script(span: str) -> bool:
