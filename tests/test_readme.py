@@ -105,7 +105,7 @@ def invoked(argv: list[str]) -> tuple[str, list[str]] | None:
         if script and os.path.exists(os.path.join(ROOT, "scripts", word.split("/")[-1])):
             return script.group(1), argv[i + 1 :]
         if word == "gp-mrc" and i + 1 < len(argv):
-            return argv[i + 1], argv[i + 2 :]
+            return ("gp-mrc", argv[i + 1 :]) if argv[i + 1].startswith("-") else (argv[i + 1], argv[i + 2 :])
     return None
 
 
@@ -115,6 +115,9 @@ def lab_script(name: str) -> bool:
 
 
 # ----------------------------------------------------------------------------------------------------- the parsers
+GP_MRC_FLAGS = ("--version", "-V", "--help", "-h")  # gp-mrc's own, before a command (gp_mrc/cli.py's main)
+
+
 def parser_of(command: str) -> argparse.ArgumentParser:
     """The parser gp_mrc builds for a command (scripts/X.py and gp-mrc X share it)."""
     if command == "train":
@@ -146,8 +149,10 @@ def parser_of(command: str) -> argparse.ArgumentParser:
 
 def flag_problems(command: str, args: list[str]) -> list[str]:
     """Flags the parser lacks, and values outside a flag's choices."""
-    if command.isupper() or args[:1] in (["--version"], ["-V"]):
+    if command.isupper():
         return []  # `gp-mrc COMMAND --help`: a placeholder
+    if command == "gp-mrc":
+        return [f"gp-mrc: no flag {a}" for a in args if a.startswith("-") and a not in GP_MRC_FLAGS]
     actions = parser_of(command)._option_string_actions
     problems = []
     for i, word in enumerate(args):
@@ -181,7 +186,17 @@ def test_the_command_parsing_reads_what_a_shell_would():
     assert flag_problems("train", ["--reward", "soft_f1"]) == ["train: no flag --reward"]
     assert flag_problems("predict", ["--decoding", "beam"])[0].startswith("predict --decoding: 'beam' is not one of")
     assert lab_script("study") and not lab_script("predict")
+    assert (
+        invoked(["gp-mrc", "--version"]) == ("gp-mrc", ["--version"]) and flag_problems("gp-mrc", ["--version"]) == []
+    )
     assert names_a_lab_script("python scripts/load_test.py --mixed") and not names_a_lab_script("train.py --cpu")
+
+
+def test_gp_mrc_answers_its_own_flags(capsys):
+    from gp_mrc.cli import main
+
+    assert main(["--version"]) == 0 and capsys.readouterr().out.startswith("gp-mrc ")
+    assert main(["--help"]) == 0 and "commands:" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("path", PAGES, ids=os.path.basename)
@@ -204,6 +219,7 @@ def names_a_lab_script(span: str) -> bool:
 @pytest.mark.parametrize("path", PAGES, ids=os.path.basename)
 def test_every_flag_named_in_the_prose_is_a_flag_of_a_command(path):
     known = {flag for command in PRODUCT_COMMANDS for flag in parser_of(command)._option_string_actions}
+    known |= set(GP_MRC_FLAGS)
     named = {
         flag
         for _, line in prose_lines(read(path))
