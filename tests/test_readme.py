@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import importlib
 import io
 import json
 import os
@@ -118,33 +119,32 @@ def lab_script(name: str) -> bool:
 GP_MRC_FLAGS = ("--version", "-V", "--help", "-h")  # gp-mrc's own, before a command (gp_mrc/cli.py's main)
 
 
+# the module whose build_parser() is each command's (gp-mrc X and scripts/X.py share it)
+PARSER_MODULES = {
+    "train": "gp_mrc.training.arguments",
+    "predict": "gp_mrc.inference.command",
+    "evaluate": "gp_mrc.inference.evaluate_command",
+    "serve": "gp_mrc.serving.command",
+    "export": "gp_mrc.inference.export_command",
+    "convert": "gp_mrc.models.convert_command",
+}
+REWARD_COMMANDS = ("precompute_f1", "check_rewards")  # scripts/X.py only: gp_mrc/rewards/command.py
+
+
 def parser_of(command: str) -> argparse.ArgumentParser:
-    """The parser gp_mrc builds for a command (scripts/X.py and gp-mrc X share it)."""
-    if command == "train":
-        from gp_mrc.training.arguments import build_parser
-
-        return build_parser()
-    if command == "predict":
-        from gp_mrc.inference.command import build_parser
-
-        return build_parser()
-    if command == "serve":
-        from gp_mrc.serving.command import build_parser
-
-        return build_parser()
-    if command == "export":
-        from gp_mrc.inference.export_command import build_parser
-
-        return build_parser()
-    if command == "convert":
-        from gp_mrc.models.convert_command import build_parser
-
-        return build_parser()
-    if command in ("precompute_f1", "check_rewards"):
+    """The parser gp_mrc builds for a command."""
+    if command in REWARD_COMMANDS:
         from gp_mrc.rewards.command import CheckOptions, PrecomputeOptions, build_parser
 
         return build_parser(command, PrecomputeOptions if command == "precompute_f1" else CheckOptions)
-    raise AssertionError(f"no parser known for the command {command!r}: add it to parser_of")
+    assert command in PARSER_MODULES, f"no parser known for the command {command!r}: add it to PARSER_MODULES"
+    return importlib.import_module(PARSER_MODULES[command]).build_parser()
+
+
+def product_commands() -> list[str]:
+    from gp_mrc.cli import COMMANDS
+
+    return list(COMMANDS) + list(REWARD_COMMANDS)
 
 
 def flag_problems(command: str, args: list[str]) -> list[str]:
@@ -192,6 +192,11 @@ def test_the_command_parsing_reads_what_a_shell_would():
     assert names_a_lab_script("python scripts/load_test.py --mixed") and not names_a_lab_script("train.py --cpu")
 
 
+def test_every_product_command_has_a_parser():
+    for command in product_commands():  # gp-mrc's commands (gp_mrc/cli.py) and the reward scripts
+        assert "--help" in parser_of(command)._option_string_actions, command
+
+
 def test_gp_mrc_answers_its_own_flags(capsys):
     from gp_mrc.cli import main
 
@@ -207,7 +212,6 @@ def test_every_command_shown_has_its_flags(path):
     assert problems == []
 
 
-PRODUCT_COMMANDS = ("train", "predict", "serve", "export", "convert", "precompute_f1", "check_rewards")
 # inline code that names another program's flags (or the lab's) is not gp_mrc's to check
 OTHER_PROGRAMS = re.compile(r"accelerate|torchrun|pytest|ruff|pip |curl|setup\.sh|gpu_study|download\.py|gp_mrc_lab")
 
@@ -218,7 +222,7 @@ def names_a_lab_script(span: str) -> bool:
 
 @pytest.mark.parametrize("path", PAGES, ids=os.path.basename)
 def test_every_flag_named_in_the_prose_is_a_flag_of_a_command(path):
-    known = {flag for command in PRODUCT_COMMANDS for flag in parser_of(command)._option_string_actions}
+    known = {flag for command in product_commands() for flag in parser_of(command)._option_string_actions}
     known |= set(GP_MRC_FLAGS)
     named = {
         flag
