@@ -2,7 +2,7 @@
 """Score a model folder on a labelled file (`--help` lists the flags); the same command as `gp-mrc evaluate`.
 
     python scripts/evaluate.py --model runs/gp_mrc --file dev-v1.1.json --output_dir eval/
-    accelerate launch scripts/evaluate.py --model runs/gp_mrc --file dev-v1.1.json --output_dir eval/
+    accelerate launch --multi_gpu scripts/evaluate.py --model runs/gp_mrc --file dev-v1.1.json --output_dir eval/
 
 The logic lives in gp_mrc/inference/evaluate_command.py.
 """

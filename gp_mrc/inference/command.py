@@ -12,6 +12,13 @@ the passages (each with its "passage" index; near-duplicates merged; see gp_mrc/
 probability, or by expected F1 under --decoding expected_f1 (each answer then carries its "expected_f1").
 predictions.json goes next to the input file unless --output_dir says otherwise; it never replaces the input.
 
+A file of any size: JSONL is read a chunk at a time, and each answer goes to predictions.jsonl as it is made (one
+line per question, its "id": a record without one is numbered from 0); predictions.json and nbest_predictions.json
+are written from it at the end. A killed run continues with --resume (the questions already written are not
+answered again); an output folder holding an earlier run is refused without it. `torchrun --nproc_per_node N
+scripts/predict.py ...` (CPUs) or `accelerate launch --multi_gpu ... scripts/predict.py ...` (GPUs) shares the
+questions among N processes, with the answers of one (gp_mrc/inference/corpus.py).
+
 Windows, answer length, decoding and the no-answer rule are the folder's inference settings (those the model
 was trained and evaluated with; transformers' pipeline defaults for a folder without them) unless given here.
 
@@ -33,7 +40,8 @@ from gp_mrc.argtypes import NoUnderscoreSwitch, Parser, check_output_dir, positi
 from gp_mrc.errors import UsageError
 from gp_mrc.inference.answers import ALIGN_TO_WORDS
 from gp_mrc.flags import add_flags, flag_fields, part_from, setting
-from gp_mrc.inference.prediction_log import LOG_NAME, check_fresh, write_final_files
+from gp_mrc.data.record_stream import stream_records
+from gp_mrc.inference.prediction_log import LOG_NAME, check_fresh, check_resumable, write_final_files
 from gp_mrc.models.folders import check_name
 from gp_mrc.settings import N_BEST_SIZE, InferenceSettings, Runtime
 
@@ -155,6 +163,8 @@ def check_output(input_path: str, out: str, resume: bool, names: tuple[str, ...]
             )
     check_output_dir(out)
     check_fresh(out, resume, names)
+    if resume:  # the lines written are this input's first questions: checked before the model loads
+        check_resumable(out, stream_records(input_path))
 
 
 def open_reader(args: argparse.Namespace, device: str | None = None, announce: bool = True):

@@ -33,7 +33,7 @@ from ..data.record_stream import SeenIds, count_records, stream_records
 from ..errors import DataError
 from ..settings import N_BEST_SIZE
 from .passages import answer_passages, check_inputs
-from .prediction_log import LOG_NAME, append_lines, complete_lines, cut_torn_line, logged_ids
+from .prediction_log import LOG_NAME, append_lines, complete_lines, cut_torn_line
 from .reader import PROGRESS_MIN_RECORDS
 
 CHUNK_PER_PROCESS = 256  # questions a process answers between two writes: enough for full length buckets
@@ -141,21 +141,6 @@ def answer_share(
     return out
 
 
-def _unlogged(chunk: list[tuple[str, dict]], logged: Iterator[str], log: str) -> list[tuple[str, dict]]:
-    """The chunk's records a resumed run has not answered yet; the logged ones must be these, in this order."""
-    todo = []
-    for where, rec in chunk:
-        done = next(logged, None)
-        if done is None:
-            todo.append((where, rec))
-        elif done != rec["id"]:
-            raise DataError(
-                f"{log} holds id {done!r} where {where} has {rec['id']!r}: it is the run of another input; "
-                "give another --output_dir"
-            )
-    return todo
-
-
 def _answer_chunk(
     reader: Any, chunk: list, procs: Processes, request: AnswerRequest, counts: RunCounts, passages_file: bool
 ) -> list[dict]:
@@ -175,27 +160,24 @@ def _answer_chunk(
 def answer_file(reader: Any, path: str, out: str, request: AnswerRequest, procs: Processes, resume: bool) -> RunCounts:
     """Answer every question of `path` into `out`/predictions.jsonl (continuing its lines with `resume`)."""
     log = os.path.join(out, LOG_NAME)
-    counts = RunCounts(resumed=complete_lines(log) if resume else 0)
-    logged = logged_ids(log, counts.resumed)
+    counts = RunCounts(resumed=complete_lines(log) if resume else 0)  # the first questions: checked by the command
     procs.wait()  # every process has counted the lines before the main one cuts a torn last line
     if procs.is_main:
         os.makedirs(out, exist_ok=True)
         cut_torn_line(log)
         open(log, "a").close()
-    total, seen, passages_file = count_records(path), SeenIds(), None
+    total, seen, passages_file, read = count_records(path), SeenIds(), None, 0
     show = procs.is_main and total > PROGRESS_MIN_RECORDS
     with tqdm(total=total, initial=counts.resumed, unit=" questions", desc="Answering", disable=not show) as bar:
         for chunk in chunks(stream_records(path), CHUNK_PER_PROCESS * procs.world):
             seen.add(chunk)
             passages_file = "contexts" in chunk[0][1] if passages_file is None else passages_file
-            todo = _unlogged(chunk, logged, log)
+            todo, read = chunk[max(counts.resumed - read, 0) :], read + len(chunk)
             if not todo:
                 continue
             lines = _answer_chunk(reader, todo, procs, request, counts, passages_file)
             if procs.is_main:
                 append_lines(log, lines)
             bar.update(len(lines))
-    if next(logged, None) is not None:
-        raise DataError(f"{log} holds more lines than {path} has questions: it is the run of another input")
     log_report(path, counts.report)
     return counts

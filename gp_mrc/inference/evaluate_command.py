@@ -3,7 +3,8 @@ takes (GlobalPointer or start/end, a transformers question-answering model, a fo
 any file it reads (SQuAD v1.1 / v2.0 and CMRC2018 / DRCD / DuReader as published, flat JSON or JSONL with answers).
 
     python scripts/evaluate.py --model runs/gp_mrc --file dev-v1.1.json
-    accelerate launch scripts/evaluate.py --model runs/gp_mrc --file dev-v1.1.json --output_dir eval/
+    accelerate launch --multi_gpu scripts/evaluate.py --model runs/gp_mrc --file dev-v1.1.json --output_dir eval/
+    ACCELERATE_USE_CPU=true torchrun --nproc_per_node 2 scripts/evaluate.py --model runs/gp_mrc --file dev.jsonl
 
 The answers are predict.py's, by construction (the same Reader, flags and settings: the folder's unless given
 here): each question's --n_best_size ranked answers, the first being its prediction. They are scored by the
@@ -11,8 +12,9 @@ official scripts' numbers (gp_mrc/inference/file_scores.py): EM/F1 (SQuAD v1.1's
 for a Chinese file); for a file with unanswerable questions SQuAD v2.0's, with HasAns / NoAns, the folder's null
 threshold, and best_exact / best_f1 with the threshold tuned on the file. The numbers are printed (JSON) and
 written to --output_dir's eval_results.json, beside predictions.json, nbest_predictions.json, null_odds.json and
-predictions.jsonl (written as the questions are answered: --resume continues a killed run). Several processes
-(`accelerate launch`, `torchrun`) share the questions and give the same numbers (gp_mrc/inference/corpus.py).
+predictions.jsonl (written as the questions are answered, a JSONL file read a chunk at a time: --resume continues a
+killed run). Several processes (`accelerate launch` on GPUs, `torchrun` on CPUs too) share the questions and give
+the numbers of one (gp_mrc/inference/corpus.py).
 
 Problems end with one line `error: ...` on stderr and exit code 2: a file without answers (use predict.py), a bad
 record, a missing model, an output folder holding an earlier run (without --resume).

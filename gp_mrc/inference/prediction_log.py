@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import json
 import os
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..atomic import atomic_path
 from ..errors import DataError, UsageError
@@ -56,6 +56,21 @@ def logged_ids(path: str, n: int) -> Iterator[str]:
                 yield str(json.loads(line)["id"])
             except (ValueError, KeyError, TypeError):
                 raise DataError(f"{path}: line {k} is not a prediction line; give another --output_dir") from None
+
+
+def check_resumable(out: str, records: Iterable[tuple[str, dict]]) -> None:
+    """The complete lines of `out`/predictions.jsonl are the first of the input's (where, record) pairs, in order:
+    else a DataError, before any work (the folder holds the run of another input)."""
+    log = os.path.join(out, LOG_NAME)
+    logged = logged_ids(log, complete_lines(log))
+    for (where, rec), done in zip(records, logged):
+        if done != rec["id"]:
+            raise DataError(
+                f"{log} holds id {done!r} where {where} has {rec['id']!r}: it is the run of another input; "
+                "give another --output_dir"
+            )
+    if next(logged, None) is not None:
+        raise DataError(f"{log} holds more lines than the input has questions: it is the run of another input")
 
 
 def cut_torn_line(path: str) -> None:
