@@ -160,3 +160,25 @@ def test_two_processes_answer_each_question_once_as_one_does(folder, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert (out / LOG_NAME).read_bytes() == (tmp_path / "ref" / LOG_NAME).read_bytes()
     assert (out / "predictions.json").read_bytes() == (tmp_path / "ref" / "predictions.json").read_bytes()
+
+
+def test_a_bad_record_midway_is_one_line_and_the_run_resumes_once_it_is_fixed(folder, tmp_path, capsys):
+    """The chunks before a malformed line are written; the error names the line; fixed, --resume completes the run
+    with every id once, as a run of the good file."""
+    good = write_toy_data(tmp_path / "good.jsonl", n=600)
+    lines = open(good).read().splitlines(keepends=True)
+    bad = tmp_path / "q.jsonl"
+    bad.write_text("".join(lines[:549]) + '{"id": "x549", "question": \n' + "".join(lines[550:]))
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    code, err = predict(capsys, "--model", folder, "--input", str(bad), "--output_dir", str(out), *FP32)
+    assert code == 2 and "Traceback" not in err
+    assert [x for x in err.splitlines() if x.startswith("error:")] == [
+        f"error: {bad}: line 550: malformed JSON (Expecting value at column 28)"
+    ]
+    assert [x["id"] for x in lines_of(out)] == [f"x{i}" for i in range(512)] and not (out / "predictions.json").exists()
+    bad.write_text("".join(lines))
+    code, err = predict(capsys, "--model", folder, "--input", str(bad), "--output_dir", str(out), "--resume", *FP32)
+    assert code == 0, err
+    assert predict(capsys, "--model", folder, "--input", good, "--output_dir", str(clean), *FP32)[0] == 0
+    assert (out / LOG_NAME).read_bytes() == (clean / LOG_NAME).read_bytes()
+    assert (out / "predictions.json").read_bytes() == (clean / "predictions.json").read_bytes()

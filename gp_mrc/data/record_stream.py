@@ -47,8 +47,8 @@ def _jsonl_lines(path: str) -> Iterator[tuple[int, dict]]:
                 ) from None
             if not line.strip():
                 continue
-            try:
-                yield n, json.loads(line)
+            try:  # without its newline: an error's column is on this line, as json_files reports it
+                yield n, json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as e:
                 raise DataError(f"{path}: line {n}: malformed JSON ({e.msg} at column {e.colno})") from None
 

@@ -205,7 +205,9 @@ def answer_input(args: argparse.Namespace, path: str, out: str, request, keys=("
     unusable = len(counts.report.skipped_ids)
     print(
         f"wrote {n} predictions to {os.path.join(out, 'predictions.json')}"
-        + (f' ({unusable} unusable questions answered with "")' if unusable else ""),
+        + (f' ({unusable} unusable questions answered with "")' if unusable else "")
+        + f"; {counts.written} answered in {counts.seconds:.1f} s ({counts.written / max(counts.seconds, 1e-9):.1f}"
+        " questions/s)",
         file=sys.stderr,
     )
     return counts
@@ -249,5 +251,8 @@ def settings_overrides(args: argparse.Namespace) -> dict:
 
 
 def fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    """The error line, exit code 2; under torchrun / accelerate launch only the main process prints it (every
+    process meets the same error: each checks every record)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"error: {message}", file=sys.stderr)
     return 2

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
@@ -78,6 +79,7 @@ class RunCounts:
     resumed: int = 0  # lines an earlier run had written
     written: int = 0  # lines this run wrote
     answered: int = 0  # questions of this run with at least one answer
+    seconds: float = 0.0  # reading and answering them, the model loaded
     report: LoadReport = field(default_factory=LoadReport)
 
 
@@ -166,7 +168,7 @@ def answer_file(reader: Any, path: str, out: str, request: AnswerRequest, procs:
         os.makedirs(out, exist_ok=True)
         cut_torn_line(log)
         open(log, "a").close()
-    total, seen, passages_file, read = count_records(path), SeenIds(), None, 0
+    start, total, seen, passages_file, read = time.perf_counter(), count_records(path), SeenIds(), None, 0
     show = procs.is_main and total > PROGRESS_MIN_RECORDS
     with tqdm(total=total, initial=counts.resumed, unit=" questions", desc="Answering", disable=not show) as bar:
         for chunk in chunks(stream_records(path), CHUNK_PER_PROCESS * procs.world):
@@ -179,5 +181,6 @@ def answer_file(reader: Any, path: str, out: str, request: AnswerRequest, procs:
             if procs.is_main:
                 append_lines(log, lines)
             bar.update(len(lines))
+    counts.seconds = time.perf_counter() - start
     log_report(path, counts.report)
     return counts
