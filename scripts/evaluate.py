@@ -10,13 +10,18 @@ The logic lives in gp_mrc/inference/evaluate_command.py.
 import os
 import sys
 
-# Python puts this file's folder first on the path, where this file would stand in for the `evaluate` package
-# (Hugging Face's metrics library) that scoring imports: take the folder off.
+# This file has the name of Hugging Face's `evaluate` library, which scoring imports, and Python puts a script's
+# folder first on the path: take this folder off, and, where another script of it (train.py) imports `evaluate`
+# and finds this file, hand it the library instead.
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
+if __name__ != "__main__":
+    del sys.modules[__name__]
+    import evaluate as library
 
-from gp_mrc.errors import run_script  # noqa: E402
-from gp_mrc.inference.evaluate_command import main  # noqa: E402
+    sys.modules[__name__] = library
+else:
+    from gp_mrc.errors import run_script
+    from gp_mrc.inference.evaluate_command import main
 
-if __name__ == "__main__":
     run_script(main)

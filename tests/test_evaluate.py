@@ -280,3 +280,16 @@ def test_an_earlier_run_is_refused_and_left_as_it_was(folders, tmp_path, capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith(f"error: {out} already holds predictions.jsonl") and "--resume" in err
     assert {name: (out / name).read_bytes() for name in os.listdir(out)} == before
+
+
+def test_scripts_beside_scripts_evaluate_py_still_import_the_evaluate_library():
+    """scripts/evaluate.py has the library's name: a script of its folder (train.py scores with the library) that
+    imports `evaluate` gets the library."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = "import sys; sys.path.insert(0, 'scripts'); import evaluate; print(evaluate.load.__module__)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip() == "evaluate.loading", r.stderr[-2000:]
