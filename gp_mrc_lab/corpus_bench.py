@@ -89,14 +89,17 @@ def run_predict(model: str, data: str, out: str, processes: int, threads: int, p
     t, samples = time.perf_counter(), []
     with tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
-        while child.poll() is None:
+        while True:  # reaped here, not by Popen: wait4 gives this child's own rusage (ru_maxrss, KB)
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
             samples.append((time.perf_counter() - t, rss_mb(child.pid)))
             time.sleep(0.5)
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage (ru_maxrss: its largest process, KB)
+        child.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read()
     wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
+    if child.returncode != 0:
         raise RuntimeError(f"predict.py failed: {stderr[-2000:]}")
     found = RATE.search(stderr)
     half = min((s for s in samples if s[1] is not None), key=lambda s: abs(s[0] - wall / 2), default=(0, None))
