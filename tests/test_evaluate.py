@@ -293,3 +293,14 @@ def test_scripts_beside_scripts_evaluate_py_still_import_the_evaluate_library():
     code = "import sys; sys.path.insert(0, 'scripts'); import evaluate; print(evaluate.load.__module__)"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip() == "evaluate.loading", r.stderr[-2000:]
+
+
+def test_a_chinese_file_with_unanswerable_questions_is_one_line(folders, tmp_path, capsys):
+    path = squad_file(tmp_path / "zh.json", [(ZH_CTX, [("q1", "首都？", [("北京", 0)]), ("q2", "海？", [])])])
+    code, _, err = run(evaluate_command.main, "--model", folders["globalpointer"], "--file", path, "--output_dir",
+                       str(tmp_path / "eval"), *FP32, capsys=capsys)  # fmt: skip
+    assert code == 2 and [x for x in err.splitlines() if x.startswith("error:")] == [
+        f"error: {path}: no Chinese metric with unanswerable questions (CMRC2018/DRCD/DuReader have none); "
+        "drop version_2 for lang 'zh'"
+    ]
+    assert not (tmp_path / "eval" / "eval_results.json").exists()
