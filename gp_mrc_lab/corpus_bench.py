@@ -79,8 +79,9 @@ def rss_mb(pid: int) -> float | None:
 
 def run_predict(model: str, data: str, out: str, processes: int, threads: int, port: int) -> dict:
     """predict.py over `data` in `processes` processes of `threads` torch threads: its wall seconds, answering rate,
-    peak memory (MB; with several processes, the largest one's) and, for one process, its memory halfway through
-    the run (sampled every 0.5 s): as large as the peak when memory stays flat."""
+    peak memory (MB; with several processes, the largest one's) and, for one process, its resident memory at 25, 50,
+    75 and 100% of the run's wall time (sampled every 0.5 s; the start is imports and loading): flat when the
+    memory does not grow with the questions."""
     env = dict(os.environ, ACCELERATE_USE_CPU="true", OMP_NUM_THREADS=str(threads))
     launch = [sys.executable]
     if processes > 1:
@@ -102,13 +103,14 @@ def run_predict(model: str, data: str, out: str, processes: int, threads: int, p
     if child.returncode != 0:
         raise RuntimeError(f"predict.py failed: {stderr[-2000:]}")
     found = RATE.search(stderr)
-    half = min((s for s in samples if s[1] is not None), key=lambda s: abs(s[0] - wall / 2), default=(0, None))
+    known = [x for x in samples if x[1] is not None]
+    at = {f"{q}%": min(known, key=lambda x: abs(x[0] - wall * q / 100))[1] for q in (25, 50, 75, 100)} if known else {}
     return {
         "wall_seconds": round(wall, 2),
         "answering_seconds": float(found.group(2)),
         "questions_per_second": float(found.group(3)),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-        "rss_at_half_mb": None if processes > 1 or half[1] is None else round(half[1], 1),
+        "rss_mb_at_wall_time": None if processes > 1 else {k: round(v, 1) for k, v in at.items()},
     }
 
 
