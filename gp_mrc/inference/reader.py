@@ -3,6 +3,7 @@ pipeline did, with any model folder (GlobalPointer or start/end, ours or a plain
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 import torch
@@ -176,7 +177,8 @@ class Reader:
         doc_stride: int | None = None,
         max_query_length: int | None = None,
         batch_size: int | None = None,
-    ) -> list[list[dict]]:
+        return_null_odds: bool = False,
+    ) -> list[list[dict]] | tuple[list[list[dict]], list[float | None]]:
         """records: dicts with id (optional), question, context. Returns, per record and in their order, the
         top_k answers as {answer, score (probability), start, end[, expected_f1]} (character offsets, end
         exclusive; the null answer "" of a SQuAD v2 model at -1, -1), sorted by the decoding's key: score, or
@@ -187,7 +189,8 @@ class Reader:
         Progress bars show only with `progress` and more than PROGRESS_MIN_RECORDS records.
 
         A record with an empty question or passage gets no answers ([]), with a warning naming it; if no record
-        is usable, raises `DataError`."""
+        is usable, raises `DataError`. `return_null_odds` (as numpy's `return_counts`): also each record's null
+        odds, min over windows of log p(null) − best span log p (SQuAD v2's na_prob; None without a window)."""
         check_counts(top_k=top_k, n_best_size=n_best_size, batch_size=batch_size)
         check_flag("align_to_words", align_to_words)
         s = self.settings.replace(
@@ -204,16 +207,22 @@ class Reader:
         recs = _labelled_records(records)
         show = progress and len(recs) > PROGRESS_MIN_RECORDS
         examples = build_examples(recs, source="input", version_2=True, require_answers=False)
-        preds, nbest = self._decode(examples, s, max(n_best_size, top_k), batch_size or self.batch_size, show)
-        return [
+        preds, nbest, null_diff = self._decode(
+            examples, s, max(n_best_size, top_k), batch_size or self.batch_size, show
+        )
+        answers = [
             ranked_answers(nbest.get(rec["id"], []), preds.get(rec["id"]), rec["context"], top_k, align_to_words)
             for _, rec in recs
         ]
+        if not return_null_odds:
+            return answers
+        odds = [null_diff.get(rec["id"]) for _, rec in recs]
+        return answers, [x if x is not None and math.isfinite(x) else None for x in odds]
 
     def _decode(
         self, examples: Any, s: InferenceSettings, n_best_size: int, batch_size: int, show: bool
-    ) -> tuple[dict[str, str], dict[str, list[dict]]]:
-        """The examples' windows through the model under settings `s`: (predictions, n-best lists) by id."""
+    ) -> tuple[dict[str, str], dict[str, list[dict]], dict[str, float]]:
+        """The examples' windows through the model under settings `s`: (predictions, n-best lists, null odds) by id."""
         features = prepare_features(
             examples,
             self.tokenizer,
@@ -223,7 +232,7 @@ class Reader:
             desc="Building windows",
             progress=show,
         )
-        preds, nbest, _ = answer_features(
+        return answer_features(
             self.model,
             examples,
             features,
@@ -234,7 +243,6 @@ class Reader:
             disable_progress=not show,
             mixed_precision=self.mixed_precision,
         )
-        return preds, nbest
 
     def answer_passages(
         self,
