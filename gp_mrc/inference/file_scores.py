@@ -9,6 +9,8 @@ answer), i.e. evaluate-v2.0.py on predictions.json without a probability file. S
 and their thresholds: evaluate-v2.0.py on each question's best non-null answer with null_odds.json as its
 `--na-prob-file`, the threshold tuned on the file (gp_mrc.metrics.aggregate.best_null_threshold, which answers
 questions of equal odds together and, when answering nothing is best, reports a threshold under every odds).
+Scoring, once everything is answered, holds each question's prediction and gold texts (a labelled file's size);
+the answering before it does not grow with the questions.
 """
 
 from __future__ import annotations
