@@ -130,8 +130,8 @@ def test_no_answer_probability_is_haystacks_product():
     assert no_answer_probability([a("x", 1.0, 0, 0)]) == 0.0
 
 
-QUESTIONS = ["when was the king born?", "who founded the city?", "what is long?", "when was the queen born?"]
-PASSAGES = [
+ROUTE_QUESTIONS = ["when was the king born?", "who founded the city?", "what is long?", "when was the queen born?"]
+ROUTE_PASSAGES = [
     "the king was born in 1811 . the queen was born in 1861 . the river is long .",
     "the river is long . the city was founded in 1875 by the first king . " * 3,
     "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 4,
@@ -149,8 +149,8 @@ def test_one_passage_as_context_or_as_contexts_gets_the_same_answers(tiny_tokeni
     from gp_mrc.inference.reader import Reader
 
     reader = Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", mixed_precision=mixed_precision)
-    for q in QUESTIONS:
-        for c in PASSAGES:
+    for q in ROUTE_QUESTIONS:
+        for c in ROUTE_PASSAGES:
             alone = reader.answer([{"question": q, "context": c}], top_k=3, decoding=decoding)[0]
             listed = reader.answer_passages(q, [c], top_k=3, decoding=decoding)
             assert (listed[0]["answer"], listed[0]["start"], listed[0]["end"]) == (
