@@ -304,3 +304,26 @@ def test_a_chinese_file_with_unanswerable_questions_is_one_line(folders, tmp_pat
         "drop version_2 for lang 'zh'"
     ]
     assert not (tmp_path / "eval" / "eval_results.json").exists()
+
+
+@pytest.mark.parametrize("problem", ["missing", "directory", "output_is_a_file"])
+def test_bad_paths_are_one_line_before_the_model_loads(folders, tmp_path, capsys, problem):
+    path, out = squad_v1(tmp_path), tmp_path / "eval"
+    if problem == "missing":
+        path, fragment = str(tmp_path / "nope.json"), "nope.json: no such file"
+    elif problem == "directory":
+        path, fragment = str(tmp_path), "is a directory; give a JSON or JSONL file"
+    else:
+        out.write_text("notes")
+        fragment = "is a file, not a folder"
+    code, stdout, err = run(evaluate_command.main, "--model", folders["globalpointer"], "--file", path, "--output_dir",
+                            str(out), capsys=capsys)  # fmt: skip
+    assert code == 2 and stdout == "" and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert fragment in err
+
+
+def test_without_output_dir_the_results_go_beside_the_model(tiny_tokenizer, tmp_path, capsys):
+    folder = save(tiny_gp(tiny_tokenizer), tiny_tokenizer, tmp_path / "gp")
+    code, _, err = run(evaluate_command.main, "--model", folder, "--file", squad_v1(tmp_path), *FP32, capsys=capsys)
+    assert code == 0, err
+    assert read(tmp_path / "gp" / "eval_dev-v1.1", "eval_results.json")["total"] == 5
