@@ -80,11 +80,10 @@ def test_banded_output_equals_the_band_of_the_dense_output(name):
         assert model(**short, max_answer_length=5, banded=True).logits.shape == (3, 4, 4)
 
 
-def test_banded_training_step_has_the_dense_losses_and_gradients():
-    """The default recipe's losses (span-softmax CE + expected F1) through the objective: the same values and
-    parameter gradients from the band as from the dense matrix (with the lab's auxiliary start/end CE:
-    gp_mrc_lab/tests/test_objectives.py)."""
-    model = models()["gp_span_bias"].eval()  # eval: no dropout, so both passes see the same network
+def dense_and_band_steps(objective, loss_fn, model=None) -> tuple[list, list]:
+    """([(loss, stats)], [flattened gradient]) of one training step of the span_bias GlobalPointer on a fixed batch
+    (gold span (8, 10), graded rewards), first from the dense matrix cut to the band, then from the band itself."""
+    model = model if model is not None else models()["gp_span_bias"].eval()  # eval: no dropout in either pass
     batch = batch_of()
     B, n, w = 3, 20, 5
     targets = torch.zeros(B, n, w, dtype=torch.bool)
@@ -92,19 +91,27 @@ def test_banded_training_step_has_the_dense_losses_and_gradients():
     f1 = torch.zeros(B, n, w)
     f1[:, 8, 2], f1[:, 8, 1], f1[:, 9, 0] = 1.0, 0.8, 0.5
     batch.update(targets=targets, f1=f1, start_positions=torch.tensor([8, 8, 8]), end_positions=torch.tensor([10] * 3))
-    objective = ObjectiveConfig(
-        "mixed", warm_start_steps=0, warm_start_loss="softmax", mixed_weight=1.0, reward_weight=1.0, reward_ramp_steps=0
-    )
     losses, grads = [], []
     for banded in (False, True):
         model.zero_grad()
         out = model(**batch, max_answer_length=w, banded=banded)
         if not banded:  # the dense matrix cut to the band the targets are in (the objective takes the band)
             out.span_mask, out.logits = to_band(w, out.span_mask, out.logits)
-        loss, stats = batch_loss(objective, out, batch, step=3)
+        loss, stats = loss_fn(objective, out, batch, step=3)
         loss.backward()
         losses.append((loss.item(), stats))
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    return losses, grads
+
+
+def test_banded_training_step_has_the_dense_losses_and_gradients():
+    """The default recipe's losses (span-softmax CE + expected F1) through the objective: the same values and
+    parameter gradients from the band as from the dense matrix (with the lab's auxiliary start/end CE:
+    gp_mrc_lab/tests/test_objectives.py)."""
+    objective = ObjectiveConfig(
+        "mixed", warm_start_steps=0, warm_start_loss="softmax", mixed_weight=1.0, reward_weight=1.0, reward_ramp_steps=0
+    )
+    losses, grads = dense_and_band_steps(objective, batch_loss)
     # fp32 (the scores are fp32 whatever the encoder's dtype): equal up to summation order
     assert losses[0][0] == pytest.approx(losses[1][0], rel=1e-6)
     assert losses[0][1] == pytest.approx(losses[1][1], rel=1e-6)

@@ -132,7 +132,6 @@ def test_expected_f1_means_the_same_in_every_passage():
 
 
 def test_rank_key_breaks_exact_ties_by_position_then_length():
-    from gp_mrc.inference.answers import answer_rank_key
     from gp_mrc.inference.decoding import rank_key
 
     tied = [
@@ -150,7 +149,7 @@ def test_rank_key_breaks_exact_ties_by_position_then_length():
         {"answer": "w", "score": 0.2, "logit": 3.0, "start": 5, "end": 6, "passage": 0},
     ]
     # a start/end reader's answers rank by their logit, not their probability; ties: the earlier passage
-    assert [a["answer"] for a in sorted(answers, key=answer_rank_key)] == ["w", "x", "y"]
+    assert [a["answer"] for a in sorted(answers, key=rank_key)] == ["w", "x", "y"]
 
 
 def test_choose_leaves_its_entries_as_they_are():

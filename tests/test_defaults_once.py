@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 
 import pytest
 
@@ -120,34 +121,37 @@ def test_a_default_by_architecture_is_written_on_its_field():
 SHARED = ("mixed_precision", "backend", "device", "batch_size")
 
 
+def python_nodes(root: str) -> Iterator[tuple[str, ast.AST]]:
+    """(the file's path from the repository root, node) for every AST node of every .py file below `root`."""
+    for folder, _, files in os.walk(root):
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(folder, name)
+            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+                yield os.path.relpath(path, ROOT), node
+
+
 def flag_declarations(root: str, names: tuple[str, ...]) -> dict[str, list[str]]:
     """{flag: ["path:line", ...]}: every field `name: T = setting(...)` and every add_argument("--name") in `root`."""
     found: dict[str, list[str]] = defaultdict(list)
-    for folder, _, files in os.walk(root):
-        for name in sorted(files):
-            if not name.endswith(".py"):
-                continue
-            path = os.path.join(folder, name)
-            where = os.path.relpath(path, ROOT)
-            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
-                if (
-                    isinstance(node, ast.AnnAssign)
-                    and isinstance(node.target, ast.Name)
-                    and isinstance(node.value, ast.Call)
-                    and getattr(node.value.func, "id", "") == "setting"
-                ):
-                    flag = node.target.id
-                elif (
-                    isinstance(node, ast.Call)
-                    and getattr(node.func, "attr", "") == "add_argument"
-                    and node.args
-                    and isinstance(node.args[0], ast.Constant)
-                ):
-                    flag = str(node.args[0].value).removeprefix("--")
-                else:
-                    continue
-                if flag in names:
-                    found[flag].append(f"{where}:{node.lineno}")
+    for where, node in python_nodes(root):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.value, ast.Call)
+            and getattr(node.value.func, "id", "") == "setting"
+        ):
+            flag = node.target.id
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", "") == "add_argument"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            flag = str(node.args[0].value).removeprefix("--")
+        else:
+            continue
+        if flag in names:
+            found[flag].append(f"{where}:{node.lineno}")
     return found
 
 
@@ -243,36 +247,28 @@ def default_literals(root: str, names: set[str]) -> dict[str, list[str]]:
     """{setting: ["path:line value", ...]} for every literal default given to a setting's name in `root`: a class
     field (`name: T = value` or `= setting(value, ...)`), a function's keyword default, a parser's default=."""
     found: dict[str, list[str]] = defaultdict(list)
-    for folder, _, files in os.walk(root):
-        for name in sorted(files):
-            if not name.endswith(".py"):
-                continue
-            path = os.path.join(folder, name)
-            where = os.path.relpath(path, ROOT)
-            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
-                pairs: list[tuple[str, ast.AST | None]] = []
-                if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                    value = node.value
-                    if isinstance(value, ast.Call) and getattr(value.func, "id", "") == "setting" and value.args:
-                        value = value.args[0]
-                    pairs.append((node.target.id, value))
-                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    a = node.args
-                    positional = a.posonlyargs + a.args
-                    pairs += [
-                        (arg.arg, d) for arg, d in zip(positional[len(positional) - len(a.defaults) :], a.defaults)
-                    ]
-                    pairs += [(arg.arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults)]
-                elif (
-                    isinstance(node, ast.Call)
-                    and node.args
-                    and isinstance(node.args[0], ast.Constant)
-                    and str(node.args[0].value).startswith("--")
-                ):
-                    pairs += [(node.args[0].value[2:], k.value) for k in node.keywords if k.arg == "default"]
-                for setting, value in pairs:
-                    if setting in names and _literal(value):
-                        found[setting].append(f"{where}:{value.lineno} {value.value!r}")
+    for where, node in python_nodes(root):
+        pairs: list[tuple[str, ast.AST | None]] = []
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            value = node.value
+            if isinstance(value, ast.Call) and getattr(value.func, "id", "") == "setting" and value.args:
+                value = value.args[0]
+            pairs.append((node.target.id, value))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            positional = a.posonlyargs + a.args
+            pairs += [(arg.arg, d) for arg, d in zip(positional[len(positional) - len(a.defaults) :], a.defaults)]
+            pairs += [(arg.arg, d) for arg, d in zip(a.kwonlyargs, a.kw_defaults)]
+        elif (
+            isinstance(node, ast.Call)
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and str(node.args[0].value).startswith("--")
+        ):
+            pairs += [(node.args[0].value[2:], k.value) for k in node.keywords if k.arg == "default"]
+        for setting, value in pairs:
+            if setting in names and _literal(value):
+                found[setting].append(f"{where}:{value.lineno} {value.value!r}")
     return found
 
 
@@ -283,7 +279,6 @@ NOT_A_COPY = {
     "seed": ("gp_mrc/rewards/",),  # check_rewards.py's sampling seed, not training's
     "span_bias": ("gp_mrc/models/configuration.py",),  # what a head config that does not say has (False); a
     # fresh head in training takes training's own default (True)
-    "entropy_lambda": ("gp_mrc/training/losses.py",),  # the pure loss function's neutral 0
 }
 
 

@@ -29,24 +29,30 @@ QS = ["when was the king born?", "what is long?", "who founded the city?"]
 SETTINGS = dict(max_seq_length=48, doc_stride=16)  # several windows per passage, of different lengths
 
 
+def torch_folders(tokenizer, root) -> dict[str, str]:
+    """{architecture: model folder} under `root`: a GlobalPointer with RoPE and start/end terms (seed 0), and a
+    start/end reader."""
+    torch.manual_seed(0)
+    gp = GlobalPointerForQuestionAnswering.from_encoder_config(
+        make_tiny_config(len(tokenizer)), HeadConfig(head_size=16, span_bias=True)
+    )
+    with torch.no_grad():  # k starts at zero with span_bias: give the bilinear RoPE term a part in the scores
+        gp.head.dense.weight.normal_(0, 0.5)
+    save_model(gp, str(root / "gp"), tokenizer=tokenizer)
+    save_model(BertForQuestionAnswering(make_tiny_config(len(tokenizer))), str(root / "se"))
+    tokenizer.save_pretrained(str(root / "se"))
+    return {"globalpointer": str(root / "gp"), "start_end": str(root / "se")}
+
+
 @pytest.fixture(scope="module")
 def folders(tiny_tokenizer, tmp_path_factory) -> dict[str, tuple[str, str]]:
     """{architecture: (torch folder, exported folder)}: a GlobalPointer with RoPE and start/end terms, and a
     start/end reader."""
     root = tmp_path_factory.mktemp("onnx")
-    torch.manual_seed(0)
-    gp = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16, span_bias=True)
-    )
-    with torch.no_grad():  # k starts at zero with span_bias: give the bilinear RoPE term a part in the scores
-        gp.head.dense.weight.normal_(0, 0.5)
-    save_model(gp, str(root / "gp"), tokenizer=tiny_tokenizer)
-    save_model(BertForQuestionAnswering(make_tiny_config(len(tiny_tokenizer))), str(root / "se"))
-    tiny_tokenizer.save_pretrained(str(root / "se"))
     out = {}
-    for name, arch in (("gp", "globalpointer"), ("se", "start_end")):
-        assert cli.main(["export", str(root / name), str(root / f"{name}_onnx"), "--format", "onnx"]) == 0
-        out[arch] = (str(root / name), str(root / f"{name}_onnx"))
+    for arch, folder in torch_folders(tiny_tokenizer, root).items():
+        assert cli.main(["export", folder, folder + "_onnx", "--format", "onnx"]) == 0
+        out[arch] = (folder, folder + "_onnx")
     return out
 
 

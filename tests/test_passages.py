@@ -145,7 +145,7 @@ def test_one_passage_as_context_or_as_contexts_gets_the_same_answers(tiny_tokeni
     and offsets), under either decoding, in fp32 and bf16 (which makes exact ties); both lists in the rule's order
     (contexts also merges overlapping answers of a passage, so the rest of the lists may differ)."""
     from conftest import tiny_gp
-    from gp_mrc.inference.answers import answer_rank_key
+    from gp_mrc.inference.decoding import rank_key
     from gp_mrc.inference.reader import Reader
 
     reader = Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", mixed_precision=mixed_precision)
@@ -158,6 +158,6 @@ def test_one_passage_as_context_or_as_contexts_gets_the_same_answers(tiny_tokeni
                 alone[0]["start"],
                 alone[0]["end"],
             ), (q, c)
-            assert listed == sorted(listed, key=answer_rank_key) and alone == sorted(alone, key=answer_rank_key)
+            assert listed == sorted(listed, key=rank_key) and alone == sorted(alone, key=rank_key)
             key = "expected_f1" if decoding == "expected_f1" else "score"
             assert all(key in a for a in alone)  # each answer carries the key it is ranked by

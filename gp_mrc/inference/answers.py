@@ -5,10 +5,10 @@ answers training's evaluation scores). Answers are sorted by the key the decodin
 * expected-F1 decoding: `expected_f1` (E[F1] of the answer under the model's span distribution), with `score` the
   probability next to it;
 * argmax decoding: `score` (the span's probability) for a GlobalPointer; `logit` (start + end logit, as
-  transformers' post-processing ranks, measured better than ranking by p_start·p_end) for a start/end reader;
-then ties (bf16 makes exact ones) by the score, then the earlier span, then the shorter, then the earlier passage
-(`answer_rank_key`). So `top_k=1` is always the first answer of `top_k=5`, the first answer is the decoded one, and
-one passage as `context` or as `contexts: [C]` gets the same answers. The null answer "" of a SQuAD v2 reader (it
+  transformers' post-processing ranks, rather than p_start·p_end) for a start/end reader;
+then ties (bf16 makes exact ones) by the score, then the earlier passage, then the earlier span, then the shorter
+(`decoding.rank_key`). So `top_k=1` is always the first answer of `top_k=5`, the first answer is the decoded one, and
+one passage as `context` or as `contexts: [C]` gets the same top answer. The null answer "" of a SQuAD v2 reader (it
 has no expected F1) comes first when the no-answer rule chose it; otherwise it is placed by its score under argmax
 decoding (as transformers' pipeline did; below the first answer even when a positive null_score_diff_threshold kept
 a more probable "" from being the answer) and after the spans under expected F1.
@@ -52,12 +52,6 @@ def word_span(context: str, start: int, end: int) -> tuple[int, int]:
     while end < len(context) and in_word(context[end]) and in_word(context[end - 1]):
         end += 1
     return start, end
-
-
-def answer_rank_key(answer: dict) -> tuple:
-    """The ranking rule (module doc) over answers as Reader returns them; sort ascending by it."""
-    score = answer.get("logit", answer["score"])
-    return (-answer.get("expected_f1", score), -score, answer.get("passage", 0), answer["start"], answer["end"])
 
 
 def ordered_entries(entries: list[dict], decoded: str | None) -> list[dict]:

@@ -114,13 +114,19 @@ def add_reader_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def answering_parser(prog: str | None, description: str, own: type) -> argparse.ArgumentParser:
+    """The parser of a command that answers with a reader (predict, evaluate): the model, its own part `own`, the
+    run's options, then the reader's flags."""
+    p = Parser(prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_flags(p, ModelChoice)
-    add_flags(p, PredictOptions)
+    add_flags(p, own)
     add_flags(p, RunOptions)
     add_reader_flags(p)
     return p
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    return answering_parser(prog, __doc__, PredictOptions)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

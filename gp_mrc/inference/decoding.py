@@ -124,27 +124,24 @@ def entries_expected_f1(
 
 
 def choose(
-    entries: Sequence[dict],
-    decoding: str,
-    lang: str,
-    temperature: float,
-    pairwise: np.ndarray | None = None,
-    raw_scores: bool = False,
+    entries: Sequence[dict], decoding: str, lang: str, temperature: float, pairwise: np.ndarray | None = None
 ) -> int:
     """Index of the answer among n-best entries (in rank order, `rank_key`) under `decoding` (`pairwise`: see
     expected_f1). The entries are left as they are."""
-    ef = entries_expected_f1(entries, decoding, lang, temperature, pairwise, raw_scores)
+    ef = entries_expected_f1(entries, decoding, lang, temperature, pairwise)
     return 0 if ef is None else int(np.argmax(ef))  # ties go to the earlier entry (rank_key's order)
 
 
 def rank_key(entry: dict) -> tuple:
-    """The one ranking rule of every answer list: the decoding's key first — "expected_f1" where the entry carries
-    it, else "score" (a GlobalPointer's log p; a start/end reader's start + end logit, as transformers' post-
-    processing ranks) — then the score, then the earlier span, then the shorter; then the earlier passage where
-    answers of several passages are ranked together. Sort ascending by it. The same in fp32 and bf16: exact ties
-    (bf16 makes them) fall to the span's position, never to the order the candidates were found in."""
-    key = entry.get("expected_f1", entry["score"])
-    return (-key, -entry["score"], entry.get("passage", 0), entry["start"], entry["end"])
+    """The one ranking rule of every answer list, over the decoder's n-best entries and the answers Reader returns
+    alike: the decoding's key first — "expected_f1" where the entry carries it, else its ranking score: a start/end
+    reader's "logit" (start + end, as transformers' post-processing ranks) where there is one, else "score" (a
+    GlobalPointer's log p in the decoder, its probability in an answer: the same order) — then that score, then the
+    earlier passage (answers of several passages ranked together), the earlier span, the shorter. Sort ascending by
+    it. The same in fp32 and bf16: exact ties (bf16 makes them) fall to the span's position, never to the order the
+    candidates were found in."""
+    score = entry.get("logit", entry["score"])
+    return (-entry.get("expected_f1", score), -score, entry.get("passage", 0), entry["start"], entry["end"])
 
 
 def _decode(entries: list[dict], decoding: str, lang: str, temperature: float, raw_scores: bool) -> str:
@@ -216,7 +213,7 @@ def best_answers(
         elif raw_scores and entries:
             _softmax_probabilities(entries)
         for x in entries if raw_scores else ():
-            x["logit"] = x["score"]  # what a start/end reader's answers are ranked by (answers.answer_rank_key)
+            x["logit"] = x["score"]  # kept as "logit" in the answers, whose "score" is the probability (rank_key)
         answer = _decode(entries, decoding, lang, temperature, raw_scores)
         if version_2_with_negative and (not cands or diff > null_score_diff_threshold):
             answer = ""

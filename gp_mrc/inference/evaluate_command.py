@@ -28,11 +28,10 @@ import os
 import sys
 from dataclasses import dataclass
 
-from gp_mrc.argtypes import Parser
 from gp_mrc.atomic import write_json_atomic
 from gp_mrc.errors import UsageError
-from gp_mrc.flags import add_flags, setting
-from gp_mrc.inference.command import ModelChoice, RunOptions, add_reader_flags, answer_input, check_output, fail
+from gp_mrc.flags import setting
+from gp_mrc.inference.command import answer_input, answering_parser, check_output, fail
 from gp_mrc.inference.prediction_log import LOG_NAME, write_final_files
 from gp_mrc.models.folders import check_name
 
@@ -52,12 +51,7 @@ class EvaluateOptions:
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_flags(p, ModelChoice)
-    add_flags(p, EvaluateOptions)
-    add_flags(p, RunOptions)
-    add_reader_flags(p)
-    return p
+    return answering_parser(prog, __doc__, EvaluateOptions)
 
 
 def default_output_dir(model: str, path: str) -> str:

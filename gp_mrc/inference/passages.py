@@ -32,7 +32,7 @@ from typing import Any, Iterable, Sequence
 from ..data.json_files import parse_json_or_jsonl, read_text
 from ..errors import DataError
 from ..settings import N_BEST_SIZE
-from .answers import answer_rank_key
+from .decoding import rank_key
 
 _PUNCT = set(string.punctuation) | {
     "，",
@@ -70,11 +70,11 @@ def is_duplicate(a: dict, b: dict) -> bool:
 
 def merge_ranked(answers: Iterable[dict], *, top_k: int, min_score: float = 0.0) -> list[dict]:
     """The top_k of {answer, score, start, end, passage[, expected_f1][, logit]} answers by the ranking rule of
-    every answer list (answers.answer_rank_key), without duplicates (see is_duplicate) and without any whose
+    every answer list (decoding.rank_key), without duplicates (see is_duplicate) and without any whose
     probability (`score`) is under min_score."""
     check_limits(top_k, min_score)
     kept: list[dict] = []
-    for a in sorted(answers, key=answer_rank_key):
+    for a in sorted(answers, key=rank_key):
         if len(kept) == top_k:
             break
         if a["score"] < min_score or a["start"] < 0 or not a["answer"].strip() or any(is_duplicate(a, k) for k in kept):

@@ -1,21 +1,9 @@
-"""The GPU study's definitions (issue #20): the studies and commands tools/gpu/gpu_study.sh runs, with the bundle
+"""The GPU study's definitions: the studies and commands tools/gpu/gpu_study.sh runs, with the bundle
 tools/gpu/make_gpu_bundle.py builds (the CPU-side checks of the CUDA path: tests/test_gpu_path.py)."""
 
-import importlib.util
 import os
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _script(name: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", "gpu", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+from test_gpu_path import _script
 
 
 def test_gpu_study_definitions():

@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from band_reference import to_band
 from gp_mrc.band import band_span_mask
 from gp_mrc.method import expected_f1_loss, multilabel_categorical_crossentropy, span_log_probs, valid_span_mask
 from gp_mrc_lab.objectives import (
@@ -18,7 +17,7 @@ from gp_mrc_lab.objectives import (
     soft_f1_loss,
     start_end_cross_entropy,
 )
-from test_band_layout import batch_of, models
+from test_band_layout import dense_and_band_steps, models
 from test_losses import random_case
 from test_objective import fake_batch
 
@@ -119,13 +118,6 @@ def test_banded_training_step_with_the_auxiliary_term_has_the_dense_losses_and_g
     objective: the same values and parameter gradients from the band as from the dense matrix."""
     model = models()["gp_span_bias"].eval()  # eval: no dropout, so both passes see the same network
     keep_start_end_terms(model)  # the lab's hook: the auxiliary loss reads the span_bias terms
-    batch = batch_of()
-    B, n, w = 3, 20, 5
-    targets = torch.zeros(B, n, w, dtype=torch.bool)
-    targets[:, 8, 2] = True  # span (8, 10)
-    f1 = torch.zeros(B, n, w)
-    f1[:, 8, 2], f1[:, 8, 1], f1[:, 9, 0] = 1.0, 0.8, 0.5
-    batch.update(targets=targets, f1=f1, start_positions=torch.tensor([8, 8, 8]), end_positions=torch.tensor([10] * 3))
     objective = LabObjectiveConfig(
         "mixed",
         warm_start_steps=0,
@@ -135,16 +127,7 @@ def test_banded_training_step_with_the_auxiliary_term_has_the_dense_losses_and_g
         reward_ramp_steps=0,
         aux_start_end_weight=0.5,
     )
-    losses, grads = [], []
-    for banded in (False, True):
-        model.zero_grad()
-        out = model(**batch, max_answer_length=w, banded=banded)
-        if not banded:  # the dense matrix cut to the band the targets are in (the objective takes the band)
-            out.span_mask, out.logits = to_band(w, out.span_mask, out.logits)
-        loss, stats = lab_batch_loss(objective, out, batch, step=3)
-        loss.backward()
-        losses.append((loss.item(), stats))
-        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    losses, grads = dense_and_band_steps(objective, lab_batch_loss, model)
     # fp32 (the scores are fp32 whatever the encoder's dtype): equal up to summation order
     assert losses[0][0] == pytest.approx(losses[1][0], rel=1e-6)
     assert losses[0][1] == pytest.approx(losses[1][1], rel=1e-6)

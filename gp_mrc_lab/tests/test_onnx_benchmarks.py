@@ -7,11 +7,9 @@ import json
 
 import pytest
 import torch
-from transformers import BertForQuestionAnswering
 
 from conftest import make_tiny_config
-from gp_mrc.models.loading import save_model
-from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
+from test_onnx import torch_folders
 
 pytest.importorskip("onnxruntime")  # scripts/setup.sh installs the `onnx` extra
 
@@ -20,17 +18,7 @@ pytest.importorskip("onnxruntime")  # scripts/setup.sh installs the `onnx` extra
 def folders(tiny_tokenizer, tmp_path_factory) -> dict[str, str]:
     """{architecture: model folder}: a GlobalPointer with RoPE and start/end terms, and a start/end reader (those of
     tests/test_onnx.py, before their export)."""
-    root = tmp_path_factory.mktemp("onnx_lab")
-    torch.manual_seed(0)
-    gp = GlobalPointerForQuestionAnswering.from_encoder_config(
-        make_tiny_config(len(tiny_tokenizer)), HeadConfig(head_size=16, span_bias=True)
-    )
-    with torch.no_grad():  # k starts at zero with span_bias: give the bilinear RoPE term a part in the scores
-        gp.head.dense.weight.normal_(0, 0.5)
-    save_model(gp, str(root / "gp"), tokenizer=tiny_tokenizer)
-    save_model(BertForQuestionAnswering(make_tiny_config(len(tiny_tokenizer))), str(root / "se"))
-    tiny_tokenizer.save_pretrained(str(root / "se"))
-    return {"globalpointer": str(root / "gp"), "start_end": str(root / "se")}
+    return torch_folders(tiny_tokenizer, tmp_path_factory.mktemp("onnx_lab"))
 
 
 def test_native_bf16_is_read_from_the_cpu_flags(tmp_path):
