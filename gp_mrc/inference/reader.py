@@ -10,6 +10,7 @@ import torch
 from ..data.examples import build_examples
 from ..data.features import prepare_features
 from .answers import ranked_answers
+from .compiled import BREAK_EVEN_WINDOWS, compile_model, resolve_compile, warm_forward
 from .predict import answer_features
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from ..models.positions import check_max_seq_length
@@ -83,13 +84,17 @@ class Reader:
         device: str | None = Runtime.device,
         mixed_precision: str = Runtime.mixed_precision,
         quantize: str = "none",
+        compile: str = Runtime.compile,
         **overrides: Any,
     ):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader.
-        `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them) or "none"."""
+        `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them) or "none".
+        `compile`: "yes" compiles the encoder now, "auto" where it pays (gp_mrc/inference/compiled.py), "no" never."""
         check_counts(batch_size=batch_size)
+        self.compiled = False  # whether the model runs compiled (`compile_now`)
         if isinstance(model, OnnxSpanModel):  # ONNX Runtime: the CPU, the precision the export was written in
+            self.compile = resolve_compile(compile, "cpu", "no", backend="onnxruntime")
             self._init_onnx(model, tokenizer, settings, batch_size, device, mixed_precision, quantize, overrides)
             return
         self.backend = "torch"
@@ -112,6 +117,21 @@ class Reader:
             self.model = quantize_encoder(self.model)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.compile = resolve_compile(compile, self.device.type, self.mixed_precision, quantize=self.quantize)
+        self.compile_now(windows=0)  # "yes": now
+
+    def compile_now(self, windows: int | None = None) -> bool:
+        """Compiles the model (once) unless compile is "no", or "auto" and a call of `windows` windows is below
+        BREAK_EVEN_WINDOWS (None: compile now); whether the model runs compiled."""
+        auto = self.compile == "auto" and (windows is None or windows >= BREAK_EVEN_WINDOWS)
+        if (auto or self.compile == "yes") and not self.compiled:
+            self.compiled = compile_model(self.model, lambda: self.warm_up(batch_sizes=(2,), lengths=(32,)))
+            self.compile = "yes" if self.compiled else "no"
+        return self.compiled
+
+    def warm_up(self, batch_sizes: tuple[int, ...] = (1,), lengths: tuple[int, ...] | None = None) -> None:
+        """A forward pass at each padded window length (or `lengths`) and batch size `answer` may run."""
+        warm_forward(self.model, self.tokenizer, self.settings, self.mixed_precision, batch_sizes, lengths)
 
     def _init_onnx(
         self,
@@ -223,6 +243,7 @@ class Reader:
             desc="Building windows",
             progress=show,
         )
+        self.compile_now(len(features))  # under "auto": a call large enough pays for compiling
         preds, nbest, _ = answer_features(
             self.model,
             examples,

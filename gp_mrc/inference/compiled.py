@@ -1,0 +1,150 @@
+"""The compiled forward pass: `Reader(..., compile=...)`, predict.py and serve.py `--compile`.
+
+torch.compile (inductor) of the model's transformer trunk, in place (`nn.Module.compile`: the model keeps its
+class, its hooks and its state dict), with frozen weights: inductor's `freezing` makes the weights constants of the
+graph, so autocast's bf16 casts of them fold into bf16 weights once, and the linear layers run oneDNN's prepacked
+kernels; the elementwise work around the matrix products (GELU, layer norm, residual adds, the attention mask) is
+fused. One graph serves every window length and batch size (dynamic shapes, the batch dimension unbacked, so a batch of one
+window gets no graph of its own): after the first call nothing recompiles (tests/test_compiled.py). The head, the
+span masks and the top-k stay eager: a few percent of a forward pass.
+
+`auto` compiles where it was measured faster, its compile time included (BENCHMARKS.md "Compiled inference"): on
+a device, CPU kind and precision of COMPILE_PAYS_ON, in the service (compiled and warmed before it reports ready) and
+in `Reader.answer` / predict.py for a call of at least BREAK_EVEN_WINDOWS windows; eager elsewhere. Where compiling
+fails (no C++ compiler, an encoder the compiler cannot trace), the eager model answers, after one warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import nn
+
+from ..choices import COMPILE_CHOICES
+from ..data.collate import SpanCollator
+from ..precision import CPU_AMX_BF16, CPU_NO_BF16, autocast, cpu_bf16_kind
+from ..settings import N_BEST_SIZE, InferenceSettings
+from .predict import LENGTH_BUCKET, bucket_lengths, model_device, score_batch
+
+logger = logging.getLogger("gp_mrc")
+
+# (CPU kind, resolved precision) where the compiled model answered faster than the eager one, measured with
+# `python scripts/benchmark_speed.py careful` (BENCHMARKS.md "Compiled inference"): AMX with bf16, and fp32
+# (oneDNN capped below bf16, which runs the same fp32 kernels as an AMX CPU told --mixed_precision no).
+COMPILE_PAYS_ON = ((CPU_AMX_BF16, "bf16"), (CPU_AMX_BF16, "no"), (CPU_NO_BF16, "no"))
+# The windows of one call from which compiling (once per process, cold cache) pays for itself (same benchmark:
+# compile seconds / seconds saved per window, rounded up).
+BREAK_EVEN_WINDOWS = 4096
+
+
+def check_compile(requested: Any) -> str:
+    if requested not in COMPILE_CHOICES:
+        raise ValueError(f"compile must be one of {COMPILE_CHOICES}, got {requested!r}")
+    return requested
+
+
+def compile_pays(device_type: str, mixed_precision: str) -> bool:
+    """Whether compiling was measured faster here: a CPU of a kind (and at a precision) in COMPILE_PAYS_ON."""
+    return device_type == "cpu" and (cpu_bf16_kind(), mixed_precision) in COMPILE_PAYS_ON
+
+
+def resolve_compile(
+    requested: str, device_type: str, mixed_precision: str, *, quantize: str = "none", backend: str = "torch"
+) -> str:
+    """ "yes", "no", or "auto" (kept only where compiling pays here: compile_pays); `mixed_precision` as
+    resolved ("no" | "bf16" | "fp16"). int8 layers or ONNX Runtime rule compiling out: "yes" is then a ValueError
+    saying so, "auto" is "no"."""
+    requested = check_compile(requested)
+    cannot = "int8 layers (quantize='int8')" if quantize == "int8" else None
+    cannot = "the onnxruntime backend" if backend == "onnxruntime" else cannot
+    if cannot is not None and requested == "yes":
+        raise ValueError(f"compile='yes' compiles the torch model; it cannot go with {cannot}")
+    if cannot is not None or (requested == "auto" and not compile_pays(device_type, mixed_precision)):
+        return "no"
+    return requested
+
+
+def trunk_of(model: Any) -> nn.Module:
+    """What is compiled: a GlobalPointer's encoder, a start/end reader's whole transformers QA model."""
+    for name in ("qa_model", "encoder"):
+        trunk = getattr(model, name, None)
+        if trunk is not None:
+            return trunk
+    raise ValueError(f"{type(model).__name__} has no encoder to compile")
+
+
+def batch_unbacked(call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call` with the batch dimension of its tensor arguments unbacked: no value of it, 1 included, gets a graph
+    of its own."""
+
+    def unbacked(*args: Any, **kwargs: Any) -> Any:
+        for t in (*args, *kwargs.values()):
+            if isinstance(t, torch.Tensor) and t.dim() > 0:
+                torch._dynamo.decorators.mark_unbacked(t, 0)
+        return call(*args, **kwargs)
+
+    return unbacked
+
+
+def cpp_compiler_problem() -> str | None:
+    """Why inductor cannot build its CPU kernels here (no C++ compiler), or None."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()
+    except Exception as e:  # noqa: BLE001  (inductor raises its own kinds; any of them means: no compiler)
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
+    return None
+
+
+def compile_model(model: nn.Module, warm: Callable[[], Any]) -> bool:
+    """Compiles the model's trunk in place and runs `warm` (a forward pass as the reader runs them, which
+    compiles); True if the model now runs compiled (already did: True at once). If compiling fails: the trunk is
+    eager again, one warning says why, False."""
+    trunk = trunk_of(model)
+    if trunk._compiled_call_impl is not None:  # another view of the same model compiled it (the service's lanes)
+        return True
+    device = next(model.parameters()).device.type
+    problem = cpp_compiler_problem() if device == "cpu" else None
+    if problem is None:
+        trunk.compile(dynamic=True, options={"freezing": True})
+        trunk._compiled_call_impl = batch_unbacked(trunk._compiled_call_impl)
+        try:
+            warm()
+            return True
+        except Exception as e:  # noqa: BLE001  (whatever the compiler raises, the eager model still answers)
+            trunk._compiled_call_impl = None  # nn.Module.compile's attribute: None is eager again
+            problem = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+    logger.warning("could not compile the model (%s); answering with the eager model", problem)
+    return False
+
+
+def dummy_batch(tokenizer: Any, batch_size: int, length: int) -> dict[str, torch.Tensor]:
+    """`batch_size` windows of `length` tokens as inference_loader collates them (the same keys and dtypes: a
+    compiled model sees what `answer` gives it), every token but [CLS] a passage token."""
+    ids = [tokenizer.cls_token_id or 0] + [tokenizer.unk_token_id or 0] * (length - 1)
+    row = {"input_ids": ids, "attention_mask": [1] * length, "offset_mapping": [(-1, -1)] + [(0, 1)] * (length - 1)}
+    if "token_type_ids" in tokenizer.model_input_names:
+        row["token_type_ids"] = [0] * length
+    rows = [dict(row, feature_index=i) for i in range(batch_size)]
+    return SpanCollator(tokenizer.pad_token_id or 0, with_targets=False, pad_to_multiple_of=LENGTH_BUCKET)(rows)
+
+
+def warm_forward(
+    model: nn.Module,
+    tokenizer: Any,
+    settings: InferenceSettings,
+    mixed_precision: str,
+    batch_sizes: Iterable[int],
+    lengths: Iterable[int] | None = None,
+) -> None:
+    """A forward pass (and its top-k) at every length bucket up to the settings' max_seq_length (or `lengths`) and
+    every batch size, as `answer` runs them: compiles a compiled model, and leaves each shape's kernels ready."""
+    device = model_device(model)
+    with torch.no_grad(), autocast(device.type, mixed_precision):
+        for n in lengths or bucket_lengths(settings.max_seq_length):
+            for b in batch_sizes:
+                batch = {k: v.to(device) for k, v in dummy_batch(tokenizer, b, n).items()}
+                score_batch(model, batch, N_BEST_SIZE, settings.max_answer_length)
