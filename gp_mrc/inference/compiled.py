@@ -1,18 +1,19 @@
 """The compiled forward pass: `Reader(..., compile=...)`, predict.py and serve.py `--compile`.
 
-torch.compile (inductor) of the model's transformer trunk, in place (`nn.Module.compile`: the model keeps its
-class, its hooks and its state dict), with frozen weights: inductor's `freezing` makes the weights constants of the
-graph, so autocast's bf16 casts of them fold into bf16 weights once, and the linear layers run oneDNN's prepacked
-kernels; the elementwise work around the matrix products (GELU, layer norm, residual adds, the attention mask) is
-fused. One graph serves every window length and batch size (dynamic shapes, the batch dimension unbacked, so a batch of one
-window gets no graph of its own): after the first call nothing recompiles (tests/test_compiled.py). The head, the
-span masks and the top-k stay eager: a few percent of a forward pass.
+torch.compile (inductor) of the model's forward, in place (an instance attribute over the class's method: the model
+keeps its class, its state dict, and its hooks, which run eagerly around the compiled forward), with frozen weights:
+inductor's `freezing` makes the weights constants of the graph, so autocast's bf16 casts of them fold into bf16
+weights once and the linear layers run oneDNN's prepacked kernels; the elementwise work around the matrix products
+(layer norm, GELU, residual adds, the attention mask, the span head, its RoPE and masks) is fused. Dynamic shapes:
+one graph for windows of every length and for batches of two or more, one for a batch of one window, both made
+by the compile's warm-up; after it nothing recompiles (tests/test_compiled.py). Measured on a 2-core AMX Xeon
+(BENCHMARKS.md "Compiled inference"): the options that did not pay are an unbacked batch dimension (one graph for
+batches of one too, 1.3x slower) and `freezing` given as a compile option (not applied).
 
-`auto` compiles where it was measured faster, its compile time included (BENCHMARKS.md "Compiled inference"): on
-a device, CPU kind and precision of COMPILE_PAYS_ON, in the service (compiled and warmed before it reports ready) and
-in `Reader.answer` / predict.py for a call of at least BREAK_EVEN_WINDOWS windows; eager elsewhere. Where compiling
-fails (no C++ compiler, an encoder the compiler cannot trace), the eager model answers, after one warning.
-"""
+`auto` compiles where it was measured faster, its compile time included: on a device, CPU kind and precision of
+COMPILE_PAYS_ON, in the service (compiled and warmed before it reports ready) and in `Reader.answer` / predict.py for
+a call of at least BREAK_EVEN_WINDOWS windows; eager elsewhere. Where compiling fails (no C++ compiler, a model
+the compiler cannot trace), the eager model answers, after one warning."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import logging
 from typing import Any, Callable, Iterable
 
 import torch
+import torch._inductor.config as inductor_config
 from torch import nn
 
 from ..choices import COMPILE_CHOICES
@@ -66,28 +68,6 @@ def resolve_compile(
     return requested
 
 
-def trunk_of(model: Any) -> nn.Module:
-    """What is compiled: a GlobalPointer's encoder, a start/end reader's whole transformers QA model."""
-    for name in ("qa_model", "encoder"):
-        trunk = getattr(model, name, None)
-        if trunk is not None:
-            return trunk
-    raise ValueError(f"{type(model).__name__} has no encoder to compile")
-
-
-def batch_unbacked(call: Callable[..., Any]) -> Callable[..., Any]:
-    """`call` with the batch dimension of its tensor arguments unbacked: no value of it, 1 included, gets a graph
-    of its own."""
-
-    def unbacked(*args: Any, **kwargs: Any) -> Any:
-        for t in (*args, *kwargs.values()):
-            if isinstance(t, torch.Tensor) and t.dim() > 0:
-                torch._dynamo.decorators.mark_unbacked(t, 0)
-        return call(*args, **kwargs)
-
-    return unbacked
-
-
 def cpp_compiler_problem() -> str | None:
     """Why inductor cannot build its CPU kernels here (no C++ compiler), or None."""
     try:
@@ -99,23 +79,27 @@ def cpp_compiler_problem() -> str | None:
     return None
 
 
+def is_compiled(model: nn.Module) -> bool:
+    return "forward" in vars(model)
+
+
 def compile_model(model: nn.Module, warm: Callable[[], Any]) -> bool:
-    """Compiles the model's trunk in place and runs `warm` (a forward pass as the reader runs them, which
-    compiles); True if the model now runs compiled (already did: True at once). If compiling fails: the trunk is
-    eager again, one warning says why, False."""
-    trunk = trunk_of(model)
-    if trunk._compiled_call_impl is not None:  # another view of the same model compiled it (the service's lanes)
+    """Compiles the model's forward in place (an instance attribute over the class's method: its hooks still run
+    eagerly around it) and runs `warm` (a forward pass as the reader runs them, which compiles); True if the model
+    now runs compiled (already did: True at once). If compiling fails: the model is eager again, one warning says
+    why, False."""
+    if is_compiled(model):  # another view of the same model compiled it (the service's lanes)
         return True
     device = next(model.parameters()).device.type
     problem = cpp_compiler_problem() if device == "cpu" else None
     if problem is None:
-        trunk.compile(dynamic=True, options={"freezing": True})
-        trunk._compiled_call_impl = batch_unbacked(trunk._compiled_call_impl)
+        model.forward = torch.compile(model.forward, dynamic=True)
         try:
-            warm()
+            with inductor_config.patch(freezing=True):  # (as a compile option it is not applied: measured)
+                warm()
             return True
         except Exception as e:  # noqa: BLE001  (whatever the compiler raises, the eager model still answers)
-            trunk._compiled_call_impl = None  # nn.Module.compile's attribute: None is eager again
+            del model.forward  # the class's forward again
             problem = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
     logger.warning("could not compile the model (%s); answering with the eager model", problem)
     return False

@@ -11,7 +11,7 @@ from ..data.examples import build_examples
 from ..data.features import prepare_features
 from .answers import ranked_answers
 from .compiled import BREAK_EVEN_WINDOWS, compile_model, resolve_compile, warm_forward
-from .predict import answer_features
+from .predict import LENGTH_BUCKET, answer_features, bucket_lengths
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from ..models.positions import check_max_seq_length
 from .pipeline_compat import answer_keywords, check_pipeline_limits, pipeline_output, pipeline_records, resolve_top_k
@@ -125,7 +125,8 @@ class Reader:
         BREAK_EVEN_WINDOWS (None: compile now); whether the model runs compiled."""
         auto = self.compile == "auto" and (windows is None or windows >= BREAK_EVEN_WINDOWS)
         if (auto or self.compile == "yes") and not self.compiled:
-            self.compiled = compile_model(self.model, lambda: self.warm_up(batch_sizes=(2,), lengths=(32,)))
+            longest = (bucket_lengths(self.settings.max_seq_length)[-1],)  # one graph from 32 tokens to the longest
+            self.compiled = compile_model(self.model, lambda: self.warm_up((2, 1), (LENGTH_BUCKET,) + longest))
             self.compile = "yes" if self.compiled else "no"
         return self.compiled
 

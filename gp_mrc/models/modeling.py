@@ -44,6 +44,8 @@ def head_rope(head: GlobalPointerHead, q: torch.Tensor) -> tuple[torch.Tensor, t
     if not head.use_rope:
         return None
     n = q.shape[-2]
+    if torch.compiler.is_compiling():  # computed in the graph, fused with their use (n is a symbol there)
+        return rope_tables(n, head.head_size, head.rope_base, q.device, q.dtype)
     if torch.onnx.is_in_onnx_export():
         return tuple(
             t[:n] for t in cached_rope_tables(ONNX_ROPE_POSITIONS, head.head_size, head.rope_base, q.device, q.dtype)
