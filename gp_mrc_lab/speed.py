@@ -26,6 +26,7 @@ careful: questions/s of `Reader`, eager and compiled (--compile yes), for both f
          time, the break-even windows, the forward pass's share of the matmul peak (gp_mrc_lab/speed_careful.py).
          A CPU without native bf16: ONEDNN_MAX_CPU_ISA=AVX512_CORE ... --mixed_precision no --loops fp32.
 compiled_f1: EM/F1 and identical top answers of each folder's reader eager and compiled, at its own settings.
+predict_batch: the compiled GlobalPointer reader's questions/s by batch size and torch threads (the defaults' ground).
 predict_profile: `Reader.answer` under cProfile, eager and compiled: seconds by part (gp_mrc_lab/speed_profile_predict.py).
 train:   training windows/s of scripts/train.py, --mixed_precision auto against no, the same short run.
 profile: scripts/train.py (bf16) under cProfile, the step's seconds split into encoder attention, linear layers,
@@ -50,7 +51,7 @@ import sys
 
 from .bench_io import emit
 from .paths import ROOT
-from .speed_careful import bench_careful, bench_compiled_f1
+from .speed_careful import bench_batch_sizes, bench_careful, bench_compiled_f1
 from .speed_predict import bench_predict, bench_zh_decoding
 from .speed_profile_predict import bench_predict_profile
 from .speed_step import bench_attention, bench_matmul, bench_step
@@ -103,6 +104,7 @@ def main() -> None:
         help="step/train/profile: the --attention_dropout values to time, e.g. encoder 0",
     )
     p.add_argument("--mixed_precision", default="auto", help="careful: the readers' (no: fp32, as a CPU without bf16)")
+    p.add_argument("--reader_batch_sizes", type=int, nargs="+", default=[8, 16, 32, 64], help="predict_batch")
     p.add_argument("--loops", nargs="+", default=["fp32", "bf16"], help="careful: the careful loop's precisions")
     p.add_argument("--output", default=None, help="also write the result JSON here")
     args = p.parse_args()
@@ -116,6 +118,7 @@ def main() -> None:
             "careful": bench_careful,
             "compiled_f1": bench_compiled_f1,
             "predict_profile": bench_predict_profile,
+            "predict_batch": bench_batch_sizes,
             "train": bench_train,
             "profile": bench_profile,
             "attention": bench_attention,

@@ -59,7 +59,7 @@ def careful_loop(
             seq, offs, ex = enc.sequence_ids(f), enc["offset_mapping"][f], enc["overflow_to_sample_mapping"][f]
             for s in top_s[b]:
                 for e in top_e[b]:
-                    if seq[s] != 1 or seq[e] != 1 or e < s or e - s + 1 > max_answer_length:
+                    if max(s, e) >= len(seq) or seq[s] != 1 or seq[e] != 1 or e < s or e - s + 1 > max_answer_length:
                         continue
                     score = starts[b][s] + ends[b][e]
                     if ex not in best or score > best[ex][0]:
@@ -260,3 +260,40 @@ def bench_compiled_f1(args: argparse.Namespace) -> dict:
                 answers["eager"], answers["eager fp32"]
             )
     return result
+
+
+def bench_batch_sizes(args: argparse.Namespace) -> dict:
+    """Questions/s of the GlobalPointer folder's compiled reader at each --reader_batch_sizes (windows per forward
+    pass) and torch thread count (1 to the cores), interleaved: what the defaults are chosen from."""
+    import torch
+
+    from gp_mrc.data.examples import load_examples
+    from gp_mrc.inference.reader import Reader
+
+    with quiet_datasets():
+        examples = load_examples(args.validation_file, max_samples=args.questions)
+    records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
+    reader = Reader.from_pretrained(
+        args.globalpointer_model,
+        compile="yes",
+        mixed_precision=args.mixed_precision,
+        max_seq_length=args.max_seq_length,
+    )
+    cores = os.cpu_count() or 1
+
+    def run(batch_size: int, threads: int) -> None:
+        torch.set_num_threads(threads)
+        reader.answer(records, batch_size=batch_size)
+
+    systems = {
+        f"batch {b}, {t} threads": (lambda b=b, t=t: run(b, t))
+        for b in args.reader_batch_sizes
+        for t in sorted({1, cores})
+    }
+    with quiet_datasets():
+        _, times = interleaved(systems, args.repeats)
+    torch.set_num_threads(cores)
+    return {
+        "questions": len(records),
+        "questions_per_s": {k: round(len(records) / statistics.median(v), 2) for k, v in times.items()},
+    }
