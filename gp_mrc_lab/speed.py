@@ -64,23 +64,24 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, {cpu_bf16_kind()}, {datetime.date.today().isoformat()}"
 
 
+COMMANDS = {
+    "step": bench_step,
+    "predict": bench_predict,
+    "careful": bench_careful,
+    "compiled_f1": bench_compiled_f1,
+    "predict_profile": bench_predict_profile,
+    "predict_batch": bench_batch_sizes,
+    "train": bench_train,
+    "profile": bench_profile,
+    "attention": bench_attention,
+    "matmul": bench_matmul,
+    "zh_decoding": bench_zh_decoding,
+}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "what",
-        choices=[
-            "step",
-            "predict",
-            "careful",
-            "compiled_f1",
-            "predict_profile",
-            "train",
-            "profile",
-            "attention",
-            "matmul",
-            "zh_decoding",
-        ],
-    )
+    p.add_argument("what", choices=list(COMMANDS))
     p.add_argument("--model_name_or_path", default=None)
     p.add_argument(
         "--train_file",
@@ -112,18 +113,8 @@ def main() -> None:
         "what": args.what,
         "command": "python " + " ".join(sys.argv),
         "machine": machine(),
-        **{
-            "step": bench_step,
-            "predict": bench_predict,
-            "careful": bench_careful,
-            "compiled_f1": bench_compiled_f1,
-            "predict_profile": bench_predict_profile,
-            "predict_batch": bench_batch_sizes,
-            "train": bench_train,
-            "profile": bench_profile,
-            "attention": bench_attention,
-            "matmul": bench_matmul,
-            "zh_decoding": bench_zh_decoding,
-        }[args.what](args),
+        # what the command line does not show: threads and oneDNN's ISA cap (a CPU without native bf16)
+        "environment": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "ONEDNN_MAX_CPU_ISA") if k in os.environ},
+        **COMMANDS[args.what](args),
     }
     emit(result, args.output)
