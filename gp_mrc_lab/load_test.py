@@ -246,6 +246,15 @@ def print_mixed(row: dict) -> None:
     print(f"\nlarge request: {big['passages']} passages x {big['chars']} characters: {big}; statuses {row['statuses']}")
 
 
+def in_repo(values: dict) -> dict:
+    """The arguments as the result file keeps them: paths inside the repository relative to it (no machine's path
+    in a committed file)."""
+    inside = ROOT + os.sep
+    return {
+        k: os.path.relpath(v, ROOT) if isinstance(v, str) and v.startswith(inside) else v for k, v in values.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if min(args.clients) < 1 or args.duration <= 0:
@@ -256,7 +265,11 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output, "w", encoding="utf-8") as f:
             json.dump(
-                {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "args": vars(args), "levels": rows},
+                {
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "args": in_repo(vars(args)),
+                    "levels": rows,
+                },
                 f,
                 indent=1,
             )

@@ -11,7 +11,7 @@ import torch
 from torch._dynamo.utils import counters
 
 from gp_mrc.inference import compiled
-from gp_mrc.inference.compiled import BREAK_EVEN_WINDOWS, is_compiled, resolve_compile
+from gp_mrc.inference.compiled import BREAK_EVEN_WINDOWS, break_even_windows, is_compiled, resolve_compile
 from gp_mrc.inference.reader import Reader
 from gp_mrc.precision import CPU_AMD_AVX512_BF16, CPU_AMX_BF16, CPU_AVX512_BF16, CPU_NO_BF16
 from gp_mrc.settings import Runtime
@@ -125,8 +125,10 @@ def test_auto_compiles_a_call_of_the_break_even_size_only(tiny_tokenizer, monkey
     reader = Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", mixed_precision="no")
     assert reader.compile == "auto" and not reader.compiled
     answers_of(reader)  # a few windows: eager
-    assert calls == [] and reader.compile_now(BREAK_EVEN_WINDOWS - 1) is False
-    assert reader.compile_now(BREAK_EVEN_WINDOWS) is True and calls == [reader.model]
+    assert break_even_windows(reader.model) == BREAK_EVEN_WINDOWS["globalpointer"] == 8_000
+    assert break_even_windows(tiny_bert_qa(tiny_tokenizer)) == BREAK_EVEN_WINDOWS["start_end"]
+    assert calls == [] and reader.compile_now(8_000 - 1) is False
+    assert reader.compile_now(8_000) is True and calls == [reader.model]
     assert reader.compile == "yes" and reader.compile_now() is True and len(calls) == 1  # once
 
 

@@ -12,7 +12,7 @@ batches of one too, 1.3x slower) and `freezing` given as a compile option (not a
 
 `auto` compiles where it was measured faster, its compile time included: on a device, CPU kind and precision of
 COMPILE_PAYS_ON, in the service (compiled and warmed before it reports ready) and in `Reader.answer` / predict.py for
-a call of at least BREAK_EVEN_WINDOWS windows; eager elsewhere. Where compiling fails (no C++ compiler, a model
+a call of at least break_even_windows(model) windows; eager elsewhere. Where compiling fails (no C++ compiler, a model
 the compiler cannot trace), the eager model answers, after one warning."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from torch import nn
 
 from ..choices import COMPILE_CHOICES
 from ..data.collate import SpanCollator
+from ..models.modeling import GlobalPointerForQuestionAnswering
 from ..precision import CPU_AMX_BF16, CPU_NO_BF16, autocast, cpu_bf16_kind
 from ..settings import N_BEST_SIZE, InferenceSettings
 from .predict import LENGTH_BUCKET, bucket_lengths, model_device, score_batch
@@ -33,12 +34,18 @@ from .predict import LENGTH_BUCKET, bucket_lengths, model_device, score_batch
 logger = logging.getLogger("gp_mrc")
 
 # (CPU kind, resolved precision) where the compiled model answered faster than the eager one, measured with
-# `python scripts/benchmark_speed.py careful` (BENCHMARKS.md "Compiled inference"): AMX with bf16, and fp32
-# (oneDNN capped below bf16, which runs the same fp32 kernels as an AMX CPU told --mixed_precision no).
+# `python scripts/benchmark_speed.py careful` (BENCHMARKS.md "Compiled inference against the careful loop"): AMX
+# with bf16 (1.23x / 1.71x eager, start/end / GlobalPointer), and fp32 with oneDNN capped below bf16 (1.07x /
+# 1.10x), which runs the fp32 kernels an AMX CPU told --mixed_precision no runs. Not measured (eager): AMD and
+# Intel AVX512-BF16 without AMX, CUDA.
 COMPILE_PAYS_ON = ((CPU_AMX_BF16, "bf16"), (CPU_AMX_BF16, "no"), (CPU_NO_BF16, "no"))
-# The windows of one call from which compiling (once per process, cold cache) pays for itself (same benchmark:
-# compile seconds / seconds saved per window, rounded up).
-BREAK_EVEN_WINDOWS = 4096
+# The windows of one call from which compiling (once per process, cold cache: 28-39 s on those 2 cores) pays for
+# itself there: compile seconds over the seconds it saves a window, the larger of bf16's and fp32's, rounded up.
+BREAK_EVEN_WINDOWS = {"globalpointer": 8_000, "start_end": 16_000}
+
+
+def break_even_windows(model: nn.Module) -> int:
+    return BREAK_EVEN_WINDOWS["globalpointer" if isinstance(model, GlobalPointerForQuestionAnswering) else "start_end"]
 
 
 def check_compile(requested: Any) -> str:

@@ -10,7 +10,7 @@ import torch
 from ..data.examples import build_examples
 from ..data.features import prepare_features
 from .answers import ranked_answers
-from .compiled import BREAK_EVEN_WINDOWS, compile_model, resolve_compile, warm_forward
+from .compiled import break_even_windows, compile_model, resolve_compile, warm_forward
 from .predict import LENGTH_BUCKET, answer_features, bucket_lengths
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from ..models.positions import check_max_seq_length
@@ -122,8 +122,8 @@ class Reader:
 
     def compile_now(self, windows: int | None = None) -> bool:
         """Compiles the model (once) unless compile is "no", or "auto" and a call of `windows` windows is below
-        BREAK_EVEN_WINDOWS (None: compile now); whether the model runs compiled."""
-        auto = self.compile == "auto" and (windows is None or windows >= BREAK_EVEN_WINDOWS)
+        break_even_windows (None: compile now); whether the model runs compiled."""
+        auto = self.compile == "auto" and (windows is None or windows >= break_even_windows(self.model))
         if (auto or self.compile == "yes") and not self.compiled:
             longest = (bucket_lengths(self.settings.max_seq_length)[-1],)  # one graph from 32 tokens to the longest
             self.compiled = compile_model(self.model, lambda: self.warm_up((2, 1), (LENGTH_BUCKET,) + longest))
