@@ -115,7 +115,10 @@ def test_compile_choices_and_what_rules_it_out() -> None:
         resolve_compile(True, "cpu", "no")
     with pytest.raises(ValueError, match=r"compile='yes' compiles the torch model; it cannot go with int8 layers"):
         resolve_compile("yes", "cpu", "no", quantize="int8")
+    with pytest.raises(ValueError, match="it cannot go with the onnxruntime backend"):
+        resolve_compile("yes", "cpu", "no", backend="onnxruntime")
     assert resolve_compile("auto", "cpu", "no", backend="onnxruntime") == "no"
+    assert resolve_compile("auto", "cpu", "no", quantize="int8") == "no"
 
 
 def test_auto_compiles_a_call_of_the_break_even_size_only(tiny_tokenizer, monkeypatch) -> None:
