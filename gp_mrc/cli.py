@@ -1,6 +1,7 @@
-"""The `gp-mrc` console command: `gp-mrc train | predict | serve | export | convert [flags]`, the same functions as
-scripts/train.py, scripts/predict.py, scripts/serve.py and scripts/export.py (`gp-mrc COMMAND --help` lists a command's
-flags); `convert` rewrites a model folder of an older layout as the current one.
+"""The `gp-mrc` console command: `gp-mrc train | predict | evaluate | serve | export | convert [flags]`, the same
+functions as scripts/train.py, scripts/predict.py, scripts/evaluate.py, scripts/serve.py and scripts/export.py
+(`gp-mrc COMMAND --help` lists a command's flags); `convert` rewrites a model folder of an older layout as the
+current one.
 
 Torch and transformers load only once a command runs, so `--help` and flag errors answer at once.
 """
@@ -13,6 +14,7 @@ import sys
 COMMANDS = {
     "train": "fine-tune a reader (one process; `accelerate launch scripts/train.py` for several)",
     "predict": "answer questions with a model folder, from the command line or a file",
+    "evaluate": "score a model folder on a labelled file (EM/F1 as the official scripts)",
     "serve": "serve a model folder over HTTP: the Inference API's question-answering schema and a page",
     "export": "write a model folder as an ONNX Runtime folder (fp32, or int8 with --quantize int8)",
     "convert": "write a model folder of an older gp_mrc layout in the current one (OLD NEW)",
@@ -31,6 +33,12 @@ def train_main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
 def predict_main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from .inference.command import main
+
+    return main(argv, prog)
+
+
+def evaluate_main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from .inference.evaluate_command import main
 
     return main(argv, prog)
 
@@ -56,6 +64,7 @@ def convert_main(argv: list[str] | None = None, prog: str | None = None) -> int:
 MAINS = {
     "train": train_main,
     "predict": predict_main,
+    "evaluate": evaluate_main,
     "serve": serve_main,
     "export": export_main,
     "convert": convert_main,

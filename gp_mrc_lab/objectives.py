@@ -153,10 +153,6 @@ START_END_TERMS: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 class LabModelConfig(ModelConfig):
     no_rope: bool = setting(False, "ablation: GlobalPointer without rotary position embedding", research=True)
 
-    def __post_init__(self) -> None:
-        if not self.no_rope:  # without rotations an odd head size is fine
-            super().__post_init__()
-
 
 def lab_model_fn(config: Any) -> tuple[Any, Any]:
     """The product's model_for_training, then the lab's model switches: --no_rope (the head and the saved config

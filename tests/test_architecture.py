@@ -29,6 +29,7 @@ ARGUMENT_READERS = {
     "gp_mrc/training/arguments.py",
     "gp_mrc/training/config.py",
     "gp_mrc/inference/command.py",
+    "gp_mrc/inference/evaluate_command.py",
     "gp_mrc/serving/command.py",
     "gp_mrc/inference/export_command.py",
     "gp_mrc/rewards/command.py",
@@ -192,6 +193,8 @@ LOCAL_IMPORT_EDGES = {
     "gp_mrc/__init__.py": "the public names load lazily by name, so `import gp_mrc` stays free of torch",
     "gp_mrc/cli.py": "the `gp-mrc` console command: each subcommand loads its stage only when it is run",
     "gp_mrc/inference/command.py": "predict's entry point: --help and bad flags before torch loads",
+    "gp_mrc/inference/evaluate_command.py": "evaluate's entry point: --help, bad flags and a file without answers "
+    "before torch loads",
     "gp_mrc/inference/export_command.py": "export's entry point: --help and bad flags before torch loads",
     "gp_mrc/models/convert_command.py": "convert's entry point: runs without torch or transformers at all",
     "gp_mrc/rewards/command.py": "precompute_f1's and check_rewards' entry point: --help before the data loads",

@@ -43,7 +43,13 @@ def test_help_lists_the_commands():
 
 @pytest.mark.parametrize(
     "command,flag",
-    [("predict", "--question"), ("serve", "--max_wait_ms"), ("export", "--quantize"), ("train", "--learning_rate")],
+    [
+        ("predict", "--question"),
+        ("evaluate", "--file"),
+        ("serve", "--max_wait_ms"),
+        ("export", "--quantize"),
+        ("train", "--learning_rate"),
+    ],
 )
 def test_command_help_is_the_scripts_help(command, flag):
     r = run(command, "--help")
@@ -54,6 +60,7 @@ def test_help_does_not_import_torch():
     code = (
         "import sys; from gp_mrc.cli import main\ntry:\n    main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
         "try:\n    main(['predict', '--help'])\nexcept SystemExit:\n    pass\n"
+        "try:\n    main(['evaluate', '--help'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in ('torch', 'transformers', 'fastapi') if m in sys.modules))"
     )
     r = subprocess.run(
@@ -65,7 +72,8 @@ def test_help_does_not_import_torch():
 def test_a_bad_command_exits_2_with_a_message():
     r = run("serv")
     assert (
-        r.returncode == 2 and "unknown command 'serv' (choose from train, predict, serve, export, convert)" in r.stderr
+        r.returncode == 2
+        and "unknown command 'serv' (choose from train, predict, evaluate, serve, export, convert)" in r.stderr
     )
     r = run()
     assert r.returncode == 2 and "usage: gp-mrc" in r.stderr

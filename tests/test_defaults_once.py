@@ -17,6 +17,7 @@ import pytest
 
 from gp_mrc.flags import FLAG, architecture_defaults, flag_fields, parser_default, part_from
 from gp_mrc.inference import command as predict_command
+from gp_mrc.inference import evaluate_command
 from gp_mrc.rewards import command as rewards_command
 from gp_mrc.serving import command as serve_command
 from gp_mrc.settings import InferenceSettings, Precision, Runtime
@@ -181,7 +182,7 @@ def test_each_shared_flag_is_one_field_that_every_command_offers_alike():
 
 
 def test_every_command_builds_its_parser_from_parts():
-    """train, predict, serve, export, precompute_f1 and check_rewards: each flag of theirs is a field (the
+    """train, predict, evaluate, serve, export, precompute_f1 and check_rewards: each flag of theirs is a field (the
     positional operands of export, and predict's --handle_impossible_answer, which words a field, excepted)."""
     from gp_mrc.inference import export_command
 
@@ -190,7 +191,8 @@ def test_every_command_builds_its_parser_from_parts():
         for part in (
             *PARTS.values(),
             Runtime,
-            predict_command.PredictOptions,
+            *(p for p in vars(predict_command).values() if isinstance(p, type) and dataclasses.is_dataclass(p)),
+            *(p for p in vars(evaluate_command).values() if isinstance(p, type) and dataclasses.is_dataclass(p)),
             serve_command.Server,
             *(p for p in vars(serve_command).values() if isinstance(p, type) and dataclasses.is_dataclass(p)),
             export_command.ExportOptions,

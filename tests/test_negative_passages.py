@@ -111,7 +111,7 @@ CORDALE = "Cordale is a market town on the Vell river. It was founded in 1587 by
 
 @pytest.mark.slow
 def test_the_default_sample_reader_ranks_passages(tmp_path):
-    """README's example: `python scripts/train.py` (the built-in sample), then one question over three passages."""
+    """docs/prediction.md's example: `python scripts/train.py` (the built-in sample), then one question, 3 passages."""
     from gp_mrc.inference.reader import Reader
 
     with open(os.path.join(ROOT, "data", "sample_dev.json"), encoding="utf-8") as f:

@@ -128,3 +128,36 @@ def test_no_answer_probability_is_haystacks_product():
     assert no_answer_probability([]) == 1.0
     assert no_answer_probability([a("x", 0.5, 0, 0), a("y", 0.2, 1, 0)]) == pytest.approx(0.5 * 0.8)
     assert no_answer_probability([a("x", 1.0, 0, 0)]) == 0.0
+
+
+ROUTE_QUESTIONS = ["when was the king born?", "who founded the city?", "what is long?", "when was the queen born?"]
+ROUTE_PASSAGES = [
+    "the king was born in 1811 . the queen was born in 1861 . the river is long .",
+    "the river is long . the city was founded in 1875 by the first king . " * 3,
+    "a b c d e f g h i j k l m n o p q r s t u v w x y z " * 4,
+]
+
+
+@pytest.mark.parametrize("mixed_precision", ["no", "bf16"])
+@pytest.mark.parametrize("decoding", ["argmax", "expected_f1"])
+def test_one_passage_as_context_or_as_contexts_gets_the_same_answers(tiny_tokenizer, decoding, mixed_precision):
+    """The one ranking rule: a passage asked as `context` and as `contexts: [C]` gives the same top answer (text
+    and offsets), under either decoding, in fp32 and bf16 (which makes exact ties); both lists in the rule's order
+    (contexts also merges overlapping answers of a passage, so the rest of the lists may differ)."""
+    from conftest import tiny_gp
+    from gp_mrc.inference.answers import answer_rank_key
+    from gp_mrc.inference.reader import Reader
+
+    reader = Reader(tiny_gp(tiny_tokenizer), tiny_tokenizer, device="cpu", mixed_precision=mixed_precision)
+    for q in ROUTE_QUESTIONS:
+        for c in ROUTE_PASSAGES:
+            alone = reader.answer([{"question": q, "context": c}], top_k=3, decoding=decoding)[0]
+            listed = reader.answer_passages(q, [c], top_k=3, decoding=decoding)
+            assert (listed[0]["answer"], listed[0]["start"], listed[0]["end"]) == (
+                alone[0]["answer"],
+                alone[0]["start"],
+                alone[0]["end"],
+            ), (q, c)
+            assert listed == sorted(listed, key=answer_rank_key) and alone == sorted(alone, key=answer_rank_key)
+            key = "expected_f1" if decoding == "expected_f1" else "score"
+            assert all(key in a for a in alone)  # each answer carries the key it is ranked by

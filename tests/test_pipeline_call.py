@@ -171,7 +171,12 @@ def test_predict_process_answers_with_a_plain_transformers_folder(hf_qa_dir, tmp
     )
     assert r.returncode == 0, r.stderr[-2000:]
     a = json.loads(r.stdout.strip().splitlines()[0])
-    assert list(a) == ["answer", "score", "start", "end"] and C1[a["start"] : a["end"]] == a["answer"] and a["answer"]
+    # a start/end reader's answer carries the start + end logit it is ranked by (gp_mrc/inference/answers.py)
+    assert (
+        list(a) == ["answer", "score", "start", "end", "logit"]
+        and C1[a["start"] : a["end"]] == a["answer"]
+        and a["answer"]
+    )
     contexts = write_questions(tmp_path / "q.jsonl")
     r = subprocess.run(
         [sys.executable, PREDICT, *answer_file_args(hf_qa_dir, tmp_path)],

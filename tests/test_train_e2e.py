@@ -191,3 +191,33 @@ def test_reset_adam_moments_restores_full_size_steps():
     # (β2 = 0.999) instead divides the small gradient by the big ones' scale long after the momentum has faded
     assert last_update(True) == pytest.approx(0.01, rel=1e-3)
     assert last_update(False) < 0.002
+
+
+def _long_dev_file(path) -> str:
+    """Questions over passages of several 64-token windows each (the toy facts repeated around the answer)."""
+    with open(path, "w") as f:
+        for i in range(12):
+            y = 1800 + i
+            filler = " ".join(f"the queen was born in {y + 50 + k} ." for k in range(4))
+            ctx = f"{filler} the king was born in {y} . {filler}"
+            answers = {"text": [str(y)], "answer_start": [ctx.index(f"king was born in {y}") + 17]}
+            record = {"id": f"d{i}", "title": "t", "context": ctx, "question": "when was the king born?"}
+            f.write(json.dumps({**record, "answers": answers}) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("architecture", ["globalpointer", "start_end"])
+def test_predict_answers_what_the_evaluation_scored(architecture, tiny_encoder_dir, tmp_path):
+    """One answer per folder, whatever the route: the answers training's evaluation scored (predictions.json) are
+    Reader's / predict.py's first answers on the same file, question by question (several windows each)."""
+    data, dev = write_toy_data(tmp_path / "toy.jsonl"), _long_dev_file(tmp_path / "dev.jsonl")
+    out = str(tmp_path / architecture)
+    flags = f"{TRAINED_FLAGS} --architecture {architecture}"
+    results = train(parse_args(tiny_train_args(tiny_encoder_dir, data, out, flags, "--validation_file", dev)))
+    with open(os.path.join(out, "predictions.json")) as f:
+        scored = json.load(f)
+    records = [json.loads(line) for line in open(dev)]
+    reader = Reader.from_pretrained(out)
+    answers = reader.answer([{k: r[k] for k in ("id", "question", "context")} for r in records])
+    assert {r["id"]: (a[0]["answer"] if a else "") for r, a in zip(records, answers)} == scored
+    assert 0 <= results["exact_match"] <= results["f1"] <= 100

@@ -159,6 +159,22 @@ def load_examples(
     )
 
 
+def labelled_records(records: Iterable[dict]) -> list[tuple[str, dict]]:
+    """The caller's records as unlabelled examples ("record N (id ...)", example dict), ids defaulting to N."""
+    recs = []
+    for n, r in enumerate(records):
+        rec = {
+            "id": str(r.get("id", n)),
+            "title": r.get("title", ""),
+            "context": r.get("context"),
+            "question": r.get("question"),
+            "answers": {"text": [], "answer_start": []},
+            "is_impossible": None,
+        }
+        recs.append((f"record {n + 1} (id {rec['id']!r})", rec))
+    return recs
+
+
 def build_examples(
     records: Iterable[tuple[str, dict]],
     *,
@@ -195,7 +211,7 @@ def build_examples(
             "(a v1 file?); the null answer will only be learnt from windows without the answer",
             source,
         )
-    _log_report(source, report)
+    log_report(source, report)
     features = datasets.Features(
         {
             "id": datasets.Value("string"),
@@ -212,7 +228,7 @@ def build_examples(
     return datasets.Dataset.from_list([{k: r[k] for k in COLUMNS} for r in rows], features=features)
 
 
-def _log_report(source: str, report: LoadReport) -> None:
+def log_report(source: str, report: LoadReport) -> None:
     """One warning for everything loading changed (nothing when the file was used as it is)."""
     if report.located_answers:  # normal for published files (DuReader-robust dev gives -1 everywhere): say so once
         logger.warning(
@@ -246,10 +262,18 @@ def _log_report(source: str, report: LoadReport) -> None:
         )
 
 
-def detect_language(examples: datasets.Dataset, sample: int = 200) -> str:
+LANGUAGE_SAMPLE = 200  # passages read to tell the language
+
+
+def detect_language(examples: datasets.Dataset, sample: int = LANGUAGE_SAMPLE) -> str:
     """'zh' if the passages are mostly CJK characters, else 'en' (picks the metric and its normalization)."""
+    return language_of(examples.select(range(min(sample, len(examples))))["context"])
+
+
+def language_of(contexts: Iterable[str]) -> str:
+    """detect_language over passages as they are: 'zh' if mostly CJK characters (first 2,000 of each), else 'en'."""
     n_cjk = n_alpha = 0
-    for ctx in examples.select(range(min(sample, len(examples))))["context"]:
+    for ctx in contexts:
         for ch in ctx[:2000]:
             if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
                 n_cjk += 1

@@ -28,6 +28,9 @@ import unicodedata
 
 from .decoding import rank_key
 
+# Answers are widened to whole words unless asked otherwise: Reader, predict.py, the service, training's evaluation.
+ALIGN_TO_WORDS = True
+
 # Scripts written without spaces between words: a "word" there is no unit an answer should be widened to.
 _UNSPACED = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3100-\u312f\u31f0-\u31ff"
@@ -70,7 +73,7 @@ def ordered_entries(entries: list[dict], decoded: str | None) -> list[dict]:
 
 
 def ranked_answers(
-    entries: list[dict], decoded: str | None, context: str, top_k: int, align_to_words: bool = True
+    entries: list[dict], decoded: str | None, context: str, top_k: int, align_to_words: bool = ALIGN_TO_WORDS
 ) -> list[dict]:
     """The top_k answers {answer, score, start, end[, expected_f1][, logit]} of one record (see the module doc)."""
     out: list[dict] = []
@@ -93,3 +96,10 @@ def ranked_answers(
         if len(out) == top_k:
             break
     return out
+
+
+def first_answer(entries: list[dict], decoded: str | None, context: str, align_to_words: bool = ALIGN_TO_WORDS) -> str:
+    """The answer a user gets for one record (the first of ranked_answers; "" when there is none): what training's
+    evaluation scores, so that its EM/F1 are those of predict.py's predictions."""
+    answers = ranked_answers(entries, decoded, context, 1, align_to_words)
+    return answers[0]["answer"] if answers else ""

@@ -12,6 +12,13 @@ the passages (each with its "passage" index; near-duplicates merged; see gp_mrc/
 probability, or by expected F1 under --decoding expected_f1 (each answer then carries its "expected_f1").
 predictions.json goes next to the input file unless --output_dir says otherwise; it never replaces the input.
 
+A file of any size: JSONL is read a chunk at a time, and each answer goes to predictions.jsonl as it is made (one
+line per question, its "id": a record without one is numbered from 0); predictions.json and nbest_predictions.json
+are written from it at the end. A killed run continues with --resume (the questions already written are not
+answered again); an output folder holding an earlier run is refused without it. `torchrun --nproc_per_node N
+scripts/predict.py ...` (CPUs) or `accelerate launch --multi_gpu ... scripts/predict.py ...` (GPUs) shares the
+questions among N processes, with the answers of one (gp_mrc/inference/corpus.py).
+
 Windows, answer length, decoding and the no-answer rule are the folder's inference settings (those the model
 was trained and evaluated with; transformers' pipeline defaults for a folder without them) unless given here.
 
@@ -30,26 +37,44 @@ import sys
 from dataclasses import dataclass
 
 from gp_mrc.argtypes import NoUnderscoreSwitch, Parser, check_output_dir, positive_int, probability
+from gp_mrc.errors import UsageError
+from gp_mrc.inference.answers import ALIGN_TO_WORDS
 from gp_mrc.flags import add_flags, flag_fields, part_from, setting
+from gp_mrc.data.record_stream import stream_records
+from gp_mrc.inference.prediction_log import LOG_NAME, check_fresh, check_resumable, write_final_files
 from gp_mrc.models.folders import check_name
 from gp_mrc.settings import N_BEST_SIZE, InferenceSettings, Runtime
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model every command that answers runs (predict, evaluate)."""
+
+    model: str | None = setting(None, "a model folder or hub name (see above)", required=True)
 
 
 @dataclass(frozen=True)
 class PredictOptions:
     """predict.py's own flags: what to answer, how many answers, where they go."""
 
-    model: str | None = setting(None, "a model folder or hub name (see above)", required=True)
     question: str | None = setting(None)
     context: str | None = setting(None)
     input: str | None = setting(None, "SQuAD-layout JSON, or JSON/JSONL of {id, question, context}")
     output_dir: str | None = setting(
         None,
-        "where predictions.json and nbest_predictions.json go",
+        "where predictions.jsonl, predictions.json and nbest_predictions.json go",
         depends="the input file's folder",
     )
     top_k: int = setting(1, type=positive_int)
-    n_best_size: int = setting(N_BEST_SIZE, type=positive_int)
+
+
+@dataclass(frozen=True)
+class AnswerOptions:
+    """How answers are found and kept (predict, evaluate)."""
+
+    n_best_size: int = setting(
+        N_BEST_SIZE, "candidate answers kept per question (evaluate: the answers of each line)", type=positive_int
+    )
     quantize: str = setting(
         "none",
         "int8: dynamic int8 encoder linears (CPU; measured: 1.2-1.4x fp32, -1.6 F1)",
@@ -57,16 +82,27 @@ class PredictOptions:
     )
     min_score: float = setting(0.0, 'drop answers of lower probability (none left: the answer "")', type=probability)
     align_to_words: bool = setting(
-        True,
+        ALIGN_TO_WORDS,
         "widen answers to whole words (the default); --no_align_to_words: the model's token spans as they are (e.g. "
         '"158" of "1587")',
         action=NoUnderscoreSwitch,
     )
 
 
-def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
-    p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_flags(p, PredictOptions)
+@dataclass(frozen=True)
+class RunOptions:
+    """A run over a file (predict --input, evaluate)."""
+
+    resume: bool = setting(
+        False,
+        "continue the run whose predictions.jsonl the output folder holds (a killed one): its questions are not "
+        "answered again; without it, an output folder holding an earlier run's files is refused",
+    )
+
+
+def add_reader_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of a command that answers with a Reader: answers, runtime, and the inference settings."""
+    add_flags(p, AnswerOptions)
     add_flags(p.add_argument_group("running the model"), Runtime)
     s = p.add_argument_group("inference settings (default: the model folder's)")
     add_flags(s, InferenceSettings, research=None, folder_default=True)  # the fields' types, choices and help
@@ -76,6 +112,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         choices=["yes", "no"],
         help='whether "" (no answer) may be the answer (the folder\'s version_2_with_negative)',
     )
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = Parser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_flags(p, ModelChoice)
+    add_flags(p, PredictOptions)
+    add_flags(p, RunOptions)
+    add_reader_flags(p)
     return p
 
 
@@ -91,70 +135,87 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     if args.input is not None and not os.path.isfile(args.input):
         return fail(f"{args.input}: no such input file")
     out = None if args.input is None else args.output_dir or os.path.dirname(os.path.abspath(args.input))
-    if out is not None:
-        clash = input_clash(args.input, out)
-        if clash:
-            return fail(
-                f"{args.input}: writing {clash} there would replace the input file; give --output_dir another folder"
-            )
-        check_output_dir(out)  # before the model loads: a file in the way is one line, not a traceback at the end
-    try:  # a mistyped folder or an unknown hub name: one line before torch loads
-        check_name(args.model)
-    except FileNotFoundError as e:
-        return fail(str(e))
-    # torch, transformers and datasets load only now: --help and argument errors come back at once
-    from gp_mrc.data.examples import DataError, LoadReport, load_examples
-    from gp_mrc.inference.passages import load_passage_records
-    from gp_mrc.inference.reader import Reader
-
     try:
-        runtime = dataclasses.asdict(part_from(Runtime, args))
-        reader = Reader.from_pretrained(args.model, quantize=args.quantize, **runtime, **settings_overrides(args))
-    except (FileNotFoundError, OSError, ValueError) as e:  # ValueError: a setting out of range
-        return fail(str(e))
-    print("inference settings: " + " ".join(f"{k}={v}" for k, v in reader.settings.to_dict().items()), file=sys.stderr)
-    kw = dict(top_k=args.top_k, n_best_size=args.n_best_size, align_to_words=args.align_to_words)
-    try:
+        if out is not None:  # before the model loads: a file in the way is one line, not a traceback at the end
+            check_output(args.input, out, args.resume, PREDICT_FILES)
+        check_name(args.model)  # a mistyped folder or an unknown hub name: one line before torch loads
         if args.question is not None:
-            return answer_one(reader, args, kw)
-        multi = load_passage_records(args.input)  # records with "contexts": one question over several passages
-        if multi is not None:
-            return answer_passages_file(reader, multi, out, args.min_score, kw)
-        report = LoadReport()
-        examples = load_examples(args.input, version_2=True, require_answers=False, report=report)
-        records = [{"id": e["id"], "question": e["question"], "context": e["context"]} for e in examples]
-        answers = reader.answer(records, progress=True, **kw)
-    except (DataError, ValueError) as e:  # ValueError: settings such as --doc_stride that do not fit
-        return fail(str(e))
-    if not any(answers):
-        return fail(
-            f"{args.input}: no passage has any token left after the tokenizer's normalization; nothing to answer from"
+            return answer_one(open_reader(args), args)
+        from gp_mrc.inference.corpus import AnswerRequest
+
+        answer_input(
+            args, args.input, out, AnswerRequest(args.top_k, args.n_best_size, args.align_to_words, args.min_score)
         )
-    return write_file_answers(out, records, answers, report.skipped_ids, args.min_score)
-
-
-def write_file_answers(
-    out: str, records: list[dict], answers: list[list[dict]], skipped_ids: list[str], min_score: float
-) -> int:
-    """predict.py --input: predictions.json and nbest_predictions.json, "" for the unusable questions."""
-    from gp_mrc.inference.predict import write_predictions
-
-    answers = [above(a, min_score) for a in answers]
-    predictions = {r["id"]: (a[0]["answer"] if a else "") for r, a in zip(records, answers)}
-    nbest = {r["id"]: a for r, a in zip(records, answers)}
-    for skipped in skipped_ids:  # every input id gets a prediction, "" for the unusable ones
-        predictions[skipped], nbest[skipped] = "", []
-    write_predictions(out, predictions, nbest)
-    print(
-        f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}"
-        + (f' ({len(skipped_ids)} unusable questions answered with "")' if skipped_ids else ""),
-        file=sys.stderr,
-    )
+    except (UsageError, ValueError, OSError) as e:  # ValueError: settings such as --doc_stride that do not fit
+        return fail(str(e))
     return 0
 
 
-def answer_one(reader, args: argparse.Namespace, kw: dict) -> int:
+PREDICT_FILES = ("predictions.json", "nbest_predictions.json")
+
+
+def check_output(input_path: str, out: str, resume: bool, names: tuple[str, ...]) -> None:
+    """The output folder can be written, would not replace the input, and holds no earlier run unless resumed."""
+    for name in (LOG_NAME, *names):
+        if os.path.realpath(os.path.join(out, name)) == os.path.realpath(input_path):
+            raise UsageError(
+                f"{input_path}: writing {name} there would replace the input file; give --output_dir another folder"
+            )
+    check_output_dir(out)
+    check_fresh(out, resume, names)
+    if resume:  # the lines written are this input's first questions: checked before the model loads
+        check_resumable(out, stream_records(input_path))
+
+
+def open_reader(args: argparse.Namespace, device: str | None = None, announce: bool = True):
+    """The Reader of --model with the runtime flags and the inference settings given (a bad one: UsageError);
+    prints the settings it answers with (with `announce`). `device`: the process's own, under several processes."""
+    from gp_mrc.inference.reader import Reader
+
+    runtime = dataclasses.asdict(part_from(Runtime, args))
+    if device is not None:
+        runtime["device"] = device
+    try:
+        reader = Reader.from_pretrained(args.model, quantize=args.quantize, **runtime, **settings_overrides(args))
+    except ValueError as e:  # a setting out of range; FileNotFoundError / OSError are one line already
+        raise UsageError(str(e)) from None
+    if announce:
+        settings = " ".join(f"{k}={v}" for k, v in reader.settings.to_dict().items())
+        print(f"inference settings: {settings}", file=sys.stderr)
+    return reader
+
+
+def answer_input(args: argparse.Namespace, path: str, out: str, request, keys=("prediction", "answers")):
+    """Answer the file `path` into `out` (gp_mrc/inference/corpus.py), in this process and any others of the run;
+    the main process writes the JSON files. Returns the run's counts (None in the other processes)."""
+    from gp_mrc.inference.corpus import Processes, answer_file
+
+    procs = Processes(args.device)
+    reader = open_reader(args, procs.device, announce=procs.is_main)
+    if procs.is_main and procs.world > 1:
+        print(f"{procs.world} processes share the questions", file=sys.stderr)
+    counts = answer_file(reader, path, out, request, procs, args.resume)
+    if not counts.resumed and not counts.answered:  # nothing to answer from: no predictions are written
+        if procs.is_main:
+            os.remove(os.path.join(out, LOG_NAME))
+        raise UsageError(nothing_answered(path, counts))
+    if not procs.is_main:
+        return None
+    n = write_final_files(out, keys)
+    unusable = len(counts.report.skipped_ids)
+    print(
+        f"wrote {n} predictions to {os.path.join(out, 'predictions.json')}"
+        + (f' ({unusable} unusable questions answered with "")' if unusable else "")
+        + f"; {counts.written} answered in {counts.seconds:.1f} s ({counts.written / max(counts.seconds, 1e-9):.1f}"
+        " questions/s)",
+        file=sys.stderr,
+    )
+    return counts
+
+
+def answer_one(reader, args: argparse.Namespace) -> int:
     """predict.py --question --context: one JSON line per answer ("" when none is above --min_score)."""
+    kw = dict(top_k=args.top_k, n_best_size=args.n_best_size, align_to_words=args.align_to_words)
     answers = reader.answer([{"id": "cli", "question": args.question, "context": args.context}], **kw)[0]
     if not answers:
         return fail(
@@ -166,15 +227,13 @@ def answer_one(reader, args: argparse.Namespace, kw: dict) -> int:
     return 0
 
 
-def answer_passages_file(reader, records: list[dict], out: str, min_score: float, kw: dict) -> int:
-    """predict.py --input with "contexts" records: answers ranked across each record's passages."""
-    from gp_mrc.inference.predict import write_predictions
-    from gp_mrc.inference.passages import answer_passage_records
-
-    predictions, nbest = answer_passage_records(reader, records, min_score=min_score, **kw)
-    write_predictions(out, predictions, nbest)
-    print(f"wrote {len(predictions)} predictions to {os.path.join(out, 'predictions.json')}", file=sys.stderr)
-    return 0
+def nothing_answered(path: str, counts) -> str:
+    """Why a run found no answer to any question of `path`."""
+    report = counts.report
+    if report.skipped_empty < counts.written:
+        return f"{path}: no passage has any token left after the tokenizer's normalization; nothing to answer from"
+    skipped = f" ({report.skipped_empty} skipped: {'; '.join(report.skipped_examples)})" if report.skipped_empty else ""
+    return f"{path}: no usable questions{skipped}"
 
 
 NO_ANSWER = {"answer": "", "score": 0.0, "start": -1, "end": -1}  # a question with no answer above --min_score
@@ -182,17 +241,6 @@ NO_ANSWER = {"answer": "", "score": 0.0, "start": -1, "end": -1}  # a question w
 
 def above(answers: list[dict], min_score: float) -> list[dict]:
     return [a for a in answers if a["score"] >= min_score]
-
-
-def input_clash(input_path: str | None, out: str) -> str | None:
-    """The name of an output file that would be the input file itself, else None."""
-    if input_path is None:
-        return None
-    for name in ("predictions.json", "nbest_predictions.json"):
-        target = os.path.join(out, name)
-        if os.path.realpath(target) == os.path.realpath(input_path):
-            return name
-    return None
 
 
 def settings_overrides(args: argparse.Namespace) -> dict:
@@ -203,5 +251,8 @@ def settings_overrides(args: argparse.Namespace) -> dict:
 
 
 def fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    """The error line, exit code 2; under torchrun / accelerate launch only the main process prints it (every
+    process meets the same error: each checks every record)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"error: {message}", file=sys.stderr)
     return 2

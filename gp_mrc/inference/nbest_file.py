@@ -1,7 +1,7 @@
 """nbest_predictions.json: one format for every writer, and a reader that also takes the files of older runs.
 
 Each question id maps to a list of answers, best first, each
-`{"answer", "score", "start", "end"[, "expected_f1"][, "passage"][, "log_prob"]}`: `score` is the answer's
+`{"answer", "score", "start", "end"[, "expected_f1"][, "logit"][, "passage"][, "log_prob"]}`: `score` is the answer's
 probability and start/end are character offsets into the context (-1 for the no-answer ""), as the Reader returns
 them. predict.py writes the top_k word-aligned answers; training's evaluation writes the whole n-best as the model
 found it (token spans, the SQuAD v2 null entry included) plus `log_prob`, the span's decoding score (its
@@ -18,7 +18,7 @@ import os
 from typing import Any
 
 # keys that keep their name between the decoder's entries and the file
-_SHARED = ("start", "end", "expected_f1", "passage")
+_SHARED = ("start", "end", "expected_f1", "logit", "passage")
 
 
 def file_entry(entry: dict[str, Any]) -> dict[str, Any]:

@@ -61,8 +61,10 @@ def inference_loader(
     pin_memory: bool = False,
     buckets: bool = True,
 ) -> DataLoader:
-    """`buckets`: length-bucketed batches (answers independent of their neighbours, see LENGTH_BUCKET); False:
-    longest first, padded to the batch's longest (an Accelerate-sharded evaluation, which needs even batches)."""
+    """`buckets`: length-bucketed batches (answers independent of their neighbours, see LENGTH_BUCKET), the one
+    loader of predict.py, Reader and a one-process training evaluation; False: longest first, padded to the batch's
+    longest (an evaluation sharded over several processes, which Accelerate needs in even batches: there a bf16
+    near-tie may fall otherwise than in predict.py; in fp32 the answers are the same)."""
     cols = [c for c in INFERENCE_COLUMNS if c in features.column_names]
     data = features.select_columns(cols)
     if buckets:
@@ -197,7 +199,12 @@ def answer_features(
     are page-locked; `num_workers` processes collate them."""
     device_type = model_device(model).type
     loader = inference_loader(
-        features, pad_token_id, batch_size, num_workers, pin_memory=device_type == "cuda", buckets=accelerator is None
+        features,
+        pad_token_id,
+        batch_size,
+        num_workers,
+        pin_memory=device_type == "cuda",
+        buckets=accelerator is None or accelerator.num_processes == 1,
     )
     if accelerator is not None:
         loader = accelerator.prepare(loader)

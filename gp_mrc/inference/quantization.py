@@ -49,7 +49,7 @@ def quantize_encoder(model: Any) -> Any:
     import warnings
 
     with warnings.catch_warnings():  # torch 2.13 announces the removal of quantized tensors (pytorch#184982):
-        warnings.simplefilter("ignore", DeprecationWarning)  # known, documented (README: CPU int8); not the user's
+        warnings.simplefilter("ignore", DeprecationWarning)  # known, documented (docs/prediction.md); not the user's
         warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor", category=UserWarning)
         # per-output-channel weight scales: on the SQuAD reader of BENCHMARKS.md they lose 0.1 F1 where one
         # scale per tensor lost 0.55 (100 dev questions), at the same speed

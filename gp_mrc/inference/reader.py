@@ -3,13 +3,14 @@ pipeline did, with any model folder (GlobalPointer or start/end, ours or a plain
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 import torch
 
-from ..data.examples import build_examples
+from ..data.examples import build_examples, labelled_records
 from ..data.features import prepare_features
-from .answers import ranked_answers
+from .answers import ALIGN_TO_WORDS, ranked_answers
 from .compiled import break_even_windows, compile_model, resolve_compile, warm_forward
 from .predict import LENGTH_BUCKET, answer_features, bucket_lengths
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
@@ -53,22 +54,6 @@ def resolve_device(device: str | None) -> torch.device:
             "(a CPU-only torch, or no GPU); use device='cpu'"
         )
     return resolved
-
-
-def _labelled_records(records: Iterable[dict]) -> list[tuple[str, dict]]:
-    """The caller's records as unlabelled examples ("record N (id ...)", example dict), ids defaulting to N."""
-    recs = []
-    for n, r in enumerate(records):
-        rec = {
-            "id": str(r.get("id", n)),
-            "title": r.get("title", ""),
-            "context": r.get("context"),
-            "question": r.get("question"),
-            "answers": {"text": [], "answer_start": []},
-            "is_impossible": None,
-        }
-        recs.append((f"record {n + 1} (id {rec['id']!r})", rec))
-    return recs
 
 
 class Reader:
@@ -185,7 +170,7 @@ class Reader:
         records: Iterable[dict],
         *,
         top_k: int = 1,
-        align_to_words: bool = True,
+        align_to_words: bool = ALIGN_TO_WORDS,
         n_best_size: int = N_BEST_SIZE,
         max_answer_length: int | None = None,
         handle_impossible_answer: bool | None = None,
@@ -197,7 +182,8 @@ class Reader:
         doc_stride: int | None = None,
         max_query_length: int | None = None,
         batch_size: int | None = None,
-    ) -> list[list[dict]]:
+        return_null_odds: bool = False,
+    ) -> list[list[dict]] | tuple[list[list[dict]], list[float | None]]:
         """records: dicts with id (optional), question, context. Returns, per record and in their order, the
         top_k answers as {answer, score (probability), start, end[, expected_f1]} (character offsets, end
         exclusive; the null answer "" of a SQuAD v2 model at -1, -1), sorted by the decoding's key: score, or
@@ -208,7 +194,8 @@ class Reader:
         Progress bars show only with `progress` and more than PROGRESS_MIN_RECORDS records.
 
         A record with an empty question or passage gets no answers ([]), with a warning naming it; if no record
-        is usable, raises `DataError`."""
+        is usable, raises `DataError`. `return_null_odds` (as numpy's `return_counts`): also each record's null
+        odds, min over windows of log p(null) − best span log p (SQuAD v2's na_prob; None without a window)."""
         check_counts(top_k=top_k, n_best_size=n_best_size, batch_size=batch_size)
         check_flag("align_to_words", align_to_words)
         s = self.settings.replace(
@@ -222,19 +209,25 @@ class Reader:
             max_query_length=max_query_length,
         )
         check_max_seq_length(s.max_seq_length, self.model, self.tokenizer)
-        recs = _labelled_records(records)
+        recs = labelled_records(records)
         show = progress and len(recs) > PROGRESS_MIN_RECORDS
         examples = build_examples(recs, source="input", version_2=True, require_answers=False)
-        preds, nbest = self._decode(examples, s, max(n_best_size, top_k), batch_size or self.batch_size, show)
-        return [
+        preds, nbest, null_diff = self._decode(
+            examples, s, max(n_best_size, top_k), batch_size or self.batch_size, show
+        )
+        answers = [
             ranked_answers(nbest.get(rec["id"], []), preds.get(rec["id"]), rec["context"], top_k, align_to_words)
             for _, rec in recs
         ]
+        if not return_null_odds:
+            return answers
+        odds = [null_diff.get(rec["id"]) for _, rec in recs]
+        return answers, [x if x is not None and math.isfinite(x) else None for x in odds]
 
     def _decode(
         self, examples: Any, s: InferenceSettings, n_best_size: int, batch_size: int, show: bool
-    ) -> tuple[dict[str, str], dict[str, list[dict]]]:
-        """The examples' windows through the model under settings `s`: (predictions, n-best lists) by id."""
+    ) -> tuple[dict[str, str], dict[str, list[dict]], dict[str, float]]:
+        """The examples' windows through the model under settings `s`: (predictions, n-best lists, null odds) by id."""
         features = prepare_features(
             examples,
             self.tokenizer,
@@ -245,7 +238,7 @@ class Reader:
             progress=show,
         )
         self.compile_now(len(features))  # under "auto": a call large enough pays for compiling
-        preds, nbest, _ = answer_features(
+        return answer_features(
             self.model,
             examples,
             features,
@@ -256,7 +249,6 @@ class Reader:
             disable_progress=not show,
             mixed_precision=self.mixed_precision,
         )
-        return preds, nbest
 
     def answer_passages(
         self,
@@ -265,7 +257,7 @@ class Reader:
         *,
         top_k: int = 5,
         min_score: float = 0.0,
-        align_to_words: bool = True,
+        align_to_words: bool = ALIGN_TO_WORDS,
         **kwargs: Any,
     ) -> list[dict]:
         """One question over several passages: the top_k answers across them, ranked by span probability, each

@@ -35,17 +35,14 @@ GROUPS = {
 
 def build_parser(
     research: bool = False,
-    parts: dict[str, type] | None = None,
     description: str = "Fine-tune a GlobalPointer reader on SQuAD-style data.",
     prog: str | None = None,
 ) -> argparse.ArgumentParser:
     """train.py's parser, one group per configuration part. research=True (gp_mrc_lab): the research flags too, in
-    a group of their own; `parts` replaces part classes (the lab's, with further fields); `prog`: the command
-    the usage lines name (gp-mrc train)."""
+    a group of their own; `prog`: the command the usage lines name (gp-mrc train)."""
     # no abbreviations: a research flag given to train.py (e.g. --reward) is unknown, not another flag's prefix
     p = Parser(prog=prog, description=description, allow_abbrev=False)
-    classes = {**PARTS, **(parts or {})}
-    for name, part in classes.items():
+    for name, part in PARTS.items():
         add_flags(p.add_argument_group(GROUPS[name]), part)
     if research:
         group = p.add_argument_group(
@@ -53,7 +50,7 @@ def build_parser(
             "the recipe's parts, as the study (scripts/study.py) and the "
             "benchmarks vary them; the defaults are the best recipe measured (BENCHMARKS.md)",
         )
-        for part in classes.values():
+        for part in PARTS.values():
             add_flags(group, part, research=True)
     return p
 
@@ -67,10 +64,10 @@ def parse_args(argv: list[str] | None = None, prog: str | None = None) -> TrainC
         parser.error(str(e))
 
 
-def resolve(given: dict[str, Any], parts: dict[str, type] | None = None) -> TrainConfig:
+def resolve(given: dict[str, Any]) -> TrainConfig:
     """Flag values (None: not given) → the configuration: the defaults that depend on other flags or on the model
     folder (decided here, once; the rest are the fields'), then the checks that span several flags."""
-    v, classes = dict(given), {**PARTS, **(parts or {})}
+    v = dict(given)
     on_sample = v["train_file"] is None and v["dataset_name"] is None
     if on_sample:
         v["train_file"] = [SAMPLE_TRAIN_FILE]
@@ -92,7 +89,7 @@ def resolve(given: dict[str, Any], parts: dict[str, type] | None = None) -> Trai
         raise UsageError(
             "--architecture start_end trains with its own start/end cross-entropy; leave --objective at its default"
         )
-    for part in classes.values():  # the defaults by architecture, written on their fields (e.g. decoding)
+    for part in PARTS.values():  # the defaults by architecture, written on their fields (e.g. decoding)
         for flag, value in architecture_defaults(part, v["architecture"]).items():
             v[flag] = value if v.get(flag) is None else v[flag]
     for flag, path in [("--train_file", f) for f in v["train_file"] or ()] + [
@@ -101,4 +98,4 @@ def resolve(given: dict[str, Any], parts: dict[str, type] | None = None) -> Trai
         if path and os.path.isdir(path):  # else a raw "[Errno 21] Is a directory" once loading starts
             raise UsageError(f"{flag} {path}: is a directory; give a JSON or JSONL file")
     check_output_dir(v["output_dir"])
-    return TrainConfig.from_values(v, parts)
+    return TrainConfig.from_values(v)

@@ -207,13 +207,11 @@ class TrainConfig:
     run: RunConfig
 
     @classmethod
-    def from_values(cls, values: dict[str, Any], parts: dict[str, type] | None = None) -> "TrainConfig":
-        """From resolved flag values ({dest: value}; None or absent: the field's default). `parts` replaces
-        part classes (gp_mrc_lab's subclasses with further fields)."""
-        classes = {**PARTS, **(parts or {})}
+    def from_values(cls, values: dict[str, Any]) -> "TrainConfig":
+        """From resolved flag values ({dest: value}; None or absent: the field's default)."""
         built = {
             name: part(**{f.name: values[f.name] for f in flag_fields(part) if values.get(f.name) is not None})
-            for name, part in classes.items()
+            for name, part in PARTS.items()
         }
         return cls(**built)
 

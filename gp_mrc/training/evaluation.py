@@ -8,6 +8,7 @@ from typing import Any
 from accelerate import Accelerator
 
 from .config import TrainConfig
+from ..inference.answers import first_answer
 from ..inference.nbest_file import to_file
 from ..inference.predict import answer_features, score_predictions, write_predictions
 from ..metrics.aggregate import best_f1
@@ -72,6 +73,8 @@ class Evaluator:
         )
         results: dict[str, Any] = {}
         self.last = (preds, nbest, null_diff)
+        # what scores is what a user gets from predict.py: the first answer by the one ranking rule, word-aligned
+        preds = {ex["id"]: first_answer(nbest.get(ex["id"], []), preds.get(ex["id"]), ex["context"]) for ex in examples}
         if acc.is_main_process:
             if len(preds) != len(examples):
                 raise RuntimeError(f"{len(preds)} predictions for {len(examples)} examples")

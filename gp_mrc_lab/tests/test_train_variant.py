@@ -28,7 +28,7 @@ def test_help_groups_research_flags_apart() -> None:
     product, lab = groups(build_parser()), groups(lab_parser())
     user = set().union(*product.values()) - {"help"}
     assert "research" not in product
-    research = lab.pop("research")
+    research = lab.pop("research") | lab.pop("the lab's variants (gp_mrc_lab/objectives.py)")
     assert {
         "no_rope",
         "multilabel_offset",
@@ -86,11 +86,14 @@ def test_lab_flags_out_of_range_are_one_line(flag, value, fragment, capsys):
     assert len(lines) == 1 and flag in lines[0] and fragment in lines[0], err
 
 
-def test_an_odd_head_size_is_fine_without_rotations(capsys):
+def test_no_rope_builds_a_head_without_rotations(tiny_encoder_dir, capsys):
     with pytest.raises(SystemExit):
         parse_args(["--head_size", "15"])
     assert "--head_size must be even" in capsys.readouterr().err
-    assert parse_args(["--head_size", "15", "--no_rope"]).model.head_size == 15
+    config = parse_args(["--model_name_or_path", tiny_encoder_dir, "--head_size", "16", "--no_rope"])
+    assert config.model.no_rope and config.model.head_size == 16
+    model, _ = objectives.lab_model_fn(config)
+    assert not model.head.use_rope and not model.config.use_rope  # the saved folder says so too
 
 
 def test_compound_objective_and_expected_f1_decoding_run_end_to_end(tiny_encoder_dir, tmp_path):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The full-SQuAD study on one lent GPU (issue #20), offline, from a checkout plus the carried gpu_bundle/
-# (python tools/gpu/make_gpu_bundle.py builds it here). README "On a GPU" has the device tool calls.
+# (python tools/gpu/make_gpu_bundle.py builds it here). docs/training.md, "GPUs and several processes", has the plan.
 #
 #   bash tools/gpu/gpu_study.sh --smoke              # versions, a throughput probe, CUDA tests, the study on 256 questions
 #   bash tools/gpu/gpu_study.sh                      # the study: start/end, GP span-softmax CE, the default recipe
