@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .argtypes import finite_float, positive_float, positive_int
-from .choices import BACKENDS, DECODINGS
+from .choices import BACKENDS, COMPILE_CHOICES, DECODINGS
 from .flags import setting
 from .metrics import METRIC_NAMES
 from .precision import AUTO, AUTO_HELP, MIXED_PRECISION_CHOICES
@@ -152,6 +152,13 @@ class Runtime(Precision):
         depends="onnxruntime for a folder written by gp-mrc export, else torch",
     )
     batch_size: int = setting(32, "windows per forward pass", type=positive_int)
+    compile: str = setting(
+        "auto",
+        "torch.compile the model (once per process; weights frozen, bf16 where bf16 is computed); auto: where it "
+        "was measured faster with its compile time counted (a CPU with AMX; fp32 on a CPU without native bf16): "
+        "the service, and predict.py inputs of thousands of windows (gp_mrc/inference/compiled.py); no: eager",
+        choices=COMPILE_CHOICES,
+    )
 
 
 def settings_from_config(config: Any) -> InferenceSettings | None:

@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 
+from .first_request import first_request
 from .paths import ROOT
 
 
@@ -43,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="a request slower than this counts as dropped")
     p.add_argument("--output", default=None, help="write the figures as JSON here")
     p.add_argument("--serve_args", default="", help="more flags for scripts/serve.py, e.g. '--max_wait_ms 5'")
+    p.add_argument(
+        "--first_request",
+        type=int,
+        default=0,
+        help="N: only the first request to each lane after ready against the next N (gp_mrc_lab/first_request.py)",
+    )
     m = p.add_argument_group("mixed sizes (--mixed): small requests alone, then beside a large one")
     m.add_argument("--mixed", action="store_true")
     m.add_argument("--big_passages", type=int, default=32)
@@ -201,6 +208,8 @@ async def measure(args: argparse.Namespace, url: str) -> list[dict]:
     async with httpx.AsyncClient(timeout=args.timeout, limits=limits) as client:
         health = (await client.get(url + "/health")).json()
         print(f"model {health['model']} ({health['architecture']}), batching {health['batching']}", file=sys.stderr)
+        if args.first_request:  # before any other request: the service exactly as it reported ready
+            return [await first_request(client, url, questions, args.first_request)]
         for q in questions[: args.warmup]:
             (await client.post(url + "/", json={"inputs": q})).raise_for_status()
         if args.mixed:
@@ -237,6 +246,15 @@ def print_mixed(row: dict) -> None:
     print(f"\nlarge request: {big['passages']} passages x {big['chars']} characters: {big}; statuses {row['statuses']}")
 
 
+def in_repo(values: dict) -> dict:
+    """The arguments as the result file keeps them: paths inside the repository relative to it (no machine's path
+    in a committed file)."""
+    inside = ROOT + os.sep
+    return {
+        k: os.path.relpath(v, ROOT) if isinstance(v, str) and v.startswith(inside) else v for k, v in values.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if min(args.clients) < 1 or args.duration <= 0:
@@ -247,10 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
         with open(args.output, "w", encoding="utf-8") as f:
             json.dump(
-                {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "args": vars(args), "levels": rows},
+                {
+                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "args": in_repo(vars(args)),
+                    "levels": rows,
+                },
                 f,
                 indent=1,
             )
+    if args.first_request:
+        print(json.dumps(rows[0], indent=1))
+        return 0
     if args.mixed:
         print_mixed(rows[0])
         return 0 if set(rows[0]["statuses"]) <= {"200", "big 200"} else 1  # an unfinished large one is no error

@@ -1,5 +1,5 @@
 """Training reads spans in the band layout (B, n, w), [b, i, l] = span (i, i + l), built directly by the models
-(`banded=True`); decoding reads the dense (B, n, n) matrix. The two must hold the same spans, the same scores,
+(`banded=True`), and so does decoding (its top spans); evaluation by hand reads the dense (B, n, n) matrix. The two must hold the same spans, the same scores,
 and give the same losses and gradients."""
 
 import pytest
@@ -10,6 +10,7 @@ from conftest import make_tiny_config
 from gp_mrc.models.baseline import StartEndForQuestionAnswering
 from band_reference import to_band
 from gp_mrc.band import band_of, band_span_mask, band_windows
+from gp_mrc.inference.window_topk import WindowTopK, topk_spans
 from gp_mrc.method import MASK_VALUE, valid_span_mask
 from gp_mrc.models.modeling import GlobalPointerForQuestionAnswering, HeadConfig
 from gp_mrc.training.losses import batch_loss
@@ -78,6 +79,32 @@ def test_banded_output_equals_the_band_of_the_dense_output(name):
     short = {k: v[:, :4] for k, v in batch.items()}
     with torch.no_grad():
         assert model(**short, max_answer_length=5, banded=True).logits.shape == (3, 4, 4)
+
+
+@pytest.mark.parametrize("name", ["gp_span_bias", "gp", "start_end"])
+def test_top_spans_of_the_band_are_those_of_the_dense_matrix(name):
+    """Decoding reads the band too (predict.score_batch): every valid span is in it, so the same top spans with the
+    same log-probabilities (the softmax's sum over the same spans, in another order), k beyond the valid spans
+    included (-inf there)."""
+    model = models()[name].eval()
+    with torch.no_grad():
+        dense, band = (model(**batch_of(), max_answer_length=5, banded=b) for b in (False, True))
+    for k in (5, 200):
+        d, b = (
+            topk_spans(o.logits, o.span_mask, k, o.raw_scores, o.start_log_probs, o.end_log_probs)
+            for o in (dense, band)
+        )
+        assert b.log_probs.shape[1] == min(k, 20 * 5)  # no more entries than the band holds: the rest are -inf
+        assert (d.log_probs[:, b.log_probs.shape[1] :] == float("-inf")).all()
+        d = WindowTopK(*(t if t is None or t.dim() == 1 else t[:, : b.log_probs.shape[1]] for t in vars(d).values()))
+        finite = d.log_probs > float("-inf")
+        assert torch.equal(finite, b.log_probs > float("-inf")) and (~finite).any() == (k == 200)
+        assert torch.allclose(b.log_probs[finite], d.log_probs[finite], atol=1e-5)
+        assert torch.equal(b.starts[finite], d.starts[finite]) and torch.equal(b.ends[finite], d.ends[finite])
+        assert torch.allclose(b.null_log_prob, d.null_log_prob, atol=1e-5)
+        if d.report_log_probs is not None:
+            assert torch.allclose(b.report_log_probs[finite], d.report_log_probs[finite], atol=1e-5)
+        assert int(b.ends.max()) < 20  # past the window only where no span is: cut back inside it
 
 
 def dense_and_band_steps(objective, loss_fn, model=None) -> tuple[list, list]:

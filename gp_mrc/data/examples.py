@@ -159,6 +159,22 @@ def load_examples(
     )
 
 
+def labelled_records(records: Iterable[dict]) -> list[tuple[str, dict]]:
+    """The caller's records as unlabelled examples ("record N (id ...)", example dict), ids defaulting to N."""
+    recs = []
+    for n, r in enumerate(records):
+        rec = {
+            "id": str(r.get("id", n)),
+            "title": r.get("title", ""),
+            "context": r.get("context"),
+            "question": r.get("question"),
+            "answers": {"text": [], "answer_start": []},
+            "is_impossible": None,
+        }
+        recs.append((f"record {n + 1} (id {rec['id']!r})", rec))
+    return recs
+
+
 def build_examples(
     records: Iterable[tuple[str, dict]],
     *,

@@ -27,6 +27,11 @@ INFERENCE_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_ma
 LENGTH_BUCKET = 32
 
 
+def bucket_lengths(max_seq_length: int, bucket: int = LENGTH_BUCKET) -> list[int]:
+    """Every padded window length up to max_seq_length: the shapes a reader's forward passes take."""
+    return list(range(bucket, -(-max_seq_length // bucket) * bucket + 1, bucket))
+
+
 def length_order(features: Any) -> list[int]:
     """Feature indices longest first: batches of similar length pad little (results are keyed by feature_index,
     so the order does not change any answer)."""
@@ -88,6 +93,24 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
+def score_batch(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], n_best_size: int, max_answer_length: int
+) -> tuple[WindowTopK, bool]:
+    """One forward pass over a batch of windows (on the model's device): each window's top spans, and whether
+    its scores are raw (start/end) rather than log-probabilities. The span scores come in the band layout, which
+    holds every valid span: (B, n, max_answer_length) instead of (B, n, n), the same top spans (window_topk.py)."""
+    out = model(**batch, max_answer_length=max_answer_length, banded=True)
+    top = topk_spans(
+        out.logits,
+        out.span_mask,
+        n_best_size,
+        raw_scores=out.raw_scores,
+        start_log_probs=out.start_log_probs,
+        end_log_probs=out.end_log_probs,
+    )
+    return top, out.raw_scores
+
+
 @torch.no_grad()
 def predict_windows(
     model: torch.nn.Module,
@@ -104,16 +127,7 @@ def predict_windows(
     batches, raw = [], False
     for batch in tqdm(loader, desc="Predicting", disable=disable_progress, leave=False):
         batch = {k: v.to(device) for k, v in batch.items()}
-        out = model(**batch, max_answer_length=max_answer_length)
-        raw = out.raw_scores
-        top = topk_spans(
-            out.logits,
-            out.span_mask,
-            n_best_size,
-            raw_scores=raw,
-            start_log_probs=out.start_log_probs,
-            end_log_probs=out.end_log_probs,
-        )
+        top, raw = score_batch(model, batch, n_best_size, max_answer_length)
         index = batch["feature_index"]
         if accelerator is not None:
             extra = (

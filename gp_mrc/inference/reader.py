@@ -8,10 +8,11 @@ from typing import Any, Iterable
 
 import torch
 
-from ..data.examples import build_examples
+from ..data.examples import build_examples, labelled_records
 from ..data.features import prepare_features
 from .answers import ALIGN_TO_WORDS, ranked_answers
-from .predict import answer_features
+from .compiled import break_even_windows, compile_model, resolve_compile, warm_forward
+from .predict import LENGTH_BUCKET, answer_features, bucket_lengths
 from ..models.loading import as_span_model, load_model, load_tokenizer, settings_of
 from ..models.positions import check_max_seq_length
 from .pipeline_compat import answer_keywords, check_pipeline_limits, pipeline_output, pipeline_records, resolve_top_k
@@ -55,22 +56,6 @@ def resolve_device(device: str | None) -> torch.device:
     return resolved
 
 
-def _labelled_records(records: Iterable[dict]) -> list[tuple[str, dict]]:
-    """The caller's records as unlabelled examples ("record N (id ...)", example dict), ids defaulting to N."""
-    recs = []
-    for n, r in enumerate(records):
-        rec = {
-            "id": str(r.get("id", n)),
-            "title": r.get("title", ""),
-            "context": r.get("context"),
-            "question": r.get("question"),
-            "answers": {"text": [], "answer_start": []},
-            "is_impossible": None,
-        }
-        recs.append((f"record {n + 1} (id {rec['id']!r})", rec))
-    return recs
-
-
 class Reader:
     """A model, its tokenizer and its inference settings (the folder's unless overridden), ready to answer."""
 
@@ -84,13 +69,17 @@ class Reader:
         device: str | None = Runtime.device,
         mixed_precision: str = Runtime.mixed_precision,
         quantize: str = "none",
+        compile: str = Runtime.compile,
         **overrides: Any,
     ):
         """`overrides`: any InferenceSettings field (max_seq_length=256, decoding="expected_f1", ...); None keeps
         the model's value. A plain transformers QA model is wrapped as a start/end reader.
-        `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them) or "none"."""
+        `quantize`: "int8" (CPU: dynamic int8 encoder linears, computed in fp32 around them) or "none".
+        `compile`: "yes" compiles the encoder now, "auto" where it pays (gp_mrc/inference/compiled.py), "no" never."""
         check_counts(batch_size=batch_size)
+        self.compiled = False  # whether the model runs compiled (`compile_now`)
         if isinstance(model, OnnxSpanModel):  # ONNX Runtime: the CPU, the precision the export was written in
+            self.compile = resolve_compile(compile, "cpu", "no", backend="onnxruntime")
             self._init_onnx(model, tokenizer, settings, batch_size, device, mixed_precision, quantize, overrides)
             return
         self.backend = "torch"
@@ -113,6 +102,22 @@ class Reader:
             self.model = quantize_encoder(self.model)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.compile = resolve_compile(compile, self.device.type, self.mixed_precision, quantize=self.quantize)
+        self.compile_now(windows=0)  # "yes": now
+
+    def compile_now(self, windows: int | None = None) -> bool:
+        """Compiles the model (once) unless compile is "no", or "auto" and a call of `windows` windows is below
+        break_even_windows (None: compile now); whether the model runs compiled."""
+        auto = self.compile == "auto" and (windows is None or windows >= break_even_windows(self.model))
+        if (auto or self.compile == "yes") and not self.compiled:
+            longest = (bucket_lengths(self.settings.max_seq_length)[-1],)  # one graph from 32 tokens to the longest
+            self.compiled = compile_model(self.model, lambda: self.warm_up((2, 1), (LENGTH_BUCKET,) + longest))
+            self.compile = "yes" if self.compiled else "no"
+        return self.compiled
+
+    def warm_up(self, batch_sizes: tuple[int, ...] = (1,), lengths: tuple[int, ...] | None = None) -> None:
+        """A forward pass at each padded window length (or `lengths`) and batch size `answer` may run."""
+        warm_forward(self.model, self.tokenizer, self.settings, self.mixed_precision, batch_sizes, lengths)
 
     def _init_onnx(
         self,
@@ -204,7 +209,7 @@ class Reader:
             max_query_length=max_query_length,
         )
         check_max_seq_length(s.max_seq_length, self.model, self.tokenizer)
-        recs = _labelled_records(records)
+        recs = labelled_records(records)
         show = progress and len(recs) > PROGRESS_MIN_RECORDS
         examples = build_examples(recs, source="input", version_2=True, require_answers=False)
         preds, nbest, null_diff = self._decode(
@@ -232,6 +237,7 @@ class Reader:
             desc="Building windows",
             progress=show,
         )
+        self.compile_now(len(features))  # under "auto": a call large enough pays for compiling
         return answer_features(
             self.model,
             examples,

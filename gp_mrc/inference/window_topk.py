@@ -34,15 +34,19 @@ def topk_spans(
     start_log_probs: torch.Tensor | None = None,
     end_log_probs: torch.Tensor | None = None,
 ) -> WindowTopK:
-    """Top-k valid non-null spans per window by span probability (or raw score); no loop over spans.
+    """Top-k valid non-null spans per window by span probability (or raw score); no loop over spans. `logits` and
+    `span_mask` dense (B, n, n) or in the band layout (B, n, w) of gp_mrc/band.py, whose [b, i, l] is span (i, i + l)
+    and [b, 0, 0] the null span: the band holds every valid span, so both give the same spans and probabilities.
     `start_log_probs`/`end_log_probs` (B, n): also give each span's log p_start + log p_end (start/end reader)."""
     logp = logits.float() if raw_scores else span_log_probs(logits, span_mask)
-    n = logp.shape[-1]
+    n, w = logp.shape[-2:]
     null = logp[:, 0, 0]
     cand = logp.masked_fill(~span_mask, float("-inf"))
     cand[:, 0, 0] = float("-inf")
-    vals, idx = cand.flatten(1).topk(min(k, n * n), dim=1)
-    starts, ends = idx // n, idx % n
+    vals, idx = cand.flatten(1).topk(min(k, n * w), dim=1)
+    starts, ends = idx // w, idx % w
+    if w < n:  # the band: column l is the span's length - 1 (past the window only where -inf: no span there)
+        ends = (starts + ends).clamp(max=n - 1)
     report = report_null = None
     if start_log_probs is not None and end_log_probs is not None:
         sl, el = start_log_probs.float(), end_log_probs.float()

@@ -1,10 +1,11 @@
 """The GlobalPointer reader as a transformers model: any `AutoModel` encoder + the span head of gp_mrc/method.py.
 
 The maths is gp_mrc/method.py's; this module adds what makes it fast and a model: the RoPE tables cached per
-shape (sin/cos are not free on CPU), the ONNX export's tables (slices of constants baked before the trace), and the
-band layout (B, n, max_answer_length) of gp_mrc/band.py, which training reads (`banded=True`): the losses never look
-past the band, so building the dense (B, n, n) matrix for them was ~90% wasted elementwise work. Decoding reads
-the dense layout. tests/test_method.py holds every fast path equal to the plain functions.
+shape (sin/cos are not free on CPU; a compiled forward computes them in its graph), the ONNX export's tables (slices
+of constants baked before the trace), and the band layout (B, n, max_answer_length) of gp_mrc/band.py, which
+training and decoding read (`banded=True`): the losses and the top spans never look past the band, so building the
+dense (B, n, n) matrix for them was ~90% wasted elementwise work. tests/test_method.py holds every fast path equal
+to the plain functions.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def head_rope(head: GlobalPointerHead, q: torch.Tensor) -> tuple[torch.Tensor, t
     if not head.use_rope:
         return None
     n = q.shape[-2]
+    if torch.compiler.is_compiling():  # computed in the graph, fused with their use (n is a symbol there)
+        return rope_tables(n, head.head_size, head.rope_base, q.device, q.dtype)
     if torch.onnx.is_in_onnx_export():
         return tuple(
             t[:n] for t in cached_rope_tables(ONNX_ROPE_POSITIONS, head.head_size, head.rope_base, q.device, q.dtype)
@@ -155,8 +158,8 @@ class GlobalPointerForQuestionAnswering(PreTrainedModel):
     ) -> SpanOutput:
         """max_answer_length: spans of more tokens are masked; the caller's setting (training's config, the
         inference settings), never the model's: the model holds no limit. banded: logits and mask in the band
-        layout (B, n, max_answer_length) when it is narrower than the window (training: the losses read only the
-        band); otherwise dense (B, n, n) (decoding)."""
+        layout (B, n, max_answer_length) when it is narrower than the window (training's losses and decoding's top
+        spans read only the band); otherwise dense (B, n, n)."""
         band = banded and is_banded(input_ids.shape[-1], max_answer_length)
         hidden = self.hidden(input_ids, attention_mask, token_type_ids)
         logits = head_scores(self.head, hidden, max_answer_length if band else None)

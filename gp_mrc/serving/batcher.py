@@ -82,6 +82,10 @@ class MicroBatcher:
         """Answering, or holding questions that wait."""
         return self._running or self._queued > 0
 
+    async def in_worker(self, fn: Any, *args: Any) -> Any:
+        """fn(*args) in the model thread (the service warms its reader there before it starts)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
     async def start(self) -> None:
         self._wakeup, self._idle = asyncio.Event(), asyncio.Event()
         self._task = asyncio.create_task(self._loop())

@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             import torch
 
             torch.set_num_threads(threads)
+        if reader.compile != "no":  # "auto" here: where it pays, compiled before the service reports ready
+            print("compiling the model (once; the lanes then warm every window length)...", file=sys.stderr)
+            reader.compile_now()
         app = create_app(
             reader, limits=limits, model_name=display_name(args.model), access=access, **dataclasses.asdict(batching)
         )

@@ -6,6 +6,9 @@ the large lane, where they are cut into chunks served in turn. Before each chunk
 lane finish what it holds (for at most 2 s, so a flood of small requests cannot starve it), and its thread runs
 at niceness 19, so a chunk already running takes only the CPU time the small lane leaves.
 A one-line question never waits behind a long document, and long documents share their lane fairly.
+Before the service reports ready, each lane runs one forward pass at every window length its reader pads to, at one
+window and at a full batch, in its own thread (each thread has its own CPU thread pool): the first request pays
+for no kernel built and no graph compiled (serve.py compiles the model before, where `--compile` says so).
 """
 
 from __future__ import annotations
@@ -68,9 +71,11 @@ class Service:
 
             return answer_fn
 
+        self.views = {name: lane_reader(reader) for name in ("small", "large")}
+        self.warm_batch_sizes = sorted({1, min(getattr(reader, "batch_size", 1), max_batch_windows)})
         self.lanes = {
             name: MicroBatcher(
-                answer_fn_of(lane_reader(reader)),
+                answer_fn_of(self.views[name]),
                 max_batch_size=max_batch_size,
                 max_wait_ms=max_wait_ms,
                 max_queued=max_queued,
@@ -83,7 +88,11 @@ class Service:
         watch(reader.model)  # a model call whose requests all went away stops before its next forward pass
 
     async def start(self) -> None:
-        for lane in self.lanes.values():
+        """The lanes' loops, once each lane has warmed its reader (a reader without `warm_up` is not warmed)."""
+        for name, lane in self.lanes.items():
+            warm_up = getattr(self.views[name], "warm_up", None)
+            if warm_up is not None:
+                await lane.in_worker(warm_up, tuple(self.warm_batch_sizes))
             await lane.start()
 
     async def stop(self) -> None:
