@@ -151,7 +151,14 @@ class Runtime(Precision):
         choices=BACKENDS,
         depends="onnxruntime for a folder written by gp-mrc export, else torch",
     )
-    batch_size: int = setting(32, "windows per forward pass", type=positive_int)
+    # 8: every forward pass is filled to it (inference/predict.py, LENGTH_BUCKET), and 8 answered fastest on a 2-core
+    # AMX Xeon, bf16 and fp32 alike (1.06-1.28x the speed of 32, 4 slower by 5-23%; docs/ARCHITECTURE.md
+    # "Batching"); a one-window question pays for 8 rows, not 32. A GPU answers large inputs faster with more.
+    batch_size: int = setting(
+        8,
+        "windows per forward pass (every pass is filled to it: a fixed shape, so an answer never depends on its batch)",
+        type=positive_int,
+    )
     compile: str = setting(
         "auto",
         "torch.compile the model (once per process; weights frozen, bf16 where bf16 is computed); auto: where it "

@@ -17,6 +17,7 @@ pytest.importorskip("fastapi", reason="the service needs the serve extra: pip in
 import gp_mrc
 from gp_mrc.inference.reader import Reader
 from gp_mrc.serving import command
+from gp_mrc.settings import Runtime
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_the_parts_are_built_from_the_flags(no_model_load):
     from gp_mrc.serving.schema import Batching, Limits
 
     assert limits == Limits(max_top_k=7) and batching == Batching(max_wait_ms=2.5)
-    assert (args.model, args.port, args.batch_size, args.mixed_precision) == ("m", 8000, 32, "auto")
+    assert (args.model, args.port, args.batch_size, args.mixed_precision) == ("m", 8000, Runtime.batch_size, "auto")
 
 
 def test_version(capsys):

@@ -20,10 +20,13 @@ from ..metrics import load_metric
 INFERENCE_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "offset_mapping", "feature_index")
 
 
-# Windows are padded to a multiple of LENGTH_BUCKET tokens and batched only with windows of the same padded
-# length, so a window's padded length is a function of its own length alone: the padded length changes a window's
-# numbers (bf16 and fp32 alike), its batch's size and other rows did not (measured: docs/ARCHITECTURE.md,
-# "Batching"), so an answer does not depend on the other records of its call. 32: padded tokens +1.3% / -6.8%.
+# Every forward pass has one of a few fixed shapes, so a window's numbers are a function of the window alone and an
+# answer never depends on the other records of its call (or, in the service, on other clients' requests): windows
+# are padded to a multiple of LENGTH_BUCKET tokens, batched only with windows of the same padded length, and every
+# batch holds exactly `batch_size` rows (a short one is filled with copies of its last window, whose results
+# collapse into the window's own). Both matter: the padded length changes a window's numbers, and so does the
+# number of rows, through the matrix library's choice of kernel for the product's shape (measured on an AMX Xeon,
+# fp32 and bf16 alike: docs/ARCHITECTURE.md, "Batching"). 32: padded tokens +1.3% / -6.8%.
 LENGTH_BUCKET = 32
 
 
@@ -40,17 +43,19 @@ def length_order(features: Any) -> list[int]:
 
 
 def bucket_batches(lengths: list[int], batch_size: int, bucket: int = LENGTH_BUCKET) -> list[list[int]]:
-    """Feature indices in batches of at most batch_size, each of one length bucket (ceil(length / bucket)),
-    longest bucket first, in feature order within a bucket."""
+    """Feature indices in batches of exactly batch_size, each of one length bucket (ceil(length / bucket)),
+    longest bucket first, in feature order within a bucket; a bucket's last batch is filled with copies of its
+    last index (a fixed shape: see LENGTH_BUCKET)."""
     by_bucket: dict[int, list[int]] = {}
     for i, n in enumerate(lengths):
         by_bucket.setdefault(-(-n // bucket), []).append(i)
-    return [
+    batches = [
         rows[k : k + batch_size]
         for b in sorted(by_bucket, reverse=True)
         for rows in [by_bucket[b]]
         for k in range(0, len(rows), batch_size)
     ]
+    return [rows + rows[-1:] * (batch_size - len(rows)) for rows in batches]
 
 
 def inference_loader(
@@ -61,10 +66,10 @@ def inference_loader(
     pin_memory: bool = False,
     buckets: bool = True,
 ) -> DataLoader:
-    """`buckets`: length-bucketed batches (answers independent of their neighbours, see LENGTH_BUCKET), the one
-    loader of predict.py, Reader and a one-process training evaluation; False: longest first, padded to the batch's
-    longest (an evaluation sharded over several processes, which Accelerate needs in even batches: there a bf16
-    near-tie may fall otherwise than in predict.py; in fp32 the answers are the same)."""
+    """`buckets`: length-bucketed batches of a fixed row count (answers independent of their neighbours, see
+    LENGTH_BUCKET), the one loader of predict.py, Reader and a one-process training evaluation; False: longest
+    first, padded to the batch's longest (an evaluation sharded over several processes, which Accelerate needs in
+    even batches: there a near-tie may fall otherwise than in predict.py)."""
     cols = [c for c in INFERENCE_COLUMNS if c in features.column_names]
     data = features.select_columns(cols)
     if buckets:

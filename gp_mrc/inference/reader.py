@@ -115,9 +115,11 @@ class Reader:
             self.compile = "yes" if self.compiled else "no"
         return self.compiled
 
-    def warm_up(self, batch_sizes: tuple[int, ...] = (1,), lengths: tuple[int, ...] | None = None) -> None:
-        """A forward pass at each padded window length (or `lengths`) and batch size `answer` may run."""
-        warm_forward(self.model, self.tokenizer, self.settings, self.mixed_precision, batch_sizes, lengths)
+    def warm_up(self, batch_sizes: tuple[int, ...] | None = None, lengths: tuple[int, ...] | None = None) -> None:
+        """A forward pass at each padded window length (or `lengths`) and batch size (None: the reader's, the
+        one row count `answer`'s passes have)."""
+        sizes = batch_sizes or (self.batch_size,)
+        warm_forward(self.model, self.tokenizer, self.settings, self.mixed_precision, sizes, lengths)
 
     def _init_onnx(
         self,

@@ -72,7 +72,7 @@ class Service:
             return answer_fn
 
         self.views = {name: lane_reader(reader) for name in ("small", "large")}
-        self.warm_batch_sizes = sorted({1, min(getattr(reader, "batch_size", 1), max_batch_windows)})
+        self.warm_batch_sizes = (getattr(reader, "batch_size", 1),)  # every forward pass has the reader's row count
         self.lanes = {
             name: MicroBatcher(
                 answer_fn_of(self.views[name]),

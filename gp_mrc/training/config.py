@@ -27,7 +27,7 @@ from ..defaults import DEFAULT_OUTPUT_DIR
 from ..errors import UsageError
 from ..flags import flag_fields, setting
 from ..models.folders import check_name, folder_kind
-from ..settings import HEAD_SIZE, LANGS, N_BEST_SIZE, InferenceSettings, Precision
+from ..settings import HEAD_SIZE, LANGS, N_BEST_SIZE, InferenceSettings, Precision, Runtime
 from ..metrics import metric_name
 from .objective import ObjectiveConfig
 
@@ -148,7 +148,8 @@ class OptimConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     do_eval: str = setting("auto", choices=AUTO_YES_NO)
-    per_device_eval_batch_size: int = setting(32, type=positive_int)
+    # predict.py's: the same forward-pass shapes, so the evaluation scores the answers predict.py gives
+    per_device_eval_batch_size: int = setting(Runtime.batch_size, type=positive_int)
     n_best_size: int = setting(N_BEST_SIZE, type=positive_int)
     tune_null_threshold: str = setting(
         "yes",
