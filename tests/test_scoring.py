@@ -1,6 +1,8 @@
 """gp_mrc.metrics.scoring against values worked out by hand from the official SQuAD and CMRC2018 scripts."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gp_mrc.metrics.scoring import (
     answer_tokens,
@@ -9,6 +11,7 @@ from gp_mrc.metrics.scoring import (
     gold_answers,
     longest_common_substring,
     mixed_segmentation,
+    word_tokenize,
     normalize_answer,
     remove_punctuation,
     token_f1,
@@ -154,3 +157,45 @@ def test_chinese_empty_answers():
     assert f1_score("", ["红楼梦"], "zh") == 0.0
     assert f1_score("。", ["红楼梦"], "zh") == 0.0  # only punctuation: no tokens left
     assert exact_match("", [], "zh") == 1.0
+
+
+# nltk.word_tokenize's outputs (nltk 3.10, preserve_line=True), which the official CMRC2018 script uses on runs
+# of non-CJK text: clitics, abbreviations, quotes, percent signs, the final period
+TREEBANK_CASES = {
+    'U.S. army, don\'t "go" 3.5% co-op.': [
+        "U.S.",
+        "army",
+        ",",
+        "do",
+        "n't",
+        "``",
+        "go",
+        "''",
+        "3.5",
+        "%",
+        "co-op",
+        ".",
+    ],
+    "mr. smith's car (red) -- fast...": ["mr.", "smith", "'s", "car", "(", "red", ")", "--", "fast", "..."],
+    "cannot gonna wanna go": ["can", "not", "gon", "na", "wan", "na", "go"],
+    "a: b, 1,000 c.": ["a", ":", "b", ",", "1,000", "c", "."],
+    "x?! y;z @ #": ["x", "?", "!", "y", ";", "z", "@", "#"],
+}
+
+
+@pytest.mark.parametrize("text", TREEBANK_CASES)
+def test_word_tokenize_gives_nltks_tokens(text):
+    assert word_tokenize(text) == TREEBANK_CASES[text]
+
+
+def test_cmrc_f1_counts_nltks_tokens():
+    # "don't" is two tokens to nltk ("do", "n't"), so the gold has 4 and shares a run of 2 with the prediction's 2
+    assert f1_score("iphone 6s", ["iphone 6s don't"], "zh") == pytest.approx(2 * (2 / 2) * (2 / 4) / (1 + 2 / 4))
+    assert answer_tokens("约3.5%的人", "zh") == ["约", "3.5", "%", "的", "人"]
+
+
+@given(st.text(alphabet="ab1 .,:;'\"`()[]-?!%$&…“”‘’«»\u2013", max_size=40))
+@settings(max_examples=500, deadline=None)
+def test_word_tokenize_equals_nltk_on_any_run(text):
+    nltk_tokenize = pytest.importorskip("nltk.tokenize")
+    assert word_tokenize(text) == nltk_tokenize.NLTKWordTokenizer().tokenize(text)

@@ -34,14 +34,63 @@ CMRC_SP_CHAR = [
 _SP_CHAR = frozenset(CMRC_SP_CHAR)  # same membership as the list for single characters
 _CJK = re.compile(r"[\u4e00-\u9fa5]")
 
-# Stand-in for nltk.word_tokenize (not installed here) on the non-CJK runs of Chinese text:
-# whitespace separates words, each ASCII punctuation mark is its own token, and numbers with
-# inner "." or "," ("3.14", "1,000") stay whole as in nltk. Known differences from nltk: nltk
-# splits English clitics ("don't" -> "do", "n't"), keeps abbreviations ("U.S.") and inner
-# hyphens/periods of words together, and rewrites ASCII double quotes to `` / ''. Those cases
-# are rare in Chinese answers and change a token count by one at most.
-_PUNCT_CLASS = re.escape(string.punctuation)
-_WORD_RUN = re.compile(rf"\d+(?:[.,]\d+)+|[^\s{_PUNCT_CLASS}]+|[{_PUNCT_CLASS}]")
+# nltk.word_tokenize(text, preserve_line=True), which the official CMRC2018 script calls on the non-CJK runs of
+# Chinese text: NLTK's NLTKWordTokenizer (nltk 3.10, Apache-2.0), its regexes in its order, so F1 needs no nltk.
+# tests/test_scoring.py holds it equal to nltk's own. Not reproduced: word_tokenize's default first splits a run
+# into sentences with punkt, whose English model is a download; the runs between CJK characters are short, and
+# with the whole run as one sentence only a period inside a run (followed by a space) could be read otherwise.
+_QUOTE_AFTER = "\\]\\)}>\"'»”’"
+_TREEBANK_STEPS: tuple[tuple[re.Pattern, str], ...] = tuple(
+    (re.compile(pattern, re.U), repl)
+    for pattern, repl in (
+        # starting quotes
+        (r"([«“‘„]|[`]+)", r" \1 "),
+        (r"^\"", r"``"),
+        (r"(``)", r" \1 "),
+        (r"([ \(\[{<])(\"|\'{2})", r"\1 `` "),
+        (r"(?i)(?<!\w)(\')(?!(?:re|ve|ll|m|t|s|d|n)\b)(?=\w)", r"\1 "),
+        # punctuation
+        (r"([^\.])(\.)([" + _QUOTE_AFTER + r" ]*)\s*$", r"\1 \2 \3 "),
+        (r"([:,])([^\d])", r" \1 \2"),
+        (r"([:,])$", r" \1 "),
+        (r"\.{2,}", r" \g<0> "),
+        (r"[;@#$%&]", r" \g<0> "),
+        (r"[\u2012-\u2015]", r" \g<0> "),
+        (r"([^\.])(\.)([\]\)}>\"\']*)\s*$", r"\1 \2\3 "),
+        (r"[?!]", r" \g<0> "),
+        (r"([^'])' ", r"\1 ' "),
+        (r"[*]", r" \g<0> "),
+        # parentheses and brackets, double dashes
+        (r"[\]\[\(\)\{\}\<\>]", r" \g<0> "),
+        (r"--", r" -- "),
+    )
+)
+_TREEBANK_ENDING: tuple[tuple[re.Pattern, str], ...] = tuple(
+    (re.compile(pattern, re.U), repl)
+    for pattern, repl in (
+        (r"([»”’])", r" \1 "),
+        (r"''", " '' "),
+        (r'"', " '' "),
+        (r"\s+", " "),
+        (r"([^' ])('[sS]|'[mM]|'[dD]|') ", r"\1 \2 "),
+        (r"([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", r"\1 \2 "),
+    )
+)
+_CONTRACTIONS = tuple(
+    re.compile(p)
+    for p in (
+        r"(?i)\b(can)(?#X)(not)\b",
+        r"(?i)\b(d)(?#X)('ye)\b",
+        r"(?i)\b(gim)(?#X)(me)\b",
+        r"(?i)\b(gon)(?#X)(na)\b",
+        r"(?i)\b(got)(?#X)(ta)\b",
+        r"(?i)\b(lem)(?#X)(me)\b",
+        r"(?i)\b(more)(?#X)('n)\b",
+        r"(?i)\b(wan)(?#X)(na)(?=\s)",
+        r"(?i) ('t)(?#X)(is)\b",
+        r"(?i) ('t)(?#X)(was)\b",
+    )
+)
 
 
 def check_lang(lang: str) -> None:
@@ -64,8 +113,15 @@ def normalize_answer(s: str) -> str:
 
 
 def word_tokenize(s: str) -> list[str]:
-    """Regex approximation of nltk.word_tokenize for the non-CJK runs (see _WORD_RUN)."""
-    return _WORD_RUN.findall(s)
+    """nltk.word_tokenize(s, preserve_line=True): the tokens of a non-CJK run (see _TREEBANK_STEPS)."""
+    for pattern, repl in _TREEBANK_STEPS:
+        s = pattern.sub(repl, s)
+    s = " " + s + " "
+    for pattern, repl in _TREEBANK_ENDING:
+        s = pattern.sub(repl, s)
+    for pattern in _CONTRACTIONS:
+        s = pattern.sub(r" \1 \2 ", s)
+    return s.split()
 
 
 def mixed_segmentation(s: str, rm_punc: bool = False) -> list[str]:

@@ -33,7 +33,7 @@ from .window import DEFAULT_F1_WINDOW
 logger = logging.getLogger(__package__)  # "gp_mrc.rewards", the name these messages have always had
 
 # Bump whenever scoring, pruning or the file layout changes: old cache files then miss.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: Chinese F1 tokenizes non-CJK runs as nltk does (metrics/scoring.py)
 
 
 class CacheError(ValueError):
