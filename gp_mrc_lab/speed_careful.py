@@ -145,8 +145,8 @@ def same_top_answers(a: list[list[dict]], b: list[list[dict]]) -> float:
 
 
 def forward_rates(args: argparse.Namespace, readers: dict, records: list[dict], peak: dict) -> dict:
-    """Each reader's model alone over the windows (interleaved, medians): seconds, GFLOP/s, share of the peak of
-    one linear layer at the precision it computes in (bf16 tensors, or fp32)."""
+    """Each reader's model alone over the windows (interleaved, medians): seconds, GFLOP/s, share of the measured
+    matrix-product peak at the precision it computes in (bench_matmul's `peak`: bf16, or fp32)."""
     systems, flops = {}, {}
     for name, r in readers.items():
         lengths = padded_lengths(r, records)
@@ -157,7 +157,7 @@ def forward_rates(args: argparse.Namespace, readers: dict, records: list[dict], 
     out = {}
     for name, r in readers.items():
         sec = statistics.median(times[name])
-        top = peak["bf16 tensors"] if r.mixed_precision == "bf16" else peak["fp32"]
+        top = peak["bf16"] if r.mixed_precision == "bf16" else peak["fp32"]
         out[name] = {
             "seconds": round(sec, 3),
             "gflop": round(flops[name], 1),
@@ -218,7 +218,7 @@ def bench_careful(args: argparse.Namespace) -> dict:
         outputs, times = interleaved(systems, args.repeats)
         result = summarize(args, readers, records, outputs, times, compile_s)
         peak = bench_matmul(args)
-        result["forward_only"] = forward_rates(args, readers, records, peak["gflop_per_s"])
+        result["forward_only"] = forward_rates(args, readers, records, peak["peak"])
     return {"mixed_precision": {k: r.mixed_precision for k, r in readers.items()}, **result, "matmul": peak}
 
 

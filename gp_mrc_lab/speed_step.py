@@ -95,10 +95,15 @@ def bench_attention(args: argparse.Namespace) -> dict:
     }
 
 
-def bench_matmul(args: argparse.Namespace) -> dict:
+SQUARE = 2048  # a product large enough in every dimension to be bound by arithmetic, not memory
+
+
+def bench_matmul(args: argparse.Namespace, square: int = SQUARE) -> dict:
     """One linear layer at MiniLM's feed-forward shape (batch × length rows of 384 → 1,536), fp32 against bf16
-    (autocast, as training and Reader run it, and bf16 tensors), interleaved: GFLOP/s, median of --repeats rounds
-    of 20 products. Whether the CPU's bf16 products are faster than its fp32 ones at all decides `auto`."""
+    (autocast, as training and Reader run it, and bf16 tensors), and a square product of `square` (the CPU's
+    peak: the linear layer writes more than it computes), interleaved: GFLOP/s, median of --repeats rounds of 20
+    products. Whether the CPU's bf16 products are faster than its fp32 ones at all decides `auto`; `peak` is the
+    faster of the two shapes at each precision, what a forward pass's rate is set against."""
     import torch
 
     from .bench_io import interleaved
@@ -106,6 +111,8 @@ def bench_matmul(args: argparse.Namespace) -> dict:
     rows = args.batch_size * args.max_seq_length
     x, w = torch.randn(rows, 384), torch.randn(1536, 384)
     xb, wb = x.bfloat16(), w.bfloat16()
+    a = torch.randn(square, square)
+    ab = a.bfloat16()
 
     def autocast_bf16() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -115,12 +122,19 @@ def bench_matmul(args: argparse.Namespace) -> dict:
         "fp32": lambda: torch.nn.functional.linear(x, w),
         "bf16 autocast": autocast_bf16,
         "bf16 tensors": lambda: torch.nn.functional.linear(xb, wb),
+        "fp32, square": lambda: a @ a,
+        "bf16 tensors, square": lambda: ab @ ab,
     }
     _, times = interleaved({k: (lambda f=f: [f() for _ in range(20)]) for k, f in ways.items()}, args.repeats)
-    flops = 20 * 2 * rows * 384 * 1536
-    gflops = {k: round(flops / statistics.median(v) / 1e9, 1) for k, v in times.items()}
+    flops = {k: 20 * 2 * (square**3 if "square" in k else rows * 384 * 1536) for k in ways}
+    gflops = {k: round(flops[k] / statistics.median(v) / 1e9, 1) for k, v in times.items()}
     return {
         "rows": rows,
+        "square": square,
         "gflop_per_s": gflops,
+        "peak": {
+            "fp32": max(gflops["fp32"], gflops["fp32, square"]),
+            "bf16": max(gflops["bf16 tensors"], gflops["bf16 tensors, square"]),
+        },
         "bf16_autocast_over_fp32": round(gflops["bf16 autocast"] / gflops["fp32"], 2),
     }

@@ -39,9 +39,10 @@ logger = logging.getLogger("gp_mrc")
 # 1.10x), which runs the fp32 kernels an AMX CPU told --mixed_precision no runs. Not measured (eager): AMD and
 # Intel AVX512-BF16 without AMX, CUDA.
 COMPILE_PAYS_ON = ((CPU_AMX_BF16, "bf16"), (CPU_AMX_BF16, "no"), (CPU_NO_BF16, "no"))
-# The windows of one call from which compiling (once per process, cold cache: 28-39 s on those 2 cores) pays for
-# itself there: compile seconds over the seconds it saves a window, the larger of bf16's and fp32's, rounded up.
-BREAK_EVEN_WINDOWS = {"globalpointer": 8_000, "start_end": 16_000}
+# The windows of one call from which compiling (once per process, cold cache: 25-43 s on those 2 cores) pays for
+# itself there: compile seconds over the seconds it saves a window, the largest of bf16's and fp32's at 1 and 2
+# threads, rounded up (BENCHMARKS.md, "Compiled inference against the careful loop": 8,338-14,741 / 32,079-61,311).
+BREAK_EVEN_WINDOWS = {"globalpointer": 16_000, "start_end": 64_000}
 
 
 def break_even_windows(model: nn.Module) -> int:
