@@ -252,3 +252,25 @@ def test_an_old_checkpoint_that_does_not_fit_is_one_clear_error(tiny_encoder_dir
     resume = ("--resume_from_checkpoint", str(old), "--head_size", "8")
     with pytest.raises(UsageError, match="its weights do not fit this run's model"):
         train(research_parse_args(train_args(tiny_encoder_dir, uninterrupted.data, uninterrupted.dir / "old", *resume)))
+
+
+def test_an_evaluation_at_a_checkpoint_does_not_change_the_resumed_run(tiny_encoder_dir, tmp_path):
+    """--eval_steps at the checkpointed steps: the evaluation's loader draws its seed from torch's global generator,
+    so unless the evaluation leaves that generator as it found it, a run resumed from step 4 (which does not repeat
+    step 4's evaluation) trains on with other dropout masks than the uninterrupted run."""
+    data = write_toy_data(tmp_path / "toy.jsonl", n=24)
+    flags = f"--per_device_train_batch_size 4 --max_train_steps 8 --learning_rate 1e-3 --seed 7 --checkpointing_steps {EVERY}"
+    flags += f" --logging_steps 1 --eval_steps {EVERY} --objective multilabel"
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    with one_thread():
+        train(research_parse_args(tiny_train_args(tiny_encoder_dir, data, whole, flags, validate=True)))
+        step_4 = str(whole / "checkpoints" / "step_4")
+        resume = tiny_train_args(
+            tiny_encoder_dir, data, resumed, flags, "--resume_from_checkpoint", step_4, validate=True
+        )
+        train(research_parse_args(resume))
+    with open(whole / "eval_log.jsonl") as f:
+        assert [json.loads(line)["step"] for line in f] == [4, 8]  # at the checkpoint, and the final one
+    steps, loss = losses(resumed)
+    assert steps == [5, 6, 7, 8]
+    assert [loss[s] for s in steps] == pytest.approx([losses(whole)[1][s] for s in steps], rel=1e-6)

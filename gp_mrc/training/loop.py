@@ -297,8 +297,12 @@ def _checkpoint(
 def _evaluate(
     accelerator: Accelerator, evaluate: Evaluator, model: Any, output_dir: str, step: int, tag: str, **where: int
 ) -> None:
-    """An evaluation during training (--eval_steps, --eval_every_epoch), logged to eval_log.jsonl."""
-    res = evaluate(model, tag)
+    """An evaluation during training (--eval_steps, --eval_every_epoch), logged to eval_log.jsonl. It leaves torch's
+    generators as it found them (its loader draws a seed from them): a run resumed at a checkpoint, which does not
+    repeat that step's evaluation, then trains on with the uninterrupted run's dropout masks."""
+    devices = [accelerator.device] if accelerator.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        res = evaluate(model, tag)
     if accelerator.is_main_process:
         log_jsonl(os.path.join(output_dir, "eval_log.jsonl"), {"step": step, **where, **res})
         logger.info("%s eval: %s", tag, res)
