@@ -92,6 +92,16 @@ def tiny_bert_qa(tokenizer, seed: int = 0) -> BertForQuestionAnswering:
     return BertForQuestionAnswering(make_tiny_config(len(tokenizer))).eval()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def fresh_accelerate_state_per_module():
+    """Accelerate keeps one process-wide state that refuses another mixed precision once set (a module's training
+    under bf16 made the next module's fp32 training fail): each module leaves a fresh one, so any order passes."""
+    yield
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(True)
+
+
 @pytest.fixture
 def tiny_model(tiny_tokenizer) -> GlobalPointerForQuestionAnswering:
     """tiny_gp in train mode, as built."""
