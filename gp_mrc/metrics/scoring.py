@@ -22,7 +22,7 @@ from collections.abc import Sequence
 LANGS = ("en", "zh")
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCT = frozenset(string.punctuation)
+_DROP_PUNCT = str.maketrans("", "", string.punctuation)
 
 # CMRC2018's list, verbatim. "……" is two characters, so the per-character membership test of
 # the official script never matches it (a lone "…" is kept); we keep that quirk on purpose.
@@ -104,7 +104,7 @@ def check_lang(lang: str) -> None:
 def normalize_answer(s: str) -> str:
     """Official SQuAD normalization: lower, drop punctuation, drop articles, collapse spaces."""
     s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
+    s = s.translate(_DROP_PUNCT)  # the official per-character filter, in one pass
     s = _ARTICLES.sub(" ", s)
     return " ".join(s.split())
 
