@@ -152,8 +152,9 @@ class Runtime(Precision):
         depends="onnxruntime for a folder written by gp-mrc export, else torch",
     )
     # 8: every forward pass is filled to it (inference/predict.py, LENGTH_BUCKET), and 8 answered fastest on a 2-core
-    # AMX Xeon, bf16 and fp32 alike (1.06-1.28x the speed of 32, 4 slower by 5-23%; docs/ARCHITECTURE.md
-    # "Batching"); a one-window question pays for 8 rows, not 32. A GPU answers large inputs faster with more.
+    # AMX Xeon with both threads (142.8 questions/s against 121.3 / 118.9 / 87.5 at 4 / 16 / 32: BENCHMARKS.md
+    # "Compiled inference against the careful loop"); a one-window question pays for 8 rows, not 32. A GPU answers
+    # large inputs faster with more.
     batch_size: int = setting(
         8,
         "windows per forward pass (every pass is filled to it: a fixed shape, so an answer never depends on its batch)",

@@ -81,28 +81,11 @@ def forward_gflop(config: Any, lengths: list[int], architecture: str) -> float:
 
 def padded_lengths(reader: Any, records: list[dict]) -> list[int]:
     """Every window's length as `answer` pads it (to its 32-token bucket)."""
-    from gp_mrc.data.examples import build_examples
-    from gp_mrc.data.features import prepare_features
+    from gp_mrc.data.examples import build_examples, labelled_records
     from gp_mrc.inference.predict import LENGTH_BUCKET
 
-    s = reader.settings
-    examples = build_examples(
-        [
-            (str(n), dict(r, title="", answers={"text": [], "answer_start": []}, is_impossible=None))
-            for n, r in enumerate(records)
-        ],
-        source="input",
-        version_2=True,
-        require_answers=False,
-    )
-    features = prepare_features(
-        examples,
-        reader.tokenizer,
-        max_seq_length=s.max_seq_length,
-        doc_stride=s.doc_stride,
-        max_query_length=s.max_query_length,
-    )
-    return [-(-len(x) // LENGTH_BUCKET) * LENGTH_BUCKET for x in features["input_ids"]]
+    examples = build_examples(labelled_records(records), source="input", version_2=True, require_answers=False)
+    return [-(-len(x) // LENGTH_BUCKET) * LENGTH_BUCKET for x in reader.windows(examples)["input_ids"]]
 
 
 def forward_only(reader: Any, lengths: list[int]) -> None:

@@ -35,6 +35,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gp_mrc.argtypes import NoUnderscoreSwitch, Parser, check_output_dir, positive_int, probability
 from gp_mrc.errors import UsageError
@@ -44,6 +45,9 @@ from gp_mrc.data.record_stream import stream_records
 from gp_mrc.inference.prediction_log import LOG_NAME, check_fresh, check_resumable, write_final_files
 from gp_mrc.models.folders import check_name
 from gp_mrc.settings import N_BEST_SIZE, InferenceSettings, Runtime
+
+if TYPE_CHECKING:  # annotations only: corpus.py loads torch
+    from gp_mrc.inference.corpus import AnswerRequest, RunCounts
 
 
 @dataclass(frozen=True)
@@ -191,9 +195,10 @@ def open_reader(args: argparse.Namespace, device: str | None = None, announce: b
     return reader
 
 
-def answer_input(args: argparse.Namespace, path: str, out: str, request, keys=("prediction", "answers")):
-    """Answer the file `path` into `out` (gp_mrc/inference/corpus.py), in this process and any others of the run;
-    the main process writes the JSON files. Returns the run's counts (None in the other processes)."""
+def answer_input(args: argparse.Namespace, path: str, out: str, request: AnswerRequest) -> RunCounts | None:
+    """Answer the file `path` into `out` (gp_mrc/inference/corpus.py) as `request` says, in
+    this process and any others of the run; the main process writes predictions.json and nbest_predictions.json.
+    Returns the run's counts (None in the other processes)."""
     from gp_mrc.inference.corpus import Processes, answer_file
 
     procs = Processes(args.device)
@@ -207,7 +212,7 @@ def answer_input(args: argparse.Namespace, path: str, out: str, request, keys=("
         raise UsageError(nothing_answered(path, counts))
     if not procs.is_main:
         return None
-    n = write_final_files(out, keys)
+    n = write_final_files(out)
     unusable = len(counts.report.skipped_ids)
     print(
         f"wrote {n} predictions to {os.path.join(out, 'predictions.json')}"

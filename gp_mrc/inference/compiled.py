@@ -35,9 +35,9 @@ logger = logging.getLogger("gp_mrc")
 
 # (CPU kind, resolved precision) where the compiled model answered faster than the eager one, measured with
 # `python scripts/benchmark_speed.py careful` (BENCHMARKS.md "Compiled inference against the careful loop"): AMX
-# with bf16 (1.23x / 1.71x eager, start/end / GlobalPointer), and fp32 with oneDNN capped below bf16 (1.07x /
-# 1.10x), which runs the fp32 kernels an AMX CPU told --mixed_precision no runs. Not measured (eager): AMD and
-# Intel AVX512-BF16 without AMX, CUDA.
+# with bf16 (1.09-1.17x / 1.28-1.31x eager, start/end / GlobalPointer, 1-2 threads), and fp32 with oneDNN capped
+# below bf16 (1.03x / 1.09x), which runs the fp32 kernels an AMX CPU told --mixed_precision no runs. Not measured
+# (eager): AMD and Intel AVX512-BF16 without AMX, CUDA.
 COMPILE_PAYS_ON = ((CPU_AMX_BF16, "bf16"), (CPU_AMX_BF16, "no"), (CPU_NO_BF16, "no"))
 # The windows of one call from which compiling (once per process, cold cache: 25-43 s on those 2 cores) pays for
 # itself there: compile seconds over the seconds it saves a window, the largest of bf16's and fp32's at 1 and 2

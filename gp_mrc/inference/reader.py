@@ -226,11 +226,10 @@ class Reader:
         odds = [null_diff.get(rec["id"]) for _, rec in recs]
         return answers, [x if x is not None and math.isfinite(x) else None for x in odds]
 
-    def _decode(
-        self, examples: Any, s: InferenceSettings, n_best_size: int, batch_size: int, show: bool
-    ) -> tuple[dict[str, str], dict[str, list[dict]], dict[str, float]]:
-        """The examples' windows through the model under settings `s`: (predictions, n-best lists, null odds) by id."""
-        features = prepare_features(
+    def windows(self, examples: Any, s: InferenceSettings | None = None, show: bool = False) -> Any:
+        """The examples' windows as `answer` builds them (prepare_features under settings `s`, else the reader's)."""
+        s = s or self.settings
+        return prepare_features(
             examples,
             self.tokenizer,
             max_seq_length=s.max_seq_length,
@@ -239,6 +238,12 @@ class Reader:
             desc="Building windows",
             progress=show,
         )
+
+    def _decode(
+        self, examples: Any, s: InferenceSettings, n_best_size: int, batch_size: int, show: bool
+    ) -> tuple[dict[str, str], dict[str, list[dict]], dict[str, float]]:
+        """The examples' windows through the model under settings `s`: (predictions, n-best lists, null odds) by id."""
+        features = self.windows(examples, s, show)
         self.compile_now(len(features))  # under "auto": a call large enough pays for compiling
         return answer_features(
             self.model,

@@ -41,7 +41,11 @@ class CallGuard:
 
 
 def windows_of(args: tuple, kwargs: dict) -> int:
-    """The windows (batch rows) of one forward pass: its input_ids' first dimension."""
+    """The windows of one forward pass: its distinct feature indices (a pass is filled to the reader's batch size
+    with copies of its last window: inference/predict.py), else its input_ids' first dimension."""
+    index = kwargs.get("feature_index")
+    if index is not None:
+        return len(set(index.tolist()))
     ids = kwargs.get("input_ids", args[0] if args else None)
     shape = getattr(ids, "shape", None)
     return int(shape[0]) if shape else 0

@@ -6,9 +6,10 @@ the large lane, where they are cut into chunks served in turn. Before each chunk
 lane finish what it holds (for at most 2 s, so a flood of small requests cannot starve it), and its thread runs
 at niceness 19, so a chunk already running takes only the CPU time the small lane leaves.
 A one-line question never waits behind a long document, and long documents share their lane fairly.
-Before the service reports ready, each lane runs one forward pass at every window length its reader pads to, at one
-window and at a full batch, in its own thread (each thread has its own CPU thread pool): the first request pays
-for no kernel built and no graph compiled (serve.py compiles the model before, where `--compile` says so).
+Before the service reports ready, each lane runs one forward pass at every window length its reader pads to, at the
+reader's one row count (every pass is filled to it), in its own thread (each thread has its own CPU thread pool):
+the first request pays for no kernel built and no graph compiled (serve.py compiles the model before, where
+`--compile` says so).
 """
 
 from __future__ import annotations
@@ -72,7 +73,6 @@ class Service:
             return answer_fn
 
         self.views = {name: lane_reader(reader) for name in ("small", "large")}
-        self.warm_batch_sizes = (getattr(reader, "batch_size", 1),)  # every forward pass has the reader's row count
         self.lanes = {
             name: MicroBatcher(
                 answer_fn_of(self.views[name]),
@@ -92,7 +92,7 @@ class Service:
         for name, lane in self.lanes.items():
             warm_up = getattr(self.views[name], "warm_up", None)
             if warm_up is not None:
-                await lane.in_worker(warm_up, tuple(self.warm_batch_sizes))
+                await lane.in_worker(warm_up)  # at the reader's batch size: every forward pass has that row count
             await lane.start()
 
     async def stop(self) -> None:
